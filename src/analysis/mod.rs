@@ -1,0 +1,23 @@
+//! Pure sizing logic: usage summaries, estimators, policies and guards. No I/O here: the
+//! caller feeds rows in and gets recommendations out.
+
+pub mod histogram;
+pub mod policy;
+pub mod recommend;
+pub mod usage;
+
+pub use policy::{Policy, PolicyError, PolicySet};
+pub use recommend::{
+    recommend, PodsizerStrategy, Proposal, Recommendation, Sizing, SizingInput, Strategy,
+};
+pub use usage::{ContainerUsage, UsageBuilder};
+
+/// Strategies by name, for `--strategy`.
+pub fn strategy_by_name(name: &str) -> Option<Box<dyn Strategy>> {
+    match name {
+        "podsizer" => Some(Box::new(PodsizerStrategy)),
+        _ => None,
+    }
+}
+
+pub const STRATEGY_NAMES: &[&str] = &["podsizer"];

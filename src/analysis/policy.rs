@@ -1,0 +1,474 @@
+//! Sizing policy: the defaults (the team's rule plus guards) and per-container overrides
+//! from a TOML file. Overrides match by namespace, kind, workload and container (globs with
+//! `*` and `?`); every matching override applies in file order, later ones winning.
+
+use crate::domain::{parse_duration, parse_quantity, ContainerKey, DAY_MS, HOUR_MS};
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+
+/// CPU rules for one container.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct CpuPolicy {
+    /// Percentile of usage that counts as "typical load": the request.
+    pub request_percentile: f64,
+    /// Limit as a multiple of the request (the team's "limit = 2 x request").
+    pub limit_ratio: f64,
+    /// `false`: set no CPU limit at all.
+    pub set_limit: bool,
+    /// Peak guard: the limit is at least this percentile of usage ...
+    pub peak_percentile: f64,
+    /// ... times (1 + headroom).
+    pub peak_headroom: f64,
+    pub floor_cores: f64,
+    pub step_cores: f64,
+}
+
+/// Memory rules for one container.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct MemoryPolicy {
+    pub request_percentile: f64,
+    pub limit_ratio: f64,
+    /// Peak guard: the limit is at least the highest working set times (1 + headroom).
+    pub peak_headroom: f64,
+    pub floor_bytes: f64,
+    pub step_bytes: f64,
+}
+
+/// How much history is enough, and how fast old history fades.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct HistoryPolicy {
+    pub min_span_ms: i64,
+    pub min_samples: u64,
+    /// Weight halves every `half_life_ms` of age; `None` weighs all samples alike.
+    pub half_life_ms: Option<i64>,
+}
+
+/// The fully resolved rules for one container.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Policy {
+    pub cpu: CpuPolicy,
+    pub memory: MemoryPolicy,
+    pub history: HistoryPolicy,
+    pub exclude: bool,
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Self {
+            cpu: CpuPolicy {
+                request_percentile: 50.0,
+                limit_ratio: 2.0,
+                set_limit: true,
+                peak_percentile: 99.9,
+                peak_headroom: 0.10,
+                floor_cores: 0.010,
+                step_cores: 0.005,
+            },
+            memory: MemoryPolicy {
+                request_percentile: 50.0,
+                limit_ratio: 2.0,
+                peak_headroom: 0.15,
+                floor_bytes: 32.0 * 1024.0 * 1024.0,
+                step_bytes: 1024.0 * 1024.0,
+            },
+            history: HistoryPolicy {
+                min_span_ms: 24 * HOUR_MS,
+                min_samples: 100,
+                half_life_ms: Some(7 * DAY_MS),
+            },
+            exclude: false,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PolicyError {
+    #[error("{path}: cannot read policy file: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path}: {message}")]
+    Syntax { path: PathBuf, message: String },
+    #[error("{path}: {field}: {message}")]
+    Field {
+        path: PathBuf,
+        field: String,
+        message: String,
+    },
+}
+
+/// Partial settings as written in the file; `None` keeps the value from below.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PolicySpec {
+    #[serde(default)]
+    pub cpu: CpuSpec,
+    #[serde(default)]
+    pub memory: MemorySpec,
+    #[serde(default)]
+    pub history: HistorySpec,
+    pub exclude: Option<bool>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CpuSpec {
+    pub request_percentile: Option<f64>,
+    pub limit_ratio: Option<f64>,
+    pub limit: Option<bool>,
+    pub peak_percentile: Option<f64>,
+    pub peak_headroom: Option<f64>,
+    pub floor: Option<String>,
+    pub step: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MemorySpec {
+    pub request_percentile: Option<f64>,
+    pub limit_ratio: Option<f64>,
+    pub peak_headroom: Option<f64>,
+    pub floor: Option<String>,
+    pub step: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HistorySpec {
+    pub min_span: Option<String>,
+    pub min_samples: Option<u64>,
+    /// A duration, or "none" for no decay.
+    pub half_life: Option<String>,
+}
+
+/// Which containers an override applies to; an absent field matches anything.
+#[derive(Debug, Clone, Default, Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Matcher {
+    pub namespace: Option<String>,
+    pub kind: Option<String>,
+    pub workload: Option<String>,
+    pub container: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct OverrideSpec {
+    #[serde(rename = "match")]
+    matcher: Matcher,
+    name: Option<String>,
+    #[serde(flatten)]
+    spec: PolicySpec,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileSpec {
+    #[serde(default)]
+    defaults: PolicySpec,
+    #[serde(default, rename = "override")]
+    overrides: Vec<OverrideSpec>,
+}
+
+/// Defaults plus overrides, ready to resolve per container.
+#[derive(Debug, Clone, Default)]
+pub struct PolicySet {
+    pub defaults: Policy,
+    overrides: Vec<(String, Matcher, PolicySpec)>,
+}
+
+impl PolicySet {
+    pub fn load(path: &Path) -> Result<Self, PolicyError> {
+        let text = std::fs::read_to_string(path).map_err(|source| PolicyError::Io {
+            path: path.into(),
+            source,
+        })?;
+        Self::parse(path, &text)
+    }
+
+    pub fn parse(path: &Path, text: &str) -> Result<Self, PolicyError> {
+        let file: FileSpec = toml::from_str(text).map_err(|e| PolicyError::Syntax {
+            path: path.into(),
+            message: e.to_string().trim().to_string(),
+        })?;
+        let mut defaults = Policy::default();
+        file.defaults
+            .apply(&mut defaults)
+            .map_err(|(field, message)| PolicyError::Field {
+                path: path.into(),
+                field: format!("defaults.{field}"),
+                message,
+            })?;
+        let mut overrides = Vec::new();
+        for (i, o) in file.overrides.into_iter().enumerate() {
+            let name = o.name.unwrap_or_else(|| format!("override[{i}]"));
+            // Apply once now so a bad value fails at load time, naming the override.
+            o.spec
+                .apply(&mut defaults.clone())
+                .map_err(|(field, message)| PolicyError::Field {
+                    path: path.into(),
+                    field: format!("{name}.{field}"),
+                    message,
+                })?;
+            overrides.push((name, o.matcher, o.spec));
+        }
+        Ok(Self {
+            defaults,
+            overrides,
+        })
+    }
+
+    /// The rules for one container, and the names of the overrides that shaped them.
+    pub fn for_container(&self, key: &ContainerKey) -> (Policy, Vec<String>) {
+        let mut policy = self.defaults.clone();
+        let mut applied = Vec::new();
+        for (name, matcher, spec) in &self.overrides {
+            if matcher.matches(key) {
+                spec.apply(&mut policy).expect("validated at load");
+                applied.push(name.clone());
+            }
+        }
+        (policy, applied)
+    }
+}
+
+impl Matcher {
+    pub fn matches(&self, key: &ContainerKey) -> bool {
+        let ok = |pattern: &Option<String>, value: &str| {
+            pattern.as_deref().is_none_or(|p| glob(p, value))
+        };
+        ok(&self.namespace, &key.workload.namespace)
+            && ok(&self.kind, &key.workload.kind)
+            && ok(&self.workload, &key.workload.name)
+            && ok(&self.container, &key.container)
+    }
+}
+
+/// `*` matches any run of characters, `?` any one character.
+pub fn glob(pattern: &str, text: &str) -> bool {
+    let p: Vec<char> = pattern.chars().collect();
+    let t: Vec<char> = text.chars().collect();
+    let (mut pi, mut ti, mut star, mut mark) = (0, 0, None, 0);
+    while ti < t.len() {
+        if pi < p.len() && (p[pi] == '?' || p[pi] == t[ti]) {
+            pi += 1;
+            ti += 1;
+        } else if pi < p.len() && p[pi] == '*' {
+            star = Some(pi);
+            mark = ti;
+            pi += 1;
+        } else if let Some(s) = star {
+            pi = s + 1;
+            mark += 1;
+            ti = mark;
+        } else {
+            return false;
+        }
+    }
+    p[pi..].iter().all(|c| *c == '*')
+}
+
+type FieldResult = Result<(), (String, String)>;
+
+fn percentile(field: &str, v: f64) -> Result<f64, (String, String)> {
+    if (0.0..=100.0).contains(&v) {
+        Ok(v)
+    } else {
+        Err((field.into(), format!("{v} is not a percentile (0-100)")))
+    }
+}
+
+fn non_negative(field: &str, v: f64) -> Result<f64, (String, String)> {
+    if v.is_finite() && v >= 0.0 {
+        Ok(v)
+    } else {
+        Err((field.into(), format!("{v} must be a finite number >= 0")))
+    }
+}
+
+fn ratio(field: &str, v: f64) -> Result<f64, (String, String)> {
+    if v.is_finite() && v >= 1.0 {
+        Ok(v)
+    } else {
+        Err((
+            field.into(),
+            format!("{v} must be >= 1 (a limit below the request is not allowed)"),
+        ))
+    }
+}
+
+fn quantity(field: &str, text: &str, positive: bool) -> Result<f64, (String, String)> {
+    let v = parse_quantity(text).map_err(|e| (field.to_string(), e.to_string()))?;
+    if v < 0.0 || (positive && v == 0.0) {
+        return Err((
+            field.into(),
+            format!("{text:?} must be {}", if positive { "> 0" } else { ">= 0" }),
+        ));
+    }
+    Ok(v)
+}
+
+impl PolicySpec {
+    fn apply(&self, p: &mut Policy) -> FieldResult {
+        let c = &self.cpu;
+        set(&mut p.cpu.request_percentile, c.request_percentile, |v| {
+            percentile("cpu.request_percentile", v)
+        })?;
+        set(&mut p.cpu.limit_ratio, c.limit_ratio, |v| {
+            ratio("cpu.limit_ratio", v)
+        })?;
+        set(&mut p.cpu.set_limit, c.limit, Ok)?;
+        set(&mut p.cpu.peak_percentile, c.peak_percentile, |v| {
+            percentile("cpu.peak_percentile", v)
+        })?;
+        set(&mut p.cpu.peak_headroom, c.peak_headroom, |v| {
+            non_negative("cpu.peak_headroom", v)
+        })?;
+        set(&mut p.cpu.floor_cores, c.floor.as_deref(), |v| {
+            quantity("cpu.floor", v, false)
+        })?;
+        set(&mut p.cpu.step_cores, c.step.as_deref(), |v| {
+            quantity("cpu.step", v, true)
+        })?;
+        let m = &self.memory;
+        set(
+            &mut p.memory.request_percentile,
+            m.request_percentile,
+            |v| percentile("memory.request_percentile", v),
+        )?;
+        set(&mut p.memory.limit_ratio, m.limit_ratio, |v| {
+            ratio("memory.limit_ratio", v)
+        })?;
+        set(&mut p.memory.peak_headroom, m.peak_headroom, |v| {
+            non_negative("memory.peak_headroom", v)
+        })?;
+        set(&mut p.memory.floor_bytes, m.floor.as_deref(), |v| {
+            quantity("memory.floor", v, false)
+        })?;
+        set(&mut p.memory.step_bytes, m.step.as_deref(), |v| {
+            quantity("memory.step", v, true)
+        })?;
+        let h = &self.history;
+        set(&mut p.history.min_span_ms, h.min_span.as_deref(), |v| {
+            parse_duration(v).map_err(|e| ("history.min_span".into(), e.to_string()))
+        })?;
+        set(&mut p.history.min_samples, h.min_samples, Ok)?;
+        set(
+            &mut p.history.half_life_ms,
+            h.half_life.as_deref(),
+            |v| match v {
+                "none" => Ok(None),
+                d => parse_duration(d)
+                    .map(Some)
+                    .map_err(|e| ("history.half_life".into(), format!("{e} (or \"none\")"))),
+            },
+        )?;
+        set(&mut p.exclude, self.exclude, Ok)?;
+        Ok(())
+    }
+}
+
+fn set<T, V>(
+    slot: &mut T,
+    value: Option<V>,
+    convert: impl FnOnce(V) -> Result<T, (String, String)>,
+) -> FieldResult {
+    if let Some(v) = value {
+        *slot = convert(v)?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::Workload;
+
+    fn key(ns: &str, wl: &str, c: &str) -> ContainerKey {
+        ContainerKey {
+            workload: Workload {
+                namespace: ns.into(),
+                kind: "Deployment".into(),
+                name: wl.into(),
+            },
+            container: c.into(),
+        }
+    }
+
+    #[test]
+    fn globs() {
+        assert!(glob("*", "anything"));
+        assert!(glob("api-*", "api-worker"));
+        assert!(!glob("api-*", "api"));
+        assert!(glob("e?voy", "envoy"));
+        assert!(glob("*-proxy", "istio-proxy"));
+        assert!(!glob("nginx", "nginx2"));
+    }
+
+    #[test]
+    fn overrides_apply_in_order_to_matching_containers_only() {
+        let text = r#"
+            [defaults.cpu]
+            request_percentile = 60
+            [[override]]
+            name = "sidecars"
+            match = { container = "envoy" }
+            cpu = { limit = false, floor = "20m" }
+            [[override]]
+            match = { namespace = "shop", container = "envoy" }
+            cpu = { floor = "30m" }
+            [[override]]
+            match = { namespace = "kube-*" }
+            exclude = true
+        "#;
+        let set = PolicySet::parse(Path::new("p.toml"), text).unwrap();
+        let (p, applied) = set.for_container(&key("shop", "api", "envoy"));
+        assert_eq!(p.cpu.request_percentile, 60.0);
+        assert!(!p.cpu.set_limit);
+        assert!((p.cpu.floor_cores - 0.030).abs() < 1e-12);
+        assert_eq!(
+            applied,
+            vec!["sidecars".to_string(), "override[1]".to_string()]
+        );
+        let (nginx, none) = set.for_container(&key("shop", "api", "nginx"));
+        assert!(nginx.cpu.set_limit && none.is_empty());
+        assert!(
+            set.for_container(&key("kube-system", "dns", "coredns"))
+                .0
+                .exclude
+        );
+    }
+
+    #[test]
+    fn bad_values_name_the_field() {
+        let cases = [
+            (
+                "[defaults.cpu]\nrequest_percentile = 150\n",
+                "defaults.cpu.request_percentile",
+            ),
+            (
+                "[defaults.memory]\nfloor = \"lots\"\n",
+                "defaults.memory.floor",
+            ),
+            (
+                "[[override]]\nname = \"x\"\nmatch = {}\ncpu = { limit_ratio = 0.5 }\n",
+                "x.cpu.limit_ratio",
+            ),
+            (
+                "[defaults.history]\nhalf_life = \"soon\"\n",
+                "defaults.history.half_life",
+            ),
+        ];
+        for (text, field) in cases {
+            let err = PolicySet::parse(Path::new("p.toml"), text)
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(field) && err.starts_with("p.toml"), "{err}");
+        }
+        let err = PolicySet::parse(Path::new("p.toml"), "[defaults.cpu]\nrequest_pct = 50\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("request_pct") && err.contains("line"), "{err}");
+    }
+}

@@ -1,0 +1,199 @@
+//! What a container used: per-day summaries (histograms, peaks) built from a stream of rows.
+//!
+//! Days are kept apart so a strategy can weight them (decay) and so days can be summarised
+//! once and merged later; a summary's size depends on the number of distinct values seen,
+//! never on the number of samples.
+
+use super::histogram::Histogram;
+use crate::domain::{ContainerKey, Workload, DAY_MS};
+use crate::store::SampleRef;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+/// One container's usage on one UTC day, pooled over all its pods.
+#[derive(Debug, Clone, Default)]
+pub struct DayUsage {
+    pub cpu: Histogram,
+    pub memory: Histogram,
+    /// Highest working set per pod this day (VPA sizes memory from such peaks).
+    pub pod_memory_peaks: BTreeMap<String, f64>,
+    pub first_ms: i64,
+    pub last_ms: i64,
+}
+
+/// A container's usage history.
+#[derive(Debug, Clone)]
+pub struct ContainerUsage {
+    pub key: ContainerKey,
+    /// Keyed by the day's start in epoch ms.
+    pub days: BTreeMap<i64, DayUsage>,
+    pub pods: BTreeSet<String>,
+}
+
+impl ContainerUsage {
+    pub fn new(key: ContainerKey) -> Self {
+        Self {
+            key,
+            days: BTreeMap::new(),
+            pods: BTreeSet::new(),
+        }
+    }
+
+    pub fn observe(&mut self, ts: i64, pod: &str, cpu: f64, memory: f64) {
+        let day = self
+            .days
+            .entry(ts.div_euclid(DAY_MS) * DAY_MS)
+            .or_insert_with(|| DayUsage {
+                first_ms: ts,
+                last_ms: ts,
+                ..DayUsage::default()
+            });
+        day.cpu.add(cpu, 1.0);
+        day.memory.add(memory, 1.0);
+        day.first_ms = day.first_ms.min(ts);
+        day.last_ms = day.last_ms.max(ts);
+        match day.pod_memory_peaks.get_mut(pod) {
+            Some(peak) => *peak = peak.max(memory),
+            None => {
+                day.pod_memory_peaks.insert(pod.to_string(), memory);
+            }
+        }
+        if !self.pods.contains(pod) {
+            self.pods.insert(pod.to_string());
+        }
+    }
+
+    pub fn samples(&self) -> u64 {
+        self.days.values().map(|d| d.cpu.count()).sum()
+    }
+
+    pub fn first_ms(&self) -> Option<i64> {
+        self.days.values().map(|d| d.first_ms).min()
+    }
+
+    pub fn last_ms(&self) -> Option<i64> {
+        self.days.values().map(|d| d.last_ms).max()
+    }
+
+    pub fn span_ms(&self) -> i64 {
+        match (self.first_ms(), self.last_ms()) {
+            (Some(a), Some(b)) => b - a,
+            _ => 0,
+        }
+    }
+
+    pub fn cpu_max(&self) -> f64 {
+        self.days.values().map(|d| d.cpu.max()).fold(0.0, f64::max)
+    }
+
+    pub fn memory_max(&self) -> f64 {
+        self.days
+            .values()
+            .map(|d| d.memory.max())
+            .fold(0.0, f64::max)
+    }
+
+    /// CPU and memory histograms over all days, each day weighted by `weight(day_start)`.
+    pub fn combined(&self, weight: impl Fn(i64) -> f64) -> (Histogram, Histogram) {
+        let mut cpu = Histogram::new();
+        let mut memory = Histogram::new();
+        for (day, usage) in &self.days {
+            let w = weight(*day);
+            cpu.merge_scaled(&usage.cpu, w);
+            memory.merge_scaled(&usage.memory, w);
+        }
+        (cpu, memory)
+    }
+}
+
+/// Builds `ContainerUsage` for every container seen in a stream of rows. Rows arrive grouped
+/// by container (the store sorts them), so the last container is cached to skip hashing.
+#[derive(Default)]
+pub struct UsageBuilder {
+    containers: Vec<ContainerUsage>,
+    index: HashMap<ContainerKey, usize>,
+    last: Option<usize>,
+}
+
+impl UsageBuilder {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn observe(&mut self, row: &SampleRef<'_>) {
+        let slot = match self.last {
+            Some(i) if same_container(&self.containers[i].key, row) => i,
+            _ => self.lookup(row),
+        };
+        self.last = Some(slot);
+        self.containers[slot].observe(row.timestamp_ms, row.pod, row.cpu_cores, row.memory_bytes);
+    }
+
+    fn lookup(&mut self, row: &SampleRef<'_>) -> usize {
+        let key = ContainerKey {
+            workload: Workload {
+                namespace: row.namespace.into(),
+                kind: row.workload_kind.into(),
+                name: row.workload.into(),
+            },
+            container: row.container.into(),
+        };
+        if let Some(i) = self.index.get(&key) {
+            return *i;
+        }
+        self.containers.push(ContainerUsage::new(key.clone()));
+        self.index.insert(key, self.containers.len() - 1);
+        self.containers.len() - 1
+    }
+
+    /// All containers, sorted by namespace, workload and container.
+    pub fn finish(self) -> Vec<ContainerUsage> {
+        let mut all = self.containers;
+        all.sort_by(|a, b| a.key.cmp(&b.key));
+        all
+    }
+}
+
+fn same_container(key: &ContainerKey, row: &SampleRef<'_>) -> bool {
+    key.container == row.container
+        && key.workload.name == row.workload
+        && key.workload.namespace == row.namespace
+        && key.workload.kind == row.workload_kind
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row<'a>(ts: i64, pod: &'a str, container: &'a str, cpu: f64) -> SampleRef<'a> {
+        SampleRef {
+            timestamp_ms: ts,
+            namespace: "shop",
+            workload_kind: "Deployment",
+            workload: "api",
+            pod,
+            container,
+            cpu_cores: cpu,
+            memory_bytes: cpu * 1e9,
+        }
+    }
+
+    #[test]
+    fn pools_pods_and_splits_days() {
+        let mut b = UsageBuilder::new();
+        for i in 0..48 {
+            b.observe(&row(i * 3_600_000, "p1", "nginx", 0.1));
+            b.observe(&row(i * 3_600_000, "p2", "nginx", 0.3));
+            b.observe(&row(i * 3_600_000, "p1", "envoy", 0.05));
+        }
+        let all = b.finish();
+        assert_eq!(all.len(), 2);
+        let nginx = all.iter().find(|c| c.key.container == "nginx").unwrap();
+        assert_eq!(nginx.samples(), 96);
+        assert_eq!(nginx.pods.len(), 2);
+        assert_eq!(nginx.days.len(), 2);
+        assert_eq!(nginx.span_ms(), 47 * 3_600_000);
+        assert!((nginx.cpu_max() - 0.3).abs() < 1e-12);
+        let day0 = nginx.days.values().next().unwrap();
+        assert!((day0.pod_memory_peaks["p2"] - 0.3e9).abs() < 1.0);
+    }
+}

@@ -1,0 +1,130 @@
+//! `podsizer demo`: the whole job on a bundled week of samples, in a scratch copy of the
+//! demo GitOps tree so the repository is never modified.
+
+use crate::cli::args::{DemoArgs, InputArgs, RecommendArgs};
+use crate::sources::synthetic::FleetSpec;
+use anyhow::{Context, Result};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// The demo GitOps tree, embedded so the demo works from any directory.
+const GITOPS: &[(&str, &str)] = &[
+    (
+        "base/kustomization.yaml",
+        include_str!("../../../fixtures/demo/gitops/base/kustomization.yaml"),
+    ),
+    (
+        "base/deployment.yaml",
+        include_str!("../../../fixtures/demo/gitops/base/deployment.yaml"),
+    ),
+    (
+        "base/service.yaml",
+        include_str!("../../../fixtures/demo/gitops/base/service.yaml"),
+    ),
+    (
+        "base/hpa.yaml",
+        include_str!("../../../fixtures/demo/gitops/base/hpa.yaml"),
+    ),
+    (
+        "overlays/staging/kustomization.yaml",
+        include_str!("../../../fixtures/demo/gitops/overlays/staging/kustomization.yaml"),
+    ),
+    (
+        "overlays/production/kustomization.yaml",
+        include_str!("../../../fixtures/demo/gitops/overlays/production/kustomization.yaml"),
+    ),
+    (
+        "overlays/production/deployment-annotations.yaml",
+        include_str!(
+            "../../../fixtures/demo/gitops/overlays/production/deployment-annotations.yaml"
+        ),
+    ),
+];
+
+/// The demo's week: the same generator and seed as `fixtures/demo/samples.parquet`.
+pub fn demo_spec() -> FleetSpec {
+    FleetSpec::demo(
+        crate::domain::parse_timestamp("2026-11-16").expect("valid date"),
+        7,
+        60_000,
+    )
+}
+
+fn scratch_dir(requested: Option<&Path>) -> Result<PathBuf> {
+    let dir = match requested {
+        Some(d) => d.to_path_buf(),
+        None => std::env::temp_dir().join(format!("podsizer-demo-{}", std::process::id())),
+    };
+    if dir.join("gitops").exists() {
+        anyhow::bail!("{} already holds a demo; pass another --out", dir.display());
+    }
+    Ok(dir)
+}
+
+pub fn run(args: &DemoArgs, out: &mut dyn Write) -> Result<u8> {
+    let dir = scratch_dir(args.out.as_deref())?;
+    for (rel, text) in GITOPS {
+        let path = dir.join("gitops").join(rel);
+        std::fs::create_dir_all(path.parent().expect("has parent"))
+            .with_context(|| format!("creating {}", path.display()))?;
+        std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
+    }
+    let samples = dir.join("samples.parquet");
+    let spec = demo_spec();
+    let mut rows = Vec::new();
+    for day in 0..spec.days {
+        spec.generate_day(day, |s| rows.push(s));
+    }
+    super::synth::write_samples(&samples, &mut rows)?;
+    let overlay = dir.join("gitops/overlays/production");
+    // Without kubectl the demo still shows the numbers; only the patch step needs it.
+    let have_kubectl = std::process::Command::new(crate::outputs::kustomize::kubectl())
+        .args(["version", "--client"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !have_kubectl {
+        eprintln!("demo: kubectl not found: showing recommendations without writing patches (install kubectl >= 1.27 for that step)");
+    }
+    eprintln!(
+        "demo: {} samples of shop/Deployment/api (nginx, php-fpm, envoy) over 7 days -> {}",
+        rows.len(),
+        samples.display()
+    );
+    if have_kubectl {
+        eprintln!(
+            "demo: writing patches into a copy of the GitOps tree: {}",
+            overlay.display()
+        );
+    }
+    let recommend = RecommendArgs {
+        input: InputArgs {
+            inputs: vec![samples],
+            since: None,
+            until: None,
+            window: None,
+            namespaces: vec![],
+            workloads: vec![],
+            skip_bad_rows: false,
+        },
+        output: args.output,
+        policy: None,
+        strategy: "podsizer".into(),
+        kustomize: have_kubectl.then(|| overlay.clone()),
+        dry_run: false,
+        force: false,
+        fail_on_change: false,
+    };
+    super::recommend::run(&recommend, out)?;
+    if !have_kubectl {
+        return Ok(0);
+    }
+    eprintln!(
+        "demo: done. See the patch:   cat {}",
+        overlay.join("podsizer-deployment-api.yaml").display()
+    );
+    eprintln!(
+        "demo: and the rendered result: kubectl kustomize {}",
+        overlay.display()
+    );
+    Ok(0)
+}

@@ -1,0 +1,151 @@
+//! `podsizer recommend`
+
+use crate::analysis::{
+    recommend, strategy_by_name, PolicySet, Recommendation, SizingInput, STRATEGY_NAMES,
+};
+use crate::cli::args::RecommendArgs;
+use crate::cli::inputs::{select, Selection};
+use crate::domain::Resources;
+use crate::outputs::kustomize::{self, RenderedWorkload};
+use crate::outputs::{document, render};
+use anyhow::{anyhow, Result};
+use std::io::Write;
+use std::path::Path;
+
+/// Everything `recommend` needs besides the samples.
+pub struct Plan<'a> {
+    pub policy: &'a PolicySet,
+    pub strategy: &'a str,
+    pub force: bool,
+    /// Rendered overlay, for current values.
+    pub overlay: &'a [RenderedWorkload],
+}
+
+pub fn load_policy(path: Option<&Path>) -> Result<PolicySet> {
+    Ok(match path {
+        Some(p) => PolicySet::load(p)?,
+        None => PolicySet::default(),
+    })
+}
+
+/// Sizes every container in the selection.
+pub fn recommend_all(selection: &Selection, plan: &Plan<'_>) -> Result<Vec<Recommendation>> {
+    let strategy = strategy_by_name(plan.strategy).ok_or_else(|| {
+        anyhow!(
+            "unknown strategy `{}`; known: {}",
+            plan.strategy,
+            STRATEGY_NAMES.join(", ")
+        )
+    })?;
+    let usage = selection.usage()?;
+    let window_end = selection
+        .until
+        .unwrap_or_else(|| usage.iter().filter_map(|u| u.last_ms()).max().unwrap_or(0));
+    let mut recs = Vec::with_capacity(usage.len());
+    for u in &usage {
+        let (mut policy, applied) = plan.policy.for_container(&u.key);
+        if plan.force {
+            policy.history.min_span_ms = 0;
+            policy.history.min_samples = 1;
+        }
+        let current = current_for(plan.overlay, u);
+        let input = SizingInput {
+            usage: u,
+            policy: &policy,
+            current: current.as_ref(),
+            window_end_ms: window_end,
+        };
+        recs.push(recommend(strategy.as_ref(), &input, &applied));
+    }
+    Ok(recs)
+}
+
+fn current_for(
+    overlay: &[RenderedWorkload],
+    u: &crate::analysis::ContainerUsage,
+) -> Option<Resources> {
+    let w = &u.key.workload;
+    overlay
+        .iter()
+        .find(|x| {
+            x.kind == w.kind
+                && x.name == w.name
+                && x.namespace.as_deref().is_none_or(|ns| ns == w.namespace)
+        })?
+        .containers
+        .iter()
+        .find(|(n, _)| *n == u.key.container)
+        .map(|(_, r)| *r)
+}
+
+/// True when a sized proposal differs from what is set now.
+pub fn changes_anything(r: &Recommendation) -> bool {
+    let Some(s) = r.sizing() else { return false };
+    let c = r.current.unwrap_or_default();
+    let differs = |a: Option<f64>, b: Option<f64>| match (a, b) {
+        (Some(x), Some(y)) => (x - y).abs() > 1e-9 * x.abs().max(1.0),
+        (None, None) => false,
+        _ => true,
+    };
+    differs(c.cpu_request_cores, Some(s.cpu_request_cores))
+        || differs(c.cpu_limit_cores, s.cpu_limit_cores)
+        || differs(c.memory_request_bytes, Some(s.memory_request_bytes))
+        || differs(c.memory_limit_bytes, Some(s.memory_limit_bytes))
+}
+
+pub fn run(args: &RecommendArgs, out: &mut dyn Write) -> Result<u8> {
+    let policy = load_policy(args.policy.as_deref())?;
+    // Render the overlay before reading samples: a broken overlay fails fast and
+    // nothing is written.
+    let overlay = match &args.kustomize {
+        Some(dir) => kustomize::render_workloads(dir)?,
+        None => Vec::new(),
+    };
+    let selection = select(&args.input)?;
+    let plan = Plan {
+        policy: &policy,
+        strategy: &args.strategy,
+        force: args.force,
+        overlay: &overlay,
+    };
+    let recs = recommend_all(&selection, &plan)?;
+    let doc = document(&args.strategy, selection.since, selection.until, &recs);
+    if let Some(dir) = &args.kustomize {
+        let patch_plan = kustomize::plan(dir, &overlay, &recs)?;
+        write_overlay(dir, &patch_plan, args.dry_run)?;
+    }
+    out.write_all(render(args.output, &doc, &recs).as_bytes())?;
+    let changed = recs.iter().any(changes_anything);
+    Ok(if args.fail_on_change && changed { 1 } else { 0 })
+}
+
+/// Writes (or with `dry_run`, shows) the patches and says what happened on stderr.
+pub fn write_overlay(dir: &Path, plan: &kustomize::PatchPlan, dry_run: bool) -> Result<()> {
+    for w in &plan.not_in_overlay {
+        eprintln!(
+            "note: {w} is not in the overlay {}; no patch for it",
+            dir.display()
+        );
+    }
+    for c in &plan.unchanged {
+        eprintln!("note: {c}: no proposal (not enough history or excluded); its settings stay as they are");
+    }
+    if dry_run {
+        for p in &plan.patches {
+            eprintln!(
+                "would write {}:\n{}",
+                dir.join(&p.file_name).display(),
+                p.text
+            );
+        }
+        return Ok(());
+    }
+    let report = kustomize::write_plan(dir, plan)?;
+    for path in &report.written {
+        eprintln!("wrote {}", path.display());
+    }
+    for path in &report.unchanged {
+        eprintln!("unchanged {}", path.display());
+    }
+    Ok(())
+}

@@ -1,0 +1,93 @@
+//! `podsizer synth`: realistic synthetic samples.
+
+use crate::cli::args::{Scenario, SynthArgs};
+use crate::domain::{parse_duration, parse_timestamp, Sample};
+use crate::sources::samples_to_frame;
+use crate::sources::synthetic::FleetSpec;
+use crate::store::Store;
+use anyhow::{bail, Context, Result};
+use polars::prelude::{ParquetCompression, ParquetWriter};
+use std::io::Write;
+use std::path::Path;
+
+pub fn spec(args: &SynthArgs) -> Result<FleetSpec> {
+    let start = parse_timestamp(&args.start).context("--start")?;
+    let step = parse_duration(&args.step).context("--step")?;
+    Ok(match args.scenario {
+        Scenario::Demo => FleetSpec::demo(start, args.days, step),
+        Scenario::Fleet => FleetSpec::fleet(args.containers, start, args.days, step),
+    })
+}
+
+pub fn run(args: &SynthArgs, out: &mut dyn Write) -> Result<u8> {
+    let spec = spec(args)?;
+    if let Some(dir) = &args.store {
+        let store = Store::open_or_create(dir)?;
+        let mut total = 0;
+        for day in 0..spec.days {
+            let mut rows = Vec::new();
+            spec.generate_day(day, |s| rows.push(s));
+            total += store.append(rows)?.written;
+        }
+        writeln!(
+            out,
+            "{}: {total} samples for {} containers over {} days",
+            dir.display(),
+            spec.containers(),
+            spec.days
+        )?;
+        return Ok(0);
+    }
+    let path = args.out.as_deref().expect("clap requires --out or --store");
+    let mut rows = Vec::new();
+    for day in 0..spec.days {
+        spec.generate_day(day, |s| rows.push(s));
+    }
+    write_samples(path, &mut rows)?;
+    writeln!(
+        out,
+        "{}: {} samples for {} containers over {} days",
+        path.display(),
+        rows.len(),
+        spec.containers(),
+        spec.days
+    )?;
+    Ok(0)
+}
+
+/// Writes samples as CSV or Parquet, by extension, sorted as the store sorts them.
+pub fn write_samples(path: &Path, rows: &mut [Sample]) -> Result<()> {
+    rows.sort_by(|a, b| a.store_order(b));
+    let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
+    let mut bytes = Vec::new();
+    match ext {
+        "parquet" => {
+            let mut frame = samples_to_frame(rows)?;
+            ParquetWriter::new(&mut bytes)
+                .with_compression(ParquetCompression::Zstd(None))
+                .finish(&mut frame)?;
+        }
+        "csv" => {
+            let mut w = csv::Writer::from_writer(&mut bytes);
+            w.write_record(crate::sources::SAMPLE_COLUMNS)?;
+            for s in rows.iter() {
+                w.write_record([
+                    crate::domain::format_timestamp(s.timestamp_ms),
+                    s.namespace.clone(),
+                    s.workload_kind.clone(),
+                    s.workload.clone(),
+                    s.pod.clone(),
+                    s.container.clone(),
+                    s.cpu_cores.to_string(),
+                    s.memory_bytes.to_string(),
+                ])?;
+            }
+            w.flush()?;
+            drop(w);
+        }
+        _ => bail!("{}: output must end in .csv or .parquet", path.display()),
+    }
+    crate::outputs::write_file(path, &bytes)
+        .with_context(|| format!("writing {}", path.display()))?;
+    Ok(())
+}

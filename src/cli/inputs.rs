@@ -1,0 +1,172 @@
+//! Resolving `--input` paths, the time window and filters, and streaming matching rows.
+
+use super::args::InputArgs;
+use crate::analysis::{ContainerUsage, UsageBuilder};
+use crate::domain::{parse_duration, parse_timestamp, Sample};
+use crate::sources::files::read_sample_file;
+use crate::store::{SampleRef, Store};
+use anyhow::{bail, Context, Result};
+use std::path::PathBuf;
+
+/// One resolved input.
+pub enum Input {
+    Store(Store),
+    Samples { path: PathBuf, samples: Vec<Sample> },
+}
+
+/// Inputs plus the resolved time window `[since, until)`.
+pub struct Selection {
+    pub inputs: Vec<Input>,
+    pub since: Option<i64>,
+    pub until: Option<i64>,
+    namespaces: Vec<String>,
+    workloads: Vec<String>,
+}
+
+pub const DEFAULT_WINDOW: &str = "14d";
+
+pub fn open_inputs(args: &InputArgs) -> Result<Vec<Input>> {
+    let mut inputs = Vec::new();
+    for path in &args.inputs {
+        if path.is_dir() {
+            inputs.push(Input::Store(Store::open(path)?));
+        } else if path.exists() {
+            let outcome = read_sample_file(path, args.skip_bad_rows)?;
+            if outcome.skipped_count > 0 {
+                eprintln!(
+                    "warning: {}: skipped {} bad row(s); first: {}",
+                    path.display(),
+                    outcome.skipped_count,
+                    outcome.skipped[0]
+                );
+            }
+            inputs.push(Input::Samples {
+                path: path.clone(),
+                samples: outcome.samples,
+            });
+        } else {
+            bail!("{}: no such file or directory", path.display());
+        }
+    }
+    Ok(inputs)
+}
+
+/// Resolves the window: explicit bounds win; otherwise `--window` (default 14 days) ending at
+/// `--until` or just after the newest sample (not "now", so old exports still work).
+pub fn select(args: &InputArgs) -> Result<Selection> {
+    let inputs = open_inputs(args)?;
+    let until = args
+        .until
+        .as_deref()
+        .map(parse_timestamp)
+        .transpose()
+        .context("--until")?;
+    let mut since = args
+        .since
+        .as_deref()
+        .map(parse_timestamp)
+        .transpose()
+        .context("--since")?;
+    let mut end = until;
+    if since.is_none() {
+        let window =
+            parse_duration(args.window.as_deref().unwrap_or(DEFAULT_WINDOW)).context("--window")?;
+        if end.is_none() {
+            end = latest(&inputs)?.map(|t| t + 1);
+        }
+        since = end.map(|e| e - window);
+    }
+    if let (Some(s), Some(u)) = (since, until) {
+        if s >= u {
+            bail!("--since must be before --until");
+        }
+    }
+    Ok(Selection {
+        inputs,
+        since,
+        until: end,
+        namespaces: args.namespaces.clone(),
+        workloads: args.workloads.clone(),
+    })
+}
+
+fn latest(inputs: &[Input]) -> Result<Option<i64>> {
+    let mut latest: Option<i64> = None;
+    for input in inputs {
+        let t = match input {
+            Input::Store(s) => s.latest_timestamp()?,
+            Input::Samples { samples, .. } => samples.iter().map(|s| s.timestamp_ms).max(),
+        };
+        latest = latest.max(t);
+    }
+    Ok(latest)
+}
+
+impl Selection {
+    fn keep(&self, row: &SampleRef<'_>) -> bool {
+        self.since.is_none_or(|s| row.timestamp_ms >= s)
+            && self.until.is_none_or(|u| row.timestamp_ms < u)
+            && (self.namespaces.is_empty() || self.namespaces.iter().any(|n| n == row.namespace))
+            && (self.workloads.is_empty()
+                || self.workloads.iter().any(|w| glob_match(w, row.workload)))
+    }
+
+    /// Streams every selected row to `visit`; returns how many rows were seen.
+    pub fn for_each(&self, mut visit: impl FnMut(&SampleRef<'_>)) -> Result<u64> {
+        let mut rows = 0;
+        for input in &self.inputs {
+            match input {
+                Input::Store(store) => {
+                    store.scan(self.since, self.until, |r| {
+                        if self.keep(r) {
+                            rows += 1;
+                            visit(r);
+                        }
+                    })?;
+                }
+                Input::Samples { samples, .. } => {
+                    for s in samples {
+                        let r = SampleRef::from_sample(s);
+                        if self.keep(&r) {
+                            rows += 1;
+                            visit(&r);
+                        }
+                    }
+                }
+            }
+        }
+        Ok(rows)
+    }
+
+    /// Usage per container over the selection.
+    pub fn usage(&self) -> Result<Vec<ContainerUsage>> {
+        let mut builder = UsageBuilder::new();
+        let rows = self.for_each(|r| builder.observe(r))?;
+        if rows == 0 {
+            bail!(
+                "no samples match the selection (window {} to {}, namespaces {:?}, workloads {:?})",
+                self.since
+                    .map_or("-".into(), crate::domain::format_timestamp),
+                self.until
+                    .map_or("-".into(), crate::domain::format_timestamp),
+                self.namespaces,
+                self.workloads
+            );
+        }
+        Ok(builder.finish())
+    }
+
+    pub fn source_names(&self) -> Vec<String> {
+        self.inputs
+            .iter()
+            .map(|i| match i {
+                Input::Store(s) => s.root().display().to_string(),
+                Input::Samples { path, .. } => path.display().to_string(),
+            })
+            .collect()
+    }
+}
+
+fn glob_match(pattern: &str, text: &str) -> bool {
+    crate::analysis::policy::glob(pattern, text)
+}

@@ -1,0 +1,66 @@
+//! The command line: argument types, input resolution, one module per command, and the
+//! mapping from errors to exit codes (0 ok, 1 changes proposed with --fail-on-change, 2 error).
+
+pub mod args;
+pub mod commands;
+pub mod inputs;
+
+use args::{Cli, Command};
+use clap::Parser;
+use std::io::Write;
+use std::process::ExitCode;
+
+/// Entry point used by `main.rs`.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    let result = dispatch(&cli.command, &mut out).and_then(|code| {
+        out.flush()?;
+        Ok(code)
+    });
+    if std::env::var_os("PODSIZER_STATS").is_some() {
+        eprintln!("stats: peak_rss_kib={}", peak_rss_kib().unwrap_or(0));
+    }
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            for cause in e.chain().skip(1) {
+                eprintln!("  caused by: {cause}");
+            }
+            ExitCode::from(2)
+        }
+    }
+}
+
+pub fn dispatch(command: &Command, out: &mut dyn Write) -> anyhow::Result<u8> {
+    match command {
+        Command::Recommend(a) => commands::recommend::run(a, out),
+        Command::Import(a) => commands::import::run(a, out),
+        Command::Demo(a) => commands::demo::run(a, out),
+        Command::Synth(a) => commands::synth::run(a, out),
+    }
+}
+
+/// `podsizer ... | head` closing the pipe early is not an error.
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}
+
+/// Peak resident memory of this process (Linux `VmHWM`), for benchmarks.
+fn peak_rss_kib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))?
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .ok()
+}

@@ -1,0 +1,124 @@
+//! Units and identities shared by every layer: who a sample belongs to, what it measured,
+//! and how quantities and durations are written.
+
+mod duration;
+mod quantity;
+
+pub use duration::{
+    format_timestamp, parse_duration, parse_timestamp, DurationError, DAY_MS, HOUR_MS,
+};
+pub use quantity::{human_bytes, parse_quantity, Cpu, Memory, QuantityError};
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// The object that owns pods and whose pod template carries `resources`:
+/// a Deployment, StatefulSet, DaemonSet, Job, CronJob, or a bare Pod.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Workload {
+    pub namespace: String,
+    pub kind: String,
+    pub name: String,
+}
+
+impl fmt::Display for Workload {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}/{}", self.namespace, self.kind, self.name)
+    }
+}
+
+/// One container of a workload: the unit a recommendation is made for.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ContainerKey {
+    pub workload: Workload,
+    pub container: String,
+}
+
+impl fmt::Display for ContainerKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.workload, self.container)
+    }
+}
+
+/// The kinds podsizer writes patches for, in the spelling the API uses.
+pub const WORKLOAD_KINDS: &[&str] = &[
+    "Deployment",
+    "StatefulSet",
+    "DaemonSet",
+    "Job",
+    "CronJob",
+    "ReplicaSet",
+    "Pod",
+];
+
+/// Canonical spelling of a workload kind (`deployment` -> `Deployment`); unknown kinds keep
+/// their text so owners such as Argo Rollouts still group correctly.
+pub fn canonical_kind(kind: &str) -> String {
+    WORKLOAD_KINDS
+        .iter()
+        .find(|k| k.eq_ignore_ascii_case(kind))
+        .map_or_else(|| kind.to_string(), |k| (*k).to_string())
+}
+
+/// One measurement of one container at one instant (the store's row).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Sample {
+    /// Milliseconds since the Unix epoch, UTC.
+    pub timestamp_ms: i64,
+    pub namespace: String,
+    pub workload_kind: String,
+    pub workload: String,
+    pub pod: String,
+    pub container: String,
+    pub cpu_cores: f64,
+    pub memory_bytes: f64,
+}
+
+impl Sample {
+    pub fn container_key(&self) -> ContainerKey {
+        ContainerKey {
+            workload: Workload {
+                namespace: self.namespace.clone(),
+                kind: self.workload_kind.clone(),
+                name: self.workload.clone(),
+            },
+            container: self.container.clone(),
+        }
+    }
+
+    /// Orders rows as the store keeps them: by container, then pod, then time, so a reader
+    /// sees each container's rows together.
+    pub fn store_order(&self, other: &Self) -> std::cmp::Ordering {
+        (
+            &self.namespace,
+            &self.workload_kind,
+            &self.workload,
+            &self.container,
+            &self.pod,
+            self.timestamp_ms,
+        )
+            .cmp(&(
+                &other.namespace,
+                &other.workload_kind,
+                &other.workload,
+                &other.container,
+                &other.pod,
+                other.timestamp_ms,
+            ))
+    }
+}
+
+/// Requests and limits as set on a container; `None` means not set.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct Resources {
+    pub cpu_request_cores: Option<f64>,
+    pub cpu_limit_cores: Option<f64>,
+    pub memory_request_bytes: Option<f64>,
+    pub memory_limit_bytes: Option<f64>,
+}
+
+impl Resources {
+    pub fn is_empty(&self) -> bool {
+        *self == Self::default()
+    }
+}

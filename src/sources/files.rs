@@ -1,0 +1,494 @@
+//! Sample files in the long format (CSV or Parquet), with every row validated.
+//!
+//! A bad row is reported with its file, line and field and is never turned into a zero:
+//! the caller decides whether to stop (the default) or skip it.
+
+use crate::domain::{canonical_kind, parse_quantity, parse_timestamp, Sample};
+use polars::prelude::*;
+use std::path::{Path, PathBuf};
+
+/// Column names of the long format, in the order the store writes them.
+pub const SAMPLE_COLUMNS: [&str; 8] = [
+    "timestamp",
+    "namespace",
+    "workload_kind",
+    "workload",
+    "pod",
+    "container",
+    "cpu_cores",
+    "memory_bytes",
+];
+
+/// One row that failed validation.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BadRow {
+    /// 1-based line in a CSV file (the header is line 1), or 1-based row in a Parquet file.
+    pub line: u64,
+    pub field: String,
+    pub reason: String,
+}
+
+impl std::fmt::Display for BadRow {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "line {}: field `{}`: {}",
+            self.line, self.field, self.reason
+        )
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SourceError {
+    #[error("{path}: cannot read: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path}: unsupported file type (expected .csv or .parquet)")]
+    UnknownFormat { path: PathBuf },
+    #[error("{path}: missing column(s) {missing:?}; the sample format needs {SAMPLE_COLUMNS:?}")]
+    MissingColumns { path: PathBuf, missing: Vec<String> },
+    #[error("{path}: column `{column}` has type {found}, expected {expected}")]
+    ColumnType {
+        path: PathBuf,
+        column: String,
+        found: String,
+        expected: &'static str,
+    },
+    #[error("{path}: {count} bad row(s); first: {}", first_rows(.rows))]
+    BadRows {
+        path: PathBuf,
+        rows: Vec<BadRow>,
+        count: u64,
+    },
+    #[error("{path}: no samples (the file has a header but no rows)")]
+    Empty { path: PathBuf },
+    #[error("{path}: not a valid CSV file: {message}")]
+    Csv { path: PathBuf, message: String },
+    #[error("{path}: not a valid Parquet file: {source}")]
+    Parquet { path: PathBuf, source: PolarsError },
+}
+
+fn first_rows(rows: &[BadRow]) -> String {
+    rows.iter()
+        .take(5)
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// How many bad rows are kept for the error message; the count covers all of them.
+const MAX_REPORTED_BAD_ROWS: usize = 20;
+
+/// Result of reading a file when bad rows are allowed to be skipped.
+#[derive(Debug, Default)]
+pub struct ReadOutcome {
+    pub samples: Vec<Sample>,
+    pub skipped: Vec<BadRow>,
+    pub skipped_count: u64,
+}
+
+/// Reads a CSV or Parquet sample file. With `skip_bad_rows == false` any bad row fails the
+/// whole file (nothing is returned, so nothing half-imported can follow).
+pub fn read_sample_file(path: &Path, skip_bad_rows: bool) -> Result<ReadOutcome, SourceError> {
+    let ext = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase);
+    let mut outcome = match ext.as_deref() {
+        Some("csv") => read_csv(path)?,
+        Some("parquet") => read_parquet(path)?,
+        _ => {
+            return Err(SourceError::UnknownFormat {
+                path: path.to_path_buf(),
+            })
+        }
+    };
+    if outcome.skipped_count > 0 && !skip_bad_rows {
+        return Err(SourceError::BadRows {
+            path: path.to_path_buf(),
+            rows: outcome.skipped,
+            count: outcome.skipped_count,
+        });
+    }
+    if outcome.samples.is_empty() && outcome.skipped_count == 0 {
+        return Err(SourceError::Empty {
+            path: path.to_path_buf(),
+        });
+    }
+    outcome.samples.shrink_to_fit();
+    Ok(outcome)
+}
+
+fn record_bad(outcome: &mut ReadOutcome, bad: BadRow) {
+    outcome.skipped_count += 1;
+    if outcome.skipped.len() < MAX_REPORTED_BAD_ROWS {
+        outcome.skipped.push(bad);
+    }
+}
+
+fn read_csv(path: &Path) -> Result<ReadOutcome, SourceError> {
+    let io = |source| SourceError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let file = std::fs::File::open(path).map_err(io)?;
+    let mut reader = csv::ReaderBuilder::new()
+        .flexible(true)
+        .from_reader(std::io::BufReader::new(file));
+    let csv_err = |e: csv::Error| SourceError::Csv {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    };
+    let headers = reader.headers().map_err(csv_err)?.clone();
+    let index = column_indexes(path, headers.iter().map(str::trim))?;
+    let mut outcome = ReadOutcome::default();
+    let mut record = csv::StringRecord::new();
+    loop {
+        match reader.read_record(&mut record) {
+            Ok(false) => break,
+            Ok(true) => {}
+            Err(e) => return Err(csv_err(e)),
+        }
+        let line = record.position().map_or(0, csv::Position::line);
+        let field = |i: usize| record.get(index[i]).map(str::trim);
+        match row_from_fields(line, field) {
+            Ok(sample) => outcome.samples.push(sample),
+            Err(bad) => record_bad(&mut outcome, bad),
+        }
+    }
+    Ok(outcome)
+}
+
+/// Maps each sample column to its position in the file, or reports every missing one.
+fn column_indexes<'a>(
+    path: &Path,
+    names: impl Iterator<Item = &'a str>,
+) -> Result<[usize; 8], SourceError> {
+    let names: Vec<&str> = names.collect();
+    let mut index = [0usize; 8];
+    let mut missing = Vec::new();
+    for (slot, column) in index.iter_mut().zip(SAMPLE_COLUMNS) {
+        match names.iter().position(|n| *n == column) {
+            Some(i) => *slot = i,
+            None => missing.push(column.to_string()),
+        }
+    }
+    if missing.is_empty() {
+        Ok(index)
+    } else {
+        Err(SourceError::MissingColumns {
+            path: path.to_path_buf(),
+            missing,
+        })
+    }
+}
+
+fn row_from_fields<'a>(
+    line: u64,
+    field: impl Fn(usize) -> Option<&'a str>,
+) -> Result<Sample, BadRow> {
+    let bad = |i: usize, reason: String| BadRow {
+        line,
+        field: SAMPLE_COLUMNS[i].to_string(),
+        reason,
+    };
+    let text = |i: usize| -> Result<&'a str, BadRow> {
+        match field(i) {
+            Some(v) if !v.is_empty() => Ok(v),
+            _ => Err(bad(i, "empty".into())),
+        }
+    };
+    let timestamp_ms = parse_timestamp(text(0)?).map_err(|e| bad(0, e.to_string()))?;
+    let cpu_cores = usage_value(text(6)?).map_err(|r| bad(6, r))?;
+    let memory_bytes = usage_value(text(7)?).map_err(|r| bad(7, r))?;
+    let sample = Sample {
+        timestamp_ms,
+        namespace: text(1)?.to_string(),
+        workload_kind: canonical_kind(text(2)?),
+        workload: text(3)?.to_string(),
+        pod: text(4)?.to_string(),
+        container: text(5)?.to_string(),
+        cpu_cores,
+        memory_bytes,
+    };
+    Ok(sample)
+}
+
+/// A usage figure: a plain number or a Kubernetes quantity, finite and not negative.
+fn usage_value(text: &str) -> Result<f64, String> {
+    let v = parse_quantity(text).map_err(|e| e.to_string())?;
+    check_usage(v)
+}
+
+fn check_usage(v: f64) -> Result<f64, String> {
+    if v.is_nan() {
+        Err("NaN is not a usage".into())
+    } else if v.is_infinite() {
+        Err("infinite usage".into())
+    } else if v < 0.0 {
+        Err(format!("negative usage {v}"))
+    } else {
+        Ok(v)
+    }
+}
+
+fn read_parquet(path: &Path) -> Result<ReadOutcome, SourceError> {
+    let file = std::fs::File::open(path).map_err(|source| SourceError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let df = ParquetReader::new(file)
+        .finish()
+        .map_err(|source| SourceError::Parquet {
+            path: path.to_path_buf(),
+            source,
+        })?;
+    samples_from_frame(path, &df)
+}
+
+/// Builds the store's frame: typed columns in `SAMPLE_COLUMNS` order.
+pub fn samples_to_frame(samples: &[Sample]) -> PolarsResult<DataFrame> {
+    let strings = |f: fn(&Sample) -> &str| samples.iter().map(f).collect::<Vec<&str>>();
+    let ts = Int64Chunked::from_vec(
+        "timestamp".into(),
+        samples.iter().map(|s| s.timestamp_ms).collect(),
+    )
+    .into_datetime(TimeUnit::Milliseconds, None)
+    .into_column();
+    let columns = vec![
+        ts,
+        Column::new("namespace".into(), strings(|s| &s.namespace)),
+        Column::new("workload_kind".into(), strings(|s| &s.workload_kind)),
+        Column::new("workload".into(), strings(|s| &s.workload)),
+        Column::new("pod".into(), strings(|s| &s.pod)),
+        Column::new("container".into(), strings(|s| &s.container)),
+        Column::new(
+            "cpu_cores".into(),
+            samples.iter().map(|s| s.cpu_cores).collect::<Vec<f64>>(),
+        ),
+        Column::new(
+            "memory_bytes".into(),
+            samples.iter().map(|s| s.memory_bytes).collect::<Vec<f64>>(),
+        ),
+    ];
+    DataFrame::new(samples.len(), columns)
+}
+
+/// Typed views of a frame's sample columns, checked once so row access cannot fail.
+pub struct FrameColumns<'a> {
+    pub timestamp_ms: Vec<Option<i64>>,
+    pub strings: [&'a StringChunked; 5],
+    pub cpu: Float64Chunked,
+    pub memory: Float64Chunked,
+}
+
+/// Checks a frame's columns and types and returns accessors for them.
+pub fn frame_columns<'a>(path: &Path, df: &'a DataFrame) -> Result<FrameColumns<'a>, SourceError> {
+    let names = df.get_column_names();
+    column_indexes(path, names.iter().map(|n| n.as_str()))?;
+    let get = |name: &str| df.column(name).expect("presence checked above");
+    let type_err = |column: &str, expected: &'static str| SourceError::ColumnType {
+        path: path.to_path_buf(),
+        column: column.to_string(),
+        found: get(column).dtype().to_string(),
+        expected,
+    };
+    let timestamp_ms = timestamps_ms(get("timestamp"))
+        .ok_or_else(|| type_err("timestamp", "datetime or int64 epoch ms"))?;
+    let string = |name: &'static str| get(name).str().map_err(|_| type_err(name, "string"));
+    let strings = [
+        string("namespace")?,
+        string("workload_kind")?,
+        string("workload")?,
+        string("pod")?,
+        string("container")?,
+    ];
+    let float = |name: &'static str| -> Result<Float64Chunked, SourceError> {
+        let col = get(name);
+        if !col.dtype().is_primitive_numeric() {
+            return Err(type_err(name, "number"));
+        }
+        let cast = col
+            .cast(&DataType::Float64)
+            .map_err(|_| type_err(name, "number"))?;
+        Ok(cast.f64().expect("cast to f64").clone())
+    };
+    Ok(FrameColumns {
+        timestamp_ms,
+        strings,
+        cpu: float("cpu_cores")?,
+        memory: float("memory_bytes")?,
+    })
+}
+
+fn timestamps_ms(col: &Column) -> Option<Vec<Option<i64>>> {
+    let per_ms = match col.dtype() {
+        DataType::Datetime(TimeUnit::Milliseconds, _) | DataType::Int64 => 1,
+        DataType::Datetime(TimeUnit::Microseconds, _) => 1_000,
+        DataType::Datetime(TimeUnit::Nanoseconds, _) => 1_000_000,
+        _ => return None,
+    };
+    let physical = col.to_physical_repr();
+    let values = physical.i64().ok()?;
+    Some(
+        values
+            .iter()
+            .map(|v| v.map(|x| x.div_euclid(per_ms)))
+            .collect(),
+    )
+}
+
+/// Validates every row of a frame in the sample format.
+pub fn samples_from_frame(path: &Path, df: &DataFrame) -> Result<ReadOutcome, SourceError> {
+    let cols = frame_columns(path, df)?;
+    let mut outcome = ReadOutcome::default();
+    outcome.samples.reserve(df.height());
+    let mut iters = cols.strings.map(|c| c.iter());
+    for (row, ((ts, cpu), mem)) in cols
+        .timestamp_ms
+        .iter()
+        .zip(cols.cpu.iter())
+        .zip(cols.memory.iter())
+        .enumerate()
+    {
+        let strings = iters.each_mut().map(|it| it.next().flatten());
+        match row_from_values(row as u64 + 1, *ts, strings, cpu, mem) {
+            Ok(s) => outcome.samples.push(s),
+            Err(bad) => record_bad(&mut outcome, bad),
+        }
+    }
+    Ok(outcome)
+}
+
+fn row_from_values(
+    line: u64,
+    ts: Option<i64>,
+    strings: [Option<&str>; 5],
+    cpu: Option<f64>,
+    mem: Option<f64>,
+) -> Result<Sample, BadRow> {
+    let bad = |i: usize, reason: &str| BadRow {
+        line,
+        field: SAMPLE_COLUMNS[i].to_string(),
+        reason: reason.to_string(),
+    };
+    let timestamp_ms = ts.ok_or_else(|| bad(0, "null"))?;
+    let mut text = [""; 5];
+    for (i, (slot, value)) in text.iter_mut().zip(strings).enumerate() {
+        *slot = value
+            .filter(|v| !v.is_empty())
+            .ok_or_else(|| bad(i + 1, "null or empty"))?;
+    }
+    let usage = |i: usize, v: Option<f64>| {
+        check_usage(v.ok_or_else(|| bad(i, "null"))?).map_err(|r| bad(i, &r))
+    };
+    Ok(Sample {
+        timestamp_ms,
+        namespace: text[0].to_string(),
+        workload_kind: canonical_kind(text[1]),
+        workload: text[2].to_string(),
+        pod: text[3].to_string(),
+        container: text[4].to_string(),
+        cpu_cores: usage(6, cpu)?,
+        memory_bytes: usage(7, mem)?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn write_temp(name: &str, text: &str) -> (tempfile::TempDir, PathBuf) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(name);
+        std::fs::File::create(&path)
+            .unwrap()
+            .write_all(text.as_bytes())
+            .unwrap();
+        (dir, path)
+    }
+
+    const HEADER: &str =
+        "timestamp,namespace,workload_kind,workload,pod,container,cpu_cores,memory_bytes\n";
+
+    #[test]
+    fn reads_valid_csv_with_quantities() {
+        let text = format!("{HEADER}2026-11-20T10:00:00Z,shop,deployment,api,api-1,nginx,0.25,64Mi\n2026-11-20T10:01:00Z,shop,Deployment,api,api-1,nginx,300m,67108864\n");
+        let (_d, path) = write_temp("s.csv", &text);
+        let out = read_sample_file(&path, false).unwrap();
+        assert_eq!(out.samples.len(), 2);
+        assert_eq!(out.samples[0].workload_kind, "Deployment");
+        assert!((out.samples[1].cpu_cores - 0.3).abs() < 1e-12);
+        assert_eq!(out.samples[0].memory_bytes, 67108864.0);
+    }
+
+    #[test]
+    fn bad_rows_name_line_and_field() {
+        let text = format!("{HEADER}2026-11-20T10:00:00Z,shop,Deployment,api,api-1,nginx,-1,1\nnot-a-time,shop,Deployment,api,api-1,nginx,1,1\n2026-11-20T10:00:00Z,shop,Deployment,api,api-1,nginx,NaN,1\n2026-11-20T10:00:00Z,shop,Deployment,api,api-1,,1,1\n");
+        let (_d, path) = write_temp("s.csv", &text);
+        let err = read_sample_file(&path, false).unwrap_err();
+        let SourceError::BadRows { rows, count, .. } = &err else {
+            panic!("{err}")
+        };
+        assert_eq!(*count, 4);
+        assert_eq!((rows[0].line, rows[0].field.as_str()), (2, "cpu_cores"));
+        assert_eq!((rows[1].line, rows[1].field.as_str()), (3, "timestamp"));
+        assert_eq!((rows[2].line, rows[2].field.as_str()), (4, "cpu_cores"));
+        assert_eq!((rows[3].line, rows[3].field.as_str()), (5, "container"));
+        assert!(err.to_string().contains("s.csv"), "{err}");
+        let skipped = read_sample_file(&path, true).unwrap();
+        assert!(skipped.samples.is_empty());
+        assert_eq!(skipped.skipped_count, 4);
+    }
+
+    #[test]
+    fn missing_columns_are_all_named() {
+        let (_d, path) = write_temp("s.csv", "timestamp,namespace,pod\n");
+        let err = read_sample_file(&path, false).unwrap_err().to_string();
+        for col in [
+            "workload_kind",
+            "workload",
+            "container",
+            "cpu_cores",
+            "memory_bytes",
+        ] {
+            assert!(err.contains(col), "{err}");
+        }
+    }
+
+    #[test]
+    fn empty_file_is_an_error() {
+        let (_d, path) = write_temp("s.csv", HEADER);
+        assert!(matches!(
+            read_sample_file(&path, false),
+            Err(SourceError::Empty { .. })
+        ));
+    }
+
+    #[test]
+    fn parquet_round_trip_keeps_every_value() {
+        let samples: Vec<Sample> = (0..5)
+            .map(|i| Sample {
+                timestamp_ms: 1_700_000_000_000 + i * 60_000,
+                namespace: "shop".into(),
+                workload_kind: "Deployment".into(),
+                workload: "api".into(),
+                pod: format!("api-{i}"),
+                container: "php-fpm".into(),
+                cpu_cores: 0.1 * i as f64,
+                memory_bytes: 1e8 + i as f64,
+            })
+            .collect();
+        let mut df = samples_to_frame(&samples).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.parquet");
+        ParquetWriter::new(std::fs::File::create(&path).unwrap())
+            .finish(&mut df)
+            .unwrap();
+        let back = read_sample_file(&path, false).unwrap();
+        assert_eq!(back.samples, samples);
+    }
+}

@@ -1,0 +1,9 @@
+//! How samples arrive. Each source turns its own payload into `domain::Sample` rows;
+//! none of them knows about the store's layout or about analysis.
+
+pub mod files;
+pub mod synthetic;
+
+pub use files::{
+    read_sample_file, samples_from_frame, samples_to_frame, BadRow, SourceError, SAMPLE_COLUMNS,
+};

@@ -1,0 +1,229 @@
+//! Realistic synthetic usage, for the demo, tests and benchmarks: a PHP API whose pods run
+//! `nginx`, `php-fpm` and `envoy`, driven by a daily and weekly traffic cycle, with bursts,
+//! php-fpm worker memory that creeps up until workers are recycled, and a rollout that
+//! replaces the pods midway. Deterministic for a given seed.
+
+use crate::domain::{Sample, DAY_MS, HOUR_MS};
+
+/// A small, fast, deterministic generator (SplitMix64).
+#[derive(Debug, Clone)]
+pub struct Rng(u64);
+
+impl Rng {
+    pub fn new(seed: u64) -> Self {
+        Self(seed)
+    }
+
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// Uniform in [0, 1).
+    pub fn unit(&mut self) -> f64 {
+        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
+    }
+
+    /// Roughly normal (sum of uniforms), mean 0, sd 1.
+    pub fn normal(&mut self) -> f64 {
+        (0..4)
+            .map(|_| self.unit())
+            .sum::<f64>()
+            .mul_add(3f64.sqrt(), -2.0 * 3f64.sqrt())
+    }
+}
+
+/// Traffic level 0..1 at an instant: low at night, high mid-afternoon (UTC), weekends lighter.
+pub fn traffic(ts_ms: i64) -> f64 {
+    let hour = (ts_ms.rem_euclid(DAY_MS)) as f64 / HOUR_MS as f64;
+    let day_of_week = (ts_ms.div_euclid(DAY_MS) + 3).rem_euclid(7); // 1970-01-01 was a Thursday
+    let daily = 0.5 + 0.5 * ((hour - 14.0) / 24.0 * std::f64::consts::TAU).cos();
+    let weekly = if day_of_week >= 5 { 0.6 } else { 1.0 };
+    (0.15 + 0.85 * daily.powf(1.5)) * weekly
+}
+
+/// Shape of one workload of the fleet.
+#[derive(Debug, Clone)]
+pub struct ApiWorkload {
+    pub namespace: String,
+    pub name: String,
+    pub replicas: usize,
+    /// Multiplies every container's CPU and the load-driven part of memory.
+    pub scale: f64,
+}
+
+/// What to generate.
+#[derive(Debug, Clone)]
+pub struct FleetSpec {
+    pub workloads: Vec<ApiWorkload>,
+    pub start_ms: i64,
+    pub days: i64,
+    pub step_ms: i64,
+    pub seed: u64,
+}
+
+impl FleetSpec {
+    /// The demo: one `api` Deployment in `shop` with three replicas.
+    pub fn demo(start_ms: i64, days: i64, step_ms: i64) -> Self {
+        Self {
+            workloads: vec![ApiWorkload {
+                namespace: "shop".into(),
+                name: "api".into(),
+                replicas: 3,
+                scale: 1.0,
+            }],
+            start_ms,
+            days,
+            step_ms,
+            seed: 42,
+        }
+    }
+
+    /// `n` workloads of three containers each spread over a few namespaces (benchmarks).
+    pub fn fleet(containers: usize, start_ms: i64, days: i64, step_ms: i64) -> Self {
+        let mut rng = Rng::new(7);
+        let workloads = (0..containers.div_ceil(3))
+            .map(|i| ApiWorkload {
+                namespace: format!("team-{:02}", i % 20),
+                name: format!("svc-{i:05}"),
+                replicas: 1,
+                scale: 0.2 + 2.0 * rng.unit(),
+            })
+            .collect();
+        Self {
+            workloads,
+            start_ms,
+            days,
+            step_ms,
+            seed: 11,
+        }
+    }
+
+    pub fn containers(&self) -> usize {
+        self.workloads.iter().map(|w| w.replicas).sum::<usize>() * 3
+    }
+
+    /// Calls `emit` with every sample of one day (`day` counts from 0), grouped by container.
+    pub fn generate_day(&self, day: i64, mut emit: impl FnMut(Sample)) {
+        for (wi, w) in self.workloads.iter().enumerate() {
+            for replica in 0..w.replicas {
+                let mut rng = Rng::new(
+                    self.seed ^ ((wi as u64) << 32) ^ ((replica as u64) << 16) ^ (day as u64) << 48,
+                );
+                self.pod_day(w, replica, day, &mut rng, &mut emit);
+            }
+        }
+    }
+
+    fn pod_day(
+        &self,
+        w: &ApiWorkload,
+        replica: usize,
+        day: i64,
+        rng: &mut Rng,
+        emit: &mut impl FnMut(Sample),
+    ) {
+        let day_start = self.start_ms + day * DAY_MS;
+        // A rollout halfway through replaces every pod (new ReplicaSet hash, new pod names).
+        let generation = if day * 2 >= self.days {
+            "7c9d5f8b6"
+        } else {
+            "5b8f7d9c4"
+        };
+        let pod = format!("{}-{generation}-{}", w.name, pod_suffix(replica));
+        let steps = DAY_MS / self.step_ms;
+        let mut burst_left = 0;
+        let mut rows: [Vec<Sample>; 3] = Default::default();
+        for i in 0..steps {
+            let ts = day_start + i * self.step_ms;
+            let load = traffic(ts) * (1.0 + 0.08 * rng.normal()).max(0.3);
+            if burst_left == 0 && rng.unit() < self.step_ms as f64 / (3.0 * HOUR_MS as f64) {
+                burst_left = 1 + (rng.unit() * 3.0) as i64;
+            }
+            let burst = if burst_left > 0 {
+                burst_left -= 1;
+                1.0 + 1.5 * rng.unit()
+            } else {
+                0.0
+            };
+            // php-fpm workers leak a little and are recycled every 6 hours (pm.max_requests).
+            let leak = ((ts - self.start_ms).rem_euclid(6 * HOUR_MS)) as f64 / (6 * HOUR_MS) as f64;
+            let s = w.scale;
+            let mib = 1024.0 * 1024.0;
+            let values = [
+                (
+                    "nginx",
+                    s * (0.012 + 0.06 * load + 0.01 * rng.unit() + 0.03 * burst),
+                    (20.0 + 10.0 * load * s) * mib,
+                ),
+                (
+                    "php-fpm",
+                    s * (0.035 + 0.55 * load * (1.0 + 0.12 * rng.normal()).max(0.5) + 0.25 * burst),
+                    (170.0 + 230.0 * load * s + 60.0 * leak) * mib,
+                ),
+                (
+                    "envoy",
+                    s * (0.008 + 0.09 * load + 0.004 * rng.unit() + 0.03 * burst),
+                    (46.0 + 8.0 * load * s + 2.0 * rng.unit()) * mib,
+                ),
+            ];
+            for (slot, (container, cpu, mem)) in rows.iter_mut().zip(values) {
+                slot.push(Sample {
+                    timestamp_ms: ts,
+                    namespace: w.namespace.clone(),
+                    workload_kind: "Deployment".into(),
+                    workload: w.name.clone(),
+                    pod: pod.clone(),
+                    container: container.into(),
+                    // Quantise like metrics-server does (whole Ki, tenth of a millicore).
+                    cpu_cores: (cpu.max(0.0) * 10_000.0).round() / 10_000.0,
+                    memory_bytes: (mem / 1024.0).round() * 1024.0,
+                });
+            }
+        }
+        rows.into_iter().flatten().for_each(emit);
+    }
+}
+
+fn pod_suffix(replica: usize) -> String {
+    const ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
+    let mut n = replica * 7919 + 12345;
+    (0..5)
+        .map(|_| {
+            let c = ALPHABET[n % ALPHABET.len()] as char;
+            n /= ALPHABET.len();
+            c
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn deterministic_and_shaped_like_a_day() {
+        let spec = FleetSpec::demo(0, 2, 60_000);
+        let mut a = Vec::new();
+        spec.generate_day(0, |s| a.push(s));
+        let mut b = Vec::new();
+        spec.generate_day(0, |s| b.push(s));
+        assert_eq!(a, b);
+        assert_eq!(a.len(), 3 * 3 * 1440);
+        let php: Vec<&Sample> = a.iter().filter(|s| s.container == "php-fpm").collect();
+        let at = |hour: i64| {
+            php.iter()
+                .filter(|s| (s.timestamp_ms / HOUR_MS) % 24 == hour)
+                .map(|s| s.cpu_cores)
+                .sum::<f64>()
+        };
+        assert!(
+            at(14) > 2.0 * at(3),
+            "afternoon should be busier than night"
+        );
+        assert!(a.iter().all(|s| s.cpu_cores >= 0.0 && s.memory_bytes > 0.0));
+    }
+}

@@ -1,0 +1,178 @@
+//! Samples at rest: a directory of Parquet files partitioned by UTC day.
+//!
+//! ```text
+//! STORE/podsizer-store.json          format marker and version
+//! STORE/day=2026-11-20/part-*.parquet  immutable parts, rows sorted by container, pod, time
+//! ```
+//! Parts are written to a hidden temp file, fsynced and renamed into place, so a reader or a
+//! crash never sees half a part. Appends never rewrite existing parts: a new part holds only
+//! rows whose (container, pod, timestamp) is not already stored, so re-running an import adds
+//! nothing. One lock file serialises writers on one machine.
+
+mod reader;
+mod writer;
+
+pub use reader::{SampleRef, ScanStats};
+pub use writer::AppendReport;
+
+use std::path::{Path, PathBuf};
+
+pub const MANIFEST: &str = "podsizer-store.json";
+pub const FORMAT_VERSION: u32 = 1;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("{path}: {action}: {source}")]
+    Io {
+        path: PathBuf,
+        action: &'static str,
+        source: std::io::Error,
+    },
+    #[error("{path} is not a podsizer store (no {MANIFEST}) and is not empty; refusing to write into it")]
+    NotAStore { path: PathBuf },
+    #[error("{path}: no podsizer store here (missing {MANIFEST}); create one with `podsizer import ... --store {path}`")]
+    Missing { path: PathBuf },
+    #[error("{path}: store format version {found} is newer than this podsizer understands ({FORMAT_VERSION}); upgrade podsizer")]
+    Version { path: PathBuf, found: u32 },
+    #[error("{path}: corrupt or unreadable part: {source}")]
+    Part {
+        path: PathBuf,
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    #[error(
+        "{path}: disk full while writing; nothing was added to the store (free space and re-run)"
+    )]
+    DiskFull { path: PathBuf },
+}
+
+pub(crate) fn io_err<'a>(
+    path: &'a Path,
+    action: &'static str,
+) -> impl FnOnce(std::io::Error) -> StoreError + 'a {
+    move |source| {
+        // ENOSPC: say so plainly, the temp file has already been removed by the caller.
+        if source.raw_os_error() == Some(28) {
+            StoreError::DiskFull {
+                path: path.to_path_buf(),
+            }
+        } else {
+            StoreError::Io {
+                path: path.to_path_buf(),
+                action,
+                source,
+            }
+        }
+    }
+}
+
+/// A store directory.
+#[derive(Debug, Clone)]
+pub struct Store {
+    root: PathBuf,
+}
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Manifest {
+    format: String,
+    version: u32,
+}
+
+impl Store {
+    /// Opens an existing store.
+    pub fn open(root: &Path) -> Result<Self, StoreError> {
+        let manifest = root.join(MANIFEST);
+        let text = match std::fs::read_to_string(&manifest) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(StoreError::Missing {
+                    path: root.to_path_buf(),
+                })
+            }
+            Err(e) => return Err(io_err(&manifest, "read manifest")(e)),
+        };
+        let parsed: Manifest = serde_json::from_str(&text).map_err(|e| StoreError::Part {
+            path: manifest.clone(),
+            source: Box::new(e),
+        })?;
+        if parsed.version > FORMAT_VERSION {
+            return Err(StoreError::Version {
+                path: root.to_path_buf(),
+                found: parsed.version,
+            });
+        }
+        Ok(Self {
+            root: root.to_path_buf(),
+        })
+    }
+
+    /// Opens a store, creating it when the directory is missing or empty.
+    pub fn open_or_create(root: &Path) -> Result<Self, StoreError> {
+        if Self::is_store(root) {
+            return Self::open(root);
+        }
+        if root.exists() {
+            let mut entries = std::fs::read_dir(root).map_err(io_err(root, "list directory"))?;
+            if entries.next().is_some() {
+                return Err(StoreError::NotAStore {
+                    path: root.to_path_buf(),
+                });
+            }
+        }
+        std::fs::create_dir_all(root).map_err(io_err(root, "create store directory"))?;
+        let manifest = Manifest {
+            format: "podsizer-store".into(),
+            version: FORMAT_VERSION,
+        };
+        let text = serde_json::to_string_pretty(&manifest).expect("manifest serialises");
+        writer::write_atomically(&root.join(MANIFEST), text.as_bytes())?;
+        Ok(Self {
+            root: root.to_path_buf(),
+        })
+    }
+
+    pub fn is_store(path: &Path) -> bool {
+        path.join(MANIFEST).is_file()
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// Day partitions present, oldest first, as (day start in epoch ms, directory).
+    pub fn partitions(&self) -> Result<Vec<(i64, PathBuf)>, StoreError> {
+        let mut days = Vec::new();
+        for entry in std::fs::read_dir(&self.root).map_err(io_err(&self.root, "list store"))? {
+            let entry = entry.map_err(io_err(&self.root, "list store"))?;
+            let name = entry.file_name();
+            let Some(day) = name.to_str().and_then(|n| n.strip_prefix("day=")) else {
+                continue;
+            };
+            if let Ok(start) = crate::domain::parse_timestamp(day) {
+                days.push((start, entry.path()));
+            }
+        }
+        days.sort();
+        Ok(days)
+    }
+
+    /// Finished part files of one day partition (temp files are never listed).
+    pub fn parts(dir: &Path) -> Result<Vec<PathBuf>, StoreError> {
+        let mut parts = Vec::new();
+        for entry in std::fs::read_dir(dir).map_err(io_err(dir, "list partition"))? {
+            let path = entry.map_err(io_err(dir, "list partition"))?.path();
+            let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+            if name.starts_with("part-") && name.ends_with(".parquet") {
+                parts.push(path);
+            }
+        }
+        parts.sort();
+        Ok(parts)
+    }
+}
+
+fn day_dir_name(day_start_ms: i64) -> String {
+    let date = chrono::DateTime::from_timestamp_millis(day_start_ms)
+        .expect("valid day")
+        .date_naive();
+    format!("day={date}")
+}

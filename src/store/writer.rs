@@ -1,0 +1,180 @@
+//! Atomic, de-duplicating appends.
+
+use super::{day_dir_name, io_err, Store, StoreError};
+use crate::domain::{Sample, DAY_MS};
+use crate::sources::samples_to_frame;
+use polars::prelude::{ParquetCompression, ParquetWriter};
+use std::collections::HashSet;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// What an append did.
+#[derive(Debug, Default, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct AppendReport {
+    pub received: u64,
+    pub written: u64,
+    /// Rows already in the store, or repeated within the batch.
+    pub duplicates: u64,
+    pub parts_written: u64,
+    pub days: u64,
+}
+
+static PART_COUNTER: AtomicU64 = AtomicU64::new(0);
+
+impl Store {
+    /// Adds samples; rows already stored for the same container, pod and timestamp are
+    /// dropped. Each day's new rows land in one new part, written atomically.
+    pub fn append(&self, mut samples: Vec<Sample>) -> Result<AppendReport, StoreError> {
+        let _lock = self.lock()?;
+        let mut report = AppendReport {
+            received: samples.len() as u64,
+            ..AppendReport::default()
+        };
+        samples.sort_by(|a, b| {
+            day_of(a.timestamp_ms)
+                .cmp(&day_of(b.timestamp_ms))
+                .then_with(|| a.store_order(b))
+        });
+        samples.dedup_by(|b, a| a.timestamp_ms == b.timestamp_ms && a.store_order(b).is_eq());
+        let mut start = 0;
+        while start < samples.len() {
+            let day = day_of(samples[start].timestamp_ms);
+            let end = start + samples[start..].partition_point(|s| day_of(s.timestamp_ms) == day);
+            let written = self.append_day(day, &samples[start..end])?;
+            report.written += written as u64;
+            report.parts_written += u64::from(written > 0);
+            report.days += 1;
+            start = end;
+        }
+        report.duplicates = report.received - report.written;
+        Ok(report)
+    }
+
+    fn append_day(&self, day: i64, rows: &[Sample]) -> Result<usize, StoreError> {
+        let dir = self.root.join(day_dir_name(day));
+        std::fs::create_dir_all(&dir).map_err(io_err(&dir, "create partition"))?;
+        let existing = self.existing_keys(&dir)?;
+        let fresh: Vec<Sample> = rows
+            .iter()
+            .filter(|s| !existing.contains(&row_key(s)))
+            .cloned()
+            .collect();
+        if fresh.is_empty() {
+            return Ok(0);
+        }
+        let mut frame = samples_to_frame(&fresh).map_err(|e| StoreError::Part {
+            path: dir.clone(),
+            source: Box::new(e),
+        })?;
+        let mut bytes = Vec::new();
+        ParquetWriter::new(&mut bytes)
+            .with_compression(ParquetCompression::Zstd(None))
+            .with_row_group_size(Some(512 * 1024))
+            .finish(&mut frame)
+            .map_err(|e| StoreError::Part {
+                path: dir.clone(),
+                source: Box::new(e),
+            })?;
+        write_atomically(&dir.join(part_name()), &bytes)?;
+        Ok(fresh.len())
+    }
+
+    /// Keys of rows already stored in one day partition.
+    fn existing_keys(&self, dir: &Path) -> Result<HashSet<RowKey>, StoreError> {
+        let mut keys = HashSet::new();
+        for part in Store::parts(dir)? {
+            super::reader::for_each_row(&part, |row| {
+                keys.insert(RowKey::of(&row));
+            })?;
+        }
+        Ok(keys)
+    }
+
+    fn lock(&self) -> Result<std::fs::File, StoreError> {
+        let path = self.root.join(".lock");
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(io_err(&path, "open lock file"))?;
+        file.lock().map_err(io_err(&path, "lock store"))?;
+        Ok(file)
+    }
+}
+
+fn day_of(ts: i64) -> i64 {
+    ts.div_euclid(DAY_MS) * DAY_MS
+}
+
+/// Identity of a stored row; two rows with the same key are the same measurement.
+#[derive(Hash, PartialEq, Eq)]
+pub(crate) struct RowKey(String, i64);
+
+impl RowKey {
+    fn of(row: &super::SampleRef<'_>) -> Self {
+        Self(
+            joined(&[
+                row.namespace,
+                row.workload_kind,
+                row.workload,
+                row.pod,
+                row.container,
+            ]),
+            row.timestamp_ms,
+        )
+    }
+}
+
+fn row_key(s: &Sample) -> RowKey {
+    RowKey(
+        joined(&[
+            &s.namespace,
+            &s.workload_kind,
+            &s.workload,
+            &s.pod,
+            &s.container,
+        ]),
+        s.timestamp_ms,
+    )
+}
+
+fn joined(parts: &[&str]) -> String {
+    // NUL cannot appear in Kubernetes names, so the join is unambiguous.
+    parts.join("\0")
+}
+
+fn part_name() -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    let seq = PART_COUNTER.fetch_add(1, Ordering::Relaxed);
+    format!("part-{nanos:020}-{}-{seq}.parquet", std::process::id())
+}
+
+/// Writes a file so that readers see either nothing or all of it: temp file in the same
+/// directory, fsync, rename, fsync of the directory.
+pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let tmp = temp_path(path);
+    let result = (|| {
+        let mut file = std::fs::File::create(&tmp).map_err(io_err(&tmp, "create temp file"))?;
+        file.write_all(bytes).map_err(io_err(&tmp, "write"))?;
+        file.sync_all().map_err(io_err(&tmp, "fsync"))?;
+        std::fs::rename(&tmp, path).map_err(io_err(path, "rename into place"))
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result?;
+    if let Ok(d) = std::fs::File::open(dir) {
+        let _ = d.sync_all();
+    }
+    Ok(())
+}
+
+fn temp_path(path: &Path) -> PathBuf {
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
+    path.with_file_name(format!(".{name}.{}.tmp", std::process::id()))
+}
