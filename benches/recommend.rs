@@ -15,20 +15,14 @@ const DAYS: i64 = 14;
 const RUNS: usize = 5;
 
 fn store_for(containers: usize) -> PathBuf {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("target/bench-data")
-        .join(format!("fleet-{containers}x{DAYS}d"));
+    let root =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("target/bench-data").join(format!("fleet-{containers}x{DAYS}d"));
     let done = root.join(".complete");
     if done.exists() {
         return root;
     }
     let _ = std::fs::remove_dir_all(&root);
-    let spec = FleetSpec::fleet(
-        containers,
-        podsizer::domain::parse_timestamp("2026-11-02").unwrap(),
-        DAYS,
-        60_000,
-    );
+    let spec = FleetSpec::fleet(containers, podsizer::domain::parse_timestamp("2026-11-02").unwrap(), DAYS, 60_000);
     let store = Store::open_or_create(&root).expect("create bench store");
     let started = Instant::now();
     for day in 0..DAYS {
@@ -53,10 +47,8 @@ fn peak_rss_mib(stderr: &[u8]) -> f64 {
 }
 
 fn main() {
-    let containers: usize = std::env::var("PODSIZER_BENCH_CONTAINERS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(1000);
+    let containers: usize =
+        std::env::var("PODSIZER_BENCH_CONTAINERS").ok().and_then(|v| v.parse().ok()).unwrap_or(1000);
     let store = store_for(containers);
     let containers = FleetSpec::fleet(containers, 0, DAYS, 60_000).containers();
     let rows = containers as u64 * DAYS as u64 * 1440;
@@ -70,11 +62,7 @@ fn main() {
             .env("PODSIZER_STATS", "1")
             .output()
             .expect("run podsizer");
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
         times.push(started.elapsed().as_secs_f64());
         rss.push(peak_rss_mib(&out.stderr));
         let lines = out.stdout.iter().filter(|b| **b == b'\n').count();

@@ -146,13 +146,8 @@ impl Histogram {
             return 0.0;
         }
         let b = bucket(value);
-        let above: f64 = self
-            .weights
-            .iter()
-            .enumerate()
-            .filter(|(i, _)| self.offset + *i as i64 > b)
-            .map(|(_, w)| w)
-            .sum();
+        let above: f64 =
+            self.weights.iter().enumerate().filter(|(i, _)| self.offset + *i as i64 > b).map(|(_, w)| w).sum();
         above / self.total
     }
 }
@@ -202,15 +197,9 @@ mod tests {
         for p in [50.0, 90.0, 95.0, 99.0, 99.9] {
             let want = exact_percentile(&mut values, p);
             let got = h.percentile(p).unwrap();
-            assert!(
-                (got - want).abs() <= want / 64.0 + 1e-12,
-                "p{p}: got {got}, want {want}"
-            );
+            assert!((got - want).abs() <= want / 64.0 + 1e-12, "p{p}: got {got}, want {want}");
         }
-        assert_eq!(
-            h.percentile(100.0),
-            Some(values.iter().copied().fold(0.0, f64::max))
-        );
+        assert_eq!(h.percentile(100.0), Some(values.iter().copied().fold(0.0, f64::max)));
     }
 
     #[test]

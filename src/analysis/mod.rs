@@ -1,23 +1,26 @@
 //! Pure sizing logic: usage summaries, estimators, policies and guards. No I/O here: the
 //! caller feeds rows in and gets recommendations out.
 
+pub mod backtest;
 pub mod histogram;
 pub mod policy;
 pub mod recommend;
+pub mod strategies;
 pub mod usage;
 
 pub use policy::{Policy, PolicyError, PolicySet};
-pub use recommend::{
-    recommend, PodsizerStrategy, Proposal, Recommendation, Sizing, SizingInput, Strategy,
-};
+pub use recommend::{recommend, PodsizerStrategy, Proposal, Recommendation, Sizing, SizingInput, Strategy};
 pub use usage::{ContainerUsage, UsageBuilder};
 
 /// Strategies by name, for `--strategy`.
 pub fn strategy_by_name(name: &str) -> Option<Box<dyn Strategy>> {
     match name {
         "podsizer" => Some(Box::new(PodsizerStrategy)),
+        "vpa" => Some(Box::new(strategies::vpa::VpaStrategy)),
+        "krr" => Some(Box::new(strategies::krr::KrrStrategy { limit: false })),
+        "krr-limit" => Some(Box::new(strategies::krr::KrrStrategy { limit: true })),
         _ => None,
     }
 }
 
-pub const STRATEGY_NAMES: &[&str] = &["podsizer"];
+pub const STRATEGY_NAMES: &[&str] = &["podsizer", "vpa", "krr", "krr-limit"];

@@ -71,11 +71,7 @@ impl Default for Policy {
                 floor_bytes: 32.0 * 1024.0 * 1024.0,
                 step_bytes: 1024.0 * 1024.0,
             },
-            history: HistoryPolicy {
-                min_span_ms: 24 * HOUR_MS,
-                min_samples: 100,
-                half_life_ms: Some(7 * DAY_MS),
-            },
+            history: HistoryPolicy { min_span_ms: 24 * HOUR_MS, min_samples: 100, half_life_ms: Some(7 * DAY_MS) },
             exclude: false,
         }
     }
@@ -84,18 +80,11 @@ impl Default for Policy {
 #[derive(Debug, thiserror::Error)]
 pub enum PolicyError {
     #[error("{path}: cannot read policy file: {source}")]
-    Io {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    Io { path: PathBuf, source: std::io::Error },
     #[error("{path}: {message}")]
     Syntax { path: PathBuf, message: String },
     #[error("{path}: {field}: {message}")]
-    Field {
-        path: PathBuf,
-        field: String,
-        message: String,
-    },
+    Field { path: PathBuf, field: String, message: String },
 }
 
 /// Partial settings as written in the file; `None` keeps the value from below.
@@ -180,43 +169,31 @@ pub struct PolicySet {
 
 impl PolicySet {
     pub fn load(path: &Path) -> Result<Self, PolicyError> {
-        let text = std::fs::read_to_string(path).map_err(|source| PolicyError::Io {
-            path: path.into(),
-            source,
-        })?;
+        let text = std::fs::read_to_string(path).map_err(|source| PolicyError::Io { path: path.into(), source })?;
         Self::parse(path, &text)
     }
 
     pub fn parse(path: &Path, text: &str) -> Result<Self, PolicyError> {
-        let file: FileSpec = toml::from_str(text).map_err(|e| PolicyError::Syntax {
-            path: path.into(),
-            message: e.to_string().trim().to_string(),
-        })?;
+        let file: FileSpec = toml::from_str(text)
+            .map_err(|e| PolicyError::Syntax { path: path.into(), message: e.to_string().trim().to_string() })?;
         let mut defaults = Policy::default();
-        file.defaults
-            .apply(&mut defaults)
-            .map_err(|(field, message)| PolicyError::Field {
-                path: path.into(),
-                field: format!("defaults.{field}"),
-                message,
-            })?;
+        file.defaults.apply(&mut defaults).map_err(|(field, message)| PolicyError::Field {
+            path: path.into(),
+            field: format!("defaults.{field}"),
+            message,
+        })?;
         let mut overrides = Vec::new();
         for (i, o) in file.overrides.into_iter().enumerate() {
             let name = o.name.unwrap_or_else(|| format!("override[{i}]"));
             // Apply once now so a bad value fails at load time, naming the override.
-            o.spec
-                .apply(&mut defaults.clone())
-                .map_err(|(field, message)| PolicyError::Field {
-                    path: path.into(),
-                    field: format!("{name}.{field}"),
-                    message,
-                })?;
+            o.spec.apply(&mut defaults.clone()).map_err(|(field, message)| PolicyError::Field {
+                path: path.into(),
+                field: format!("{name}.{field}"),
+                message,
+            })?;
             overrides.push((name, o.matcher, o.spec));
         }
-        Ok(Self {
-            defaults,
-            overrides,
-        })
+        Ok(Self { defaults, overrides })
     }
 
     /// The rules for one container, and the names of the overrides that shaped them.
@@ -235,9 +212,7 @@ impl PolicySet {
 
 impl Matcher {
     pub fn matches(&self, key: &ContainerKey) -> bool {
-        let ok = |pattern: &Option<String>, value: &str| {
-            pattern.as_deref().is_none_or(|p| glob(p, value))
-        };
+        let ok = |pattern: &Option<String>, value: &str| pattern.as_deref().is_none_or(|p| glob(p, value));
         ok(&self.namespace, &key.workload.namespace)
             && ok(&self.kind, &key.workload.kind)
             && ok(&self.workload, &key.workload.name)
@@ -291,20 +266,14 @@ fn ratio(field: &str, v: f64) -> Result<f64, (String, String)> {
     if v.is_finite() && v >= 1.0 {
         Ok(v)
     } else {
-        Err((
-            field.into(),
-            format!("{v} must be >= 1 (a limit below the request is not allowed)"),
-        ))
+        Err((field.into(), format!("{v} must be >= 1 (a limit below the request is not allowed)")))
     }
 }
 
 fn quantity(field: &str, text: &str, positive: bool) -> Result<f64, (String, String)> {
     let v = parse_quantity(text).map_err(|e| (field.to_string(), e.to_string()))?;
     if v < 0.0 || (positive && v == 0.0) {
-        return Err((
-            field.into(),
-            format!("{text:?} must be {}", if positive { "> 0" } else { ">= 0" }),
-        ));
+        return Err((field.into(), format!("{text:?} must be {}", if positive { "> 0" } else { ">= 0" })));
     }
     Ok(v)
 }
@@ -312,68 +281,34 @@ fn quantity(field: &str, text: &str, positive: bool) -> Result<f64, (String, Str
 impl PolicySpec {
     fn apply(&self, p: &mut Policy) -> FieldResult {
         let c = &self.cpu;
-        set(&mut p.cpu.request_percentile, c.request_percentile, |v| {
-            percentile("cpu.request_percentile", v)
-        })?;
-        set(&mut p.cpu.limit_ratio, c.limit_ratio, |v| {
-            ratio("cpu.limit_ratio", v)
-        })?;
+        set(&mut p.cpu.request_percentile, c.request_percentile, |v| percentile("cpu.request_percentile", v))?;
+        set(&mut p.cpu.limit_ratio, c.limit_ratio, |v| ratio("cpu.limit_ratio", v))?;
         set(&mut p.cpu.set_limit, c.limit, Ok)?;
-        set(&mut p.cpu.peak_percentile, c.peak_percentile, |v| {
-            percentile("cpu.peak_percentile", v)
-        })?;
-        set(&mut p.cpu.peak_headroom, c.peak_headroom, |v| {
-            non_negative("cpu.peak_headroom", v)
-        })?;
-        set(&mut p.cpu.floor_cores, c.floor.as_deref(), |v| {
-            quantity("cpu.floor", v, false)
-        })?;
-        set(&mut p.cpu.step_cores, c.step.as_deref(), |v| {
-            quantity("cpu.step", v, true)
-        })?;
+        set(&mut p.cpu.peak_percentile, c.peak_percentile, |v| percentile("cpu.peak_percentile", v))?;
+        set(&mut p.cpu.peak_headroom, c.peak_headroom, |v| non_negative("cpu.peak_headroom", v))?;
+        set(&mut p.cpu.floor_cores, c.floor.as_deref(), |v| quantity("cpu.floor", v, false))?;
+        set(&mut p.cpu.step_cores, c.step.as_deref(), |v| quantity("cpu.step", v, true))?;
         let m = &self.memory;
-        set(
-            &mut p.memory.request_percentile,
-            m.request_percentile,
-            |v| percentile("memory.request_percentile", v),
-        )?;
-        set(&mut p.memory.limit_ratio, m.limit_ratio, |v| {
-            ratio("memory.limit_ratio", v)
-        })?;
-        set(&mut p.memory.peak_headroom, m.peak_headroom, |v| {
-            non_negative("memory.peak_headroom", v)
-        })?;
-        set(&mut p.memory.floor_bytes, m.floor.as_deref(), |v| {
-            quantity("memory.floor", v, false)
-        })?;
-        set(&mut p.memory.step_bytes, m.step.as_deref(), |v| {
-            quantity("memory.step", v, true)
-        })?;
+        set(&mut p.memory.request_percentile, m.request_percentile, |v| percentile("memory.request_percentile", v))?;
+        set(&mut p.memory.limit_ratio, m.limit_ratio, |v| ratio("memory.limit_ratio", v))?;
+        set(&mut p.memory.peak_headroom, m.peak_headroom, |v| non_negative("memory.peak_headroom", v))?;
+        set(&mut p.memory.floor_bytes, m.floor.as_deref(), |v| quantity("memory.floor", v, false))?;
+        set(&mut p.memory.step_bytes, m.step.as_deref(), |v| quantity("memory.step", v, true))?;
         let h = &self.history;
         set(&mut p.history.min_span_ms, h.min_span.as_deref(), |v| {
             parse_duration(v).map_err(|e| ("history.min_span".into(), e.to_string()))
         })?;
         set(&mut p.history.min_samples, h.min_samples, Ok)?;
-        set(
-            &mut p.history.half_life_ms,
-            h.half_life.as_deref(),
-            |v| match v {
-                "none" => Ok(None),
-                d => parse_duration(d)
-                    .map(Some)
-                    .map_err(|e| ("history.half_life".into(), format!("{e} (or \"none\")"))),
-            },
-        )?;
+        set(&mut p.history.half_life_ms, h.half_life.as_deref(), |v| match v {
+            "none" => Ok(None),
+            d => parse_duration(d).map(Some).map_err(|e| ("history.half_life".into(), format!("{e} (or \"none\")"))),
+        })?;
         set(&mut p.exclude, self.exclude, Ok)?;
         Ok(())
     }
 }
 
-fn set<T, V>(
-    slot: &mut T,
-    value: Option<V>,
-    convert: impl FnOnce(V) -> Result<T, (String, String)>,
-) -> FieldResult {
+fn set<T, V>(slot: &mut T, value: Option<V>, convert: impl FnOnce(V) -> Result<T, (String, String)>) -> FieldResult {
     if let Some(v) = value {
         *slot = convert(v)?;
     }
@@ -387,11 +322,7 @@ mod tests {
 
     fn key(ns: &str, wl: &str, c: &str) -> ContainerKey {
         ContainerKey {
-            workload: Workload {
-                namespace: ns.into(),
-                kind: "Deployment".into(),
-                name: wl.into(),
-            },
+            workload: Workload { namespace: ns.into(), kind: "Deployment".into(), name: wl.into() },
             container: c.into(),
         }
     }
@@ -427,48 +358,25 @@ mod tests {
         assert_eq!(p.cpu.request_percentile, 60.0);
         assert!(!p.cpu.set_limit);
         assert!((p.cpu.floor_cores - 0.030).abs() < 1e-12);
-        assert_eq!(
-            applied,
-            vec!["sidecars".to_string(), "override[1]".to_string()]
-        );
+        assert_eq!(applied, vec!["sidecars".to_string(), "override[1]".to_string()]);
         let (nginx, none) = set.for_container(&key("shop", "api", "nginx"));
         assert!(nginx.cpu.set_limit && none.is_empty());
-        assert!(
-            set.for_container(&key("kube-system", "dns", "coredns"))
-                .0
-                .exclude
-        );
+        assert!(set.for_container(&key("kube-system", "dns", "coredns")).0.exclude);
     }
 
     #[test]
     fn bad_values_name_the_field() {
         let cases = [
-            (
-                "[defaults.cpu]\nrequest_percentile = 150\n",
-                "defaults.cpu.request_percentile",
-            ),
-            (
-                "[defaults.memory]\nfloor = \"lots\"\n",
-                "defaults.memory.floor",
-            ),
-            (
-                "[[override]]\nname = \"x\"\nmatch = {}\ncpu = { limit_ratio = 0.5 }\n",
-                "x.cpu.limit_ratio",
-            ),
-            (
-                "[defaults.history]\nhalf_life = \"soon\"\n",
-                "defaults.history.half_life",
-            ),
+            ("[defaults.cpu]\nrequest_percentile = 150\n", "defaults.cpu.request_percentile"),
+            ("[defaults.memory]\nfloor = \"lots\"\n", "defaults.memory.floor"),
+            ("[[override]]\nname = \"x\"\nmatch = {}\ncpu = { limit_ratio = 0.5 }\n", "x.cpu.limit_ratio"),
+            ("[defaults.history]\nhalf_life = \"soon\"\n", "defaults.history.half_life"),
         ];
         for (text, field) in cases {
-            let err = PolicySet::parse(Path::new("p.toml"), text)
-                .unwrap_err()
-                .to_string();
+            let err = PolicySet::parse(Path::new("p.toml"), text).unwrap_err().to_string();
             assert!(err.contains(field) && err.starts_with("p.toml"), "{err}");
         }
-        let err = PolicySet::parse(Path::new("p.toml"), "[defaults.cpu]\nrequest_pct = 50\n")
-            .unwrap_err()
-            .to_string();
+        let err = PolicySet::parse(Path::new("p.toml"), "[defaults.cpu]\nrequest_pct = 50\n").unwrap_err().to_string();
         assert!(err.contains("request_pct") && err.contains("line"), "{err}");
     }
 }

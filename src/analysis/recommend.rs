@@ -17,12 +17,7 @@ pub struct Sizing {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Proposal {
     Sized(Sizing),
-    InsufficientHistory {
-        have_span_ms: i64,
-        have_samples: u64,
-        need_span_ms: i64,
-        need_samples: u64,
-    },
+    InsufficientHistory { have_span_ms: i64, have_samples: u64, need_span_ms: i64, need_samples: u64 },
     Excluded,
 }
 
@@ -59,6 +54,8 @@ pub struct SizingInput<'a> {
     pub policy: &'a Policy,
     pub current: Option<&'a Resources>,
     pub window_end_ms: i64,
+    /// Containers in this workload's pods (VPA splits its per-pod floors among them).
+    pub containers_in_pod: usize,
 }
 
 /// A way of turning usage into sizes (the default policy, VPA's, krr's ...).
@@ -68,19 +65,12 @@ pub trait Strategy: Send + Sync {
 }
 
 /// Applies the history gate and exclusion, then the strategy.
-pub fn recommend(
-    strategy: &dyn Strategy,
-    input: &SizingInput<'_>,
-    overrides: &[String],
-) -> Recommendation {
+pub fn recommend(strategy: &dyn Strategy, input: &SizingInput<'_>, overrides: &[String]) -> Recommendation {
     let usage = input.usage;
     let policy = input.policy;
     let span = usage.span_ms();
     let samples = usage.samples();
-    let mut rationale: Vec<String> = overrides
-        .iter()
-        .map(|o| format!("policy override `{o}` applies"))
-        .collect();
+    let mut rationale: Vec<String> = overrides.iter().map(|o| format!("policy override `{o}` applies")).collect();
     let proposal = if policy.exclude {
         rationale.push("excluded by policy: no proposal, no patch".into());
         Proposal::Excluded
@@ -156,8 +146,7 @@ impl Strategy for PodsizerStrategy {
         let mut why = Vec::new();
 
         let (cpu_request, cpu_limit) = size_cpu(p, &cpu_weighted, &cpu_all, widen, &mut why);
-        let (mem_request, mem_limit) =
-            size_memory(p, &mem_weighted, usage.memory_max(), widen, &mut why);
+        let (mem_request, mem_limit) = size_memory(p, &mem_weighted, usage.memory_max(), widen, &mut why);
         let sizing = Sizing {
             cpu_request_cores: cpu_request,
             cpu_limit_cores: cpu_limit,
@@ -178,11 +167,8 @@ fn size_cpu(
     let c = &p.cpu;
     let typical = weighted.percentile(c.request_percentile).unwrap_or(0.0);
     let mut request = typical;
-    let mut line = format!(
-        "CPU request: p{} of usage = {} (typical load)",
-        c.request_percentile,
-        Cpu(typical).millicores_text()
-    );
+    let mut line =
+        format!("CPU request: p{} of usage = {} (typical load)", c.request_percentile, Cpu(typical).millicores_text());
     if request < c.floor_cores {
         request = c.floor_cores;
         line.push_str(&format!(", raised to the floor {}", Cpu(c.floor_cores)));
@@ -228,11 +214,8 @@ fn size_memory(
 ) -> (f64, f64) {
     let m = &p.memory;
     let typical = weighted.percentile(m.request_percentile).unwrap_or(0.0);
-    let mut line = format!(
-        "memory request: p{} of working set = {} (typical)",
-        m.request_percentile,
-        human_bytes(typical)
-    );
+    let mut line =
+        format!("memory request: p{} of working set = {} (typical)", m.request_percentile, human_bytes(typical));
     let mut request = typical;
     if request < m.floor_bytes {
         request = m.floor_bytes;
@@ -278,11 +261,7 @@ mod tests {
 
     fn usage(hours: i64, cpu: impl Fn(i64) -> f64, mem: impl Fn(i64) -> f64) -> ContainerUsage {
         let key = ContainerKey {
-            workload: Workload {
-                namespace: "ns".into(),
-                kind: "Deployment".into(),
-                name: "w".into(),
-            },
+            workload: Workload { namespace: "ns".into(), kind: "Deployment".into(), name: "w".into() },
             container: "c".into(),
         };
         let mut u = ContainerUsage::new(key);
@@ -298,6 +277,7 @@ mod tests {
             policy: p,
             current: None,
             window_end_ms: u.last_ms().unwrap(),
+            containers_in_pod: 1,
         };
         recommend(&PodsizerStrategy, &input, &[])
     }
@@ -316,20 +296,13 @@ mod tests {
     #[test]
     fn peak_guard_raises_the_limit_and_says_so() {
         // 0.1 core most of the time, 1 core for 1% of minutes: 2 x request cannot cover it.
-        let u = usage(
-            7 * 24,
-            |m| if m % 100 == 0 { 1.0 } else { 0.1 },
-            |m| if m % 1000 == 0 { 900e6 } else { 100e6 },
-        );
+        let u = usage(7 * 24, |m| if m % 100 == 0 { 1.0 } else { 0.1 }, |m| if m % 1000 == 0 { 900e6 } else { 100e6 });
         let r = run(&u, &Policy::default());
         let s = r.sizing().unwrap();
         assert!(s.cpu_limit_cores.unwrap() >= 1.0, "{s:?}");
         assert!(s.memory_limit_bytes >= 900e6 * 1.15, "{s:?}");
         let text = r.rationale.join("\n");
-        assert!(
-            text.contains("raised to the guard") && text.contains("OOM"),
-            "{text}"
-        );
+        assert!(text.contains("raised to the guard") && text.contains("OOM"), "{text}");
     }
 
     #[test]

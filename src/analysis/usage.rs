@@ -16,6 +16,8 @@ pub struct DayUsage {
     pub memory: Histogram,
     /// Highest working set per pod this day (VPA sizes memory from such peaks).
     pub pod_memory_peaks: BTreeMap<String, f64>,
+    /// CPU per pod (krr takes the busiest pod's percentile).
+    pub pod_cpu: BTreeMap<String, Histogram>,
     pub first_ms: i64,
     pub last_ms: i64,
 }
@@ -31,22 +33,15 @@ pub struct ContainerUsage {
 
 impl ContainerUsage {
     pub fn new(key: ContainerKey) -> Self {
-        Self {
-            key,
-            days: BTreeMap::new(),
-            pods: BTreeSet::new(),
-        }
+        Self { key, days: BTreeMap::new(), pods: BTreeSet::new() }
     }
 
     pub fn observe(&mut self, ts: i64, pod: &str, cpu: f64, memory: f64) {
-        let day = self
-            .days
-            .entry(ts.div_euclid(DAY_MS) * DAY_MS)
-            .or_insert_with(|| DayUsage {
-                first_ms: ts,
-                last_ms: ts,
-                ..DayUsage::default()
-            });
+        let day = self.days.entry(ts.div_euclid(DAY_MS) * DAY_MS).or_insert_with(|| DayUsage {
+            first_ms: ts,
+            last_ms: ts,
+            ..DayUsage::default()
+        });
         day.cpu.add(cpu, 1.0);
         day.memory.add(memory, 1.0);
         day.first_ms = day.first_ms.min(ts);
@@ -55,6 +50,14 @@ impl ContainerUsage {
             Some(peak) => *peak = peak.max(memory),
             None => {
                 day.pod_memory_peaks.insert(pod.to_string(), memory);
+            }
+        }
+        match day.pod_cpu.get_mut(pod) {
+            Some(h) => h.add(cpu, 1.0),
+            None => {
+                let mut h = Histogram::new();
+                h.add(cpu, 1.0);
+                day.pod_cpu.insert(pod.to_string(), h);
             }
         }
         if !self.pods.contains(pod) {
@@ -86,10 +89,18 @@ impl ContainerUsage {
     }
 
     pub fn memory_max(&self) -> f64 {
-        self.days
-            .values()
-            .map(|d| d.memory.max())
-            .fold(0.0, f64::max)
+        self.days.values().map(|d| d.memory.max()).fold(0.0, f64::max)
+    }
+
+    /// Each pod's CPU histogram over the whole history.
+    pub fn cpu_by_pod(&self) -> BTreeMap<&str, Histogram> {
+        let mut pods: BTreeMap<&str, Histogram> = BTreeMap::new();
+        for day in self.days.values() {
+            for (pod, h) in &day.pod_cpu {
+                pods.entry(pod.as_str()).or_default().merge_scaled(h, 1.0);
+            }
+        }
+        pods
     }
 
     /// CPU and memory histograms over all days, each day weighted by `weight(day_start)`.

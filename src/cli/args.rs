@@ -29,7 +29,24 @@ pub enum Command {
     Demo(DemoArgs),
     /// Generate realistic synthetic samples (the demo's data, benchmark fleets).
     Synth(SynthArgs),
+    /// Replay history against each strategy's proposal: cost, slack, throttling, OOM kills.
+    #[command(long_about = BACKTEST_HELP)]
+    Backtest(BacktestArgs),
+    /// Back-test every strategy on synthetic scenarios and public traces; writes a Markdown report.
+    BacktestSuite(SuiteArgs),
 }
+
+pub const BACKTEST_HELP: &str = "Sizes each container from a training window with each strategy, then replays the \
+following holdout window against the proposal.\n\n\
+Figures (per container, and in total over containers every strategy could size):\n\
+  CPU slack      sum over samples of max(request - usage, 0) / sum of request (requested but unused)\n\
+  memory slack   the same with the working set\n\
+  CPU>REQ        share of samples with CPU usage above the request\n\
+  CPU>LIMIT      share of samples with CPU usage above the limit (throttling risk; no limit = never)\n\
+  OOM kills      times a pod's working set crosses above the memory limit (a crossing, not every sample)\n\
+  cost           sum over samples of (CPU request x $/core-hour + memory request GiB x $/GiB-hour) x sampling interval\n\
+  current        the same figures for the settings in --kustomize's overlay, when every container has them\n\n\
+Default prices: $0.04 per core-hour, $0.005 per GiB-hour.";
 
 /// Which samples to read.
 #[derive(Debug, Args, Clone)]
@@ -137,4 +154,65 @@ pub struct SynthArgs {
     /// Or append to a store directory, one day at a time.
     #[arg(long, value_name = "DIR", conflicts_with = "out")]
     pub store: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct BacktestArgs {
+    #[command(flatten)]
+    pub input: InputArgs,
+    /// Training window before each split.
+    #[arg(long, default_value = "14d")]
+    pub train: String,
+    /// Holdout window replayed after each split.
+    #[arg(long, default_value = "7d")]
+    pub holdout: String,
+    /// Split here instead of one holdout window before the newest sample.
+    #[arg(long, value_name = "TIME")]
+    pub split_at: Option<String>,
+    /// Rolling folds, each one holdout window earlier (ignored with --split-at).
+    #[arg(long, default_value_t = 1)]
+    pub folds: usize,
+    /// Strategies to compare, comma-separated (podsizer, vpa, krr, krr-limit).
+    #[arg(long, value_delimiter = ',', default_value = "podsizer,vpa,krr,krr-limit")]
+    pub strategy: Vec<String>,
+    #[arg(short, long, value_enum, default_value = "table")]
+    pub output: BacktestFormat,
+    /// Policy file for the podsizer strategy (and the history gate of all).
+    #[arg(long, value_name = "FILE")]
+    pub policy: Option<PathBuf>,
+    /// Overlay whose current settings are replayed too (as strategy `current`).
+    #[arg(long, value_name = "OVERLAY_DIR")]
+    pub kustomize: Option<PathBuf>,
+    /// Show every container, not only the totals (table output).
+    #[arg(long)]
+    pub per_container: bool,
+    /// Price of one core for one hour, in dollars.
+    #[arg(long, default_value_t = 0.04)]
+    pub core_hour_price: f64,
+    /// Price of one GiB of memory for one hour, in dollars.
+    #[arg(long, default_value_t = 0.005)]
+    pub gib_hour_price: f64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum BacktestFormat {
+    Table,
+    Json,
+    Csv,
+}
+
+#[derive(Debug, Args)]
+pub struct SuiteArgs {
+    /// The public traces folder (skipped with a notice when absent).
+    #[arg(long, default_value = "../shared/traces")]
+    pub traces: PathBuf,
+    /// Where to write the Markdown report.
+    #[arg(long, default_value = "reports/backtest.md")]
+    pub out: PathBuf,
+    /// Trace families to include, comma-separated (default: all present).
+    #[arg(long, value_delimiter = ',')]
+    pub families: Vec<String>,
+    /// Policy file for the podsizer strategy.
+    #[arg(long, value_name = "FILE")]
+    pub policy: Option<PathBuf>,
 }

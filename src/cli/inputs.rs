@@ -40,10 +40,7 @@ pub fn open_inputs(args: &InputArgs) -> Result<Vec<Input>> {
                     outcome.skipped[0]
                 );
             }
-            inputs.push(Input::Samples {
-                path: path.clone(),
-                samples: outcome.samples,
-            });
+            inputs.push(Input::Samples { path: path.clone(), samples: outcome.samples });
         } else {
             bail!("{}: no such file or directory", path.display());
         }
@@ -54,23 +51,17 @@ pub fn open_inputs(args: &InputArgs) -> Result<Vec<Input>> {
 /// Resolves the window: explicit bounds win; otherwise `--window` (default 14 days) ending at
 /// `--until` or just after the newest sample (not "now", so old exports still work).
 pub fn select(args: &InputArgs) -> Result<Selection> {
+    select_with_default(args, Some(DEFAULT_WINDOW))
+}
+
+/// Like `select`; with `default_window == None` and no bounds given, everything is selected.
+pub fn select_with_default(args: &InputArgs, default_window: Option<&str>) -> Result<Selection> {
     let inputs = open_inputs(args)?;
-    let until = args
-        .until
-        .as_deref()
-        .map(parse_timestamp)
-        .transpose()
-        .context("--until")?;
-    let mut since = args
-        .since
-        .as_deref()
-        .map(parse_timestamp)
-        .transpose()
-        .context("--since")?;
+    let until = args.until.as_deref().map(parse_timestamp).transpose().context("--until")?;
+    let mut since = args.since.as_deref().map(parse_timestamp).transpose().context("--since")?;
     let mut end = until;
-    if since.is_none() {
-        let window =
-            parse_duration(args.window.as_deref().unwrap_or(DEFAULT_WINDOW)).context("--window")?;
+    if let (None, Some(window)) = (since, args.window.as_deref().or(default_window)) {
+        let window = parse_duration(window).context("--window")?;
         if end.is_none() {
             end = latest(&inputs)?.map(|t| t + 1);
         }
@@ -81,13 +72,7 @@ pub fn select(args: &InputArgs) -> Result<Selection> {
             bail!("--since must be before --until");
         }
     }
-    Ok(Selection {
-        inputs,
-        since,
-        until: end,
-        namespaces: args.namespaces.clone(),
-        workloads: args.workloads.clone(),
-    })
+    Ok(Selection { inputs, since, until: end, namespaces: args.namespaces.clone(), workloads: args.workloads.clone() })
 }
 
 fn latest(inputs: &[Input]) -> Result<Option<i64>> {
@@ -107,8 +92,7 @@ impl Selection {
         self.since.is_none_or(|s| row.timestamp_ms >= s)
             && self.until.is_none_or(|u| row.timestamp_ms < u)
             && (self.namespaces.is_empty() || self.namespaces.iter().any(|n| n == row.namespace))
-            && (self.workloads.is_empty()
-                || self.workloads.iter().any(|w| glob_match(w, row.workload)))
+            && (self.workloads.is_empty() || self.workloads.iter().any(|w| glob_match(w, row.workload)))
     }
 
     /// Streams every selected row to `visit`; returns how many rows were seen.
@@ -138,6 +122,16 @@ impl Selection {
         Ok(rows)
     }
 
+    /// Raw series per container (for back-tests), in container order.
+    pub fn series(&self) -> Result<Vec<crate::analysis::backtest::Series>> {
+        let mut builder = crate::analysis::backtest::SeriesBuilder::default();
+        let rows = self.for_each(|r| builder.observe(r))?;
+        if rows == 0 {
+            bail!("no samples match the selection");
+        }
+        Ok(builder.finish())
+    }
+
     /// Usage per container over the selection.
     pub fn usage(&self) -> Result<Vec<ContainerUsage>> {
         let mut builder = UsageBuilder::new();
@@ -145,10 +139,8 @@ impl Selection {
         if rows == 0 {
             bail!(
                 "no samples match the selection (window {} to {}, namespaces {:?}, workloads {:?})",
-                self.since
-                    .map_or("-".into(), crate::domain::format_timestamp),
-                self.until
-                    .map_or("-".into(), crate::domain::format_timestamp),
+                self.since.map_or("-".into(), crate::domain::format_timestamp),
+                self.until.map_or("-".into(), crate::domain::format_timestamp),
                 self.namespaces,
                 self.workloads
             );

@@ -34,10 +34,7 @@ pub fn parse_duration(text: &str) -> Result<i64, DurationError> {
             _ => return Err(bad()),
         };
         let n: i64 = digits.parse().map_err(|_| bad())?;
-        total = n
-            .checked_mul(unit_ms)
-            .and_then(|v| total.checked_add(v))
-            .ok_or_else(bad)?;
+        total = n.checked_mul(unit_ms).and_then(|v| total.checked_add(v)).ok_or_else(bad)?;
         digits.clear();
         seen_unit = true;
     }
@@ -54,21 +51,15 @@ pub fn parse_timestamp(text: &str) -> Result<i64, DurationError> {
         return Ok(dt.timestamp_millis());
     }
     if let Ok(d) = NaiveDate::parse_from_str(t, "%Y-%m-%d") {
-        return Ok(d
-            .and_hms_opt(0, 0, 0)
-            .expect("midnight exists")
-            .and_utc()
-            .timestamp_millis());
+        return Ok(d.and_hms_opt(0, 0, 0).expect("midnight exists").and_utc().timestamp_millis());
     }
     Err(DurationError::Timestamp(text.to_string()))
 }
 
 /// RFC 3339 in UTC with a `Z`, seconds precision.
 pub fn format_timestamp(ms: i64) -> String {
-    DateTime::<Utc>::from_timestamp_millis(ms).map_or_else(
-        || ms.to_string(),
-        |d| d.to_rfc3339_opts(SecondsFormat::Secs, true),
-    )
+    DateTime::<Utc>::from_timestamp_millis(ms)
+        .map_or_else(|| ms.to_string(), |d| d.to_rfc3339_opts(SecondsFormat::Secs, true))
 }
 
 #[cfg(test)]

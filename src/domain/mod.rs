@@ -4,9 +4,7 @@
 mod duration;
 mod quantity;
 
-pub use duration::{
-    format_timestamp, parse_duration, parse_timestamp, DurationError, DAY_MS, HOUR_MS,
-};
+pub use duration::{format_timestamp, parse_duration, parse_timestamp, DurationError, DAY_MS, HOUR_MS};
 pub use quantity::{human_bytes, parse_quantity, Cpu, Memory, QuantityError};
 
 use serde::{Deserialize, Serialize};
@@ -41,23 +39,12 @@ impl fmt::Display for ContainerKey {
 }
 
 /// The kinds podsizer writes patches for, in the spelling the API uses.
-pub const WORKLOAD_KINDS: &[&str] = &[
-    "Deployment",
-    "StatefulSet",
-    "DaemonSet",
-    "Job",
-    "CronJob",
-    "ReplicaSet",
-    "Pod",
-];
+pub const WORKLOAD_KINDS: &[&str] = &["Deployment", "StatefulSet", "DaemonSet", "Job", "CronJob", "ReplicaSet", "Pod"];
 
 /// Canonical spelling of a workload kind (`deployment` -> `Deployment`); unknown kinds keep
 /// their text so owners such as Argo Rollouts still group correctly.
 pub fn canonical_kind(kind: &str) -> String {
-    WORKLOAD_KINDS
-        .iter()
-        .find(|k| k.eq_ignore_ascii_case(kind))
-        .map_or_else(|| kind.to_string(), |k| (*k).to_string())
+    WORKLOAD_KINDS.iter().find(|k| k.eq_ignore_ascii_case(kind)).map_or_else(|| kind.to_string(), |k| (*k).to_string())
 }
 
 /// One measurement of one container at one instant (the store's row).
@@ -89,22 +76,14 @@ impl Sample {
     /// Orders rows as the store keeps them: by container, then pod, then time, so a reader
     /// sees each container's rows together.
     pub fn store_order(&self, other: &Self) -> std::cmp::Ordering {
-        (
-            &self.namespace,
-            &self.workload_kind,
-            &self.workload,
-            &self.container,
-            &self.pod,
-            self.timestamp_ms,
-        )
-            .cmp(&(
-                &other.namespace,
-                &other.workload_kind,
-                &other.workload,
-                &other.container,
-                &other.pod,
-                other.timestamp_ms,
-            ))
+        (&self.namespace, &self.workload_kind, &self.workload, &self.container, &self.pod, self.timestamp_ms).cmp(&(
+            &other.namespace,
+            &other.workload_kind,
+            &other.workload,
+            &other.container,
+            &other.pod,
+            other.timestamp_ms,
+        ))
     }
 }
 

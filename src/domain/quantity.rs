@@ -16,10 +16,7 @@ pub struct QuantityError {
 }
 
 fn err(text: &str, reason: &'static str) -> QuantityError {
-    QuantityError {
-        text: text.to_string(),
-        reason,
-    }
+    QuantityError { text: text.to_string(), reason }
 }
 
 /// Parses any quantity form the Kubernetes API accepts into a plain number
@@ -29,9 +26,7 @@ pub fn parse_quantity(text: &str) -> Result<f64, QuantityError> {
     if s.is_empty() {
         return Err(err(text, "empty"));
     }
-    let split = s
-        .find(|c: char| !(c.is_ascii_digit() || c == '.' || c == '+' || c == '-'))
-        .unwrap_or(s.len());
+    let split = s.find(|c: char| !(c.is_ascii_digit() || c == '.' || c == '+' || c == '-')).unwrap_or(s.len());
     let (number, suffix) = s.split_at(split);
     let multiplier = suffix_multiplier(suffix).ok_or_else(|| err(text, "unknown suffix"))?;
     if number.is_empty() || number == "+" || number == "-" || number == "." {
@@ -164,19 +159,13 @@ mod tests {
         ];
         for (text, want) in cases {
             let got = parse_quantity(text).unwrap();
-            assert!(
-                (got - want).abs() <= want.abs() * 1e-12,
-                "{text}: got {got}, want {want}"
-            );
+            assert!((got - want).abs() <= want.abs() * 1e-12, "{text}: got {got}, want {want}");
         }
     }
 
     #[test]
     fn rejects_garbage() {
-        for bad in [
-            "", "abc", "1x", "Mi", "1.2.3", "1-2", "1e", "1ee3", "--1", "1 Mi", "NaN", "inf",
-            "1e999",
-        ] {
+        for bad in ["", "abc", "1x", "Mi", "1.2.3", "1-2", "1e", "1ee3", "--1", "1 Mi", "NaN", "inf", "1e999"] {
             assert!(parse_quantity(bad).is_err(), "{bad:?} should be rejected");
         }
     }
@@ -202,10 +191,7 @@ mod tests {
     fn format_then_parse_round_trips() {
         for cores in [0.005, 0.25, 1.0, 2.35, 16.0] {
             let text = Cpu(cores).to_string();
-            assert!(
-                (parse_quantity(&text).unwrap() - cores).abs() < 1e-9,
-                "{text}"
-            );
+            assert!((parse_quantity(&text).unwrap() - cores).abs() < 1e-9, "{text}");
         }
         for bytes in [1048576.0, 123.0 * 1048576.0, 3.0 * 1073741824.0, 4097.0] {
             let text = Memory(bytes).to_string();

@@ -88,14 +88,8 @@ fn round6(v: f64) -> f64 {
 
 fn current_doc(r: &Resources) -> CurrentDoc {
     CurrentDoc {
-        cpu: CpuDoc {
-            request_cores: r.cpu_request_cores.map(round6),
-            limit_cores: r.cpu_limit_cores.map(round6),
-        },
-        memory: MemoryDoc {
-            request_bytes: r.memory_request_bytes,
-            limit_bytes: r.memory_limit_bytes,
-        },
+        cpu: CpuDoc { request_cores: r.cpu_request_cores.map(round6), limit_cores: r.cpu_limit_cores.map(round6) },
+        memory: MemoryDoc { request_bytes: r.memory_request_bytes, limit_bytes: r.memory_limit_bytes },
     }
 }
 
@@ -104,10 +98,7 @@ impl RecommendationDoc {
         let sizing = r.sizing();
         Self {
             namespace: r.key.workload.namespace.clone(),
-            workload: WorkloadDoc {
-                kind: r.key.workload.kind.clone(),
-                name: r.key.workload.name.clone(),
-            },
+            workload: WorkloadDoc { kind: r.key.workload.kind.clone(), name: r.key.workload.name.clone() },
             container: r.key.container.clone(),
             status: status(&r.proposal),
             cpu: sizing.map(|s| CpuDoc {
@@ -118,11 +109,7 @@ impl RecommendationDoc {
                 request_bytes: Some(s.memory_request_bytes),
                 limit_bytes: Some(s.memory_limit_bytes),
             }),
-            current: r
-                .current
-                .as_ref()
-                .filter(|c| !c.is_empty())
-                .map(current_doc),
+            current: r.current.as_ref().filter(|c| !c.is_empty()).map(current_doc),
             confidence: (r.confidence * 100.0).round() / 100.0,
             samples: r.samples,
             pods: r.pods,
@@ -139,27 +126,17 @@ impl RecommendationDoc {
     }
 }
 
-pub fn document(
-    strategy: &str,
-    since: Option<i64>,
-    until: Option<i64>,
-    recs: &[Recommendation],
-) -> Document {
+pub fn document(strategy: &str, since: Option<i64>, until: Option<i64>, recs: &[Recommendation]) -> Document {
     Document {
         strategy: strategy.to_string(),
-        window: WindowDoc {
-            since: since.map(format_timestamp),
-            until: until.map(format_timestamp),
-        },
+        window: WindowDoc { since: since.map(format_timestamp), until: until.map(format_timestamp) },
         recommendations: recs.iter().map(RecommendationDoc::from).collect(),
     }
 }
 
 pub fn render(format: OutputFormat, doc: &Document, recs: &[Recommendation]) -> String {
     match format {
-        OutputFormat::Json => {
-            serde_json::to_string_pretty(doc).expect("document serialises") + "\n"
-        }
+        OutputFormat::Json => serde_json::to_string_pretty(doc).expect("document serialises") + "\n",
         OutputFormat::Yaml => serde_yaml::to_string(doc).expect("document serialises"),
         OutputFormat::Csv => csv_text(recs),
         OutputFormat::Table => table(recs),
@@ -184,53 +161,26 @@ fn change(current: String, proposed: String) -> String {
 }
 
 fn table(recs: &[Recommendation]) -> String {
-    let header = [
-        "NAMESPACE",
-        "WORKLOAD",
-        "CONTAINER",
-        "CPU REQUEST",
-        "CPU LIMIT",
-        "MEM REQUEST",
-        "MEM LIMIT",
-        "CONF",
-        "NOTE",
-    ];
+    let header =
+        ["NAMESPACE", "WORKLOAD", "CONTAINER", "CPU REQUEST", "CPU LIMIT", "MEM REQUEST", "MEM LIMIT", "CONF", "NOTE"];
     let mut rows: Vec<[String; 9]> = Vec::new();
     for r in recs {
         let cur = r.current.unwrap_or_default();
-        let wl = format!(
-            "{}/{}",
-            r.key.workload.kind.to_lowercase(),
-            r.key.workload.name
-        );
+        let wl = format!("{}/{}", r.key.workload.kind.to_lowercase(), r.key.workload.name);
         let (cells, note) = match &r.proposal {
             Proposal::Sized(s) => (
                 [
-                    change(
-                        opt_cpu(cur.cpu_request_cores),
-                        Cpu(s.cpu_request_cores).to_string(),
-                    ),
+                    change(opt_cpu(cur.cpu_request_cores), Cpu(s.cpu_request_cores).to_string()),
                     change(
                         opt_cpu(cur.cpu_limit_cores),
-                        s.cpu_limit_cores
-                            .map_or("none".into(), |c| Cpu(c).to_string()),
+                        s.cpu_limit_cores.map_or("none".into(), |c| Cpu(c).to_string()),
                     ),
-                    change(
-                        opt_mem(cur.memory_request_bytes),
-                        human_bytes(s.memory_request_bytes),
-                    ),
-                    change(
-                        opt_mem(cur.memory_limit_bytes),
-                        human_bytes(s.memory_limit_bytes),
-                    ),
+                    change(opt_mem(cur.memory_request_bytes), human_bytes(s.memory_request_bytes)),
+                    change(opt_mem(cur.memory_limit_bytes), human_bytes(s.memory_limit_bytes)),
                 ],
                 note_for(r),
             ),
-            Proposal::InsufficientHistory {
-                have_span_ms,
-                need_span_ms,
-                ..
-            } => (
+            Proposal::InsufficientHistory { have_span_ms, need_span_ms, .. } => (
                 Default::default(),
                 format!(
                     "not enough history ({:.0}h of {:.0}h)",
@@ -260,11 +210,7 @@ fn table(recs: &[Recommendation]) -> String {
         }
     }
     let line = |cells: &[String]| {
-        let padded: Vec<String> = cells
-            .iter()
-            .zip(widths)
-            .map(|(c, w)| format!("{c:<w$}"))
-            .collect();
+        let padded: Vec<String> = cells.iter().zip(widths).map(|(c, w)| format!("{c:<w$}")).collect();
         padded.join("  ").trim_end().to_string() + "\n"
     };
     let mut out = line(&header.map(String::from));
@@ -277,16 +223,10 @@ fn table(recs: &[Recommendation]) -> String {
 /// The one thing worth reading first in a table row: which guard or override shaped it.
 fn note_for(r: &Recommendation) -> String {
     let mut notes = Vec::new();
-    if r.rationale
-        .iter()
-        .any(|l| l.starts_with("CPU limit") && l.contains("raised"))
-    {
+    if r.rationale.iter().any(|l| l.starts_with("CPU limit") && l.contains("raised")) {
         notes.push("CPU limit raised to cover peaks");
     }
-    if r.rationale
-        .iter()
-        .any(|l| l.starts_with("memory limit") && l.contains("raised"))
-    {
+    if r.rationale.iter().any(|l| l.starts_with("memory limit") && l.contains("raised")) {
         notes.push("memory limit raised to cover peak");
     }
     if r.rationale.iter().any(|l| l.starts_with("policy override")) {

@@ -1,5 +1,6 @@
 //! What podsizer produces: tables and documents, kustomize patches.
 
+pub mod backtest;
 pub mod format;
 pub mod kustomize;
 

@@ -8,16 +8,8 @@ use polars::prelude::*;
 use std::path::{Path, PathBuf};
 
 /// Column names of the long format, in the order the store writes them.
-pub const SAMPLE_COLUMNS: [&str; 8] = [
-    "timestamp",
-    "namespace",
-    "workload_kind",
-    "workload",
-    "pod",
-    "container",
-    "cpu_cores",
-    "memory_bytes",
-];
+pub const SAMPLE_COLUMNS: [&str; 8] =
+    ["timestamp", "namespace", "workload_kind", "workload", "pod", "container", "cpu_cores", "memory_bytes"];
 
 /// One row that failed validation.
 #[derive(Debug, Clone, PartialEq)]
@@ -30,38 +22,22 @@ pub struct BadRow {
 
 impl std::fmt::Display for BadRow {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "line {}: field `{}`: {}",
-            self.line, self.field, self.reason
-        )
+        write!(f, "line {}: field `{}`: {}", self.line, self.field, self.reason)
     }
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum SourceError {
     #[error("{path}: cannot read: {source}")]
-    Io {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    Io { path: PathBuf, source: std::io::Error },
     #[error("{path}: unsupported file type (expected .csv or .parquet)")]
     UnknownFormat { path: PathBuf },
     #[error("{path}: missing column(s) {missing:?}; the sample format needs {SAMPLE_COLUMNS:?}")]
     MissingColumns { path: PathBuf, missing: Vec<String> },
     #[error("{path}: column `{column}` has type {found}, expected {expected}")]
-    ColumnType {
-        path: PathBuf,
-        column: String,
-        found: String,
-        expected: &'static str,
-    },
+    ColumnType { path: PathBuf, column: String, found: String, expected: &'static str },
     #[error("{path}: {count} bad row(s); first: {}", first_rows(.rows))]
-    BadRows {
-        path: PathBuf,
-        rows: Vec<BadRow>,
-        count: u64,
-    },
+    BadRows { path: PathBuf, rows: Vec<BadRow>, count: u64 },
     #[error("{path}: no samples (the file has a header but no rows)")]
     Empty { path: PathBuf },
     #[error("{path}: not a valid CSV file: {message}")]
@@ -71,11 +47,7 @@ pub enum SourceError {
 }
 
 fn first_rows(rows: &[BadRow]) -> String {
-    rows.iter()
-        .take(5)
-        .map(ToString::to_string)
-        .collect::<Vec<_>>()
-        .join("; ")
+    rows.iter().take(5).map(ToString::to_string).collect::<Vec<_>>().join("; ")
 }
 
 /// How many bad rows are kept for the error message; the count covers all of them.
@@ -92,18 +64,11 @@ pub struct ReadOutcome {
 /// Reads a CSV or Parquet sample file. With `skip_bad_rows == false` any bad row fails the
 /// whole file (nothing is returned, so nothing half-imported can follow).
 pub fn read_sample_file(path: &Path, skip_bad_rows: bool) -> Result<ReadOutcome, SourceError> {
-    let ext = path
-        .extension()
-        .and_then(|e| e.to_str())
-        .map(str::to_ascii_lowercase);
+    let ext = path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase);
     let mut outcome = match ext.as_deref() {
         Some("csv") => read_csv(path)?,
         Some("parquet") => read_parquet(path)?,
-        _ => {
-            return Err(SourceError::UnknownFormat {
-                path: path.to_path_buf(),
-            })
-        }
+        _ => return Err(SourceError::UnknownFormat { path: path.to_path_buf() }),
     };
     if outcome.skipped_count > 0 && !skip_bad_rows {
         return Err(SourceError::BadRows {
@@ -113,9 +78,7 @@ pub fn read_sample_file(path: &Path, skip_bad_rows: bool) -> Result<ReadOutcome,
         });
     }
     if outcome.samples.is_empty() && outcome.skipped_count == 0 {
-        return Err(SourceError::Empty {
-            path: path.to_path_buf(),
-        });
+        return Err(SourceError::Empty { path: path.to_path_buf() });
     }
     outcome.samples.shrink_to_fit();
     Ok(outcome)
@@ -129,18 +92,10 @@ fn record_bad(outcome: &mut ReadOutcome, bad: BadRow) {
 }
 
 fn read_csv(path: &Path) -> Result<ReadOutcome, SourceError> {
-    let io = |source| SourceError::Io {
-        path: path.to_path_buf(),
-        source,
-    };
+    let io = |source| SourceError::Io { path: path.to_path_buf(), source };
     let file = std::fs::File::open(path).map_err(io)?;
-    let mut reader = csv::ReaderBuilder::new()
-        .flexible(true)
-        .from_reader(std::io::BufReader::new(file));
-    let csv_err = |e: csv::Error| SourceError::Csv {
-        path: path.to_path_buf(),
-        message: e.to_string(),
-    };
+    let mut reader = csv::ReaderBuilder::new().flexible(true).from_reader(std::io::BufReader::new(file));
+    let csv_err = |e: csv::Error| SourceError::Csv { path: path.to_path_buf(), message: e.to_string() };
     let headers = reader.headers().map_err(csv_err)?.clone();
     let index = column_indexes(path, headers.iter().map(str::trim))?;
     let mut outcome = ReadOutcome::default();
@@ -162,10 +117,7 @@ fn read_csv(path: &Path) -> Result<ReadOutcome, SourceError> {
 }
 
 /// Maps each sample column to its position in the file, or reports every missing one.
-fn column_indexes<'a>(
-    path: &Path,
-    names: impl Iterator<Item = &'a str>,
-) -> Result<[usize; 8], SourceError> {
+fn column_indexes<'a>(path: &Path, names: impl Iterator<Item = &'a str>) -> Result<[usize; 8], SourceError> {
     let names: Vec<&str> = names.collect();
     let mut index = [0usize; 8];
     let mut missing = Vec::new();
@@ -178,22 +130,12 @@ fn column_indexes<'a>(
     if missing.is_empty() {
         Ok(index)
     } else {
-        Err(SourceError::MissingColumns {
-            path: path.to_path_buf(),
-            missing,
-        })
+        Err(SourceError::MissingColumns { path: path.to_path_buf(), missing })
     }
 }
 
-fn row_from_fields<'a>(
-    line: u64,
-    field: impl Fn(usize) -> Option<&'a str>,
-) -> Result<Sample, BadRow> {
-    let bad = |i: usize, reason: String| BadRow {
-        line,
-        field: SAMPLE_COLUMNS[i].to_string(),
-        reason,
-    };
+fn row_from_fields<'a>(line: u64, field: impl Fn(usize) -> Option<&'a str>) -> Result<Sample, BadRow> {
+    let bad = |i: usize, reason: String| BadRow { line, field: SAMPLE_COLUMNS[i].to_string(), reason };
     let text = |i: usize| -> Result<&'a str, BadRow> {
         match field(i) {
             Some(v) if !v.is_empty() => Ok(v),
@@ -235,28 +177,19 @@ fn check_usage(v: f64) -> Result<f64, String> {
 }
 
 fn read_parquet(path: &Path) -> Result<ReadOutcome, SourceError> {
-    let file = std::fs::File::open(path).map_err(|source| SourceError::Io {
-        path: path.to_path_buf(),
-        source,
-    })?;
+    let file = std::fs::File::open(path).map_err(|source| SourceError::Io { path: path.to_path_buf(), source })?;
     let df = ParquetReader::new(file)
         .finish()
-        .map_err(|source| SourceError::Parquet {
-            path: path.to_path_buf(),
-            source,
-        })?;
+        .map_err(|source| SourceError::Parquet { path: path.to_path_buf(), source })?;
     samples_from_frame(path, &df)
 }
 
 /// Builds the store's frame: typed columns in `SAMPLE_COLUMNS` order.
 pub fn samples_to_frame(samples: &[Sample]) -> PolarsResult<DataFrame> {
     let strings = |f: fn(&Sample) -> &str| samples.iter().map(f).collect::<Vec<&str>>();
-    let ts = Int64Chunked::from_vec(
-        "timestamp".into(),
-        samples.iter().map(|s| s.timestamp_ms).collect(),
-    )
-    .into_datetime(TimeUnit::Milliseconds, None)
-    .into_column();
+    let ts = Int64Chunked::from_vec("timestamp".into(), samples.iter().map(|s| s.timestamp_ms).collect())
+        .into_datetime(TimeUnit::Milliseconds, None)
+        .into_column();
     let columns = vec![
         ts,
         Column::new("namespace".into(), strings(|s| &s.namespace)),
@@ -264,14 +197,8 @@ pub fn samples_to_frame(samples: &[Sample]) -> PolarsResult<DataFrame> {
         Column::new("workload".into(), strings(|s| &s.workload)),
         Column::new("pod".into(), strings(|s| &s.pod)),
         Column::new("container".into(), strings(|s| &s.container)),
-        Column::new(
-            "cpu_cores".into(),
-            samples.iter().map(|s| s.cpu_cores).collect::<Vec<f64>>(),
-        ),
-        Column::new(
-            "memory_bytes".into(),
-            samples.iter().map(|s| s.memory_bytes).collect::<Vec<f64>>(),
-        ),
+        Column::new("cpu_cores".into(), samples.iter().map(|s| s.cpu_cores).collect::<Vec<f64>>()),
+        Column::new("memory_bytes".into(), samples.iter().map(|s| s.memory_bytes).collect::<Vec<f64>>()),
     ];
     DataFrame::new(samples.len(), columns)
 }
@@ -295,32 +222,20 @@ pub fn frame_columns<'a>(path: &Path, df: &'a DataFrame) -> Result<FrameColumns<
         found: get(column).dtype().to_string(),
         expected,
     };
-    let timestamp_ms = timestamps_ms(get("timestamp"))
-        .ok_or_else(|| type_err("timestamp", "datetime or int64 epoch ms"))?;
+    let timestamp_ms =
+        timestamps_ms(get("timestamp")).ok_or_else(|| type_err("timestamp", "datetime or int64 epoch ms"))?;
     let string = |name: &'static str| get(name).str().map_err(|_| type_err(name, "string"));
-    let strings = [
-        string("namespace")?,
-        string("workload_kind")?,
-        string("workload")?,
-        string("pod")?,
-        string("container")?,
-    ];
+    let strings =
+        [string("namespace")?, string("workload_kind")?, string("workload")?, string("pod")?, string("container")?];
     let float = |name: &'static str| -> Result<Float64Chunked, SourceError> {
         let col = get(name);
         if !col.dtype().is_primitive_numeric() {
             return Err(type_err(name, "number"));
         }
-        let cast = col
-            .cast(&DataType::Float64)
-            .map_err(|_| type_err(name, "number"))?;
+        let cast = col.cast(&DataType::Float64).map_err(|_| type_err(name, "number"))?;
         Ok(cast.f64().expect("cast to f64").clone())
     };
-    Ok(FrameColumns {
-        timestamp_ms,
-        strings,
-        cpu: float("cpu_cores")?,
-        memory: float("memory_bytes")?,
-    })
+    Ok(FrameColumns { timestamp_ms, strings, cpu: float("cpu_cores")?, memory: float("memory_bytes")? })
 }
 
 fn timestamps_ms(col: &Column) -> Option<Vec<Option<i64>>> {
@@ -332,12 +247,7 @@ fn timestamps_ms(col: &Column) -> Option<Vec<Option<i64>>> {
     };
     let physical = col.to_physical_repr();
     let values = physical.i64().ok()?;
-    Some(
-        values
-            .iter()
-            .map(|v| v.map(|x| x.div_euclid(per_ms)))
-            .collect(),
-    )
+    Some(values.iter().map(|v| v.map(|x| x.div_euclid(per_ms))).collect())
 }
 
 /// Validates every row of a frame in the sample format.
@@ -346,13 +256,7 @@ pub fn samples_from_frame(path: &Path, df: &DataFrame) -> Result<ReadOutcome, So
     let mut outcome = ReadOutcome::default();
     outcome.samples.reserve(df.height());
     let mut iters = cols.strings.map(|c| c.iter());
-    for (row, ((ts, cpu), mem)) in cols
-        .timestamp_ms
-        .iter()
-        .zip(cols.cpu.iter())
-        .zip(cols.memory.iter())
-        .enumerate()
-    {
+    for (row, ((ts, cpu), mem)) in cols.timestamp_ms.iter().zip(cols.cpu.iter()).zip(cols.memory.iter()).enumerate() {
         let strings = iters.each_mut().map(|it| it.next().flatten());
         match row_from_values(row as u64 + 1, *ts, strings, cpu, mem) {
             Ok(s) => outcome.samples.push(s),
@@ -369,21 +273,14 @@ fn row_from_values(
     cpu: Option<f64>,
     mem: Option<f64>,
 ) -> Result<Sample, BadRow> {
-    let bad = |i: usize, reason: &str| BadRow {
-        line,
-        field: SAMPLE_COLUMNS[i].to_string(),
-        reason: reason.to_string(),
-    };
+    let bad =
+        |i: usize, reason: &str| BadRow { line, field: SAMPLE_COLUMNS[i].to_string(), reason: reason.to_string() };
     let timestamp_ms = ts.ok_or_else(|| bad(0, "null"))?;
     let mut text = [""; 5];
     for (i, (slot, value)) in text.iter_mut().zip(strings).enumerate() {
-        *slot = value
-            .filter(|v| !v.is_empty())
-            .ok_or_else(|| bad(i + 1, "null or empty"))?;
+        *slot = value.filter(|v| !v.is_empty()).ok_or_else(|| bad(i + 1, "null or empty"))?;
     }
-    let usage = |i: usize, v: Option<f64>| {
-        check_usage(v.ok_or_else(|| bad(i, "null"))?).map_err(|r| bad(i, &r))
-    };
+    let usage = |i: usize, v: Option<f64>| check_usage(v.ok_or_else(|| bad(i, "null"))?).map_err(|r| bad(i, &r));
     Ok(Sample {
         timestamp_ms,
         namespace: text[0].to_string(),
@@ -404,15 +301,11 @@ mod tests {
     fn write_temp(name: &str, text: &str) -> (tempfile::TempDir, PathBuf) {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join(name);
-        std::fs::File::create(&path)
-            .unwrap()
-            .write_all(text.as_bytes())
-            .unwrap();
+        std::fs::File::create(&path).unwrap().write_all(text.as_bytes()).unwrap();
         (dir, path)
     }
 
-    const HEADER: &str =
-        "timestamp,namespace,workload_kind,workload,pod,container,cpu_cores,memory_bytes\n";
+    const HEADER: &str = "timestamp,namespace,workload_kind,workload,pod,container,cpu_cores,memory_bytes\n";
 
     #[test]
     fn reads_valid_csv_with_quantities() {
@@ -430,9 +323,7 @@ mod tests {
         let text = format!("{HEADER}2026-11-20T10:00:00Z,shop,Deployment,api,api-1,nginx,-1,1\nnot-a-time,shop,Deployment,api,api-1,nginx,1,1\n2026-11-20T10:00:00Z,shop,Deployment,api,api-1,nginx,NaN,1\n2026-11-20T10:00:00Z,shop,Deployment,api,api-1,,1,1\n");
         let (_d, path) = write_temp("s.csv", &text);
         let err = read_sample_file(&path, false).unwrap_err();
-        let SourceError::BadRows { rows, count, .. } = &err else {
-            panic!("{err}")
-        };
+        let SourceError::BadRows { rows, count, .. } = &err else { panic!("{err}") };
         assert_eq!(*count, 4);
         assert_eq!((rows[0].line, rows[0].field.as_str()), (2, "cpu_cores"));
         assert_eq!((rows[1].line, rows[1].field.as_str()), (3, "timestamp"));
@@ -448,13 +339,7 @@ mod tests {
     fn missing_columns_are_all_named() {
         let (_d, path) = write_temp("s.csv", "timestamp,namespace,pod\n");
         let err = read_sample_file(&path, false).unwrap_err().to_string();
-        for col in [
-            "workload_kind",
-            "workload",
-            "container",
-            "cpu_cores",
-            "memory_bytes",
-        ] {
+        for col in ["workload_kind", "workload", "container", "cpu_cores", "memory_bytes"] {
             assert!(err.contains(col), "{err}");
         }
     }
@@ -462,10 +347,7 @@ mod tests {
     #[test]
     fn empty_file_is_an_error() {
         let (_d, path) = write_temp("s.csv", HEADER);
-        assert!(matches!(
-            read_sample_file(&path, false),
-            Err(SourceError::Empty { .. })
-        ));
+        assert!(matches!(read_sample_file(&path, false), Err(SourceError::Empty { .. })));
     }
 
     #[test]
@@ -485,9 +367,7 @@ mod tests {
         let mut df = samples_to_frame(&samples).unwrap();
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("s.parquet");
-        ParquetWriter::new(std::fs::File::create(&path).unwrap())
-            .finish(&mut df)
-            .unwrap();
+        ParquetWriter::new(std::fs::File::create(&path).unwrap()).finish(&mut df).unwrap();
         let back = read_sample_file(&path, false).unwrap();
         assert_eq!(back.samples, samples);
     }

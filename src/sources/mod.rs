@@ -3,7 +3,6 @@
 
 pub mod files;
 pub mod synthetic;
+pub mod traces;
 
-pub use files::{
-    read_sample_file, samples_from_frame, samples_to_frame, BadRow, SourceError, SAMPLE_COLUMNS,
-};
+pub use files::{read_sample_file, samples_from_frame, samples_to_frame, BadRow, SourceError, SAMPLE_COLUMNS};

@@ -29,10 +29,7 @@ impl Rng {
 
     /// Roughly normal (sum of uniforms), mean 0, sd 1.
     pub fn normal(&mut self) -> f64 {
-        (0..4)
-            .map(|_| self.unit())
-            .sum::<f64>()
-            .mul_add(3f64.sqrt(), -2.0 * 3f64.sqrt())
+        (0..4).map(|_| self.unit()).sum::<f64>().mul_add(3f64.sqrt(), -2.0 * 3f64.sqrt())
     }
 }
 
@@ -63,22 +60,20 @@ pub struct FleetSpec {
     pub days: i64,
     pub step_ms: i64,
     pub seed: u64,
+    /// Traffic growth per week, compounding (0.08 = +8% a week).
+    pub growth_per_week: f64,
 }
 
 impl FleetSpec {
     /// The demo: one `api` Deployment in `shop` with three replicas.
     pub fn demo(start_ms: i64, days: i64, step_ms: i64) -> Self {
         Self {
-            workloads: vec![ApiWorkload {
-                namespace: "shop".into(),
-                name: "api".into(),
-                replicas: 3,
-                scale: 1.0,
-            }],
+            workloads: vec![ApiWorkload { namespace: "shop".into(), name: "api".into(), replicas: 3, scale: 1.0 }],
             start_ms,
             days,
             step_ms,
             seed: 42,
+            growth_per_week: 0.0,
         }
     }
 
@@ -93,13 +88,7 @@ impl FleetSpec {
                 scale: 0.2 + 2.0 * rng.unit(),
             })
             .collect();
-        Self {
-            workloads,
-            start_ms,
-            days,
-            step_ms,
-            seed: 11,
-        }
+        Self { workloads, start_ms, days, step_ms, seed: 11, growth_per_week: 0.0 }
     }
 
     pub fn containers(&self) -> usize {
@@ -110,36 +99,24 @@ impl FleetSpec {
     pub fn generate_day(&self, day: i64, mut emit: impl FnMut(Sample)) {
         for (wi, w) in self.workloads.iter().enumerate() {
             for replica in 0..w.replicas {
-                let mut rng = Rng::new(
-                    self.seed ^ ((wi as u64) << 32) ^ ((replica as u64) << 16) ^ (day as u64) << 48,
-                );
+                let mut rng = Rng::new(self.seed ^ ((wi as u64) << 32) ^ ((replica as u64) << 16) ^ (day as u64) << 48);
                 self.pod_day(w, replica, day, &mut rng, &mut emit);
             }
         }
     }
 
-    fn pod_day(
-        &self,
-        w: &ApiWorkload,
-        replica: usize,
-        day: i64,
-        rng: &mut Rng,
-        emit: &mut impl FnMut(Sample),
-    ) {
+    fn pod_day(&self, w: &ApiWorkload, replica: usize, day: i64, rng: &mut Rng, emit: &mut impl FnMut(Sample)) {
         let day_start = self.start_ms + day * DAY_MS;
         // A rollout halfway through replaces every pod (new ReplicaSet hash, new pod names).
-        let generation = if day * 2 >= self.days {
-            "7c9d5f8b6"
-        } else {
-            "5b8f7d9c4"
-        };
+        let generation = if day * 2 >= self.days { "7c9d5f8b6" } else { "5b8f7d9c4" };
         let pod = format!("{}-{generation}-{}", w.name, pod_suffix(replica));
         let steps = DAY_MS / self.step_ms;
         let mut burst_left = 0;
         let mut rows: [Vec<Sample>; 3] = Default::default();
         for i in 0..steps {
             let ts = day_start + i * self.step_ms;
-            let load = traffic(ts) * (1.0 + 0.08 * rng.normal()).max(0.3);
+            let growth = (1.0 + self.growth_per_week).powf((ts - self.start_ms) as f64 / (7 * DAY_MS) as f64);
+            let load = traffic(ts) * growth * (1.0 + 0.08 * rng.normal()).max(0.3);
             if burst_left == 0 && rng.unit() < self.step_ms as f64 / (3.0 * HOUR_MS as f64) {
                 burst_left = 1 + (rng.unit() * 3.0) as i64;
             }
@@ -154,11 +131,7 @@ impl FleetSpec {
             let s = w.scale;
             let mib = 1024.0 * 1024.0;
             let values = [
-                (
-                    "nginx",
-                    s * (0.012 + 0.06 * load + 0.01 * rng.unit() + 0.03 * burst),
-                    (20.0 + 10.0 * load * s) * mib,
-                ),
+                ("nginx", s * (0.012 + 0.06 * load + 0.01 * rng.unit() + 0.03 * burst), (20.0 + 10.0 * load * s) * mib),
                 (
                     "php-fpm",
                     s * (0.035 + 0.55 * load * (1.0 + 0.12 * rng.normal()).max(0.5) + 0.25 * burst),
@@ -188,6 +161,92 @@ impl FleetSpec {
     }
 }
 
+/// Back-test scenarios beyond the demo API, each a realistic shape that sizing must get right.
+pub const SCENARIOS: &[&str] =
+    &["diurnal-api", "nightly-batch", "memory-growth", "growing-traffic", "young", "idle-tool"];
+
+/// Generates `days` days of a scenario at 1-minute steps.
+pub fn scenario(name: &str, start_ms: i64, days: i64, emit: &mut dyn FnMut(Sample)) -> Result<(), String> {
+    let api = |name: &str, start: i64, days: i64, growth: f64| FleetSpec {
+        workloads: vec![ApiWorkload { namespace: "scenarios".into(), name: name.into(), replicas: 3, scale: 1.0 }],
+        start_ms: start,
+        days,
+        step_ms: 60_000,
+        seed: 42,
+        growth_per_week: growth,
+    };
+    let run =
+        |spec: FleetSpec, emit: &mut dyn FnMut(Sample)| (0..spec.days).for_each(|d| spec.generate_day(d, &mut *emit));
+    match name {
+        "diurnal-api" => run(api("diurnal-api", start_ms, days, 0.0), emit),
+        "growing-traffic" => run(api("growing-api", start_ms, days, 0.08), emit),
+        // Deployed nine days before the end: two days of history before a 7-day holdout.
+        "young" => run(api("young-api", start_ms + (days - 9) * DAY_MS, 9, 0.0), emit),
+        "nightly-batch" => shaped("reports-worker", "worker", 2, start_ms, days, emit, nightly_batch),
+        "memory-growth" => shaped("session-cache", "app", 2, start_ms, days, emit, memory_growth),
+        "idle-tool" => shaped("admin-tool", "app", 1, start_ms, days, emit, idle_tool),
+        other => return Err(format!("unknown scenario `{other}` (known: {})", SCENARIOS.join(", "))),
+    }
+    Ok(())
+}
+
+type Shape = fn(ts: i64, since_start: i64, pod: usize, rng: &mut Rng) -> (f64, f64);
+
+fn shaped(
+    workload: &str,
+    container: &str,
+    pods: usize,
+    start: i64,
+    days: i64,
+    emit: &mut dyn FnMut(Sample),
+    shape: Shape,
+) {
+    for pod in 0..pods {
+        let mut rng = Rng::new(0xBAD5EED ^ pod as u64 ^ workload.len() as u64);
+        let name = format!("{workload}-6f4d8c7b9-{}", pod_suffix(pod));
+        for i in 0..days * 1440 {
+            let ts = start + i * 60_000;
+            let (cpu, mem) = shape(ts, ts - start, pod, &mut rng);
+            emit(Sample {
+                timestamp_ms: ts,
+                namespace: "scenarios".into(),
+                workload_kind: "Deployment".into(),
+                workload: workload.into(),
+                pod: name.clone(),
+                container: container.into(),
+                cpu_cores: (cpu.max(0.0) * 10_000.0).round() / 10_000.0,
+                memory_bytes: (mem / 1024.0).round() * 1024.0,
+            });
+        }
+    }
+}
+
+const MIB: f64 = 1024.0 * 1024.0;
+
+/// Idle most of the day; from 01:00 to 02:30 UTC a report run takes 1-1.5 cores and ~900Mi.
+fn nightly_batch(ts: i64, _: i64, _: usize, rng: &mut Rng) -> (f64, f64) {
+    let minute = ts.rem_euclid(DAY_MS) / 60_000;
+    if (60..150).contains(&minute) {
+        let progress = (minute - 60) as f64 / 90.0;
+        (1.0 + 0.5 * rng.unit(), (150.0 + 750.0 * progress + 20.0 * rng.unit()) * MIB)
+    } else {
+        (0.02 + 0.01 * rng.unit(), (140.0 + 10.0 * rng.unit()) * MIB)
+    }
+}
+
+/// A cache that grows ~40Mi a day until it is recycled every five days (pods staggered).
+fn memory_growth(ts: i64, since: i64, pod: usize, rng: &mut Rng) -> (f64, f64) {
+    let cycle = 5 * DAY_MS;
+    let age = (since + pod as i64 * 2 * DAY_MS).rem_euclid(cycle) as f64 / DAY_MS as f64;
+    (0.03 + 0.15 * traffic(ts) * (1.0 + 0.1 * rng.normal()), (220.0 + 40.0 * age + 5.0 * rng.unit()) * MIB)
+}
+
+/// An internal admin tool: a few millicores, steady memory, an occasional click.
+fn idle_tool(_: i64, _: i64, _: usize, rng: &mut Rng) -> (f64, f64) {
+    let click = rng.unit() < 0.002;
+    (0.002 + 0.001 * rng.unit() + if click { 0.05 } else { 0.0 }, (38.0 + if click { 6.0 } else { 0.0 }) * MIB)
+}
+
 fn pod_suffix(replica: usize) -> String {
     const ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
     let mut n = replica * 7919 + 12345;
@@ -215,15 +274,9 @@ mod tests {
         assert_eq!(a.len(), 3 * 3 * 1440);
         let php: Vec<&Sample> = a.iter().filter(|s| s.container == "php-fpm").collect();
         let at = |hour: i64| {
-            php.iter()
-                .filter(|s| (s.timestamp_ms / HOUR_MS) % 24 == hour)
-                .map(|s| s.cpu_cores)
-                .sum::<f64>()
+            php.iter().filter(|s| (s.timestamp_ms / HOUR_MS) % 24 == hour).map(|s| s.cpu_cores).sum::<f64>()
         };
-        assert!(
-            at(14) > 2.0 * at(3),
-            "afternoon should be busier than night"
-        );
+        assert!(at(14) > 2.0 * at(3), "afternoon should be busier than night");
         assert!(a.iter().all(|s| s.cpu_cores >= 0.0 && s.memory_bytes > 0.0));
     }
 }

@@ -23,44 +23,28 @@ pub const FORMAT_VERSION: u32 = 1;
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("{path}: {action}: {source}")]
-    Io {
-        path: PathBuf,
-        action: &'static str,
-        source: std::io::Error,
-    },
+    Io { path: PathBuf, action: &'static str, source: std::io::Error },
     #[error("{path} is not a podsizer store (no {MANIFEST}) and is not empty; refusing to write into it")]
     NotAStore { path: PathBuf },
-    #[error("{path}: no podsizer store here (missing {MANIFEST}); create one with `podsizer import ... --store {path}`")]
+    #[error(
+        "{path}: no podsizer store here (missing {MANIFEST}); create one with `podsizer import ... --store {path}`"
+    )]
     Missing { path: PathBuf },
     #[error("{path}: store format version {found} is newer than this podsizer understands ({FORMAT_VERSION}); upgrade podsizer")]
     Version { path: PathBuf, found: u32 },
     #[error("{path}: corrupt or unreadable part: {source}")]
-    Part {
-        path: PathBuf,
-        source: Box<dyn std::error::Error + Send + Sync>,
-    },
-    #[error(
-        "{path}: disk full while writing; nothing was added to the store (free space and re-run)"
-    )]
+    Part { path: PathBuf, source: Box<dyn std::error::Error + Send + Sync> },
+    #[error("{path}: disk full while writing; nothing was added to the store (free space and re-run)")]
     DiskFull { path: PathBuf },
 }
 
-pub(crate) fn io_err<'a>(
-    path: &'a Path,
-    action: &'static str,
-) -> impl FnOnce(std::io::Error) -> StoreError + 'a {
+pub(crate) fn io_err<'a>(path: &'a Path, action: &'static str) -> impl FnOnce(std::io::Error) -> StoreError + 'a {
     move |source| {
         // ENOSPC: say so plainly, the temp file has already been removed by the caller.
         if source.raw_os_error() == Some(28) {
-            StoreError::DiskFull {
-                path: path.to_path_buf(),
-            }
+            StoreError::DiskFull { path: path.to_path_buf() }
         } else {
-            StoreError::Io {
-                path: path.to_path_buf(),
-                action,
-                source,
-            }
+            StoreError::Io { path: path.to_path_buf(), action, source }
         }
     }
 }
@@ -84,25 +68,16 @@ impl Store {
         let text = match std::fs::read_to_string(&manifest) {
             Ok(t) => t,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Err(StoreError::Missing {
-                    path: root.to_path_buf(),
-                })
+                return Err(StoreError::Missing { path: root.to_path_buf() })
             }
             Err(e) => return Err(io_err(&manifest, "read manifest")(e)),
         };
-        let parsed: Manifest = serde_json::from_str(&text).map_err(|e| StoreError::Part {
-            path: manifest.clone(),
-            source: Box::new(e),
-        })?;
+        let parsed: Manifest = serde_json::from_str(&text)
+            .map_err(|e| StoreError::Part { path: manifest.clone(), source: Box::new(e) })?;
         if parsed.version > FORMAT_VERSION {
-            return Err(StoreError::Version {
-                path: root.to_path_buf(),
-                found: parsed.version,
-            });
+            return Err(StoreError::Version { path: root.to_path_buf(), found: parsed.version });
         }
-        Ok(Self {
-            root: root.to_path_buf(),
-        })
+        Ok(Self { root: root.to_path_buf() })
     }
 
     /// Opens a store, creating it when the directory is missing or empty.
@@ -113,21 +88,14 @@ impl Store {
         if root.exists() {
             let mut entries = std::fs::read_dir(root).map_err(io_err(root, "list directory"))?;
             if entries.next().is_some() {
-                return Err(StoreError::NotAStore {
-                    path: root.to_path_buf(),
-                });
+                return Err(StoreError::NotAStore { path: root.to_path_buf() });
             }
         }
         std::fs::create_dir_all(root).map_err(io_err(root, "create store directory"))?;
-        let manifest = Manifest {
-            format: "podsizer-store".into(),
-            version: FORMAT_VERSION,
-        };
+        let manifest = Manifest { format: "podsizer-store".into(), version: FORMAT_VERSION };
         let text = serde_json::to_string_pretty(&manifest).expect("manifest serialises");
         writer::write_atomically(&root.join(MANIFEST), text.as_bytes())?;
-        Ok(Self {
-            root: root.to_path_buf(),
-        })
+        Ok(Self { root: root.to_path_buf() })
     }
 
     pub fn is_store(path: &Path) -> bool {
@@ -171,8 +139,6 @@ impl Store {
 }
 
 fn day_dir_name(day_start_ms: i64) -> String {
-    let date = chrono::DateTime::from_timestamp_millis(day_start_ms)
-        .expect("valid day")
-        .date_naive();
+    let date = chrono::DateTime::from_timestamp_millis(day_start_ms).expect("valid day").date_naive();
     format!("day={date}")
 }

@@ -60,22 +60,12 @@ impl Store {
             for part in Store::parts(&dir)? {
                 stats.parts += 1;
                 for_each_row(&part, |row| {
-                    if since.is_some_and(|s| row.timestamp_ms < s)
-                        || until.is_some_and(|u| row.timestamp_ms >= u)
-                    {
+                    if since.is_some_and(|s| row.timestamp_ms < s) || until.is_some_and(|u| row.timestamp_ms >= u) {
                         return;
                     }
                     stats.rows += 1;
-                    stats.min_ms = Some(
-                        stats
-                            .min_ms
-                            .map_or(row.timestamp_ms, |m| m.min(row.timestamp_ms)),
-                    );
-                    stats.max_ms = Some(
-                        stats
-                            .max_ms
-                            .map_or(row.timestamp_ms, |m| m.max(row.timestamp_ms)),
-                    );
+                    stats.min_ms = Some(stats.min_ms.map_or(row.timestamp_ms, |m| m.min(row.timestamp_ms)));
+                    stats.max_ms = Some(stats.max_ms.map_or(row.timestamp_ms, |m| m.max(row.timestamp_ms)));
                     visit(&row);
                 })?;
             }
@@ -100,29 +90,16 @@ impl Store {
 
 /// Reads one part and hands each row to `visit`. Parts were validated when written, so a
 /// null or wrong type here means the file was damaged.
-pub(crate) fn for_each_row(
-    path: &Path,
-    mut visit: impl FnMut(SampleRef<'_>),
-) -> Result<(), StoreError> {
-    let damaged = |source: Box<dyn std::error::Error + Send + Sync>| StoreError::Part {
-        path: path.to_path_buf(),
-        source,
-    };
+pub(crate) fn for_each_row(path: &Path, mut visit: impl FnMut(SampleRef<'_>)) -> Result<(), StoreError> {
+    let damaged =
+        |source: Box<dyn std::error::Error + Send + Sync>| StoreError::Part { path: path.to_path_buf(), source };
     let file = std::fs::File::open(path).map_err(super::io_err(path, "open part"))?;
-    let df = ParquetReader::new(file)
-        .finish()
-        .map_err(|e| damaged(Box::new(e)))?;
+    let df = ParquetReader::new(file).finish().map_err(|e| damaged(Box::new(e)))?;
     let cols = frame_columns(path, &df).map_err(|e| damaged(Box::new(e)))?;
     let mut strings = cols.strings.map(|c| c.iter());
-    for ((ts, cpu), mem) in cols
-        .timestamp_ms
-        .iter()
-        .zip(cols.cpu.iter())
-        .zip(cols.memory.iter())
-    {
+    for ((ts, cpu), mem) in cols.timestamp_ms.iter().zip(cols.cpu.iter()).zip(cols.memory.iter()) {
         let s = strings.each_mut().map(|it| it.next().flatten());
-        let (Some(ts), Some(cpu), Some(mem), [Some(ns), Some(kind), Some(wl), Some(pod), Some(c)]) =
-            (ts, cpu, mem, s)
+        let (Some(ts), Some(cpu), Some(mem), [Some(ns), Some(kind), Some(wl), Some(pod), Some(c)]) = (ts, cpu, mem, s)
         else {
             return Err(damaged("null value in a stored row".into()));
         };
@@ -182,16 +159,12 @@ mod tests {
     fn round_trip_across_days_and_no_duplicates_on_rerun() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open_or_create(&dir.path().join("s")).unwrap();
-        let batch: Vec<Sample> = (0..100)
-            .map(|i| sample(i * 3_600_000, if i % 2 == 0 { "a" } else { "b" }, i as f64))
-            .collect();
+        let batch: Vec<Sample> =
+            (0..100).map(|i| sample(i * 3_600_000, if i % 2 == 0 { "a" } else { "b" }, i as f64)).collect();
         let first = store.append(batch.clone()).unwrap();
         assert_eq!((first.written, first.duplicates, first.days), (100, 0, 5));
         let again = store.append(batch.clone()).unwrap();
-        assert_eq!(
-            (again.written, again.duplicates, again.parts_written),
-            (0, 100, 0)
-        );
+        assert_eq!((again.written, again.duplicates, again.parts_written), (0, 100, 0));
         let mut want = batch;
         want.sort_by(|a, b| a.store_order(b));
         assert_eq!(collect(&store), want);
@@ -202,13 +175,7 @@ mod tests {
     fn duplicates_within_a_batch_are_dropped() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open_or_create(dir.path()).unwrap();
-        let report = store
-            .append(vec![
-                sample(0, "a", 1.0),
-                sample(0, "a", 1.0),
-                sample(0, "b", 1.0),
-            ])
-            .unwrap();
+        let report = store.append(vec![sample(0, "a", 1.0), sample(0, "a", 1.0), sample(0, "b", 1.0)]).unwrap();
         assert_eq!((report.written, report.duplicates), (2, 1));
     }
 
@@ -216,12 +183,8 @@ mod tests {
     fn scan_respects_the_time_range() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open_or_create(dir.path()).unwrap();
-        store
-            .append((0..48).map(|i| sample(i * 3_600_000, "a", 1.0)).collect())
-            .unwrap();
-        let stats = store
-            .scan(Some(10 * 3_600_000), Some(30 * 3_600_000), |_| {})
-            .unwrap();
+        store.append((0..48).map(|i| sample(i * 3_600_000, "a", 1.0)).collect()).unwrap();
+        let stats = store.scan(Some(10 * 3_600_000), Some(30 * 3_600_000), |_| {}).unwrap();
         assert_eq!(stats.rows, 20);
         assert_eq!(stats.min_ms, Some(10 * 3_600_000));
     }
@@ -237,14 +200,8 @@ mod tests {
         assert_eq!(collect(&store).len(), 1);
         let other = tempfile::tempdir().unwrap();
         std::fs::write(other.path().join("notes.txt"), "x").unwrap();
-        assert!(matches!(
-            Store::open_or_create(other.path()),
-            Err(StoreError::NotAStore { .. })
-        ));
-        assert!(matches!(
-            Store::open(other.path()),
-            Err(StoreError::Missing { .. })
-        ));
+        assert!(matches!(Store::open_or_create(other.path()), Err(StoreError::NotAStore { .. })));
+        assert!(matches!(Store::open(other.path()), Err(StoreError::Missing { .. })));
     }
 
     #[test]

@@ -27,15 +27,8 @@ impl Store {
     /// dropped. Each day's new rows land in one new part, written atomically.
     pub fn append(&self, mut samples: Vec<Sample>) -> Result<AppendReport, StoreError> {
         let _lock = self.lock()?;
-        let mut report = AppendReport {
-            received: samples.len() as u64,
-            ..AppendReport::default()
-        };
-        samples.sort_by(|a, b| {
-            day_of(a.timestamp_ms)
-                .cmp(&day_of(b.timestamp_ms))
-                .then_with(|| a.store_order(b))
-        });
+        let mut report = AppendReport { received: samples.len() as u64, ..AppendReport::default() };
+        samples.sort_by(|a, b| day_of(a.timestamp_ms).cmp(&day_of(b.timestamp_ms)).then_with(|| a.store_order(b)));
         samples.dedup_by(|b, a| a.timestamp_ms == b.timestamp_ms && a.store_order(b).is_eq());
         let mut start = 0;
         while start < samples.len() {
@@ -55,27 +48,18 @@ impl Store {
         let dir = self.root.join(day_dir_name(day));
         std::fs::create_dir_all(&dir).map_err(io_err(&dir, "create partition"))?;
         let existing = self.existing_keys(&dir)?;
-        let fresh: Vec<Sample> = rows
-            .iter()
-            .filter(|s| !existing.contains(&row_key(s)))
-            .cloned()
-            .collect();
+        let fresh: Vec<Sample> = rows.iter().filter(|s| !existing.contains(&row_key(s))).cloned().collect();
         if fresh.is_empty() {
             return Ok(0);
         }
-        let mut frame = samples_to_frame(&fresh).map_err(|e| StoreError::Part {
-            path: dir.clone(),
-            source: Box::new(e),
-        })?;
+        let mut frame =
+            samples_to_frame(&fresh).map_err(|e| StoreError::Part { path: dir.clone(), source: Box::new(e) })?;
         let mut bytes = Vec::new();
         ParquetWriter::new(&mut bytes)
             .with_compression(ParquetCompression::Zstd(None))
             .with_row_group_size(Some(512 * 1024))
             .finish(&mut frame)
-            .map_err(|e| StoreError::Part {
-                path: dir.clone(),
-                source: Box::new(e),
-            })?;
+            .map_err(|e| StoreError::Part { path: dir.clone(), source: Box::new(e) })?;
         write_atomically(&dir.join(part_name()), &bytes)?;
         Ok(fresh.len())
     }
@@ -114,30 +98,12 @@ pub(crate) struct RowKey(String, i64);
 
 impl RowKey {
     fn of(row: &super::SampleRef<'_>) -> Self {
-        Self(
-            joined(&[
-                row.namespace,
-                row.workload_kind,
-                row.workload,
-                row.pod,
-                row.container,
-            ]),
-            row.timestamp_ms,
-        )
+        Self(joined(&[row.namespace, row.workload_kind, row.workload, row.pod, row.container]), row.timestamp_ms)
     }
 }
 
 fn row_key(s: &Sample) -> RowKey {
-    RowKey(
-        joined(&[
-            &s.namespace,
-            &s.workload_kind,
-            &s.workload,
-            &s.pod,
-            &s.container,
-        ]),
-        s.timestamp_ms,
-    )
+    RowKey(joined(&[&s.namespace, &s.workload_kind, &s.workload, &s.pod, &s.container]), s.timestamp_ms)
 }
 
 fn joined(parts: &[&str]) -> String {
@@ -146,9 +112,7 @@ fn joined(parts: &[&str]) -> String {
 }
 
 fn part_name() -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos());
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
     let seq = PART_COUNTER.fetch_add(1, Ordering::Relaxed);
     format!("part-{nanos:020}-{}-{seq}.parquet", std::process::id())
 }

@@ -9,22 +9,10 @@ use std::path::{Path, PathBuf};
 
 /// The demo GitOps tree, embedded so the demo works from any directory.
 const GITOPS: &[(&str, &str)] = &[
-    (
-        "base/kustomization.yaml",
-        include_str!("../../../fixtures/demo/gitops/base/kustomization.yaml"),
-    ),
-    (
-        "base/deployment.yaml",
-        include_str!("../../../fixtures/demo/gitops/base/deployment.yaml"),
-    ),
-    (
-        "base/service.yaml",
-        include_str!("../../../fixtures/demo/gitops/base/service.yaml"),
-    ),
-    (
-        "base/hpa.yaml",
-        include_str!("../../../fixtures/demo/gitops/base/hpa.yaml"),
-    ),
+    ("base/kustomization.yaml", include_str!("../../../fixtures/demo/gitops/base/kustomization.yaml")),
+    ("base/deployment.yaml", include_str!("../../../fixtures/demo/gitops/base/deployment.yaml")),
+    ("base/service.yaml", include_str!("../../../fixtures/demo/gitops/base/service.yaml")),
+    ("base/hpa.yaml", include_str!("../../../fixtures/demo/gitops/base/hpa.yaml")),
     (
         "overlays/staging/kustomization.yaml",
         include_str!("../../../fixtures/demo/gitops/overlays/staging/kustomization.yaml"),
@@ -35,19 +23,13 @@ const GITOPS: &[(&str, &str)] = &[
     ),
     (
         "overlays/production/deployment-annotations.yaml",
-        include_str!(
-            "../../../fixtures/demo/gitops/overlays/production/deployment-annotations.yaml"
-        ),
+        include_str!("../../../fixtures/demo/gitops/overlays/production/deployment-annotations.yaml"),
     ),
 ];
 
 /// The demo's week: the same generator and seed as `fixtures/demo/samples.parquet`.
 pub fn demo_spec() -> FleetSpec {
-    FleetSpec::demo(
-        crate::domain::parse_timestamp("2026-11-16").expect("valid date"),
-        7,
-        60_000,
-    )
+    FleetSpec::demo(crate::domain::parse_timestamp("2026-11-16").expect("valid date"), 7, 60_000)
 }
 
 fn scratch_dir(requested: Option<&Path>) -> Result<PathBuf> {
@@ -91,10 +73,7 @@ pub fn run(args: &DemoArgs, out: &mut dyn Write) -> Result<u8> {
         samples.display()
     );
     if have_kubectl {
-        eprintln!(
-            "demo: writing patches into a copy of the GitOps tree: {}",
-            overlay.display()
-        );
+        eprintln!("demo: writing patches into a copy of the GitOps tree: {}", overlay.display());
     }
     let recommend = RecommendArgs {
         input: InputArgs {
@@ -118,13 +97,7 @@ pub fn run(args: &DemoArgs, out: &mut dyn Write) -> Result<u8> {
     if !have_kubectl {
         return Ok(0);
     }
-    eprintln!(
-        "demo: done. See the patch:   cat {}",
-        overlay.join("podsizer-deployment-api.yaml").display()
-    );
-    eprintln!(
-        "demo: and the rendered result: kubectl kustomize {}",
-        overlay.display()
-    );
+    eprintln!("demo: done. See the patch:   cat {}", overlay.join("podsizer-deployment-api.yaml").display());
+    eprintln!("demo: and the rendered result: kubectl kustomize {}", overlay.display());
     Ok(0)
 }

@@ -12,11 +12,7 @@ pub fn run(args: &ImportArgs, out: &mut dyn Write) -> Result<u8> {
     for file in &args.files {
         let outcome = read_sample_file(file, args.skip_bad_rows)?;
         if outcome.skipped_count > 0 {
-            eprintln!(
-                "warning: {}: skipped {} bad row(s):",
-                file.display(),
-                outcome.skipped_count
-            );
+            eprintln!("warning: {}: skipped {} bad row(s):", file.display(), outcome.skipped_count);
             for bad in &outcome.skipped {
                 eprintln!("  {bad}");
             }

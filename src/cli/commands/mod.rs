@@ -1,3 +1,4 @@
+pub mod backtest;
 pub mod demo;
 pub mod import;
 pub mod recommend;

@@ -1,8 +1,6 @@
 //! `podsizer recommend`
 
-use crate::analysis::{
-    recommend, strategy_by_name, PolicySet, Recommendation, SizingInput, STRATEGY_NAMES,
-};
+use crate::analysis::{recommend, strategy_by_name, PolicySet, Recommendation, SizingInput, STRATEGY_NAMES};
 use crate::cli::args::RecommendArgs;
 use crate::cli::inputs::{select, Selection};
 use crate::domain::Resources;
@@ -30,17 +28,11 @@ pub fn load_policy(path: Option<&Path>) -> Result<PolicySet> {
 
 /// Sizes every container in the selection.
 pub fn recommend_all(selection: &Selection, plan: &Plan<'_>) -> Result<Vec<Recommendation>> {
-    let strategy = strategy_by_name(plan.strategy).ok_or_else(|| {
-        anyhow!(
-            "unknown strategy `{}`; known: {}",
-            plan.strategy,
-            STRATEGY_NAMES.join(", ")
-        )
-    })?;
+    let strategy = strategy_by_name(plan.strategy)
+        .ok_or_else(|| anyhow!("unknown strategy `{}`; known: {}", plan.strategy, STRATEGY_NAMES.join(", ")))?;
     let usage = selection.usage()?;
-    let window_end = selection
-        .until
-        .unwrap_or_else(|| usage.iter().filter_map(|u| u.last_ms()).max().unwrap_or(0));
+    let window_end = selection.until.unwrap_or_else(|| usage.iter().filter_map(|u| u.last_ms()).max().unwrap_or(0));
+    let per_pod = containers_per_workload(usage.iter().map(|u| &u.key));
     let mut recs = Vec::with_capacity(usage.len());
     for u in &usage {
         let (mut policy, applied) = plan.policy.for_container(&u.key);
@@ -54,24 +46,29 @@ pub fn recommend_all(selection: &Selection, plan: &Plan<'_>) -> Result<Vec<Recom
             policy: &policy,
             current: current.as_ref(),
             window_end_ms: window_end,
+            containers_in_pod: per_pod[&u.key.workload],
         };
         recs.push(recommend(strategy.as_ref(), &input, &applied));
     }
     Ok(recs)
 }
 
-fn current_for(
-    overlay: &[RenderedWorkload],
-    u: &crate::analysis::ContainerUsage,
-) -> Option<Resources> {
+/// How many containers each workload's pods run (as seen in the samples).
+pub fn containers_per_workload<'a>(
+    keys: impl IntoIterator<Item = &'a crate::domain::ContainerKey>,
+) -> std::collections::HashMap<crate::domain::Workload, usize> {
+    let mut counts = std::collections::HashMap::new();
+    for k in keys {
+        *counts.entry(k.workload.clone()).or_insert(0) += 1;
+    }
+    counts
+}
+
+fn current_for(overlay: &[RenderedWorkload], u: &crate::analysis::ContainerUsage) -> Option<Resources> {
     let w = &u.key.workload;
     overlay
         .iter()
-        .find(|x| {
-            x.kind == w.kind
-                && x.name == w.name
-                && x.namespace.as_deref().is_none_or(|ns| ns == w.namespace)
-        })?
+        .find(|x| x.kind == w.kind && x.name == w.name && x.namespace.as_deref().is_none_or(|ns| ns == w.namespace))?
         .containers
         .iter()
         .find(|(n, _)| *n == u.key.container)
@@ -102,12 +99,7 @@ pub fn run(args: &RecommendArgs, out: &mut dyn Write) -> Result<u8> {
         None => Vec::new(),
     };
     let selection = select(&args.input)?;
-    let plan = Plan {
-        policy: &policy,
-        strategy: &args.strategy,
-        force: args.force,
-        overlay: &overlay,
-    };
+    let plan = Plan { policy: &policy, strategy: &args.strategy, force: args.force, overlay: &overlay };
     let recs = recommend_all(&selection, &plan)?;
     let doc = document(&args.strategy, selection.since, selection.until, &recs);
     if let Some(dir) = &args.kustomize {
@@ -122,21 +114,14 @@ pub fn run(args: &RecommendArgs, out: &mut dyn Write) -> Result<u8> {
 /// Writes (or with `dry_run`, shows) the patches and says what happened on stderr.
 pub fn write_overlay(dir: &Path, plan: &kustomize::PatchPlan, dry_run: bool) -> Result<()> {
     for w in &plan.not_in_overlay {
-        eprintln!(
-            "note: {w} is not in the overlay {}; no patch for it",
-            dir.display()
-        );
+        eprintln!("note: {w} is not in the overlay {}; no patch for it", dir.display());
     }
     for c in &plan.unchanged {
         eprintln!("note: {c}: no proposal (not enough history or excluded); its settings stay as they are");
     }
     if dry_run {
         for p in &plan.patches {
-            eprintln!(
-                "would write {}:\n{}",
-                dir.join(&p.file_name).display(),
-                p.text
-            );
+            eprintln!("would write {}:\n{}", dir.join(&p.file_name).display(), p.text);
         }
         return Ok(());
     }

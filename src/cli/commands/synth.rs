@@ -63,9 +63,7 @@ pub fn write_samples(path: &Path, rows: &mut [Sample]) -> Result<()> {
     match ext {
         "parquet" => {
             let mut frame = samples_to_frame(rows)?;
-            ParquetWriter::new(&mut bytes)
-                .with_compression(ParquetCompression::Zstd(None))
-                .finish(&mut frame)?;
+            ParquetWriter::new(&mut bytes).with_compression(ParquetCompression::Zstd(None)).finish(&mut frame)?;
         }
         "csv" => {
             let mut w = csv::Writer::from_writer(&mut bytes);
@@ -87,7 +85,6 @@ pub fn write_samples(path: &Path, rows: &mut [Sample]) -> Result<()> {
         }
         _ => bail!("{}: output must end in .csv or .parquet", path.display()),
     }
-    crate::outputs::write_file(path, &bytes)
-        .with_context(|| format!("writing {}", path.display()))?;
+    crate::outputs::write_file(path, &bytes).with_context(|| format!("writing {}", path.display()))?;
     Ok(())
 }

@@ -1,0 +1,204 @@
+//! `podsizer backtest` and `podsizer backtest-suite`.
+
+use crate::analysis::backtest::{self, BacktestResult, BacktestSetup, FoldPlan, Prices, Series, SeriesBuilder};
+use crate::analysis::{strategy_by_name, PolicySet, Strategy, STRATEGY_NAMES};
+use crate::cli::args::{BacktestArgs, BacktestFormat, SuiteArgs};
+use crate::cli::commands::recommend::load_policy;
+use crate::cli::inputs::select_with_default;
+use crate::domain::{parse_duration, parse_timestamp, ContainerKey, Resources, Sample, DAY_MS};
+use crate::outputs::backtest as render;
+use crate::outputs::kustomize;
+use crate::sources::{synthetic, traces};
+use crate::store::SampleRef;
+use anyhow::{anyhow, Context, Result};
+use std::collections::HashMap;
+use std::io::Write;
+
+pub fn strategies(names: &[String]) -> Result<Vec<Box<dyn Strategy>>> {
+    names
+        .iter()
+        .map(|n| {
+            strategy_by_name(n.trim())
+                .ok_or_else(|| anyhow!("unknown strategy `{n}`; known: {}", STRATEGY_NAMES.join(", ")))
+        })
+        .collect()
+}
+
+/// Current settings of every container the overlay holds, keyed like the samples.
+fn current_settings(series: &[Series], overlay: Option<&std::path::Path>) -> Result<HashMap<ContainerKey, Resources>> {
+    let Some(dir) = overlay else { return Ok(HashMap::new()) };
+    let workloads = kustomize::render_workloads(dir)?;
+    let mut current = HashMap::new();
+    for s in series {
+        let w = &s.key.workload;
+        let found = workloads.iter().find(|x| {
+            x.kind == w.kind && x.name == w.name && x.namespace.as_deref().is_none_or(|ns| ns == w.namespace)
+        });
+        if let Some((_, r)) = found.and_then(|x| x.containers.iter().find(|(n, _)| *n == s.key.container)) {
+            current.insert(s.key.clone(), *r);
+        }
+    }
+    Ok(current)
+}
+
+pub fn run(args: &BacktestArgs, out: &mut dyn Write) -> Result<u8> {
+    let policies = load_policy(args.policy.as_deref())?;
+    let strategies = strategies(&args.strategy)?;
+    let plan = FoldPlan {
+        train_ms: parse_duration(&args.train).context("--train")?,
+        holdout_ms: parse_duration(&args.holdout).context("--holdout")?,
+        split_at: args.split_at.as_deref().map(parse_timestamp).transpose().context("--split-at")?,
+        folds: args.folds,
+    };
+    let series = select_with_default(&args.input, None)?.series()?;
+    let current = current_settings(&series, args.kustomize.as_deref())?;
+    let prices = Prices { core_hour: args.core_hour_price, gib_hour: args.gib_hour_price };
+    let setup = BacktestSetup { strategies: &strategies, policies: &policies, plan, prices, current: &current };
+    let result = backtest::run(&series, &setup);
+    if result.folds.is_empty() {
+        anyhow::bail!("the history is too short for one holdout window of {}", args.holdout);
+    }
+    let text = match args.output {
+        BacktestFormat::Table => render::table(&result, args.per_container),
+        BacktestFormat::Json => render::json(&result, &prices),
+        BacktestFormat::Csv => render::csv(&result),
+    };
+    out.write_all(text.as_bytes())?;
+    Ok(0)
+}
+
+/// One scope of the suite (a scenario or a trace family) and how it went.
+pub struct SuiteEntry {
+    pub scope: String,
+    pub synthetic: bool,
+    pub result: BacktestResult,
+}
+
+fn series_of(mut fill: impl FnMut(&mut dyn FnMut(Sample)) -> Result<()>) -> Result<Vec<Series>> {
+    let mut builder = SeriesBuilder::default();
+    fill(&mut |s: Sample| builder.observe(&SampleRef::from_sample(&s)))?;
+    Ok(builder.finish())
+}
+
+/// Fold layout per trace family: their lengths differ (Google 2011 has 10 days).
+fn family_plan(family: &str) -> FoldPlan {
+    let (train, holdout, folds) = match family {
+        "google-2011" => (7, 3, 1),
+        "google-2019" => (14, 7, 2),
+        _ => (14, 7, 3),
+    };
+    FoldPlan { train_ms: train * DAY_MS, holdout_ms: holdout * DAY_MS, split_at: None, folds }
+}
+
+/// Runs every scenario and every trace family present under `traces_dir`.
+pub fn suite(
+    traces_dir: &std::path::Path,
+    families: &[String],
+    policies: &PolicySet,
+    log: &mut dyn Write,
+) -> Result<Vec<SuiteEntry>> {
+    let strategies = strategies(&STRATEGY_NAMES.iter().map(|s| s.to_string()).collect::<Vec<_>>())?;
+    let none = HashMap::new();
+    let setup =
+        |plan| BacktestSetup { strategies: &strategies, policies, plan, prices: Prices::default(), current: &none };
+    let mut entries = Vec::new();
+    let start = parse_timestamp("2026-10-26").expect("valid date");
+    for name in synthetic::SCENARIOS {
+        let series = series_of(|emit| synthetic::scenario(name, start, 21, emit).map_err(anyhow::Error::msg))?;
+        let plan = FoldPlan { train_ms: 14 * DAY_MS, holdout_ms: 7 * DAY_MS, split_at: None, folds: 1 };
+        let result = backtest::run(&series, &setup(plan));
+        entries.push(SuiteEntry { scope: format!("scenario {name}"), synthetic: true, result });
+    }
+    for family in traces::FAMILIES {
+        if !families.is_empty() && !families.iter().any(|f| f == family) {
+            continue;
+        }
+        if !traces_dir.is_dir() {
+            writeln!(log, "NOTICE: {} not found: trace family {family} skipped", traces_dir.display())?;
+            continue;
+        }
+        let started = std::time::Instant::now();
+        let series = series_of(|emit| traces::read_family(traces_dir, family, emit).map_err(Into::into))?;
+        let result = backtest::run(&series, &setup(family_plan(family)));
+        writeln!(log, "{family}: {} series, {:.1?}", series.len(), started.elapsed())?;
+        if std::env::var_os("PODSIZER_DEBUG").is_some() {
+            for (n, o) in &result.totals {
+                writeln!(
+                    log,
+                    "  {n}: cpu_req_core_h={:.0} mem_req_gib_h={:.0} cpu$={:.0} mem$={:.0}",
+                    o.cpu_requested,
+                    o.memory_requested / 1073741824.0,
+                    o.cpu_requested * 0.04 / 12.0,
+                    o.memory_requested / 1073741824.0 * 0.005 / 12.0
+                )?;
+            }
+        }
+        entries.push(SuiteEntry { scope: format!("trace {family}"), synthetic: false, result });
+    }
+    Ok(entries)
+}
+
+/// The default policy's goals on one scope, as (description, met).
+pub fn goals(entry: &SuiteEntry) -> Vec<(String, bool)> {
+    let get = |n: &str| entry.result.totals.iter().find(|(name, _)| name == n).map(|(_, o)| *o).unwrap_or_default();
+    let (ours, vpa, krr) = (get("podsizer"), get("vpa"), get("krr"));
+    let saving = if vpa.cost > 0.0 { 1.0 - ours.cost / vpa.cost } else { 0.0 };
+    let mut goals = vec![
+        (format!("{:.0}% cheaper than vpa (goal >= 40%)", saving * 100.0), saving >= 0.40),
+        (
+            format!(
+                "CPU over limit {:.2}% vs vpa {:.2}% (goal <= vpa + 0.1 pp)",
+                ours.over_limit_share() * 100.0,
+                vpa.over_limit_share() * 100.0
+            ),
+            ours.over_limit_share() <= vpa.over_limit_share() + 0.001,
+        ),
+    ];
+    if entry.synthetic {
+        goals.push((format!("{} OOM kills (goal 0)", ours.oom_kills), ours.oom_kills == 0));
+    } else {
+        let ok = ours.oom_kills == 0 || (ours.oom_kills < vpa.oom_kills && ours.oom_kills < krr.oom_kills);
+        goals.push((
+            format!(
+                "{} OOM kills vs vpa {} and krr {} (goal: fewer than both)",
+                ours.oom_kills, vpa.oom_kills, krr.oom_kills
+            ),
+            ok,
+        ));
+    }
+    goals
+}
+
+pub fn run_suite(args: &SuiteArgs, out: &mut dyn Write) -> Result<u8> {
+    let policies = load_policy(args.policy.as_deref())?;
+    let entries = suite(&args.traces, &args.families, &policies, &mut std::io::stderr())?;
+    let markdown = suite_markdown(&entries);
+    if let Some(dir) = args.out.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)?;
+    }
+    crate::outputs::write_file(&args.out, markdown.as_bytes())
+        .with_context(|| format!("writing {}", args.out.display()))?;
+    out.write_all(markdown.as_bytes())?;
+    let all_met = entries.iter().all(|e| goals(e).iter().all(|(_, ok)| *ok));
+    Ok(if all_met { 0 } else { 1 })
+}
+
+pub fn suite_markdown(entries: &[SuiteEntry]) -> String {
+    let mut md = String::from("# Back-test: podsizer's default policy against VPA and krr\n\n");
+    md.push_str("Regenerate with `cargo run --release -- backtest-suite --traces ../shared/traces --out reports/backtest.md`.\n");
+    md.push_str(
+        "Each strategy sizes every container from a training window and is replayed over the following holdout window ",
+    );
+    md.push_str("(figures defined in `podsizer backtest --help` and the README). Prices: $0.04 per core-hour, $0.005 per GiB-hour.\n\n");
+    md.push_str(render::MARKDOWN_HEADER);
+    for e in entries {
+        md.push_str(&render::markdown_rows(&e.scope, &e.result));
+    }
+    md.push_str("\n## Goals for the default policy\n\n");
+    for e in entries {
+        let marks: Vec<String> =
+            goals(e).iter().map(|(text, ok)| format!("{} {text}", if *ok { "met:" } else { "MISSED:" })).collect();
+        md.push_str(&format!("- {}: {}\n", e.scope, marks.join("; ")));
+    }
+    md
+}
