@@ -370,3 +370,52 @@ fn fail_on_change_exit_code_and_usage_errors() {
     podsizer().args(["recommend", "--input", "/nonexistent.csv"]).assert().code(2);
     podsizer().args(["recommend", "--input"]).arg(demo_samples()).args(["--strategy", "magic"]).assert().code(2);
 }
+
+#[test]
+fn hpa_gets_a_consistent_patch_that_renders() {
+    let (_tmp, root) = gitops();
+    let overlay = root.join("overlays/production");
+    let out = podsizer()
+        .args(["recommend", "-o", "json", "--input"])
+        .arg(demo_samples())
+        .arg("--kustomize")
+        .arg(&overlay)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let recs = doc["recommendations"].as_array().unwrap();
+    let total = |f: &dyn Fn(&Value) -> f64| recs.iter().map(f).sum::<f64>();
+    let old = total(&|r| r["current"]["cpu"]["request_cores"].as_f64().unwrap());
+    let new = total(&|r| r["cpu"]["request_cores"].as_f64().unwrap());
+    let rendered = render(&overlay);
+    let hpa = rendered.iter().find(|d| d["kind"] == "HorizontalPodAutoscaler").unwrap();
+    let target = hpa["spec"]["metrics"][0]["resource"]["target"]["averageUtilization"].as_f64().unwrap();
+    assert_eq!(target, (70.0 * old / new).round(), "same absolute threshold: 70% of {old} = {target}% of {new}");
+    assert_eq!(hpa["spec"]["maxReplicas"], 12, "the rest of the HPA is kept");
+    let why =
+        recs[0]["rationale"].as_array().unwrap().iter().map(|l| l.as_str().unwrap()).collect::<Vec<_>>().join("\n");
+    assert!(why.contains("replicas over the window: 3 to 3") && why.contains("about 4.2x the replicas"), "{why}");
+    // Without an overlay there is no HPA to talk about.
+    let plain = recommend_json(&["--input", demo_samples().to_str().unwrap()]);
+    assert!(!plain.to_string().contains("HPA"));
+}
+
+#[test]
+fn traffic_share_projects_usage_to_full_traffic() {
+    let dir = tempfile::tempdir().unwrap();
+    let samples = dir.path().join("canary.parquet");
+    podsizer().args(["synth", "--scenario", "demo", "--days", "3", "--out"]).arg(&samples).assert().success();
+    let base = recommend_json(&["--input", samples.to_str().unwrap()]);
+    let shared = recommend_json(&["--input", samples.to_str().unwrap(), "--traffic-share", "api=0.5"]);
+    for (a, b) in base["recommendations"].as_array().unwrap().iter().zip(shared["recommendations"].as_array().unwrap())
+    {
+        let (ca, cb) = (a["cpu"]["request_cores"].as_f64().unwrap(), b["cpu"]["request_cores"].as_f64().unwrap());
+        assert!(cb > 1.8 * ca && cb < 2.2 * ca, "{}: {ca} -> {cb}", a["container"]);
+        let (ma, mb) = (a["memory"]["request_bytes"].as_f64().unwrap(), b["memory"]["request_bytes"].as_f64().unwrap());
+        assert!(mb >= ma && mb < 2.0 * ma, "memory baseline does not scale: {ma} -> {mb}");
+        assert!(b["rationale"][0].as_str().unwrap().starts_with("traffic share: measured at 50%"));
+    }
+    assert!(!base.to_string().contains("traffic share"));
+    podsizer().args(["recommend", "--traffic-share", "api=2", "--input"]).arg(&samples).assert().code(2);
+}

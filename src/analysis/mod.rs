@@ -3,9 +3,13 @@
 
 pub mod backtest;
 pub mod histogram;
+pub mod hpa;
 pub mod policy;
 pub mod recommend;
 pub mod strategies;
+pub mod timeline;
+pub mod traffic;
+pub mod trend;
 pub mod usage;
 
 pub use policy::{Policy, PolicyError, PolicySet};
@@ -19,8 +23,9 @@ pub fn strategy_by_name(name: &str) -> Option<Box<dyn Strategy>> {
         "vpa" => Some(Box::new(strategies::vpa::VpaStrategy)),
         "krr" => Some(Box::new(strategies::krr::KrrStrategy { limit: false })),
         "krr-limit" => Some(Box::new(strategies::krr::KrrStrategy { limit: true })),
+        "plain-2x" => Some(Box::new(strategies::plain::PlainStrategy)),
         _ => None,
     }
 }
 
-pub const STRATEGY_NAMES: &[&str] = &["podsizer", "vpa", "krr", "krr-limit"];
+pub const STRATEGY_NAMES: &[&str] = &["podsizer", "vpa", "krr", "krr-limit", "plain-2x"];

@@ -41,6 +41,8 @@ pub struct HistoryPolicy {
     pub min_samples: u64,
     /// Weight halves every `half_life_ms` of age; `None` weighs all samples alike.
     pub half_life_ms: Option<i64>,
+    /// Time until the next review: sustained growth is projected this far ahead.
+    pub horizon_ms: i64,
 }
 
 /// The fully resolved rules for one container.
@@ -67,11 +69,16 @@ impl Default for Policy {
             memory: MemoryPolicy {
                 request_percentile: 50.0,
                 limit_ratio: 2.0,
-                peak_headroom: 0.15,
+                peak_headroom: 1.0,
                 floor_bytes: 32.0 * 1024.0 * 1024.0,
                 step_bytes: 1024.0 * 1024.0,
             },
-            history: HistoryPolicy { min_span_ms: 24 * HOUR_MS, min_samples: 100, half_life_ms: Some(7 * DAY_MS) },
+            history: HistoryPolicy {
+                min_span_ms: 24 * HOUR_MS,
+                min_samples: 100,
+                half_life_ms: Some(7 * DAY_MS),
+                horizon_ms: 7 * DAY_MS,
+            },
             exclude: false,
         }
     }
@@ -129,6 +136,8 @@ pub struct HistorySpec {
     pub min_samples: Option<u64>,
     /// A duration, or "none" for no decay.
     pub half_life: Option<String>,
+    /// How far ahead sustained growth is projected (the review period).
+    pub horizon: Option<String>,
 }
 
 /// Which containers an override applies to; an absent field matches anything.
@@ -302,6 +311,9 @@ impl PolicySpec {
         set(&mut p.history.half_life_ms, h.half_life.as_deref(), |v| match v {
             "none" => Ok(None),
             d => parse_duration(d).map(Some).map_err(|e| ("history.half_life".into(), format!("{e} (or \"none\")"))),
+        })?;
+        set(&mut p.history.horizon_ms, h.horizon.as_deref(), |v| {
+            parse_duration(v).map_err(|e| ("history.horizon".into(), e.to_string()))
         })?;
         set(&mut p.exclude, self.exclude, Ok)?;
         Ok(())

@@ -36,6 +36,8 @@ pub struct Recommendation {
     pub confidence: f64,
     /// One sentence per decision: which estimator, which guard, which override.
     pub rationale: Vec<String>,
+    /// Pods running this container over the window.
+    pub replicas: Option<super::usage::Replicas>,
 }
 
 impl Recommendation {
@@ -104,6 +106,7 @@ pub fn recommend(strategy: &dyn Strategy, input: &SizingInput<'_>, overrides: &[
         last_ms: usage.last_ms(),
         confidence: confidence(span),
         rationale,
+        replicas: usage.replicas(),
     }
 }
 
@@ -144,9 +147,10 @@ impl Strategy for PodsizerStrategy {
         // Short history has not shown its worst day yet: widen the peak margins (1 + 1/days).
         let widen = 1.0 + 1.0 / span_days;
         let mut why = Vec::new();
-
-        let (cpu_request, cpu_limit) = size_cpu(p, &cpu_weighted, &cpu_all, widen, &mut why);
-        let (mem_request, mem_limit) = size_memory(p, &mem_weighted, usage.memory_max(), widen, &mut why);
+        let growth = Growth::of(usage, p, end, &mut why);
+        let (cpu_request, cpu_limit) = size_cpu(p, &cpu_weighted, &cpu_all, widen, growth.cpu, &mut why);
+        let peak = usage.memory_max().max(growth.memory_peak);
+        let (mem_request, mem_limit) = size_memory(p, &mem_weighted, peak, widen, growth.memory, &mut why);
         let sizing = Sizing {
             cpu_request_cores: cpu_request,
             cpu_limit_cores: cpu_limit,
@@ -157,15 +161,70 @@ impl Strategy for PodsizerStrategy {
     }
 }
 
+/// Sustained growth seen in the daily figures, projected to the next review.
+struct Growth {
+    /// Factor on typical CPU (and its peaks); 1 without growth.
+    cpu: f64,
+    /// Factor on typical memory; 1 without growth.
+    memory: f64,
+    /// Projected memory peak at the horizon; 0 without growth.
+    memory_peak: f64,
+}
+
+impl Growth {
+    fn of(usage: &ContainerUsage, p: &Policy, end: i64, why: &mut Vec<String>) -> Self {
+        // Partial days would read a time-of-day slice as a trend: use days with >= 20 h of data.
+        let days: Vec<(f64, &super::usage::DayUsage)> = usage
+            .days
+            .iter()
+            .filter(|(_, d)| d.last_ms - d.first_ms >= 20 * crate::domain::HOUR_MS)
+            .map(|(day, d)| (*day as f64 / DAY_MS as f64, d))
+            .collect();
+        let Some(last) = days.last().map(|(x, _)| *x) else { return Self { cpu: 1.0, memory: 1.0, memory_peak: 0.0 } };
+        let ahead = (end as f64 / DAY_MS as f64 - (last + 0.5)).max(0.0) + p.history.horizon_ms as f64 / DAY_MS as f64;
+        let series = |f: &dyn Fn(&super::usage::DayUsage) -> Option<f64>| -> Vec<(f64, f64)> {
+            days.iter().filter_map(|(x, d)| f(d).map(|v| (*x, v))).collect()
+        };
+        let factor = |points: Vec<(f64, f64)>, what: &str, why: &mut Vec<String>| -> f64 {
+            let Some(t) = super::trend::growth(&points) else { return 1.0 };
+            let f = (t.project(ahead) / t.level).clamp(1.0, 3.0);
+            why.push(format!(
+                "growth: daily {what} rose {:.1}% a day over {} days (up in {:.0}% of day pairs); sized for {:.1} days ahead: x {:.2}",
+                t.slope / t.level * 100.0, t.days, t.consistency * 100.0, ahead, f
+            ));
+            f
+        };
+        let cpu = factor(series(&|d| d.cpu.percentile(p.cpu.request_percentile)), "typical CPU", why);
+        let memory = factor(series(&|d| d.memory.percentile(p.memory.request_percentile)), "typical memory", why);
+        let peaks = series(&|d| Some(d.memory.max()));
+        let memory_peak = match super::trend::growth(&peaks) {
+            Some(t) => {
+                let projected = t.project(ahead);
+                why.push(format!(
+                    "growth: daily memory peak rose {} a day over {} days; projected peak {:.1} days ahead: {}",
+                    human_bytes(t.slope),
+                    t.days,
+                    ahead,
+                    human_bytes(projected)
+                ));
+                projected
+            }
+            None => 0.0,
+        };
+        Self { cpu, memory, memory_peak }
+    }
+}
+
 fn size_cpu(
     p: &Policy,
     weighted: &super::histogram::Histogram,
     all: &super::histogram::Histogram,
     widen: f64,
+    growth: f64,
     why: &mut Vec<String>,
 ) -> (f64, Option<f64>) {
     let c = &p.cpu;
-    let typical = weighted.percentile(c.request_percentile).unwrap_or(0.0);
+    let typical = weighted.percentile(c.request_percentile).unwrap_or(0.0) * growth;
     let mut request = typical;
     let mut line =
         format!("CPU request: p{} of usage = {} (typical load)", c.request_percentile, Cpu(typical).millicores_text());
@@ -181,13 +240,13 @@ fn size_cpu(
         return (request, None);
     }
     let by_ratio = request * c.limit_ratio;
-    let peak = all.percentile(c.peak_percentile).unwrap_or(0.0);
+    let peak = all.percentile(c.peak_percentile).unwrap_or(0.0) * growth;
     let headroom = c.peak_headroom * widen;
     let guard = peak * (1.0 + headroom);
     let limit = if guard > by_ratio {
         why.push(format!(
-            "CPU limit: {} x request = {} is below the peak guard p{} {} x (1 + {:.0}% headroom) = {}; raised to the guard so peaks are not throttled",
-            c.limit_ratio, Cpu(by_ratio).millicores_text(), c.peak_percentile, Cpu(peak).millicores_text(), headroom * 100.0, Cpu(guard).millicores_text()
+            "CPU limit: {} x request = {} is below the peak guard p{} {} x {:.2} (headroom) = {}; raised to the guard so peaks are not throttled",
+            c.limit_ratio, Cpu(by_ratio).millicores_text(), c.peak_percentile, Cpu(peak).millicores_text(), 1.0 + headroom, Cpu(guard).millicores_text()
         ));
         round_up(guard, c.step_cores)
     } else {
@@ -210,10 +269,11 @@ fn size_memory(
     weighted: &super::histogram::Histogram,
     max: f64,
     widen: f64,
+    growth: f64,
     why: &mut Vec<String>,
 ) -> (f64, f64) {
     let m = &p.memory;
-    let typical = weighted.percentile(m.request_percentile).unwrap_or(0.0);
+    let typical = weighted.percentile(m.request_percentile).unwrap_or(0.0) * growth;
     let mut line =
         format!("memory request: p{} of working set = {} (typical)", m.request_percentile, human_bytes(typical));
     let mut request = typical;
@@ -229,8 +289,8 @@ fn size_memory(
     let guard = max * (1.0 + headroom);
     let limit = if guard > by_ratio {
         why.push(format!(
-            "memory limit: {} x request = {} is below the peak guard max {} x (1 + {:.0}%) = {}; raised so the peak does not OOM-kill",
-            m.limit_ratio, human_bytes(by_ratio), human_bytes(max), headroom * 100.0, human_bytes(guard)
+            "memory limit: {} x request = {} is below the peak guard max {} x {:.2} (headroom) = {}; raised so the peak does not OOM-kill",
+            m.limit_ratio, human_bytes(by_ratio), human_bytes(max), 1.0 + headroom, human_bytes(guard)
         ));
         round_up(guard, m.step_bytes)
     } else {

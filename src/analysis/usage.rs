@@ -20,6 +20,18 @@ pub struct DayUsage {
     pub pod_cpu: BTreeMap<String, Histogram>,
     pub first_ms: i64,
     pub last_ms: i64,
+    /// Pods seen in each 5-minute bucket of the day (the replica count over time).
+    pub pods_per_bucket: Vec<u16>,
+}
+
+const BUCKET_MS: i64 = 5 * 60_000;
+
+/// Replica count over a window, from the pods seen per 5-minute bucket.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Replicas {
+    pub min: u16,
+    pub median: u16,
+    pub max: u16,
 }
 
 /// A container's usage history.
@@ -29,14 +41,21 @@ pub struct ContainerUsage {
     /// Keyed by the day's start in epoch ms.
     pub days: BTreeMap<i64, DayUsage>,
     pub pods: BTreeSet<String>,
+    /// The last (pod, bucket) counted, so a pod counts once per bucket.
+    last_counted: Option<(String, i64)>,
 }
 
 impl ContainerUsage {
     pub fn new(key: ContainerKey) -> Self {
-        Self { key, days: BTreeMap::new(), pods: BTreeSet::new() }
+        Self { key, days: BTreeMap::new(), pods: BTreeSet::new(), last_counted: None }
     }
 
     pub fn observe(&mut self, ts: i64, pod: &str, cpu: f64, memory: f64) {
+        let bucket = ts.div_euclid(BUCKET_MS);
+        let new_bucket = !matches!(&self.last_counted, Some((p, b)) if *b == bucket && p == pod);
+        if new_bucket {
+            self.last_counted = Some((pod.to_string(), bucket));
+        }
         let day = self.days.entry(ts.div_euclid(DAY_MS) * DAY_MS).or_insert_with(|| DayUsage {
             first_ms: ts,
             last_ms: ts,
@@ -44,6 +63,13 @@ impl ContainerUsage {
         });
         day.cpu.add(cpu, 1.0);
         day.memory.add(memory, 1.0);
+        if new_bucket {
+            let slot = (ts.rem_euclid(DAY_MS) / BUCKET_MS) as usize;
+            if day.pods_per_bucket.len() <= slot {
+                day.pods_per_bucket.resize(slot + 1, 0);
+            }
+            day.pods_per_bucket[slot] = day.pods_per_bucket[slot].saturating_add(1);
+        }
         day.first_ms = day.first_ms.min(ts);
         day.last_ms = day.last_ms.max(ts);
         match day.pod_memory_peaks.get_mut(pod) {
@@ -63,6 +89,18 @@ impl ContainerUsage {
         if !self.pods.contains(pod) {
             self.pods.insert(pod.to_string());
         }
+    }
+
+    /// Replica count over the window; `None` without samples. Rows of one pod must arrive in
+    /// time order (the store and `podsizer`'s readers guarantee it).
+    pub fn replicas(&self) -> Option<Replicas> {
+        let mut counts: Vec<u16> =
+            self.days.values().flat_map(|d| d.pods_per_bucket.iter().copied()).filter(|c| *c > 0).collect();
+        if counts.is_empty() {
+            return None;
+        }
+        counts.sort_unstable();
+        Some(Replicas { min: counts[0], median: counts[counts.len() / 2], max: counts[counts.len() - 1] })
     }
 
     pub fn samples(&self) -> u64 {
@@ -206,5 +244,6 @@ mod tests {
         assert!((nginx.cpu_max() - 0.3).abs() < 1e-12);
         let day0 = nginx.days.values().next().unwrap();
         assert!((day0.pod_memory_peaks["p2"] - 0.3e9).abs() < 1.0);
+        assert_eq!(nginx.replicas(), Some(Replicas { min: 2, median: 2, max: 2 }));
     }
 }

@@ -23,6 +23,8 @@ pub struct Cli {
 pub enum Command {
     /// Propose requests and limits per workload container from usage history.
     Recommend(RecommendArgs),
+    /// Write the weekly sizing report (HTML, Markdown, JSON and charts) into a folder.
+    Report(ReportArgs),
     /// Validate sample files (CSV or Parquet) and add them to a store.
     Import(ImportArgs),
     /// Run `recommend` on a bundled week of samples and a GitOps tree copied to a temp dir.
@@ -34,6 +36,10 @@ pub enum Command {
     Backtest(BacktestArgs),
     /// Back-test every strategy on synthetic scenarios and public traces; writes a Markdown report.
     BacktestSuite(SuiteArgs),
+    /// Convert a public usage trace (../shared/traces) into samples (see the README for the mapping).
+    Trace(TraceArgs),
+    /// Propose the sizes as a pull request on a GitOps repo (updates its own PR on later runs).
+    Pr(PrArgs),
 }
 
 pub const BACKTEST_HELP: &str = "Sizes each container from a training window with each strategy, then replays the \
@@ -72,6 +78,11 @@ pub struct InputArgs {
     /// Skip bad rows in CSV/Parquet inputs (reported) instead of failing.
     #[arg(long)]
     pub skip_bad_rows: bool,
+    /// Share of production traffic a workload served during the window, projected to 100%
+    /// before sizing: `api=0.3`, or steps `api=0.3@2026-11-20,1.0` (30% until that date, then all).
+    /// Ignored for workloads with an HPA in --kustomize's overlay (replicas absorb traffic there).
+    #[arg(long = "traffic-share", value_name = "WORKLOAD=SHARE")]
+    pub traffic_shares: Vec<String>,
 }
 
 #[derive(Debug, Args)]
@@ -103,16 +114,115 @@ pub struct RecommendArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct ReportArgs {
+    #[command(flatten)]
+    pub input: InputArgs,
+    /// Folder to write index.html, index.md, report.json and charts/ into (e.g. reports/2026-W48).
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// Last week's report folder (or its report.json), for the week-over-week section.
+    #[arg(long, value_name = "DIR")]
+    pub previous: Option<PathBuf>,
+    /// Policy file (TOML), as for `recommend`.
+    #[arg(long, value_name = "FILE")]
+    pub policy: Option<PathBuf>,
+    /// Sizing strategy, as for `recommend`.
+    #[arg(long, default_value = "podsizer", value_name = "NAME")]
+    pub strategy: String,
+    /// Overlay to read current requests and limits from (read only: the report writes no patch).
+    #[arg(long, value_name = "OVERLAY_DIR")]
+    pub kustomize: Option<PathBuf>,
+    /// Size containers even with less history than the policy asks for.
+    #[arg(long)]
+    pub force: bool,
+    /// Time zone for chart axes and the hour-of-day heat maps (IANA name, e.g. Asia/Tokyo).
+    #[arg(long, default_value = "UTC", value_name = "ZONE")]
+    pub tz: String,
+    /// Price of one core for one hour, in dollars.
+    #[arg(long, default_value_t = 0.04)]
+    pub core_hour_price: f64,
+    /// Price of one GiB of memory for one hour, in dollars.
+    #[arg(long, default_value_t = 0.005)]
+    pub gib_hour_price: f64,
+}
+
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
 pub struct ImportArgs {
+    /// Another source instead of files: `podsizer import prometheus --url URL --store DIR`.
+    #[command(subcommand)]
+    pub source: Option<ImportSource>,
     /// Sample files in the long format (.csv or .parquet).
     #[arg(required = true, value_name = "FILE")]
     pub files: Vec<PathBuf>,
     /// Store directory (created if missing).
-    #[arg(long, value_name = "DIR")]
-    pub store: PathBuf,
+    #[arg(long, value_name = "DIR", required = true)]
+    pub store: Option<PathBuf>,
     /// Skip bad rows (reported) instead of rejecting the file.
     #[arg(long)]
     pub skip_bad_rows: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ImportSource {
+    /// Read usage history from Prometheus (or Thanos, Mimir, VictoriaMetrics, AMP) into a store.
+    #[command(long_about = PROMETHEUS_HELP)]
+    Prometheus(PrometheusArgs),
+}
+
+pub const PROMETHEUS_HELP: &str = "Reads container CPU (rate of container_cpu_usage_seconds_total) and memory \
+(container_memory_working_set_bytes) from cAdvisor series with query_range, and pod owners, current requests/limits \
+and OOM kills from kube-state-metrics series. Needs only the Prometheus HTTP API, no Kubernetes API.\n\n\
+Re-runs fetch only what is new since the last import of the same URL and scope; an interrupted import resumes \
+where it stopped. See the README for the PromQL and for Thanos, Mimir and AMP.";
+
+#[derive(Debug, Args)]
+pub struct PrometheusArgs {
+    /// Prometheus base URL (Thanos/Mimir: include the API prefix, e.g. https://mimir/prometheus).
+    #[arg(long, value_name = "URL", env = "PODSIZER_PROMETHEUS_URL")]
+    pub url: String,
+    /// Store directory (created if missing).
+    #[arg(long, value_name = "DIR")]
+    pub store: PathBuf,
+    /// History to read: a duration before --until (14d) or a time (RFC 3339 or YYYY-MM-DD).
+    #[arg(long, default_value = "14d", value_name = "DURATION|TIME")]
+    pub since: String,
+    /// End of the history to read (RFC 3339 or YYYY-MM-DD) [default: now, less one step].
+    #[arg(long, value_name = "TIME")]
+    pub until: Option<String>,
+    /// Resolution of the imported samples.
+    #[arg(long, default_value = "60s")]
+    pub step: String,
+    /// Range of rate() for CPU [default: the step]; must hold at least two scrapes.
+    #[arg(long, value_name = "DURATION")]
+    pub rate_window: Option<String>,
+    /// Only these namespaces (repeatable).
+    #[arg(short = 'n', long = "namespace", value_name = "NS")]
+    pub namespaces: Vec<String>,
+    /// Extra label matchers for the cAdvisor series, e.g. 'job="kubelet"'.
+    #[arg(long, value_name = "MATCHERS")]
+    pub selector: Option<String>,
+    /// Header sent with every request, as `Name: value` (repeatable), e.g. 'X-Scope-OrgID: team-a'.
+    #[arg(long = "header", value_name = "HEADER")]
+    pub headers: Vec<String>,
+    /// Send `Authorization: Bearer <contents of FILE>` (read once, whitespace trimmed).
+    #[arg(long, value_name = "FILE")]
+    pub bearer_token_file: Option<PathBuf>,
+    /// Label that selects one cluster in every query, as NAME=VALUE (e.g. cluster=prod).
+    #[arg(long, value_name = "NAME=VALUE")]
+    pub cluster_label: Option<String>,
+    /// Requests in flight at once.
+    #[arg(long, default_value_t = 4)]
+    pub concurrency: usize,
+    /// Points (series x steps) one query_range answer may hold; sets how pods are batched.
+    #[arg(long, default_value_t = 500_000)]
+    pub max_points: u64,
+    /// Timeout of one request.
+    #[arg(long, default_value = "120s")]
+    pub timeout: String,
+    /// Retries of a request that failed to connect, timed out or got HTTP 429/502/503/504.
+    #[arg(long, default_value_t = 2)]
+    pub retries: u32,
 }
 
 #[derive(Debug, Args)]
@@ -131,6 +241,9 @@ pub enum Scenario {
     Demo,
     /// Many single-replica workloads of three containers each (benchmarks).
     Fleet,
+    /// Every back-test scenario (diurnal API, nightly batch, memory growth, growing traffic,
+    /// young workload, idle tool); `--step` resamples by keeping one sample per step.
+    Backtest,
 }
 
 #[derive(Debug, Args)]
@@ -215,4 +328,65 @@ pub struct SuiteArgs {
     /// Policy file for the podsizer strategy.
     #[arg(long, value_name = "FILE")]
     pub policy: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct TraceArgs {
+    /// Trace family: google-2019, bitbrains, azure or google-2011.
+    pub family: String,
+    /// The public traces folder.
+    #[arg(long, default_value = "../shared/traces")]
+    pub traces: PathBuf,
+    /// Output file (.csv or .parquet).
+    #[arg(long, value_name = "FILE", required_unless_present = "store")]
+    pub out: Option<PathBuf>,
+    /// Or append to a store directory.
+    #[arg(long, value_name = "DIR", conflicts_with = "out")]
+    pub store: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct PrArgs {
+    #[command(flatten)]
+    pub input: InputArgs,
+    /// A clean checkout of the GitOps repository.
+    #[arg(long, value_name = "DIR")]
+    pub repo: PathBuf,
+    /// The overlay to size, relative to the repository (e.g. overlays/production).
+    #[arg(long, value_name = "PATH")]
+    pub overlay: String,
+    /// Branch the pull request targets.
+    #[arg(long, default_value = "main")]
+    pub base: String,
+    /// The bot's branch [default: podsizer/<overlay name>].
+    #[arg(long)]
+    pub branch: Option<String>,
+    #[arg(long, default_value = "origin")]
+    pub remote: String,
+    /// GitHub repository OWNER/NAME (the token comes from GITHUB_TOKEN, never from a flag).
+    #[arg(long, value_name = "OWNER/NAME")]
+    pub github_repo: Option<String>,
+    /// GitHub API base URL (GitHub Enterprise: https://HOST/api/v3).
+    #[arg(long, env = "GITHUB_API_URL", default_value = "https://api.github.com")]
+    pub github_api: String,
+    /// Smallest relative change worth a review.
+    #[arg(long, default_value = "10%")]
+    pub min_change: String,
+    /// Smallest CPU change worth a review.
+    #[arg(long, default_value = "10m")]
+    pub min_cpu: String,
+    /// Smallest memory change worth a review.
+    #[arg(long, default_value = "16Mi")]
+    pub min_memory: String,
+    /// Print the diff and the pull-request text; push nothing, call no API.
+    #[arg(long)]
+    pub dry_run: bool,
+    #[arg(long, value_name = "FILE")]
+    pub policy: Option<PathBuf>,
+    #[arg(long, default_value = "podsizer")]
+    pub strategy: String,
+    #[arg(long, default_value_t = 0.04)]
+    pub core_hour_price: f64,
+    #[arg(long, default_value_t = 0.005)]
+    pub gib_hour_price: f64,
 }

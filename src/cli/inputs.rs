@@ -1,11 +1,13 @@
 //! Resolving `--input` paths, the time window and filters, and streaming matching rows.
 
 use super::args::InputArgs;
+use crate::analysis::traffic::TrafficShare;
 use crate::analysis::{ContainerUsage, UsageBuilder};
 use crate::domain::{parse_duration, parse_timestamp, Sample};
 use crate::sources::files::read_sample_file;
 use crate::store::{SampleRef, Store};
 use anyhow::{bail, Context, Result};
+use std::collections::HashMap;
 use std::path::PathBuf;
 
 /// One resolved input.
@@ -21,6 +23,10 @@ pub struct Selection {
     pub until: Option<i64>,
     namespaces: Vec<String>,
     workloads: Vec<String>,
+    /// Traffic shares to project to full traffic (`--traffic-share`).
+    pub traffic: Vec<TrafficShare>,
+    /// What each projection did, per workload name, for the rationale.
+    pub projections: std::cell::RefCell<HashMap<String, String>>,
 }
 
 pub const DEFAULT_WINDOW: &str = "14d";
@@ -72,7 +78,16 @@ pub fn select_with_default(args: &InputArgs, default_window: Option<&str>) -> Re
             bail!("--since must be before --until");
         }
     }
-    Ok(Selection { inputs, since, until: end, namespaces: args.namespaces.clone(), workloads: args.workloads.clone() })
+    let traffic = args.traffic_shares.iter().map(|t| TrafficShare::parse(t)).collect::<Result<Vec<_>, _>>()?;
+    Ok(Selection {
+        inputs,
+        since,
+        until: end,
+        namespaces: args.namespaces.clone(),
+        workloads: args.workloads.clone(),
+        traffic,
+        projections: Default::default(),
+    })
 }
 
 fn latest(inputs: &[Input]) -> Result<Option<i64>> {
@@ -129,13 +144,48 @@ impl Selection {
         if rows == 0 {
             bail!("no samples match the selection");
         }
-        Ok(builder.finish())
+        let mut series = builder.finish();
+        for s in &mut series {
+            if let Some(share) = self.traffic.iter().find(|t| t.workload == s.key.workload.name) {
+                crate::analysis::traffic::project(s, share);
+            }
+        }
+        Ok(series)
     }
 
-    /// Usage per container over the selection.
+    /// Drops the traffic share of workloads an HPA scales: their replica count, not per-pod
+    /// usage, followed the traffic.
+    pub fn skip_traffic_for(&mut self, workload: &str, hpa: &str) {
+        if let Some(i) = self.traffic.iter().position(|t| t.workload == workload) {
+            let share = self.traffic.remove(i);
+            eprintln!("note: --traffic-share {workload}: ignored, HPA `{hpa}` scales its replicas with traffic (measured at {})", share.describe());
+        }
+    }
+
+    /// Usage per container over the selection, projected to full traffic where a share is
+    /// given (rows of projected workloads go through their raw series first).
     pub fn usage(&self) -> Result<Vec<ContainerUsage>> {
         let mut builder = UsageBuilder::new();
-        let rows = self.for_each(|r| builder.observe(r))?;
+        let mut shared = crate::analysis::backtest::SeriesBuilder::default();
+        let share_of = |workload: &str| self.traffic.iter().find(|t| t.workload == workload);
+        let rows = self.for_each(|r| match share_of(r.workload) {
+            Some(_) => shared.observe(r),
+            None => builder.observe(r),
+        })?;
+        let mut usage = builder.finish();
+        for mut series in shared.finish() {
+            let share = share_of(&series.key.workload.name).expect("only shared workloads collected");
+            let baseline = crate::analysis::traffic::project(&mut series, share);
+            self.projections.borrow_mut().entry(series.key.to_string()).or_insert_with(|| {
+                format!(
+                    "traffic share: measured at {}; projected to 100%: CPU / share, memory above its {} baseline / share",
+                    share.describe(),
+                    crate::domain::human_bytes(baseline)
+                )
+            });
+            usage.push(series.usage(i64::MIN, i64::MAX));
+        }
+        usage.sort_by(|a, b| a.key.cmp(&b.key));
         if rows == 0 {
             bail!(
                 "no samples match the selection (window {} to {}, namespaces {:?}, workloads {:?})",
@@ -145,7 +195,7 @@ impl Selection {
                 self.workloads
             );
         }
-        Ok(builder.finish())
+        Ok(usage)
     }
 
     pub fn source_names(&self) -> Vec<String> {

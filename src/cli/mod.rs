@@ -38,11 +38,17 @@ pub fn main() -> ExitCode {
 pub fn dispatch(command: &Command, out: &mut dyn Write) -> anyhow::Result<u8> {
     match command {
         Command::Recommend(a) => commands::recommend::run(a, out),
-        Command::Import(a) => commands::import::run(a, out),
+        Command::Report(a) => commands::report::run(a, out),
+        Command::Import(a) => match &a.source {
+            Some(args::ImportSource::Prometheus(p)) => commands::import_prometheus::run(p, out),
+            None => commands::import::run(a, out),
+        },
         Command::Demo(a) => commands::demo::run(a, out),
         Command::Synth(a) => commands::synth::run(a, out),
         Command::Backtest(a) => commands::backtest::run(a, out),
         Command::BacktestSuite(a) => commands::backtest::run_suite(a, out),
+        Command::Trace(a) => commands::synth::run_trace(a, out),
+        Command::Pr(a) => commands::pr::run(a, out),
     }
 }
 

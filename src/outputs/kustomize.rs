@@ -56,6 +56,109 @@ pub struct RenderedWorkload {
     pub containers: Vec<(String, Resources)>,
 }
 
+/// An HPA as the overlay renders it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RenderedHpa {
+    pub hpa: crate::analysis::hpa::Hpa,
+    pub namespace: Option<String>,
+    pub target_kind: String,
+    pub target_name: String,
+    /// The `spec.metrics` list as rendered (rewritten whole in a patch: it has no merge key).
+    pub metrics: serde_yaml::Value,
+}
+
+/// Everything podsizer reads from a rendered overlay.
+#[derive(Debug, Clone, Default)]
+pub struct Overlay {
+    pub workloads: Vec<RenderedWorkload>,
+    pub hpas: Vec<RenderedHpa>,
+}
+
+/// Renders an overlay once and reads its workloads and HPAs.
+pub fn render_overlay(dir: &Path) -> Result<Overlay, KustomizeError> {
+    let yaml = render_text(dir)?;
+    Ok(Overlay { workloads: parse_workloads(dir, &yaml)?, hpas: parse_hpas(dir, &yaml)? })
+}
+
+pub fn parse_hpas(dir: &Path, yaml: &str) -> Result<Vec<RenderedHpa>, KustomizeError> {
+    let mut out = Vec::new();
+    for doc in serde_yaml::Deserializer::from_str(yaml) {
+        let v = serde_yaml::Value::deserialize(doc)
+            .map_err(|e| KustomizeError::RenderedYaml { dir: dir.to_path_buf(), message: e.to_string() })?;
+        if v.get("kind").and_then(|k| k.as_str()) == Some("HorizontalPodAutoscaler") {
+            out.extend(hpa_of(&v));
+        }
+    }
+    Ok(out)
+}
+
+fn hpa_of(v: &serde_yaml::Value) -> Option<RenderedHpa> {
+    let spec = v.get("spec")?;
+    let target = spec.get("scaleTargetRef")?;
+    let metrics = spec.get("metrics").cloned().unwrap_or(serde_yaml::Value::Sequence(vec![]));
+    let utilization = |resource: &str| -> Option<f64> {
+        metrics.as_sequence()?.iter().find_map(|m| {
+            let r = m.get("resource")?;
+            let t = r.get("target")?;
+            (m.get("type")?.as_str()? == "Resource"
+                && r.get("name")?.as_str()? == resource
+                && t.get("type")?.as_str()? == "Utilization")
+                .then(|| t.get("averageUtilization")?.as_f64())?
+        })
+    };
+    Some(RenderedHpa {
+        hpa: crate::analysis::hpa::Hpa {
+            name: v.get("metadata")?.get("name")?.as_str()?.to_string(),
+            min_replicas: spec.get("minReplicas").and_then(|m| m.as_u64()).map(|m| m as u32),
+            max_replicas: spec.get("maxReplicas")?.as_u64()? as u32,
+            cpu_utilization: utilization("cpu"),
+            memory_utilization: utilization("memory"),
+        },
+        namespace: v.get("metadata")?.get("namespace").and_then(|n| n.as_str()).map(String::from),
+        target_kind: target.get("kind")?.as_str()?.to_string(),
+        target_name: target.get("name")?.as_str()?.to_string(),
+        metrics,
+    })
+}
+
+/// A patch moving the HPA's utilization targets as advised; `None` when nothing changes.
+pub fn hpa_patch(rendered: &RenderedHpa, advice: &crate::analysis::hpa::HpaAdvice) -> Option<PatchFile> {
+    if !advice.changes_anything() {
+        return None;
+    }
+    let mut metrics = rendered.metrics.clone();
+    for m in metrics.as_sequence_mut()? {
+        let Some(resource) = m.get("resource").and_then(|r| r.get("name")).and_then(|n| n.as_str()).map(String::from)
+        else {
+            continue;
+        };
+        let new = match resource.as_str() {
+            "cpu" => advice.cpu_utilization,
+            "memory" => advice.memory_utilization,
+            _ => None,
+        };
+        if let (Some(new), Some(target)) = (new, m.get_mut("resource").and_then(|r| r.get_mut("target"))) {
+            if target.get("type").and_then(|t| t.as_str()) == Some("Utilization") {
+                target["averageUtilization"] = serde_yaml::Value::from(new);
+            }
+        }
+    }
+    let mut body = serde_yaml::Mapping::new();
+    body.insert("metrics".into(), metrics);
+    let spec = serde_yaml::to_string(&serde_yaml::Value::Mapping(body)).ok()?;
+    let indented: String = spec.lines().map(|l| format!("  {l}\n")).collect();
+    let text = format!(
+        "{PATCH_HEADER}# Keeps the HPA's scaling threshold where it was now that the requests change.\napiVersion: autoscaling/v2\nkind: HorizontalPodAutoscaler\nmetadata:\n  name: {}\nspec:\n{indented}",
+        rendered.hpa.name
+    );
+    Some(PatchFile {
+        file_name: patch_file_name("HorizontalPodAutoscaler", &rendered.hpa.name),
+        kind: "HorizontalPodAutoscaler".into(),
+        name: rendered.hpa.name.clone(),
+        text,
+    })
+}
+
 /// Path to kubectl: `PODSIZER_KUBECTL` or `kubectl` on the PATH.
 pub fn kubectl() -> String {
     std::env::var("PODSIZER_KUBECTL").unwrap_or_else(|_| "kubectl".into())

@@ -1,8 +1,10 @@
 //! What podsizer produces: tables and documents, kustomize patches.
 
 pub mod backtest;
+pub mod bot;
 pub mod format;
 pub mod kustomize;
+pub mod report;
 
 pub use format::{document, render, OutputFormat};
 

@@ -62,6 +62,8 @@ pub struct FleetSpec {
     pub seed: u64,
     /// Traffic growth per week, compounding (0.08 = +8% a week).
     pub growth_per_week: f64,
+    /// Share of traffic served before a cut-over instant (a canary or migration step).
+    pub share_until: Option<(f64, i64)>,
 }
 
 impl FleetSpec {
@@ -74,6 +76,7 @@ impl FleetSpec {
             step_ms,
             seed: 42,
             growth_per_week: 0.0,
+            share_until: None,
         }
     }
 
@@ -88,7 +91,7 @@ impl FleetSpec {
                 scale: 0.2 + 2.0 * rng.unit(),
             })
             .collect();
-        Self { workloads, start_ms, days, step_ms, seed: 11, growth_per_week: 0.0 }
+        Self { workloads, start_ms, days, step_ms, seed: 11, growth_per_week: 0.0, share_until: None }
     }
 
     pub fn containers(&self) -> usize {
@@ -116,7 +119,8 @@ impl FleetSpec {
         for i in 0..steps {
             let ts = day_start + i * self.step_ms;
             let growth = (1.0 + self.growth_per_week).powf((ts - self.start_ms) as f64 / (7 * DAY_MS) as f64);
-            let load = traffic(ts) * growth * (1.0 + 0.08 * rng.normal()).max(0.3);
+            let share = self.share_until.map_or(1.0, |(share, until)| if ts < until { share } else { 1.0 });
+            let load = traffic(ts) * growth * share * (1.0 + 0.08 * rng.normal()).max(0.3);
             if burst_left == 0 && rng.unit() < self.step_ms as f64 / (3.0 * HOUR_MS as f64) {
                 burst_left = 1 + (rng.unit() * 3.0) as i64;
             }
@@ -162,8 +166,21 @@ impl FleetSpec {
 }
 
 /// Back-test scenarios beyond the demo API, each a realistic shape that sizing must get right.
-pub const SCENARIOS: &[&str] =
-    &["diurnal-api", "nightly-batch", "memory-growth", "growing-traffic", "young", "idle-tool"];
+pub const SCENARIOS: &[&str] = &[
+    "diurnal-api",
+    "nightly-batch",
+    "memory-growth",
+    "growing-traffic",
+    "young",
+    "idle-tool",
+    "canary-30pct",
+    "hpa-api",
+];
+
+/// Traffic share of the `canary-30pct` scenario: 30% of production until its last week.
+pub fn canary_share(start_ms: i64, days: i64) -> String {
+    format!("canary-api=0.3@{},1.0", crate::domain::format_timestamp(start_ms + (days - 7) * DAY_MS))
+}
 
 /// Generates `days` days of a scenario at 1-minute steps.
 pub fn scenario(name: &str, start_ms: i64, days: i64, emit: &mut dyn FnMut(Sample)) -> Result<(), String> {
@@ -174,6 +191,7 @@ pub fn scenario(name: &str, start_ms: i64, days: i64, emit: &mut dyn FnMut(Sampl
         step_ms: 60_000,
         seed: 42,
         growth_per_week: growth,
+        share_until: None,
     };
     let run =
         |spec: FleetSpec, emit: &mut dyn FnMut(Sample)| (0..spec.days).for_each(|d| spec.generate_day(d, &mut *emit));
@@ -185,9 +203,41 @@ pub fn scenario(name: &str, start_ms: i64, days: i64, emit: &mut dyn FnMut(Sampl
         "nightly-batch" => shaped("reports-worker", "worker", 2, start_ms, days, emit, nightly_batch),
         "memory-growth" => shaped("session-cache", "app", 2, start_ms, days, emit, memory_growth),
         "idle-tool" => shaped("admin-tool", "app", 1, start_ms, days, emit, idle_tool),
+        // Two weeks at 30% of production traffic, then the full cut-over.
+        "canary-30pct" => {
+            let mut spec = api("canary-api", start_ms, days, 0.0);
+            spec.share_until = Some((0.3, start_ms + (days - 7) * DAY_MS));
+            run(spec, emit)
+        }
+        "hpa-api" => hpa_api(start_ms, days, emit),
         other => return Err(format!("unknown scenario `{other}` (known: {})", SCENARIOS.join(", "))),
     }
     Ok(())
+}
+
+/// An API under an HPA targeting 60% of a 500m request: the replica count follows the daily
+/// cycle (2 to 10 pods) and each pod's CPU stays near the target.
+fn hpa_api(start: i64, days: i64, emit: &mut dyn FnMut(Sample)) {
+    let mut rng = Rng::new(0x4A11);
+    for i in 0..days * 1440 {
+        let ts = start + i * 60_000;
+        let demand = 3.0 * (0.035 + 0.55 * traffic(ts)) * (1.0 + 0.05 * rng.normal());
+        let replicas = ((demand / (0.6 * 0.5)).ceil() as usize).clamp(2, 10);
+        for pod in 0..replicas {
+            let cpu = demand / replicas as f64 * (1.0 + 0.1 * rng.normal());
+            let mem = (170.0 + 230.0 * cpu / 0.5 + 5.0 * rng.unit()) * MIB;
+            emit(Sample {
+                timestamp_ms: ts,
+                namespace: "scenarios".into(),
+                workload_kind: "Deployment".into(),
+                workload: "hpa-api".into(),
+                pod: format!("hpa-api-58d7c9f4b-{}", pod_suffix(pod)),
+                container: "php-fpm".into(),
+                cpu_cores: (cpu.max(0.0) * 10_000.0).round() / 10_000.0,
+                memory_bytes: (mem / 1024.0).round() * 1024.0,
+            });
+        }
+    }
 }
 
 type Shape = fn(ts: i64, since_start: i64, pod: usize, rng: &mut Rng) -> (f64, f64);

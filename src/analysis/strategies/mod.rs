@@ -2,4 +2,5 @@
 //! default can be compared with them on the same history (see the README's back-test).
 
 pub mod krr;
+pub mod plain;
 pub mod vpa;

@@ -84,6 +84,7 @@ pub fn run(args: &DemoArgs, out: &mut dyn Write) -> Result<u8> {
             namespaces: vec![],
             workloads: vec![],
             skip_bad_rows: false,
+            traffic_shares: vec![],
         },
         output: args.output,
         policy: None,

@@ -19,7 +19,7 @@ pub fn run(args: &ImportArgs, out: &mut dyn Write) -> Result<u8> {
         }
         batches.push((file, outcome.samples));
     }
-    let store = Store::open_or_create(&args.store)?;
+    let store = Store::open_or_create(args.store.as_deref().expect("clap requires --store"))?;
     for (file, samples) in batches {
         let report = store.append(samples)?;
         writeln!(

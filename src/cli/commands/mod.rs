@@ -1,5 +1,8 @@
 pub mod backtest;
 pub mod demo;
 pub mod import;
+pub mod import_prometheus;
+pub mod pr;
 pub mod recommend;
+pub mod report;
 pub mod synth;

@@ -48,7 +48,11 @@ pub fn recommend_all(selection: &Selection, plan: &Plan<'_>) -> Result<Vec<Recom
             window_end_ms: window_end,
             containers_in_pod: per_pod[&u.key.workload],
         };
-        recs.push(recommend(strategy.as_ref(), &input, &applied));
+        let mut rec = recommend(strategy.as_ref(), &input, &applied);
+        if let Some(note) = selection.projections.borrow().get(&u.key.to_string()) {
+            rec.rationale.insert(0, note.clone());
+        }
+        recs.push(rec);
     }
     Ok(recs)
 }
@@ -90,27 +94,76 @@ pub fn changes_anything(r: &Recommendation) -> bool {
         || differs(c.memory_limit_bytes, Some(s.memory_limit_bytes))
 }
 
+/// Everything one sizing run produced: the shared first half of `recommend`, `report` and `pr`.
+pub struct SizingRun {
+    pub selection: Selection,
+    pub overlay: kustomize::Overlay,
+    pub recommendations: Vec<Recommendation>,
+    /// HPA patches that keep scaling thresholds in place (only `recommend` and `pr` write them).
+    pub hpa_patches: Vec<kustomize::PatchFile>,
+}
+
+/// Renders the overlay (before reading samples, so a broken overlay fails fast and nothing is
+/// written), sizes every container and applies HPA advice.
+pub fn size_all(
+    input: &crate::cli::args::InputArgs,
+    overlay_dir: Option<&Path>,
+    policy: &PolicySet,
+    strategy: &str,
+    force: bool,
+) -> Result<SizingRun> {
+    let overlay = match overlay_dir {
+        Some(dir) => kustomize::render_overlay(dir)?,
+        None => kustomize::Overlay::default(),
+    };
+    let mut selection = select(input)?;
+    for h in &overlay.hpas {
+        selection.skip_traffic_for(&h.target_name, &h.hpa.name);
+    }
+    let plan = Plan { policy, strategy, force, overlay: &overlay.workloads };
+    let mut recommendations = recommend_all(&selection, &plan)?;
+    let hpa_patches = apply_hpa_advice(&overlay.hpas, &mut recommendations);
+    Ok(SizingRun { selection, overlay, recommendations, hpa_patches })
+}
+
 pub fn run(args: &RecommendArgs, out: &mut dyn Write) -> Result<u8> {
     let policy = load_policy(args.policy.as_deref())?;
-    // Render the overlay before reading samples: a broken overlay fails fast and
-    // nothing is written.
-    let overlay = match &args.kustomize {
-        Some(dir) => kustomize::render_workloads(dir)?,
-        None => Vec::new(),
-    };
-    let selection = select(&args.input)?;
-    let plan = Plan { policy: &policy, strategy: &args.strategy, force: args.force, overlay: &overlay };
-    let recs = recommend_all(&selection, &plan)?;
-    let doc = document(&args.strategy, selection.since, selection.until, &recs);
+    let run = size_all(&args.input, args.kustomize.as_deref(), &policy, &args.strategy, args.force)?;
+    let recs = &run.recommendations;
+    let doc = document(&args.strategy, run.selection.since, run.selection.until, recs);
     if let Some(dir) = &args.kustomize {
-        let patch_plan = kustomize::plan(dir, &overlay, &recs)?;
+        let mut patch_plan = kustomize::plan(dir, &run.overlay.workloads, recs)?;
+        patch_plan.patches.extend(run.hpa_patches.iter().cloned());
         write_overlay(dir, &patch_plan, args.dry_run)?;
     }
-    out.write_all(render(args.output, &doc, &recs).as_bytes())?;
+    out.write_all(render(args.output, &doc, recs).as_bytes())?;
     let changed = recs.iter().any(changes_anything);
     Ok(if args.fail_on_change && changed { 1 } else { 0 })
 }
 
+/// For each workload an HPA scales: explains what the new requests do to scaling (in every
+/// container's rationale) and returns the HPA patches that keep the threshold in place.
+pub fn apply_hpa_advice(hpas: &[kustomize::RenderedHpa], recs: &mut [Recommendation]) -> Vec<kustomize::PatchFile> {
+    let mut patches = Vec::new();
+    for h in hpas {
+        let targets = |r: &Recommendation| {
+            r.key.workload.kind == h.target_kind
+                && r.key.workload.name == h.target_name
+                && h.namespace.as_deref().is_none_or(|ns| ns == r.key.workload.namespace)
+        };
+        let members: Vec<&Recommendation> = recs.iter().filter(|r| targets(r)).collect();
+        if members.is_empty() {
+            continue;
+        }
+        let replicas = members.iter().find_map(|r| r.replicas);
+        let advice = crate::analysis::hpa::advise(&h.hpa, &members, replicas);
+        for r in recs.iter_mut().filter(|r| targets(r)) {
+            r.rationale.extend(advice.notes.iter().cloned());
+        }
+        patches.extend(kustomize::hpa_patch(h, &advice));
+    }
+    patches
+}
 /// Writes (or with `dry_run`, shows) the patches and says what happened on stderr.
 pub fn write_overlay(dir: &Path, plan: &kustomize::PatchPlan, dry_run: bool) -> Result<()> {
     for w in &plan.not_in_overlay {

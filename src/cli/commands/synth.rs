@@ -16,10 +16,14 @@ pub fn spec(args: &SynthArgs) -> Result<FleetSpec> {
     Ok(match args.scenario {
         Scenario::Demo => FleetSpec::demo(start, args.days, step),
         Scenario::Fleet => FleetSpec::fleet(args.containers, start, args.days, step),
+        Scenario::Backtest => bail!("the backtest scenarios have their own shapes"),
     })
 }
 
 pub fn run(args: &SynthArgs, out: &mut dyn Write) -> Result<u8> {
+    if args.scenario == Scenario::Backtest {
+        return run_scenarios(args, out);
+    }
     let spec = spec(args)?;
     if let Some(dir) = &args.store {
         let store = Store::open_or_create(dir)?;
@@ -52,6 +56,43 @@ pub fn run(args: &SynthArgs, out: &mut dyn Write) -> Result<u8> {
         spec.containers(),
         spec.days
     )?;
+    Ok(0)
+}
+
+/// All back-test scenarios in one file, thinned to one sample per `--step`.
+fn run_scenarios(args: &SynthArgs, out: &mut dyn Write) -> Result<u8> {
+    let start = parse_timestamp(&args.start).context("--start")?;
+    let step = parse_duration(&args.step).context("--step")?;
+    let path = args.out.as_deref().ok_or_else(|| anyhow::anyhow!("--scenario backtest writes a file: give --out"))?;
+    let mut rows = Vec::new();
+    for name in crate::sources::synthetic::SCENARIOS {
+        crate::sources::synthetic::scenario(name, start, args.days, &mut |s| {
+            if (s.timestamp_ms - start) % step == 0 {
+                rows.push(s);
+            }
+        })
+        .map_err(anyhow::Error::msg)?;
+    }
+    write_samples(path, &mut rows)?;
+    writeln!(out, "{}: {} samples", path.display(), rows.len())?;
+    Ok(0)
+}
+
+/// `podsizer trace FAMILY`: a public trace converted to samples.
+pub fn run_trace(args: &crate::cli::args::TraceArgs, out: &mut dyn Write) -> Result<u8> {
+    let mut rows = Vec::new();
+    crate::sources::traces::read_family(&args.traces, &args.family, &mut |s| rows.push(s))?;
+    match (&args.store, &args.out) {
+        (Some(dir), _) => {
+            let report = Store::open_or_create(dir)?.append(rows)?;
+            writeln!(out, "{}: {} samples added ({} duplicates)", dir.display(), report.written, report.duplicates)?;
+        }
+        (None, Some(path)) => {
+            write_samples(path, &mut rows)?;
+            writeln!(out, "{}: {} samples", path.display(), rows.len())?;
+        }
+        (None, None) => bail!("give --out FILE or --store DIR"),
+    }
     Ok(0)
 }
 

@@ -1,0 +1,425 @@
+//! `podsizer import prometheus --url URL --store DIR`: usage history from the Prometheus HTTP API.
+//!
+//! Progress is kept in `STORE/imports/prometheus-<id>.json` (one file per URL and scope): the
+//! last instant fully imported, the window in progress and the pods of it already stored, and
+//! the current requests/limits and OOM kills read from kube-state-metrics. A re-run starts
+//! after the last instant imported; an interrupted run resumes the window it was in, skipping
+//! pods already stored (rows stored twice would be dropped by the store anyway).
+
+use crate::cli::args::PrometheusArgs;
+use crate::domain::{format_timestamp, parse_duration, parse_timestamp, DAY_MS};
+use crate::sources::prometheus::{
+    align_down, align_up, discover_pods, fetch_kube_state, fetch_window, parse_header, pod_batches, promql_duration,
+    time_windows, Client, ClientConfig, ContainerSettings, FetchOptions, JoinStats, Resolution, Scope, Window,
+    MAX_POINTS_PER_SERIES,
+};
+use crate::store::Store;
+use anyhow::{bail, Context, Result};
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+/// Import progress and what kube-state-metrics said, per URL and scope.
+#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
+struct State {
+    /// URL and scope this file belongs to.
+    source: String,
+    step_ms: i64,
+    /// Every instant up to here (inclusive) is stored.
+    through_ms: Option<i64>,
+    /// The window being imported and the pods of it already stored.
+    pending: Option<Pending>,
+    /// When the last run finished.
+    finished_at: Option<String>,
+    /// Requests and limits (kube_pod_container_resource_*) and OOM-killed pods per workload container.
+    current: Vec<ContainerSettings>,
+}
+
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+struct Pending {
+    window: Window,
+    done: BTreeSet<(String, String)>,
+}
+
+/// Totals for the summary.
+#[derive(Default)]
+struct Totals {
+    fetched: u64,
+    added: u64,
+    duplicates: u64,
+    days: BTreeSet<i64>,
+    /// (namespace, pod, container) with samples.
+    series: BTreeSet<(String, String, String)>,
+    /// (namespace, kind, workload, container) with samples.
+    workload_containers: BTreeSet<(String, String, String, String)>,
+    join: JoinStats,
+    store_time: Duration,
+}
+
+/// Rows stored per append (see the flush in `run`).
+const FLUSH_ROWS: usize = 1_000_000;
+
+pub fn run(args: &PrometheusArgs, out: &mut dyn Write) -> Result<u8> {
+    let started = Instant::now();
+    let step = parse_duration(&args.step).context("--step")?;
+    if step < 1000 || step % 1000 != 0 {
+        bail!("--step {}: must be whole seconds, at least 1s", args.step);
+    }
+    let rate_window = match &args.rate_window {
+        Some(w) => parse_duration(w).context("--rate-window")?,
+        None => step,
+    };
+    let timeout = parse_duration(&args.timeout).context("--timeout")?;
+    let now = chrono::Utc::now().timestamp_millis();
+    let until = match &args.until {
+        Some(t) => parse_timestamp(t).context("--until")?,
+        // The newest step may still be scraped: stop one step short of now.
+        None => now - step,
+    };
+    let since = match parse_duration(&args.since) {
+        Ok(d) => until - d,
+        Err(_) => parse_timestamp(&args.since).context("--since: expected a duration (14d) or a time")?,
+    };
+    let to = align_down(until, step);
+    let earliest = align_up(since, step);
+    if earliest > to {
+        bail!("--since {} is not before --until ({})", args.since, format_timestamp(to));
+    }
+
+    let scope = Scope {
+        namespaces: args.namespaces.clone(),
+        cluster: args.cluster_label.as_deref().map(parse_cluster_label).transpose()?,
+        selector: args.selector.clone(),
+    };
+    scope.validate()?;
+    let client = Client::new(ClientConfig {
+        url: args.url.clone(),
+        headers: headers(args)?,
+        timeout: Duration::from_millis(timeout as u64),
+        retries: args.retries,
+        backoff: Duration::from_millis(500),
+    })?;
+    let options = FetchOptions {
+        scope: scope.clone(),
+        step_ms: step,
+        rate_window_ms: rate_window,
+        max_points_per_request: args.max_points.max(1),
+        concurrency: args.concurrency.max(1),
+    };
+
+    // The store is created only once Prometheus has answered, so a failed first import leaves nothing behind.
+    let source = source_id(client.url(), &scope, args);
+    let state_path = state_path(&args.store, &source);
+    let mut state = if Store::is_store(&args.store) { load_state(&state_path)? } else { None }.unwrap_or_default();
+    let first_run = state.finished_at.is_none() && state.through_ms.is_none();
+    state.source = source;
+    state.step_ms = step;
+
+    // What to fetch: the window in progress first (resume), then everything after what is stored.
+    let mut windows = Vec::new();
+    let mut resume: Option<Pending> = state.pending.clone().filter(|p| p.window.end_ms <= to);
+    let mut from = earliest;
+    if let Some(p) = &resume {
+        windows.push(p.window);
+        from = from.max(p.window.end_ms + step);
+    } else if let Some(through) = state.through_ms {
+        from = from.max(align_up(through + 1, step));
+    }
+    windows.extend(time_windows(from, to, step, MAX_POINTS_PER_SERIES));
+    if windows.is_empty() {
+        writeln!(
+            out,
+            "prometheus {}: nothing new; stored through {} (next instant {})",
+            client.url(),
+            format_timestamp(state.through_ms.unwrap_or(to)),
+            format_timestamp(to + step)
+        )?;
+        return Ok(0);
+    }
+    let range = Window { start_ms: windows[0].start_ms, end_ms: windows.last().expect("non-empty").end_ms };
+
+    let ksm = fetch_kube_state(&client, &scope, range.start_ms, range.end_ms)
+        .context("reading kube-state-metrics series (owners, requests/limits, OOM kills)")?;
+    let store = Store::open_or_create(&args.store)?;
+    let progress = std::io::stderr().is_terminal();
+    let mut totals = Totals::default();
+    let mut resolutions: BTreeMap<Resolution, BTreeSet<(String, String)>> = BTreeMap::new();
+    let mut unlabelled = 0;
+
+    for (wi, window) in windows.iter().enumerate() {
+        let (mut pods, skipped) = discover_pods(&client, &scope, *window).context("listing usage series")?;
+        unlabelled += skipped;
+        for pod in pods.keys() {
+            resolutions.entry(ksm.owners.resolve(&pod.0, &pod.1).2).or_default().insert(pod.clone());
+        }
+        let done = match resume.take() {
+            Some(p) if p.window == *window => p.done,
+            _ => BTreeSet::new(),
+        };
+        pods.retain(|p, _| !done.contains(p));
+        let batches = pod_batches(&pods, window.points(step), options.max_points_per_request);
+        let batch_count = batches.len();
+        state.pending = Some(Pending { window: *window, done });
+        save_state(&state_path, &state)?;
+        let mut finished = 0;
+        // Batches are stored in groups of about FLUSH_ROWS rows: fewer, larger parts, and each
+        // append re-reads the day's existing keys, so appending every small batch would cost more.
+        let mut buffer: Vec<crate::domain::Sample> = Vec::new();
+        let mut buffered_pods: Vec<(String, String)> = Vec::new();
+        let flush = |buffer: &mut Vec<crate::domain::Sample>,
+                     pods: &mut Vec<(String, String)>,
+                     state: &mut State,
+                     totals: &mut Totals|
+         -> Result<()> {
+            if buffer.is_empty() && pods.is_empty() {
+                return Ok(());
+            }
+            let writing = Instant::now();
+            let report = store.append(std::mem::take(buffer))?;
+            totals.store_time += writing.elapsed();
+            totals.added += report.written;
+            totals.duplicates += report.duplicates;
+            state.pending.as_mut().expect("set above").done.extend(pods.drain(..));
+            save_state(&state_path, state)
+        };
+        let fetched = fetch_window(&client, &options, &ksm.owners, *window, batches, |batch| -> Result<()> {
+            totals.fetched += batch.samples.len() as u64;
+            let mut last: Option<&crate::domain::Sample> = None;
+            for s in &batch.samples {
+                totals.days.insert(s.timestamp_ms.div_euclid(DAY_MS));
+                // Samples come grouped by series: look at each series once.
+                if last.is_none_or(|l| (&l.namespace, &l.pod, &l.container) != (&s.namespace, &s.pod, &s.container)) {
+                    totals.series.insert((s.namespace.clone(), s.pod.clone(), s.container.clone()));
+                    totals.workload_containers.insert((
+                        s.namespace.clone(),
+                        s.workload_kind.clone(),
+                        s.workload.clone(),
+                        s.container.clone(),
+                    ));
+                }
+                last = Some(s);
+            }
+            add_join(&mut totals.join, &batch.stats);
+            buffer.extend(batch.samples);
+            buffered_pods.extend(batch.pods);
+            if buffer.len() >= FLUSH_ROWS {
+                flush(&mut buffer, &mut buffered_pods, &mut state, &mut totals)?;
+            }
+            finished += 1;
+            if progress {
+                eprint!(
+                    "\rwindow {}/{} ({} .. {}): batch {finished}/{batch_count}, {} samples, {} requests   ",
+                    wi + 1,
+                    windows.len(),
+                    format_timestamp(window.start_ms),
+                    format_timestamp(window.end_ms),
+                    totals.fetched,
+                    client.stats.requests.load(Ordering::Relaxed)
+                );
+            }
+            Ok(())
+        });
+        // Whatever arrived before a failure is kept, so a re-run resumes after it.
+        flush(&mut buffer, &mut buffered_pods, &mut state, &mut totals)?;
+        fetched.with_context(|| {
+            format!(
+                "import from {} interrupted in window {} .. {}; what was fetched is stored: re-run the same command to resume",
+                client.url(),
+                format_timestamp(window.start_ms),
+                format_timestamp(window.end_ms)
+            )
+        })?;
+        state.through_ms = Some(window.end_ms);
+        state.pending = None;
+        save_state(&state_path, &state)?;
+    }
+    if progress {
+        eprintln!();
+    }
+
+    let all_pods: BTreeSet<&(String, String)> = resolutions.values().flatten().collect();
+    if all_pods.is_empty() && first_run {
+        let _ = std::fs::remove_file(&state_path);
+        bail!(
+            "{}: no {} series with namespace, pod and container labels between {} and {} (matchers: {}); \
+             check --url, --namespace, --selector and --cluster-label",
+            client.url(),
+            crate::sources::prometheus::MEMORY_METRIC,
+            format_timestamp(range.start_ms),
+            format_timestamp(range.end_ms),
+            scope.usage_matchers().join(",")
+        );
+    }
+    if !ksm.settings.is_empty() {
+        state.current = ksm.settings.clone();
+    }
+    state.finished_at = Some(format_timestamp(now));
+    save_state(&state_path, &state)?;
+
+    // Summary.
+    let stats = &client.stats;
+    let requests = stats.requests.load(Ordering::Relaxed);
+    let range_queries = stats.range_queries.load(Ordering::Relaxed);
+    writeln!(
+        out,
+        "prometheus {}: {} .. {}, step {}, rate window {}",
+        client.url(),
+        format_timestamp(range.start_ms),
+        format_timestamp(range.end_ms),
+        promql_duration(step),
+        promql_duration(rate_window)
+    )?;
+    writeln!(
+        out,
+        "  requests: {requests} ({range_queries} query_range in {} window(s), the rest series/owner/settings lookups), \
+         {} retried, {:.1} MB, at most {} in flight",
+        windows.len(),
+        stats.retries.load(Ordering::Relaxed),
+        stats.bytes.load(Ordering::Relaxed) as f64 / 1e6,
+        stats.max_in_flight.load(Ordering::Relaxed)
+    )?;
+    writeln!(
+        out,
+        "  samples: {} fetched, {} added, {} already stored, {} day(s)",
+        totals.fetched,
+        totals.added,
+        totals.duplicates,
+        totals.days.len()
+    )?;
+    let count = |r: Resolution| resolutions.get(&r).map_or(0, BTreeSet::len);
+    writeln!(
+        out,
+        "  containers: {} of {} workload(s), as {} pod container series in {} pod(s); workloads of pods: {} from kube-state-metrics owners, {} guessed from the pod name (Deployment), {} as their own Pod",
+        totals.workload_containers.len(),
+        totals.workload_containers.iter().map(|(ns, k, w, _)| (ns, k, w)).collect::<BTreeSet<_>>().len(),
+        totals.series.len(),
+        all_pods.len(),
+        count(Resolution::Owner),
+        count(Resolution::GuessedDeployment),
+        count(Resolution::PodName)
+    )?;
+    let oom: usize = state.current.iter().filter(|c| !c.oom_killed_pods.is_empty()).count();
+    writeln!(
+        out,
+        "  current requests/limits: {} workload container(s), {} with OOM kills; saved in {}",
+        state.current.len(),
+        oom,
+        state_path.display()
+    )?;
+    for c in state.current.iter().filter(|c| !c.oom_killed_pods.is_empty()).take(10) {
+        writeln!(
+            out,
+            "    OOM-killed: {}/{}/{} container {} (pods {})",
+            c.namespace,
+            c.workload_kind,
+            c.workload,
+            c.container,
+            c.oom_killed_pods.join(", ")
+        )?;
+    }
+    writeln!(
+        out,
+        "  wall time: {:.1}s ({:.1}s writing the store)",
+        started.elapsed().as_secs_f64(),
+        totals.store_time.as_secs_f64()
+    )?;
+
+    // Warnings that change how the result should be read.
+    if !ksm.owners.has_pod_owners() && !all_pods.is_empty() {
+        eprintln!(
+            "warning: no kube-state-metrics series (kube_pod_owner) found: workloads were taken from pod names \
+             ({} pod(s) read as Deployments from `<name>-<hash>-<suffix>`, {} as their own Pod); \
+             scrape kube-state-metrics for exact owners",
+            count(Resolution::GuessedDeployment),
+            count(Resolution::PodName)
+        );
+    } else if count(Resolution::GuessedDeployment) + count(Resolution::PodName) > 0 {
+        eprintln!(
+            "warning: {} pod(s) have no kube_pod_owner series; their workloads were taken from the pod name",
+            count(Resolution::GuessedDeployment) + count(Resolution::PodName)
+        );
+    }
+    if unlabelled > 0 {
+        eprintln!(
+            "warning: {unlabelled} usage series lack a namespace, pod or container label and were ignored \
+             (older cAdvisor labels pod_name/container_name are not read)"
+        );
+    }
+    if totals.fetched == 0 && totals.join.unpaired > 0 {
+        eprintln!(
+            "warning: memory was found but no CPU rate: the rate window ({}) probably holds fewer than two scrapes; \
+             try --rate-window 2m (or a larger --step)",
+            promql_duration(rate_window)
+        );
+    }
+    Ok(0)
+}
+
+fn add_join(total: &mut JoinStats, s: &JoinStats) {
+    total.unpaired += s.unpaired;
+    total.non_finite += s.non_finite;
+    total.unlabelled += s.unlabelled;
+    total.outside += s.outside;
+}
+
+fn parse_cluster_label(text: &str) -> Result<(String, String)> {
+    let (name, value) = text
+        .split_once('=')
+        .with_context(|| format!("--cluster-label {text:?}: expected NAME=VALUE, e.g. cluster=prod"))?;
+    Ok((name.trim().to_string(), value.trim().trim_matches('"').to_string()))
+}
+
+fn headers(args: &PrometheusArgs) -> Result<Vec<(String, String)>> {
+    let mut headers = args.headers.iter().map(|h| parse_header(h)).collect::<Result<Vec<_>, _>>()?;
+    if let Some(file) = &args.bearer_token_file {
+        let token = std::fs::read_to_string(file).with_context(|| format!("--bearer-token-file {}", file.display()))?;
+        let token = token.trim();
+        if token.is_empty() {
+            bail!("--bearer-token-file {}: the file is empty", file.display());
+        }
+        if headers.iter().any(|(n, _)| n.eq_ignore_ascii_case("authorization")) {
+            bail!("--bearer-token-file and --header 'Authorization: ...' both set the Authorization header; use one");
+        }
+        headers.push(("Authorization".into(), format!("Bearer {token}")));
+    }
+    Ok(headers)
+}
+
+/// Identifies what an import reads: URL and scope (not the time range or step).
+fn source_id(url: &str, scope: &Scope, args: &PrometheusArgs) -> String {
+    let mut namespaces = scope.namespaces.clone();
+    namespaces.sort();
+    format!(
+        "url={url} cluster={} namespaces={} selector={} step={}",
+        scope.cluster.as_ref().map_or(String::new(), |(n, v)| format!("{n}={v}")),
+        namespaces.join(","),
+        scope.selector.as_deref().unwrap_or(""),
+        args.step
+    )
+}
+
+fn state_path(store: &Path, source: &str) -> PathBuf {
+    // FNV-1a: stable across Rust versions, unlike DefaultHasher.
+    let hash = source.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3));
+    store.join("imports").join(format!("prometheus-{hash:016x}.json"))
+}
+
+fn load_state(path: &Path) -> Result<Option<State>> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => Ok(Some(serde_json::from_str(&text).with_context(|| {
+            format!("{}: unreadable import state (delete it to import from --since again)", path.display())
+        })?)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
+    }
+}
+
+fn save_state(path: &Path, state: &State) -> Result<()> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    let text = serde_json::to_string_pretty(state).expect("state serialises");
+    crate::outputs::write_file(path, text.as_bytes()).with_context(|| format!("writing {}", path.display()))
+}

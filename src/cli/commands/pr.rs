@@ -1,0 +1,136 @@
+//! `podsizer pr`: size an overlay of a GitOps checkout and propose it as a pull request.
+//!
+//! Works detached at `REMOTE/BASE` so no local branch is touched, always returns the
+//! checkout to where it was, and never force-pushes over commits that are not the bot's.
+
+use crate::analysis::backtest::Prices;
+use crate::cli::args::PrArgs;
+use crate::cli::commands::recommend::{load_policy, size_all};
+use crate::domain::parse_quantity;
+use crate::outputs::bot::git::Repo;
+use crate::outputs::bot::github::GitHub;
+use crate::outputs::bot::text::{self, Thresholds};
+use crate::outputs::kustomize;
+use anyhow::{anyhow, bail, Context, Result};
+use std::io::Write;
+
+/// `10%` or `0.1`.
+fn parse_share(text: &str) -> Result<f64> {
+    let v = match text.trim().strip_suffix('%') {
+        Some(p) => p.trim().parse::<f64>().map(|p| p / 100.0),
+        None => text.trim().parse::<f64>(),
+    }
+    .map_err(|_| anyhow!("--min-change {text:?}: expected a percentage like 10% or a fraction like 0.1"))?;
+    if !(0.0..10.0).contains(&v) {
+        bail!("--min-change {text:?} is out of range");
+    }
+    Ok(v)
+}
+
+pub fn run(args: &PrArgs, out: &mut dyn Write) -> Result<u8> {
+    let thresholds = Thresholds {
+        relative: parse_share(&args.min_change)?,
+        cpu_cores: parse_quantity(&args.min_cpu).context("--min-cpu")?,
+        memory_bytes: parse_quantity(&args.min_memory).context("--min-memory")?,
+    };
+    let token = std::env::var("GITHUB_TOKEN").unwrap_or_default();
+    if !args.dry_run && (token.is_empty() || args.github_repo.is_none()) {
+        bail!("opening a pull request needs GITHUB_TOKEN in the environment and --github-repo OWNER/NAME (or use --dry-run)");
+    }
+    let repo = Repo::new(&args.repo);
+    let dirty = repo.dirty()?;
+    if !dirty.is_empty() {
+        bail!(
+            "{}: the work tree has uncommitted changes ({}); podsizer pr needs a clean checkout",
+            args.repo.display(),
+            dirty.join(", ")
+        );
+    }
+    let branch = args.branch.clone().unwrap_or_else(|| {
+        format!("podsizer/{}", args.overlay.trim_end_matches('/').rsplit('/').next().unwrap_or("overlay"))
+    });
+    repo.run(&["fetch", "-q", "--prune", &args.remote])?;
+    let base = format!("{}/{}", args.remote, args.base);
+    repo.resolve(&base).ok_or_else(|| anyhow!("{base} does not exist in {}", args.repo.display()))?;
+    let old_tip = repo.resolve(&format!("{}/{branch}", args.remote));
+    if let Some(tip) = &old_tip {
+        let humans = repo.foreign_authors(&format!("{base}..{tip}"))?;
+        if !humans.is_empty() {
+            writeln!(out, "{branch} has commits by {} that podsizer did not make: not overwriting them. Merge or close that work, or pass --branch for a new branch.", humans.join(", "))?;
+            return Ok(1);
+        }
+    }
+    let original = repo.head()?;
+    repo.run(&["checkout", "-q", "--detach", &base])?;
+    let result = propose(args, &repo, &branch, old_tip.as_deref(), &thresholds, token, out);
+    // Whatever happened, leave the checkout as it was found.
+    let _ = repo.run(&["reset", "-q", "--hard"]);
+    let _ = repo.run(&["clean", "-q", "-fd", "--", &args.overlay]);
+    repo.run(&["checkout", "-q", &original]).context("returning to the original checkout")?;
+    result
+}
+
+fn propose(
+    args: &PrArgs,
+    repo: &Repo,
+    branch: &str,
+    old_tip: Option<&str>,
+    thresholds: &Thresholds,
+    token: String,
+    out: &mut dyn Write,
+) -> Result<u8> {
+    let overlay_dir = repo.dir().join(&args.overlay);
+    let policy = load_policy(args.policy.as_deref())?;
+    let run = size_all(&args.input, Some(&overlay_dir), &policy, &args.strategy, false)?;
+    let (overlay, recs) = (&run.overlay, &run.recommendations);
+    let changes = text::significant_changes(recs, thresholds);
+    if changes.is_empty() {
+        writeln!(
+            out,
+            "nothing changed beyond --min-change {} (and {} CPU / {} memory) against {}/{}: no commit, no pull request",
+            args.min_change, args.min_cpu, args.min_memory, args.remote, args.base
+        )?;
+        return Ok(0);
+    }
+    let mut patch_plan = kustomize::plan(&overlay_dir, &overlay.workloads, recs)?;
+    patch_plan.patches.extend(run.hpa_patches.iter().cloned());
+    kustomize::write_plan(&overlay_dir, &patch_plan)?;
+    let prices = Prices { core_hour: args.core_hour_price, gib_hour: args.gib_hour_price };
+    let cost = text::monthly_cost(recs, &prices);
+    let title = text::title(&args.overlay, changes.len(), cost);
+    let body = text::summary_body(&args.overlay, recs, &changes, cost);
+    repo.run(&["add", "-A", "--", &args.overlay])?;
+    if args.dry_run {
+        writeln!(
+            out,
+            "{}\n\n--- pull request (dry run: nothing pushed, no API call) ---\n{title}\n\n{body}",
+            repo.run(&["diff", "--cached"])?
+        )?;
+        return Ok(0);
+    }
+    repo.run(&["commit", "-q", "-m", &title, "-m", &changes.join("\n")])?;
+    let same_tree = old_tip.is_some_and(|tip| repo.run(&["diff", "--quiet", tip, "HEAD"]).is_ok());
+    if same_tree {
+        writeln!(out, "{branch} already holds these sizes: nothing pushed")?;
+    } else {
+        let lease = format!("--force-with-lease=refs/heads/{branch}:{}", old_tip.unwrap_or(""));
+        repo.run(&["push", "-q", &lease, &args.remote, &format!("HEAD:refs/heads/{branch}")])?;
+        writeln!(out, "pushed {branch} ({} change(s))", changes.len())?;
+    }
+    let mut github = GitHub::new(&args.github_api, args.github_repo.as_deref().expect("checked"), token);
+    let pr = match github.find_open(branch)? {
+        Some(existing) if same_tree => existing,
+        Some(existing) => {
+            let pr = github.update(existing.number, &title, &body)?;
+            writeln!(out, "updated pull request #{} {}", pr.number, pr.url)?;
+            pr
+        }
+        None => {
+            let pr = github.open(branch, &args.base, &title, &body)?;
+            writeln!(out, "opened pull request #{} {}", pr.number, pr.url)?;
+            pr
+        }
+    };
+    writeln!(out, "{title} (#{})", pr.number)?;
+    Ok(0)
+}

@@ -1,0 +1,51 @@
+//! `podsizer report`: the weekly sizing report. Sizes every container exactly as
+//! `recommend` does (same `recommend_all`), then adds charts, costs, risks and the
+//! comparison with last week. Reads the overlay but never writes a patch.
+
+use super::recommend::{load_policy, size_all};
+use crate::analysis::backtest::Prices;
+use crate::cli::args::ReportArgs;
+use crate::outputs::report::{self, PreviousReport, ReportInput};
+use anyhow::{bail, Context, Result};
+use std::io::Write;
+
+pub fn run(args: &ReportArgs, out: &mut dyn Write) -> Result<u8> {
+    let tz: chrono_tz::Tz = args.tz.parse().map_err(|_| {
+        anyhow::anyhow!(
+            "--tz {:?}: unknown time zone; use an IANA name such as UTC, Europe/Berlin or Asia/Tokyo",
+            args.tz
+        )
+    })?;
+    for (name, price) in [("--core-hour-price", args.core_hour_price), ("--gib-hour-price", args.gib_hour_price)] {
+        if !price.is_finite() || price < 0.0 {
+            bail!("{name} {price}: must be a number >= 0");
+        }
+    }
+    let policy = load_policy(args.policy.as_deref())?;
+    let previous = args.previous.as_deref().map(PreviousReport::load).transpose().context("--previous")?;
+    // The same sizing as `recommend` (HPA advice included); a report writes no patch.
+    let run = size_all(&args.input, args.kustomize.as_deref(), &policy, &args.strategy, args.force)?;
+    let (selection, recs) = (&run.selection, &run.recommendations);
+    let series = selection.series()?;
+    let input = ReportInput {
+        strategy: &args.strategy,
+        since: selection.since,
+        until: selection.until,
+        recommendations: recs,
+        series: &series,
+        prices: Prices { core_hour: args.core_hour_price, gib_hour: args.gib_hour_price },
+        tz,
+        current_source: args.kustomize.as_ref().map(|d| d.display().to_string()),
+        previous: previous.as_ref(),
+    };
+    let built = report::build(&input);
+    let written = report::write(&built, &args.out)?;
+    writeln!(
+        out,
+        "wrote {} ({} files: index.html, index.md, report.json, {} charts)",
+        args.out.display(),
+        written.files.len(),
+        written.files.len() - 3
+    )?;
+    Ok(0)
+}

@@ -1,0 +1,637 @@
+//! The report's content as a list of blocks, rendered to Markdown and to HTML.
+
+use super::{charts, ContainerDoc, NowProposed, Report, ReportDoc, SETTINGS};
+use crate::domain::{human_bytes, Cpu};
+use crate::outputs::format::RecommendationDoc;
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Inline {
+    Text(String),
+    Strong(String),
+    Code(String),
+    /// A risk flag: highlighted in HTML, bold in Markdown.
+    Flag(String),
+    Link {
+        text: String,
+        href: String,
+    },
+}
+
+pub type Line = Vec<Inline>;
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Block {
+    Heading {
+        level: u8,
+        text: String,
+        id: String,
+    },
+    Para(Line),
+    List(Vec<Line>),
+    /// `right[i]`: right-align column i (numbers).
+    Table {
+        head: Vec<String>,
+        right: Vec<bool>,
+        rows: Vec<Vec<Line>>,
+    },
+    Image {
+        src: String,
+        alt: String,
+        width: u32,
+        height: u32,
+    },
+}
+
+fn t(s: impl Into<String>) -> Inline {
+    Inline::Text(s.into())
+}
+
+fn b(s: impl Into<String>) -> Inline {
+    Inline::Strong(s.into())
+}
+
+fn code(s: impl Into<String>) -> Inline {
+    Inline::Code(s.into())
+}
+
+fn heading(level: u8, text: impl Into<String>, id: impl Into<String>) -> Block {
+    Block::Heading { level, text: text.into(), id: id.into() }
+}
+
+pub fn money(v: f64) -> String {
+    let sign = if v < 0.0 { "-" } else { "" };
+    let v = v.abs();
+    let whole = v.trunc() as u64;
+    let cents = ((v - whole as f64) * 100.0).round() as u64;
+    let (whole, cents) = if cents == 100 { (whole + 1, 0) } else { (whole, cents) };
+    format!("{sign}${}.{cents:02}", count(whole))
+}
+
+fn percent_change(before: f64, after: f64) -> String {
+    if before == 0.0 {
+        return String::new();
+    }
+    let p = (after - before) / before * 100.0;
+    if p.abs() < 0.5 {
+        "±0%".into()
+    } else {
+        format!("{}{:.0}%", if p > 0.0 { "+" } else { "-" }, p.abs())
+    }
+}
+
+fn cpu(v: Option<f64>) -> String {
+    v.map_or_else(|| "-".into(), |v| Cpu(v).to_string())
+}
+
+fn mem(v: Option<f64>) -> String {
+    v.map_or_else(|| "-".into(), human_bytes)
+}
+
+fn count(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+fn local_time(report: &Report, ms: i64) -> String {
+    use chrono::TimeZone;
+    report
+        .tz
+        .timestamp_millis_opt(ms)
+        .single()
+        .map_or_else(|| ms.to_string(), |t| t.format("%a %-d %b %Y %H:%M").to_string())
+}
+
+/// Settings of one container as (now, proposed) in `SETTINGS` order.
+fn settings(r: &RecommendationDoc) -> [(Option<f64>, Option<f64>, bool); 4] {
+    let cur = r.current.as_ref();
+    let sized = r.status == "sized";
+    [
+        (cur.and_then(|c| c.cpu.request_cores), r.cpu.as_ref().and_then(|c| c.request_cores), sized),
+        (cur.and_then(|c| c.cpu.limit_cores), r.cpu.as_ref().and_then(|c| c.limit_cores), sized),
+        (cur.and_then(|c| c.memory.request_bytes), r.memory.as_ref().and_then(|m| m.request_bytes), sized),
+        (cur.and_then(|c| c.memory.limit_bytes), r.memory.as_ref().and_then(|m| m.limit_bytes), sized),
+    ]
+}
+
+fn show(i: usize, v: Option<f64>) -> String {
+    if i < 2 {
+        cpu(v)
+    } else {
+        mem(v)
+    }
+}
+
+/// `1 -> **240m** (-76%)` for the summary table.
+fn change_cell(i: usize, now: Option<f64>, proposed: Option<f64>, sized: bool) -> Line {
+    if !sized {
+        return vec![t(show(i, now)), t(" (kept)")];
+    }
+    let new_text = match proposed {
+        None if i == 1 => "no limit".to_string(),
+        v => show(i, v),
+    };
+    match now {
+        None => vec![t("not set → "), b(new_text)],
+        Some(n) => {
+            let same = proposed.is_some_and(|p| (p - n).abs() < 1e-9 * n.abs().max(1.0));
+            if same {
+                vec![t(format!("{new_text} (same)"))]
+            } else {
+                let pc = proposed.map(|p| percent_change(n, p)).unwrap_or_default();
+                let mut line = vec![t(format!("{} → ", show(i, Some(n)))), b(new_text)];
+                if !pc.is_empty() {
+                    line.push(t(format!(" ({pc})")));
+                }
+                line
+            }
+        }
+    }
+}
+
+fn workload_title(ns: &str, kind: &str, name: &str) -> String {
+    format!("{ns} / {}/{name}", kind.to_lowercase())
+}
+
+fn anchor(c: &ContainerDoc) -> String {
+    format!(
+        "c-{}-{}-{}-{}",
+        super::slug(&c.namespace),
+        super::slug(&c.workload.kind),
+        super::slug(&c.workload.name),
+        super::slug(&c.container)
+    )
+}
+
+fn short_flag(code: &str) -> &'static str {
+    match code {
+        "not_enough_history" => "not enough history",
+        "excluded" => "excluded",
+        "short_history" => "short history",
+        "throttled_now" => "throttled now",
+        "memory_above_limit_now" => "over memory limit now",
+        "oom_risk_now" => "OOM risk now",
+        "throttling_risk" => "throttling risk",
+        "oom_risk_proposed" => "OOM risk",
+        "current_unknown" => "current unknown",
+        _ => "see details",
+    }
+}
+
+fn cost_cell(c: &NowProposed) -> Line {
+    match (c.current, c.proposed) {
+        (Some(a), Some(p)) => vec![t(format!("{} → ", money(a))), b(money(p))],
+        (None, Some(p)) => vec![t("? → "), b(money(p))],
+        (Some(a), None) => vec![t(money(a))],
+        (None, None) => vec![t("-")],
+    }
+}
+
+/// Text whose `backticked` parts (names in rationales) become code spans.
+fn with_code(text: &str) -> Line {
+    if text.matches('`').count() % 2 != 0 {
+        return vec![t(text)];
+    }
+    text.split('`')
+        .enumerate()
+        .filter(|(_, part)| !part.is_empty())
+        .map(|(i, part)| if i % 2 == 1 { code(part) } else { t(part) })
+        .collect()
+}
+
+pub fn blocks(report: &Report) -> Vec<Block> {
+    let doc = &report.doc;
+    let mut out = Vec::new();
+    intro(report, &mut out);
+    summary(doc, &mut out);
+    changes_table(doc, &mut out);
+    week_over_week(doc, &mut out);
+    containers(report, &mut out);
+    workloads(report, &mut out);
+    how_to_read(report, &mut out);
+    out
+}
+
+fn intro(report: &Report, out: &mut Vec<Block>) {
+    let doc = &report.doc;
+    out.push(heading(1, format!("Sizing report {}", doc.week), "top"));
+    let (from, to) = report.span;
+    let workloads = doc.workloads.len();
+    let mut line = vec![t(format!(
+        "Measured CPU and memory use of {} container{} in {} workload{}, from {} to {} ({}), compared with ",
+        doc.containers.len(),
+        if doc.containers.len() == 1 { "" } else { "s" },
+        workloads,
+        if workloads == 1 { "" } else { "s" },
+        local_time(report, from),
+        local_time(report, to - 1),
+        doc.time_zone
+    ))];
+    match &report.current_source {
+        Some(src) => {
+            line.push(t("the requests and limits set now in "));
+            line.push(code(src.clone()));
+            line.push(t("."));
+        }
+        None => line.push(t("proposals only: current settings were not given (pass --kustomize OVERLAY).")),
+    }
+    out.push(Block::Para(line));
+    out.push(Block::Para(vec![
+        t("The rule: "),
+        b("request = use at typical load"),
+        t(" (what the scheduler reserves for the pod), "),
+        b("limit ≈ 2 × request"),
+        t(", raised where the peaks seen would otherwise be throttled (CPU) or OOM-killed (memory). Every number below says which measurement and which guard produced it."),
+    ]));
+}
+
+fn summary(doc: &ReportDoc, out: &mut Vec<Block>) {
+    out.push(heading(2, "In short", "summary"));
+    let tot = &doc.totals;
+    let changing =
+        doc.recommendations.iter().filter(|r| settings(r).iter().any(|(n, p, s)| *s && super::differs(*n, *p))).count();
+    let flagged = doc.containers.iter().filter(|c| c.risk.flags.iter().any(|f| f.code != "current_unknown")).count();
+    let mut items = Vec::new();
+    match (tot.monthly_cost.current, tot.monthly_cost.proposed, tot.monthly_savings) {
+        (Some(now), Some(new), Some(save)) => {
+            let pct = if now > 0.0 { save / now * 100.0 } else { 0.0 };
+            let verb = if save >= 0.0 { "saves" } else { "costs" };
+            items.push(vec![
+                t(format!("Requests cost {} a month now; the proposal ", money(now))),
+                b(format!("{verb} {} a month ({:.0}%)", money(save.abs()), pct.abs())),
+                t(format!(", {} instead.", money(new))),
+            ]);
+        }
+        (_, Some(new), _) => items.push(vec![t(format!("The proposed requests cost {} a month.", money(new)))]),
+        _ => {}
+    }
+    items.push(vec![t(format!(
+        "{changing} of {} container{} would change; {}.",
+        tot.containers,
+        if tot.containers == 1 { "" } else { "s" },
+        match flagged {
+            0 => "none has a risk flag".to_string(),
+            1 => "1 has a risk flag (see the risk column)".to_string(),
+            n => format!("{n} have risk flags (see the risk column)"),
+        }
+    ))]);
+    if tot.sized < tot.containers {
+        items.push(vec![t(format!(
+            "{} container{} could not be sized (too little history or excluded): their settings stay as they are.",
+            tot.containers - tot.sized,
+            if tot.containers - tot.sized == 1 { "" } else { "s" }
+        ))]);
+    }
+    items.push(vec![
+        t("To apply: "),
+        code("podsizer recommend --input SAMPLES --kustomize OVERLAY"),
+        t(" writes these numbers as kustomize patches for review (this report writes none)."),
+    ]);
+    out.push(Block::List(items));
+    let row = |label: &str, v: &NowProposed, fmt: &dyn Fn(f64) -> String| -> Vec<Line> {
+        let change = match (v.current, v.proposed) {
+            (Some(a), Some(p)) => {
+                let pc = percent_change(a, p);
+                let d = p - a;
+                format!(
+                    "{}{}{}",
+                    if d < 0.0 { "-" } else { "+" },
+                    fmt(d.abs()),
+                    if pc.is_empty() { String::new() } else { format!(" ({pc})") }
+                )
+            }
+            _ => "-".into(),
+        };
+        vec![
+            vec![t(label)],
+            vec![t(v.current.map_or("?".into(), fmt))],
+            vec![b(v.proposed.map_or("-".into(), fmt))],
+            vec![t(change)],
+        ]
+    };
+    let cost = NowProposed { current: tot.monthly_cost.current, proposed: tot.monthly_cost.proposed };
+    out.push(Block::Table {
+        head: vec!["Totals (requests × average pods)".into(), "now".into(), "proposed".into(), "change".into()],
+        right: vec![false, true, true, true],
+        rows: vec![
+            row("CPU requested (cores)", &tot.cpu_request_cores, &|v| format!("{v:.2}")),
+            row("memory requested (GiB)", &tot.memory_request_gib, &|v| format!("{v:.2}")),
+            row("cost per month", &cost, &money),
+        ],
+    });
+    if tot.compared < tot.containers {
+        out.push(Block::Para(vec![t(format!(
+            "Totals cover the {} container{} whose current requests are known.",
+            tot.compared,
+            if tot.compared == 1 { "" } else { "s" }
+        ))]));
+    }
+}
+
+fn changes_table(doc: &ReportDoc, out: &mut Vec<Block>) {
+    out.push(heading(2, "What to change", "changes"));
+    out.push(Block::Para(vec![t(
+        "Per container (per pod): now → proposed, with the change. Confidence grows to 100% with a week of history. Cost is per month for all its pods.",
+    )]));
+    let mut rows = Vec::new();
+    for (r, c) in doc.recommendations.iter().zip(&doc.containers) {
+        let s = settings(r);
+        let mut row: Vec<Line> = vec![
+            vec![t(workload_title(&r.namespace, &r.workload.kind, &r.workload.name))],
+            vec![Inline::Link { text: r.container.clone(), href: format!("#{}", anchor(c)) }],
+        ];
+        for (i, (n, p, sized)) in s.iter().enumerate() {
+            row.push(change_cell(i, *n, *p, *sized));
+        }
+        row.push(vec![t(format!("{:.0}%", r.confidence * 100.0))]);
+        row.push(cost_cell(&c.monthly_cost));
+        let flags: Vec<&str> = c.risk.flags.iter().map(|f| short_flag(f.code)).collect();
+        row.push(if flags.is_empty() { vec![t("none")] } else { vec![Inline::Flag(flags.join(", "))] });
+        rows.push(row);
+    }
+    out.push(Block::Table {
+        head: [
+            "workload",
+            "container",
+            "CPU request",
+            "CPU limit",
+            "memory request",
+            "memory limit",
+            "confidence",
+            "cost / month",
+            "risk",
+        ]
+        .map(String::from)
+        .to_vec(),
+        right: vec![false, false, true, true, true, true, true, true, false],
+        rows,
+    });
+}
+
+fn week_over_week(doc: &ReportDoc, out: &mut Vec<Block>) {
+    out.push(heading(2, "Week over week", "week-over-week"));
+    let Some(w) = &doc.week_over_week else {
+        out.push(Block::Para(vec![
+            t("No previous report to compare with; pass "),
+            code("--previous reports/<last week>/"),
+            t(" to see what moved since."),
+        ]));
+        return;
+    };
+    out.push(Block::Para(vec![t(format!(
+        "Compared with {} (window {} to {}): {} container{} moved, {} unchanged.",
+        w.previous_week,
+        w.previous_window.since.as_deref().unwrap_or("?"),
+        w.previous_window.until.as_deref().unwrap_or("?"),
+        w.changes.len(),
+        if w.changes.len() == 1 { "" } else { "s" },
+        w.unchanged
+    ))]));
+    let pair = |p: &super::WeekPair| match (p.previous, p.now) {
+        (Some(a), Some(b)) => format!("{} → {}", money(a), money(b)),
+        (None, Some(b)) => format!("? → {}", money(b)),
+        (Some(a), None) => format!("{} → ?", money(a)),
+        _ => "?".into(),
+    };
+    let mut items = vec![
+        vec![t(format!("Cost per month of the current settings: {}", pair(&w.monthly_cost)))],
+        vec![t(format!("Cost per month of the proposal: {}", pair(&w.monthly_cost_proposed)))],
+    ];
+    if !w.new.is_empty() {
+        items.push(vec![t("New this week: "), code(w.new.join(", "))]);
+    }
+    if !w.gone.is_empty() {
+        items.push(vec![t("Gone since last week: "), code(w.gone.join(", "))]);
+    }
+    out.push(Block::List(items));
+    if w.changes.is_empty() {
+        return;
+    }
+    let mut rows = Vec::new();
+    for c in &w.changes {
+        for m in &c.moves {
+            rows.push(vec![
+                vec![code(c.container.clone())],
+                vec![t(format!("{} {}", m.what, m.setting))],
+                vec![t(m.previous.clone())],
+                vec![b(m.now.clone())],
+                vec![t(m.change.map_or(String::new(), |c| {
+                    format!("{}{:.0}%", if c > 0.0 { "+" } else { "-" }, (c * 100.0).abs())
+                }))],
+                vec![t(m.why.clone())],
+            ]);
+        }
+    }
+    out.push(Block::Table {
+        head: ["container", "what moved", "last week", "this week", "change", "why"].map(String::from).to_vec(),
+        right: vec![false, false, true, true, true, false],
+        rows,
+    });
+}
+
+fn containers(report: &Report, out: &mut Vec<Block>) {
+    let doc = &report.doc;
+    out.push(heading(2, "Containers", "containers"));
+    out.push(Block::Para(vec![
+        t("Each chart shows the container's use over the window in 10-minute steps, all pods pooled: "),
+        b("blue line"),
+        t(" the median, "),
+        b("blue band"),
+        t(" median to p95, "),
+        b("thin line"),
+        t(" the peak. Horizontal lines: "),
+        b("orange = now"),
+        t(", "),
+        b("green = proposed"),
+        t("; dashed = request, solid = limit."),
+    ]));
+    for (r, c) in doc.recommendations.iter().zip(&doc.containers) {
+        out.push(heading(
+            3,
+            format!("{} / {}", workload_title(&r.namespace, &r.workload.kind, &r.workload.name), r.container),
+            anchor(c),
+        ));
+        out.push(Block::Image {
+            src: c.chart.clone(),
+            alt: format!(
+                "CPU and memory use of {} over the window, with current and proposed requests and limits",
+                r.container
+            ),
+            width: charts::USAGE_SIZE.0,
+            height: charts::USAGE_SIZE.1,
+        });
+        let s = settings(r);
+        let mut now_row = vec![vec![t("now")]];
+        let mut new_row = vec![vec![t("proposed")]];
+        let mut change_row = vec![vec![t("change")]];
+        for (i, (n, p, sized)) in s.iter().enumerate() {
+            now_row.push(vec![t(match (r.current.is_some(), n) {
+                (false, _) => "?".to_string(),
+                (true, None) => "not set".to_string(),
+                (true, v) => show(i, *v),
+            })]);
+            new_row.push(vec![b(if !sized {
+                "no proposal".into()
+            } else if i == 1 && p.is_none() {
+                "no limit".into()
+            } else {
+                show(i, *p)
+            })]);
+            change_row.push(vec![t(match (n, p) {
+                (Some(n), Some(p)) if *sized => percent_change(*n, *p),
+                _ => String::new(),
+            })]);
+        }
+        out.push(Block::Table {
+            head: std::iter::once(String::new()).chain(SETTINGS.iter().map(|s| s.to_string())).collect(),
+            right: vec![false, true, true, true, true],
+            rows: vec![now_row, new_row, change_row],
+        });
+        out.push(Block::Para(vec![b("Why these numbers:")]));
+        out.push(Block::List(r.rationale.iter().map(|l| with_code(l)).collect()));
+        let u = &c.usage;
+        out.push(Block::Para(vec![
+            b("Use over the window:"),
+            t(" "),
+            t(format!(
+                "CPU median {}, p95 {}, peak {}; memory median {}, p95 {}, peak {}; {:.1} pods on average, {} samples.",
+                Cpu(u.cpu_cores.p50).millicores_text(),
+                Cpu(u.cpu_cores.p95).millicores_text(),
+                Cpu(u.cpu_cores.max).millicores_text(),
+                human_bytes(u.memory_bytes.p50),
+                human_bytes(u.memory_bytes.p95),
+                human_bytes(u.memory_bytes.max),
+                c.replicas,
+                count(c.risk.samples)
+            )),
+        ]));
+        let mut cost = vec![b("Cost per month:"), t(" ")];
+        cost.extend(cost_cell(&c.monthly_cost));
+        cost.push(t(format!(" ({:.1} pods × requests × prices × 730 h).", c.replicas)));
+        out.push(Block::Para(cost));
+        if c.risk.flags.is_empty() {
+            out.push(Block::Para(vec![
+                b("Risk:"),
+                t(" none found (no samples above the current or proposed limits)."),
+            ]));
+        } else {
+            out.push(Block::Para(vec![b("Risk:")]));
+            out.push(Block::List(c.risk.flags.iter().map(|f| vec![Inline::Flag(f.text.clone())]).collect()));
+        }
+    }
+}
+
+fn workloads(report: &Report, out: &mut Vec<Block>) {
+    let doc = &report.doc;
+    out.push(heading(2, "Daily cycle per workload", "daily-cycle"));
+    out.push(Block::Para(vec![t(format!(
+        "Mean CPU use of one pod (all its containers) by hour of day and weekday, in {}: the cycle the request has to live with. Darker is busier; the numbers are millicores.",
+        doc.time_zone
+    ))]));
+    for (w, data) in doc.workloads.iter().zip(&report.workloads) {
+        out.push(heading(
+            3,
+            workload_title(&w.namespace, &w.kind, &w.name),
+            format!("w-{}-{}-{}", super::slug(&w.namespace), super::slug(&w.kind), super::slug(&w.name)),
+        ));
+        out.push(Block::Image {
+            src: w.heatmap.clone(),
+            alt: format!("Mean CPU per pod of {} by hour and weekday", w.name),
+            width: charts::HEATMAP_SIZE.0,
+            height: charts::HEATMAP_SIZE.1,
+        });
+        let mut line = Vec::new();
+        if let (Some(hi), Some(lo)) = (&w.busiest, &w.quietest) {
+            line.push(t(format!(
+                "Busiest: {} {:02}:00 at {} per pod; quietest: {} {:02}:00 at {}.",
+                hi.weekday,
+                hi.hour,
+                Cpu(hi.cpu_cores).millicores_text(),
+                lo.weekday,
+                lo.hour,
+                Cpu(lo.cpu_cores).millicores_text()
+            )));
+            if let Some(req) = data.proposed_pod_request {
+                let above = data.grid.iter().flatten().flatten().filter(|v| **v > req).count();
+                let cells = data.grid.iter().flatten().flatten().count();
+                line.push(t(format!(
+                    " The proposed requests add up to {} per pod; {} of the {} hour-slots average above that (pods then borrow CPU up to their limits).",
+                    Cpu(req),
+                    above,
+                    cells
+                )));
+            }
+        }
+        if !line.is_empty() {
+            out.push(Block::Para(line));
+        }
+    }
+}
+
+fn how_to_read(report: &Report, out: &mut Vec<Block>) {
+    let doc = &report.doc;
+    out.push(heading(2, "How to read this report", "how-to-read"));
+    out.push(Block::List(vec![
+        vec![b("Request"), t(": what the scheduler reserves for the container; the cluster is paid for by requests. "), b("Limit"), t(": the cap; CPU above it is throttled (slowed down), memory above it gets the container OOM-killed.")],
+        vec![b("p50 / p95 / p99.9"), t(": the use that 50% / 95% / 99.9% of samples stay at or below (p50 = median, typical load). Recent days weigh more for requests (half-life 7 days).")],
+        vec![b("Cost"), t(format!(": request × average number of pods × price × {} hours a month, at {} per core-hour and {} per GiB-hour (", doc.prices.hours_per_month, money_precise(doc.prices.core_hour), money_precise(doc.prices.gib_hour))), code("--core-hour-price"), t(", "), code("--gib-hour-price"), t(").")],
+        vec![b("Risk flags"), t(": samples above the current or proposed limits, memory peaks near the current limit, short history. OOM kills are not in usage samples, so they are reported as unknown rather than zero.")],
+        vec![b("Confidence"), t(": history covered, growing to 100% at 7 days (a week shows the weekly cycle).")],
+        vec![t("Files: "), code("report.json"), t(" holds every number (next week's report compares against it with "), code("--previous"), t("); "), code("index.md"), t(" is this page as Markdown.")],
+    ]));
+}
+
+fn money_precise(v: f64) -> String {
+    let s = format!("${v:.4}");
+    let s = s.trim_end_matches('0');
+    if s.ends_with('.') {
+        format!("{s}00")
+    } else if s.split('.').nth(1).is_some_and(|d| d.len() < 2) {
+        format!("{s}0")
+    } else {
+        s.to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn money_groups_and_rounds() {
+        assert_eq!(money(1234567.891), "$1,234,567.89");
+        assert_eq!(money(0.999), "$1.00");
+        assert_eq!(money(-12.5), "-$12.50");
+        assert_eq!(money_precise(0.04), "$0.04");
+        assert_eq!(money_precise(0.005), "$0.005");
+        assert_eq!(money_precise(1.0), "$1.00");
+    }
+
+    #[test]
+    fn backticks_become_code() {
+        assert_eq!(with_code("HPA `api` allows"), vec![t("HPA "), code("api"), t(" allows")]);
+        assert_eq!(with_code("odd ` tick"), vec![t("odd ` tick")]);
+    }
+
+    #[test]
+    fn change_cells() {
+        let text = |l: Line| {
+            l.iter()
+                .map(|i| match i {
+                    Inline::Text(s) | Inline::Strong(s) => s.clone(),
+                    _ => String::new(),
+                })
+                .collect::<String>()
+        };
+        assert_eq!(text(change_cell(0, Some(1.0), Some(0.24), true)), "1 → 240m (-76%)");
+        assert_eq!(text(change_cell(1, None, None, true)), "not set → no limit");
+        assert_eq!(text(change_cell(2, Some(1048576.0), Some(1048576.0), true)), "1Mi (same)");
+        assert_eq!(text(change_cell(0, Some(1.0), None, false)), "1 (kept)");
+    }
+}

@@ -1,0 +1,620 @@
+//! The weekly sizing report: `index.html`, `index.md`, `report.json` and charts in one folder.
+//!
+//! `build` turns recommendations (the same ones `recommend` prints) and each container's raw
+//! history into a `Report`: the JSON document plus the chart data. `write` draws the charts
+//! and renders the page twice from one list of blocks (`content`), as Markdown and as HTML,
+//! so both always say the same thing. Nothing here knows about the command line.
+
+pub mod charts;
+mod content;
+pub mod html;
+pub mod markdown;
+pub mod previous;
+
+use crate::analysis::backtest::{Prices, Series};
+use crate::analysis::timeline::{self, Bucket, Spread};
+use crate::analysis::{Proposal, Recommendation};
+use crate::domain::{format_timestamp, ContainerKey, Workload, DAY_MS};
+use crate::outputs::format::{RecommendationDoc, WindowDoc};
+use chrono::{Datelike, TimeZone, Timelike};
+use chrono_tz::Tz;
+use serde::Serialize;
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+
+pub use previous::PreviousReport;
+
+/// Identifies the JSON layout; bump when a field changes meaning.
+pub const FORMAT: &str = "podsizer-report/1";
+/// Hours in an average month (365 x 24 / 12), for monthly costs.
+pub const HOURS_PER_MONTH: f64 = 730.0;
+/// Width of the buckets in the usage charts.
+pub const BUCKET_MS: i64 = 10 * 60_000;
+const GIB: f64 = 1024.0 * 1024.0 * 1024.0;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReportError {
+    #[error("{path}: {source}")]
+    Io { path: PathBuf, source: std::io::Error },
+    #[error("chart {file}: {message}")]
+    Chart { file: String, message: String },
+    #[error("{path}: not a podsizer report ({message})")]
+    Previous { path: PathBuf, message: String },
+}
+
+/// What the report is made from.
+pub struct ReportInput<'a> {
+    pub strategy: &'a str,
+    pub since: Option<i64>,
+    pub until: Option<i64>,
+    /// In container order, as `recommend_all` returns them.
+    pub recommendations: &'a [Recommendation],
+    /// Raw points per container (for charts and risk counts).
+    pub series: &'a [Series],
+    pub prices: Prices,
+    pub tz: Tz,
+    /// Where current settings came from (an overlay path), if anywhere.
+    pub current_source: Option<String>,
+    pub previous: Option<&'a PreviousReport>,
+}
+
+/// Everything written: the JSON document and the data behind the charts.
+pub struct Report {
+    pub doc: ReportDoc,
+    pub tz: Tz,
+    /// Start and end (exclusive) of the charts' time axis.
+    pub span: (i64, i64),
+    pub containers: Vec<ContainerData>,
+    pub workloads: Vec<WorkloadData>,
+    pub current_source: Option<String>,
+}
+
+/// One container's chart data, in `doc.containers` order.
+pub struct ContainerData {
+    pub buckets: Vec<Bucket>,
+    pub current: Option<crate::domain::Resources>,
+    pub proposed: Option<crate::analysis::Sizing>,
+}
+
+/// One workload's hour-of-day x weekday grid (mean CPU cores per pod, all containers).
+pub struct WorkloadData {
+    pub grid: [[Option<f64>; 24]; 7],
+    /// Sum of the proposed CPU requests of its containers (one pod's request), if all sized.
+    pub proposed_pod_request: Option<f64>,
+}
+
+/// `report.json`.
+#[derive(Debug, Serialize)]
+pub struct ReportDoc {
+    pub format: &'static str,
+    /// ISO week under review in `time_zone` (that of the middle of the last seven days of
+    /// data), e.g. `2026-W47`.
+    pub week: String,
+    pub strategy: String,
+    pub window: WindowDoc,
+    pub time_zone: String,
+    pub prices: PricesDoc,
+    pub totals: TotalsDoc,
+    /// Exactly what `recommend -o json` prints for the same input and policy.
+    pub recommendations: Vec<RecommendationDoc>,
+    pub containers: Vec<ContainerDoc>,
+    pub workloads: Vec<WorkloadDoc>,
+    pub week_over_week: Option<WeekOverWeekDoc>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct PricesDoc {
+    pub core_hour: f64,
+    pub gib_hour: f64,
+    pub hours_per_month: f64,
+}
+
+#[derive(Debug, Serialize, Clone, Copy, PartialEq)]
+pub struct NowProposed {
+    pub current: Option<f64>,
+    pub proposed: Option<f64>,
+}
+
+/// Sums over the containers whose current requests are known (all containers when none are).
+#[derive(Debug, Serialize)]
+pub struct TotalsDoc {
+    pub containers: usize,
+    pub sized: usize,
+    /// Containers in the sums below.
+    pub compared: usize,
+    /// Requested cores x average replicas.
+    pub cpu_request_cores: NowProposed,
+    /// Requested GiB x average replicas.
+    pub memory_request_gib: NowProposed,
+    pub monthly_cost: NowProposed,
+    /// Current minus proposed monthly cost (positive = saving).
+    pub monthly_savings: Option<f64>,
+}
+
+#[derive(Debug, Serialize, Clone)]
+pub struct WorkloadRefDoc {
+    pub kind: String,
+    pub name: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct UsageDoc {
+    /// Over all samples of the window, all pods pooled.
+    pub cpu_cores: Spread,
+    pub memory_bytes: Spread,
+}
+
+#[derive(Debug, Serialize, Clone, PartialEq)]
+pub struct FlagDoc {
+    pub code: &'static str,
+    pub text: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct RiskDoc {
+    pub samples: u64,
+    pub cpu_above_current_limit: Option<u64>,
+    pub memory_above_current_limit: Option<u64>,
+    pub cpu_above_proposed_limit: Option<u64>,
+    pub memory_above_proposed_limit: Option<u64>,
+    /// OOM kills are not in usage samples: `null` means unknown, not zero.
+    pub oom_kills: Option<u64>,
+    pub flags: Vec<FlagDoc>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ContainerDoc {
+    pub namespace: String,
+    pub workload: WorkloadRefDoc,
+    pub container: String,
+    /// Average number of pods running over the window.
+    pub replicas: f64,
+    pub usage: UsageDoc,
+    pub monthly_cost: NowProposed,
+    pub risk: RiskDoc,
+    /// Usage chart, relative to the report folder.
+    pub chart: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct WorkloadDoc {
+    pub namespace: String,
+    pub kind: String,
+    pub name: String,
+    pub containers: Vec<String>,
+    /// Hour-of-day x weekday CPU heat map, relative to the report folder.
+    pub heatmap: String,
+    /// Busiest and quietest cell (mean cores per pod).
+    pub busiest: Option<CellDoc>,
+    pub quietest: Option<CellDoc>,
+}
+
+#[derive(Debug, Serialize, Clone)]
+pub struct CellDoc {
+    pub weekday: &'static str,
+    pub hour: usize,
+    pub cpu_cores: f64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct WeekOverWeekDoc {
+    pub previous_week: String,
+    pub previous_window: WindowDoc,
+    /// Containers whose proposal or current settings moved.
+    pub changes: Vec<ContainerChangeDoc>,
+    pub unchanged: usize,
+    /// Containers in this report only / in the previous one only (`ns/Kind/name/container`).
+    pub new: Vec<String>,
+    pub gone: Vec<String>,
+    pub monthly_cost: WeekPair,
+    pub monthly_cost_proposed: WeekPair,
+}
+
+#[derive(Debug, Serialize, Clone, Copy)]
+pub struct WeekPair {
+    pub previous: Option<f64>,
+    pub now: Option<f64>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ContainerChangeDoc {
+    pub container: String,
+    pub moves: Vec<MoveDoc>,
+}
+
+/// One setting that moved between the two reports.
+#[derive(Debug, Serialize)]
+pub struct MoveDoc {
+    /// `proposed` or `current`.
+    pub what: &'static str,
+    /// `CPU request`, `CPU limit`, `memory request`, `memory limit` or `status`.
+    pub setting: &'static str,
+    pub previous: String,
+    pub now: String,
+    /// Relative change, when both are numbers.
+    pub change: Option<f64>,
+    /// Plain-words reason: the rationale then and now, or what happened to the settings.
+    pub why: String,
+}
+
+/// Settings in the order reports show them.
+pub const SETTINGS: [&str; 4] = ["CPU request", "CPU limit", "memory request", "memory limit"];
+
+impl ReportDoc {
+    pub fn container_id(namespace: &str, kind: &str, name: &str, container: &str) -> String {
+        format!("{namespace}/{kind}/{name}/{container}")
+    }
+}
+
+/// Monthly cost of running `replicas` pods with these requests.
+pub fn monthly_cost(prices: &Prices, replicas: f64, cpu_cores: f64, memory_bytes: f64) -> f64 {
+    replicas * (cpu_cores * prices.core_hour + memory_bytes / GIB * prices.gib_hour) * HOURS_PER_MONTH
+}
+
+/// True when a setting differs (a value and no value differ; tiny float noise does not).
+pub fn differs(a: Option<f64>, b: Option<f64>) -> bool {
+    match (a, b) {
+        (Some(x), Some(y)) => (x - y).abs() > 1e-9 * x.abs().max(1.0),
+        (None, None) => false,
+        _ => true,
+    }
+}
+
+fn round(v: f64, digits: i32) -> f64 {
+    let f = 10f64.powi(digits);
+    (v * f).round() / f
+}
+
+/// File-name-safe lower-case text: `Deployment` -> `deployment`, `a/b c` -> `a-b-c`.
+pub fn slug(text: &str) -> String {
+    text.chars()
+        .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c.to_ascii_lowercase() } else { '-' })
+        .collect()
+}
+
+fn chart_name(key: &ContainerKey) -> String {
+    let w = &key.workload;
+    format!("charts/{}.{}.{}.{}.usage.png", slug(&w.namespace), slug(&w.kind), slug(&w.name), slug(&key.container))
+}
+
+fn heatmap_name(w: &Workload) -> String {
+    format!("charts/{}.{}.{}.cpu-by-hour.svg", slug(&w.namespace), slug(&w.kind), slug(&w.name))
+}
+
+pub const WEEKDAYS: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
+
+/// (weekday 0 = Monday, hour) of an instant in `tz`.
+pub fn local_cell(tz: Tz, ms: i64) -> (usize, usize) {
+    match tz.timestamp_millis_opt(ms).single() {
+        Some(t) => (t.weekday().num_days_from_monday() as usize, t.hour() as usize),
+        None => (0, 0),
+    }
+}
+
+/// ISO week (`2026-W47`) of an instant in `tz`.
+pub fn iso_week(tz: Tz, ms: i64) -> String {
+    match tz.timestamp_millis_opt(ms).single() {
+        Some(t) => {
+            let w = t.iso_week();
+            format!("{}-W{:02}", w.year(), w.week())
+        }
+        None => "unknown-week".into(),
+    }
+}
+
+fn whole_spread(points: &[crate::analysis::backtest::Point]) -> (Spread, Spread) {
+    let mut cpu: Vec<f64> = points.iter().map(|p| p.cpu).collect();
+    let mut mem: Vec<f64> = points.iter().map(|p| p.memory).collect();
+    let s = |v: &mut Vec<f64>| {
+        if v.is_empty() {
+            return Spread::default();
+        }
+        let max = v.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        let at = |v: &mut Vec<f64>, q: f64| {
+            let rank = (((q / 100.0) * v.len() as f64).ceil() as usize).clamp(1, v.len()) - 1;
+            *v.select_nth_unstable_by(rank, f64::total_cmp).1
+        };
+        let p95 = at(v, 95.0);
+        let p50 = at(v, 50.0);
+        Spread { p50, p95, max }
+    };
+    let (c, m) = (s(&mut cpu), s(&mut mem));
+    let r = |x: Spread, d: i32| Spread { p50: round(x.p50, d), p95: round(x.p95, d), max: round(x.max, d) };
+    (r(c, 6), r(m, 0))
+}
+
+fn flags_for(
+    r: &Recommendation,
+    usage: &UsageDoc,
+    now: &timeline::Crossings,
+    proposed: Option<&timeline::Crossings>,
+) -> Vec<FlagDoc> {
+    let mut flags = Vec::new();
+    let cur = r.current.unwrap_or_default();
+    match &r.proposal {
+        Proposal::InsufficientHistory { have_span_ms, need_span_ms, .. } => flags.push(FlagDoc {
+            code: "not_enough_history",
+            text: format!(
+                "not enough history: {:.0} h of the {:.0} h needed, so no proposal",
+                *have_span_ms as f64 / 3.6e6,
+                *need_span_ms as f64 / 3.6e6
+            ),
+        }),
+        Proposal::Excluded => flags.push(FlagDoc { code: "excluded", text: "excluded by policy: no proposal".into() }),
+        Proposal::Sized(_) if (r.confidence * 100.0).round() < 100.0 => flags.push(FlagDoc {
+            code: "short_history",
+            text: format!(
+                "short history: {:.1} days (confidence {:.0}%; a week gives full confidence)",
+                (r.last_ms.unwrap_or(0) - r.first_ms.unwrap_or(0)) as f64 / DAY_MS as f64,
+                r.confidence * 100.0
+            ),
+        }),
+        Proposal::Sized(_) => {}
+    }
+    if now.cpu_above_limit > 0 {
+        flags.push(FlagDoc {
+            code: "throttled_now",
+            text: format!(
+                "CPU above the current limit in {} of {} samples ({:.2}%): throttled now",
+                now.cpu_above_limit,
+                now.samples,
+                now.cpu_share() * 100.0
+            ),
+        });
+    }
+    if now.memory_above_limit > 0 {
+        flags.push(FlagDoc {
+            code: "memory_above_limit_now",
+            text: format!(
+                "working set above the current memory limit in {} samples: OOM kills likely",
+                now.memory_above_limit
+            ),
+        });
+    } else if let Some(limit) = cur.memory_limit_bytes.filter(|l| usage.memory_bytes.max >= 0.9 * l) {
+        flags.push(FlagDoc {
+            code: "oom_risk_now",
+            text: format!(
+                "memory peak {} is {:.0}% of the current limit {}: OOM risk",
+                crate::domain::human_bytes(usage.memory_bytes.max),
+                usage.memory_bytes.max / limit * 100.0,
+                crate::domain::human_bytes(limit)
+            ),
+        });
+    }
+    if let Some(p) = proposed {
+        if p.cpu_share() > 0.001 {
+            flags.push(FlagDoc {
+                code: "throttling_risk",
+                text: format!(
+                    "CPU would be above the proposed limit in {:.2}% of samples: throttling risk",
+                    p.cpu_share() * 100.0
+                ),
+            });
+        }
+        if p.memory_above_limit > 0 {
+            flags.push(FlagDoc {
+                code: "oom_risk_proposed",
+                text: format!("working set above the proposed memory limit in {} samples", p.memory_above_limit),
+            });
+        }
+    }
+    if r.current.is_none_or(|c| c.is_empty()) {
+        flags.push(FlagDoc {
+            code: "current_unknown",
+            text: "current settings unknown (not in the overlay, or no --kustomize)".into(),
+        });
+    }
+    flags
+}
+
+/// Builds the report. `recommendations` and `series` are matched by container key.
+pub fn build(input: &ReportInput<'_>) -> Report {
+    let by_key: HashMap<&ContainerKey, &Series> = input.series.iter().map(|s| (&s.key, s)).collect();
+    let empty = Vec::new();
+    let first = input.series.iter().filter_map(|s| s.points.first()).map(|p| p.ts).min();
+    let last = input.series.iter().filter_map(|s| s.points.last()).map(|p| p.ts).max();
+    // Charts cover the data actually seen (a 14-day window over 7 days of samples shows 7).
+    let span_start = first.map(|f| f.div_euclid(BUCKET_MS) * BUCKET_MS).or(input.since).unwrap_or(0);
+    let span_end =
+        last.map(|l| (l.div_euclid(BUCKET_MS) + 1) * BUCKET_MS).or(input.until).unwrap_or(span_start + DAY_MS);
+    // The week under review: the ISO week of the middle of the window's last seven days (a
+    // report run on Monday morning over the last 14 days is about the week that just ended).
+    let week = iso_week(input.tz, (span_end - 7 * DAY_MS / 2).max(span_start));
+
+    let mut containers = Vec::new();
+    let mut data = Vec::new();
+    let mut workload_grids: BTreeMap<Workload, Vec<(String, timeline::WeekGrid)>> = BTreeMap::new();
+    for r in input.recommendations {
+        let points = by_key.get(&r.key).map_or(&empty, |s| &s.points);
+        let replicas = by_key.get(&r.key).map_or(0.0, |s| timeline::average_replicas(s));
+        let (cpu, memory) = whole_spread(points);
+        let usage = UsageDoc { cpu_cores: cpu, memory_bytes: memory };
+        let cur = r.current.filter(|c| !c.is_empty());
+        let now =
+            timeline::crossings(points, cur.and_then(|c| c.cpu_limit_cores), cur.and_then(|c| c.memory_limit_bytes));
+        let sizing = r.sizing().copied();
+        let proposed = sizing.map(|s| timeline::crossings(points, s.cpu_limit_cores, Some(s.memory_limit_bytes)));
+        let flags = flags_for(r, &usage, &now, proposed.as_ref());
+        let cost_now = cur
+            .and_then(|c| Some(monthly_cost(&input.prices, replicas, c.cpu_request_cores?, c.memory_request_bytes?)));
+        let cost_proposed =
+            sizing.map(|s| monthly_cost(&input.prices, replicas, s.cpu_request_cores, s.memory_request_bytes));
+        containers.push(ContainerDoc {
+            namespace: r.key.workload.namespace.clone(),
+            workload: WorkloadRefDoc { kind: r.key.workload.kind.clone(), name: r.key.workload.name.clone() },
+            container: r.key.container.clone(),
+            replicas: round(replicas, 2),
+            usage,
+            monthly_cost: NowProposed {
+                current: cost_now.map(|c| round(c, 2)),
+                proposed: cost_proposed.map(|c| round(c, 2)),
+            },
+            risk: RiskDoc {
+                samples: points.len() as u64,
+                cpu_above_current_limit: cur.and_then(|c| c.cpu_limit_cores).map(|_| now.cpu_above_limit),
+                memory_above_current_limit: cur.and_then(|c| c.memory_limit_bytes).map(|_| now.memory_above_limit),
+                cpu_above_proposed_limit: sizing
+                    .and_then(|s| s.cpu_limit_cores)
+                    .and(proposed.map(|p| p.cpu_above_limit)),
+                memory_above_proposed_limit: proposed.map(|p| p.memory_above_limit),
+                oom_kills: None,
+                flags,
+            },
+            chart: chart_name(&r.key),
+        });
+        data.push(ContainerData { buckets: timeline::buckets(points, BUCKET_MS), current: cur, proposed: sizing });
+        let grid = timeline::cpu_week_grid(points, |ms| local_cell(input.tz, ms));
+        workload_grids.entry(r.key.workload.clone()).or_default().push((r.key.container.clone(), grid));
+    }
+
+    let mut workloads = Vec::new();
+    let mut workload_data = Vec::new();
+    for (w, grids) in &workload_grids {
+        let grid = timeline::WeekGrid::sum_of_means(grids.iter().map(|(_, g)| g));
+        let mut cells: Vec<CellDoc> = Vec::new();
+        for (d, row) in grid.iter().enumerate() {
+            for (h, v) in row.iter().enumerate() {
+                if let Some(v) = v {
+                    cells.push(CellDoc { weekday: WEEKDAYS[d], hour: h, cpu_cores: round(*v, 4) });
+                }
+            }
+        }
+        let busiest = cells.iter().max_by(|a, b| a.cpu_cores.total_cmp(&b.cpu_cores)).cloned();
+        let quietest = cells.iter().min_by(|a, b| a.cpu_cores.total_cmp(&b.cpu_cores)).cloned();
+        let recs: Vec<&Recommendation> = input.recommendations.iter().filter(|r| &r.key.workload == w).collect();
+        let proposed_pod_request = recs.iter().map(|r| r.sizing().map(|s| s.cpu_request_cores)).sum::<Option<f64>>();
+        workloads.push(WorkloadDoc {
+            namespace: w.namespace.clone(),
+            kind: w.kind.clone(),
+            name: w.name.clone(),
+            containers: grids.iter().map(|(c, _)| c.clone()).collect(),
+            heatmap: heatmap_name(w),
+            busiest,
+            quietest,
+        });
+        workload_data.push(WorkloadData { grid, proposed_pod_request });
+    }
+
+    let totals = totals(&containers, input.recommendations, &input.prices);
+    let recommendations: Vec<RecommendationDoc> = input.recommendations.iter().map(RecommendationDoc::from).collect();
+    let week_over_week = input.previous.map(|p| previous::compare(p, &recommendations, &totals));
+    let doc = ReportDoc {
+        format: FORMAT,
+        week,
+        strategy: input.strategy.to_string(),
+        window: WindowDoc { since: input.since.map(format_timestamp), until: input.until.map(format_timestamp) },
+        time_zone: input.tz.name().to_string(),
+        prices: PricesDoc {
+            core_hour: input.prices.core_hour,
+            gib_hour: input.prices.gib_hour,
+            hours_per_month: HOURS_PER_MONTH,
+        },
+        totals,
+        recommendations,
+        containers,
+        workloads,
+        week_over_week,
+    };
+    Report {
+        doc,
+        tz: input.tz,
+        span: (span_start, span_end),
+        containers: data,
+        workloads: workload_data,
+        current_source: input.current_source.clone(),
+    }
+}
+
+fn totals(containers: &[ContainerDoc], recs: &[Recommendation], prices: &Prices) -> TotalsDoc {
+    let known = |r: &Recommendation| {
+        r.current.is_some_and(|c| c.cpu_request_cores.is_some() && c.memory_request_bytes.is_some())
+    };
+    let any_known = recs.iter().any(known);
+    let (mut cpu_now, mut cpu_new, mut mem_now, mut mem_new, mut cost_now, mut cost_new) =
+        (0.0, 0.0, 0.0, 0.0, 0.0, 0.0);
+    let mut compared = 0;
+    for (c, r) in containers.iter().zip(recs) {
+        if any_known && !known(r) {
+            continue;
+        }
+        let cur = r.current.unwrap_or_default();
+        // Without a proposal the container keeps what it has.
+        let (cpu, mem) = match r.sizing() {
+            Some(s) => (Some(s.cpu_request_cores), Some(s.memory_request_bytes)),
+            None => (cur.cpu_request_cores, cur.memory_request_bytes),
+        };
+        let (Some(cpu), Some(mem)) = (cpu, mem) else { continue };
+        compared += 1;
+        cpu_new += cpu * c.replicas;
+        mem_new += mem * c.replicas / GIB;
+        cost_new += monthly_cost(prices, c.replicas, cpu, mem);
+        if any_known {
+            let (cc, cm) = (cur.cpu_request_cores.unwrap_or(0.0), cur.memory_request_bytes.unwrap_or(0.0));
+            cpu_now += cc * c.replicas;
+            mem_now += cm * c.replicas / GIB;
+            cost_now += monthly_cost(prices, c.replicas, cc, cm);
+        }
+    }
+    let now = |v: f64, d: i32| any_known.then(|| round(v, d));
+    TotalsDoc {
+        containers: recs.len(),
+        sized: recs.iter().filter(|r| r.sizing().is_some()).count(),
+        compared,
+        cpu_request_cores: NowProposed { current: now(cpu_now, 3), proposed: Some(round(cpu_new, 3)) },
+        memory_request_gib: NowProposed { current: now(mem_now, 3), proposed: Some(round(mem_new, 3)) },
+        monthly_cost: NowProposed { current: now(cost_now, 2), proposed: Some(round(cost_new, 2)) },
+        monthly_savings: now(cost_now - cost_new, 2),
+    }
+}
+
+/// Files a written report consists of, relative to its folder.
+#[derive(Debug, Default)]
+pub struct Written {
+    pub files: Vec<String>,
+}
+
+/// Writes `index.html`, `index.md`, `report.json` and `charts/` into `dir` (created if
+/// missing). Charts left from an earlier run into the same folder that this report does
+/// not use are removed.
+pub fn write(report: &Report, dir: &Path) -> Result<Written, ReportError> {
+    let io = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| ReportError::Io { path, source }
+    };
+    let chart_dir = dir.join("charts");
+    std::fs::create_dir_all(&chart_dir).map_err(io(&chart_dir))?;
+    let images = charts::render_all(report)?;
+    let mut written = Written::default();
+    for (name, bytes) in &images {
+        let path = dir.join(name);
+        crate::outputs::write_file(&path, bytes).map_err(io(&path))?;
+        written.files.push(name.clone());
+    }
+    let keep: std::collections::HashSet<&str> = images.iter().map(|(n, _)| n.as_str()).collect();
+    if let Ok(entries) = std::fs::read_dir(&chart_dir) {
+        for e in entries.flatten() {
+            let name = format!("charts/{}", e.file_name().to_string_lossy());
+            let ours = name.ends_with(".usage.png") || name.ends_with(".cpu-by-hour.svg");
+            if ours && !keep.contains(name.as_str()) {
+                let _ = std::fs::remove_file(e.path());
+            }
+        }
+    }
+    let blocks = content::blocks(report);
+    let json = serde_json::to_string_pretty(&report.doc).expect("report serialises") + "\n";
+    for (name, text) in [
+        ("index.md", markdown::render(&blocks)),
+        ("index.html", html::render(&format!("Sizing report {}", report.doc.week), &blocks)),
+        ("report.json", json),
+    ] {
+        let path = dir.join(name);
+        crate::outputs::write_file(&path, text.as_bytes()).map_err(io(&path))?;
+        written.files.push(name.to_string());
+    }
+    Ok(written)
+}
+
+/// The Markdown alone (tests, and a pull-request body).
+pub fn markdown_text(report: &Report) -> String {
+    markdown::render(&content::blocks(report))
+}

@@ -1,0 +1,247 @@
+//! Last week's `report.json`, read back, and what moved since.
+
+use super::{ContainerChangeDoc, MoveDoc, ReportError, TotalsDoc, WeekOverWeekDoc, WeekPair, SETTINGS};
+use crate::domain::{human_bytes, Cpu};
+use crate::outputs::format::{RecommendationDoc, WindowDoc};
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::path::Path;
+
+/// The parts of an earlier report that the comparison needs.
+#[derive(Debug, Clone, Deserialize)]
+pub struct PreviousReport {
+    pub format: String,
+    pub week: String,
+    pub window: PrevWindow,
+    pub recommendations: Vec<PrevRecommendation>,
+    pub totals: PrevTotals,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct PrevWindow {
+    pub since: Option<String>,
+    pub until: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct PrevTotals {
+    pub monthly_cost: PrevNowProposed,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct PrevNowProposed {
+    pub current: Option<f64>,
+    pub proposed: Option<f64>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct PrevWorkload {
+    pub kind: String,
+    pub name: String,
+}
+
+#[derive(Debug, Clone, Copy, Default, Deserialize)]
+pub struct PrevCpu {
+    pub request_cores: Option<f64>,
+    pub limit_cores: Option<f64>,
+}
+
+#[derive(Debug, Clone, Copy, Default, Deserialize)]
+pub struct PrevMemory {
+    pub request_bytes: Option<f64>,
+    pub limit_bytes: Option<f64>,
+}
+
+#[derive(Debug, Clone, Copy, Default, Deserialize)]
+pub struct PrevCurrent {
+    pub cpu: PrevCpu,
+    pub memory: PrevMemory,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct PrevRecommendation {
+    pub namespace: String,
+    pub workload: PrevWorkload,
+    pub container: String,
+    pub status: String,
+    pub cpu: Option<PrevCpu>,
+    pub memory: Option<PrevMemory>,
+    pub current: Option<PrevCurrent>,
+    #[serde(default)]
+    pub rationale: Vec<String>,
+}
+
+impl PreviousReport {
+    /// Reads `DIR/report.json` (or the file itself when given one).
+    pub fn load(path: &Path) -> Result<Self, ReportError> {
+        let file = if path.is_dir() { path.join("report.json") } else { path.to_path_buf() };
+        let text = std::fs::read_to_string(&file).map_err(|source| ReportError::Io { path: file.clone(), source })?;
+        let report: Self = serde_json::from_str(&text)
+            .map_err(|e| ReportError::Previous { path: file.clone(), message: e.to_string() })?;
+        if report.format != super::FORMAT {
+            return Err(ReportError::Previous {
+                path: file,
+                message: format!("format `{}`, expected `{}`", report.format, super::FORMAT),
+            });
+        }
+        Ok(report)
+    }
+}
+
+/// Four settings of one side (proposed or current), in `SETTINGS` order.
+type Four = [Option<f64>; 4];
+
+fn four(cpu: Option<PrevCpu>, memory: Option<PrevMemory>) -> Four {
+    let c = cpu.unwrap_or_default();
+    let m = memory.unwrap_or_default();
+    [c.request_cores, c.limit_cores, m.request_bytes, m.limit_bytes]
+}
+
+/// The same sides of this week's document, through JSON so both weeks go through one shape.
+fn reread(doc: &RecommendationDoc) -> PrevRecommendation {
+    serde_json::from_value(serde_json::to_value(doc).expect("serialises")).expect("same shape")
+}
+
+fn text(setting: usize, v: Option<f64>, sized: bool) -> String {
+    match v {
+        None if !sized => "-".into(),
+        None if setting == 1 => "no limit".into(),
+        None => "-".into(),
+        Some(v) if setting < 2 => Cpu(v).to_string(),
+        Some(v) => human_bytes(v),
+    }
+}
+
+fn moved(a: Option<f64>, b: Option<f64>) -> bool {
+    match (a, b) {
+        (Some(x), Some(y)) => (x - y).abs() > 0.005 * x.abs().max(y.abs()),
+        (None, None) => false,
+        _ => true,
+    }
+}
+
+fn reason(rationale: &[String], setting: &str) -> Option<String> {
+    let prefix = format!("{setting}:");
+    rationale
+        .iter()
+        .find(|l| l.to_lowercase().starts_with(&prefix.to_lowercase()))
+        .map(|l| l[prefix.len()..].trim().to_string())
+}
+
+fn id(r: &PrevRecommendation) -> String {
+    super::ReportDoc::container_id(&r.namespace, &r.workload.kind, &r.workload.name, &r.container)
+}
+
+fn status_words(s: &str) -> &str {
+    match s {
+        "sized" => "sized",
+        "insufficient_history" => "not enough history",
+        "excluded" => "excluded",
+        other => other,
+    }
+}
+
+/// What moved between `prev` and this week's recommendations.
+pub fn compare(prev: &PreviousReport, now: &[RecommendationDoc], totals: &TotalsDoc) -> WeekOverWeekDoc {
+    let before: BTreeMap<String, &PrevRecommendation> = prev.recommendations.iter().map(|r| (id(r), r)).collect();
+    let after: Vec<PrevRecommendation> = now.iter().map(reread).collect();
+    let after_ids: BTreeMap<String, &PrevRecommendation> = after.iter().map(|r| (id(r), r)).collect();
+    let mut changes = Vec::new();
+    let mut unchanged = 0;
+    let mut new = Vec::new();
+    for (key, a) in &after_ids {
+        let Some(b) = before.get(key) else {
+            new.push(key.clone());
+            continue;
+        };
+        let mut moves = Vec::new();
+        if a.status != b.status {
+            moves.push(MoveDoc {
+                what: "proposed",
+                setting: "status",
+                previous: status_words(&b.status).into(),
+                now: status_words(&a.status).into(),
+                change: None,
+                why: a
+                    .rationale
+                    .iter()
+                    .find(|l| l.contains("history") || l.contains("excluded"))
+                    .cloned()
+                    .unwrap_or_else(|| "enough history now: sized from the usage of the window".to_string()),
+            });
+        }
+        let (pa, pb) = (four(a.cpu, a.memory), four(b.cpu, b.memory));
+        let (ca, cb) = (
+            a.current.map(|c| four(Some(c.cpu), Some(c.memory))),
+            b.current.map(|c| four(Some(c.cpu), Some(c.memory))),
+        );
+        let sized_a = a.status == "sized";
+        let sized_b = b.status == "sized";
+        if sized_a && sized_b {
+            for (i, setting) in SETTINGS.iter().enumerate() {
+                if moved(pb[i], pa[i]) {
+                    let then_why = reason(&b.rationale, setting);
+                    let now_why = reason(&a.rationale, setting);
+                    let why = match (then_why, now_why) {
+                        (Some(t), Some(n)) if t != n => format!("last week: {t}; this week: {n}"),
+                        (_, Some(n)) => format!("this week: {n}"),
+                        _ => "the rationale is not recorded".into(),
+                    };
+                    moves.push(MoveDoc {
+                        what: "proposed",
+                        setting,
+                        previous: text(i, pb[i], true),
+                        now: text(i, pa[i], true),
+                        change: relative(pb[i], pa[i]),
+                        why,
+                    });
+                }
+            }
+        }
+        let (ca4, cb4) = (ca.unwrap_or([None; 4]), cb.unwrap_or([None; 4]));
+        for (i, setting) in SETTINGS.iter().enumerate() {
+            if moved(cb4[i], ca4[i]) {
+                let applied = sized_b && !moved(pb[i], ca4[i]);
+                let why = if applied {
+                    "current setting changed to last week's proposal (applied)".to_string()
+                } else {
+                    "current setting changed in the overlay, not to last week's proposal".to_string()
+                };
+                moves.push(MoveDoc {
+                    what: "current",
+                    setting,
+                    previous: text(i, cb4[i], cb.is_some()),
+                    now: text(i, ca4[i], ca.is_some()),
+                    change: relative(cb4[i], ca4[i]),
+                    why,
+                });
+            }
+        }
+        if moves.is_empty() {
+            unchanged += 1;
+        } else {
+            changes.push(ContainerChangeDoc { container: key.clone(), moves });
+        }
+    }
+    let gone = before.keys().filter(|k| !after_ids.contains_key(*k)).cloned().collect();
+    WeekOverWeekDoc {
+        previous_week: prev.week.clone(),
+        previous_window: WindowDoc { since: prev.window.since.clone(), until: prev.window.until.clone() },
+        changes,
+        unchanged,
+        new,
+        gone,
+        monthly_cost: WeekPair { previous: prev.totals.monthly_cost.current, now: totals.monthly_cost.current },
+        monthly_cost_proposed: WeekPair {
+            previous: prev.totals.monthly_cost.proposed,
+            now: totals.monthly_cost.proposed,
+        },
+    }
+}
+
+fn relative(before: Option<f64>, after: Option<f64>) -> Option<f64> {
+    match (before, after) {
+        (Some(b), Some(a)) if b != 0.0 => Some(((a - b) / b * 1000.0).round() / 1000.0),
+        _ => None,
+    }
+}

@@ -1,0 +1,368 @@
+//! `podsizer pr` against real git repositories (a bare remote, real pushes) and an
+//! in-process stand-in for the GitHub REST API that records every request.
+
+use assert_cmd::Command;
+use serde_json::{json, Value};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+const TOKEN: &str = "ghp_secret-token-4711";
+
+#[derive(Debug, Clone)]
+struct Request {
+    method: String,
+    path: String,
+    headers: Vec<(String, String)>,
+    body: Value,
+}
+
+impl Request {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+}
+
+/// How the fake API answers.
+#[derive(Clone, Copy, PartialEq)]
+enum Mode {
+    Normal,
+    Unauthorized,
+    RateLimited,
+    Invalid,
+}
+
+#[derive(Default)]
+struct State {
+    requests: Vec<Request>,
+    open: Vec<Value>,
+}
+
+struct FakeGitHub {
+    url: String,
+    state: Arc<Mutex<State>>,
+    mode: Arc<Mutex<Mode>>,
+}
+
+impl FakeGitHub {
+    fn start() -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let state = Arc::new(Mutex::new(State::default()));
+        let mode = Arc::new(Mutex::new(Mode::Normal));
+        let (s, m) = (state.clone(), mode.clone());
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                let _ = serve(stream, &s, &m);
+            }
+        });
+        Self { url, state, mode }
+    }
+
+    fn requests(&self) -> Vec<Request> {
+        self.state.lock().unwrap().requests.clone()
+    }
+
+    fn writes(&self) -> Vec<Request> {
+        self.requests().into_iter().filter(|r| r.method != "GET").collect()
+    }
+}
+
+fn serve(stream: std::net::TcpStream, state: &Mutex<State>, mode: &Mutex<Mode>) -> std::io::Result<()> {
+    let mut reader = BufReader::new(stream.try_clone()?);
+    let mut line = String::new();
+    reader.read_line(&mut line)?;
+    let mut parts = line.split_whitespace();
+    let (method, path) = (parts.next().unwrap_or("").to_string(), parts.next().unwrap_or("").to_string());
+    let mut headers = Vec::new();
+    loop {
+        let mut h = String::new();
+        reader.read_line(&mut h)?;
+        let h = h.trim_end();
+        if h.is_empty() {
+            break;
+        }
+        if let Some((k, v)) = h.split_once(':') {
+            headers.push((k.trim().to_string(), v.trim().to_string()));
+        }
+    }
+    let length: usize = headers
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case("content-length"))
+        .and_then(|(_, v)| v.parse().ok())
+        .unwrap_or(0);
+    let mut body = vec![0; length];
+    reader.read_exact(&mut body)?;
+    let request = Request { method, path, headers, body: serde_json::from_slice(&body).unwrap_or(Value::Null) };
+    let (status, extra, reply) = answer(&request, state, *mode.lock().unwrap());
+    state.lock().unwrap().requests.push(request);
+    let text = reply.to_string();
+    let mut stream = stream;
+    write!(stream, "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n{extra}\r\n{text}", text.len())?;
+    stream.flush()
+}
+
+fn answer(r: &Request, state: &Mutex<State>, mode: Mode) -> (u16, String, Value) {
+    match mode {
+        Mode::Unauthorized => return (401, String::new(), json!({"message": format!("Bad credentials for {TOKEN}")})),
+        Mode::RateLimited => {
+            return (
+                403,
+                "x-ratelimit-remaining: 0\r\nx-ratelimit-reset: 1798761600\r\n".into(),
+                json!({"message": "API rate limit exceeded"}),
+            )
+        }
+        Mode::Invalid if r.method == "POST" => {
+            return (
+                422,
+                String::new(),
+                json!({"message": "Validation Failed", "errors": [{"message": "A pull request already exists for acme:podsizer/production."}]}),
+            )
+        }
+        _ => {}
+    }
+    let mut s = state.lock().unwrap();
+    match (r.method.as_str(), r.path.as_str()) {
+        ("GET", p) if p.starts_with("/repos/acme/gitops/pulls?") => (200, String::new(), Value::Array(s.open.clone())),
+        ("POST", "/repos/acme/gitops/pulls") => {
+            let number = s.open.len() as u64 + 1;
+            let pr = json!({"number": number, "html_url": format!("https://github.example/acme/gitops/pull/{number}"), "title": r.body["title"], "body": r.body["body"]});
+            s.open.push(pr.clone());
+            (201, String::new(), pr)
+        }
+        ("PATCH", p) if p.starts_with("/repos/acme/gitops/pulls/") => {
+            let number: u64 = p.rsplit('/').next().unwrap().parse().unwrap();
+            let pr = s.open.iter_mut().find(|p| p["number"] == number).expect("updating a PR that exists");
+            pr["title"] = r.body["title"].clone();
+            pr["body"] = r.body["body"].clone();
+            (200, String::new(), pr.clone())
+        }
+        _ => (404, String::new(), json!({"message": "Not Found"})),
+    }
+}
+
+fn git(dir: &Path, args: &[&str]) -> String {
+    let out = std::process::Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args(["-c", "user.name=Jane Doe", "-c", "user.email=jane@example.com"])
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        if e.file_type().unwrap().is_dir() {
+            copy_tree(&e.path(), &to.join(e.file_name()));
+        } else {
+            std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
+        }
+    }
+}
+
+/// A bare remote holding the demo GitOps tree on `main`, and a clean clone of it.
+fn gitops_repo() -> (tempfile::TempDir, PathBuf, PathBuf) {
+    let tmp = tempfile::tempdir().unwrap();
+    let remote = tmp.path().join("remote.git");
+    let work = tmp.path().join("work");
+    git(tmp.path(), &["init", "-q", "--bare", "-b", "main", remote.to_str().unwrap()]);
+    git(tmp.path(), &["clone", "-q", remote.to_str().unwrap(), work.to_str().unwrap()]);
+    copy_tree(&Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/demo/gitops"), &work);
+    git(&work, &["checkout", "-q", "-b", "main"]);
+    git(&work, &["add", "-A"]);
+    git(&work, &["commit", "-q", "-m", "gitops: api"]);
+    git(&work, &["push", "-q", "origin", "main"]);
+    (tmp, remote, work)
+}
+
+fn samples() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/demo/samples.parquet")
+}
+
+fn pr(work: &Path, api: &FakeGitHub, extra: &[&str]) -> std::process::Output {
+    Command::cargo_bin("podsizer")
+        .unwrap()
+        .args(["pr", "--overlay", "overlays/production", "--github-repo", "acme/gitops", "--input"])
+        .arg(samples())
+        .arg("--repo")
+        .arg(work)
+        .args(["--github-api", &api.url])
+        .args(extra)
+        .env("GITHUB_TOKEN", TOKEN)
+        .output()
+        .unwrap()
+}
+
+fn text(out: &std::process::Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+}
+
+fn assert_clean_on_main(work: &Path) {
+    assert_eq!(git(work, &["status", "--porcelain"]), "", "work tree left dirty");
+    assert_eq!(git(work, &["symbolic-ref", "--short", "HEAD"]), "main");
+}
+
+fn render_branch(remote: &Path, branch: &str) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let checkout = dir.path().join("c");
+    git(dir.path(), &["clone", "-q", "-b", branch, remote.to_str().unwrap(), checkout.to_str().unwrap()]);
+    let kubectl = std::env::var("PODSIZER_KUBECTL").unwrap_or_else(|_| "kubectl".into());
+    let out = std::process::Command::new(kubectl)
+        .arg("kustomize")
+        .arg(checkout.join("overlays/production"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[test]
+fn opens_one_pull_request_then_updates_it() {
+    let (_tmp, remote, work) = gitops_repo();
+    let api = FakeGitHub::start();
+    let first = pr(&work, &api, &[]);
+    assert!(first.status.success(), "{}", text(&first));
+    assert!(!text(&first).contains(TOKEN), "token leaked");
+    let writes = api.writes();
+    assert_eq!(writes.len(), 1, "{writes:?}");
+    let open = &writes[0];
+    assert_eq!((open.method.as_str(), open.path.as_str()), ("POST", "/repos/acme/gitops/pulls"));
+    assert_eq!(open.header("Authorization"), Some(format!("Bearer {TOKEN}").as_str()));
+    assert_eq!(open.header("X-GitHub-Api-Version"), Some("2022-11-28"));
+    assert_eq!(open.header("Accept"), Some("application/vnd.github+json"));
+    assert_eq!(open.body["head"], "podsizer/production");
+    assert_eq!(open.body["base"], "main");
+    assert!(open.body["title"].as_str().unwrap().contains("saves $"), "{}", open.body["title"]);
+    assert!(open.body["body"].as_str().unwrap().contains("php-fpm"));
+    let list = &api.requests()[0];
+    assert_eq!(list.path, "/repos/acme/gitops/pulls?state=open&head=acme:podsizer/production");
+    let rendered = render_branch(&remote, "podsizer/production");
+    assert!(rendered.contains("averageUtilization: 291"), "HPA patch on the branch");
+    assert_clean_on_main(&work);
+    let first_tip = git(&remote, &["rev-parse", "podsizer/production"]);
+
+    // New data (a shorter window): the same PR is updated, not a second one opened.
+    let second = pr(&work, &api, &["--window", "3d"]);
+    assert!(second.status.success(), "{}", text(&second));
+    let writes = api.writes();
+    assert_eq!(writes.len(), 2, "{writes:?}");
+    assert_eq!((writes[1].method.as_str(), writes[1].path.as_str()), ("PATCH", "/repos/acme/gitops/pulls/1"));
+    assert_ne!(git(&remote, &["rev-parse", "podsizer/production"]), first_tip, "branch updated");
+    assert_eq!(
+        git(&remote, &["rev-list", "--count", "main..podsizer/production"]),
+        "1",
+        "one bot commit on top of main"
+    );
+    assert_eq!(api.state.lock().unwrap().open.len(), 1);
+    assert_clean_on_main(&work);
+}
+
+#[test]
+fn below_the_threshold_nothing_is_committed_or_written() {
+    let (_tmp, remote, work) = gitops_repo();
+    let api = FakeGitHub::start();
+    assert!(pr(&work, &api, &[]).status.success());
+    // The team merges the bot's PR; next week's numbers barely move.
+    git(&work, &["fetch", "-q"]);
+    git(&work, &["merge", "-q", "--ff-only", "origin/podsizer/production"]);
+    git(&work, &["push", "-q", "origin", "main"]);
+    let before = api.requests().len();
+    let tip = git(&remote, &["rev-parse", "podsizer/production"]);
+    let out = pr(&work, &api, &[]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("nothing changed beyond --min-change"), "{}", text(&out));
+    assert_eq!(api.requests().len(), before, "no API call at all");
+    assert_eq!(git(&remote, &["rev-parse", "podsizer/production"]), tip);
+    assert_eq!(git(&remote, &["rev-parse", "main"]), git(&work, &["rev-parse", "HEAD"]));
+    assert_clean_on_main(&work);
+}
+
+#[test]
+fn a_human_commit_on_the_bot_branch_is_never_overwritten() {
+    let (_tmp, remote, work) = gitops_repo();
+    let api = FakeGitHub::start();
+    assert!(pr(&work, &api, &[]).status.success());
+    git(&work, &["fetch", "-q"]);
+    git(&work, &["checkout", "-q", "-b", "fix", "origin/podsizer/production"]);
+    std::fs::write(work.join("overlays/production/NOTE.md"), "php-fpm needs 1Gi during the sale\n").unwrap();
+    git(&work, &["add", "-A"]);
+    git(&work, &["commit", "-q", "-m", "keep php-fpm memory"]);
+    git(&work, &["push", "-q", "origin", "HEAD:podsizer/production"]);
+    git(&work, &["checkout", "-q", "main"]);
+    let tip = git(&remote, &["rev-parse", "podsizer/production"]);
+    let writes = api.writes().len();
+    let out = pr(&work, &api, &["--window", "3d"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        text(&out).contains("Jane Doe <jane@example.com>") && text(&out).contains("not overwriting"),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(git(&remote, &["rev-parse", "podsizer/production"]), tip);
+    assert_eq!(api.writes().len(), writes);
+    assert_clean_on_main(&work);
+}
+
+#[test]
+fn api_errors_are_explained_without_the_token_and_leave_the_checkout_clean() {
+    for (mode, expected) in [
+        (Mode::Unauthorized, "rejected the token (401)"),
+        (Mode::RateLimited, "rate limit reached (403); it resets at 2027-01-01T00:00:00Z"),
+        (Mode::Invalid, "(422): Validation Failed: A pull request already exists"),
+    ] {
+        let (_tmp, _remote, work) = gitops_repo();
+        let api = FakeGitHub::start();
+        *api.mode.lock().unwrap() = mode;
+        let out = pr(&work, &api, &[]);
+        assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+        assert!(text(&out).contains(expected), "{}", text(&out));
+        assert!(!text(&out).contains(TOKEN), "token leaked: {}", text(&out));
+        assert_clean_on_main(&work);
+    }
+}
+
+#[test]
+fn dry_run_touches_nothing_and_dirty_trees_are_refused() {
+    let (_tmp, remote, work) = gitops_repo();
+    let api = FakeGitHub::start();
+    let out = pr(&work, &api, &["--dry-run"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        text(&out).contains("+  - path: podsizer-deployment-api.yaml") && text(&out).contains("dry run"),
+        "{}",
+        text(&out)
+    );
+    assert!(api.requests().is_empty());
+    assert!(git(&remote, &["branch", "--list", "podsizer/production"]).is_empty());
+    assert_clean_on_main(&work);
+    std::fs::write(work.join("stray.txt"), "x").unwrap();
+    let out = pr(&work, &api, &[]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out).contains("uncommitted changes"), "{}", text(&out));
+}
+
+#[test]
+fn weekly_workflow_is_valid_with_minimal_permissions() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/github-actions/podsizer-weekly.yml");
+    let wf: serde_yaml::Value = serde_yaml::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    assert!(wf["on"]["schedule"][0]["cron"].as_str().is_some_and(|c| c.split_whitespace().count() == 5));
+    assert!(wf["on"].get("workflow_dispatch").is_some());
+    let perms = wf["permissions"].as_mapping().unwrap();
+    assert_eq!(perms.len(), 2, "only what the bot needs: {perms:?}");
+    assert_eq!(wf["permissions"]["contents"], "write");
+    assert_eq!(wf["permissions"]["pull-requests"], "write");
+    let steps = wf["jobs"]["size"]["steps"].as_sequence().unwrap();
+    let runs: Vec<&str> = steps.iter().filter_map(|s| s["run"].as_str()).collect();
+    assert!(runs.iter().any(|r| r.contains("podsizer pr") && r.contains("${{ matrix.overlay }}")));
+    assert!(
+        steps.iter().any(|s| s["env"]["GITHUB_TOKEN"] == "${{ secrets.GITHUB_TOKEN }}"),
+        "token via env, never a flag"
+    );
+    assert!(!runs.iter().any(|r| r.contains("GITHUB_TOKEN")), "token never on a command line");
+}
