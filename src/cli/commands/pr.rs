@@ -5,7 +5,8 @@
 
 use crate::analysis::backtest::Prices;
 use crate::cli::args::PrArgs;
-use crate::cli::commands::recommend::{load_policy, size_all};
+use crate::cli::commands::recommend::{load_policy, size_all, SizingRun};
+use crate::outputs::report::ReportInput;
 use crate::domain::parse_quantity;
 use crate::outputs::bot::git::Repo;
 use crate::outputs::bot::github::GitHub;
@@ -25,6 +26,33 @@ fn parse_share(text: &str) -> Result<f64> {
         bail!("--min-change {text:?} is out of range");
     }
     Ok(v)
+}
+
+/// GitHub refuses bodies over 65,536 characters.
+const MAX_BODY: usize = 60_000;
+
+/// The weekly report's Markdown (charts left out: a PR body cannot host them) under a summary
+/// of the changes; the short summary alone when the report would not fit.
+fn pr_body(args: &PrArgs, run: &SizingRun, changes: &[String], cost: (f64, f64), prices: Prices) -> Result<String> {
+    let series = run.selection.series()?;
+    let input = ReportInput {
+        strategy: &args.strategy,
+        since: run.selection.since,
+        until: run.selection.until,
+        recommendations: &run.recommendations,
+        series: &series,
+        prices,
+        tz: chrono_tz::UTC,
+        current_source: Some(format!("{} on {}/{}", args.overlay, args.remote, args.base)),
+        previous: None,
+    };
+    let report = crate::outputs::report::markdown_without_charts(&crate::outputs::report::build(&input));
+    let list: String = changes.iter().map(|c| format!("- {c}\n")).collect();
+    let body = format!(
+        "**podsizer** proposes new requests and limits for `{}`: requests cost ${:.0}/month now, ${:.0}/month proposed.\n\n{list}\n{report}\n<sub>Opened by `podsizer pr`; it updates this pull request on its next run and never overwrites commits that are not its own.</sub>\n",
+        args.overlay, cost.0, cost.1
+    );
+    Ok(if body.len() <= MAX_BODY { body } else { text::summary_body(&args.overlay, &run.recommendations, changes, cost) })
 }
 
 pub fn run(args: &PrArgs, out: &mut dyn Write) -> Result<u8> {
@@ -98,7 +126,7 @@ fn propose(
     let prices = Prices { core_hour: args.core_hour_price, gib_hour: args.gib_hour_price };
     let cost = text::monthly_cost(recs, &prices);
     let title = text::title(&args.overlay, changes.len(), cost);
-    let body = text::summary_body(&args.overlay, recs, &changes, cost);
+    let body = pr_body(args, &run, &changes, cost, prices)?;
     repo.run(&["add", "-A", "--", &args.overlay])?;
     if args.dry_run {
         writeln!(

@@ -618,3 +618,11 @@ pub fn write(report: &Report, dir: &Path) -> Result<Written, ReportError> {
 pub fn markdown_text(report: &Report) -> String {
     markdown::render(&content::blocks(report))
 }
+
+/// The Markdown without chart images: for places that cannot host the chart files, such as
+/// a pull-request body.
+pub fn markdown_without_charts(report: &Report) -> String {
+    let blocks: Vec<content::Block> =
+        content::blocks(report).into_iter().filter(|b| !matches!(b, content::Block::Image { .. })).collect();
+    markdown::render(&blocks)
+}
