@@ -115,18 +115,19 @@ impl fmt::Display for Memory {
     }
 }
 
-/// A short human form for tables, not for manifests: `1.5Gi`, `300Mi`, `12Ki`.
+/// A short human form for tables, not for manifests: `12Gi`, `1041Mi`, `1.5Gi`, `300Mi`.
+/// A unit is used from ten of it upwards, or when the value is exact to one decimal in it,
+/// so 1041Mi never reads as "1Gi".
 pub fn human_bytes(bytes: f64) -> String {
     let units = [("Ti", 4), ("Gi", 3), ("Mi", 2), ("Ki", 1)];
     for (suffix, power) in units {
         let unit = 1024f64.powi(power);
-        if bytes >= unit {
+        // Exact to one decimal (1.5Gi) reads fine; 1.0166Gi does not.
+        let exact = bytes >= unit && ((bytes / unit) * 10.0).fract() == 0.0;
+        if bytes >= 10.0 * unit || exact {
             let v = bytes / unit;
-            return if v >= 100.0 || (v - v.round()).abs() < 0.05 {
-                format!("{:.0}{suffix}", v)
-            } else {
-                format!("{:.1}{suffix}", v)
-            };
+            let text = if v >= 100.0 { format!("{v:.0}") } else { format!("{v:.1}") };
+            return format!("{}{suffix}", text.strip_suffix(".0").unwrap_or(&text));
         }
     }
     format!("{bytes:.0}")
@@ -185,6 +186,17 @@ mod tests {
         assert_eq!(Memory(1536.0 * 1048576.0).to_string(), "1536Mi");
         assert_eq!(Memory(1000.0).to_string(), "1000");
         assert_eq!(Memory(2048.0).to_string(), "2Ki");
+    }
+
+    #[test]
+    fn human_bytes_never_hides_a_change() {
+        assert_eq!(human_bytes(1041.0 * 1048576.0), "1041Mi");
+        assert_eq!(human_bytes(1073741824.0), "1Gi");
+        assert_eq!(human_bytes(1.5 * 1073741824.0), "1.5Gi");
+        assert_eq!(human_bytes(12.5 * 1073741824.0), "12.5Gi");
+        assert_eq!(human_bytes(57.6 * 1048576.0), "57.6Mi");
+        assert_eq!(human_bytes(300.0), "300");
+        assert_eq!(human_bytes(49.98 * 1048576.0), "50Mi");
     }
 
     #[test]
