@@ -419,3 +419,15 @@ fn traffic_share_projects_usage_to_full_traffic() {
     assert!(!base.to_string().contains("traffic share"));
     podsizer().args(["recommend", "--traffic-share", "api=2", "--input"]).arg(&samples).assert().code(2);
 }
+
+#[test]
+fn the_example_policy_is_valid_and_applies() {
+    let policy = fixtures().join("policy.example.toml");
+    let doc = recommend_json(&["--input", demo_samples().to_str().unwrap(), "--policy", policy.to_str().unwrap()]);
+    let recs = doc["recommendations"].as_array().unwrap();
+    let envoy = recs.iter().find(|r| r["container"] == "envoy").unwrap();
+    assert!(envoy["cpu"]["limit_cores"].is_null(), "envoy-sidecar override: no CPU limit");
+    assert!(envoy["rationale"][0].as_str().unwrap().contains("envoy-sidecar"));
+    let php = recs.iter().find(|r| r["container"] == "php-fpm").unwrap();
+    assert!(php["rationale"].to_string().contains("p99.99"), "php-fpm-bursts override");
+}
