@@ -7,7 +7,7 @@
 use super::histogram::Histogram;
 use crate::domain::{ContainerKey, Workload, DAY_MS};
 use crate::store::SampleRef;
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap};
 
 /// One container's usage on one UTC day, pooled over all its pods.
 #[derive(Debug, Clone, Default)]
@@ -15,9 +15,10 @@ pub struct DayUsage {
     pub cpu: Histogram,
     pub memory: Histogram,
     /// Highest working set per pod this day (VPA sizes memory from such peaks).
-    pub pod_memory_peaks: BTreeMap<String, f64>,
+    /// Keyed by the pod's index in `ContainerUsage::pods`.
+    pub pod_memory_peaks: BTreeMap<u32, f64>,
     /// CPU per pod (krr takes the busiest pod's percentile).
-    pub pod_cpu: BTreeMap<String, Histogram>,
+    pub pod_cpu: BTreeMap<u32, Histogram>,
     pub first_ms: i64,
     pub last_ms: i64,
     /// Pods seen in each 5-minute bucket of the day (the replica count over time).
@@ -40,22 +41,39 @@ pub struct ContainerUsage {
     pub key: ContainerKey,
     /// Keyed by the day's start in epoch ms.
     pub days: BTreeMap<i64, DayUsage>,
-    pub pods: BTreeSet<String>,
-    /// The last (pod, bucket) counted, so a pod counts once per bucket.
-    last_counted: Option<(String, i64)>,
+    /// Pod names; per-day figures refer to pods by index here.
+    pub pods: Vec<String>,
+    pod_index: HashMap<String, u32>,
+    /// The last pod seen and the last 5-minute bucket counted for it: rows arrive grouped by
+    /// pod, so most rows skip every lookup.
+    last: Option<(u32, i64)>,
 }
 
 impl ContainerUsage {
     pub fn new(key: ContainerKey) -> Self {
-        Self { key, days: BTreeMap::new(), pods: BTreeSet::new(), last_counted: None }
+        Self { key, days: BTreeMap::new(), pods: Vec::new(), pod_index: HashMap::new(), last: None }
+    }
+
+    fn pod_id(&mut self, pod: &str) -> u32 {
+        if let Some((id, _)) = self.last {
+            if self.pods[id as usize] == pod {
+                return id;
+            }
+        }
+        if let Some(id) = self.pod_index.get(pod) {
+            return *id;
+        }
+        self.pods.push(pod.to_string());
+        let id = (self.pods.len() - 1) as u32;
+        self.pod_index.insert(pod.to_string(), id);
+        id
     }
 
     pub fn observe(&mut self, ts: i64, pod: &str, cpu: f64, memory: f64) {
+        let id = self.pod_id(pod);
         let bucket = ts.div_euclid(BUCKET_MS);
-        let new_bucket = !matches!(&self.last_counted, Some((p, b)) if *b == bucket && p == pod);
-        if new_bucket {
-            self.last_counted = Some((pod.to_string(), bucket));
-        }
+        let new_bucket = self.last != Some((id, bucket));
+        self.last = Some((id, bucket));
         let day = self.days.entry(ts.div_euclid(DAY_MS) * DAY_MS).or_insert_with(|| DayUsage {
             first_ms: ts,
             last_ms: ts,
@@ -72,23 +90,9 @@ impl ContainerUsage {
         }
         day.first_ms = day.first_ms.min(ts);
         day.last_ms = day.last_ms.max(ts);
-        match day.pod_memory_peaks.get_mut(pod) {
-            Some(peak) => *peak = peak.max(memory),
-            None => {
-                day.pod_memory_peaks.insert(pod.to_string(), memory);
-            }
-        }
-        match day.pod_cpu.get_mut(pod) {
-            Some(h) => h.add(cpu, 1.0),
-            None => {
-                let mut h = Histogram::new();
-                h.add(cpu, 1.0);
-                day.pod_cpu.insert(pod.to_string(), h);
-            }
-        }
-        if !self.pods.contains(pod) {
-            self.pods.insert(pod.to_string());
-        }
+        let peak = day.pod_memory_peaks.entry(id).or_insert(memory);
+        *peak = peak.max(memory);
+        day.pod_cpu.entry(id).or_default().add(cpu, 1.0);
     }
 
     /// Replica count over the window; `None` without samples. Rows of one pod must arrive in
@@ -135,7 +139,7 @@ impl ContainerUsage {
         let mut pods: BTreeMap<&str, Histogram> = BTreeMap::new();
         for day in self.days.values() {
             for (pod, h) in &day.pod_cpu {
-                pods.entry(pod.as_str()).or_default().merge_scaled(h, 1.0);
+                pods.entry(self.pods[*pod as usize].as_str()).or_default().merge_scaled(h, 1.0);
             }
         }
         pods
@@ -243,7 +247,8 @@ mod tests {
         assert_eq!(nginx.span_ms(), 47 * 3_600_000);
         assert!((nginx.cpu_max() - 0.3).abs() < 1e-12);
         let day0 = nginx.days.values().next().unwrap();
-        assert!((day0.pod_memory_peaks["p2"] - 0.3e9).abs() < 1.0);
+        let p2 = nginx.pods.iter().position(|p| p == "p2").unwrap() as u32;
+        assert!((day0.pod_memory_peaks[&p2] - 0.3e9).abs() < 1.0);
         assert_eq!(nginx.replicas(), Some(Replicas { min: 2, median: 2, max: 2 }));
     }
 }

@@ -96,10 +96,12 @@ pub(crate) fn for_each_row(path: &Path, mut visit: impl FnMut(SampleRef<'_>)) ->
     let file = std::fs::File::open(path).map_err(super::io_err(path, "open part"))?;
     let df = ParquetReader::new(file).finish().map_err(|e| damaged(Box::new(e)))?;
     let cols = frame_columns(path, &df).map_err(|e| damaged(Box::new(e)))?;
-    let mut strings = cols.strings.map(|c| c.iter());
-    for ((ts, cpu), mem) in cols.timestamp_ms.iter().zip(cols.cpu.iter()).zip(cols.memory.iter()) {
-        let s = strings.each_mut().map(|it| it.next().flatten());
-        let (Some(ts), Some(cpu), Some(mem), [Some(ns), Some(kind), Some(wl), Some(pod), Some(c)]) = (ts, cpu, mem, s)
+    let [ns, kind, wl, pod, c] = cols.strings.map(|c| c.iter());
+    let strings = ns.zip(kind).zip(wl).zip(pod).zip(c);
+    let numbers = cols.timestamp_ms.iter().zip(cols.cpu.iter()).zip(cols.memory.iter());
+    for (((((ns, kind), wl), pod), c), ((ts, cpu), mem)) in strings.zip(numbers) {
+        let (Some(ts), Some(cpu), Some(mem), Some(ns), Some(kind), Some(wl), Some(pod), Some(c)) =
+            (ts, cpu, mem, ns, kind, wl, pod, c)
         else {
             return Err(damaged("null value in a stored row".into()));
         };
