@@ -167,6 +167,9 @@ struct FileSpec {
     defaults: PolicySpec,
     #[serde(default, rename = "override")]
     overrides: Vec<OverrideSpec>,
+    /// Workload name -> share of production traffic during the window (`--traffic-share` syntax).
+    #[serde(default)]
+    traffic_share: std::collections::BTreeMap<String, String>,
 }
 
 /// Defaults plus overrides, ready to resolve per container.
@@ -174,6 +177,8 @@ struct FileSpec {
 pub struct PolicySet {
     pub defaults: Policy,
     overrides: Vec<(String, Matcher, PolicySpec)>,
+    /// Traffic shares from the file; `--traffic-share` flags win over them.
+    pub traffic: Vec<super::traffic::TrafficShare>,
 }
 
 impl PolicySet {
@@ -202,7 +207,16 @@ impl PolicySet {
             })?;
             overrides.push((name, o.matcher, o.spec));
         }
-        Ok(Self { defaults, overrides })
+        let mut traffic = Vec::new();
+        for (workload, spec) in &file.traffic_share {
+            let share = super::traffic::TrafficShare::parse(&format!("{workload}={spec}")).map_err(|e| PolicyError::Field {
+                path: path.into(),
+                field: format!("traffic_share.{workload}"),
+                message: e.reason,
+            })?;
+            traffic.push(share);
+        }
+        Ok(Self { defaults, overrides, traffic })
     }
 
     /// The rules for one container, and the names of the overrides that shaped them.
@@ -374,6 +388,15 @@ mod tests {
         let (nginx, none) = set.for_container(&key("shop", "api", "nginx"));
         assert!(nginx.cpu.set_limit && none.is_empty());
         assert!(set.for_container(&key("kube-system", "dns", "coredns")).0.exclude);
+    }
+
+    #[test]
+    fn traffic_shares_from_the_file() {
+        let set = PolicySet::parse(Path::new("p.toml"), "[traffic_share]\napi = \"0.3@2026-11-20,1.0\"\n").unwrap();
+        assert_eq!(set.traffic.len(), 1);
+        assert_eq!(set.traffic[0].at(0), 0.3);
+        let err = PolicySet::parse(Path::new("p.toml"), "[traffic_share]\napi = \"3\"\n").unwrap_err().to_string();
+        assert!(err.contains("traffic_share.api"), "{err}");
     }
 
     #[test]

@@ -153,6 +153,15 @@ impl Selection {
         Ok(series)
     }
 
+    /// Adds traffic shares from the policy file for workloads without a `--traffic-share` flag.
+    pub fn add_policy_traffic(&mut self, shares: &[TrafficShare]) {
+        for share in shares {
+            if !self.traffic.iter().any(|t| t.workload == share.workload) {
+                self.traffic.push(share.clone());
+            }
+        }
+    }
+
     /// Drops the traffic share of workloads an HPA scales: their replica count, not per-pod
     /// usage, followed the traffic.
     pub fn skip_traffic_for(&mut self, workload: &str, hpa: &str) {

@@ -50,7 +50,9 @@ pub fn run(args: &BacktestArgs, out: &mut dyn Write) -> Result<u8> {
         split_at: args.split_at.as_deref().map(parse_timestamp).transpose().context("--split-at")?,
         folds: args.folds,
     };
-    let series = select_with_default(&args.input, None)?.series()?;
+    let mut selection = select_with_default(&args.input, None)?;
+    selection.add_policy_traffic(&policies.traffic);
+    let series = selection.series()?;
     let current = current_settings(&series, args.kustomize.as_deref())?;
     let prices = Prices { core_hour: args.core_hour_price, gib_hour: args.gib_hour_price };
     let setup = BacktestSetup { strategies: &strategies, policies: &policies, plan, prices, current: &current };

@@ -117,6 +117,7 @@ pub fn size_all(
         None => kustomize::Overlay::default(),
     };
     let mut selection = select(input)?;
+    selection.add_policy_traffic(&policy.traffic);
     for h in &overlay.hpas {
         selection.skip_traffic_for(&h.target_name, &h.hpa.name);
     }
