@@ -6,45 +6,16 @@
 //! prints the median wall time, the peak RSS and the size of what was written. The target
 //! is under 10 s for 100 containers. Size: PODSIZER_BENCH_CONTAINERS (default 100).
 
+#[path = "common/mod.rs"]
+mod common;
+
 use podsizer::sources::synthetic::FleetSpec;
-use podsizer::store::Store;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::time::Instant;
 
 const DAYS: i64 = 14;
 const RUNS: usize = 3;
-
-fn store_for(containers: usize) -> PathBuf {
-    let root =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("target/bench-data").join(format!("fleet-{containers}x{DAYS}d"));
-    let done = root.join(".complete");
-    if done.exists() {
-        return root;
-    }
-    let _ = std::fs::remove_dir_all(&root);
-    let spec = FleetSpec::fleet(containers, podsizer::domain::parse_timestamp("2026-11-02").unwrap(), DAYS, 60_000);
-    let store = Store::open_or_create(&root).expect("create bench store");
-    let started = Instant::now();
-    for day in 0..DAYS {
-        let mut rows = Vec::new();
-        spec.generate_day(day, |s| rows.push(s));
-        store.append(rows).expect("append");
-    }
-    std::fs::write(&done, b"").unwrap();
-    eprintln!("generated {} in {:.1?}", root.display(), started.elapsed());
-    root
-}
-
-fn peak_rss_mib(stderr: &[u8]) -> f64 {
-    let text = String::from_utf8_lossy(stderr);
-    let kib: f64 = text
-        .lines()
-        .find_map(|l| l.strip_prefix("stats: peak_rss_kib="))
-        .and_then(|v| v.split_whitespace().next()?.parse().ok())
-        .expect("podsizer prints stats with PODSIZER_STATS=1");
-    kib / 1024.0
-}
 
 fn dir_size(dir: &Path) -> (u64, usize) {
     let mut bytes = 0;
@@ -65,7 +36,7 @@ fn dir_size(dir: &Path) -> (u64, usize) {
 
 fn main() {
     let containers: usize = std::env::var("PODSIZER_BENCH_CONTAINERS").ok().and_then(|v| v.parse().ok()).unwrap_or(100);
-    let store = store_for(containers);
+    let store = common::store_for(containers, DAYS);
     let containers = FleetSpec::fleet(containers, 0, DAYS, 60_000).containers();
     let rows = containers as u64 * DAYS as u64 * 1440;
     let out_dir = tempfile::tempdir().expect("temp dir");
@@ -83,7 +54,7 @@ fn main() {
             .expect("run podsizer");
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
         times.push(started.elapsed().as_secs_f64());
-        rss.push(peak_rss_mib(&out.stderr));
+        rss.push(common::peak_rss_mib(&out.stderr));
     }
     let (bytes, files) = dir_size(out_dir.path());
     assert!(files > containers, "a chart per container at least");

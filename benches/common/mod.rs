@@ -1,0 +1,41 @@
+//! What the benchmarks share: a generated store cached under target/bench-data, and the
+//! peak RSS that `podsizer` reports about itself with `PODSIZER_STATS=1`.
+#![allow(dead_code)]
+
+use podsizer::sources::synthetic::FleetSpec;
+use podsizer::store::Store;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+/// A store of `containers` x `days` x 1-minute samples from the synthetic fleet, built once.
+pub fn store_for(containers: usize, days: i64) -> PathBuf {
+    let root =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("target/bench-data").join(format!("fleet-{containers}x{days}d"));
+    let done = root.join(".complete");
+    if done.exists() {
+        return root;
+    }
+    let _ = std::fs::remove_dir_all(&root);
+    let spec = FleetSpec::fleet(containers, podsizer::domain::parse_timestamp("2026-11-02").unwrap(), days, 60_000);
+    let store = Store::open_or_create(&root).expect("create bench store");
+    let started = Instant::now();
+    for day in 0..days {
+        let mut rows = Vec::new();
+        spec.generate_day(day, |s| rows.push(s));
+        store.append(rows).expect("append");
+    }
+    std::fs::write(&done, b"").unwrap();
+    eprintln!("generated {} in {:.1?}", root.display(), started.elapsed());
+    root
+}
+
+/// The child's own report of its peak RSS, in MiB.
+pub fn peak_rss_mib(stderr: &[u8]) -> f64 {
+    let text = String::from_utf8_lossy(stderr);
+    let kib: f64 = text
+        .lines()
+        .find_map(|l| l.strip_prefix("stats: peak_rss_kib="))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .expect("podsizer prints stats with PODSIZER_STATS=1");
+    kib / 1024.0
+}
