@@ -40,6 +40,8 @@ pub enum Command {
     Trace(TraceArgs),
     /// Propose the sizes as a pull request on a GitOps repo (updates its own PR on later runs).
     Pr(PrArgs),
+    /// Sample live usage from the cluster over time into a store (metrics-server).
+    Collect(CollectArgs),
 }
 
 pub const BACKTEST_HELP: &str = "Sizes each container from a training window with each strategy, then replays the \
@@ -175,6 +177,71 @@ pub const PROMETHEUS_HELP: &str = "Reads container CPU (rate of container_cpu_us
 and OOM kills from kube-state-metrics series. Needs only the Prometheus HTTP API, no Kubernetes API.\n\n\
 Re-runs fetch only what is new since the last import of the same URL and scope; an interrupted import resumes \
 where it stopped. See the README for the PromQL and for Thanos, Mimir and AMP.";
+
+#[derive(Debug, Args)]
+pub struct CollectArgs {
+    #[command(subcommand)]
+    pub source: CollectSource,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CollectSource {
+    /// Sample metrics.k8s.io PodMetrics every --interval into a store, with owners, settings and OOM kills.
+    #[command(long_about = COLLECT_HELP)]
+    MetricsServer(MetricsServerArgs),
+}
+
+pub const COLLECT_HELP: &str = "Lists metrics.k8s.io/v1beta1 PodMetrics every --interval (paginated), joins each pod \
+to its owner workload from a cached inventory of pods, ReplicaSets and Jobs, and appends one row per container to \
+the store, skipping metrics windows already stored. Samples are flushed atomically every --flush-every rounds and \
+on SIGTERM/SIGINT; current requests/limits, restarts and OOM kills go to STORE/collector/state.json.\n\n\
+Authenticates as kubectl does: --kubeconfig, KUBECONFIG, ~/.kube/config, or the in-cluster service account.";
+
+#[derive(Debug, Args)]
+pub struct MetricsServerArgs {
+    /// Store directory (created if missing).
+    #[arg(long, value_name = "DIR")]
+    pub store: PathBuf,
+    /// Kubeconfig file [default: KUBECONFIG, ~/.kube/config, then the in-cluster service account].
+    #[arg(long, value_name = "FILE")]
+    pub kubeconfig: Option<PathBuf>,
+    /// Kubeconfig context [default: the current context].
+    #[arg(long, value_name = "NAME")]
+    pub context: Option<String>,
+    /// Only these namespaces (repeatable) [default: all namespaces].
+    #[arg(short = 'n', long = "namespace", value_name = "NS")]
+    pub namespaces: Vec<String>,
+    /// Only pods matching this label selector (e.g. `app=api,tier!=batch`).
+    #[arg(short = 'l', long, value_name = "SELECTOR")]
+    pub selector: Option<String>,
+    /// Time between rounds.
+    #[arg(long, default_value = "30s", value_name = "DURATION")]
+    pub interval: String,
+    /// Stop after this long (e.g. 7d) [default: run until stopped].
+    #[arg(long, value_name = "DURATION")]
+    pub duration: Option<String>,
+    /// Stop after this many rounds.
+    #[arg(long, value_name = "N")]
+    pub rounds: Option<u64>,
+    /// One round, stored (like `kubectl top pods`, but kept); errors exit non-zero.
+    #[arg(long, conflicts_with_all = ["duration", "rounds"])]
+    pub once: bool,
+    /// Flush buffered samples to the store every N rounds (and on SIGTERM/SIGINT).
+    #[arg(long, default_value_t = 10, value_name = "N")]
+    pub flush_every: u64,
+    /// Re-list pods, ReplicaSets and Jobs this often (and when unknown pods show up).
+    #[arg(long, default_value = "5m", value_name = "DURATION")]
+    pub inventory_refresh: String,
+    /// Timeout of each API request.
+    #[arg(long, default_value = "10s", value_name = "DURATION")]
+    pub request_timeout: String,
+    /// Objects per list page (`limit`; the rest follows with `continue`).
+    #[arg(long, default_value_t = 500, value_name = "N")]
+    pub page_size: u32,
+    /// Retries of a round on 429, 5xx and timeouts (jittered exponential backoff from 1s).
+    #[arg(long, default_value_t = 4, value_name = "N")]
+    pub retries: u32,
+}
 
 #[derive(Debug, Args)]
 pub struct PrometheusArgs {

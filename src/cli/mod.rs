@@ -49,6 +49,9 @@ pub fn dispatch(command: &Command, out: &mut dyn Write) -> anyhow::Result<u8> {
         Command::BacktestSuite(a) => commands::backtest::run_suite(a, out),
         Command::Trace(a) => commands::synth::run_trace(a, out),
         Command::Pr(a) => commands::pr::run(a, out),
+        Command::Collect(a) => match &a.source {
+            args::CollectSource::MetricsServer(m) => commands::collect::run(m, out),
+        },
     }
 }
 

@@ -1,4 +1,5 @@
 pub mod backtest;
+pub mod collect;
 pub mod demo;
 pub mod import;
 pub mod import_prometheus;
