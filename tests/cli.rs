@@ -431,3 +431,38 @@ fn the_example_policy_is_valid_and_applies() {
     let php = recs.iter().find(|r| r["container"] == "php-fpm").unwrap();
     assert!(php["rationale"].to_string().contains("p99.99"), "php-fpm-bursts override");
 }
+
+#[test]
+fn collector_facts_give_current_values_and_oom_kills_raise_memory() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    podsizer().args(["import", "--store"]).arg(&store).arg(demo_samples()).assert().success();
+    let before = recommend_json(&["--input", store.to_str().unwrap()]);
+    std::fs::create_dir_all(store.join("collector")).unwrap();
+    // What `podsizer collect` records: php-fpm's settings and an OOM kill at a 400Mi limit.
+    let state = serde_json::json!({
+        "version": 1,
+        "containers": [{"namespace": "shop", "workload_kind": "Deployment", "workload": "api", "container": "php-fpm",
+            "resources": {"cpu_request_cores": 1.0, "cpu_limit_cores": 2.0, "memory_request_bytes": 268435456.0, "memory_limit_bytes": 419430400.0},
+            "restarts": 1, "seen_ms": 1795132800000i64}],
+        "oom_kills": [{"at_ms": 1795132800000i64, "namespace": "shop", "workload_kind": "Deployment", "workload": "api",
+            "pod": "api-7c9d5f8b6-x", "container": "php-fpm", "memory_limit_bytes": 419430400.0}],
+    });
+    std::fs::write(store.join("collector/state.json"), state.to_string()).unwrap();
+    let after = recommend_json(&["--input", store.to_str().unwrap()]);
+    let php = |d: &Value| {
+        d["recommendations"].as_array().unwrap().iter().find(|r| r["container"] == "php-fpm").unwrap().clone()
+    };
+    let (b, a) = (php(&before), php(&after));
+    assert!(b["current"].is_null());
+    assert_eq!(a["current"]["memory"]["limit_bytes"], 419430400.0);
+    let bumped = (400.0f64 + 100.0).max(400.0 * 1.2) * 1048576.0;
+    let limit = a["memory"]["limit_bytes"].as_f64().unwrap();
+    assert!(limit >= bumped, "limit {limit} must cover the OOM bump {bumped}");
+    assert!(a["rationale"].to_string().contains("OOM kill at the memory limit 400Mi"), "{}", a["rationale"]);
+    // Other containers are untouched.
+    let nginx = |d: &Value| {
+        d["recommendations"].as_array().unwrap().iter().find(|r| r["container"] == "nginx").unwrap()["memory"].clone()
+    };
+    assert_eq!(nginx(&before), nginx(&after));
+}

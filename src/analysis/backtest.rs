@@ -385,8 +385,14 @@ fn container(
             s.points.iter().filter(|p| p.ts >= fold.split && p.ts < fold.holdout_to).copied().collect();
         recommendations.clear();
         for (strategy, (_, total)) in setup.strategies.iter().zip(outcomes.iter_mut()) {
-            let input =
-                SizingInput { usage: &usage, policy: &policy, current, window_end_ms: fold.split, containers_in_pod };
+            let input = SizingInput {
+                usage: &usage,
+                policy: &policy,
+                current,
+                window_end_ms: fold.split,
+                containers_in_pod,
+                oom_limit_bytes: None,
+            };
             let rec = recommend(strategy.as_ref(), &input, &overrides);
             match (rec.sizing(), total.as_mut()) {
                 (Some(sizing), Some(t)) => t.add(&replay(&holdout, sizing, step, &setup.prices)),

@@ -58,6 +58,8 @@ pub struct SizingInput<'a> {
     pub window_end_ms: i64,
     /// Containers in this workload's pods (VPA splits its per-pod floors among them).
     pub containers_in_pod: usize,
+    /// The highest memory limit at which the container was OOM-killed in the window.
+    pub oom_limit_bytes: Option<f64>,
 }
 
 /// A way of turning usage into sizes (the default policy, VPA's, krr's ...).
@@ -149,7 +151,20 @@ impl Strategy for PodsizerStrategy {
         let mut why = Vec::new();
         let growth = Growth::of(usage, p, end, &mut why);
         let (cpu_request, cpu_limit) = size_cpu(p, &cpu_weighted, &cpu_all, widen, growth.cpu, &mut why);
-        let peak = usage.memory_max().max(growth.memory_peak);
+        let mut peak = usage.memory_max().max(growth.memory_peak);
+        if let Some(limit) = input.oom_limit_bytes {
+            // The working set reached this limit even if no sample caught it: like VPA, treat
+            // max(limit + 100Mi, limit x 1.2) as a peak that happened.
+            let bumped = (limit + 100.0 * 1024.0 * 1024.0).max(limit * 1.2);
+            if bumped > peak {
+                why.push(format!(
+                    "OOM kill at the memory limit {} in the window: counted as a peak of {}",
+                    human_bytes(limit),
+                    human_bytes(bumped)
+                ));
+                peak = bumped;
+            }
+        }
         let (mem_request, mem_limit) = size_memory(p, &mem_weighted, peak, widen, growth.memory, &mut why);
         let sizing = Sizing {
             cpu_request_cores: cpu_request,
@@ -338,6 +353,7 @@ mod tests {
             current: None,
             window_end_ms: u.last_ms().unwrap(),
             containers_in_pod: 1,
+            oom_limit_bytes: None,
         };
         recommend(&PodsizerStrategy, &input, &[])
     }

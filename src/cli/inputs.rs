@@ -153,6 +153,21 @@ impl Selection {
         Ok(series)
     }
 
+    /// Current settings and OOM kills recorded beside the stores of this selection.
+    pub fn facts(&self) -> crate::store::facts::Facts {
+        let mut facts = crate::store::facts::Facts::default();
+        for input in &self.inputs {
+            if let Input::Store(store) = input {
+                let more = crate::store::facts::Facts::load(store.root());
+                facts.current.extend(more.current);
+                for (k, v) in more.oom_kills {
+                    facts.oom_kills.entry(k).or_default().extend(v);
+                }
+            }
+        }
+        facts
+    }
+
     /// Adds traffic shares from the policy file for workloads without a `--traffic-share` flag.
     pub fn add_policy_traffic(&mut self, shares: &[TrafficShare]) {
         for share in shares {

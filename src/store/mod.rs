@@ -9,6 +9,7 @@
 //! rows whose (container, pod, timestamp) is not already stored, so re-running an import adds
 //! nothing. One lock file serialises writers on one machine.
 
+pub mod facts;
 mod reader;
 mod writer;
 

@@ -33,6 +33,7 @@ pub fn recommend_all(selection: &Selection, plan: &Plan<'_>) -> Result<Vec<Recom
     let usage = selection.usage()?;
     let window_end = selection.until.unwrap_or_else(|| usage.iter().filter_map(|u| u.last_ms()).max().unwrap_or(0));
     let per_pod = containers_per_workload(usage.iter().map(|u| &u.key));
+    let facts = selection.facts();
     let mut recs = Vec::with_capacity(usage.len());
     for u in &usage {
         let (mut policy, applied) = plan.policy.for_container(&u.key);
@@ -40,13 +41,15 @@ pub fn recommend_all(selection: &Selection, plan: &Plan<'_>) -> Result<Vec<Recom
             policy.history.min_span_ms = 0;
             policy.history.min_samples = 1;
         }
-        let current = current_for(plan.overlay, u);
+        // What the overlay says wins; otherwise what a collector or importer last saw.
+        let current = current_for(plan.overlay, u).or_else(|| facts.current.get(&u.key).copied());
         let input = SizingInput {
             usage: u,
             policy: &policy,
             current: current.as_ref(),
             window_end_ms: window_end,
             containers_in_pod: per_pod[&u.key.workload],
+            oom_limit_bytes: facts.oom_limit(&u.key, selection.since),
         };
         let mut rec = recommend(strategy.as_ref(), &input, &applied);
         if let Some(note) = selection.projections.borrow().get(&u.key.to_string()) {

@@ -1,0 +1,129 @@
+//! What the importers and the collector learned besides samples, read back for sizing:
+//! each container's current requests and limits and its OOM kills. They live beside the
+//! partitions (`collector/state.json`, `imports/prometheus-*.json`); the sample schema does
+//! not carry them. Missing or unreadable side files mean "nothing known", never an error.
+
+use crate::domain::{ContainerKey, Resources, Workload};
+use serde_json::Value;
+use std::collections::HashMap;
+use std::path::Path;
+
+/// An OOM kill of a container, with the memory limit in force when known.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct OomKill {
+    pub at_ms: Option<i64>,
+    pub memory_limit_bytes: Option<f64>,
+}
+
+/// Facts about containers, keyed like recommendations.
+#[derive(Debug, Default, Clone)]
+pub struct Facts {
+    pub current: HashMap<ContainerKey, Resources>,
+    pub oom_kills: HashMap<ContainerKey, Vec<OomKill>>,
+}
+
+fn key(v: &Value) -> Option<ContainerKey> {
+    let s = |k: &str| v.get(k)?.as_str().map(String::from);
+    Some(ContainerKey {
+        workload: Workload { namespace: s("namespace")?, kind: s("workload_kind")?, name: s("workload")? },
+        container: s("container")?,
+    })
+}
+
+impl Facts {
+    /// Reads every side file of a store.
+    pub fn load(store_root: &Path) -> Self {
+        let mut facts = Facts::default();
+        let read = |p: &Path| std::fs::read_to_string(p).ok().and_then(|t| serde_json::from_str::<Value>(&t).ok());
+        if let Some(v) = read(&store_root.join("collector/state.json")) {
+            facts.add_collector(&v);
+        }
+        if let Ok(dir) = std::fs::read_dir(store_root.join("imports")) {
+            for entry in dir.flatten() {
+                if let Some(v) = read(&entry.path()) {
+                    facts.add_prometheus(&v);
+                }
+            }
+        }
+        facts
+    }
+
+    fn add_collector(&mut self, v: &Value) {
+        for c in v.get("containers").and_then(Value::as_array).into_iter().flatten() {
+            if let (Some(k), Some(r)) =
+                (key(c), c.get("resources").and_then(|r| serde_json::from_value(r.clone()).ok()))
+            {
+                self.current.insert(k, r);
+            }
+        }
+        for o in v.get("oom_kills").and_then(Value::as_array).into_iter().flatten() {
+            if let Some(k) = key(o) {
+                let kill = OomKill {
+                    at_ms: o.get("at_ms").and_then(Value::as_i64),
+                    memory_limit_bytes: o.get("memory_limit_bytes").and_then(Value::as_f64),
+                };
+                self.oom_kills.entry(k).or_default().push(kill);
+            }
+        }
+    }
+
+    fn add_prometheus(&mut self, v: &Value) {
+        for c in v.get("current").and_then(Value::as_array).into_iter().flatten() {
+            let Some(k) = key(c) else { continue };
+            let resources: Option<Resources> = c.get("resources").and_then(|r| serde_json::from_value(r.clone()).ok());
+            if let Some(r) = resources {
+                self.current.entry(k.clone()).or_insert(r);
+                let pods = c.get("oom_killed_pods").and_then(Value::as_array).map_or(0, Vec::len);
+                for _ in 0..pods {
+                    self.oom_kills
+                        .entry(k.clone())
+                        .or_default()
+                        .push(OomKill { at_ms: None, memory_limit_bytes: r.memory_limit_bytes });
+                }
+            }
+        }
+    }
+
+    /// The highest memory limit in force at an OOM kill at or after `since` (kills without a
+    /// time count), for the sizing guard.
+    pub fn oom_limit(&self, key: &ContainerKey, since: Option<i64>) -> Option<f64> {
+        let current_limit = self.current.get(key).and_then(|r| r.memory_limit_bytes);
+        self.oom_kills
+            .get(key)?
+            .iter()
+            .filter(|k| k.at_ms.is_none_or(|t| since.is_none_or(|s| t >= s)))
+            .filter_map(|k| k.memory_limit_bytes.or(current_limit))
+            .reduce(f64::max)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_collector_and_prometheus_side_files() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("collector")).unwrap();
+        std::fs::create_dir_all(dir.path().join("imports")).unwrap();
+        let c = r#"{"version":1,"containers":[{"namespace":"shop","workload_kind":"Deployment","workload":"api","container":"php-fpm",
+            "resources":{"cpu_request_cores":1.0,"cpu_limit_cores":2.0,"memory_request_bytes":1e9,"memory_limit_bytes":2e9},"restarts":3,"seen_ms":5}],
+            "oom_kills":[{"at_ms":100,"namespace":"shop","workload_kind":"Deployment","workload":"api","pod":"api-1","container":"php-fpm","memory_limit_bytes":1.5e9}]}"#;
+        std::fs::write(dir.path().join("collector/state.json"), c).unwrap();
+        let p = r#"{"current":[{"namespace":"shop","workload_kind":"Deployment","workload":"api","container":"envoy",
+            "resources":{"cpu_request_cores":0.25,"cpu_limit_cores":null,"memory_request_bytes":2.5e8,"memory_limit_bytes":5e8},"oom_killed_pods":["api-2"]}]}"#;
+        std::fs::write(dir.path().join("imports/prometheus-x.json"), p).unwrap();
+        std::fs::write(dir.path().join("imports/garbage.json"), "{not json").unwrap();
+        let facts = Facts::load(dir.path());
+        let k = |c: &str| ContainerKey {
+            workload: Workload { namespace: "shop".into(), kind: "Deployment".into(), name: "api".into() },
+            container: c.into(),
+        };
+        assert_eq!(facts.current[&k("php-fpm")].cpu_request_cores, Some(1.0));
+        assert_eq!(facts.current[&k("envoy")].memory_limit_bytes, Some(5e8));
+        assert_eq!(facts.oom_limit(&k("php-fpm"), Some(50)), Some(1.5e9));
+        assert_eq!(facts.oom_limit(&k("php-fpm"), Some(200)), None, "before the window");
+        assert_eq!(facts.oom_limit(&k("envoy"), None), Some(5e8));
+        assert_eq!(facts.oom_limit(&k("nginx"), None), None);
+    }
+}
