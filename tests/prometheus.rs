@@ -744,7 +744,20 @@ fn import_matches_generated_series_workloads_and_recommendations() {
     // The same recommendations as the generated samples imported directly.
     let direct = dir.path().join("direct");
     Store::open_or_create(&direct).unwrap().append(data.truth.clone()).unwrap();
+    // Same facts on both sides (current settings, the OOM kill that raises php-fpm's memory
+    // limit): only the samples' path differs.
+    std::fs::create_dir_all(direct.join("imports")).unwrap();
+    for entry in std::fs::read_dir(store.join("imports")).unwrap() {
+        let entry = entry.unwrap();
+        std::fs::copy(entry.path(), direct.join("imports").join(entry.file_name())).unwrap();
+    }
     let (a, b) = (recommend(&store), recommend(&direct));
+    let php = a.iter().find(|r| r["container"] == "php-fpm" && r["workload"]["name"] == "api").unwrap();
+    assert!(
+        php["rationale"].to_string().contains("OOM kill at the memory limit"),
+        "the recorded OOM kill raises the limit"
+    );
+    assert!(php["current"]["memory"]["limit_bytes"].as_f64().is_some(), "current values from kube-state-metrics");
     assert_eq!(a.len(), b.len());
     assert_eq!(a.len(), 5 * 3, "every workload container is sized");
     for (x, y) in a.iter().zip(&b) {
