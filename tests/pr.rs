@@ -240,7 +240,10 @@ fn opens_one_pull_request_then_updates_it() {
     assert_eq!(open.body["base"], "main");
     assert!(open.body["title"].as_str().unwrap().contains("saves $"), "{}", open.body["title"]);
     let body = open.body["body"].as_str().unwrap();
-    assert!(body.contains("## What to change") && body.contains("### shop / deployment/api / php-fpm"), "the weekly report is the body: {body}");
+    assert!(
+        body.contains("## What to change") && body.contains("### shop / deployment/api / php-fpm"),
+        "the weekly report is the body: {body}"
+    );
     assert!(!body.contains("!["), "no chart images: a PR body cannot host them");
     let list = &api.requests()[0];
     assert_eq!(list.path, "/repos/acme/gitops/pulls?state=open&head=acme:podsizer/production");

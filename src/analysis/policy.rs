@@ -209,10 +209,8 @@ impl PolicySet {
         }
         let mut traffic = Vec::new();
         for (workload, spec) in &file.traffic_share {
-            let share = super::traffic::TrafficShare::parse(&format!("{workload}={spec}")).map_err(|e| PolicyError::Field {
-                path: path.into(),
-                field: format!("traffic_share.{workload}"),
-                message: e.reason,
+            let share = super::traffic::TrafficShare::parse(&format!("{workload}={spec}")).map_err(|e| {
+                PolicyError::Field { path: path.into(), field: format!("traffic_share.{workload}"), message: e.reason }
             })?;
             traffic.push(share);
         }

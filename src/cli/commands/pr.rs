@@ -6,12 +6,12 @@
 use crate::analysis::backtest::Prices;
 use crate::cli::args::PrArgs;
 use crate::cli::commands::recommend::{load_policy, size_all, SizingRun};
-use crate::outputs::report::ReportInput;
 use crate::domain::parse_quantity;
 use crate::outputs::bot::git::Repo;
 use crate::outputs::bot::github::GitHub;
 use crate::outputs::bot::text::{self, Thresholds};
 use crate::outputs::kustomize;
+use crate::outputs::report::ReportInput;
 use anyhow::{anyhow, bail, Context, Result};
 use std::io::Write;
 
@@ -52,7 +52,11 @@ fn pr_body(args: &PrArgs, run: &SizingRun, changes: &[String], cost: (f64, f64),
         "**podsizer** proposes new requests and limits for `{}`: requests cost ${:.0}/month now, ${:.0}/month proposed.\n\n{list}\n{report}\n<sub>Opened by `podsizer pr`; it updates this pull request on its next run and never overwrites commits that are not its own.</sub>\n",
         args.overlay, cost.0, cost.1
     );
-    Ok(if body.len() <= MAX_BODY { body } else { text::summary_body(&args.overlay, &run.recommendations, changes, cost) })
+    Ok(if body.len() <= MAX_BODY {
+        body
+    } else {
+        text::summary_body(&args.overlay, &run.recommendations, changes, cost)
+    })
 }
 
 pub fn run(args: &PrArgs, out: &mut dyn Write) -> Result<u8> {
