@@ -140,12 +140,8 @@ pub struct ReportArgs {
     /// Time zone for chart axes and the hour-of-day heat maps (IANA name, e.g. Asia/Tokyo).
     #[arg(long, default_value = "UTC", value_name = "ZONE")]
     pub tz: String,
-    /// Price of one core for one hour, in dollars.
-    #[arg(long, default_value_t = 0.04)]
-    pub core_hour_price: f64,
-    /// Price of one GiB of memory for one hour, in dollars.
-    #[arg(long, default_value_t = 0.005)]
-    pub gib_hour_price: f64,
+    #[command(flatten)]
+    pub prices: PriceArgs,
 }
 
 #[derive(Debug, Args)]
@@ -366,12 +362,8 @@ pub struct BacktestArgs {
     /// Show every container, not only the totals (table output).
     #[arg(long)]
     pub per_container: bool,
-    /// Price of one core for one hour, in dollars.
-    #[arg(long, default_value_t = 0.04)]
-    pub core_hour_price: f64,
-    /// Price of one GiB of memory for one hour, in dollars.
-    #[arg(long, default_value_t = 0.005)]
-    pub gib_hour_price: f64,
+    #[command(flatten)]
+    pub prices: PriceArgs,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -452,8 +444,28 @@ pub struct PrArgs {
     pub policy: Option<PathBuf>,
     #[arg(long, default_value = "podsizer")]
     pub strategy: String,
+    #[command(flatten)]
+    pub prices: PriceArgs,
+}
+
+/// Prices behind every cost figure (report, back-test, pull-request title).
+#[derive(Debug, Args, Clone, Copy)]
+pub struct PriceArgs {
+    /// Price of one core for one hour, in dollars.
     #[arg(long, default_value_t = 0.04)]
     pub core_hour_price: f64,
+    /// Price of one GiB of memory for one hour, in dollars.
     #[arg(long, default_value_t = 0.005)]
     pub gib_hour_price: f64,
+}
+
+impl PriceArgs {
+    pub fn prices(&self) -> anyhow::Result<crate::analysis::backtest::Prices> {
+        for (name, price) in [("--core-hour-price", self.core_hour_price), ("--gib-hour-price", self.gib_hour_price)] {
+            if !price.is_finite() || price < 0.0 {
+                anyhow::bail!("{name} {price}: must be a number >= 0");
+            }
+        }
+        Ok(crate::analysis::backtest::Prices { core_hour: self.core_hour_price, gib_hour: self.gib_hour_price })
+    }
 }

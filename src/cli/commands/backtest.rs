@@ -54,7 +54,7 @@ pub fn run(args: &BacktestArgs, out: &mut dyn Write) -> Result<u8> {
     selection.add_policy_traffic(&policies.traffic);
     let series = selection.series()?;
     let current = current_settings(&series, args.kustomize.as_deref())?;
-    let prices = Prices { core_hour: args.core_hour_price, gib_hour: args.gib_hour_price };
+    let prices = args.prices.prices()?;
     let setup = BacktestSetup { strategies: &strategies, policies: &policies, plan, prices, current: &current };
     let result = backtest::run(&series, &setup);
     if result.folds.is_empty() {

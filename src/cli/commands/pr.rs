@@ -127,7 +127,7 @@ fn propose(
     let mut patch_plan = kustomize::plan(&overlay_dir, &overlay.workloads, recs)?;
     patch_plan.patches.extend(run.hpa_patches.iter().cloned());
     kustomize::write_plan(&overlay_dir, &patch_plan)?;
-    let prices = Prices { core_hour: args.core_hour_price, gib_hour: args.gib_hour_price };
+    let prices = args.prices.prices()?;
     let cost = text::monthly_cost(recs, &prices);
     let title = text::title(&args.overlay, changes.len(), cost);
     let body = pr_body(args, &run, &changes, cost, prices)?;

@@ -3,10 +3,9 @@
 //! comparison with last week. Reads the overlay but never writes a patch.
 
 use super::recommend::{load_policy, size_all};
-use crate::analysis::backtest::Prices;
 use crate::cli::args::ReportArgs;
 use crate::outputs::report::{self, PreviousReport, ReportInput};
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use std::io::Write;
 
 pub fn run(args: &ReportArgs, out: &mut dyn Write) -> Result<u8> {
@@ -16,11 +15,7 @@ pub fn run(args: &ReportArgs, out: &mut dyn Write) -> Result<u8> {
             args.tz
         )
     })?;
-    for (name, price) in [("--core-hour-price", args.core_hour_price), ("--gib-hour-price", args.gib_hour_price)] {
-        if !price.is_finite() || price < 0.0 {
-            bail!("{name} {price}: must be a number >= 0");
-        }
-    }
+    let prices = args.prices.prices()?;
     let policy = load_policy(args.policy.as_deref())?;
     let previous = args.previous.as_deref().map(PreviousReport::load).transpose().context("--previous")?;
     // The same sizing as `recommend` (HPA advice included); a report writes no patch.
@@ -33,7 +28,7 @@ pub fn run(args: &ReportArgs, out: &mut dyn Write) -> Result<u8> {
         until: selection.until,
         recommendations: recs,
         series: &series,
-        prices: Prices { core_hour: args.core_hour_price, gib_hour: args.gib_hour_price },
+        prices,
         tz,
         current_source: args.kustomize.as_ref().map(|d| d.display().to_string()),
         previous: previous.as_ref(),
