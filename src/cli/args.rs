@@ -11,7 +11,7 @@ use std::path::PathBuf;
     about = "Measured, explained CPU and memory requests and limits for Kubernetes containers",
     long_about = "podsizer reads container CPU and memory usage history, proposes requests at typical load and limits \
 at about twice that (raised by guards so limits cover real peaks), explains every number, and writes the result \
-as kustomize patches into a GitOps overlay.\n\nExit codes: 0 success, 1 changes proposed (with --fail-on-change), 2 error.",
+as kustomize patches into a GitOps overlay.\n\nExit codes: 0 success, 1 changes proposed (recommend --fail-on-change) or `pr` stopped by commits that are not its own, 2 error.",
     after_help = "Start with `podsizer demo` to see it work on a bundled week of samples."
 )]
 pub struct Cli {
