@@ -9,8 +9,6 @@
 mod common;
 
 use podsizer::sources::synthetic::FleetSpec;
-use std::process::Command;
-use std::time::Instant;
 
 const DAYS: i64 = 14;
 const RUNS: usize = 5;
@@ -21,25 +19,12 @@ fn main() {
     let store = common::store_for(containers, DAYS);
     let containers = FleetSpec::fleet(containers, 0, DAYS, 60_000).containers();
     let rows = containers as u64 * DAYS as u64 * 1440;
-    let mut times = Vec::new();
-    let mut rss = Vec::new();
-    for _ in 0..RUNS {
-        let started = Instant::now();
-        let out = Command::new(env!("CARGO_BIN_EXE_podsizer"))
-            .args(["recommend", "-o", "csv", "--input"])
-            .arg(&store)
-            .env("PODSIZER_STATS", "1")
-            .output()
-            .expect("run podsizer");
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-        times.push(started.elapsed().as_secs_f64());
-        rss.push(common::peak_rss_mib(&out.stderr));
-        let lines = out.stdout.iter().filter(|b| **b == b'\n').count();
-        assert_eq!(lines, containers + 1, "one CSV line per container");
-    }
-    times.sort_by(f64::total_cmp);
-    let median = times[RUNS / 2];
-    let rss_mib = rss.iter().copied().fold(0.0, f64::max);
+    let input = store.as_os_str();
+    let runs =
+        common::time_runs(RUNS, &["recommend".as_ref(), "-o".as_ref(), "csv".as_ref(), "--input".as_ref(), input]);
+    let lines = runs.last.stdout.iter().filter(|b| **b == b'\n').count();
+    assert_eq!(lines, containers + 1, "one CSV line per container");
+    let (times, median, rss_mib) = (&runs.seconds, runs.median(), runs.peak_rss_mib);
     println!(
         "recommend: {containers} containers x {DAYS} days x 1-min = {rows} samples: median {median:.2} s over {RUNS} runs (min {:.2}, max {:.2}), peak RSS {rss_mib:.0} MiB, {:.1} M samples/s",
         times[0],

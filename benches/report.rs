@@ -11,8 +11,6 @@ mod common;
 
 use podsizer::sources::synthetic::FleetSpec;
 use std::path::Path;
-use std::process::Command;
-use std::time::Instant;
 
 const DAYS: i64 = 14;
 const RUNS: usize = 3;
@@ -40,27 +38,19 @@ fn main() {
     let containers = FleetSpec::fleet(containers, 0, DAYS, 60_000).containers();
     let rows = containers as u64 * DAYS as u64 * 1440;
     let out_dir = tempfile::tempdir().expect("temp dir");
-    let mut times = Vec::new();
-    let mut rss = Vec::new();
-    for _ in 0..RUNS {
-        let started = Instant::now();
-        let out = Command::new(env!("CARGO_BIN_EXE_podsizer"))
-            .args(["report", "--tz", "Europe/Berlin", "--input"])
-            .arg(&store)
-            .arg("--out")
-            .arg(out_dir.path())
-            .env("PODSIZER_STATS", "1")
-            .output()
-            .expect("run podsizer");
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-        times.push(started.elapsed().as_secs_f64());
-        rss.push(common::peak_rss_mib(&out.stderr));
-    }
+    let args: [&std::ffi::OsStr; 7] = [
+        "report".as_ref(),
+        "--tz".as_ref(),
+        "Europe/Berlin".as_ref(),
+        "--input".as_ref(),
+        store.as_os_str(),
+        "--out".as_ref(),
+        out_dir.path().as_os_str(),
+    ];
+    let runs = common::time_runs(RUNS, &args);
+    let (times, median, rss_mib) = (&runs.seconds, runs.median(), runs.peak_rss_mib);
     let (bytes, files) = dir_size(out_dir.path());
     assert!(files > containers, "a chart per container at least");
-    times.sort_by(f64::total_cmp);
-    let median = times[RUNS / 2];
-    let rss_mib = rss.iter().copied().fold(0.0, f64::max);
     println!(
         "report: {containers} containers x {DAYS} days x 1-min = {rows} samples: median {median:.2} s over {RUNS} runs (min {:.2}, max {:.2}), peak RSS {rss_mib:.0} MiB, wrote {files} files, {:.1} MiB",
         times[0],

@@ -39,3 +39,40 @@ pub fn peak_rss_mib(stderr: &[u8]) -> f64 {
         .expect("podsizer prints stats with PODSIZER_STATS=1");
     kib / 1024.0
 }
+
+/// Timings of repeated runs of one `podsizer` command.
+pub struct Runs {
+    /// Wall seconds, sorted.
+    pub seconds: Vec<f64>,
+    /// Highest peak RSS over the runs, in MiB.
+    pub peak_rss_mib: f64,
+    /// Output of the last run, for checks on what it printed.
+    pub last: std::process::Output,
+}
+
+impl Runs {
+    pub fn median(&self) -> f64 {
+        self.seconds[self.seconds.len() / 2]
+    }
+}
+
+/// Runs the release binary `runs` times with `args`, asserting success each time.
+pub fn time_runs(runs: usize, args: &[&std::ffi::OsStr]) -> Runs {
+    let mut seconds = Vec::new();
+    let mut peak = 0.0f64;
+    let mut last = None;
+    for _ in 0..runs {
+        let started = Instant::now();
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_podsizer"))
+            .args(args)
+            .env("PODSIZER_STATS", "1")
+            .output()
+            .expect("run podsizer");
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        seconds.push(started.elapsed().as_secs_f64());
+        peak = peak.max(peak_rss_mib(&out.stderr));
+        last = Some(out);
+    }
+    seconds.sort_by(f64::total_cmp);
+    Runs { seconds, peak_rss_mib: peak, last: last.expect("at least one run") }
+}
