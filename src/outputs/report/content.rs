@@ -195,7 +195,7 @@ fn cost_cell(c: &NowProposed) -> Line {
 
 /// Text whose `backticked` parts (names in rationales) become code spans.
 fn with_code(text: &str) -> Line {
-    if text.matches('`').count() % 2 != 0 {
+    if !text.matches('`').count().is_multiple_of(2) {
         return vec![t(text)];
     }
     text.split('`')
