@@ -3,6 +3,7 @@
 
 pub mod args;
 pub mod commands;
+mod day_usage;
 pub mod inputs;
 
 use args::{Cli, Command};
@@ -32,6 +33,13 @@ pub fn main() -> ExitCode {
             }
             ExitCode::from(2)
         }
+    }
+}
+
+/// A measurement for benchmarks and tests, printed only with `PODSIZER_STATS` set.
+pub(crate) fn stat(line: &str) {
+    if std::env::var_os("PODSIZER_STATS").is_some() {
+        eprintln!("stats: {line}");
     }
 }
 

@@ -3,16 +3,19 @@
 //! ```text
 //! STORE/podsizer-store.json          format marker and version
 //! STORE/day=2026-11-20/part-*.parquet  immutable parts, rows sorted by container, pod, time
+//! STORE/day=2026-11-20/derived-*.bin   data derived from the day's parts (see `derived`)
 //! ```
 //! Parts are written to a hidden temp file, fsynced and renamed into place, so a reader or a
 //! crash never sees half a part. Appends never rewrite existing parts: a new part holds only
 //! rows whose (container, pod, timestamp) is not already stored, so re-running an import adds
 //! nothing. One lock file serialises writers on one machine.
 
+mod derived;
 pub mod facts;
 mod reader;
 mod writer;
 
+pub use derived::PartSet;
 pub use reader::{SampleRef, ScanStats};
 pub use writer::AppendReport;
 
