@@ -4,6 +4,7 @@
 pub mod args;
 pub mod commands;
 pub mod inputs;
+pub mod s3;
 
 use args::{Cli, Command};
 use clap::Parser;

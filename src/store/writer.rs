@@ -111,10 +111,19 @@ fn joined(parts: &[&str]) -> String {
     parts.join("\0")
 }
 
-fn part_name() -> String {
+pub(crate) fn part_name() -> String {
     let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
     let seq = PART_COUNTER.fetch_add(1, Ordering::Relaxed);
-    format!("part-{nanos:020}-{}-{seq}.parquet", std::process::id())
+    format!("part-{nanos:020}-{}-{:08x}-{seq}.parquet", std::process::id(), process_tag() as u32)
+}
+
+/// Random once per process (std's OS-seeded hash keys): with it, part names from writers on
+/// several machines sharing one S3 prefix differ even with equal clocks and pids (pid 1).
+pub(crate) fn process_tag() -> u64 {
+    static TAG: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    *TAG.get_or_init(|| {
+        std::hash::BuildHasher::hash_one(&std::collections::hash_map::RandomState::new(), std::process::id())
+    })
 }
 
 /// Writes a file so that readers see either nothing or all of it: temp file in the same
