@@ -1,9 +1,14 @@
 //! `cargo bench --bench recommend`: `podsizer recommend` over a generated store.
 //!
 //! Builds (once, cached under target/bench-data) a store of N containers x 14 days x
-//! 1-minute samples with the synthetic fleet generator, then runs the release binary
-//! against it several times and reports the median wall time and the peak RSS of the
-//! child process. Sizes: PODSIZER_BENCH_CONTAINERS (default 1000).
+//! 1-minute samples with the synthetic fleet generator, then times the release binary, for
+//! the default strategy and for `vpa`:
+//! - from raw samples (`--rescan`: every day is decoded and its usage summary rebuilt), and
+//! - from the per-day usage summaries the first runs saved (what a repeated run does),
+//!
+//! reporting medians, their ratio and the peak RSS of the child process.
+//!
+//! Sizes: PODSIZER_BENCH_CONTAINERS (default 1000; the issue's large case is 10000).
 
 #[path = "common/mod.rs"]
 mod common;
@@ -19,16 +24,38 @@ fn main() {
     let store = common::store_for(containers, DAYS);
     let containers = FleetSpec::fleet(containers, 0, DAYS, 60_000).containers();
     let rows = containers as u64 * DAYS as u64 * 1440;
-    let input = store.as_os_str();
-    let runs =
-        common::time_runs(RUNS, &["recommend".as_ref(), "-o".as_ref(), "csv".as_ref(), "--input".as_ref(), input]);
-    let lines = runs.last.stdout.iter().filter(|b| **b == b'\n').count();
-    assert_eq!(lines, containers + 1, "one CSV line per container");
-    let (times, median, rss_mib) = (&runs.seconds, runs.median(), runs.peak_rss_mib);
-    println!(
-        "recommend: {containers} containers x {DAYS} days x 1-min = {rows} samples: median {median:.2} s over {RUNS} runs (min {:.2}, max {:.2}), peak RSS {rss_mib:.0} MiB, {:.1} M samples/s",
-        times[0],
-        times[RUNS - 1],
-        rows as f64 / median / 1e6
-    );
+    println!("store: {containers} containers x {DAYS} days x 1-min = {rows} samples ({})", store.display());
+    for strategy in ["podsizer", "vpa"] {
+        let base = ["recommend", "-o", "csv", "--strategy", strategy, "--input"];
+        let args = |extra: &[&str]| -> Vec<std::ffi::OsString> {
+            base.iter()
+                .map(Into::into)
+                .chain([store.clone().into_os_string()])
+                .chain(extra.iter().map(Into::into))
+                .collect()
+        };
+        let raw_args = args(&["--rescan"]);
+        let raw = common::time_runs(RUNS, &raw_args.iter().map(|a| a.as_os_str()).collect::<Vec<_>>());
+        let warm_args = args(&[]);
+        let warm = common::time_runs(RUNS, &warm_args.iter().map(|a| a.as_os_str()).collect::<Vec<_>>());
+        for run in [&raw, &warm] {
+            let lines = run.last.stdout.iter().filter(|b| **b == b'\n').count();
+            assert_eq!(lines, containers + 1, "one CSV line per container");
+        }
+        assert_eq!(raw.last.stdout, warm.last.stdout, "summaries give what raw samples give");
+        println!(
+            "recommend --strategy {strategy}: from raw samples median {:.2} s (min {:.2}, max {:.2}), peak RSS {:.0} MiB, {:.1} M samples/s; \
+             from saved day summaries median {:.2} s (min {:.2}, max {:.2}), peak RSS {:.0} MiB; ratio {:.1}x",
+            raw.median(),
+            raw.seconds[0],
+            raw.seconds[RUNS - 1],
+            raw.peak_rss_mib,
+            rows as f64 / raw.median() / 1e6,
+            warm.median(),
+            warm.seconds[0],
+            warm.seconds[RUNS - 1],
+            warm.peak_rss_mib,
+            raw.median() / warm.median()
+        );
+    }
 }

@@ -95,6 +95,15 @@ impl Histogram {
         self.count += other.count;
     }
 
+    /// The raw state, for persisting: (offset, weights, total, min, max, count).
+    pub(crate) fn parts(&self) -> (i64, &[f64], f64, f64, f64, u64) {
+        (self.offset, &self.weights, self.total, self.min, self.max, self.count)
+    }
+
+    pub(crate) fn from_parts(offset: i64, weights: Vec<f64>, total: f64, min: f64, max: f64, count: u64) -> Self {
+        Self { offset, weights, total, min, max, count }
+    }
+
     pub fn is_empty(&self) -> bool {
         self.count == 0
     }

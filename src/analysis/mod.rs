@@ -7,6 +7,7 @@ pub mod hpa;
 pub mod policy;
 pub mod recommend;
 pub mod strategies;
+pub mod summary;
 pub mod timeline;
 pub mod traffic;
 pub mod trend;

@@ -27,6 +27,38 @@ pub struct DayUsage {
 
 const BUCKET_MS: i64 = 5 * 60_000;
 
+impl DayUsage {
+    /// Pods are numbered per container; `remap[old] = new`.
+    fn renumber_pods(&mut self, remap: &[u32]) {
+        self.pod_memory_peaks = std::mem::take(&mut self.pod_memory_peaks)
+            .into_iter()
+            .map(|(pod, peak)| (remap[pod as usize], peak))
+            .collect();
+        self.pod_cpu = std::mem::take(&mut self.pod_cpu).into_iter().map(|(pod, h)| (remap[pod as usize], h)).collect();
+    }
+
+    /// Adds another summary of the same day and container (pods already numbered alike).
+    pub fn merge(&mut self, other: DayUsage) {
+        self.cpu.merge_scaled(&other.cpu, 1.0);
+        self.memory.merge_scaled(&other.memory, 1.0);
+        for (pod, peak) in other.pod_memory_peaks {
+            let mine = self.pod_memory_peaks.entry(pod).or_insert(peak);
+            *mine = mine.max(peak);
+        }
+        for (pod, h) in other.pod_cpu {
+            self.pod_cpu.entry(pod).or_default().merge_scaled(&h, 1.0);
+        }
+        self.first_ms = self.first_ms.min(other.first_ms);
+        self.last_ms = self.last_ms.max(other.last_ms);
+        if self.pods_per_bucket.len() < other.pods_per_bucket.len() {
+            self.pods_per_bucket.resize(other.pods_per_bucket.len(), 0);
+        }
+        for (mine, theirs) in self.pods_per_bucket.iter_mut().zip(other.pods_per_bucket) {
+            *mine = mine.saturating_add(theirs);
+        }
+    }
+}
+
 /// Replica count over a window, from the pods seen per 5-minute bucket.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Replicas {
@@ -44,36 +76,54 @@ pub struct ContainerUsage {
     /// Pod names; per-day figures refer to pods by index here.
     pub pods: Vec<String>,
     pod_index: HashMap<String, u32>,
-    /// The last pod seen and the last 5-minute bucket counted for it: rows arrive grouped by
-    /// pod, so most rows skip every lookup.
-    last: Option<(u32, i64)>,
+    /// The last pod seen: rows arrive grouped by pod, so most rows skip the name lookup.
+    last_pod: Option<u32>,
+    /// Per pod, the last 5-minute bucket counted in `pods_per_bucket`. Kept per pod (not just
+    /// for the last one) because a day's rows can come from many parts (a collector's flushes).
+    pod_bucket: Vec<i64>,
 }
 
 impl ContainerUsage {
     pub fn new(key: ContainerKey) -> Self {
-        Self { key, days: BTreeMap::new(), pods: Vec::new(), pod_index: HashMap::new(), last: None }
+        Self {
+            key,
+            days: BTreeMap::new(),
+            pods: Vec::new(),
+            pod_index: HashMap::new(),
+            last_pod: None,
+            pod_bucket: Vec::new(),
+        }
     }
 
     fn pod_id(&mut self, pod: &str) -> u32 {
-        if let Some((id, _)) = self.last {
+        if let Some(id) = self.last_pod {
             if self.pods[id as usize] == pod {
                 return id;
             }
         }
-        if let Some(id) = self.pod_index.get(pod) {
-            return *id;
-        }
-        self.pods.push(pod.to_string());
-        let id = (self.pods.len() - 1) as u32;
-        self.pod_index.insert(pod.to_string(), id);
+        let id = match self.pod_index.get(pod) {
+            Some(id) => *id,
+            None => {
+                self.pods.push(pod.to_string());
+                self.pod_bucket.push(i64::MIN);
+                let id = (self.pods.len() - 1) as u32;
+                self.pod_index.insert(pod.to_string(), id);
+                id
+            }
+        };
+        self.last_pod = Some(id);
         id
     }
 
     pub fn observe(&mut self, ts: i64, pod: &str, cpu: f64, memory: f64) {
         let id = self.pod_id(pod);
+        self.observe_pod(id, ts, cpu, memory);
+    }
+
+    fn observe_pod(&mut self, id: u32, ts: i64, cpu: f64, memory: f64) {
         let bucket = ts.div_euclid(BUCKET_MS);
-        let new_bucket = self.last != Some((id, bucket));
-        self.last = Some((id, bucket));
+        let new_bucket = self.pod_bucket[id as usize] != bucket;
+        self.pod_bucket[id as usize] = bucket;
         let day = self.days.entry(ts.div_euclid(DAY_MS) * DAY_MS).or_insert_with(|| DayUsage {
             first_ms: ts,
             last_ms: ts,
@@ -93,6 +143,31 @@ impl ContainerUsage {
         let peak = day.pod_memory_peaks.entry(id).or_insert(memory);
         *peak = peak.max(memory);
         day.pod_cpu.entry(id).or_default().add(cpu, 1.0);
+    }
+
+    /// A container's usage from its parts (a decoded summary, for instance).
+    pub fn from_parts(key: ContainerKey, pods: Vec<String>, days: BTreeMap<i64, DayUsage>) -> Self {
+        let mut usage = Self::new(key);
+        for pod in &pods {
+            usage.pod_id(pod);
+        }
+        usage.days = days;
+        usage
+    }
+
+    /// Adds another history of the same container (another day, or the same day from another
+    /// input): pods are matched by name, overlapping days merged.
+    pub fn absorb(&mut self, other: ContainerUsage) {
+        let remap: Vec<u32> = other.pods.iter().map(|p| self.pod_id(p)).collect();
+        for (day, mut usage) in other.days {
+            usage.renumber_pods(&remap);
+            match self.days.entry(day) {
+                std::collections::btree_map::Entry::Vacant(slot) => {
+                    slot.insert(usage);
+                }
+                std::collections::btree_map::Entry::Occupied(mut slot) => slot.get_mut().merge(usage),
+            }
+        }
     }
 
     /// Replica count over the window; `None` without samples. Rows of one pod must arrive in
@@ -165,6 +240,8 @@ pub struct UsageBuilder {
     containers: Vec<ContainerUsage>,
     index: HashMap<ContainerKey, usize>,
     last: Option<usize>,
+    /// `SampleRef::series` of the last row: the same id means the same container and pod.
+    last_series: u64,
 }
 
 impl UsageBuilder {
@@ -173,6 +250,13 @@ impl UsageBuilder {
     }
 
     pub fn observe(&mut self, row: &SampleRef<'_>) {
+        if let (Some(slot), true) = (self.last, row.series != 0 && row.series == self.last_series) {
+            let usage = &mut self.containers[slot];
+            let pod = usage.last_pod.expect("a row was seen");
+            usage.observe_pod(pod, row.timestamp_ms, row.cpu_cores, row.memory_bytes);
+            return;
+        }
+        self.last_series = row.series;
         let slot = match self.last {
             Some(i) if same_container(&self.containers[i].key, row) => i,
             _ => self.lookup(row),
@@ -196,6 +280,17 @@ impl UsageBuilder {
         self.containers.push(ContainerUsage::new(key.clone()));
         self.index.insert(key, self.containers.len() - 1);
         self.containers.len() - 1
+    }
+
+    /// Adds a container's history, merged with what was already seen of it.
+    pub fn absorb(&mut self, usage: ContainerUsage) {
+        match self.index.get(&usage.key) {
+            Some(i) => self.containers[*i].absorb(usage),
+            None => {
+                self.index.insert(usage.key.clone(), self.containers.len());
+                self.containers.push(usage);
+            }
+        }
     }
 
     /// All containers, sorted by namespace, workload and container.
@@ -227,6 +322,7 @@ mod tests {
             container,
             cpu_cores: cpu,
             memory_bytes: cpu * 1e9,
+            series: 0,
         }
     }
 

@@ -85,6 +85,10 @@ pub struct InputArgs {
     /// Ignored for workloads with an HPA in --kustomize's overlay (replicas absorb traffic there).
     #[arg(long = "traffic-share", value_name = "WORKLOAD=SHARE")]
     pub traffic_shares: Vec<String>,
+    /// Rebuild the per-day usage summaries kept beside a store's partitions from raw samples
+    /// (they are rebuilt by themselves when a day gets new samples).
+    #[arg(long)]
+    pub rescan: bool,
     #[command(flatten)]
     pub s3: S3Args,
 }

@@ -27,6 +27,8 @@ pub struct Selection {
     pub traffic: Vec<TrafficShare>,
     /// What each projection did, per workload name, for the rationale.
     pub projections: std::cell::RefCell<HashMap<String, String>>,
+    /// Rebuild stores' per-day usage summaries instead of reusing them (`--rescan`).
+    rescan: bool,
 }
 
 pub const DEFAULT_WINDOW: &str = "14d";
@@ -89,6 +91,7 @@ pub fn select_with_default(args: &InputArgs, default_window: Option<&str>) -> Re
         workloads: args.workloads.clone(),
         traffic,
         projections: Default::default(),
+        rescan: args.rescan,
     })
 }
 
@@ -106,10 +109,15 @@ fn latest(inputs: &[Input]) -> Result<Option<i64>> {
 
 impl Selection {
     fn keep(&self, row: &SampleRef<'_>) -> bool {
-        self.since.is_none_or(|s| row.timestamp_ms >= s)
-            && self.until.is_none_or(|u| row.timestamp_ms < u)
-            && (self.namespaces.is_empty() || self.namespaces.iter().any(|n| n == row.namespace))
-            && (self.workloads.is_empty() || self.workloads.iter().any(|w| glob_match(w, row.workload)))
+        self.in_window(row.timestamp_ms) && self.keep_workload(row.namespace, row.workload)
+    }
+
+    fn in_window(&self, ts: i64) -> bool {
+        self.since.is_none_or(|s| ts >= s) && self.until.is_none_or(|u| ts < u)
+    }
+
+    fn keep_workload(&self, namespace: &str, workload: &str) -> bool {
+        keep_workload(&self.namespaces, &self.workloads, namespace, workload)
     }
 
     /// Streams every selected row to `visit`; returns how many rows were seen.
@@ -188,9 +196,64 @@ impl Selection {
         }
     }
 
-    /// Usage per container over the selection, projected to full traffic where a share is
-    /// given (rows of projected workloads go through their raw series first).
+    /// Usage per container over the selection. Stores are read through their per-day usage
+    /// summaries; with a traffic share, rows go through raw series to be projected.
     pub fn usage(&self) -> Result<Vec<ContainerUsage>> {
+        if !self.traffic.is_empty() {
+            return self.usage_projected();
+        }
+        let mut builder = UsageBuilder::new();
+        let mut rows = 0;
+        let (since, until, namespaces, workloads) = (self.since, self.until, &self.namespaces, &self.workloads);
+        let keep_row = |r: &SampleRef<'_>| {
+            since.is_none_or(|s| r.timestamp_ms >= s)
+                && until.is_none_or(|u| r.timestamp_ms < u)
+                && keep_workload(namespaces, workloads, r.namespace, r.workload)
+        };
+        let keep_container = |k: &crate::domain::ContainerKey| {
+            keep_workload(namespaces, workloads, &k.workload.namespace, &k.workload.name)
+        };
+        let window = super::day_usage::Window {
+            since,
+            until,
+            keep_row: &keep_row,
+            keep_container: &keep_container,
+            rescan: self.rescan,
+        };
+        for input in &self.inputs {
+            match input {
+                Input::Store(store) => {
+                    let (store_rows, stats) = super::day_usage::add_store_usage(store, &window, &mut builder)?;
+                    rows += store_rows;
+                    super::stat(&format!("store={} {stats:?}", store.root().display()));
+                }
+                Input::Samples { samples, .. } => {
+                    for r in samples.iter().map(SampleRef::from_sample).filter(|r| self.keep(r)) {
+                        builder.observe(&r);
+                        rows += 1;
+                    }
+                }
+            }
+        }
+        if rows == 0 {
+            bail!(self.nothing_selected());
+        }
+        Ok(builder.finish())
+    }
+
+    fn nothing_selected(&self) -> String {
+        format!(
+            "no samples match the selection (window {} to {}, namespaces {:?}, workloads {:?})",
+            self.since.map_or("-".into(), crate::domain::format_timestamp),
+            self.until.map_or("-".into(), crate::domain::format_timestamp),
+            self.namespaces,
+            self.workloads
+        )
+    }
+
+    /// Usage with traffic shares projected to full traffic (rows of projected workloads go
+    /// through their raw series first).
+    fn usage_projected(&self) -> Result<Vec<ContainerUsage>> {
         let mut builder = UsageBuilder::new();
         let mut shared = crate::analysis::backtest::SeriesBuilder::default();
         let share_of = |workload: &str| self.traffic.iter().find(|t| t.workload == workload);
@@ -213,13 +276,7 @@ impl Selection {
         }
         usage.sort_by(|a, b| a.key.cmp(&b.key));
         if rows == 0 {
-            bail!(
-                "no samples match the selection (window {} to {}, namespaces {:?}, workloads {:?})",
-                self.since.map_or("-".into(), crate::domain::format_timestamp),
-                self.until.map_or("-".into(), crate::domain::format_timestamp),
-                self.namespaces,
-                self.workloads
-            );
+            bail!(self.nothing_selected());
         }
         Ok(usage)
     }
@@ -235,6 +292,7 @@ impl Selection {
     }
 }
 
-fn glob_match(pattern: &str, text: &str) -> bool {
-    crate::analysis::policy::glob(pattern, text)
+fn keep_workload(namespaces: &[String], workloads: &[String], namespace: &str, workload: &str) -> bool {
+    (namespaces.is_empty() || namespaces.iter().any(|n| n == namespace))
+        && (workloads.is_empty() || workloads.iter().any(|w| crate::analysis::policy::glob(w, workload)))
 }

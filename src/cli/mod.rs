@@ -3,6 +3,7 @@
 
 pub mod args;
 pub mod commands;
+mod day_usage;
 pub mod inputs;
 pub mod s3;
 
@@ -33,6 +34,13 @@ pub fn main() -> ExitCode {
             }
             ExitCode::from(2)
         }
+    }
+}
+
+/// A measurement for benchmarks and tests, printed only with `PODSIZER_STATS` set.
+pub(crate) fn stat(line: &str) {
+    if std::env::var_os("PODSIZER_STATS").is_some() {
+        eprintln!("stats: {line}");
     }
 }
 

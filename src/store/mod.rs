@@ -3,6 +3,7 @@
 //! ```text
 //! STORE/podsizer-store.json          format marker and version
 //! STORE/day=2026-11-20/part-*.parquet  immutable parts, rows sorted by container, pod, time
+//! STORE/day=2026-11-20/derived-*.bin   data derived from the day's parts (see `derived`)
 //! ```
 //! Parts are written to a hidden temp file, fsynced and renamed into place, so a reader or a
 //! crash never sees half a part. Appends never rewrite existing parts: a new part holds only
@@ -10,12 +11,14 @@
 //! nothing. One lock file serialises writers on one machine. A store on S3 (`s3://...`) has
 //! the same layout and is used through a local mirror (`remote`).
 
+mod derived;
 pub mod facts;
 mod reader;
 pub mod remote;
 pub mod s3;
 mod writer;
 
+pub use derived::PartSet;
 pub use reader::{SampleRef, ScanStats};
 pub use writer::AppendReport;
 

@@ -1,11 +1,12 @@
 //! Streaming reads: one part at a time, rows handed to a visitor, never the whole store.
 
-use super::{Store, StoreError};
+use super::{PartSet, Store, StoreError};
 use crate::domain::DAY_MS;
 use crate::sources::files::frame_columns;
 use polars::prelude::ParquetReader;
 use polars::prelude::SerReader;
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// A borrowed row, valid for the duration of the visitor call.
 #[derive(Debug, Clone, Copy)]
@@ -18,6 +19,9 @@ pub struct SampleRef<'a> {
     pub container: &'a str,
     pub cpu_cores: f64,
     pub memory_bytes: f64,
+    /// Names one run of rows of the same pod's container: rows with equal non-zero ids have
+    /// equal names, so consumers may skip comparing them. 0: unknown, compare the names.
+    pub series: u64,
 }
 
 impl SampleRef<'_> {
@@ -31,6 +35,7 @@ impl SampleRef<'_> {
             container: &s.container,
             cpu_cores: s.cpu_cores,
             memory_bytes: s.memory_bytes,
+            series: 0,
         }
     }
 }
@@ -41,6 +46,15 @@ pub struct ScanStats {
     pub rows: u64,
     pub min_ms: Option<i64>,
     pub max_ms: Option<i64>,
+}
+
+impl ScanStats {
+    pub fn add(&mut self, other: &ScanStats) {
+        self.parts += other.parts;
+        self.rows += other.rows;
+        self.min_ms = self.min_ms.into_iter().chain(other.min_ms).min();
+        self.max_ms = self.max_ms.into_iter().chain(other.max_ms).max();
+    }
 }
 
 impl Store {
@@ -57,63 +71,128 @@ impl Store {
             if since.is_some_and(|s| day + DAY_MS <= s) || until.is_some_and(|u| day >= u) {
                 continue;
             }
-            for part in Store::parts(&dir)? {
-                stats.parts += 1;
-                for_each_row(&part, |row| {
-                    if since.is_some_and(|s| row.timestamp_ms < s) || until.is_some_and(|u| row.timestamp_ms >= u) {
-                        return;
-                    }
-                    stats.rows += 1;
-                    stats.min_ms = Some(stats.min_ms.map_or(row.timestamp_ms, |m| m.min(row.timestamp_ms)));
-                    stats.max_ms = Some(stats.max_ms.map_or(row.timestamp_ms, |m| m.max(row.timestamp_ms)));
-                    visit(&row);
-                })?;
-            }
+            let day_stats = self.scan_partition(&PartSet::read(&dir)?, since, until, &mut visit)?;
+            stats.add(&day_stats);
+        }
+        Ok(stats)
+    }
+
+    /// Visits the rows of one day's parts (as listed in `parts`) within `[since, until)`.
+    pub fn scan_partition(
+        &self,
+        parts: &PartSet,
+        since: Option<i64>,
+        until: Option<i64>,
+        mut visit: impl FnMut(&SampleRef<'_>),
+    ) -> Result<ScanStats, StoreError> {
+        let mut stats = ScanStats::default();
+        for part in parts.paths() {
+            stats.parts += 1;
+            for_each_row(&part, |row| {
+                if since.is_some_and(|s| row.timestamp_ms < s) || until.is_some_and(|u| row.timestamp_ms >= u) {
+                    return;
+                }
+                stats.rows += 1;
+                stats.min_ms = Some(stats.min_ms.map_or(row.timestamp_ms, |m| m.min(row.timestamp_ms)));
+                stats.max_ms = Some(stats.max_ms.map_or(row.timestamp_ms, |m| m.max(row.timestamp_ms)));
+                visit(&row);
+            })?;
         }
         Ok(stats)
     }
 
     /// Latest timestamp stored, read from the newest partition only.
     pub fn latest_timestamp(&self) -> Result<Option<i64>, StoreError> {
-        let Some((_, dir)) = self.partitions()?.pop() else {
-            return Ok(None);
-        };
-        let mut latest = None;
-        for part in Store::parts(&dir)? {
-            for_each_row(&part, |row| {
-                latest = Some(latest.map_or(row.timestamp_ms, |l: i64| l.max(row.timestamp_ms)))
-            })?;
+        for (_, dir) in self.partitions()?.into_iter().rev() {
+            let mut latest: Option<i64> = None;
+            for part in Store::parts(&dir)? {
+                latest = latest.max(part_latest_timestamp(&part)?);
+            }
+            if latest.is_some() {
+                return Ok(latest);
+            }
         }
-        Ok(latest)
+        Ok(None)
     }
 }
 
-/// Reads one part and hands each row to `visit`. Parts were validated when written, so a
-/// null or wrong type here means the file was damaged.
-pub(crate) fn for_each_row(path: &Path, mut visit: impl FnMut(SampleRef<'_>)) -> Result<(), StoreError> {
+/// The newest timestamp of one part, decoding only that column.
+fn part_latest_timestamp(path: &Path) -> Result<Option<i64>, StoreError> {
     let damaged =
         |source: Box<dyn std::error::Error + Send + Sync>| StoreError::Part { path: path.to_path_buf(), source };
     let file = std::fs::File::open(path).map_err(super::io_err(path, "open part"))?;
-    let df = ParquetReader::new(file).finish().map_err(|e| damaged(Box::new(e)))?;
-    let cols = frame_columns(path, &df).map_err(|e| damaged(Box::new(e)))?;
-    let [ns, kind, wl, pod, c] = cols.strings.map(|c| c.iter());
-    let strings = ns.zip(kind).zip(wl).zip(pod).zip(c);
-    let numbers = cols.timestamp_ms.iter().zip(cols.cpu.iter()).zip(cols.memory.iter());
-    for (((((ns, kind), wl), pod), c), ((ts, cpu), mem)) in strings.zip(numbers) {
-        let (Some(ts), Some(cpu), Some(mem), Some(ns), Some(kind), Some(wl), Some(pod), Some(c)) =
-            (ts, cpu, mem, ns, kind, wl, pod, c)
-        else {
-            return Err(damaged("null value in a stored row".into()));
-        };
+    let df = ParquetReader::new(file)
+        .with_columns(Some(vec!["timestamp".to_string()]))
+        .finish()
+        .map_err(|e| damaged(Box::new(e)))?;
+    let column = df.column("timestamp").map_err(|e| damaged(Box::new(e)))?;
+    let physical = column.to_physical_repr();
+    let values = physical.i64().map_err(|e| damaged(Box::new(e)))?;
+    Ok(values.iter().flatten().max())
+}
+
+/// Reads one part a row group at a time (a part can hold a whole day of a large import; all
+/// of it at once would be gigabytes of decoded strings) and hands each row to `visit`. Parts
+/// were validated when written, so a null or wrong type here means the file was damaged.
+pub(crate) fn for_each_row(path: &Path, mut visit: impl FnMut(SampleRef<'_>)) -> Result<(), StoreError> {
+    let damaged =
+        |source: Box<dyn std::error::Error + Send + Sync>| StoreError::Part { path: path.to_path_buf(), source };
+    let open = || std::fs::File::open(path).map_err(super::io_err(path, "open part"));
+    let mut reader = ParquetReader::new(open()?);
+    let metadata = reader.get_metadata().map_err(|e| damaged(Box::new(e)))?.clone();
+    let mut offset = 0;
+    for group in &metadata.row_groups {
+        let rows = group.num_rows();
+        let mut df =
+            ParquetReader::new(open()?).with_slice(Some((offset, rows))).finish().map_err(|e| damaged(Box::new(e)))?;
+        visit_frame(path, &mut df, &mut visit).map_err(damaged)?;
+        offset += rows;
+    }
+    Ok(())
+}
+
+/// Ids for `SampleRef::series`, unique within the process.
+static NEXT_SERIES: AtomicU64 = AtomicU64::new(1);
+
+fn visit_frame(
+    path: &Path,
+    df: &mut polars::prelude::DataFrame,
+    visit: &mut impl FnMut(SampleRef<'_>),
+) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    df.rechunk_mut();
+    let cols = frame_columns(path, df)?;
+    let null = || -> Box<dyn std::error::Error + Send + Sync> { "null value in a stored row".into() };
+    if cols.strings.iter().any(|c| c.null_count() > 0) {
+        return Err(null());
+    }
+    let names = cols.strings.map(|c| c.downcast_as_array());
+    let (cpu, memory) = (cols.cpu.cont_slice().map_err(|_| null())?, cols.memory.cont_slice().map_err(|_| null())?);
+    let views = names.map(|a| a.views().as_slice());
+    // Rows come sorted by container and pod, and equal dictionary-decoded strings share one
+    // view, so comparing five 16-byte views finds where a run starts without touching text.
+    let mut last_views = [u128::MAX; 5];
+    let mut current: [&str; 5] = [""; 5];
+    let mut series = 0;
+    for (i, ts) in cols.timestamp_ms.iter().enumerate() {
+        // Pod and container first: they change most often.
+        if [3, 4, 2, 1, 0].into_iter().any(|c| views[c][i].as_u128() != last_views[c]) {
+            for c in 0..5 {
+                last_views[c] = views[c][i].as_u128();
+                current[c] = names[c].value(i);
+            }
+            series = NEXT_SERIES.fetch_add(1, Ordering::Relaxed);
+        }
+        let [namespace, workload_kind, workload, pod, container] = current;
         visit(SampleRef {
-            timestamp_ms: *ts,
-            namespace: ns,
-            workload_kind: kind,
-            workload: wl,
+            timestamp_ms: ts.ok_or_else(null)?,
+            namespace,
+            workload_kind,
+            workload,
             pod,
-            container: c,
-            cpu_cores: cpu,
-            memory_bytes: mem,
+            container,
+            cpu_cores: cpu[i],
+            memory_bytes: memory[i],
+            series,
         });
     }
     Ok(())

@@ -47,7 +47,9 @@ impl Store {
     fn append_day(&self, day: i64, rows: &[Sample]) -> Result<usize, StoreError> {
         let dir = self.root.join(day_dir_name(day));
         std::fs::create_dir_all(&dir).map_err(io_err(&dir, "create partition"))?;
-        let existing = self.existing_keys(&dir)?;
+        let first = rows.iter().map(|s| s.timestamp_ms).min().unwrap_or(i64::MIN);
+        let last = rows.iter().map(|s| s.timestamp_ms).max().unwrap_or(i64::MAX);
+        let existing = self.existing_keys(&dir, first, last)?;
         let fresh: Vec<Sample> = rows.iter().filter(|s| !existing.contains(&row_key(s))).cloned().collect();
         if fresh.is_empty() {
             return Ok(0);
@@ -60,14 +62,19 @@ impl Store {
             .with_row_group_size(Some(512 * 1024))
             .finish(&mut frame)
             .map_err(|e| StoreError::Part { path: dir.clone(), source: Box::new(e) })?;
-        write_atomically(&dir.join(part_name()), &bytes)?;
+        write_atomically(&dir.join(part_name(first, last)), &bytes)?;
         Ok(fresh.len())
     }
 
-    /// Keys of rows already stored in one day partition.
-    fn existing_keys(&self, dir: &Path) -> Result<HashSet<RowKey>, StoreError> {
+    /// Keys of rows already stored in one day partition, read only from parts whose time range
+    /// meets `[first, last]`: a collector's or a chronological import's new rows meet none, so
+    /// appending does not re-read the day.
+    fn existing_keys(&self, dir: &Path, first: i64, last: i64) -> Result<HashSet<RowKey>, StoreError> {
         let mut keys = HashSet::new();
         for part in Store::parts(dir)? {
+            if part_time_range(&part).is_some_and(|(lo, hi)| hi < first || lo > last) {
+                continue;
+            }
             super::reader::for_each_row(&part, |row| {
                 keys.insert(RowKey::of(&row));
             })?;
@@ -111,10 +118,14 @@ fn joined(parts: &[&str]) -> String {
     parts.join("\0")
 }
 
-pub(crate) fn part_name() -> String {
+/// A new part's name: creation time, process, a random per-process tag and sequence keep names
+/// unique and in write order (across machines too, for a store on S3); the rows' time range
+/// (`-t<first>-<last>`, epoch ms) lets appends skip parts.
+pub(crate) fn part_name(first_ms: i64, last_ms: i64) -> String {
     let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
     let seq = PART_COUNTER.fetch_add(1, Ordering::Relaxed);
-    format!("part-{nanos:020}-{}-{:08x}-{seq}.parquet", std::process::id(), process_tag() as u32)
+    let (pid, tag) = (std::process::id(), process_tag() as u32);
+    format!("part-{nanos:020}-{pid}-{tag:08x}-{seq}-t{first_ms}-{last_ms}.parquet")
 }
 
 /// Random once per process (std's OS-seeded hash keys): with it, part names from writers on
@@ -124,6 +135,14 @@ pub(crate) fn process_tag() -> u64 {
     *TAG.get_or_init(|| {
         std::hash::BuildHasher::hash_one(&std::collections::hash_map::RandomState::new(), std::process::id())
     })
+}
+
+/// The time range a part's name records; `None` for parts named before ranges were recorded.
+pub(crate) fn part_time_range(path: &Path) -> Option<(i64, i64)> {
+    let name = path.file_name()?.to_str()?.strip_suffix(".parquet")?;
+    let (_, range) = name.rsplit_once("-t")?;
+    let (first, last) = range.split_once('-')?;
+    Some((first.parse().ok()?, last.parse().ok()?))
 }
 
 /// Writes a file so that readers see either nothing or all of it: temp file in the same

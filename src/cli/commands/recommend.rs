@@ -30,7 +30,9 @@ pub fn load_policy(path: Option<&Path>) -> Result<PolicySet> {
 pub fn recommend_all(selection: &Selection, plan: &Plan<'_>) -> Result<Vec<Recommendation>> {
     let strategy = strategy_by_name(plan.strategy)
         .ok_or_else(|| anyhow!("unknown strategy `{}`; known: {}", plan.strategy, STRATEGY_NAMES.join(", ")))?;
+    let started = std::time::Instant::now();
     let usage = selection.usage()?;
+    crate::cli::stat(&format!("usage_seconds={:.2}", started.elapsed().as_secs_f64()));
     let window_end = selection.until.unwrap_or_else(|| usage.iter().filter_map(|u| u.last_ms()).max().unwrap_or(0));
     let per_pod = containers_per_workload(usage.iter().map(|u| &u.key));
     let facts = selection.facts();
@@ -57,6 +59,7 @@ pub fn recommend_all(selection: &Selection, plan: &Plan<'_>) -> Result<Vec<Recom
         }
         recs.push(rec);
     }
+    crate::cli::stat(&format!("sizing_seconds={:.2}", started.elapsed().as_secs_f64()));
     Ok(recs)
 }
 

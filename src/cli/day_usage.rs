@@ -1,0 +1,177 @@
+//! Usage from a store, one day at a time, through the per-day summaries kept beside the
+//! partitions.
+//!
+//! A day is read from raw samples once; its summary (every container's `DayUsage`) is saved
+//! as derived data of the day's parts and merged on later runs, so a weekly run that adds a
+//! day reads one new day instead of fourteen. Days are independent, so they are summarised
+//! on all cores. A day the window only partly covers (the oldest, usually) is summarised
+//! whole for next time and also read with the window's bounds for this run.
+
+use crate::analysis::summary;
+use crate::analysis::{ContainerUsage, UsageBuilder};
+use crate::domain::{ContainerKey, DAY_MS};
+use crate::store::{PartSet, SampleRef, Store};
+use anyhow::{Context, Result};
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc;
+
+/// Name of the derived file holding a day's usage summary.
+const SUMMARY: &str = "usage";
+
+/// What a run needs from the caller: the window and the row/container filters.
+pub struct Window<'a> {
+    pub since: Option<i64>,
+    pub until: Option<i64>,
+    pub keep_row: &'a (dyn Fn(&SampleRef<'_>) -> bool + Sync),
+    pub keep_container: &'a (dyn Fn(&ContainerKey) -> bool + Sync),
+    /// Ignore saved summaries and rebuild them.
+    pub rescan: bool,
+}
+
+/// How a run used the store, for `PODSIZER_STATS` and tests.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct DayStats {
+    pub days: u64,
+    pub summaries_reused: u64,
+    pub summaries_built: u64,
+    pub partial_days: u64,
+}
+
+struct DayResult {
+    usage: Vec<ContainerUsage>,
+    reused: bool,
+    partial: bool,
+}
+
+/// Adds the window's usage from `store` to `builder`; returns the rows it stands for.
+pub fn add_store_usage(store: &Store, window: &Window<'_>, builder: &mut UsageBuilder) -> Result<(u64, DayStats)> {
+    let days: Vec<(i64, PartSet)> = store
+        .partitions()?
+        .into_iter()
+        .filter(|(day, _)| window.since.is_none_or(|s| day + DAY_MS > s) && window.until.is_none_or(|u| *day < u))
+        .map(|(day, dir)| Ok((day, PartSet::read(&dir)?)))
+        .collect::<Result<_>>()?;
+    let next = AtomicUsize::new(0);
+    let workers = std::thread::available_parallelism().map_or(1, |n| n.get()).min(days.len()).max(1);
+    let (tx, rx) = mpsc::sync_channel::<(usize, Result<DayResult>)>(workers);
+    let mut stats = DayStats::default();
+    let mut rows = 0;
+    let warned = std::sync::Once::new();
+    std::thread::scope(|scope| -> Result<()> {
+        for _ in 0..workers {
+            let tx = tx.clone();
+            let (days, next, warned) = (&days, &next, &warned);
+            scope.spawn(move || loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some((day, parts)) = days.get(i) else { return };
+                let result = day_usage(store, *day, parts, window, warned);
+                let failed = result.is_err();
+                if tx.send((i, result)).is_err() || failed {
+                    // Stop handing out days once one failed or the receiver is gone.
+                    next.store(days.len(), Ordering::Relaxed);
+                    return;
+                }
+            });
+        }
+        drop(tx);
+        // Merge in day order so pod numbering (and so every output) does not depend on which
+        // worker finished first; at most `workers` results wait here.
+        let mut pending = BTreeMap::new();
+        let mut expected = 0;
+        for (i, result) in rx {
+            pending.insert(i, result);
+            while let Some(result) = pending.remove(&expected) {
+                let day = result?;
+                stats.days += 1;
+                stats.summaries_reused += u64::from(day.reused);
+                stats.summaries_built += u64::from(!day.reused);
+                stats.partial_days += u64::from(day.partial);
+                for usage in day.usage.into_iter().filter(|u| (window.keep_container)(&u.key)) {
+                    rows += usage.samples();
+                    builder.absorb(usage);
+                }
+                expected += 1;
+            }
+        }
+        Ok(())
+    })?;
+    Ok((rows, stats))
+}
+
+/// One day's usage within the window, from its saved summary or from its parts.
+fn day_usage(
+    store: &Store,
+    day: i64,
+    parts: &PartSet,
+    window: &Window<'_>,
+    warned: &std::sync::Once,
+) -> Result<DayResult> {
+    if let Some(whole) = load_summary(store, parts).filter(|_| !window.rescan) {
+        if covers(window, &whole) {
+            return Ok(DayResult { usage: whole, reused: true, partial: false });
+        }
+        return Ok(DayResult { usage: scan_window(store, parts, window)?, reused: true, partial: true });
+    }
+    let (whole, inside) = summarise(store, day, parts, window)?;
+    if let Err(e) = store.write_derived(parts, SUMMARY, &summary::encode(&whole)) {
+        warned.call_once(|| eprintln!("note: usage summaries not saved ({e}); the next run reads raw samples again"));
+    }
+    Ok(match inside {
+        Some(usage) => DayResult { usage, reused: false, partial: true },
+        None => DayResult { usage: whole, reused: false, partial: false },
+    })
+}
+
+fn load_summary(store: &Store, parts: &PartSet) -> Option<Vec<ContainerUsage>> {
+    let bytes = store.read_derived(parts, SUMMARY).ok()??;
+    // A damaged summary is only a cache miss: it is rebuilt from the parts.
+    summary::decode(&bytes).ok()
+}
+
+/// Summarises a whole day; when the window cuts the day, the same pass also builds the
+/// window's part of it (the second value).
+fn summarise(
+    store: &Store,
+    day: i64,
+    parts: &PartSet,
+    window: &Window<'_>,
+) -> Result<(Vec<ContainerUsage>, Option<Vec<ContainerUsage>>)> {
+    let cut = window.since.is_some_and(|s| s > day) || window.until.is_some_and(|u| u < day + DAY_MS);
+    let mut whole = UsageBuilder::new();
+    let mut inside = UsageBuilder::new();
+    store
+        .scan_partition(parts, None, None, |row| {
+            whole.observe(row);
+            if cut && (window.keep_row)(row) {
+                inside.observe(row);
+            }
+        })
+        .with_context(|| format!("summarising {}", parts.dir.display()))?;
+    let whole = whole.finish();
+    if !cut || covers(window, &whole) {
+        return Ok((whole, None));
+    }
+    Ok((whole, Some(inside.finish())))
+}
+
+/// Whether every sample of the day lies inside the window (the newest day usually does: the
+/// window ends just after the newest sample).
+fn covers(window: &Window<'_>, day: &[ContainerUsage]) -> bool {
+    let first = day.iter().filter_map(ContainerUsage::first_ms).min();
+    let last = day.iter().filter_map(ContainerUsage::last_ms).max();
+    match (first, last) {
+        (Some(first), Some(last)) => window.since.is_none_or(|s| first >= s) && window.until.is_none_or(|u| last < u),
+        _ => true,
+    }
+}
+
+fn scan_window(store: &Store, parts: &PartSet, window: &Window<'_>) -> Result<Vec<ContainerUsage>> {
+    let mut builder = UsageBuilder::new();
+    store.scan_partition(parts, window.since, window.until, |row| {
+        if (window.keep_row)(row) {
+            builder.observe(row);
+        }
+    })?;
+    Ok(builder.finish())
+}
