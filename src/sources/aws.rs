@@ -19,9 +19,7 @@ pub const MAX_ATTEMPTS: u32 = 5;
 
 #[derive(Debug, thiserror::Error)]
 pub enum AwsError {
-    #[error(
-        "no AWS region: pass --region, or set AWS_REGION or a region in the profile (~/.aws/config)"
-    )]
+    #[error("no AWS region: pass --region, or set AWS_REGION or a region in the profile (~/.aws/config)")]
     NoRegion,
     #[error(
         "no AWS credentials: {0}; set AWS_PROFILE (or --profile) for a profile in ~/.aws, run `aws sso login` \
@@ -47,10 +45,11 @@ pub async fn sdk_config(
     profile: Option<&str>,
     endpoint_url: Option<&str>,
 ) -> Result<SdkConfig, AwsError> {
-    let http_client = aws_smithy_http_client::Builder::new().tls_provider(Provider::Rustls(CryptoMode::Ring)).build_https();
-    let mut loader = aws_config::defaults(BehaviorVersion::latest())
-        .http_client(http_client)
-        .retry_config(RetryConfig::standard().with_max_attempts(MAX_ATTEMPTS).with_initial_backoff(Duration::from_secs(1)));
+    let http_client =
+        aws_smithy_http_client::Builder::new().tls_provider(Provider::Rustls(CryptoMode::Ring)).build_https();
+    let mut loader = aws_config::defaults(BehaviorVersion::latest()).http_client(http_client).retry_config(
+        RetryConfig::standard().with_max_attempts(MAX_ATTEMPTS).with_initial_backoff(Duration::from_secs(1)),
+    );
     if let Some(r) = region {
         loader = loader.region(Region::new(r.to_string()));
     }
@@ -113,14 +112,20 @@ where
                         message,
                     }
                 }
-                "ExpiredToken" | "ExpiredTokenException" | "InvalidClientTokenId" | "UnrecognizedClientException"
-                | "SignatureDoesNotMatch" | "InvalidSignatureException" => {
+                "ExpiredToken"
+                | "ExpiredTokenException"
+                | "InvalidClientTokenId"
+                | "UnrecognizedClientException"
+                | "SignatureDoesNotMatch"
+                | "InvalidSignatureException" => {
                     AwsError::BadCredentials { operation: operation.to_string(), code, message }
                 }
-                "Throttling" | "ThrottlingException" | "ThrottledException" | "RequestLimitExceeded"
-                | "TooManyRequestsException" | "LimitExceededException" => {
-                    AwsError::Throttled { operation: operation.to_string(), message }
-                }
+                "Throttling"
+                | "ThrottlingException"
+                | "ThrottledException"
+                | "RequestLimitExceeded"
+                | "TooManyRequestsException"
+                | "LimitExceededException" => AwsError::Throttled { operation: operation.to_string(), message },
                 _ => api(&code, message),
             }
         }

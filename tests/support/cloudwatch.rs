@@ -69,7 +69,13 @@ impl Proxy {
     /// Operations the proxy saw for one access key id.
     pub fn calls(&self, access_key: &str) -> std::collections::BTreeMap<String, u64> {
         let out = Command::new(python())
-            .args(["-c", &format!("import urllib.request; print(urllib.request.urlopen('{}/_proxy/calls').read().decode())", self.url)])
+            .args([
+                "-c",
+                &format!(
+                    "import urllib.request; print(urllib.request.urlopen('{}/_proxy/calls').read().decode())",
+                    self.url
+                ),
+            ])
             .output()
             .unwrap();
         let all: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();

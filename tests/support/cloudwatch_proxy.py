@@ -11,7 +11,9 @@ Logs' JSON 1.1 included, passes through unchanged.
 Where moto does less than AWS, the proxy does it, so the client's handling is really exercised:
 - GetMetricData: moto ignores MaxDatapoints and NextToken; the proxy pages the full answer at
   min(MaxDatapoints, --page-datapoints) datapoints, with a NextToken to continue.
-- ListMetrics and FilterLogEvents: pages of --page-metrics / --page-log-events entries.
+- ListMetrics and FilterLogEvents: pages of --page-metrics / --page-log-events entries
+  (moto lists a metric once per datum: the client has to de-duplicate).
+- Dimensions go to moto in name order (moto compares them as ordered lists; AWS as a set).
 
 IAM-style failures are injected by the proxy (moto's own IAM enforcement is off on the shared
 server), keyed on the access key id of the request, so tests running in parallel do not meet:
@@ -48,12 +50,18 @@ cache = {}  # request key -> flattened moto answer
 
 
 def to_json(value):
-    """CBOR-decoded request -> JSON-ready values (datetimes as epoch seconds)."""
+    """CBOR-decoded request -> JSON-ready values (datetimes as epoch seconds).
+
+    Dimensions are put in name order: moto matches GetMetricData dimensions as ordered lists
+    (its Dimension sort key is broken), while AWS treats them as a set."""
     if isinstance(value, datetime.datetime):
         ts = value.timestamp()
         return int(ts) if ts == int(ts) else ts
     if isinstance(value, dict):
-        return {k: to_json(v) for k, v in value.items()}
+        out = {k: to_json(v) for k, v in value.items()}
+        if isinstance(out.get("Dimensions"), list):
+            out["Dimensions"] = sorted(out["Dimensions"], key=lambda d: str(d.get("Name")))
+        return out
     if isinstance(value, list):
         return [to_json(v) for v in value]
     if isinstance(value, (bytes, bytearray)):

@@ -133,8 +133,10 @@ pub fn run(args: &CloudwatchArgs, out: &mut dyn Write) -> Result<u8> {
         bail!("--since {} is not before --until ({})", args.since, format_timestamp(until));
     }
 
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().context("starting the async runtime")?;
-    let config = rt.block_on(sdk_config(args.region.as_deref(), args.profile.as_deref(), args.endpoint_url.as_deref()))?;
+    let rt =
+        tokio::runtime::Builder::new_current_thread().enable_all().build().context("starting the async runtime")?;
+    let config =
+        rt.block_on(sdk_config(args.region.as_deref(), args.profile.as_deref(), args.endpoint_url.as_deref()))?;
     rt.block_on(check_credentials(&config))?;
     let calls = ApiCalls::default();
     let clients = Clients::new(&config, &calls, args.endpoint_url.as_deref());
@@ -225,7 +227,14 @@ fn logs_error(e: LogsError, run: &Run) -> anyhow::Error {
 }
 
 impl Run<'_> {
-    fn import(&mut self, mode: CloudwatchFrom, from_ms: i64, until: i64, now: i64, first_run: bool) -> Result<CloudwatchFrom> {
+    fn import(
+        &mut self,
+        mode: CloudwatchFrom,
+        from_ms: i64,
+        until: i64,
+        now: i64,
+        first_run: bool,
+    ) -> Result<CloudwatchFrom> {
         match mode {
             CloudwatchFrom::Logs => {
                 self.import_logs(from_ms, until).map_err(|e| logs_error(e, self))?;
@@ -328,11 +337,9 @@ impl Run<'_> {
         fold: &mut SettingsFold,
         (n, of): (usize, usize),
     ) -> Result<(), LogsError> {
-        let stored = |e: anyhow::Error| LogsError::Aws(AwsError::Api {
-            operation: "store".into(),
-            code: "local".into(),
-            message: format!("{e:#}"),
-        });
+        let stored = |e: anyhow::Error| {
+            LogsError::Aws(AwsError::Api { operation: "store".into(), code: "local".into(), message: format!("{e:#}") })
+        };
         self.state.pending = Some(PendingLogs { start_ms: start, end_ms: end, next_token: token.clone() });
         let mut buffer: Vec<Sample> = Vec::new();
         loop {
@@ -369,11 +376,7 @@ impl Run<'_> {
                 buffer.push(e.sample);
             }
             token = page.next_token;
-            self.show(&format!(
-                "logs window {n}/{of} ({} .. {})",
-                format_timestamp(start),
-                format_timestamp(end)
-            ));
+            self.show(&format!("logs window {n}/{of} ({} .. {})", format_timestamp(start), format_timestamp(end)));
             if token.is_none() {
                 break;
             }
@@ -412,7 +415,10 @@ impl Run<'_> {
                      need enhanced observability, and ListMetrics only lists metrics with data in the last two weeks)",
                     self.clients.region,
                     if self.args.from == CloudwatchFrom::Auto {
-                        format!("log group {} has no container events or does not exist, and ", logs::log_group(&cluster))
+                        format!(
+                            "log group {} has no container events or does not exist, and ",
+                            logs::log_group(&cluster)
+                        )
                     } else {
                         String::new()
                     },
@@ -455,8 +461,10 @@ impl Run<'_> {
             };
             let settings_plan = plan(true);
             let usage_plan = plan(false);
-            let needs_node =
-                inventory.containers.values().any(|m| metrics::cpu_route(m) == Route::Node || metrics::memory_route(m) == Route::Node);
+            let needs_node = inventory
+                .containers
+                .values()
+                .any(|m| metrics::cpu_route(m) == Route::Node || metrics::memory_route(m) == Route::Node);
             let widest = settings_plan.iter().map(|(_, q)| q.len()).sum::<usize>() + if needs_node { 4 } else { 0 };
             let pages =
                 metrics::time_pages(*band, widest, self.args.queries_per_call, self.args.max_datapoints_per_call);
@@ -538,7 +546,14 @@ impl Run<'_> {
         self.save()
     }
 
-    fn summary(&self, out: &mut dyn Write, used: CloudwatchFrom, from_ms: i64, to_ms: i64, started: Instant) -> Result<()> {
+    fn summary(
+        &self,
+        out: &mut dyn Write,
+        used: CloudwatchFrom,
+        from_ms: i64,
+        to_ms: i64,
+        started: Instant,
+    ) -> Result<()> {
         let c = &self.calls;
         let t = &self.totals;
         let mode = if used == CloudwatchFrom::Logs { "performance logs" } else { "ContainerInsights metrics" };
@@ -601,7 +616,11 @@ impl Run<'_> {
             pods(Resolution::PodItself)
         )?;
         if used == CloudwatchFrom::Logs {
-            writeln!(out, "  events: {} other types or namespaces skipped, {} malformed skipped", t.skipped, t.malformed)?;
+            writeln!(
+                out,
+                "  events: {} other types or namespaces skipped, {} malformed skipped",
+                t.skipped, t.malformed
+            )?;
         }
         if let Some((dups, aggregated, containers)) = self.metrics_inventory {
             writeln!(

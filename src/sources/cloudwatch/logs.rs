@@ -66,9 +66,25 @@ fn text<'a>(v: &'a Value, key: &str) -> Option<&'a str> {
     v.get(key)?.as_str().filter(|s| !s.is_empty())
 }
 
+/// The number written after `"key":` in the event's text, parsed with Rust's correctly rounded
+/// parser: serde_json's default one may land one ulp off, and usage is stored as written.
+fn exact_number(message: &str, key: &str) -> Option<f64> {
+    let needle = format!("\"{key}\"");
+    message.match_indices(&needle).find_map(|(at, _)| {
+        let rest = message[at + needle.len()..].trim_start().strip_prefix(':')?.trim_start();
+        let rest = rest.strip_prefix('"').unwrap_or(rest);
+        let end = rest.find(|c: char| !(c.is_ascii_digit() || "+-.eE".contains(c))).unwrap_or(rest.len());
+        rest[..end].parse::<f64>().ok()
+    })
+}
+
 /// A usage value: finite and not negative.
-fn usage(event: &Value, key: &str) -> Result<f64, String> {
-    match number(event.get(key)) {
+fn usage(event: &Value, message: &str, key: &str) -> Result<f64, String> {
+    let approx = number(event.get(key));
+    // The text's own digits, when they say the same number as the parsed event.
+    let exact =
+        approx.and_then(|a| exact_number(message, key).filter(|e| (e - a).abs() <= 1e-9 * a.abs().max(1.0))).or(approx);
+    match exact {
         Some(x) if x.is_finite() && x >= 0.0 => Ok(x),
         Some(x) => Err(format!("{key} is {x}")),
         None => Err(format!("no numeric {key}")),
@@ -100,11 +116,13 @@ pub fn parse_event(message: &str, namespaces: &[String]) -> Parsed {
         Some(t) if t.is_finite() && t > 0.0 => t as i64,
         _ => return Parsed::Malformed(format!("{ns}/{pod}/{container}: no Timestamp")),
     };
-    let (cpu_millicores, memory) =
-        match (usage(&event, "container_cpu_usage_total"), usage(&event, "container_memory_working_set")) {
-            (Ok(c), Ok(m)) => (c, m),
-            (Err(e), _) | (_, Err(e)) => return Parsed::Malformed(format!("{ns}/{pod}/{container}: {e}")),
-        };
+    let (cpu_millicores, memory) = match (
+        usage(&event, message, "container_cpu_usage_total"),
+        usage(&event, message, "container_memory_working_set"),
+    ) {
+        (Ok(c), Ok(m)) => (c, m),
+        (Err(e), _) | (_, Err(e)) => return Parsed::Malformed(format!("{ns}/{pod}/{container}: {e}")),
+    };
     let (kind, workload, resolution) = owner(k8s, pod);
     Parsed::Container(Box::new(ContainerEvent {
         sample: Sample {
@@ -187,7 +205,9 @@ pub async fn fetch_page(
         .await
         .map_err(|e| match crate::sources::aws::service_code(&e) {
             Some("ResourceNotFoundException") => LogsError::NoLogGroup(group.clone()),
-            Some("InvalidParameterException") if had_token => LogsError::StaleToken(crate::sources::aws::error_chain(&e)),
+            Some("InvalidParameterException") if had_token => {
+                LogsError::StaleToken(crate::sources::aws::error_chain(&e))
+            }
             _ => LogsError::Aws(clients.logs_error(&e, "FilterLogEvents")),
         })?;
     let mut page = Page { next_token: out.next_token().map(String::from).filter(|t| !t.is_empty()), ..Page::default() };
@@ -277,7 +297,10 @@ mod tests {
         };
         let s = &e.sample;
         assert_eq!(s.timestamp_ms, 1_567_097_399_912);
-        assert_eq!((s.namespace.as_str(), s.pod.as_str()), ("amazon-cloudwatch", "cloudwatch-agent-statsd-df44f855f-ts4q2"));
+        assert_eq!(
+            (s.namespace.as_str(), s.pod.as_str()),
+            ("amazon-cloudwatch", "cloudwatch-agent-statsd-df44f855f-ts4q2")
+        );
         assert_eq!((s.workload_kind.as_str(), s.workload.as_str()), ("Deployment", "cloudwatch-agent-statsd"));
         assert_eq!(s.container, "cloudwatch-agent");
         assert_eq!(s.cpu_cores, 6.159993652997942 / 1000.0);
@@ -285,6 +308,14 @@ mod tests {
         assert_eq!(e.resources.cpu_limit_cores, Some(0.2));
         assert_eq!(e.resources.memory_limit_bytes, Some(104_857_600.0));
         assert_eq!(e.resolution, Resolution::Owner);
+    }
+
+    #[test]
+    fn usage_is_read_as_written() {
+        let m = r#"{"CloudWatchMetrics":[{"Name":"container_cpu_usage_total"}],"container_cpu_usage_total": 92.83553265556799}"#;
+        assert_eq!(exact_number(m, "container_cpu_usage_total"), Some(92.83553265556799));
+        assert_eq!(exact_number(r#"{"a":"17"}"#, "a"), Some(17.0));
+        assert_eq!(exact_number(r#"{"a":true}"#, "a"), None);
     }
 
     #[test]

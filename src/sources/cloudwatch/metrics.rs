@@ -27,7 +27,9 @@ use super::{workload_from_names, ApiCalls, AwsError, Clients, Resolution};
 use crate::domain::{Resources, Sample, DAY_MS};
 use crate::sources::prometheus::ContainerSettings;
 use aws_sdk_cloudwatch::primitives::DateTime;
-use aws_sdk_cloudwatch::types::{Dimension, DimensionFilter, Metric as CwMetric, MetricDataQuery, MetricStat, ScanBy, StatusCode};
+use aws_sdk_cloudwatch::types::{
+    Dimension, DimensionFilter, Metric as CwMetric, MetricDataQuery, MetricStat, ScanBy, StatusCode,
+};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 pub const NAMESPACE: &str = "ContainerInsights";
@@ -215,8 +217,9 @@ pub fn inventory(listed: &[(String, Vec<(String, String)>)], cluster: &str, name
         .map(|k| (k.namespace.clone(), k.owner.clone(), k.container.clone()))
         .collect();
     let before = inv.containers.len();
-    inv.containers
-        .retain(|k, _| k.pod.is_some() || !per_pod.contains(&(k.namespace.clone(), k.owner.clone(), k.container.clone())));
+    inv.containers.retain(|k, _| {
+        k.pod.is_some() || !per_pod.contains(&(k.namespace.clone(), k.owner.clone(), k.container.clone()))
+    });
     inv.aggregated = (before - inv.containers.len()) as u64;
     inv
 }
@@ -473,15 +476,15 @@ pub fn settings(per_container: &[(ContainerId, HashMap<Metric, Points>)]) -> Vec
         if r.is_empty() {
             continue;
         }
-        let e = by_key.entry((id.namespace.clone(), kind.clone(), workload.clone(), id.container.clone())).or_insert_with(
-            || ContainerSettings {
+        let e = by_key
+            .entry((id.namespace.clone(), kind.clone(), workload.clone(), id.container.clone()))
+            .or_insert_with(|| ContainerSettings {
                 namespace: id.namespace.clone(),
                 workload_kind: kind,
                 workload,
                 container: id.container.clone(),
                 ..Default::default()
-            },
-        );
+            });
         let max = |a: Option<f64>, b: Option<f64>| match (a, b) {
             (Some(x), Some(y)) => Some(x.max(y)),
             (x, y) => x.or(y),
@@ -695,7 +698,12 @@ mod tests {
     #[test]
     fn batches_hold_at_most_500() {
         let plan: Vec<(ContainerId, Vec<Metric>)> = (0..400)
-            .map(|i| (id(&format!("api-5b8f7d9c4-{i:05}"), "nginx"), vec![Metric::CpuOfLimit, Metric::CpuLimit, Metric::MemoryOfNode]))
+            .map(|i| {
+                (
+                    id(&format!("api-5b8f7d9c4-{i:05}"), "nginx"),
+                    vec![Metric::CpuOfLimit, Metric::CpuLimit, Metric::MemoryOfNode],
+                )
+            })
             .collect();
         let b = batches(&plan, 500, true);
         assert_eq!(b.iter().map(Vec::len).collect::<Vec<_>>(), vec![500, 500, 204]);

@@ -106,7 +106,14 @@ impl Clients {
         E: aws_sdk_cloudwatchlogs::error::ProvideErrorMetadata + std::error::Error + 'static,
         R: std::fmt::Debug + 'static,
     {
-        crate::sources::aws::classify(e, "CloudWatch Logs", "logs", operation, &self.region, self.endpoint_url.as_deref())
+        crate::sources::aws::classify(
+            e,
+            "CloudWatch Logs",
+            "logs",
+            operation,
+            &self.region,
+            self.endpoint_url.as_deref(),
+        )
     }
 
     pub fn cloudwatch_error<E, R>(&self, e: &aws_sdk_cloudwatch::error::SdkError<E, R>, operation: &str) -> AwsError
@@ -114,7 +121,14 @@ impl Clients {
         E: aws_sdk_cloudwatch::error::ProvideErrorMetadata + std::error::Error + 'static,
         R: std::fmt::Debug + 'static,
     {
-        crate::sources::aws::classify(e, "CloudWatch", "cloudwatch", operation, &self.region, self.endpoint_url.as_deref())
+        crate::sources::aws::classify(
+            e,
+            "CloudWatch",
+            "cloudwatch",
+            operation,
+            &self.region,
+            self.endpoint_url.as_deref(),
+        )
     }
 }
 
@@ -194,13 +208,19 @@ mod tests {
     #[test]
     fn owners_climb_to_the_workload() {
         let w = |k, n, p, h| workload_from_owner(k, n, p, h);
-        assert_eq!(w("ReplicaSet", "api-5b8f7d9c4", "api-5b8f7d9c4-x2x9k", Some("5b8f7d9c4")), ("Deployment".into(), "api".into()));
+        assert_eq!(
+            w("ReplicaSet", "api-5b8f7d9c4", "api-5b8f7d9c4-x2x9k", Some("5b8f7d9c4")),
+            ("Deployment".into(), "api".into())
+        );
         assert_eq!(w("ReplicaSet", "api-5b8f7d9c4", "api-5b8f7d9c4-x2x9k", None), ("Deployment".into(), "api".into()));
         assert_eq!(w("ReplicaSet", "legacy", "legacy-abcde", None), ("ReplicaSet".into(), "legacy".into()));
         assert_eq!(w("Deployment", "statsd", "statsd-df44f855f-ts4q2", None), ("Deployment".into(), "statsd".into()));
         assert_eq!(w("Job", "backup-29012345", "backup-29012345-abcde", None), ("CronJob".into(), "backup".into()));
         assert_eq!(w("Job", "migrate", "migrate-abcde", None), ("Job".into(), "migrate".into()));
-        assert_eq!(w("Node", "ip-10-0-0-1", "kube-proxy-ip-10-0-0-1", None), ("Pod".into(), "kube-proxy-ip-10-0-0-1".into()));
+        assert_eq!(
+            w("Node", "ip-10-0-0-1", "kube-proxy-ip-10-0-0-1", None),
+            ("Pod".into(), "kube-proxy-ip-10-0-0-1".into())
+        );
         assert_eq!(w("statefulset", "db", "db-0", None), ("StatefulSet".into(), "db".into()));
     }
 
