@@ -684,7 +684,7 @@ mod tests {
         let pages = time_pages(band, 6000, 500, MAX_DATAPOINTS_PER_CALL);
         // 100,800 / 500 = 201 minutes per page.
         assert_eq!(pages[0].1 - pages[0].0, 201 * 60_000);
-        assert_eq!(pages.len(), (14 * 1440_i64).div_ceil(201) as usize);
+        assert_eq!(pages.len(), (14 * 1440_usize).div_ceil(201));
         // Fewer series than a call holds: longer pages.
         assert_eq!(time_pages(band, 5, 500, MAX_DATAPOINTS_PER_CALL).len(), 1);
         assert_eq!(time_pages(band, 54, 500, MAX_DATAPOINTS_PER_CALL)[0].1, 1866 * 60_000);
@@ -745,9 +745,9 @@ mod tests {
 
     #[test]
     fn converts_by_limit_and_by_uniform_node() {
-        let c = id("api-5b8f7d9c4-abcde", "php-fpm");
+        let c = id("api-5b8f7d9c4-x2x9k", "php-fpm");
         let avail: BTreeSet<Metric> = [Metric::CpuOfLimit, Metric::CpuLimit, Metric::MemoryOfNode].into();
-        assert_eq!(metrics_to_query(&avail, false), vec![Metric::CpuOfLimit, Metric::MemoryOfNode, Metric::CpuLimit]);
+        assert_eq!(metrics_to_query(&avail, false), vec![Metric::MemoryOfNode, Metric::CpuOfLimit, Metric::CpuLimit]);
         let values: HashMap<Metric, Points> = [
             (Metric::CpuOfLimit, Points::from([(60_000, 50.0), (120_000, 25.0), (180_000, 10.0)])),
             (Metric::CpuLimit, Points::from([(60_000, 2000.0)])),
