@@ -202,6 +202,68 @@ pub enum ImportSource {
     /// Read usage history from Prometheus (or Thanos, Mimir, VictoriaMetrics, AMP) into a store.
     #[command(long_about = PROMETHEUS_HELP)]
     Prometheus(PrometheusArgs),
+    /// Read usage history from CloudWatch Container Insights (performance logs or enhanced metrics) into a store.
+    #[command(long_about = CLOUDWATCH_HELP)]
+    Cloudwatch(CloudwatchArgs),
+}
+
+pub const CLOUDWATCH_HELP: &str = "Reads per-container CPU and memory of an EKS cluster from Amazon CloudWatch \
+Container Insights: the performance log events (`--from logs`: exact millicores and bytes per minute, workloads from \
+the pods' owners) or the enhanced-observability ContainerInsights metrics (`--from metrics`: GetMetricData, percentages \
+turned into cores and bytes with the container's limit or the node's capacity). `--from auto` uses the logs when the \
+cluster's performance log group exists, else the metrics.\n\n\
+Credentials and region come from the standard AWS chain (environment, profiles, SSO, web identity, instance roles). \
+Re-runs fetch only what is new since the last import of the cluster; an interrupted import resumes where it stopped. \
+See the README for the IAM policy and the cost of an import.";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CloudwatchFrom {
+    /// The performance log group if it exists, else the metrics.
+    Auto,
+    /// Performance log events (FilterLogEvents).
+    Logs,
+    /// Enhanced-observability metrics (ListMetrics + GetMetricData).
+    Metrics,
+}
+
+#[derive(Debug, Args)]
+pub struct CloudwatchArgs {
+    /// EKS cluster name, as in /aws/containerinsights/<NAME>/performance and the ClusterName dimension.
+    #[arg(long, value_name = "NAME")]
+    pub cluster: String,
+    /// Store directory (created if missing).
+    #[arg(long, value_name = "DIR")]
+    pub store: PathBuf,
+    /// AWS region [default: AWS_REGION, then the profile's region].
+    #[arg(long, value_name = "REGION")]
+    pub region: Option<String>,
+    /// Profile from ~/.aws/config [default: AWS_PROFILE, then `default`].
+    #[arg(long, value_name = "NAME")]
+    pub profile: Option<String>,
+    /// History to read: a duration before now (14d) or a time (RFC 3339 or YYYY-MM-DD).
+    #[arg(long, default_value = "14d", value_name = "DURATION|TIME")]
+    pub since: String,
+    /// End of the history to read (RFC 3339 or YYYY-MM-DD) [default: five minutes ago].
+    #[arg(long, value_name = "TIME")]
+    pub until: Option<String>,
+    /// Only these namespaces (repeatable).
+    #[arg(short = 'n', long = "namespace", value_name = "NS")]
+    pub namespaces: Vec<String>,
+    /// Send every request to this endpoint (VPC endpoint, LocalStack, a test stand-in).
+    #[arg(long, value_name = "URL")]
+    pub endpoint_url: Option<String>,
+    /// Where usage comes from.
+    #[arg(long = "from", value_enum, default_value = "auto")]
+    pub from: CloudwatchFrom,
+    /// Metrics mode: queries per GetMetricData call (at most 500). Fewer queries per call make
+    /// longer time pages: more calls, but each metric is billed fewer times (see the README).
+    #[arg(long, default_value_t = 500, value_name = "N")]
+    pub queries_per_call: usize,
+    /// Metrics mode: datapoints one GetMetricData answer may hold (the service's cap is 100,800);
+    /// lower values make shorter time pages (tests use it to get many pages from little data).
+    #[arg(long, default_value_t = 100_800, value_name = "N", hide = true)]
+    pub max_datapoints_per_call: i64,
 }
 
 pub const PROMETHEUS_HELP: &str = "Reads container CPU (rate of container_cpu_usage_seconds_total) and memory \

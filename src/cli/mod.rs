@@ -50,6 +50,7 @@ pub fn dispatch(command: &Command, out: &mut dyn Write) -> anyhow::Result<u8> {
         Command::Report(a) => commands::report::run(a, out),
         Command::Import(a) => match &a.source {
             Some(args::ImportSource::Prometheus(p)) => commands::import_prometheus::run(p, out),
+            Some(args::ImportSource::Cloudwatch(c)) => commands::import_cloudwatch::run(c, out),
             None => commands::import::run(a, out),
         },
         Command::Demo(a) => commands::demo::run(a, out),

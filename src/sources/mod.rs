@@ -2,6 +2,7 @@
 //! none of them knows about the store's layout or about analysis.
 
 pub mod aws;
+pub mod cloudwatch;
 pub mod files;
 pub mod metrics_server;
 pub mod prometheus;

@@ -1,6 +1,7 @@
 //! What the importers and the collector learned besides samples, read back for sizing:
 //! each container's current requests and limits and its OOM kills. They live beside the
-//! partitions (`collector/state.json`, `imports/prometheus-*.json`); the sample schema does
+//! partitions (`collector/state.json`, `imports/prometheus-*.json`, `imports/cloudwatch-*.json`,
+//! whose `current` lists share one shape); the sample schema does
 //! not carry them. Missing or unreadable side files mean "nothing known", never an error.
 
 use crate::domain::{ContainerKey, Resources, Workload};

@@ -5,7 +5,7 @@
 //! as the metrics-server collector is). Errors are sorted into the cases a person can act on:
 //! no such bucket, access denied, wrong region, endpoint unreachable.
 
-use crate::sources::aws::{sdk_config, AwsError};
+use crate::sources::aws::{sdk_config_any_region, AwsError};
 use aws_sdk_s3::config::{RequestChecksumCalculation, ResponseChecksumValidation};
 use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::primitives::ByteStream;
@@ -164,7 +164,7 @@ impl S3 {
         let config =
             run_on(
                 &runtime,
-                async move { sdk_config(region.as_deref(), profile.as_deref(), endpoint.as_deref()).await },
+                async move { sdk_config_any_region(region.as_deref(), profile.as_deref(), endpoint.as_deref()).await },
             )?;
         let mut builder = aws_sdk_s3::config::Builder::from(&config);
         if options.endpoint.is_some() {

@@ -55,7 +55,7 @@ pub fn moto() -> Moto {
     moto
 }
 
-fn server_path() -> PathBuf {
+pub fn server_path() -> PathBuf {
     if let Ok(p) = std::env::var("PODSIZER_MOTO_SERVER") {
         return PathBuf::from(p);
     }

@@ -2,6 +2,7 @@ pub mod backtest;
 pub mod collect;
 pub mod demo;
 pub mod import;
+pub mod import_cloudwatch;
 pub mod import_prometheus;
 pub mod pr;
 pub mod recommend;
