@@ -69,9 +69,13 @@ pub fn backfill(text: &Path, out: &Path) {
 
 /// Samples of the synthetic fleet per (namespace, pod, container) series, kept compact
 /// ((time, cpu, memory) per sample) so a week of ~1,000 containers fits in a few hundred MB.
+/// (namespace, pod, container) of a series.
+pub type SeriesKey = (String, String, String);
+
 #[derive(Default)]
 pub struct FleetSeries {
-    pub series: BTreeMap<(String, String, String), Vec<(i64, f64, f64)>>,
+    /// (time, cpu, memory) samples per series.
+    pub series: BTreeMap<SeriesKey, Vec<(i64, f64, f64)>>,
     /// Workload (Deployment name) of each (namespace, pod).
     pub workloads: BTreeMap<(String, String), String>,
 }
