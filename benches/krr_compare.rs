@@ -170,6 +170,15 @@ fn peak_rss_of(pid: u32) -> f64 {
         .map_or(0.0, |kib: f64| kib / 1024.0)
 }
 
+/// CPU seconds (user + system) a process has used so far.
+fn cpu_seconds_of(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the command name (which is in parentheses): utime and stime are 14th and 15th.
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let f: Vec<f64> = rest.split_whitespace().map(|v| v.parse().unwrap_or(0.0)).collect();
+    f.get(11).zip(f.get(12)).map_or(0.0, |(u, s)| (u + s) / 100.0)
+}
+
 /// A number printed after `label` (e.g. `requests: 29`).
 fn figure(text: &str, label: &str) -> u64 {
     let at = text.find(label).unwrap_or_else(|| panic!("no {label:?} in:\n{text}")) + label.len();
@@ -186,6 +195,8 @@ struct PodsizerRun {
     recommend_rss: f64,
     requests: u64,
     seen_by_prometheus: u64,
+    prometheus_cpu_s: f64,
+    store_s: f64,
     samples: u64,
     recommendations: usize,
 }
@@ -194,6 +205,7 @@ fn run_podsizer(prom: &Prometheus, meta: &Meta) -> PodsizerRun {
     let dir = tempfile::tempdir_in(target_dir()).unwrap();
     let store = dir.path().join("store");
     let before = api_requests(prom.port);
+    let cpu_before = cpu_seconds_of(prom.pid());
     let started = Instant::now();
     let out = podsizer()
         .args(["import", "prometheus", "--url", &prom.url(), "--store"])
@@ -205,6 +217,11 @@ fn run_podsizer(prom: &Prometheus, meta: &Meta) -> PodsizerRun {
     let stdout = String::from_utf8_lossy(&out.stdout).to_string();
     assert!(out.status.success(), "import failed:\n{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
     let seen_by_prometheus = api_requests(prom.port) - before;
+    let prometheus_cpu_s = cpu_seconds_of(prom.pid()) - cpu_before;
+    let store_s = stdout
+        .split_once("wall time: ")
+        .and_then(|(_, r)| r.split_once("s (")?.1.split_once('s')?.0.parse().ok())
+        .unwrap_or(f64::NAN);
     let import_rss = common::peak_rss_mib(&out.stderr);
 
     let started = Instant::now();
@@ -220,6 +237,8 @@ fn run_podsizer(prom: &Prometheus, meta: &Meta) -> PodsizerRun {
         recommend_rss: common::peak_rss_mib(&rec.stderr),
         requests: figure(&stdout, "requests:"),
         seen_by_prometheus,
+        prometheus_cpu_s,
+        store_s,
         samples: figure(&stdout, "samples:"),
         recommendations: doc["recommendations"].as_array().map_or(0, Vec::len),
     }
@@ -290,6 +309,7 @@ fn find_krr() -> Result<Vec<String>, String> {
 struct KrrRun {
     seconds: f64,
     seen_by_prometheus: u64,
+    prometheus_cpu_s: f64,
     scans: Option<usize>,
 }
 
@@ -303,6 +323,7 @@ fn run_krr(cmd: &[String], prom: &Prometheus, meta: &Meta) -> Result<KrrRun, Str
         .collect();
     eprintln!("running: {} {}", cmd.join(" "), args.join(" "));
     let before = api_requests(prom.port);
+    let cpu_before = cpu_seconds_of(prom.pid());
     let started = Instant::now();
     let out = Command::new(&cmd[0])
         .args(&cmd[1..])
@@ -312,6 +333,7 @@ fn run_krr(cmd: &[String], prom: &Prometheus, meta: &Meta) -> Result<KrrRun, Str
         .map_err(|e| format!("cannot run {}: {e}", cmd[0]))?;
     let seconds = started.elapsed().as_secs_f64();
     let seen_by_prometheus = api_requests(prom.port) - before;
+    let prometheus_cpu_s = cpu_seconds_of(prom.pid()) - cpu_before;
     let log = target_dir().join("bench-data/krr-last-run.log");
     let _ = std::fs::write(&log, [out.stdout.as_slice(), b"\n--- stderr ---\n", out.stderr.as_slice()].concat());
     if !out.status.success() {
@@ -338,7 +360,7 @@ fn run_krr(cmd: &[String], prom: &Prometheus, meta: &Meta) -> Result<KrrRun, Str
             log.display()
         ));
     }
-    Ok(KrrRun { seconds, seen_by_prometheus, scans })
+    Ok(KrrRun { seconds, seen_by_prometheus, prometheus_cpu_s, scans })
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -370,10 +392,13 @@ fn main() {
     for i in 0..runs {
         let r = run_podsizer(&prom, &meta);
         println!(
-            "  podsizer run {}/{runs}: import {:.2}s ({:.0} MiB), recommend {:.2}s ({:.0} MiB), total {:.2}s; load {}",
+            "  podsizer run {}/{runs}: import {:.2}s ({:.1}s of it writing the store; {:.0} MiB; Prometheus used {:.1} CPU s \
+             answering), recommend {:.2}s ({:.0} MiB), total {:.2}s; load {}",
             i + 1,
             r.import_s,
+            r.store_s,
             r.import_rss,
+            r.prometheus_cpu_s,
             r.recommend_s,
             r.recommend_rss,
             r.import_s + r.recommend_s,
@@ -387,6 +412,8 @@ fn main() {
     let import_s = median(results.iter().map(|r| r.import_s).collect());
     let recommend_s = median(results.iter().map(|r| r.recommend_s).collect());
     let total_s = median(results.iter().map(|r| r.import_s + r.recommend_s).collect());
+    let store_s = median(results.iter().map(|r| r.store_s).collect());
+    let prometheus_cpu_s = median(results.iter().map(|r| r.prometheus_cpu_s).collect());
     let planned = podsizer::sources::prometheus::planned_requests(
         meta.series,
         3,
@@ -396,7 +423,8 @@ fn main() {
         500_000,
     );
     println!(
-        "podsizer (median of {runs}): import {import_s:.2}s + recommend {recommend_s:.2}s = {total_s:.2}s; \
+        "podsizer (median of {runs}): import {import_s:.2}s ({store_s:.1}s writing the store, Prometheus \
+         {prometheus_cpu_s:.1} CPU s answering) + recommend {recommend_s:.2}s = {total_s:.2}s; \
          {} requests (planned {planned}), {} samples imported, {} recommendations; peak RSS import {:.0} MiB, \
          recommend {:.0} MiB; Prometheus peak RSS so far {:.0} MiB; load {}",
         last.requests,
@@ -420,9 +448,11 @@ fn main() {
     match krr {
         Ok(k) => {
             println!(
-                "krr: {:.2}s, {} requests reached Prometheus, {} scans; Prometheus peak RSS now {:.0} MiB; load {}",
+                "krr: {:.2}s, {} requests reached Prometheus (which used {:.1} CPU s answering), {} scans; \
+                 Prometheus peak RSS now {:.0} MiB; load {}",
                 k.seconds,
                 k.seen_by_prometheus,
+                k.prometheus_cpu_s,
                 k.scans.map_or("?".into(), |n| n.to_string()),
                 peak_rss_of(prom.pid()),
                 load()
