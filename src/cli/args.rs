@@ -59,7 +59,7 @@ Default prices: $0.04 per core-hour, $0.005 per GiB-hour.";
 /// Which samples to read.
 #[derive(Debug, Args, Clone)]
 pub struct InputArgs {
-    /// Sample file (.csv, .parquet) or store directory; repeat to combine several.
+    /// Sample file (.csv, .parquet), store directory or s3://BUCKET/PREFIX store; repeat to combine several.
     #[arg(short, long = "input", value_name = "PATH", required = true)]
     pub inputs: Vec<PathBuf>,
     /// Only samples at or after this time (RFC 3339 or YYYY-MM-DD).
@@ -89,6 +89,36 @@ pub struct InputArgs {
     /// (they are rebuilt by themselves when a day gets new samples).
     #[arg(long)]
     pub rescan: bool,
+    #[command(flatten)]
+    pub s3: S3Args,
+}
+
+/// How `s3://` stores are reached and where they are mirrored (see the README's "Store on S3").
+#[derive(Debug, Args, Clone, Default)]
+pub struct S3Args {
+    /// S3-compatible endpoint for s3:// stores (MinIO, Ceph, moto; path-style addressing) [default: AWS].
+    #[arg(long, value_name = "URL", env = "PODSIZER_S3_ENDPOINT")]
+    pub s3_endpoint: Option<String>,
+    /// Region of s3:// stores [default: AWS_REGION, the AWS profile's, then us-east-1].
+    #[arg(long, value_name = "REGION")]
+    pub s3_region: Option<String>,
+    /// AWS profile for s3:// stores [default: AWS_PROFILE, then the default chain].
+    #[arg(long, value_name = "NAME")]
+    pub s3_profile: Option<String>,
+    /// Local mirror of s3:// stores [default: $XDG_CACHE_HOME/podsizer/s3, or ~/.cache/podsizer/s3].
+    #[arg(long, value_name = "DIR", env = "PODSIZER_CACHE_DIR")]
+    pub cache_dir: Option<PathBuf>,
+}
+
+impl S3Args {
+    pub fn options(&self) -> crate::store::s3::S3Options {
+        crate::store::s3::S3Options {
+            endpoint: self.s3_endpoint.clone(),
+            region: self.s3_region.clone(),
+            profile: self.s3_profile.clone(),
+            cache_dir: self.cache_dir.clone(),
+        }
+    }
 }
 
 #[derive(Debug, Args)]
@@ -157,12 +187,14 @@ pub struct ImportArgs {
     /// Sample files in the long format (.csv or .parquet).
     #[arg(required = true, value_name = "FILE")]
     pub files: Vec<PathBuf>,
-    /// Store directory (created if missing).
-    #[arg(long, value_name = "DIR", required = true)]
+    /// Store directory or s3://BUCKET/PREFIX (created if missing).
+    #[arg(long, value_name = "DIR|S3_URL", required = true)]
     pub store: Option<PathBuf>,
     /// Skip bad rows (reported) instead of rejecting the file.
     #[arg(long)]
     pub skip_bad_rows: bool,
+    #[command(flatten)]
+    pub s3: S3Args,
 }
 
 #[derive(Debug, Subcommand)]
@@ -199,9 +231,11 @@ Authenticates as kubectl does: --kubeconfig, KUBECONFIG, ~/.kube/config, or the 
 
 #[derive(Debug, Args)]
 pub struct MetricsServerArgs {
-    /// Store directory (created if missing).
-    #[arg(long, value_name = "DIR")]
+    /// Store directory or s3://BUCKET/PREFIX (created if missing).
+    #[arg(long, value_name = "DIR|S3_URL")]
     pub store: PathBuf,
+    #[command(flatten)]
+    pub s3: S3Args,
     /// Kubeconfig file [default: KUBECONFIG, ~/.kube/config, then the in-cluster service account].
     #[arg(long, value_name = "FILE")]
     pub kubeconfig: Option<PathBuf>,
@@ -248,9 +282,11 @@ pub struct PrometheusArgs {
     /// Prometheus base URL (Thanos/Mimir: include the API prefix, e.g. https://mimir/prometheus).
     #[arg(long, value_name = "URL", env = "PODSIZER_PROMETHEUS_URL")]
     pub url: String,
-    /// Store directory (created if missing).
-    #[arg(long, value_name = "DIR")]
+    /// Store directory or s3://BUCKET/PREFIX (created if missing).
+    #[arg(long, value_name = "DIR|S3_URL")]
     pub store: PathBuf,
+    #[command(flatten)]
+    pub s3: S3Args,
     /// History to read: a duration before --until (14d) or a time (RFC 3339 or YYYY-MM-DD).
     #[arg(long, default_value = "14d", value_name = "DURATION|TIME")]
     pub since: String,
@@ -331,9 +367,11 @@ pub struct SynthArgs {
     /// Output file (.csv or .parquet).
     #[arg(long, value_name = "FILE", required_unless_present = "store")]
     pub out: Option<PathBuf>,
-    /// Or append to a store directory, one day at a time.
-    #[arg(long, value_name = "DIR", conflicts_with = "out")]
+    /// Or append to a store (directory or s3://BUCKET/PREFIX), one day at a time.
+    #[arg(long, value_name = "DIR|S3_URL", conflicts_with = "out")]
     pub store: Option<PathBuf>,
+    #[command(flatten)]
+    pub s3: S3Args,
 }
 
 #[derive(Debug, Args)]
@@ -403,9 +441,11 @@ pub struct TraceArgs {
     /// Output file (.csv or .parquet).
     #[arg(long, value_name = "FILE", required_unless_present = "store")]
     pub out: Option<PathBuf>,
-    /// Or append to a store directory.
-    #[arg(long, value_name = "DIR", conflicts_with = "out")]
+    /// Or append to a store (directory or s3://BUCKET/PREFIX).
+    #[arg(long, value_name = "DIR|S3_URL", conflicts_with = "out")]
     pub store: Option<PathBuf>,
+    #[command(flatten)]
+    pub s3: S3Args,
 }
 
 #[derive(Debug, Args)]

@@ -33,10 +33,12 @@ pub struct Selection {
 
 pub const DEFAULT_WINDOW: &str = "14d";
 
-pub fn open_inputs(args: &InputArgs) -> Result<Vec<Input>> {
+pub fn open_inputs(args: &InputArgs, default_window: Option<&str>) -> Result<Vec<Input>> {
     let mut inputs = Vec::new();
     for path in &args.inputs {
-        if path.is_dir() {
+        if let Some(mirror) = super::s3::open_input(path, args, default_window)? {
+            inputs.push(Input::Store(mirror));
+        } else if path.is_dir() {
             inputs.push(Input::Store(Store::open(path)?));
         } else if path.exists() {
             let outcome = read_sample_file(path, args.skip_bad_rows)?;
@@ -64,7 +66,7 @@ pub fn select(args: &InputArgs) -> Result<Selection> {
 
 /// Like `select`; with `default_window == None` and no bounds given, everything is selected.
 pub fn select_with_default(args: &InputArgs, default_window: Option<&str>) -> Result<Selection> {
-    let inputs = open_inputs(args)?;
+    let inputs = open_inputs(args, default_window)?;
     let until = args.until.as_deref().map(parse_timestamp).transpose().context("--until")?;
     let mut since = args.since.as_deref().map(parse_timestamp).transpose().context("--since")?;
     let mut end = until;

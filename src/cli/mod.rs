@@ -5,6 +5,7 @@ pub mod args;
 pub mod commands;
 mod day_usage;
 pub mod inputs;
+pub mod s3;
 
 use args::{Cli, Command};
 use clap::Parser;

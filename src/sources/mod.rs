@@ -1,6 +1,7 @@
 //! How samples arrive. Each source turns its own payload into `domain::Sample` rows;
 //! none of them knows about the store's layout or about analysis.
 
+pub mod aws;
 pub mod files;
 pub mod metrics_server;
 pub mod prometheus;

@@ -34,6 +34,18 @@ impl Facts {
     /// Reads every side file of a store.
     pub fn load(store_root: &Path) -> Self {
         let mut facts = Facts::default();
+        facts.load_dir(store_root);
+        // An S3 store's mirror also holds the side files of its other writers, one dir each.
+        if let Ok(dir) = std::fs::read_dir(store_root.join(super::remote::WRITERS_DIR)) {
+            let mut writers: Vec<_> = dir.flatten().map(|e| e.path()).collect();
+            writers.sort();
+            writers.iter().for_each(|w| facts.load_dir(w));
+        }
+        facts
+    }
+
+    fn load_dir(&mut self, store_root: &Path) {
+        let facts = self;
         let read = |p: &Path| std::fs::read_to_string(p).ok().and_then(|t| serde_json::from_str::<Value>(&t).ok());
         if let Some(v) = read(&store_root.join("collector/state.json")) {
             facts.add_collector(&v);
@@ -45,7 +57,6 @@ impl Facts {
                 }
             }
         }
-        facts
     }
 
     fn add_collector(&mut self, v: &Value) {

@@ -8,11 +8,14 @@
 //! Parts are written to a hidden temp file, fsynced and renamed into place, so a reader or a
 //! crash never sees half a part. Appends never rewrite existing parts: a new part holds only
 //! rows whose (container, pod, timestamp) is not already stored, so re-running an import adds
-//! nothing. One lock file serialises writers on one machine.
+//! nothing. One lock file serialises writers on one machine. A store on S3 (`s3://...`) has
+//! the same layout and is used through a local mirror (`remote`).
 
 mod derived;
 pub mod facts;
 mod reader;
+pub mod remote;
+pub mod s3;
 mod writer;
 
 pub use derived::PartSet;

@@ -118,16 +118,27 @@ fn joined(parts: &[&str]) -> String {
     parts.join("\0")
 }
 
-/// A new part's name: creation time, process and sequence keep names unique and in write
-/// order; the rows' time range (`-t<first>-<last>`, epoch ms) lets appends skip parts.
-fn part_name(first_ms: i64, last_ms: i64) -> String {
+/// A new part's name: creation time, process, a random per-process tag and sequence keep names
+/// unique and in write order (across machines too, for a store on S3); the rows' time range
+/// (`-t<first>-<last>`, epoch ms) lets appends skip parts.
+pub(crate) fn part_name(first_ms: i64, last_ms: i64) -> String {
     let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
     let seq = PART_COUNTER.fetch_add(1, Ordering::Relaxed);
-    format!("part-{nanos:020}-{}-{seq}-t{first_ms}-{last_ms}.parquet", std::process::id())
+    let (pid, tag) = (std::process::id(), process_tag() as u32);
+    format!("part-{nanos:020}-{pid}-{tag:08x}-{seq}-t{first_ms}-{last_ms}.parquet")
+}
+
+/// Random once per process (std's OS-seeded hash keys): with it, part names from writers on
+/// several machines sharing one S3 prefix differ even with equal clocks and pids (pid 1).
+pub(crate) fn process_tag() -> u64 {
+    static TAG: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    *TAG.get_or_init(|| {
+        std::hash::BuildHasher::hash_one(&std::collections::hash_map::RandomState::new(), std::process::id())
+    })
 }
 
 /// The time range a part's name records; `None` for parts named before ranges were recorded.
-fn part_time_range(path: &Path) -> Option<(i64, i64)> {
+pub(crate) fn part_time_range(path: &Path) -> Option<(i64, i64)> {
     let name = path.file_name()?.to_str()?.strip_suffix(".parquet")?;
     let (_, range) = name.rsplit_once("-t")?;
     let (first, last) = range.split_once('-')?;

@@ -8,7 +8,7 @@ use crate::cli::args::MetricsServerArgs;
 use crate::domain::{format_timestamp, human_bytes, parse_duration, Sample};
 use crate::sources::metrics_server::client::{self, ConnectOptions, MetricsServerError, Scope};
 use crate::sources::metrics_server::{samples_from_metrics, CollectorState, Inventory, ObjectKey, Round};
-use crate::store::Store;
+use crate::store::remote::AnyStore;
 use anyhow::{bail, Context};
 use std::collections::{HashMap, HashSet};
 use std::io::Write;
@@ -68,7 +68,7 @@ pub fn run(args: &MetricsServerArgs, out: &mut dyn Write) -> anyhow::Result<u8> 
             request_timeout: Some(duration_arg(&args.request_timeout, "request-timeout")?),
         },
     };
-    let store = Store::open_or_create(&args.store)?;
+    let store = AnyStore::open_or_create(&args.store, &args.s3.options())?;
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().context("starting the runtime")?;
     let summary = runtime.block_on(collect(&settings, &store))?;
     writeln!(
@@ -76,7 +76,7 @@ pub fn run(args: &MetricsServerArgs, out: &mut dyn Write) -> anyhow::Result<u8> 
         "collected {} round(s): {} sample(s) written to {} ({} already stored), {} OOM kill(s) seen{}",
         summary.rounds,
         summary.written,
-        store.root().display(),
+        store.name(),
         summary.duplicates,
         summary.oom_kills,
         if summary.signalled { "; stopped by signal after flushing" } else { "" }
@@ -108,7 +108,7 @@ struct Buffer {
 
 struct Collector<'a> {
     settings: &'a Settings,
-    store: &'a Store,
+    store: &'a AnyStore,
     client: Option<kube::Client>,
     state: CollectorState,
     taken: HashMap<ObjectKey, i64>,
@@ -118,7 +118,7 @@ struct Collector<'a> {
     seed: u64,
 }
 
-async fn collect(settings: &Settings, store: &Store) -> anyhow::Result<Summary> {
+async fn collect(settings: &Settings, store: &AnyStore) -> anyhow::Result<Summary> {
     let mut sigterm = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
     let mut sigint = signal(SignalKind::interrupt()).context("installing the SIGINT handler")?;
     let state = load_state(store.root());
@@ -139,7 +139,7 @@ async fn collect(settings: &Settings, store: &Store) -> anyhow::Result<Summary> 
     log(&format!(
         "sampling metrics-server every {}s into {} ({}; flush every {} round(s))",
         settings.interval.as_secs_f64(),
-        store.root().display(),
+        store.name(),
         if settings.scope.namespaces.is_empty() {
             "all namespaces".to_string()
         } else {
@@ -368,6 +368,8 @@ impl Collector<'_> {
             }
             return Err(e).with_context(|| format!("writing {}", path.display()));
         }
+        // On S3: settings and OOM kills go up beside the parts, for readers elsewhere.
+        self.store.sync_side_files().context("uploading the collector state")?;
         Ok(())
     }
 }

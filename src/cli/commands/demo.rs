@@ -86,6 +86,7 @@ pub fn run(args: &DemoArgs, out: &mut dyn Write) -> Result<u8> {
             skip_bad_rows: false,
             traffic_shares: vec![],
             rescan: false,
+            s3: Default::default(),
         },
         output: args.output,
         policy: None,

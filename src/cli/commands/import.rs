@@ -2,7 +2,7 @@
 
 use crate::cli::args::ImportArgs;
 use crate::sources::files::read_sample_file;
-use crate::store::Store;
+use crate::store::remote::AnyStore;
 use anyhow::Result;
 use std::io::Write;
 
@@ -19,7 +19,7 @@ pub fn run(args: &ImportArgs, out: &mut dyn Write) -> Result<u8> {
         }
         batches.push((file, outcome.samples));
     }
-    let store = Store::open_or_create(args.store.as_deref().expect("clap requires --store"))?;
+    let store = AnyStore::open_or_create(args.store.as_deref().expect("clap requires --store"), &args.s3.options())?;
     for (file, samples) in batches {
         let report = store.append(samples)?;
         writeln!(

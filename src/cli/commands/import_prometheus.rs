@@ -13,6 +13,7 @@ use crate::sources::prometheus::{
     time_windows, Client, ClientConfig, ContainerSettings, FetchOptions, JoinStats, Resolution, Scope, Window,
     MAX_POINTS_PER_SERIES,
 };
+use crate::store::remote::AnyStore;
 use crate::store::Store;
 use anyhow::{bail, Context, Result};
 use std::collections::{BTreeMap, BTreeSet};
@@ -229,8 +230,9 @@ pub fn run(args: &PrometheusArgs, out: &mut dyn Write) -> Result<u8> {
 
     // The store is created only once Prometheus has answered, so a failed first import leaves nothing behind.
     let source = source_id(client.url(), &scope, args);
-    let state_path = state_path(&args.store, &source);
-    let mut state = if Store::is_store(&args.store) { load_state(&state_path)? } else { None }.unwrap_or_default();
+    let local_root = AnyStore::local_root(&args.store, &args.s3.options());
+    let state_path = state_path(&local_root, &source);
+    let mut state = if Store::is_store(&local_root) { load_state(&state_path)? } else { None }.unwrap_or_default();
     let first_run = state.finished_at.is_none() && state.through_ms.is_none();
     state.source = source;
     state.step_ms = step;
@@ -260,7 +262,7 @@ pub fn run(args: &PrometheusArgs, out: &mut dyn Write) -> Result<u8> {
 
     let ksm = fetch_kube_state(&client, &scope, range.start_ms, range.end_ms)
         .context("reading kube-state-metrics series (owners, requests/limits, OOM kills)")?;
-    let store = Store::open_or_create(&args.store)?;
+    let store = AnyStore::open_or_create(&args.store, &args.s3.options())?;
     let progress = std::io::stderr().is_terminal();
     let mut totals = Totals::default();
     let mut resolutions: BTreeMap<Resolution, BTreeSet<(String, String)>> = BTreeMap::new();
@@ -374,6 +376,7 @@ pub fn run(args: &PrometheusArgs, out: &mut dyn Write) -> Result<u8> {
     }
     state.finished_at = Some(format_timestamp(now));
     save_state(&state_path, &state)?;
+    store.sync_side_files().context("uploading the import state")?;
 
     // Summary.
     let stats = &client.stats;

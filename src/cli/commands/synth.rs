@@ -4,7 +4,7 @@ use crate::cli::args::{Scenario, SynthArgs};
 use crate::domain::{parse_duration, parse_timestamp, Sample};
 use crate::sources::samples_to_frame;
 use crate::sources::synthetic::FleetSpec;
-use crate::store::Store;
+use crate::store::remote::AnyStore;
 use anyhow::{bail, Context, Result};
 use polars::prelude::{ParquetCompression, ParquetWriter};
 use std::io::Write;
@@ -26,7 +26,7 @@ pub fn run(args: &SynthArgs, out: &mut dyn Write) -> Result<u8> {
     }
     let spec = spec(args)?;
     if let Some(dir) = &args.store {
-        let store = Store::open_or_create(dir)?;
+        let store = AnyStore::open_or_create(dir, &args.s3.options())?;
         let mut total = 0;
         for day in 0..spec.days {
             let mut rows = Vec::new();
@@ -84,7 +84,7 @@ pub fn run_trace(args: &crate::cli::args::TraceArgs, out: &mut dyn Write) -> Res
     crate::sources::traces::read_family(&args.traces, &args.family, &mut |s| rows.push(s))?;
     match (&args.store, &args.out) {
         (Some(dir), _) => {
-            let report = Store::open_or_create(dir)?.append(rows)?;
+            let report = AnyStore::open_or_create(dir, &args.s3.options())?.append(rows)?;
             writeln!(out, "{}: {} samples added ({} duplicates)", dir.display(), report.written, report.duplicates)?;
         }
         (None, Some(path)) => {

@@ -1,0 +1,48 @@
+//! `s3://` inputs: which day partitions a command needs, pulled into the local mirror before
+//! the ordinary store reader runs on it.
+
+use super::args::InputArgs;
+use crate::domain::{parse_duration, parse_timestamp};
+use crate::store::remote::{RemoteStore, Window};
+use crate::store::s3::S3Location;
+use crate::store::Store;
+use anyhow::{Context, Result};
+use std::path::Path;
+
+/// For an `s3://` input: connects, pulls the partitions the selection can touch into the
+/// mirror and returns the mirror as a store. `None` when `path` is not an S3 URL.
+pub fn open_input(path: &Path, args: &InputArgs, default_window: Option<&str>) -> Result<Option<Store>> {
+    let Some(location) = S3Location::from_path(path) else { return Ok(None) };
+    let location = location?;
+    let window = window(args, default_window)?;
+    let started = std::time::Instant::now();
+    let remote = RemoteStore::open(&location, &args.s3.options())?;
+    let transfer = remote.pull(window).with_context(|| format!("reading {location}"))?;
+    if std::env::var_os("PODSIZER_STATS").is_some() || transfer.bytes_down > 64 << 20 {
+        eprintln!(
+            "{location}: {} in {:.1}s (mirror {})",
+            transfer.describe(),
+            started.elapsed().as_secs_f64(),
+            remote.local().root().display()
+        );
+    }
+    Ok(Some(remote.local().clone()))
+}
+
+/// The partitions `select_with_default` can read: explicit bounds, or the window before
+/// `--until`, or the window before the newest partition.
+fn window(args: &InputArgs, default_window: Option<&str>) -> Result<Window> {
+    let until = args.until.as_deref().map(parse_timestamp).transpose().context("--until")?;
+    let since = args.since.as_deref().map(parse_timestamp).transpose().context("--since")?;
+    if since.is_some() {
+        return Ok(Window::Range { since, until });
+    }
+    let Some(duration) = args.window.as_deref().or(default_window) else {
+        return Ok(Window::Range { since: None, until });
+    };
+    let duration = parse_duration(duration).context("--window")?;
+    Ok(match until {
+        Some(u) => Window::Range { since: Some(u - duration), until: Some(u) },
+        None => Window::Latest { duration },
+    })
+}
