@@ -119,7 +119,7 @@ impl Buffer {
 
     /// Stores every row and empties the buffer: time-ordered slices of about APPEND_ROWS rows,
     /// cut where the time (and the day) changes.
-    fn store(&mut self, store: &Store, slice_rows: usize) -> Result<crate::store::AppendReport> {
+    fn store(&mut self, store: &AnyStore, slice_rows: usize) -> Result<crate::store::AppendReport> {
         let mut total = crate::store::AppendReport::default();
         let mut rows = std::mem::take(&mut self.rows);
         let labels = std::mem::take(&mut self.labels);
@@ -565,7 +565,8 @@ mod tests {
     #[test]
     fn buffered_rows_are_stored_once_in_disjoint_time_slices() {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open_or_create(&dir.path().join("store")).unwrap();
+        let local = Store::open_or_create(&dir.path().join("store")).unwrap();
+        let store = AnyStore::Local(local.clone());
         let start = 20 * DAY_MS - 3 * 60_000;
         let mut want = Vec::new();
         let mut buffer = Buffer::default();
@@ -583,7 +584,7 @@ mod tests {
         assert!(buffer.is_empty());
         assert_eq!((report.received, report.written, report.duplicates), (24, 24, 0));
         let mut got = Vec::new();
-        store
+        local
             .scan(None, None, |r| {
                 got.push((r.pod.to_string(), r.container.to_string(), r.timestamp_ms, r.cpu_cores, r.memory_bytes))
             })
