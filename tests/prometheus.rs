@@ -3,7 +3,8 @@
 //! `promtool tsdb create-blocks-from openmetrics`, a Prometheus is started on a free loopback
 //! port for each test (and killed when the test ends), and what podsizer imports is checked
 //! against the generated samples. A small HTTP proxy in front of Prometheus counts requests,
-//! checks headers, delays answers and injects failures.
+//! checks headers, delays answers and injects failures. The Prometheus fixtures live in
+//! support/prometheus.rs, shared with benches/krr_compare.rs.
 //!
 //! Without `prometheus`/`promtool` on PATH the tests print a NOTICE and pass, unless the `CI`
 //! environment variable is set: then they fail.
@@ -14,36 +15,20 @@ use podsizer::sources::synthetic::{ApiWorkload, FleetSpec};
 use podsizer::store::Store;
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::{BufWriter, Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Stdio};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::atomic::Ordering;
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-const STEP: i64 = 60_000;
+#[path = "support/prometheus.rs"]
+mod prometheus;
+use prometheus::*;
+
 const MIB: f64 = 1024.0 * 1024.0;
 
 // ---------------------------------------------------------------------------------------------
 // Tools
-
-fn have(tool: &str) -> bool {
-    std::process::Command::new(tool).arg("--version").output().is_ok_and(|o| o.status.success())
-}
-
-/// True when prometheus and promtool are installed; otherwise a NOTICE (or a failure under CI).
-fn tools_present(test: &str) -> bool {
-    if have("prometheus") && have("promtool") {
-        return true;
-    }
-    let message = "`prometheus` and `promtool` are needed (Debian/Ubuntu: apt-get install -y prometheus)";
-    if std::env::var_os("CI").is_some() {
-        panic!("{test}: {message}; CI is set, so this is a failure");
-    }
-    eprintln!("\n*** NOTICE: {test} SKIPPED: {message} ***\n");
-    false
-}
 
 fn podsizer() -> Command {
     let mut cmd = Command::cargo_bin("podsizer").unwrap();
@@ -51,10 +36,6 @@ fn podsizer() -> Command {
         cmd.env_remove(var);
     }
     cmd
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -290,25 +271,6 @@ fn write_openmetrics(path: &Path, truth: &[Sample], ksm: bool) {
     f.flush().unwrap();
 }
 
-/// `promtool tsdb create-blocks-from openmetrics` into a new directory.
-fn backfill(text: &Path, out: &Path) {
-    std::fs::create_dir_all(out).unwrap();
-    let started = Instant::now();
-    let o = std::process::Command::new("promtool")
-        .args(["tsdb", "create-blocks-from", "--max-block-duration=500h", "openmetrics"])
-        .arg(text)
-        .arg(out)
-        .output()
-        .unwrap();
-    assert!(
-        o.status.success(),
-        "promtool failed: {}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    );
-    eprintln!("backfilled {} in {:.1}s", text.display(), started.elapsed().as_secs_f64());
-}
-
 /// The shared dataset: 8 days (two query windows at 60s) ending a few minutes before now,
 /// generated and backfilled once per test process under CARGO_TARGET_TMPDIR.
 fn dataset() -> &'static Dataset {
@@ -342,227 +304,6 @@ fn dataset() -> &'static Dataset {
         let last_ms = truth.iter().map(|s| s.timestamp_ms).max().unwrap();
         Dataset { truth, first_ms, last_ms, blocks, bare_blocks }
     })
-}
-
-// ---------------------------------------------------------------------------------------------
-// A Prometheus server
-
-struct Prometheus {
-    child: Child,
-    port: u16,
-    dir: tempfile::TempDir,
-}
-
-impl Prometheus {
-    /// Copies `blocks` into a fresh data directory and serves it on a free loopback port.
-    fn start(blocks: &Path) -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let data = dir.path().join("data");
-        copy_tree(blocks, &data);
-        let config = dir.path().join("prometheus.yml");
-        std::fs::write(&config, "global:\n  scrape_interval: 1m\n").unwrap();
-        let log = std::fs::File::create(dir.path().join("prometheus.log")).unwrap();
-        let port = free_port();
-        let child = std::process::Command::new("prometheus")
-            .arg(format!("--config.file={}", config.display()))
-            .arg(format!("--storage.tsdb.path={}", data.display()))
-            .arg("--storage.tsdb.retention.time=10y")
-            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .expect("prometheus starts");
-        let p = Self { child, port, dir };
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while Instant::now() < deadline {
-            if http_get(port, "/-/ready").is_some_and(|r| r.starts_with("HTTP/1.1 200")) {
-                return p;
-            }
-            std::thread::sleep(Duration::from_millis(200));
-        }
-        panic!(
-            "prometheus not ready after 60s:\n{}",
-            std::fs::read_to_string(p.dir.path().join("prometheus.log")).unwrap_or_default()
-        );
-    }
-
-    fn url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
-    }
-}
-
-impl Drop for Prometheus {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn copy_tree(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        if entry.file_type().unwrap().is_dir() {
-            copy_tree(&entry.path(), &to.join(entry.file_name()));
-        } else {
-            std::fs::copy(entry.path(), to.join(entry.file_name())).unwrap();
-        }
-    }
-}
-
-fn http_get(port: u16, path: &str) -> Option<String> {
-    let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
-    write!(s, "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n").ok()?;
-    let mut out = String::new();
-    s.read_to_string(&mut out).ok()?;
-    Some(out)
-}
-
-// ---------------------------------------------------------------------------------------------
-// A proxy in front of Prometheus: counts, checks headers, delays, injects failures
-
-#[derive(Default, Clone)]
-struct ProxyConfig {
-    /// Answer 401 unless the Authorization header is exactly this.
-    require_auth: Option<String>,
-    delay: Duration,
-    /// Answer range queries after this many with an API error (non-retryable).
-    fail_range_after: Option<usize>,
-    /// Answer every range query with this status and body instead of forwarding.
-    range_answer: Option<(u16, String)>,
-}
-
-#[derive(Default)]
-struct ProxyState {
-    config: Mutex<ProxyConfig>,
-    requests: AtomicUsize,
-    range_queries: AtomicUsize,
-    in_flight: AtomicUsize,
-    max_in_flight: AtomicUsize,
-    headers: Mutex<Vec<BTreeMap<String, String>>>,
-    stop: AtomicBool,
-}
-
-struct Proxy {
-    port: u16,
-    state: Arc<ProxyState>,
-}
-
-impl Proxy {
-    fn start(upstream: u16, config: ProxyConfig) -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let state = Arc::new(ProxyState { config: Mutex::new(config), ..ProxyState::default() });
-        let st = state.clone();
-        std::thread::spawn(move || {
-            for conn in listener.incoming() {
-                if st.stop.load(Ordering::SeqCst) {
-                    return;
-                }
-                let Ok(conn) = conn else { continue };
-                let st = st.clone();
-                std::thread::spawn(move || {
-                    let _ = serve(conn, upstream, &st);
-                });
-            }
-        });
-        Self { port, state }
-    }
-
-    fn url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
-    }
-
-    fn requests(&self) -> usize {
-        self.state.requests.load(Ordering::SeqCst)
-    }
-}
-
-impl Drop for Proxy {
-    fn drop(&mut self) {
-        self.state.stop.store(true, Ordering::SeqCst);
-        let _ = TcpStream::connect(("127.0.0.1", self.port));
-    }
-}
-
-fn serve(mut conn: TcpStream, upstream: u16, st: &ProxyState) -> std::io::Result<()> {
-    // One request per connection; the answer says `Connection: close`.
-    let mut buf = Vec::new();
-    let mut chunk = [0u8; 8192];
-    let head_end = loop {
-        let n = conn.read(&mut chunk)?;
-        if n == 0 {
-            return Ok(());
-        }
-        buf.extend_from_slice(&chunk[..n]);
-        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-            break i + 4;
-        }
-    };
-    let head = String::from_utf8_lossy(&buf[..head_end]).to_string();
-    let mut lines = head.lines();
-    let request_line = lines.next().unwrap_or_default().to_string();
-    let headers: BTreeMap<String, String> = lines
-        .filter_map(|l| l.split_once(':'))
-        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
-        .collect();
-    let length: usize = headers.get("content-length").and_then(|v| v.parse().ok()).unwrap_or(0);
-    while buf.len() < head_end + length {
-        let n = conn.read(&mut chunk)?;
-        if n == 0 {
-            break;
-        }
-        buf.extend_from_slice(&chunk[..n]);
-    }
-    let body = buf[head_end..].to_vec();
-    st.requests.fetch_add(1, Ordering::SeqCst);
-    st.headers.lock().unwrap().push(headers.clone());
-    let now = st.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
-    st.max_in_flight.fetch_max(now, Ordering::SeqCst);
-    let config = st.config.lock().unwrap().clone();
-    let is_range = request_line.contains("/api/v1/query_range");
-    let answer = (|| {
-        std::thread::sleep(config.delay);
-        if let Some(expected) = &config.require_auth {
-            if headers.get("authorization") != Some(expected) {
-                return canned(401, "Unauthorized\n");
-            }
-        }
-        if is_range {
-            let n = st.range_queries.fetch_add(1, Ordering::SeqCst) + 1;
-            if let Some((status, body)) = &config.range_answer {
-                return canned(*status, body);
-            }
-            if config.fail_range_after.is_some_and(|limit| n > limit) {
-                return canned(422, r#"{"status":"error","errorType":"execution","error":"injected failure"}"#);
-            }
-        }
-        let mut up = TcpStream::connect(("127.0.0.1", upstream))?;
-        let path = request_line.split_whitespace().nth(1).unwrap_or("/");
-        let method = request_line.split_whitespace().next().unwrap_or("GET");
-        let ct = headers.get("content-type").cloned().unwrap_or_default();
-        write!(
-            up,
-            "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: {ct}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-            body.len()
-        )?;
-        up.write_all(&body)?;
-        let mut response = Vec::new();
-        up.read_to_end(&mut response)?;
-        Ok(response)
-    })();
-    st.in_flight.fetch_sub(1, Ordering::SeqCst);
-    conn.write_all(&answer?)?;
-    conn.flush()
-}
-
-fn canned(status: u16, body: &str) -> std::io::Result<Vec<u8>> {
-    let ct = if body.starts_with('{') { "application/json" } else { "text/html" };
-    Ok(format!(
-        "HTTP/1.1 {status} X\r\nContent-Type: {ct}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    )
-    .into_bytes())
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -989,7 +730,9 @@ fn a_week_of_500_containers_takes_a_bounded_number_of_requests() {
         spec.generate_day(day, |s| truth.push(s));
     }
     let text = dir.path().join("fleet.om");
-    write_fleet_openmetrics(&text, &truth);
+    let mut fleet = FleetSeries::default();
+    truth.iter().for_each(|s| fleet.add(s));
+    fleet.write_openmetrics(&text);
     backfill(&text, &dir.path().join("blocks"));
     std::fs::remove_file(&text).unwrap();
     let prom = Prometheus::start(&dir.path().join("blocks"));
@@ -1017,57 +760,4 @@ fn a_week_of_500_containers_takes_a_bounded_number_of_requests() {
     let rows = stored(&store);
     let want = truth.iter().filter(|s| s.timestamp_ms >= last - 7 * DAY_MS).count();
     assert_eq!(rows.len(), want);
-}
-
-/// cAdvisor series and pod owners for the plain fleet (no noise series, to keep it small).
-fn write_fleet_openmetrics(path: &Path, truth: &[Sample]) {
-    let mut by_series: BTreeMap<(&str, &str, &str), Vec<&Sample>> = BTreeMap::new();
-    for s in truth {
-        by_series.entry((&s.namespace, &s.pod, &s.container)).or_default().push(s);
-    }
-    let mut f = BufWriter::new(std::fs::File::create(path).unwrap());
-    for ((ns, pod, c), rows) in &by_series {
-        let mut total = 0.0;
-        writeln!(
-            f,
-            r#"container_cpu_usage_seconds_total{{namespace="{ns}",pod="{pod}",container="{c}"}} 0 {}"#,
-            (rows[0].timestamp_ms - STEP) / 1000
-        )
-        .unwrap();
-        for s in rows {
-            total += s.cpu_cores * 60.0;
-            writeln!(
-                f,
-                r#"container_cpu_usage_seconds_total{{namespace="{ns}",pod="{pod}",container="{c}"}} {total} {}"#,
-                s.timestamp_ms / 1000
-            )
-            .unwrap();
-        }
-    }
-    for ((ns, pod, c), rows) in &by_series {
-        for s in rows {
-            writeln!(
-                f,
-                r#"container_memory_working_set_bytes{{namespace="{ns}",pod="{pod}",container="{c}"}} {} {}"#,
-                s.memory_bytes,
-                s.timestamp_ms / 1000
-            )
-            .unwrap();
-        }
-    }
-    let pods: BTreeSet<(&str, &str, &str, i64)> = truth
-        .iter()
-        .filter(|s| s.timestamp_ms % (6 * 3_600_000) == 0)
-        .map(|s| (s.namespace.as_str(), s.pod.as_str(), s.workload.as_str(), s.timestamp_ms))
-        .collect();
-    for (ns, pod, _, t) in &pods {
-        let rs = pod.rsplit_once('-').unwrap().0;
-        writeln!(f, r#"kube_pod_owner{{namespace="{ns}",pod="{pod}",owner_kind="ReplicaSet",owner_name="{rs}",owner_is_controller="true"}} 1 {}"#, t / 1000).unwrap();
-    }
-    for (ns, pod, workload, t) in &pods {
-        let rs = pod.rsplit_once('-').unwrap().0;
-        writeln!(f, r#"kube_replicaset_owner{{namespace="{ns}",replicaset="{rs}",owner_kind="Deployment",owner_name="{workload}",owner_is_controller="true"}} 1 {}"#, t / 1000).unwrap();
-    }
-    writeln!(f, "# EOF").unwrap();
-    f.flush().unwrap();
 }
