@@ -8,6 +8,7 @@
 //! is stored; an interrupted run resumes from the saved page token (logs) or the first time
 //! page not yet stored (metrics). Rows stored twice would be dropped by the store anyway.
 
+use super::import::{load_state, save_state, stable_hash};
 use crate::cli::args::{CloudwatchArgs, CloudwatchFrom};
 use crate::domain::{format_timestamp, parse_duration, parse_timestamp, Sample, DAY_MS};
 use crate::sources::aws::{check_credentials, sdk_config, AwsError};
@@ -142,7 +143,7 @@ pub fn run(args: &CloudwatchArgs, out: &mut dyn Write) -> Result<u8> {
     let clients = Clients::new(&config, &calls, args.endpoint_url.as_deref());
 
     let state_path = state_path(&args.store, &args.cluster, &clients.region, &args.namespaces);
-    let mut state = if Store::is_store(&args.store) { load_state(&state_path)? } else { None }.unwrap_or_default();
+    let mut state: State = if Store::is_store(&args.store) { load_state(&state_path)? } else { None }.unwrap_or_default();
     let first_run = state.through_ms.is_none() && state.pending.is_none();
     state.cluster = args.cluster.clone();
     state.region = clients.region.clone();
@@ -718,30 +719,8 @@ fn state_path(store: &Path, cluster: &str, region: &str, namespaces: &[String]) 
     if !namespaces.is_empty() {
         let mut ns = namespaces.to_vec();
         ns.sort();
-        // FNV-1a: stable across Rust versions, unlike DefaultHasher.
-        let hash = ns
-            .join(",")
-            .bytes()
-            .fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3));
+        let hash = stable_hash(&ns.join(","));
         name.push_str(&format!("-{hash:016x}"));
     }
     store.join("imports").join(format!("{name}.json"))
-}
-
-fn load_state(path: &Path) -> Result<Option<State>> {
-    match std::fs::read_to_string(path) {
-        Ok(text) => Ok(Some(serde_json::from_str(&text).with_context(|| {
-            format!("{}: unreadable import state (delete it to import from --since again)", path.display())
-        })?)),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
-    }
-}
-
-fn save_state(path: &Path, state: &State) -> Result<()> {
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    }
-    let text = serde_json::to_string_pretty(state).expect("state serialises");
-    crate::outputs::write_file(path, text.as_bytes()).with_context(|| format!("writing {}", path.display()))
 }

@@ -6,6 +6,7 @@
 //! after the last instant imported; an interrupted run resumes the window it was in, skipping
 //! pods already stored (rows stored twice would be dropped by the store anyway).
 
+use super::import::{load_state, save_state, stable_hash};
 use crate::cli::args::PrometheusArgs;
 use crate::domain::{format_timestamp, parse_duration, parse_timestamp, DAY_MS};
 use crate::sources::prometheus::{
@@ -232,7 +233,7 @@ pub fn run(args: &PrometheusArgs, out: &mut dyn Write) -> Result<u8> {
     let source = source_id(client.url(), &scope, args);
     let local_root = AnyStore::local_root(&args.store, &args.s3.options());
     let state_path = state_path(&local_root, &source);
-    let mut state = if Store::is_store(&local_root) { load_state(&state_path)? } else { None }.unwrap_or_default();
+    let mut state: State = if Store::is_store(&local_root) { load_state(&state_path)? } else { None }.unwrap_or_default();
     let first_run = state.finished_at.is_none() && state.through_ms.is_none();
     state.source = source;
     state.step_ms = step;
@@ -521,27 +522,8 @@ fn source_id(url: &str, scope: &Scope, args: &PrometheusArgs) -> String {
 }
 
 fn state_path(store: &Path, source: &str) -> PathBuf {
-    // FNV-1a: stable across Rust versions, unlike DefaultHasher.
-    let hash = source.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3));
+    let hash = stable_hash(source);
     store.join("imports").join(format!("prometheus-{hash:016x}.json"))
-}
-
-fn load_state(path: &Path) -> Result<Option<State>> {
-    match std::fs::read_to_string(path) {
-        Ok(text) => Ok(Some(serde_json::from_str(&text).with_context(|| {
-            format!("{}: unreadable import state (delete it to import from --since again)", path.display())
-        })?)),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
-    }
-}
-
-fn save_state(path: &Path, state: &State) -> Result<()> {
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    }
-    let text = serde_json::to_string_pretty(state).expect("state serialises");
-    crate::outputs::write_file(path, text.as_bytes()).with_context(|| format!("writing {}", path.display()))
 }
 
 #[cfg(test)]
