@@ -143,7 +143,8 @@ pub fn run(args: &CloudwatchArgs, out: &mut dyn Write) -> Result<u8> {
     let clients = Clients::new(&config, &calls, args.endpoint_url.as_deref());
 
     let state_path = state_path(&args.store, &args.cluster, &clients.region, &args.namespaces);
-    let mut state: State = if Store::is_store(&args.store) { load_state(&state_path)? } else { None }.unwrap_or_default();
+    let mut state: State =
+        if Store::is_store(&args.store) { load_state(&state_path)? } else { None }.unwrap_or_default();
     let first_run = state.through_ms.is_none() && state.pending.is_none();
     state.cluster = args.cluster.clone();
     state.region = clients.region.clone();

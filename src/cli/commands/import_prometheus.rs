@@ -233,7 +233,8 @@ pub fn run(args: &PrometheusArgs, out: &mut dyn Write) -> Result<u8> {
     let source = source_id(client.url(), &scope, args);
     let local_root = AnyStore::local_root(&args.store, &args.s3.options());
     let state_path = state_path(&local_root, &source);
-    let mut state: State = if Store::is_store(&local_root) { load_state(&state_path)? } else { None }.unwrap_or_default();
+    let mut state: State =
+        if Store::is_store(&local_root) { load_state(&state_path)? } else { None }.unwrap_or_default();
     let first_run = state.finished_at.is_none() && state.through_ms.is_none();
     state.source = source;
     state.step_ms = step;
