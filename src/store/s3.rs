@@ -161,11 +161,9 @@ impl S3 {
             .map_err(|source| S3Error::Io { path: PathBuf::from("."), action: "start the S3 runtime", source })?;
         let endpoint = options.endpoint.clone();
         let (region, profile) = (options.region.clone(), options.profile.clone());
-        let config =
-            run_on(
-                &runtime,
-                async move { sdk_config_any_region(region.as_deref(), profile.as_deref(), endpoint.as_deref()).await },
-            )?;
+        let config = run_on(&runtime, async move {
+            sdk_config_any_region(region.as_deref(), profile.as_deref(), endpoint.as_deref()).await
+        })?;
         let mut builder = aws_sdk_s3::config::Builder::from(&config);
         if options.endpoint.is_some() {
             // S3-compatible servers (moto, MinIO, Ceph, ...) want path-style addressing, and not

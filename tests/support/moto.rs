@@ -45,7 +45,9 @@ pub fn moto() -> Moto {
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
-        .unwrap_or_else(|e| panic!("cannot start {}: {e}; install it with `bash .ci/install-moto.sh`", server.display()));
+        .unwrap_or_else(|e| {
+            panic!("cannot start {}: {e}; install it with `bash .ci/install-moto.sh`", server.display())
+        });
     let moto = Moto { url: format!("http://127.0.0.1:{port}"), child: Some(child) };
     let deadline = Instant::now() + Duration::from_secs(30);
     while TcpStream::connect(("127.0.0.1", port)).is_err() {
