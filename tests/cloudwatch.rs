@@ -13,11 +13,13 @@ use aws_sdk_cloudwatch::primitives::DateTime;
 use aws_sdk_cloudwatch::types::{Dimension, MetricDatum, StandardUnit};
 use aws_sdk_cloudwatchlogs::types::InputLogEvent;
 use podsizer::domain::{Sample, DAY_MS, HOUR_MS};
-use podsizer::store::Store;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::path::Path;
 
+#[path = "support/rows.rs"]
+mod rows;
+use rows::{stored, Row};
 #[path = "support/moto.rs"]
 mod moto;
 #[path = "support/cloudwatch.rs"]
@@ -336,8 +338,6 @@ fn figure(text: &str, label: &str) -> u64 {
     text[at..].trim_start().chars().take_while(char::is_ascii_digit).collect::<String>().parse().unwrap()
 }
 
-type Row = (String, String, String, String, String, i64);
-
 fn rows(samples: &[Sample]) -> BTreeMap<Row, (f64, f64)> {
     samples
         .iter()
@@ -355,33 +355,6 @@ fn rows(samples: &[Sample]) -> BTreeMap<Row, (f64, f64)> {
             )
         })
         .collect()
-}
-
-fn stored(store: &Path) -> BTreeMap<Row, (f64, f64)> {
-    let mut out = BTreeMap::new();
-    if !Store::is_store(store) {
-        return out;
-    }
-    let mut count = 0;
-    Store::open(store)
-        .unwrap()
-        .scan(None, None, |r| {
-            count += 1;
-            out.insert(
-                (
-                    r.namespace.into(),
-                    r.workload_kind.into(),
-                    r.workload.into(),
-                    r.pod.into(),
-                    r.container.into(),
-                    r.timestamp_ms,
-                ),
-                (r.cpu_cores, r.memory_bytes),
-            );
-        })
-        .unwrap();
-    assert_eq!(count, out.len(), "no row is stored twice");
-    out
 }
 
 fn state(store: &Path) -> Value {

@@ -21,6 +21,9 @@ use std::sync::atomic::Ordering;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
+#[path = "support/rows.rs"]
+mod rows;
+use rows::{stored, Row};
 #[path = "support/prometheus.rs"]
 mod prometheus;
 use prometheus::*;
@@ -337,32 +340,6 @@ fn import(url: &str, store: &Path, extra: &[&str]) -> Run {
 fn figure(text: &str, label: &str) -> u64 {
     let at = text.find(label).unwrap_or_else(|| panic!("no {label:?} in:\n{text}")) + label.len();
     text[at..].trim_start().chars().take_while(char::is_ascii_digit).collect::<String>().parse().unwrap()
-}
-
-type Row = (String, String, String, String, String, i64);
-
-fn stored(store: &Path) -> BTreeMap<Row, (f64, f64)> {
-    let mut rows = BTreeMap::new();
-    let mut count = 0;
-    Store::open(store)
-        .unwrap()
-        .scan(None, None, |r| {
-            count += 1;
-            rows.insert(
-                (
-                    r.namespace.into(),
-                    r.workload_kind.into(),
-                    r.workload.into(),
-                    r.pod.into(),
-                    r.container.into(),
-                    r.timestamp_ms,
-                ),
-                (r.cpu_cores, r.memory_bytes),
-            );
-        })
-        .unwrap();
-    assert_eq!(count, rows.len(), "no row is stored twice");
-    rows
 }
 
 fn truth_rows(truth: &[Sample], until: i64) -> BTreeMap<Row, (f64, f64)> {
