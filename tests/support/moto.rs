@@ -2,9 +2,9 @@
 //!
 //! `.ci/run` starts one on loopback and exports `PODSIZER_MOTO_URL`; tests then share it and
 //! keep apart by using their own bucket, cluster and log-group names. Without that variable
-//! (a developer's `cargo test`), each test binary starts its own from `PODSIZER_MOTO_SERVER`,
-//! `moto_server` on PATH, or the venv `.ci/install-moto.sh` makes. A missing moto fails the
-//! test with the command that installs it: these tests are never skipped.
+//! (a developer's `cargo test`), each test binary starts its own from `PODSIZER_MOTO_SERVER`
+//! or the venv `.ci/install-moto.sh` makes (run here when needed, so the
+//! README's test command works on a fresh machine). These tests are never skipped.
 #![allow(dead_code)]
 
 use std::net::{TcpListener, TcpStream};
@@ -61,19 +61,16 @@ pub fn server_path() -> PathBuf {
     if let Ok(p) = std::env::var("PODSIZER_MOTO_SERVER") {
         return PathBuf::from(p);
     }
-    let on_path = std::env::var_os("PATH")
-        .map(|paths| std::env::split_paths(&paths).map(|d| d.join("moto_server")).find(|p| p.is_file()));
-    if let Some(Some(p)) = on_path {
-        return p;
-    }
-    let tools = std::env::var("PODSIZER_TOOLS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| PathBuf::from(std::env::var("HOME").unwrap_or_default()).join(".cache/podsizer-tools"));
-    let venv = tools.join("moto-venv/bin/moto_server");
-    assert!(
-        venv.is_file(),
-        "moto_server not found (PODSIZER_MOTO_URL, PODSIZER_MOTO_SERVER, PATH, {}); install it with `bash .ci/install-moto.sh`",
-        venv.display()
-    );
-    venv
+    // Not `moto_server` from PATH: its Python may lack cbor2, which the CloudWatch translator needs.
+    // A fresh machine: make the venv the way CI does (idempotent; quick when it is there).
+    static INSTALLED: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    INSTALLED
+        .get_or_init(|| {
+            let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".ci/install-moto.sh");
+            let out = Command::new("bash").arg(&script).stderr(Stdio::inherit()).output();
+            let out = out.unwrap_or_else(|e| panic!("cannot run {}: {e}", script.display()));
+            assert!(out.status.success(), "{} failed: moto_server is needed (pip, PyPI)", script.display());
+            PathBuf::from(String::from_utf8_lossy(&out.stdout).trim())
+        })
+        .clone()
 }
