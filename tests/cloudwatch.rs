@@ -19,7 +19,7 @@ use std::path::Path;
 
 #[path = "support/rows.rs"]
 mod rows;
-use rows::{stored, Row};
+use rows::{rows_of, stored, Row};
 #[path = "support/moto.rs"]
 mod moto;
 #[path = "support/cloudwatch.rs"]
@@ -338,25 +338,6 @@ fn figure(text: &str, label: &str) -> u64 {
     text[at..].trim_start().chars().take_while(char::is_ascii_digit).collect::<String>().parse().unwrap()
 }
 
-fn rows(samples: &[Sample]) -> BTreeMap<Row, (f64, f64)> {
-    samples
-        .iter()
-        .map(|s| {
-            (
-                (
-                    s.namespace.clone(),
-                    s.workload_kind.clone(),
-                    s.workload.clone(),
-                    s.pod.clone(),
-                    s.container.clone(),
-                    s.timestamp_ms,
-                ),
-                (s.cpu_cores, s.memory_bytes),
-            )
-        })
-        .collect()
-}
-
 fn state(store: &Path) -> Value {
     let dir = store.join("imports");
     let file =
@@ -407,7 +388,7 @@ fn logs_import_stores_exactly_the_seeded_events_and_a_rerun_adds_nothing() {
     ]));
     assert!(out.contains("performance logs"), "auto picks the logs when the log group exists:\n{out}");
     let got = stored(&store);
-    let want = rows(&seeded.expected);
+    let want = rows_of(&seeded.expected);
     assert_eq!(got.len(), want.len());
     let diff: Vec<_> = want
         .iter()
@@ -452,7 +433,7 @@ fn logs_import_resumes_after_an_interruption_without_refetching() {
     let proxy = proxy(Pages { log_events: 500, ..Pages::default() });
     let (region, cluster) = ("eu-west-2", moto::unique("resume"));
     let seeded = seed_logs(&proxy, region, &cluster, hour_floor(now_ms()) - 2 * DAY_MS - HOUR_MS, 2);
-    let want = rows(&seeded.expected);
+    let want = rows_of(&seeded.expected);
     let dir = tempfile::tempdir().unwrap();
     let args = |store: &Path| {
         vec![
@@ -618,7 +599,7 @@ fn metrics_import_matches_the_seeded_usage_over_many_pages() {
     let start = hour_floor(now_ms()) - 70 * DAY_MS;
     let hours = 72;
     let seeded = seed_metrics(&proxy, region, &cluster, start, hours);
-    let want = rows(&seeded.expected);
+    let want = rows_of(&seeded.expected);
     let dir = tempfile::tempdir().unwrap();
     let store = dir.path().join("store");
     let range = [
@@ -694,7 +675,7 @@ fn metrics_import_resumes_at_the_first_page_not_stored() {
     let start = hour_floor(now_ms()) - 80 * DAY_MS;
     let hours = 60;
     let seeded = seed_metrics(&proxy, region, &cluster, start, hours);
-    let want = rows(&seeded.expected);
+    let want = rows_of(&seeded.expected);
     let dir = tempfile::tempdir().unwrap();
     let store = dir.path().join("store");
     let args = [

@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 
 #[path = "support/rows.rs"]
 mod rows;
-use rows::{stored, Row};
+use rows::{rows_of, stored, Row};
 #[path = "support/prometheus.rs"]
 mod prometheus;
 use prometheus::*;
@@ -343,23 +343,7 @@ fn figure(text: &str, label: &str) -> u64 {
 }
 
 fn truth_rows(truth: &[Sample], until: i64) -> BTreeMap<Row, (f64, f64)> {
-    truth
-        .iter()
-        .filter(|s| s.timestamp_ms <= until)
-        .map(|s| {
-            (
-                (
-                    s.namespace.clone(),
-                    s.workload_kind.clone(),
-                    s.workload.clone(),
-                    s.pod.clone(),
-                    s.container.clone(),
-                    s.timestamp_ms,
-                ),
-                (s.cpu_cores, s.memory_bytes),
-            )
-        })
-        .collect()
+    rows_of(truth.iter().filter(|s| s.timestamp_ms <= until))
 }
 
 /// Every generated sample came back, with its workload, and nothing else did.

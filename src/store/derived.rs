@@ -32,10 +32,6 @@ impl PartSet {
         self.parts.iter().map(|(name, _)| self.dir.join(name))
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.parts.is_empty()
-    }
-
     fn fingerprint(&self) -> String {
         self.parts.iter().map(|(name, size)| format!("{name} {size}\n")).collect()
     }

@@ -2,6 +2,7 @@
 //! stored with what was seeded.
 #![allow(dead_code)]
 
+use podsizer::domain::Sample;
 use podsizer::store::Store;
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -34,4 +35,22 @@ pub fn stored(store: &Path) -> BTreeMap<Row, (f64, f64)> {
         .unwrap();
     assert_eq!(count, rows.len(), "no row is stored twice");
     rows
+}
+
+/// The same map from samples (what a test seeded).
+pub fn rows_of<'a>(samples: impl IntoIterator<Item = &'a Sample>) -> BTreeMap<Row, (f64, f64)> {
+    samples
+        .into_iter()
+        .map(|s| {
+            let key = (
+                s.namespace.clone(),
+                s.workload_kind.clone(),
+                s.workload.clone(),
+                s.pod.clone(),
+                s.container.clone(),
+                s.timestamp_ms,
+            );
+            (key, (s.cpu_cores, s.memory_bytes))
+        })
+        .collect()
 }
