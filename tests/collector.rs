@@ -447,6 +447,7 @@ fn kustomize_renders_with_read_only_rbac() {
         "apps/daemonsets",
         "batch/jobs",
         "batch/cronjobs",
+        "autoscaling/horizontalpodautoscalers",
         "metrics.k8s.io/pods",
     ];
     assert_eq!(granted, needed.iter().map(|s| s.to_string()).collect::<BTreeSet<_>>());

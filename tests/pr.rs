@@ -138,6 +138,8 @@ fn answer(r: &Request, state: &Mutex<State>, mode: Mode) -> (u16, String, Value)
             pr["body"] = r.body["body"].clone();
             (200, String::new(), pr.clone())
         }
+        // The chat webhook stand-in for --notify-webhook.
+        ("POST", p) if p.starts_with("/webhook/") => (200, String::new(), json!("ok")),
         _ => (404, String::new(), json!({"message": "Not Found"})),
     }
 }
@@ -370,4 +372,48 @@ fn weekly_workflow_is_valid_with_minimal_permissions() {
         "token via env, never a flag"
     );
     assert!(!runs.iter().any(|r| r.contains("GITHUB_TOKEN")), "token never on a command line");
+}
+
+#[test]
+fn notifies_the_chat_webhook_with_the_pull_request_link() {
+    let (_tmp, _remote, work) = gitops_repo();
+    let api = FakeGitHub::start();
+    let webhook = format!("{}/webhook/T000/B000/hook-secret-0815", api.url);
+    let out = Command::cargo_bin("podsizer")
+        .unwrap()
+        .args(["pr", "--overlay", "overlays/production", "--github-repo", "acme/gitops", "--input"])
+        .arg(samples())
+        .arg("--repo")
+        .arg(&work)
+        .args(["--github-api", &api.url, "--notify-format", "teams"])
+        .env("GITHUB_TOKEN", TOKEN)
+        .env("PODSIZER_NOTIFY_WEBHOOK", &webhook)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(!text(&out).contains("hook-secret-0815"), "webhook URL leaked: {}", text(&out));
+    let writes = api.writes();
+    let opened = writes.iter().find(|r| r.path == "/repos/acme/gitops/pulls").expect("PR opened");
+    let hooks: Vec<&Request> = writes.iter().filter(|r| r.path.starts_with("/webhook/")).collect();
+    assert_eq!(hooks.len(), 1, "{writes:?}");
+    let card = &hooks[0].body["attachments"][0]["content"];
+    assert_eq!(card["body"][0]["text"], opened.body["title"], "the pull request's title");
+    assert_eq!(card["actions"][0]["title"], "Open pull request #1");
+    assert_eq!(card["actions"][0]["url"], "https://github.example/acme/gitops/pull/1");
+    assert!(!hooks[0].body.to_string().contains(TOKEN), "no GitHub token in the chat");
+
+    // Nothing worth a review: no pull request, so no notification either.
+    let again = Command::cargo_bin("podsizer")
+        .unwrap()
+        .args(["pr", "--overlay", "overlays/production", "--github-repo", "acme/gitops", "--input"])
+        .arg(samples())
+        .arg("--repo")
+        .arg(&work)
+        .args(["--github-api", &api.url, "--notify-format", "teams", "--min-change", "900%"])
+        .env("GITHUB_TOKEN", TOKEN)
+        .env("PODSIZER_NOTIFY_WEBHOOK", &webhook)
+        .output()
+        .unwrap();
+    assert!(again.status.success(), "{}", text(&again));
+    assert_eq!(api.writes().iter().filter(|r| r.path.starts_with("/webhook/")).count(), 1);
 }

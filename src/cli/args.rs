@@ -15,6 +15,9 @@ as kustomize patches into a GitOps overlay.\n\nExit codes: 0 success, 1 changes 
     after_help = "Start with `podsizer demo` to see it work on a bundled week of samples."
 )]
 pub struct Cli {
+    /// Print only results and warnings: no progress bars, no notes.
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -42,6 +45,32 @@ pub enum Command {
     Pr(PrArgs),
     /// Sample live usage from the cluster over time into a store (metrics-server).
     Collect(CollectArgs),
+    /// Print a shell completion script (bash, zsh, fish, powershell, elvish) to stdout.
+    #[command(long_about = COMPLETIONS_HELP)]
+    Completions(CompletionsArgs),
+    /// Write man pages (podsizer.1 and one per subcommand) into a folder.
+    Man(ManArgs),
+}
+
+pub const COMPLETIONS_HELP: &str = "Prints a completion script for the shell, generated from this binary's own \
+arguments, so it always matches the installed version.\n\n\
+  bash        source <(podsizer completions bash)            (or save it in ~/.local/share/bash-completion/completions/podsizer)\n\
+  zsh         podsizer completions zsh > \"${fpath[1]}/_podsizer\"\n\
+  fish        podsizer completions fish > ~/.config/fish/completions/podsizer.fish\n\
+  powershell  podsizer completions powershell | Out-String | Invoke-Expression";
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete in.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// Folder for the pages (created if missing), e.g. ~/.local/share/man/man1.
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
 }
 
 pub const BACKTEST_HELP: &str = "Sizes each container from a training window with each strategy, then replays the \
@@ -91,6 +120,24 @@ pub struct InputArgs {
     pub rescan: bool,
     #[command(flatten)]
     pub s3: S3Args,
+    #[command(flatten)]
+    pub live: LiveArgs,
+}
+
+/// The live cluster as the source of current settings.
+#[derive(Debug, Args, Clone, Default)]
+pub struct LiveArgs {
+    /// Read current requests, limits and HPAs from the cluster (Deployments, StatefulSets,
+    /// DaemonSets, CronJobs, autoscaling/v2 HPAs; in the -n namespaces or all). With --kustomize
+    /// the overlay still gives current settings and every difference from the cluster is shown as drift.
+    #[arg(long)]
+    pub live: bool,
+    /// Kubeconfig for --live (implies it) [default: KUBECONFIG, ~/.kube/config, then the in-cluster service account].
+    #[arg(long, value_name = "FILE")]
+    pub kubeconfig: Option<PathBuf>,
+    /// Kubeconfig context for --live (implies it) [default: the current context].
+    #[arg(long, value_name = "NAME")]
+    pub context: Option<String>,
 }
 
 /// How `s3://` stores are reached and where they are mirrored (see the README's "Store on S3").
@@ -176,6 +223,23 @@ pub struct ReportArgs {
     pub tz: String,
     #[command(flatten)]
     pub prices: PriceArgs,
+    #[command(flatten)]
+    pub notify: NotifyArgs,
+    /// Where the report will be published (linked from the notification).
+    #[arg(long, value_name = "URL")]
+    pub notify_link: Option<String>,
+}
+
+/// A summary posted to a chat webhook after the work is done.
+#[derive(Debug, Args, Clone)]
+pub struct NotifyArgs {
+    /// Slack or Microsoft Teams incoming-webhook URL to post a summary to. Prefer the environment
+    /// variable: the URL is a credential, and is never printed.
+    #[arg(long, value_name = "URL", env = "PODSIZER_NOTIFY_WEBHOOK", hide_env_values = true)]
+    pub notify_webhook: Option<String>,
+    /// Payload shape [default: from the webhook's host].
+    #[arg(long, value_enum, value_name = "FORMAT", default_value = "auto")]
+    pub notify_format: crate::outputs::notify::Flavor,
 }
 
 #[derive(Debug, Args)]
@@ -552,6 +616,8 @@ pub struct PrArgs {
     pub strategy: String,
     #[command(flatten)]
     pub prices: PriceArgs,
+    #[command(flatten)]
+    pub notify: NotifyArgs,
 }
 
 /// Prices behind every cost figure (report, back-test, pull-request title).

@@ -58,7 +58,8 @@ pub fn add_store_usage(store: &Store, window: &Window<'_>, builder: &mut UsageBu
     let mut stats = DayStats::default();
     let mut rows = 0;
     let warned = std::sync::Once::new();
-    std::thread::scope(|scope| -> Result<()> {
+    let progress = crate::cli::progress::bar(days.len() as u64, "reading days");
+    let merged = std::thread::scope(|scope| -> Result<()> {
         for _ in 0..workers {
             let tx = tx.clone();
             let (days, next, warned) = (&days, &next, &warned);
@@ -92,10 +93,13 @@ pub fn add_store_usage(store: &Store, window: &Window<'_>, builder: &mut UsageBu
                     builder.absorb(usage);
                 }
                 expected += 1;
+                progress.inc(1);
             }
         }
         Ok(())
-    })?;
+    });
+    progress.finish_and_clear();
+    merged?;
     Ok((rows, stats))
 }
 
@@ -115,7 +119,11 @@ fn day_usage(
     }
     let (whole, inside) = summarise(store, day, parts, window)?;
     if let Err(e) = store.write_derived(parts, SUMMARY, &summary::encode(&whole)) {
-        warned.call_once(|| eprintln!("note: usage summaries not saved ({e}); the next run reads raw samples again"));
+        warned.call_once(|| {
+            crate::cli::progress::note(&format!(
+                "note: usage summaries not saved ({e}); the next run reads raw samples again"
+            ))
+        });
     }
     Ok(match inside {
         Some(usage) => DayResult { usage, reused: false, partial: true },

@@ -192,7 +192,10 @@ impl Selection {
     pub fn skip_traffic_for(&mut self, workload: &str, hpa: &str) {
         if let Some(i) = self.traffic.iter().position(|t| t.workload == workload) {
             let share = self.traffic.remove(i);
-            eprintln!("note: --traffic-share {workload}: ignored, HPA `{hpa}` scales its replicas with traffic (measured at {})", share.describe());
+            crate::cli::progress::note(&format!(
+                "note: --traffic-share {workload}: ignored, HPA `{hpa}` scales its replicas with traffic (measured at {})",
+                share.describe()
+            ));
         }
     }
 

@@ -5,19 +5,26 @@ pub mod args;
 pub mod commands;
 mod day_usage;
 pub mod inputs;
+mod live;
+mod notify;
+pub mod progress;
 pub mod s3;
+pub mod shell;
 
 use args::{Cli, Command};
-use clap::Parser;
+use clap::FromArgMatches;
 use std::io::Write;
 use std::process::ExitCode;
 
 /// Entry point used by `main.rs`.
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let invoked = shell::invoked_as(std::env::args_os().next().as_deref());
+    let matches = shell::command(invoked).get_matches();
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    progress::set_quiet(cli.quiet);
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
-    let result = dispatch(&cli.command, &mut out).and_then(|code| {
+    let result = dispatch(&cli.command, invoked, &mut out).and_then(|code| {
         out.flush()?;
         Ok(code)
     });
@@ -44,7 +51,8 @@ pub(crate) fn stat(line: &str) {
     }
 }
 
-pub fn dispatch(command: &Command, out: &mut dyn Write) -> anyhow::Result<u8> {
+/// Runs one command; `invoked` is how the user typed the program (`podsizer` or `kubectl podsizer`).
+pub fn dispatch(command: &Command, invoked: &str, out: &mut dyn Write) -> anyhow::Result<u8> {
     match command {
         Command::Recommend(a) => commands::recommend::run(a, out),
         Command::Report(a) => commands::report::run(a, out),
@@ -62,6 +70,8 @@ pub fn dispatch(command: &Command, out: &mut dyn Write) -> anyhow::Result<u8> {
         Command::Collect(a) => match &a.source {
             args::CollectSource::MetricsServer(m) => commands::collect::run(m, out),
         },
+        Command::Completions(a) => shell::completions(a, invoked, out),
+        Command::Man(a) => shell::man_pages(a, out),
     }
 }
 

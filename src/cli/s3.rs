@@ -19,12 +19,12 @@ pub fn open_input(path: &Path, args: &InputArgs, default_window: Option<&str>) -
     let remote = RemoteStore::open(&location, &args.s3.options())?;
     let transfer = remote.pull(window).with_context(|| format!("reading {location}"))?;
     if std::env::var_os("PODSIZER_STATS").is_some() || transfer.bytes_down > 64 << 20 {
-        eprintln!(
+        crate::cli::progress::note(&format!(
             "{location}: {} in {:.1}s (mirror {})",
             transfer.describe(),
             started.elapsed().as_secs_f64(),
             remote.local().root().display()
-        );
+        ));
     }
     Ok(Some(remote.local().clone()))
 }

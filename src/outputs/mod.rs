@@ -4,6 +4,7 @@ pub mod backtest;
 pub mod bot;
 pub mod format;
 pub mod kustomize;
+pub mod notify;
 pub mod report;
 
 pub use format::{document, render, OutputFormat};

@@ -3,6 +3,7 @@
 
 pub mod aws;
 pub mod cloudwatch;
+pub mod cluster;
 pub mod files;
 pub mod metrics_server;
 pub mod prometheus;

@@ -1,6 +1,8 @@
 //! A fake Kubernetes API server on loopback for the collector tests and benchmark: the real
 //! list endpoints (`/api/v1/pods`, `/apis/metrics.k8s.io/v1beta1/pods`,
-//! `/apis/apps/v1/replicasets`, `/apis/batch/v1/jobs`, namespaced or not) with `limit`/`continue`
+//! `/apis/apps/v1/replicasets`, `/apis/batch/v1/jobs`, namespaced or not, and for live current
+//! settings deployments, statefulsets, daemonsets, cronjobs and `autoscaling/v2`
+//! horizontalpodautoscalers) with `limit`/`continue`
 //! pagination, label selectors, Status error bodies, injected failures and delays. PodMetrics
 //! items are shaped from the real Kubernetes docs sample in ../shared/samples/metrics-k8s-io/
 //! (read in place).
@@ -45,6 +47,9 @@ pub struct Cluster {
     pub pods: Vec<Value>,
     pub replicasets: Vec<Value>,
     pub jobs: Vec<Value>,
+    /// Objects of the other listed resources, by resource name (`deployments`,
+    /// `horizontalpodautoscalers`, ...).
+    pub objects: HashMap<&'static str, Vec<Value>>,
     /// Per pod (namespace, name): container usage (cpu nanocores, memory KiB).
     pub usage: BTreeMap<(String, String), Vec<ContainerUsage>>,
     /// The metrics timestamp advances every this many metrics rounds (1: every round).
@@ -211,7 +216,7 @@ pub fn status_body(code: u16, path: &str) -> String {
         401 => ("Unauthorized", "Unauthorized".to_string()),
         403 => (
             "Forbidden",
-            format!("pods.metrics.k8s.io is forbidden: User \"system:serviceaccount:podsizer:podsizer-collector\" cannot list resource at {path}"),
+            format!("{} is forbidden: User \"system:serviceaccount:podsizer:podsizer-collector\" cannot list resource at {path}", forbidden_resource(path)),
         ),
         404 => ("NotFound", "the server could not find the requested resource".to_string()),
         429 => ("TooManyRequests", "too many requests, please try again later".to_string()),
@@ -221,28 +226,61 @@ pub fn status_body(code: u16, path: &str) -> String {
         .to_string()
 }
 
-/// Splits `/api/v1/namespaces/NS/pods` or `/apis/G/V/pods` into (namespace, resource key).
+/// The API groups served, with their list resources and list kinds.
+const APIS: [(&str, &[(&str, &str)]); 5] = [
+    ("/apis/metrics.k8s.io/v1beta1", &[("pods", "PodMetricsList")]),
+    ("/api/v1", &[("pods", "PodList")]),
+    (
+        "/apis/apps/v1",
+        &[
+            ("replicasets", "ReplicaSetList"),
+            ("deployments", "DeploymentList"),
+            ("statefulsets", "StatefulSetList"),
+            ("daemonsets", "DaemonSetList"),
+        ],
+    ),
+    ("/apis/batch/v1", &[("jobs", "JobList"), ("cronjobs", "CronJobList")]),
+    ("/apis/autoscaling/v2", &[("horizontalpodautoscalers", "HorizontalPodAutoscalerList")]),
+];
+
+/// Splits `/api/v1/namespaces/NS/pods` or `/apis/G/V/pods` into (namespace, resource key);
+/// PodMetrics are the key `metrics`.
 pub fn route(path: &str) -> Option<(Option<String>, &'static str)> {
-    let (rest, key) = if let Some(r) = path.strip_prefix("/apis/metrics.k8s.io/v1beta1") {
-        (r, "metrics")
-    } else if let Some(r) = path.strip_prefix("/api/v1") {
-        (r, "pods")
-    } else if let Some(r) = path.strip_prefix("/apis/apps/v1") {
-        (r, "replicasets")
-    } else if let Some(r) = path.strip_prefix("/apis/batch/v1") {
-        (r, "jobs")
-    } else {
-        return None;
-    };
-    let resource = match key {
-        "metrics" | "pods" => "pods",
-        k => k,
-    };
-    if rest == format!("/{resource}") {
+    let (prefix, resources) = APIS.iter().find(|(p, _)| path.strip_prefix(p).is_some_and(|r| r.starts_with('/')))?;
+    let rest = &path[prefix.len()..];
+    let (resource, _) = resources.iter().find(|(r, _)| rest.ends_with(&format!("/{r}")))?;
+    let key = if prefix.contains("metrics.k8s.io") { "metrics" } else { resource };
+    let head = &rest[..rest.len() - resource.len() - 1];
+    if head.is_empty() {
         return Some((None, key));
     }
-    let ns = rest.strip_prefix("/namespaces/")?.strip_suffix(&format!("/{resource}"))?;
-    Some((Some(ns.to_string()), key))
+    let ns = head.strip_prefix("/namespaces/")?;
+    (!ns.contains('/')).then(|| (Some(ns.to_string()), key))
+}
+
+/// `resource.group` of a list path, for Forbidden messages.
+fn forbidden_resource(path: &str) -> String {
+    let Some((_, key)) = route(path) else { return "resource".into() };
+    let group = APIS.iter().find(|(p, _)| path.starts_with(p)).map_or("", |(p, _)| p.trim_start_matches("/apis/"));
+    match key {
+        "metrics" => "pods.metrics.k8s.io".into(),
+        k if path.starts_with("/api/v1") => k.to_string(),
+        k => format!("{k}.{}", group.split('/').next().unwrap_or("")),
+    }
+}
+
+/// `(kind, apiVersion)` of the list answering `key`.
+fn list_kind(key: &str) -> (&'static str, &'static str) {
+    if key == "metrics" {
+        return ("PodMetricsList", "metrics.k8s.io/v1beta1");
+    }
+    for (prefix, resources) in APIS.iter().skip(1) {
+        if let Some((_, kind)) = resources.iter().find(|(r, _)| *r == key) {
+            let version = prefix.trim_start_matches("/apis/").trim_start_matches("/api/");
+            return (kind, version);
+        }
+    }
+    ("List", "v1")
 }
 
 pub fn matches_selector(obj: &Value, selector: Option<&String>) -> bool {
@@ -274,7 +312,8 @@ pub fn answer(
         "pods" => c.pods.clone(),
         "replicasets" => c.replicasets.clone(),
         "jobs" => c.jobs.clone(),
-        _ => metrics_items(c),
+        "metrics" => metrics_items(c),
+        other => c.objects.get(other).cloned().unwrap_or_default(),
     };
     let selector = if matches!(key, "pods" | "metrics") { params.get("labelSelector") } else { None };
     let items: Vec<Value> = items
@@ -292,12 +331,7 @@ pub fn answer(
         metadata["continue"] = json!(format!("tok-{end}"));
         metadata["remainingItemCount"] = json!(items.len() - end);
     }
-    let (kind, api_version) = match key {
-        "pods" => ("PodList", "v1"),
-        "replicasets" => ("ReplicaSetList", "apps/v1"),
-        "jobs" => ("JobList", "batch/v1"),
-        _ => ("PodMetricsList", "metrics.k8s.io/v1beta1"),
-    };
+    let (kind, api_version) = list_kind(key);
     (200, json!({"kind": kind, "apiVersion": api_version, "metadata": metadata, "items": page}).to_string())
 }
 

@@ -7,7 +7,6 @@ use crate::cli::commands::recommend::load_policy;
 use crate::cli::inputs::select_with_default;
 use crate::domain::{parse_duration, parse_timestamp, ContainerKey, Resources, Sample, DAY_MS};
 use crate::outputs::backtest as render;
-use crate::outputs::kustomize;
 use crate::sources::{synthetic, traces};
 use crate::store::SampleRef;
 use anyhow::{anyhow, Context, Result};
@@ -25,9 +24,12 @@ pub fn strategies(names: &[String]) -> Result<Vec<Box<dyn Strategy>>> {
 }
 
 /// Current settings of every container the overlay holds, keyed like the samples.
-fn current_settings(series: &[Series], overlay: Option<&std::path::Path>) -> Result<HashMap<ContainerKey, Resources>> {
-    let Some(dir) = overlay else { return Ok(HashMap::new()) };
-    let workloads = kustomize::render_workloads(dir)?;
+fn current_settings(
+    series: &[Series],
+    overlay: Option<&std::path::Path>,
+    input: &crate::cli::args::InputArgs,
+) -> Result<HashMap<ContainerKey, Resources>> {
+    let workloads = crate::cli::live::current_settings(overlay, input)?.workloads;
     let mut current = HashMap::new();
     for s in series {
         let w = &s.key.workload;
@@ -53,7 +55,7 @@ pub fn run(args: &BacktestArgs, out: &mut dyn Write) -> Result<u8> {
     let mut selection = select_with_default(&args.input, None)?;
     selection.add_policy_traffic(&policies.traffic);
     let series = selection.series()?;
-    let current = current_settings(&series, args.kustomize.as_deref())?;
+    let current = current_settings(&series, args.kustomize.as_deref(), &args.input)?;
     let prices = args.prices.prices()?;
     let setup = BacktestSetup { strategies: &strategies, policies: &policies, plan, prices, current: &current };
     let result = backtest::run(&series, &setup);

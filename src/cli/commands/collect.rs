@@ -98,6 +98,14 @@ fn log(msg: &str) {
     eprintln!("{} collect: {msg}", format_timestamp(now));
 }
 
+/// What every round does (start, round counts, flushes): not with `--quiet`. Retries, skipped
+/// rounds, OOM kills and signals are always logged.
+fn log_routine(msg: &str) {
+    if !crate::cli::progress::is_quiet() {
+        log(msg);
+    }
+}
+
 /// Samples and windows taken but not yet in the store.
 #[derive(Default)]
 struct Buffer {
@@ -136,7 +144,7 @@ async fn collect(settings: &Settings, store: &AnyStore) -> anyhow::Result<Summar
         summary: Summary::default(),
         seed,
     };
-    log(&format!(
+    log_routine(&format!(
         "sampling metrics-server every {}s into {} ({}; flush every {} round(s))",
         settings.interval.as_secs_f64(),
         store.name(),
@@ -333,7 +341,7 @@ impl Collector<'_> {
         if round.bad_values > 0 {
             line.push_str(&format!(", {} container(s) with unparsable usage skipped", round.bad_values));
         }
-        log(&line);
+        log_routine(&line);
         self.buffer.samples.extend(round.samples);
         self.buffer.rounds += 1;
     }
@@ -349,7 +357,7 @@ impl Collector<'_> {
                 .with_context(|| format!("flushing {n} buffered sample(s) to the store"))?;
             self.summary.written += report.written;
             self.summary.duplicates += report.duplicates;
-            log(&format!(
+            log_routine(&format!(
                 "flushed {} round(s): {} sample(s) written, {} already stored",
                 buffer.rounds, report.written, report.duplicates
             ));

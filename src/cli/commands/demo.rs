@@ -2,6 +2,7 @@
 //! demo GitOps tree so the repository is never modified.
 
 use crate::cli::args::{DemoArgs, InputArgs, RecommendArgs};
+use crate::cli::progress::note;
 use crate::sources::synthetic::FleetSpec;
 use anyhow::{Context, Result};
 use std::io::Write;
@@ -67,13 +68,13 @@ pub fn run(args: &DemoArgs, out: &mut dyn Write) -> Result<u8> {
     if !have_kubectl {
         eprintln!("demo: kubectl not found: showing recommendations without writing patches (install kubectl >= 1.27 for that step)");
     }
-    eprintln!(
+    note(&format!(
         "demo: {} samples of shop/Deployment/api (nginx, php-fpm, envoy) over 7 days -> {}",
         rows.len(),
         samples.display()
-    );
+    ));
     if have_kubectl {
-        eprintln!("demo: writing patches into a copy of the GitOps tree: {}", overlay.display());
+        note(&format!("demo: writing patches into a copy of the GitOps tree: {}", overlay.display()));
     }
     let recommend = RecommendArgs {
         input: InputArgs {
@@ -87,6 +88,7 @@ pub fn run(args: &DemoArgs, out: &mut dyn Write) -> Result<u8> {
             traffic_shares: vec![],
             rescan: false,
             s3: Default::default(),
+            live: Default::default(),
         },
         output: args.output,
         policy: None,
@@ -100,7 +102,7 @@ pub fn run(args: &DemoArgs, out: &mut dyn Write) -> Result<u8> {
     if !have_kubectl {
         return Ok(0);
     }
-    eprintln!("demo: done. See the patch:   cat {}", overlay.join("podsizer-deployment-api.yaml").display());
-    eprintln!("demo: and the rendered result: kubectl kustomize {}", overlay.display());
+    note(&format!("demo: done. See the patch:   cat {}", overlay.join("podsizer-deployment-api.yaml").display()));
+    note(&format!("demo: and the rendered result: kubectl kustomize {}", overlay.display()));
     Ok(0)
 }

@@ -9,16 +9,23 @@ use std::io::Write;
 /// Validates every file before writing anything: one bad file means nothing is imported.
 pub fn run(args: &ImportArgs, out: &mut dyn Write) -> Result<u8> {
     let mut batches = Vec::new();
+    let progress = crate::cli::progress::bar(args.files.len() as u64, "reading files");
     for file in &args.files {
-        let outcome = read_sample_file(file, args.skip_bad_rows)?;
+        progress.set_message(file.display().to_string());
+        let outcome = read_sample_file(file, args.skip_bad_rows);
+        progress.inc(1);
+        let outcome = outcome.inspect_err(|_| progress.finish_and_clear())?;
         if outcome.skipped_count > 0 {
-            eprintln!("warning: {}: skipped {} bad row(s):", file.display(), outcome.skipped_count);
-            for bad in &outcome.skipped {
-                eprintln!("  {bad}");
-            }
+            progress.suspend(|| {
+                eprintln!("warning: {}: skipped {} bad row(s):", file.display(), outcome.skipped_count);
+                for bad in &outcome.skipped {
+                    eprintln!("  {bad}");
+                }
+            });
         }
         batches.push((file, outcome.samples));
     }
+    progress.finish_and_clear();
     let store = AnyStore::open_or_create(args.store.as_deref().expect("clap requires --store"), &args.s3.options())?;
     for (file, samples) in batches {
         let report = store.append(samples)?;

@@ -19,7 +19,7 @@ use crate::sources::prometheus::ContainerSettings;
 use crate::store::Store;
 use anyhow::{bail, Context, Result};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -97,7 +97,7 @@ struct Run<'a> {
     state_path: PathBuf,
     state: State,
     totals: Totals,
-    progress: bool,
+    progress: indicatif::ProgressBar,
     rt: tokio::runtime::Runtime,
     /// Metrics mode: (listed duplicates, workload-level series left out, containers).
     metrics_inventory: Option<(u64, u64, usize)>,
@@ -158,7 +158,7 @@ pub fn run(args: &CloudwatchArgs, out: &mut dyn Write) -> Result<u8> {
         state_path,
         state,
         totals: Totals::default(),
-        progress: std::io::stderr().is_terminal() && std::env::var_os("CI").is_none(),
+        progress: crate::cli::progress::spinner("cloudwatch"),
         rt,
         metrics_inventory: None,
         metrics_pages: 0,
@@ -180,6 +180,7 @@ pub fn run(args: &CloudwatchArgs, out: &mut dyn Write) -> Result<u8> {
     let used = match run.import(mode, from_ms, until, now, first_run) {
         Ok(used) => used,
         Err(e) => {
+            run.progress.finish_and_clear();
             // A first import that stored nothing leaves no progress behind to trip the next one.
             if first_run && run.totals.added == 0 {
                 let _ = std::fs::remove_file(&run.state_path);
@@ -187,9 +188,7 @@ pub fn run(args: &CloudwatchArgs, out: &mut dyn Write) -> Result<u8> {
             return Err(e);
         }
     };
-    if run.progress {
-        eprintln!();
-    }
+    run.progress.finish_and_clear();
     if run.totals.fetched == 0 && first_run && used == CloudwatchFrom::Logs {
         let _ = std::fs::remove_file(&run.state_path);
         bail!(
@@ -287,17 +286,15 @@ impl Run<'_> {
     }
 
     fn show(&self, what: &str) {
-        if self.progress {
-            let c = &self.calls;
-            eprint!(
-                "\r{what}: {} samples, {} datapoints, {} queries, {} API calls, ~${:.4}   ",
-                self.totals.fetched,
-                ApiCalls::get(&c.datapoints),
-                ApiCalls::get(&c.metrics_requested),
-                c.calls(),
-                c.estimated_usd()
-            );
-        }
+        let c = &self.calls;
+        self.progress.set_message(format!(
+            "{what}: {} samples, {} datapoints, {} queries, {} API calls, ~${:.4}",
+            self.totals.fetched,
+            ApiCalls::get(&c.datapoints),
+            ApiCalls::get(&c.metrics_requested),
+            c.calls(),
+            c.estimated_usd()
+        ));
     }
 
     // -----------------------------------------------------------------------------------------

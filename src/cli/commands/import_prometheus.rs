@@ -18,7 +18,7 @@ use crate::store::remote::AnyStore;
 use crate::store::Store;
 use anyhow::{bail, Context, Result};
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
@@ -265,7 +265,6 @@ pub fn run(args: &PrometheusArgs, out: &mut dyn Write) -> Result<u8> {
     let ksm = fetch_kube_state(&client, &scope, range.start_ms, range.end_ms)
         .context("reading kube-state-metrics series (owners, requests/limits, OOM kills)")?;
     let store = AnyStore::open_or_create(&args.store, &args.s3.options())?;
-    let progress = std::io::stderr().is_terminal();
     let mut totals = Totals::default();
     let mut resolutions: BTreeMap<Resolution, BTreeSet<(String, String)>> = BTreeMap::new();
     let mut unlabelled = 0;
@@ -282,10 +281,18 @@ pub fn run(args: &PrometheusArgs, out: &mut dyn Write) -> Result<u8> {
         };
         pods.retain(|p, _| !done.contains(p));
         let batches = pod_batches(&pods, window.points(step), options.max_points_per_request);
-        let batch_count = batches.len();
+        let progress = crate::cli::progress::bar(
+            batches.len() as u64,
+            &format!(
+                "window {}/{} ({} .. {})",
+                wi + 1,
+                windows.len(),
+                format_timestamp(window.start_ms),
+                format_timestamp(window.end_ms)
+            ),
+        );
         state.pending = Some(Pending { window: *window, done });
         save_state(&state_path, &state)?;
-        let mut finished = 0;
         // Batches are stored once per window (or every FLUSH_ROWS rows): see `Buffer`.
         let mut buffer = Buffer::default();
         let mut buffered_pods: Vec<(String, String)> = Vec::new();
@@ -328,20 +335,15 @@ pub fn run(args: &PrometheusArgs, out: &mut dyn Write) -> Result<u8> {
             if buffer.len() >= FLUSH_ROWS {
                 flush(&mut buffer, &mut buffered_pods, &mut state, &mut totals)?;
             }
-            finished += 1;
-            if progress {
-                eprint!(
-                    "\rwindow {}/{} ({} .. {}): batch {finished}/{batch_count}, {} samples, {} requests   ",
-                    wi + 1,
-                    windows.len(),
-                    format_timestamp(window.start_ms),
-                    format_timestamp(window.end_ms),
-                    totals.fetched,
-                    client.stats.requests.load(Ordering::Relaxed)
-                );
-            }
+            progress.inc(1);
+            progress.set_message(format!(
+                "batches, {} samples, {} requests",
+                totals.fetched,
+                client.stats.requests.load(Ordering::Relaxed)
+            ));
             Ok(())
         });
+        progress.finish_and_clear();
         // Whatever arrived before a failure is kept, so a re-run resumes after it.
         flush(&mut buffer, &mut buffered_pods, &mut state, &mut totals)?;
         fetched.with_context(|| {
@@ -356,10 +358,6 @@ pub fn run(args: &PrometheusArgs, out: &mut dyn Write) -> Result<u8> {
         state.pending = None;
         save_state(&state_path, &state)?;
     }
-    if progress {
-        eprintln!();
-    }
-
     let all_pods: BTreeSet<&(String, String)> = resolutions.values().flatten().collect();
     if all_pods.is_empty() && first_run {
         let _ = std::fs::remove_file(&state_path);

@@ -11,6 +11,7 @@ use crate::outputs::bot::git::Repo;
 use crate::outputs::bot::github::GitHub;
 use crate::outputs::bot::text::{self, Thresholds};
 use crate::outputs::kustomize;
+use crate::outputs::notify::Notice;
 use crate::outputs::report::ReportInput;
 use anyhow::{anyhow, bail, Context, Result};
 use std::io::Write;
@@ -35,17 +36,7 @@ const MAX_BODY: usize = 60_000;
 /// of the changes; the short summary alone when the report would not fit.
 fn pr_body(args: &PrArgs, run: &SizingRun, changes: &[String], cost: (f64, f64), prices: Prices) -> Result<String> {
     let series = run.selection.series()?;
-    let input = ReportInput {
-        strategy: &args.strategy,
-        since: run.selection.since,
-        until: run.selection.until,
-        recommendations: &run.recommendations,
-        series: &series,
-        prices,
-        tz: chrono_tz::UTC,
-        current_source: Some(format!("{} on {}/{}", args.overlay, args.remote, args.base)),
-        previous: None,
-    };
+    let input = report_input(args, run, prices, &series);
     let report = crate::outputs::report::markdown_without_charts(&crate::outputs::report::build(&input));
     let list: String = changes.iter().map(|c| format!("- {c}\n")).collect();
     let body = format!(
@@ -59,12 +50,33 @@ fn pr_body(args: &PrArgs, run: &SizingRun, changes: &[String], cost: (f64, f64),
     })
 }
 
+/// What the report behind the pull request body (and the notification) is made from.
+fn report_input<'a>(
+    args: &'a PrArgs,
+    run: &'a SizingRun,
+    prices: Prices,
+    series: &'a [crate::analysis::backtest::Series],
+) -> ReportInput<'a> {
+    ReportInput {
+        strategy: &args.strategy,
+        since: run.selection.since,
+        until: run.selection.until,
+        recommendations: &run.recommendations,
+        series,
+        prices,
+        tz: chrono_tz::UTC,
+        current_source: Some(format!("{} on {}/{}", args.overlay, args.remote, args.base)),
+        previous: None,
+    }
+}
+
 pub fn run(args: &PrArgs, out: &mut dyn Write) -> Result<u8> {
     let thresholds = Thresholds {
         relative: parse_share(&args.min_change)?,
         cpu_cores: parse_quantity(&args.min_cpu).context("--min-cpu")?,
         memory_bytes: parse_quantity(&args.min_memory).context("--min-memory")?,
     };
+    crate::cli::notify::check(&args.notify)?;
     let token = std::env::var("GITHUB_TOKEN").unwrap_or_default();
     if !args.dry_run && (token.is_empty() || args.github_repo.is_none()) {
         bail!("opening a pull request needs GITHUB_TOKEN in the environment and --github-repo OWNER/NAME (or use --dry-run)");
@@ -164,5 +176,10 @@ fn propose(
         }
     };
     writeln!(out, "{title} (#{})", pr.number)?;
+    if crate::cli::notify::wanted(&args.notify) {
+        let report = crate::outputs::report::build(&report_input(args, &run, prices, &run.selection.series()?));
+        let link = Some((format!("Open pull request #{}", pr.number), pr.url.clone()));
+        crate::cli::notify::post(&args.notify, &Notice::from_report(title, &report.doc, changes, link));
+    }
     Ok(0)
 }

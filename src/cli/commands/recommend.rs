@@ -3,6 +3,7 @@
 use crate::analysis::{recommend, strategy_by_name, PolicySet, Recommendation, SizingInput, STRATEGY_NAMES};
 use crate::cli::args::RecommendArgs;
 use crate::cli::inputs::{select, Selection};
+use crate::cli::progress::note;
 use crate::domain::Resources;
 use crate::outputs::kustomize::{self, RenderedWorkload};
 use crate::outputs::{document, render};
@@ -118,10 +119,7 @@ pub fn size_all(
     strategy: &str,
     force: bool,
 ) -> Result<SizingRun> {
-    let overlay = match overlay_dir {
-        Some(dir) => kustomize::render_overlay(dir)?,
-        None => kustomize::Overlay::default(),
-    };
+    let overlay = crate::cli::live::current_settings(overlay_dir, input)?;
     let mut selection = select(input)?;
     selection.add_policy_traffic(&policy.traffic);
     for h in &overlay.hpas {
@@ -174,10 +172,10 @@ pub fn apply_hpa_advice(hpas: &[kustomize::RenderedHpa], recs: &mut [Recommendat
 /// Writes (or with `dry_run`, shows) the patches and says what happened on stderr.
 pub fn write_overlay(dir: &Path, plan: &kustomize::PatchPlan, dry_run: bool) -> Result<()> {
     for w in &plan.not_in_overlay {
-        eprintln!("note: {w} is not in the overlay {}; no patch for it", dir.display());
+        note(&format!("note: {w} is not in the overlay {}; no patch for it", dir.display()));
     }
     for c in &plan.unchanged {
-        eprintln!("note: {c}: no proposal (not enough history or excluded); its settings stay as they are");
+        note(&format!("note: {c}: no proposal (not enough history or excluded); its settings stay as they are"));
     }
     if dry_run {
         for p in &plan.patches {
@@ -187,10 +185,10 @@ pub fn write_overlay(dir: &Path, plan: &kustomize::PatchPlan, dry_run: bool) -> 
     }
     let report = kustomize::write_plan(dir, plan)?;
     for path in &report.written {
-        eprintln!("wrote {}", path.display());
+        note(&format!("wrote {}", path.display()));
     }
     for path in &report.unchanged {
-        eprintln!("unchanged {}", path.display());
+        note(&format!("unchanged {}", path.display()));
     }
     Ok(())
 }

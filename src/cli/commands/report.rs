@@ -4,6 +4,8 @@
 
 use super::recommend::{load_policy, size_all};
 use crate::cli::args::ReportArgs;
+use crate::outputs::bot::text::{significant_changes, Thresholds};
+use crate::outputs::notify::Notice;
 use crate::outputs::report::{self, PreviousReport, ReportInput};
 use anyhow::{Context, Result};
 use std::io::Write;
@@ -16,6 +18,7 @@ pub fn run(args: &ReportArgs, out: &mut dyn Write) -> Result<u8> {
         )
     })?;
     let prices = args.prices.prices()?;
+    crate::cli::notify::check(&args.notify)?;
     let policy = load_policy(args.policy.as_deref())?;
     let previous = args.previous.as_deref().map(PreviousReport::load).transpose().context("--previous")?;
     // The same sizing as `recommend` (HPA advice included); a report writes no patch.
@@ -34,7 +37,11 @@ pub fn run(args: &ReportArgs, out: &mut dyn Write) -> Result<u8> {
         previous: previous.as_ref(),
     };
     let built = report::build(&input);
-    let written = report::write(&built, &args.out)?;
+    let charts = crate::cli::progress::spinner("report");
+    charts.set_message(format!("drawing {} charts", built.doc.containers.len() + built.doc.workloads.len()));
+    let written = report::write(&built, &args.out);
+    charts.finish_and_clear();
+    let written = written?;
     writeln!(
         out,
         "wrote {} ({} files: index.html, index.md, report.json, {} charts)",
@@ -42,5 +49,11 @@ pub fn run(args: &ReportArgs, out: &mut dyn Write) -> Result<u8> {
         written.files.len(),
         written.files.len() - 3
     )?;
+    if crate::cli::notify::wanted(&args.notify) {
+        let changes = significant_changes(recs, &Thresholds::default());
+        let title = format!("podsizer weekly report {}", built.doc.week);
+        let link = args.notify_link.clone().map(|url| ("Open the report".to_string(), url));
+        crate::cli::notify::post(&args.notify, &Notice::from_report(title, &built.doc, changes, link));
+    }
     Ok(0)
 }

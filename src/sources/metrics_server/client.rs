@@ -148,7 +148,7 @@ where
     }
 }
 
-async fn list_all<K>(
+pub(crate) async fn list_all<K>(
     api: &Api<K>,
     params: &ListParams,
     what: &str,
