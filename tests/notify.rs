@@ -131,7 +131,7 @@ fn slack_gets_savings_changes_risks_and_the_link() {
     assert_eq!(p["blocks"][0]["text"]["text"], format!("podsizer weekly report {week}"));
     let fields: Vec<&str> =
         p["blocks"][1]["fields"].as_array().unwrap().iter().map(|f| f["text"].as_str().unwrap()).collect();
-    assert_eq!(fields[0], format!("*Requests cost*\n${now:.0} -> ${proposed:.0} per month"));
+    assert_eq!(fields[0], format!("*Requests cost*\n${now:.0} → ${proposed:.0} per month"));
     assert_eq!(fields[1], format!("*Change*\nsaves ${:.0}/month", now - proposed));
     // The demo's three containers all move well beyond the bot's thresholds.
     assert_eq!(fields[2], "*Containers to change*\n3");

@@ -402,18 +402,19 @@ fn notifies_the_chat_webhook_with_the_pull_request_link() {
     assert_eq!(card["actions"][0]["url"], "https://github.example/acme/gitops/pull/1");
     assert!(!hooks[0].body.to_string().contains(TOKEN), "no GitHub token in the chat");
 
-    // Nothing worth a review: no pull request, so no notification either.
+    // The same sizes again: the pull request is left as it is, and not announced again.
     let again = Command::cargo_bin("podsizer")
         .unwrap()
         .args(["pr", "--overlay", "overlays/production", "--github-repo", "acme/gitops", "--input"])
         .arg(samples())
         .arg("--repo")
         .arg(&work)
-        .args(["--github-api", &api.url, "--notify-format", "teams", "--min-change", "900%"])
+        .args(["--github-api", &api.url, "--notify-format", "teams"])
         .env("GITHUB_TOKEN", TOKEN)
         .env("PODSIZER_NOTIFY_WEBHOOK", &webhook)
         .output()
         .unwrap();
     assert!(again.status.success(), "{}", text(&again));
+    assert!(text(&again).contains("already holds these sizes"), "{}", text(&again));
     assert_eq!(api.writes().iter().filter(|r| r.path.starts_with("/webhook/")).count(), 1);
 }

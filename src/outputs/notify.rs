@@ -87,7 +87,7 @@ impl Notice {
         let delta = now - proposed;
         let saving =
             if delta >= 0.0 { format!("saves ${delta:.0}/month") } else { format!("adds ${:.0}/month", -delta) };
-        Some((format!("${now:.0} -> ${proposed:.0} per month"), saving))
+        Some((format!("${now:.0} → ${proposed:.0} per month"), saving))
     }
 
     /// One line for notifications shown without formatting (phone banners, Slack's `text`).
@@ -257,7 +257,7 @@ mod tests {
         let text = p["text"].as_str().unwrap();
         assert!(text.contains("saves $70/month") && text.contains("2 container(s) to change"), "{text}");
         let fields = p["blocks"][1]["fields"].as_array().unwrap();
-        assert_eq!(fields[0]["text"], "*Requests cost*\n$120 -> $50 per month");
+        assert_eq!(fields[0]["text"], "*Requests cost*\n$120 → $50 per month");
         assert_eq!(p["blocks"][4]["elements"][0]["url"], "https://github.com/acme/gitops/pull/7");
     }
 

@@ -176,7 +176,8 @@ fn propose(
         }
     };
     writeln!(out, "{title} (#{})", pr.number)?;
-    if crate::cli::notify::wanted(&args.notify) {
+    // Only a pull request this run opened or updated is news; an unchanged one is not re-announced.
+    if github.writes > 0 && crate::cli::notify::wanted(&args.notify) {
         let report = crate::outputs::report::build(&report_input(args, &run, prices, &run.selection.series()?));
         let link = Some((format!("Open pull request #{}", pr.number), pr.url.clone()));
         crate::cli::notify::post(&args.notify, &Notice::from_report(title, &report.doc, changes, link));
