@@ -187,3 +187,20 @@ fn drift_between_overlay_and_cluster_is_reported() {
     let php = doc["recommendations"].as_array().unwrap().iter().find(|r| r["container"] == "php-fpm").unwrap();
     assert_eq!(php["current"]["cpu"]["request_cores"], 1.0, "{php}");
 }
+
+#[test]
+fn the_report_names_the_cluster_as_the_source_of_current_settings() {
+    let (dir, overlay) = gitops_copy();
+    let api = cluster_of(rendered_objects(&overlay));
+    let kubeconfig = api.kubeconfig(dir.path(), "fake");
+    let out = dir.path().join("report");
+    let (output, err) =
+        run(podsizer(&["report", "--context", "fake"]).arg("--kubeconfig").arg(&kubeconfig).arg("--out").arg(&out));
+    assert!(output.status.success(), "{err}");
+    let md = std::fs::read_to_string(out.join("index.md")).unwrap();
+    assert!(md.contains("the requests and limits set now in `context fake`"), "{md}");
+    let doc: Value = serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).unwrap()).unwrap();
+    let flags = doc["containers"].to_string();
+    assert!(!flags.contains("current_unknown"), "every container's settings came from the cluster");
+    assert!(doc["totals"]["monthly_savings"].as_f64().unwrap() > 0.0);
+}

@@ -4,7 +4,7 @@
 //! change, and what the cluster returns to on the next sync); the cluster is read to show
 //! where the two disagree: someone changed the cluster by hand, or a sync is pending.
 
-use crate::cli::args::InputArgs;
+use crate::cli::args::{InputArgs, LiveArgs};
 use crate::domain::{human_bytes, Cpu, Resources};
 use crate::outputs::kustomize::{self, Overlay, RenderedHpa, RenderedWorkload};
 use crate::sources::cluster::{read_live_objects, LiveScope};
@@ -13,11 +13,21 @@ use anyhow::{Context, Result};
 use std::path::Path;
 use std::time::Duration;
 
+fn wanted(live: &LiveArgs) -> bool {
+    live.live || live.kubeconfig.is_some() || live.context.is_some()
+}
+
+/// Where current settings come from when the cluster gives them, for the report's header.
+pub fn source_name(input: &InputArgs) -> Option<String> {
+    let live = &input.live;
+    wanted(live).then(|| live.context.as_ref().map_or_else(|| "the live cluster".into(), |c| format!("context {c}")))
+}
+
 /// Current settings for a run: the overlay's, the cluster's, or the overlay's with drift shown.
 pub fn current_settings(overlay_dir: Option<&Path>, input: &InputArgs) -> Result<Overlay> {
     let overlay = overlay_dir.map(kustomize::render_overlay).transpose()?;
     let live = &input.live;
-    if !(live.live || live.kubeconfig.is_some() || live.context.is_some()) {
+    if !wanted(live) {
         return Ok(overlay.unwrap_or_default());
     }
     let connect = ConnectOptions {

@@ -33,7 +33,11 @@ pub fn run(args: &ReportArgs, out: &mut dyn Write) -> Result<u8> {
         series: &series,
         prices,
         tz,
-        current_source: args.kustomize.as_ref().map(|d| d.display().to_string()),
+        current_source: args
+            .kustomize
+            .as_ref()
+            .map(|d| d.display().to_string())
+            .or_else(|| crate::cli::live::source_name(&args.input)),
         previous: previous.as_ref(),
     };
     let built = report::build(&input);
