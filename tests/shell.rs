@@ -233,3 +233,24 @@ fn krew_package_names_its_archive_with_the_right_checksum() {
     let unfilled: Vec<&str> = text.lines().filter(|l| !l.trim_start().starts_with('#') && l.contains('@')).collect();
     assert!(unfilled.is_empty(), "placeholders left: {unfilled:?}");
 }
+
+#[test]
+fn kubectl_completes_the_plugin_through_its_completion_helper() {
+    let dir = plugin_dir();
+    std::os::unix::fs::symlink(binary(), dir.path().join("kubectl_complete-podsizer")).unwrap();
+    let path = format!("{}:{}", dir.path().display(), std::env::var("PATH").unwrap_or_default());
+    let complete = |words: &[&str]| {
+        let output = std::process::Command::new(kubectl())
+            .arg("__complete")
+            .arg("podsizer")
+            .args(words)
+            .env("PATH", &path)
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+        stdout_of(&output).lines().map(String::from).collect::<Vec<_>>()
+    };
+    assert_eq!(complete(&["rec"]), ["recommend", ":4"]);
+    assert_eq!(complete(&["recommend", "--kusto"]), ["--kustomize", ":4"]);
+    assert_eq!(complete(&["report", "--notify-format", ""]), ["auto", "slack", "teams", ":4"]);
+}

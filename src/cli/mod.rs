@@ -18,7 +18,17 @@ use std::process::ExitCode;
 
 /// Entry point used by `main.rs`.
 pub fn main() -> ExitCode {
-    let invoked = shell::invoked_as(std::env::args_os().next().as_deref());
+    let argv0 = std::env::args_os().next();
+    if shell::is_plugin_completion(argv0.as_deref()) {
+        let words: Vec<String> = std::env::args().skip(1).collect();
+        let (candidates, directive) = shell::plugin_completions(&words);
+        for c in candidates {
+            println!("{c}");
+        }
+        println!(":{directive}");
+        return ExitCode::SUCCESS;
+    }
+    let invoked = shell::invoked_as(argv0.as_deref());
     let matches = shell::command(invoked).get_matches();
     let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     progress::set_quiet(cli.quiet);

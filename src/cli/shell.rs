@@ -12,11 +12,22 @@ use std::path::Path;
 /// The file name kubectl looks for on PATH to run `kubectl podsizer`.
 pub const PLUGIN_FILE: &str = "kubectl-podsizer";
 
+/// The file name kubectl runs to complete `kubectl podsizer ...` (kubectl 1.26 and later).
+pub const PLUGIN_COMPLETION_FILE: &str = "kubectl_complete-podsizer";
+
+fn file_stem(argv0: Option<&OsStr>) -> &str {
+    argv0.map(Path::new).and_then(Path::file_stem).and_then(OsStr::to_str).unwrap_or("")
+}
+
+/// True when started as kubectl's completion helper for the plugin.
+pub fn is_plugin_completion(argv0: Option<&OsStr>) -> bool {
+    file_stem(argv0) == PLUGIN_COMPLETION_FILE
+}
+
 /// How the user typed the command: `kubectl podsizer` when this binary runs as the plugin
 /// (kubectl passes the plugin's path as argv[0]), else `podsizer`.
 pub fn invoked_as(argv0: Option<&OsStr>) -> &'static str {
-    let stem = argv0.map(Path::new).and_then(Path::file_stem).and_then(OsStr::to_str).unwrap_or("");
-    if stem == PLUGIN_FILE {
+    if file_stem(argv0) == PLUGIN_FILE {
         "kubectl podsizer"
     } else {
         "podsizer"
@@ -48,6 +59,57 @@ pub fn completions(args: &CompletionsArgs, invoked: &str, out: &mut dyn Write) -
     let mut cmd = Cli::command().bin_name(name);
     clap_complete::generate(args.shell, &mut cmd, name, out);
     Ok(0)
+}
+
+/// Cobra's directives, which kubectl passes on to the shell: offer files, or only the words given.
+const FILES: u8 = 0;
+const NO_FILES: u8 = 4;
+
+/// kubectl's completion protocol for plugins: `kubectl_complete-podsizer WORD... PARTIAL` prints
+/// one candidate per line, then `:DIRECTIVE`. Candidates are subcommands, long options and the
+/// possible values of an option or positional, from the clap definitions.
+pub fn plugin_completions(words: &[String]) -> (Vec<String>, u8) {
+    let (partial, before) = words.split_last().map_or(("", &[][..]), |(p, b)| (p.as_str(), b));
+    let mut cmd = Cli::command();
+    cmd.build();
+    let mut current = &cmd;
+    for word in before {
+        if let Some(sub) = current.find_subcommand(word) {
+            current = sub;
+        }
+    }
+    let pick = |names: Vec<String>| names.into_iter().filter(|n| n.starts_with(partial)).collect::<Vec<_>>();
+    if let Some(option) = before.last().and_then(|w| option_named(current, w)) {
+        if option.get_action().takes_values() {
+            let values = possible_values(option);
+            return if values.is_empty() { (Vec::new(), FILES) } else { (pick(values), NO_FILES) };
+        }
+    }
+    if partial.starts_with('-') {
+        let longs = current.get_arguments().filter(|a| !a.is_hide_set()).filter_map(|a| a.get_long());
+        return (pick(longs.map(|l| format!("--{l}")).collect()), NO_FILES);
+    }
+    let subcommands: Vec<String> =
+        current.get_subcommands().filter(|s| !s.is_hide_set()).map(|s| s.get_name().to_string()).collect();
+    let positional_values: Vec<String> = current.get_positionals().flat_map(possible_values).collect();
+    if subcommands.is_empty() && positional_values.is_empty() {
+        return (Vec::new(), FILES);
+    }
+    (pick(subcommands.into_iter().chain(positional_values).collect()), NO_FILES)
+}
+
+/// The option a word names: `--output` or `-o`.
+fn option_named<'a>(cmd: &'a clap::Command, word: &str) -> Option<&'a clap::Arg> {
+    if let Some(long) = word.strip_prefix("--") {
+        return cmd.get_arguments().find(|a| a.get_long() == Some(long));
+    }
+    let mut chars = word.strip_prefix('-')?.chars();
+    let (short, None) = (chars.next()?, chars.next()) else { return None };
+    cmd.get_arguments().find(|a| a.get_short() == Some(short))
+}
+
+fn possible_values(arg: &clap::Arg) -> Vec<String> {
+    arg.get_possible_values().iter().filter(|v| !v.is_hide_set()).map(|v| v.get_name().to_string()).collect()
 }
 
 /// One page for the command and one per (nested) subcommand: `podsizer.1`,
@@ -101,6 +163,25 @@ mod tests {
         cmd.build();
         let recommend = cmd.find_subcommand_mut("recommend").unwrap();
         assert!(recommend.render_usage().to_string().contains("kubectl podsizer recommend"));
+    }
+
+    fn complete(line: &str) -> (Vec<String>, u8) {
+        plugin_completions(&line.split(' ').map(String::from).collect::<Vec<_>>())
+    }
+
+    #[test]
+    fn plugin_completion_offers_subcommands_options_and_values() {
+        assert_eq!(complete("rec"), (vec!["recommend".to_string()], NO_FILES));
+        assert_eq!(complete("import pro"), (vec!["prometheus".to_string()], NO_FILES));
+        assert_eq!(complete("recommend --kust"), (vec!["--kustomize".to_string()], NO_FILES));
+        assert_eq!(complete("recommend -o j"), (vec!["json".to_string()], NO_FILES));
+        assert_eq!(complete("recommend --output y"), (vec!["yaml".to_string()], NO_FILES));
+        assert_eq!(complete("completions ba"), (vec!["bash".to_string()], NO_FILES));
+        assert_eq!(complete("recommend --input "), (vec![], FILES), "paths come from the shell");
+        let all = complete("").0;
+        assert!(all.contains(&"report".to_string()) && all.contains(&"man".to_string()), "{all:?}");
+        assert!(is_plugin_completion(Some(OsStr::new("/usr/local/bin/kubectl_complete-podsizer"))));
+        assert!(!is_plugin_completion(Some(OsStr::new("kubectl-podsizer"))));
     }
 
     #[test]
