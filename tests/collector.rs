@@ -2,8 +2,8 @@
 //! loopback. The fake speaks the real list endpoints (`/api/v1/pods`,
 //! `/apis/metrics.k8s.io/v1beta1/pods`, `/apis/apps/v1/replicasets`, `/apis/batch/v1/jobs`,
 //! namespaced or not) with `limit`/`continue` pagination, label selectors, Status error bodies,
-//! injected failures and delays. PodMetrics items are built from the real Kubernetes docs
-//! sample in ../shared/samples/metrics-k8s-io/ (read in place). The production binary is run
+//! injected failures and delays. PodMetrics items are built from a recorded-shape response in
+//! fixtures/samples/metrics-k8s-io/. The production binary is run
 //! with a generated kubeconfig pointing at the fake, so the client code is the one that talks
 //! to a real cluster.
 
@@ -131,10 +131,10 @@ fn once_stores_one_row_per_container_with_its_owner() {
             assert_eq!(hit.0, base, "{pod}/{c} carries the metrics timestamp");
         }
     }
-    // The real sample's values: 9559630n cores and 22244Ki.
+    // The recorded response's first container: 212874311n cores and 301208Ki.
     let (_, (cpu, mem)) = rows.iter().find(|(k, _)| k.4 == "kube-scheduler-minikube").unwrap();
-    assert!((cpu - 0.009_559_63).abs() < 1e-12, "{cpu}");
-    assert_eq!(*mem, 22244.0 * 1024.0);
+    assert!((cpu - 0.212_874_311).abs() < 1e-12, "{cpu}");
+    assert_eq!(*mem, 301208.0 * 1024.0);
 
     // Pagination: every list was paged with limit=3 and followed its continue tokens.
     let reqs = api.requests();

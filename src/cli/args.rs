@@ -39,7 +39,7 @@ pub enum Command {
     Backtest(BacktestArgs),
     /// Back-test every strategy on synthetic scenarios and public traces; writes a Markdown report.
     BacktestSuite(SuiteArgs),
-    /// Convert a public usage trace (../shared/traces) into samples (see the README for the mapping).
+    /// Convert a public usage trace into samples (docs/traces.md: where to get them, the mapping).
     Trace(TraceArgs),
     /// Propose the sizes as a pull request on a GitOps repo (updates its own PR on later runs).
     Pr(PrArgs),
@@ -543,9 +543,10 @@ pub enum BacktestFormat {
 
 #[derive(Debug, Args)]
 pub struct SuiteArgs {
-    /// The public traces folder (skipped with a notice when absent).
-    #[arg(long, default_value = "../shared/traces")]
-    pub traces: PathBuf,
+    /// The public traces folder, laid out as docs/traces.md describes. Without it only the
+    /// synthetic scenarios run, with a notice saying where the traces are published.
+    #[arg(long, env = "PODSIZER_TRACES", value_name = "DIR")]
+    pub traces: Option<PathBuf>,
     /// Where to write the Markdown report.
     #[arg(long, default_value = "reports/backtest.md")]
     pub out: PathBuf,
@@ -561,9 +562,9 @@ pub struct SuiteArgs {
 pub struct TraceArgs {
     /// Trace family: google-2019, bitbrains, azure or google-2011.
     pub family: String,
-    /// The public traces folder.
-    #[arg(long, default_value = "../shared/traces")]
-    pub traces: PathBuf,
+    /// The public traces folder, laid out as docs/traces.md describes.
+    #[arg(long, env = "PODSIZER_TRACES", value_name = "DIR")]
+    pub traces: Option<PathBuf>,
     /// Output file (.csv or .parquet).
     #[arg(long, value_name = "FILE", required_unless_present = "store")]
     pub out: Option<PathBuf>,

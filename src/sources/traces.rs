@@ -1,4 +1,6 @@
-//! Public resource-usage traces (../shared/traces) as samples, for back-tests.
+//! Public resource-usage traces as samples, for back-tests. The traces are not part of the
+//! project: the user names their folder (`--traces DIR` or `PODSIZER_TRACES`), laid out as
+//! `docs/traces.md` describes; [`PUBLISHED`] says where each family comes from.
 //!
 //! Each trace's units are mapped onto Kubernetes units with a stated assumption:
 //! - `google-2019`: Borg tasks of one job are the pods of one workload (`job-<collection>`);
@@ -17,6 +19,66 @@ use std::path::{Path, PathBuf};
 
 pub const FAMILIES: &[&str] = &["google-2019", "bitbrains", "azure", "google-2011"];
 
+/// The setting that names the traces folder when `--traces` is not given.
+pub const TRACES_ENV: &str = "PODSIZER_TRACES";
+
+/// Where one family is published and what podsizer reads of it under the traces folder.
+pub struct Publication {
+    pub family: &'static str,
+    /// The provider's own page.
+    pub origin: &'static str,
+    /// Path under the traces folder and the files podsizer reads there.
+    pub layout: &'static str,
+}
+
+pub const PUBLISHED: &[Publication] = &[
+    Publication {
+        family: "google-2019",
+        origin: "Google ClusterData 2019 (CC-BY 4.0): https://github.com/google/cluster-data/blob/master/ClusterData2019.md",
+        layout: "google-2019-borg-sample/<collection_id>/*.csv.gz (instance_usage joined with limits; 44 files, 6.2 MB)",
+    },
+    Publication {
+        family: "bitbrains",
+        origin: "GWA-T-12 Bitbrains, Rnd: http://gwa.ewi.tudelft.nl/datasets/gwa-t-12-bitbrains",
+        layout: "bitbrains-rnd/vms/<vm>.csv.gz (timestamp_s, cpu_cores, cpu_capacity_mhz, cpu_usage_mhz, mem_usage_kb; 253 files, 29.7 MB)",
+    },
+    Publication {
+        family: "azure",
+        origin: "Azure Public Dataset V1 (CC BY 4.0): https://github.com/Azure/AzurePublicDataset/blob/master/AzurePublicDatasetV1.md",
+        layout: "azure-v1-sample/{microsoft_avg_100,periodic_avg_78}.csv.gz (step, offset_s, one column per VM; 9.2 MB with the max files)",
+    },
+    Publication {
+        family: "google-2011",
+        origin: "Google ClusterData 2011-2 (CC-BY 4.0): https://github.com/google/cluster-data/blob/master/ClusterData2011_2.md",
+        layout: "google-2011-jobs-dnhua/gcd_jobs_5min_10days.csv.gz (job_id, day, step_5min, cpu_util_pct, mem_util_pct; 3.6 MB)",
+    },
+];
+
+/// Where the families are published and how to lay them out, for a user who has none yet.
+pub fn where_to_get() -> String {
+    let mut text = format!(
+        "The public traces are not shipped with podsizer: download them, lay them out in one folder, \
+         and name it with --traces DIR or {TRACES_ENV}. docs/traces.md gives the copies used, \
+         the conversions and SHA-256 checksums. Families:\n"
+    );
+    for p in PUBLISHED {
+        text.push_str(&format!("  {}: {}\n    DIR/{}\n", p.family, p.origin, p.layout));
+    }
+    text
+}
+
+/// The file or folder a family is read from under `root`, or `None` for an unknown family.
+pub fn family_path(root: &Path, family: &str) -> Option<PathBuf> {
+    let rel = match family {
+        "google-2019" => "google-2019-borg-sample",
+        "bitbrains" => "bitbrains-rnd/vms",
+        "azure" => "azure-v1-sample",
+        "google-2011" => "google-2011-jobs-dnhua/gcd_jobs_5min_10days.csv.gz",
+        _ => return None,
+    };
+    Some(root.join(rel))
+}
+
 const MACHINE_CORES: f64 = 32.0;
 const MACHINE_BYTES: f64 = 128.0 * 1024.0 * 1024.0 * 1024.0;
 const GIB: f64 = 1024.0 * 1024.0 * 1024.0;
@@ -31,14 +93,14 @@ pub enum TraceError {
     Family(String),
 }
 
-/// Streams every sample of a trace family found under `root` (the `shared/traces` folder).
+/// Streams every sample of a trace family found under `root` (the traces folder).
 pub fn read_family(root: &Path, family: &str, emit: &mut dyn FnMut(Sample)) -> Result<(), TraceError> {
+    let path = family_path(root, family).ok_or_else(|| TraceError::Family(family.to_string()))?;
     match family {
-        "google-2019" => google_2019(&root.join("google-2019-borg-sample"), emit),
-        "bitbrains" => bitbrains(&root.join("bitbrains-rnd/vms"), emit),
-        "azure" => azure(&root.join("azure-v1-sample"), emit),
-        "google-2011" => google_2011(&root.join("google-2011-jobs-dnhua/gcd_jobs_5min_10days.csv.gz"), emit),
-        other => Err(TraceError::Family(other.to_string())),
+        "google-2019" => google_2019(&path, emit),
+        "bitbrains" => bitbrains(&path, emit),
+        "azure" => azure(&path, emit),
+        _ => google_2011(&path, emit),
     }
 }
 

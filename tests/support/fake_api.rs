@@ -4,8 +4,8 @@
 //! settings deployments, statefulsets, daemonsets, cronjobs and `autoscaling/v2`
 //! horizontalpodautoscalers) with `limit`/`continue`
 //! pagination, label selectors, Status error bodies, injected failures and delays. PodMetrics
-//! items are shaped from the real Kubernetes docs sample in ../shared/samples/metrics-k8s-io/
-//! (read in place).
+//! items are shaped from a recorded-shape PodMetrics response kept in
+//! fixtures/samples/metrics-k8s-io/ (the fields and quantity formats metrics-server serves).
 #![allow(dead_code)]
 
 use serde_json::{json, Value};
@@ -17,8 +17,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-pub const SAMPLE: &str =
-    concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/samples/metrics-k8s-io/podmetrics_kube-scheduler-minikube.json");
+pub const SAMPLE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/samples/metrics-k8s-io/podmetrics_api.json");
 pub const WINDOW_MS: i64 = 15_000;
 
 // ---------------------------------------------------------------------------------------------
@@ -463,7 +462,7 @@ pub fn fleet() -> (Cluster, Vec<Expected>) {
         c.pods.push(pod_json(ns, pod, owners[pod], containers, oom));
         add_usage(&mut c, ns, pod, containers);
     }
-    // The real sample's own numbers for the real pod.
+    // The recorded response's own numbers (its first container) for this pod.
     let sample = sample_podmetrics();
     let usage = &sample["containers"][0]["usage"];
     let nanos: u64 = usage["cpu"].as_str().unwrap().trim_end_matches('n').parse().unwrap();

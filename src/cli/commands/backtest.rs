@@ -98,7 +98,7 @@ fn family_plan(family: &str) -> FoldPlan {
 
 /// Runs every scenario and every trace family present under `traces_dir`.
 pub fn suite(
-    traces_dir: &std::path::Path,
+    traces_dir: Option<&std::path::Path>,
     families: &[String],
     policies: &PolicySet,
     log: &mut dyn Write,
@@ -130,12 +130,22 @@ pub fn suite(
         let result = backtest::run(&series, &setup(plan));
         entries.push(SuiteEntry { scope: format!("scenario {name}"), synthetic: true, goals: true, result });
     }
+    let Some(traces_dir) = traces_dir else {
+        writeln!(
+            log,
+            "NOTICE: no traces folder (--traces DIR or {}): trace families skipped, scenarios only.\n{}",
+            traces::TRACES_ENV,
+            traces::where_to_get()
+        )?;
+        return Ok(entries);
+    };
     for family in traces::FAMILIES {
         if !families.is_empty() && !families.iter().any(|f| f == family) {
             continue;
         }
-        if !traces_dir.is_dir() {
-            writeln!(log, "NOTICE: {} not found: trace family {family} skipped", traces_dir.display())?;
+        let path = traces::family_path(traces_dir, family).expect("a known family");
+        if !path.exists() {
+            writeln!(log, "NOTICE: {} not found: trace family {family} skipped (docs/traces.md)", path.display())?;
             continue;
         }
         let started = std::time::Instant::now();
@@ -180,7 +190,7 @@ pub fn goals(entry: &SuiteEntry) -> Vec<(String, bool)> {
 
 pub fn run_suite(args: &SuiteArgs, out: &mut dyn Write) -> Result<u8> {
     let policies = load_policy(args.policy.as_deref())?;
-    let entries = suite(&args.traces, &args.families, &policies, &mut std::io::stderr())?;
+    let entries = suite(args.traces.as_deref(), &args.families, &policies, &mut std::io::stderr())?;
     let markdown = suite_markdown(&entries);
     if let Some(dir) = args.out.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir)?;
@@ -194,7 +204,10 @@ pub fn run_suite(args: &SuiteArgs, out: &mut dyn Write) -> Result<u8> {
 
 pub fn suite_markdown(entries: &[SuiteEntry]) -> String {
     let mut md = String::from("# Back-test: podsizer's default policy against VPA and krr\n\n");
-    md.push_str("Regenerate with `cargo run --release -- backtest-suite --traces ../shared/traces --out reports/backtest.md`.\n");
+    md.push_str(
+        "Regenerate with `cargo run --release -- backtest-suite --traces DIR --out reports/backtest.md`, where DIR holds \
+         the public traces laid out as [docs/traces.md](../docs/traces.md) describes.\n",
+    );
     md.push_str(
         "Each strategy sizes every container from a training window and is replayed over the following holdout window ",
     );

@@ -80,8 +80,12 @@ fn run_scenarios(args: &SynthArgs, out: &mut dyn Write) -> Result<u8> {
 
 /// `podsizer trace FAMILY`: a public trace converted to samples.
 pub fn run_trace(args: &crate::cli::args::TraceArgs, out: &mut dyn Write) -> Result<u8> {
+    use crate::sources::traces;
+    let Some(root) = &args.traces else {
+        bail!("no traces folder: give --traces DIR or set {}\n{}", traces::TRACES_ENV, traces::where_to_get());
+    };
     let mut rows = Vec::new();
-    crate::sources::traces::read_family(&args.traces, &args.family, &mut |s| rows.push(s))?;
+    traces::read_family(root, &args.family, &mut |s| rows.push(s))?;
     match (&args.store, &args.out) {
         (Some(dir), _) => {
             let report = AnyStore::open_or_create(dir, &args.s3.options())?.append(rows)?;

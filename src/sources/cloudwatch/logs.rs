@@ -285,28 +285,27 @@ impl SettingsFold {
 mod tests {
     use super::*;
 
-    fn shared_sample(name: &str) -> String {
-        let path = format!("{}/../shared/samples/container-insights-emf/{name}", env!("CARGO_MANIFEST_DIR"));
+    /// Performance-log events in the published Container Insights shape (every field the agent
+    /// writes), with this project's own values: fixtures/samples/container-insights/.
+    fn event_fixture(name: &str) -> String {
+        let path = format!("{}/fixtures/samples/container-insights/{name}", env!("CARGO_MANIFEST_DIR"));
         std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
     }
 
     #[test]
-    fn reads_the_published_container_event() {
-        let Parsed::Container(e) = parse_event(&shared_sample("eks_performance_log_event_Container.json"), &[]) else {
+    fn reads_a_full_container_event() {
+        let Parsed::Container(e) = parse_event(&event_fixture("container_event.json"), &[]) else {
             panic!("not a container event")
         };
         let s = &e.sample;
-        assert_eq!(s.timestamp_ms, 1_567_097_399_912);
-        assert_eq!(
-            (s.namespace.as_str(), s.pod.as_str()),
-            ("amazon-cloudwatch", "cloudwatch-agent-statsd-df44f855f-ts4q2")
-        );
-        assert_eq!((s.workload_kind.as_str(), s.workload.as_str()), ("Deployment", "cloudwatch-agent-statsd"));
-        assert_eq!(s.container, "cloudwatch-agent");
-        assert_eq!(s.cpu_cores, 6.159993652997942 / 1000.0);
-        assert_eq!(s.memory_bytes, 17_580_032.0);
-        assert_eq!(e.resources.cpu_limit_cores, Some(0.2));
-        assert_eq!(e.resources.memory_limit_bytes, Some(104_857_600.0));
+        assert_eq!(s.timestamp_ms, 1_700_000_460_123);
+        assert_eq!((s.namespace.as_str(), s.pod.as_str()), ("shop", "api-6b9d8c7f5d-x2kqp"));
+        assert_eq!((s.workload_kind.as_str(), s.workload.as_str()), ("Deployment", "api"));
+        assert_eq!(s.container, "php-fpm");
+        assert_eq!(s.cpu_cores, 238.51742919921875 / 1000.0);
+        assert_eq!(s.memory_bytes, 309_329_920.0);
+        assert_eq!(e.resources.cpu_limit_cores, Some(2.0));
+        assert_eq!(e.resources.memory_limit_bytes, Some(2_147_483_648.0));
         assert_eq!(e.resolution, Resolution::Owner);
     }
 
@@ -320,8 +319,8 @@ mod tests {
 
     #[test]
     fn node_and_pod_events_are_skipped_not_malformed() {
-        for f in ["eks_performance_log_event_Node.json", "eks_performance_log_event_Pod.json"] {
-            assert_eq!(parse_event(&shared_sample(f), &[]), Parsed::Skipped, "{f}");
+        for f in ["node_event.json", "pod_event.json"] {
+            assert_eq!(parse_event(&event_fixture(f), &[]), Parsed::Skipped, "{f}");
         }
     }
 
