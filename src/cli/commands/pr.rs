@@ -45,6 +45,7 @@ fn pr_body(args: &PrArgs, run: &SizingRun, changes: &[String], cost: (f64, f64),
         tz: chrono_tz::UTC,
         current_source: Some(format!("{} on {}/{}", args.overlay, args.remote, args.base)),
         previous: None,
+        nodes: &args.nodes,
     };
     let report = crate::outputs::report::markdown_without_charts(&crate::outputs::report::build(&input));
     let list: String = changes.iter().map(|c| format!("- {c}\n")).collect();

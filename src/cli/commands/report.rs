@@ -32,6 +32,7 @@ pub fn run(args: &ReportArgs, out: &mut dyn Write) -> Result<u8> {
         tz,
         current_source: args.kustomize.as_ref().map(|d| d.display().to_string()),
         previous: previous.as_ref(),
+        nodes: &args.nodes,
     };
     let built = report::build(&input);
     let written = report::write(&built, &args.out)?;
