@@ -70,6 +70,11 @@ fn default_policy_does_not_get_worse_on_the_committed_fixture() {
     assert!(num(now, "cost_usd") <= num(was, "cost_usd") * 1.005, "cost went up: {now} vs {was}");
     assert!(num(now, "cpu_over_limit") <= num(was, "cpu_over_limit") + 1e-6, "more throttling: {now} vs {was}");
     assert!(num(now, "oom_kills") <= num(was, "oom_kills"), "more OOM kills: {now} vs {was}");
+    assert!(
+        num(now, "memory_over_request") <= num(was, "memory_over_request") + 1e-6,
+        "more eviction exposure: {now} vs {was}"
+    );
+    assert!(num(now, "memory_over_request") <= 0.05, "eviction exposure above 5%: {now}");
     let vpa = totals(&doc, "vpa");
     assert!(num(now, "cost_usd") <= 0.6 * num(vpa, "cost_usd"), "must stay >= 40% cheaper than vpa");
     assert!(num(now, "cpu_over_limit") <= num(vpa, "cpu_over_limit") + 0.001);
@@ -86,6 +91,12 @@ const KNOWN_MISSES: &[(&str, &str)] = &[
     ("scenario hpa-api", "cheaper than vpa"),
     // One job's memory jumps to 2.3x its 7-day peak on the last day; VPA's 2.4x limit covers it.
     ("trace google-2011", "OOM kills"),
+    // The memory request covers the daily busy hours (p60 of daily peaks x 1.1): where memory
+    // is most of the cost, little is left to save against VPA's p90 of daily peaks x 1.15.
+    // The nightly job holds its batch memory 44% of the day; Bitbrains VMs hold GiBs.
+    ("scenario nightly-batch", "cheaper than vpa"),
+    ("scenario canary-30pct", "cheaper than vpa"),
+    ("trace bitbrains", "cheaper than vpa"),
 ];
 
 #[test]

@@ -85,7 +85,7 @@ impl Default for Policy {
             },
             memory: MemoryPolicy {
                 request_basis: MemoryBasis::DailyPeaks,
-                daily_peak_percentile: 90.0,
+                daily_peak_percentile: 60.0,
                 request_margin: 0.10,
                 request_percentile: 50.0,
                 limit_ratio: 2.0,

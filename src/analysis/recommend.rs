@@ -407,13 +407,33 @@ mod tests {
     #[test]
     fn peak_guard_raises_the_limit_and_says_so() {
         // 0.1 core most of the time, 1 core for 1% of minutes: 2 x request cannot cover it.
-        let u = usage(7 * 24, |m| if m % 100 == 0 { 1.0 } else { 0.1 }, |m| if m % 1000 == 0 { 900e6 } else { 100e6 });
+        // One memory spike, two weeks ago: too old and rare for the request (p90 of daily
+        // peaks), but the limit must still cover it.
+        let u = usage(14 * 24, |m| if m % 100 == 0 { 1.0 } else { 0.1 }, |m| if m == 1000 { 900e6 } else { 100e6 });
         let r = run(&u, &Policy::default());
         let s = r.sizing().unwrap();
         assert!(s.cpu_limit_cores.unwrap() >= 1.0, "{s:?}");
         assert!(s.memory_limit_bytes >= 900e6 * 1.15, "{s:?}");
         let text = r.rationale.join("\n");
         assert!(text.contains("raised to the guard") && text.contains("OOM"), "{text}");
+    }
+
+    #[test]
+    fn memory_request_covers_the_daily_busy_hours() {
+        // 100Mi most of the day, 200Mi for two busy hours every day.
+        let mib = 1048576.0;
+        let busy = |m: i64| (600..720).contains(&(m % 1440));
+        let u = usage(7 * 24, |_| 0.1, |m| if busy(m) { 200.0 * mib } else { 100.0 * mib });
+        let r = run(&u, &Policy::default());
+        let s = r.sizing().unwrap();
+        assert_eq!(s.memory_request_bytes, 220.0 * mib, "p60 of daily peaks 200Mi x 1.1");
+        assert!(r.rationale.iter().any(|l| l.contains("p60 of daily per-pod peaks")), "{:?}", r.rationale);
+        assert!(s.memory_limit_bytes >= 2.0 * s.memory_request_bytes - 1.0);
+        // The old rule: p50 of the working set, exceeded for two hours every day.
+        let mut p50 = Policy::default();
+        p50.memory.request_basis = MemoryBasis::WorkingSet;
+        let old = *run(&u, &p50).sizing().unwrap();
+        assert!(old.memory_request_bytes <= 102.0 * mib, "p50 = 100Mi within a bucket: {old:?}");
     }
 
     #[test]
