@@ -429,7 +429,7 @@ mod tests {
         assert_eq!(s.memory_request_bytes, 220.0 * mib, "p60 of daily peaks 200Mi x 1.1");
         assert!(r.rationale.iter().any(|l| l.contains("p60 of daily per-pod peaks")), "{:?}", r.rationale);
         assert!(s.memory_limit_bytes >= 2.0 * s.memory_request_bytes - 1.0);
-        // The old rule: p50 of the working set, exceeded for two hours every day.
+        // The working-set basis at p50: exceeded for two hours every day.
         let mut p50 = Policy::default();
         p50.memory.request_basis = MemoryBasis::WorkingSet;
         let old = *run(&u, &p50).sizing().unwrap();
