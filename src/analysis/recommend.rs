@@ -68,6 +68,30 @@ pub trait Strategy: Send + Sync {
     fn size(&self, input: &SizingInput<'_>) -> (Sizing, Vec<String>);
 }
 
+/// Holds every figure to what one container can use (`domain::bounds`), whatever the policy
+/// multiplied it by, so no manifest gets a number past physical sense or past 64 bits.
+fn capped(mut s: Sizing, rationale: &mut Vec<String>) -> Sizing {
+    use crate::domain::bounds::{cap_cores, cap_memory};
+    let mut note = |what: &str, cap: String| rationale.push(format!("{what} capped at {cap}, the most one container can use"));
+    if let Some(c) = cap_cores(s.cpu_request_cores) {
+        s.cpu_request_cores = c;
+        note("CPU request", Cpu(c).to_string());
+    }
+    if let Some(c) = s.cpu_limit_cores.and_then(cap_cores) {
+        s.cpu_limit_cores = Some(c);
+        note("CPU limit", Cpu(c).to_string());
+    }
+    if let Some(c) = cap_memory(s.memory_request_bytes) {
+        s.memory_request_bytes = c;
+        note("memory request", Memory(c).to_string());
+    }
+    if let Some(c) = cap_memory(s.memory_limit_bytes) {
+        s.memory_limit_bytes = c;
+        note("memory limit", Memory(c).to_string());
+    }
+    s
+}
+
 /// Applies the history gate and exclusion, then the strategy.
 pub fn recommend(strategy: &dyn Strategy, input: &SizingInput<'_>, overrides: &[String]) -> Recommendation {
     let usage = input.usage;
@@ -95,7 +119,7 @@ pub fn recommend(strategy: &dyn Strategy, input: &SizingInput<'_>, overrides: &[
     } else {
         let (sizing, reasons) = strategy.size(input);
         rationale.extend(reasons);
-        Proposal::Sized(sizing)
+        Proposal::Sized(capped(sizing, &mut rationale))
     };
     Recommendation {
         key: usage.key.clone(),

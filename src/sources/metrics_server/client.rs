@@ -36,7 +36,7 @@ has the ClusterRole) ({message})"
     MetricsNotInstalled { what: String },
     #[error("HTTP {code} {what}: {message}")]
     Api { what: String, code: u16, message: String },
-    #[error("{what}: temporary failure, will retry: {message}")]
+    #[error("{what}: temporary failure (retried with backoff): {message}")]
     Transient { what: String, message: String },
 }
 
