@@ -31,7 +31,9 @@ fn args_of(case: &Path, name: &str) -> Vec<String> {
     let rel = format!("fixtures/bad/{name}");
     match case.extension().and_then(|e| e.to_str()) {
         Some("args") => std::fs::read_to_string(case).unwrap().lines().map(String::from).collect(),
-        Some("toml") => ["recommend", "--input", "fixtures/demo/samples.parquet", "--policy", &rel].map(String::from).to_vec(),
+        Some("toml") => {
+            ["recommend", "--input", "fixtures/demo/samples.parquet", "--policy", &rel].map(String::from).to_vec()
+        }
         _ => ["recommend", "--input", &rel].map(String::from).to_vec(),
     }
 }

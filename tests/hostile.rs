@@ -60,7 +60,8 @@ fn hostile_gitops(dir: &Path) -> (PathBuf, PathBuf) {
 fn names_yaml_would_retype_patch_the_right_containers() {
     let dir = tempfile::tempdir().unwrap();
     let (overlay, samples) = hostile_gitops(dir.path());
-    let out = podsizer().args(["recommend", "--input"]).arg(&samples).arg("--kustomize").arg(&overlay).output().unwrap();
+    let out =
+        podsizer().args(["recommend", "--input"]).arg(&samples).arg("--kustomize").arg(&overlay).output().unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
     let kubectl = std::env::var("PODSIZER_KUBECTL").unwrap_or_else(|_| "kubectl".into());
     let rendered = std::process::Command::new(kubectl).arg("kustomize").arg(&overlay).output().unwrap();
@@ -83,7 +84,8 @@ fn a_failed_overlay_write_leaves_every_file_as_it_was() {
     // A directory where the patch file must go: the kustomization edit must not land either.
     std::fs::create_dir(overlay.join("podsizer-deployment-yes.yaml")).unwrap();
     let before = tree(dir.path());
-    let out = podsizer().args(["recommend", "--input"]).arg(&samples).arg("--kustomize").arg(&overlay).output().unwrap();
+    let out =
+        podsizer().args(["recommend", "--input"]).arg(&samples).arg("--kustomize").arg(&overlay).output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("podsizer-deployment-yes.yaml") && stderr.contains("nothing was changed"), "{stderr}");

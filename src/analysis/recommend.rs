@@ -72,7 +72,8 @@ pub trait Strategy: Send + Sync {
 /// multiplied it by, so no manifest gets a number past physical sense or past 64 bits.
 fn capped(mut s: Sizing, rationale: &mut Vec<String>) -> Sizing {
     use crate::domain::bounds::{cap_cores, cap_memory};
-    let mut note = |what: &str, cap: String| rationale.push(format!("{what} capped at {cap}, the most one container can use"));
+    let mut note =
+        |what: &str, cap: String| rationale.push(format!("{what} capped at {cap}, the most one container can use"));
     if let Some(c) = cap_cores(s.cpu_request_cores) {
         s.cpu_request_cores = c;
         note("CPU request", Cpu(c).to_string());

@@ -52,7 +52,10 @@ pub fn open_inputs(args: &InputArgs, default_window: Option<&str>) -> Result<Vec
             }
             inputs.push(Input::Samples { path: path.clone(), samples: outcome.samples });
         } else {
-            bail!("{}: no such file or directory", path.display());
+            // The system's reason: a symlink loop or a permission is not "no such file".
+            let reason =
+                std::fs::metadata(path).err().map_or_else(|| "not a file or directory".into(), |e| e.to_string());
+            bail!("{}: {reason}", path.display());
         }
     }
     Ok(inputs)

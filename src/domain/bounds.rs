@@ -71,7 +71,7 @@ fn unit_hint(ms: i64, latest: i64) -> &'static str {
 pub fn check_cores(cores: f64) -> Result<(), String> {
     check_usage(cores)?;
     if cores > MAX_CORES {
-        return Err(format!("{cores} cores is more than one container can use (at most {MAX_CORES})"));
+        return Err(format!("{} cores is more than one container can use (at most {MAX_CORES})", short_number(cores)));
     }
     Ok(())
 }
@@ -80,9 +80,18 @@ pub fn check_cores(cores: f64) -> Result<(), String> {
 pub fn check_memory(bytes: f64) -> Result<(), String> {
     check_usage(bytes)?;
     if bytes > MAX_MEMORY_BYTES {
-        return Err(format!("{bytes} bytes is more than one container can use (at most 64Ti)"));
+        return Err(format!("{} bytes is more than one container can use (at most 64Ti)", short_number(bytes)));
     }
     Ok(())
+}
+
+/// A number for a message: `1e300`, not three hundred digits.
+pub fn short_number(v: f64) -> String {
+    if v.abs() >= 1e15 {
+        format!("{v:e}")
+    } else {
+        v.to_string()
+    }
 }
 
 fn check_usage(v: f64) -> Result<(), String> {

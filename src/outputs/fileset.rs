@@ -14,7 +14,9 @@ use std::path::{Component, Path, PathBuf};
 
 #[derive(Debug, thiserror::Error)]
 pub enum FileSetError {
-    #[error("{root}: refusing to write `{path}`: it would leave the folder (only plain file names inside it are written)")]
+    #[error(
+        "{root}: refusing to write `{path}`: it would leave the folder (only plain file names inside it are written)"
+    )]
     Outside { root: PathBuf, path: String },
     #[error("{root}: two outputs would share the file `{path}`; nothing was written")]
     Duplicate { root: PathBuf, path: String },
@@ -216,7 +218,12 @@ mod tests {
     }
 
     fn full_disk_on_second(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-        let staged = path.parent().unwrap().read_dir()?.flatten().any(|e| e.file_name().to_string_lossy().ends_with(".podsizer-new"));
+        let staged = path
+            .parent()
+            .unwrap()
+            .read_dir()?
+            .flatten()
+            .any(|e| e.file_name().to_string_lossy().ends_with(".podsizer-new"));
         if staged {
             return Err(std::io::Error::from_raw_os_error(28));
         }

@@ -292,3 +292,16 @@ fn csv_text(recs: &[Recommendation]) -> String {
     }
     String::from_utf8(w.into_inner().expect("flush")).expect("utf-8")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::printable;
+
+    #[test]
+    fn control_characters_never_reach_a_terminal() {
+        assert_eq!(printable("api-v2.x"), "api-v2.x");
+        let shown = printable("evil\u{1b}[2J\nname\r");
+        assert!(!shown.chars().any(char::is_control), "{shown}");
+        assert_eq!(shown, "evil\\u{1b}[2J\\u{a}name\\u{d}");
+    }
+}

@@ -149,7 +149,8 @@ pub fn hpa_patch(rendered: &RenderedHpa, advice: &crate::analysis::hpa::HpaAdvic
     }
     let mut spec = serde_yaml::Mapping::new();
     spec.insert("metrics".into(), metrics);
-    let doc = manifest("autoscaling/v2", "HorizontalPodAutoscaler", &rendered.hpa.name, serde_yaml::Value::Mapping(spec));
+    let doc =
+        manifest("autoscaling/v2", "HorizontalPodAutoscaler", &rendered.hpa.name, serde_yaml::Value::Mapping(spec));
     let text = format!(
         "{PATCH_HEADER}# Keeps the HPA's scaling threshold where it was now that the requests change.\n{}",
         super::yaml::to_string(&doc)
@@ -193,7 +194,11 @@ pub fn render_text(dir: &Path) -> Result<String, KustomizeError> {
     let kubectl = kubectl();
     let out = run_with_timeout(Command::new(&kubectl).arg("kustomize").arg(dir), kubectl_timeout())
         .map_err(|source| KustomizeError::Kubectl { kubectl: kubectl.clone(), source })?
-        .ok_or_else(|| KustomizeError::Timeout { kubectl: kubectl.clone(), dir: dir.to_path_buf(), after: kubectl_timeout() })?;
+        .ok_or_else(|| KustomizeError::Timeout {
+            kubectl: kubectl.clone(),
+            dir: dir.to_path_buf(),
+            after: kubectl_timeout(),
+        })?;
     if !out.status.success() {
         let stderr = String::from_utf8_lossy(&out.stderr);
         // kubectl wraps the message in klog noise: keep the part after `err=`.
@@ -627,7 +632,7 @@ mod tests {
         let updated = add_patch_entry(Path::new("k.yaml"), original, &patch()).unwrap().unwrap();
         assert!(updated.starts_with("# team comment\n"));
         assert!(
-            updated.contains("  - path: other.yaml\n  - path: podsizer-deployment-api.yaml\n    target:\n"),
+            updated.contains("  - path: other.yaml\n  - path: \"podsizer-deployment-api.yaml\"\n    target:\n"),
             "{updated}"
         );
         assert!(updated.ends_with("labels:\n  - pairs: {env: prod}\n"));

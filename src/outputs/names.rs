@@ -10,8 +10,9 @@
 
 use std::fmt::Write;
 
-/// Longest file name stem before the tail is replaced by a hash (file systems allow 255 bytes).
-const MAX_STEM: usize = 200;
+/// Longest file name stem before the tail is replaced by a hash: file systems allow 255 bytes,
+/// and a prefix, an extension and the temp-file decoration of `fileset` come on top.
+const MAX_STEM: usize = 180;
 
 /// `name` as one safe, injective path-component fragment.
 pub fn safe_name(name: &str) -> String {
@@ -53,7 +54,12 @@ pub fn decode(encoded: &str) -> Option<String> {
 /// first part and ends in `~` and a hash of the whole; `~` is never produced otherwise, and
 /// the writers refuse two files with one name, so a hash collision is an error, not a merge.
 pub fn file_stem(parts: &[&str]) -> String {
-    let stem = parts.iter().map(|p| safe_name(p)).collect::<Vec<_>>().join(".");
+    let mut stem = parts.iter().map(|p| safe_name(p)).collect::<Vec<_>>().join(".");
+    // An empty first name would make the stem empty, `.` or hidden: a lone `_` (never produced
+    // by `safe_name`, whose `_` is always followed by two hex digits) stands in front.
+    if stem.is_empty() || stem.starts_with('.') {
+        stem.insert(0, '_');
+    }
     if stem.len() <= MAX_STEM {
         return stem;
     }
@@ -109,6 +115,8 @@ mod tests {
         let head = escaped.split('~').next().unwrap();
         assert!(decode(head).is_some(), "cut inside an escape: {head}");
         assert_eq!(file_stem(&["a.b", "c"]), "a_2eb.c");
+        assert_eq!(file_stem(&["", ""]), "_.");
+        assert_eq!(file_stem(&[""]), "_");
         assert_ne!(file_stem(&["a.b", "c"]), file_stem(&["a", "b.c"]));
     }
 

@@ -63,7 +63,8 @@ fn pr_body(args: &PrArgs, run: &SizingRun, changes: &[String], cost: (f64, f64),
 /// a `../` or absolute path would write into files that are not the repository's.
 fn overlay_is_relative(overlay: &str) -> Result<()> {
     use std::path::Component;
-    let plain = std::path::Path::new(overlay).components().all(|c| matches!(c, Component::Normal(_) | Component::CurDir));
+    let plain =
+        std::path::Path::new(overlay).components().all(|c| matches!(c, Component::Normal(_) | Component::CurDir));
     if overlay.is_empty() || !plain {
         bail!("--overlay {overlay:?}: must be a folder inside the repository, relative to it, without `..`");
     }
@@ -77,7 +78,11 @@ fn overlay_inside(repo: &std::path::Path, overlay: &str) -> Result<std::path::Pa
         bail!("{}: the overlay folder does not exist on the base branch", dir.display());
     };
     if !real_dir.starts_with(&real_repo) {
-        bail!("--overlay {overlay:?}: resolves to {}, outside the repository {}", real_dir.display(), real_repo.display());
+        bail!(
+            "--overlay {overlay:?}: resolves to {}, outside the repository {}",
+            real_dir.display(),
+            real_repo.display()
+        );
     }
     Ok(dir)
 }
