@@ -147,6 +147,12 @@ impl Store {
     }
 }
 
+/// The first instant of a `day=YYYY-MM-DD` directory's day.
+fn day_of_dir(dir: &Path) -> Option<i64> {
+    let name = dir.file_name()?.to_str()?;
+    crate::domain::parse_timestamp(name.strip_prefix("day=")?).ok()
+}
+
 fn day_dir_name(day_start_ms: i64) -> String {
     // Appends refuse instants outside `domain::bounds`, so the fallback is never named.
     let date = chrono::DateTime::from_timestamp_millis(day_start_ms).unwrap_or_default().date_naive();
