@@ -135,3 +135,27 @@ fn a_failed_report_write_leaves_last_weeks_report_whole() {
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert_eq!(tree(&out_dir), before, "no chart, page or temp file of the failed run may remain");
 }
+
+#[test]
+fn collect_exits_2_when_every_round_failed() {
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = dir.path().join("kubeconfig");
+    // Port 9 on loopback: nothing listens, every request is refused at once.
+    std::fs::write(
+        &kubeconfig,
+        "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster: {server: \"http://127.0.0.1:9\"}\ncontexts:\n- name: c\n  context: {cluster: c, user: u}\ncurrent-context: c\nusers:\n- name: u\n  user: {token: x}\n",
+    )
+    .unwrap();
+    let out = podsizer()
+        .args(["collect", "metrics-server", "--rounds", "2", "--interval", "1s", "--retries", "0", "--store"])
+        .arg(dir.path().join("store"))
+        .arg("--kubeconfig")
+        .arg(&kubeconfig)
+        .timeout(Duration::from_secs(60))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("all 2 round(s) failed"), "{stderr}");
+    assert!(!stderr.contains("will retry"), "{stderr}");
+}

@@ -304,6 +304,37 @@ mod tests {
     }
 
     #[test]
+    fn a_failed_append_writes_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open_or_create(dir.path()).unwrap();
+        store.append(vec![sample(0, "a", 1.0)]).unwrap();
+        // A file where the next day's partition must go stands in for an unwritable disk.
+        std::fs::write(dir.path().join("day=1970-01-02"), b"in the way").unwrap();
+        let listing = |p: &Path| {
+            let mut names: Vec<String> = walk(p).into_iter().map(|e| e.display().to_string()).collect();
+            names.sort();
+            names
+        };
+        let before = listing(dir.path());
+        assert!(store.append(vec![sample(DAY_MS + 60_000, "a", 1.0)]).is_err());
+        assert_eq!(listing(dir.path()), before, "no part or temp file may remain");
+        std::fs::remove_file(dir.path().join("day=1970-01-02")).unwrap();
+        assert_eq!(collect(&store).len(), 1);
+    }
+
+    fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+        let mut out = Vec::new();
+        for e in std::fs::read_dir(dir).unwrap().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                out.extend(walk(&p));
+            }
+            out.push(p);
+        }
+        out
+    }
+
+    #[test]
     fn leftover_temp_files_and_foreign_dirs() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open_or_create(dir.path()).unwrap();
