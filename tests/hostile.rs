@@ -159,3 +159,24 @@ fn collect_exits_2_when_every_round_failed() {
     assert!(stderr.contains("all 2 round(s) failed"), "{stderr}");
     assert!(!stderr.contains("will retry"), "{stderr}");
 }
+
+#[test]
+fn the_same_input_twice_counts_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, samples) = hostile_gitops(dir.path());
+    let link = dir.path().join("again.csv");
+    std::os::unix::fs::symlink(&samples, &link).unwrap();
+    let json = |inputs: &[&Path]| {
+        let mut cmd = podsizer();
+        cmd.args(["recommend", "-o", "json"]);
+        for i in inputs {
+            cmd.arg("--input").arg(i);
+        }
+        let out = cmd.output().unwrap();
+        assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()
+    };
+    let once = json(&[&samples]);
+    assert_eq!(once["recommendations"][0]["samples"], 300);
+    assert_eq!(json(&[&samples, &samples, &link]), once);
+}
