@@ -156,7 +156,7 @@ fn collect_exits_2_when_every_round_failed() {
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
-    assert!(stderr.contains("all 2 round(s) failed"), "{stderr}");
+    assert!(stderr.contains("all 2 round(s) failed") && stderr.contains("127.0.0.1:9"), "{stderr}");
     assert!(!stderr.contains("will retry"), "{stderr}");
 }
 

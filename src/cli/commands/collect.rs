@@ -72,7 +72,11 @@ pub fn run(args: &MetricsServerArgs, out: &mut dyn Write) -> anyhow::Result<u8> 
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().context("starting the runtime")?;
     let summary = runtime.block_on(collect(&settings, &store))?;
     if let (true, Some(last)) = (summary.failed == summary.rounds && !summary.signalled, &summary.last_error) {
-        anyhow::bail!("all {} round(s) failed, nothing was collected; the last failure: {last}", summary.rounds);
+        let server = summary.server.as_deref().map_or_else(String::new, |s| format!(" from the API server {s}"));
+        anyhow::bail!(
+            "all {} round(s) failed, nothing was collected{server}; the last failure: {last}",
+            summary.rounds
+        );
     }
     writeln!(
         out,
@@ -98,6 +102,8 @@ struct Summary {
     /// error, not a success with nothing in it.
     failed: u64,
     last_error: Option<String>,
+    /// The API server's URL, once a client was made.
+    server: Option<String>,
 }
 
 fn log(msg: &str) {
@@ -236,7 +242,8 @@ impl Collector<'_> {
             let client = match &self.client {
                 Some(c) => c.clone(),
                 None => {
-                    let c = client::connect(&self.settings.connect).await?;
+                    let (c, server) = client::connect(&self.settings.connect).await?;
+                    self.summary.server = Some(server);
                     self.client = Some(c.clone());
                     c
                 }
