@@ -359,6 +359,24 @@ mod tests {
     use super::*;
     use crate::domain::Workload;
 
+    #[test]
+    fn proposals_past_what_a_container_can_use_are_capped_with_a_reason() {
+        let absurd = Sizing {
+            cpu_request_cores: 0.5,
+            cpu_limit_cores: Some(1e19),
+            memory_request_bytes: 1e300,
+            memory_limit_bytes: f64::NAN,
+        };
+        let mut rationale = Vec::new();
+        let s = capped(absurd, &mut rationale);
+        assert_eq!(s.cpu_request_cores, 0.5);
+        assert_eq!(s.cpu_limit_cores, Some(crate::domain::bounds::MAX_CORES));
+        assert_eq!(s.memory_request_bytes, crate::domain::bounds::MAX_MEMORY_BYTES);
+        assert_eq!(Memory(s.memory_limit_bytes).to_string(), "64Ti");
+        assert_eq!(rationale.len(), 3, "{rationale:?}");
+        assert!(rationale[0].starts_with("CPU limit capped at 1024"), "{rationale:?}");
+    }
+
     fn usage(hours: i64, cpu: impl Fn(i64) -> f64, mem: impl Fn(i64) -> f64) -> ContainerUsage {
         let key = ContainerKey {
             workload: Workload { namespace: "ns".into(), kind: "Deployment".into(), name: "w".into() },
