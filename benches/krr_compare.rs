@@ -421,6 +421,7 @@ fn main() {
         meta.last_ms,
         STEP,
         500_000,
+        podsizer::sources::prometheus::ReadPath::RemoteRead,
     );
     println!(
         "podsizer (median of {runs}): import {import_s:.2}s ({store_s:.1}s writing the store, Prometheus \

@@ -26,6 +26,7 @@ mod rows;
 use rows::{rows_of, stored, Row};
 #[path = "support/prometheus.rs"]
 mod prometheus;
+use podsizer::sources::prometheus::ReadPath::RemoteRead;
 use prometheus::*;
 
 const MIB: f64 = 1024.0 * 1024.0;
@@ -409,8 +410,14 @@ fn import_matches_generated_series_workloads_and_recommendations() {
     println!("{}", run.stdout);
     let requests = figure(&run.stdout, "requests:");
     assert_eq!(requests as usize, proxy.requests(), "the reported request count is what reached Prometheus");
-    let ranges = proxy.state.range_queries.load(Ordering::SeqCst);
-    assert!(ranges >= 2 * 2 * 3, "chunked into several windows and batches: {ranges} range queries");
+    let reads = proxy.state.remote_reads.load(Ordering::SeqCst);
+    assert!(reads > 2 * 3, "chunked into several windows and batches: {reads} remote reads");
+    assert_eq!(
+        reads,
+        proxy.state.range_queries.load(Ordering::SeqCst),
+        "no query_range: Prometheus serves remote read"
+    );
+    assert_eq!(figure(&run.stdout, "query_range, "), reads as u64, "{}", run.stdout);
     assert!(run.stdout.contains("in 2 window(s)"), "{}", run.stdout);
     let max_in_flight = proxy.state.max_in_flight.load(Ordering::SeqCst);
     assert!((1..=3).contains(&max_in_flight), "at most --concurrency requests at once: {max_in_flight}");
@@ -712,9 +719,20 @@ fn a_week_of_500_containers_takes_a_bounded_number_of_requests() {
     let series: BTreeSet<(&str, &str, &str)> =
         truth.iter().map(|s| (s.namespace.as_str(), s.pod.as_str(), s.container.as_str())).collect();
     assert_eq!(series.len(), 2 * containers);
-    let planned =
-        podsizer::sources::prometheus::planned_requests(series.len(), 3, last - 7 * DAY_MS, last, STEP, 500_000);
-    assert_eq!(requests, planned, "requests as planned: 1 discovery + 2 per pod batch + kube-state-metrics lookups");
+    let planned = podsizer::sources::prometheus::planned_requests(
+        series.len(),
+        3,
+        last - 7 * DAY_MS,
+        last,
+        STEP,
+        500_000,
+        RemoteRead,
+    );
+    assert_eq!(
+        requests, planned,
+        "requests as planned: 1 discovery + 1 remote read per pod batch + probe + kube-state-metrics"
+    );
+    assert!(run.stdout.contains("read path: remote read"), "{}", run.stdout);
     assert!(requests <= 60, "{requests} requests for {containers} containers");
     assert_eq!(figure(&run.stdout, "containers:") as usize, containers);
     assert_eq!(figure(&run.stdout, "workload(s), as") as usize, series.len());

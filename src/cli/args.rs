@@ -388,6 +388,17 @@ pub struct PrometheusArgs {
     /// Retries of a request that failed to connect, timed out or got HTTP 429/502/503/504.
     #[arg(long, default_value_t = 2)]
     pub retries: u32,
+    /// How usage is read: raw samples by remote read (rates computed here), query_range
+    /// (rates evaluated by Prometheus), or auto: remote read, query_range where it is refused.
+    #[arg(long, value_enum, default_value = "auto")]
+    pub read_api: ReadApi,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ReadApi {
+    Auto,
+    RemoteRead,
+    QueryRange,
 }
 
 #[derive(Debug, Args)]

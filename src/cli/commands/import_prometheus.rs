@@ -7,12 +7,12 @@
 //! pods already stored (rows stored twice would be dropped by the store anyway).
 
 use super::import::{load_state, save_state, stable_hash};
-use crate::cli::args::PrometheusArgs;
+use crate::cli::args::{PrometheusArgs, ReadApi};
 use crate::domain::{format_timestamp, parse_duration, parse_timestamp, DAY_MS};
 use crate::sources::prometheus::{
     align_down, align_up, discover_pods, fetch_kube_state, fetch_window, parse_header, pod_batches, promql_duration,
-    time_windows, Client, ClientConfig, ContainerSettings, FetchOptions, JoinStats, Resolution, Scope, Window,
-    MAX_POINTS_PER_SERIES,
+    time_windows, Client, ClientConfig, ContainerSettings, FetchOptions, JoinStats, ReadPath, Resolution, Scope,
+    Window, MAX_POINTS_PER_SERIES,
 };
 use crate::store::remote::AnyStore;
 use crate::store::Store;
@@ -181,6 +181,26 @@ impl Buffer {
     }
 }
 
+/// Remote read unless told otherwise; with `auto`, query_range where the server refuses it
+/// (one probe request), saying so.
+fn choose_read_path(client: &Client, scope: &Scope, api: ReadApi, at_ms: i64) -> Result<ReadPath> {
+    match api {
+        ReadApi::QueryRange => Ok(ReadPath::QueryRange),
+        ReadApi::RemoteRead => {
+            client.probe_remote_read(scope, at_ms).context("--read-api remote-read")?;
+            Ok(ReadPath::RemoteRead)
+        }
+        ReadApi::Auto => match client.probe_remote_read(scope, at_ms) {
+            Ok(()) => Ok(ReadPath::RemoteRead),
+            Err(e) if crate::sources::prometheus::remote_read::is_refusal(&e) => {
+                eprintln!("note: {e}; reading with query_range instead");
+                Ok(ReadPath::QueryRange)
+            }
+            Err(e) => Err(e.into()),
+        },
+    }
+}
+
 pub fn run(args: &PrometheusArgs, out: &mut dyn Write) -> Result<u8> {
     let started = Instant::now();
     let step = parse_duration(&args.step).context("--step")?;
@@ -221,12 +241,13 @@ pub fn run(args: &PrometheusArgs, out: &mut dyn Write) -> Result<u8> {
         retries: args.retries,
         backoff: Duration::from_millis(500),
     })?;
-    let options = FetchOptions {
+    let mut options = FetchOptions {
         scope: scope.clone(),
         step_ms: step,
         rate_window_ms: rate_window,
         max_points_per_request: args.max_points.max(1),
         concurrency: args.concurrency.max(1),
+        read_path: ReadPath::QueryRange,
     };
 
     // The store is created only once Prometheus has answered, so a failed first import leaves nothing behind.
@@ -264,6 +285,7 @@ pub fn run(args: &PrometheusArgs, out: &mut dyn Write) -> Result<u8> {
 
     let ksm = fetch_kube_state(&client, &scope, range.start_ms, range.end_ms)
         .context("reading kube-state-metrics series (owners, requests/limits, OOM kills)")?;
+    options.read_path = choose_read_path(&client, &scope, args.read_api, range.end_ms)?;
     let store = AnyStore::open_or_create(&args.store, &args.s3.options())?;
     let progress = std::io::stderr().is_terminal();
     let mut totals = Totals::default();
@@ -393,13 +415,17 @@ pub fn run(args: &PrometheusArgs, out: &mut dyn Write) -> Result<u8> {
         promql_duration(step),
         promql_duration(rate_window)
     )?;
+    writeln!(out, "  read path: {}", options.read_path)?;
     writeln!(
         out,
-        "  requests: {requests} ({range_queries} query_range in {} window(s), the rest series/owner/settings lookups), \
-         {} retried, {:.1} MB, at most {} in flight",
+        "  requests: {requests} ({range_queries} query_range, {} remote read, in {} window(s); \
+         the rest series/owner/settings lookups); received {} series, {} samples, {:.1} MB; {} retried, at most {} in flight",
+        stats.remote_reads.load(Ordering::Relaxed),
         windows.len(),
-        stats.retries.load(Ordering::Relaxed),
+        stats.series.load(Ordering::Relaxed),
+        stats.samples.load(Ordering::Relaxed),
         stats.bytes.load(Ordering::Relaxed) as f64 / 1e6,
+        stats.retries.load(Ordering::Relaxed),
         stats.max_in_flight.load(Ordering::Relaxed)
     )?;
     writeln!(
