@@ -153,7 +153,7 @@ pub(crate) mod tests {
 
     impl Writer {
         fn push(&mut self, bit: bool) {
-            if self.bits % 8 == 0 {
+            if self.bits.is_multiple_of(8) {
                 self.bytes.push(0);
             }
             if bit {

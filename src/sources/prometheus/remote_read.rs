@@ -562,8 +562,8 @@ mod tests {
         let queries = [q(0, 1_000_000), q(120_000, 300_000)];
         let a: Vec<(i64, f64)> = (0..5).map(|i| (i * 60_000, i as f64)).collect();
         let b: Vec<(i64, f64)> = (5..9).map(|i| (i * 60_000, i as f64)).collect();
-        let mut body = response_frame(0, &[("pod", "p")], &[a.clone()]);
-        body.extend(response_frame(0, &[("pod", "p")], &[b.clone()]));
+        let mut body = response_frame(0, &[("pod", "p")], std::slice::from_ref(&a));
+        body.extend(response_frame(0, &[("pod", "p")], std::slice::from_ref(&b)));
         body.extend(response_frame(1, &[("pod", "q")], &[a.clone(), b.clone()]));
         let got = decode_stream(&body, &queries).unwrap();
         assert_eq!(got[0].len(), 1);
