@@ -675,12 +675,19 @@ fn down_slow_and_bad_responses_are_errors_that_say_why() {
         assert!(stored(&store).is_empty(), "nothing stored from a bad answer");
     }
 
-    // Bad PromQL in --selector: the real Prometheus refuses it, and says why.
-    let mut args = range.to_vec();
-    args.extend(["--selector", r#"job=~"(""#]);
-    let run = import(&prom.url(), &dir.path().join("bad-selector"), &args);
-    assert!(!run.ok && run.stderr.contains("bad_data"), "{}", run.stderr);
-    assert!(run.stderr.contains("missing closing )") || run.stderr.contains("error parsing regexp"), "{}", run.stderr);
+    // A bad regex in --selector: the real Prometheus refuses it, and says why (remote read
+    // answers HTTP 500, query_range an API error).
+    for (api, said) in [("remote-read", "/api/v1/read: HTTP 500"), ("query-range", "bad_data")] {
+        let mut args = range.to_vec();
+        args.extend(["--selector", r#"job=~"(""#, "--read-api", api]);
+        let run = import(&prom.url(), &dir.path().join(format!("bad-selector-{api}")), &args);
+        assert!(!run.ok && run.stderr.contains(said), "{}", run.stderr);
+        assert!(
+            run.stderr.contains("missing closing )") || run.stderr.contains("error parsing regexp"),
+            "{}",
+            run.stderr
+        );
+    }
 }
 
 /// Acceptance: 7 days of 500 containers at 60 s, with a bounded and reported number of requests.

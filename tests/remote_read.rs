@@ -286,3 +286,56 @@ fn a_server_without_remote_read_falls_back_and_says_so() {
         assert!(forced.stderr.contains(&url) && forced.stderr.contains(said), "case {i}: {}", forced.stderr);
     }
 }
+
+fn recommend(args: &[&str], cache: &Path) -> (String, String) {
+    let out = podsizer()
+        .args(["recommend", "-o", "json", "--force"])
+        .args(args)
+        .env("XDG_CACHE_HOME", cache)
+        .output()
+        .unwrap();
+    let (stdout, stderr) =
+        (String::from_utf8_lossy(&out.stdout).to_string(), String::from_utf8_lossy(&out.stderr).to_string());
+    assert!(out.status.success(), "{stderr}");
+    (stdout, stderr)
+}
+
+#[test]
+fn recommend_from_prometheus_in_one_command_with_a_cache_store() {
+    if !tools_present("recommend_from_prometheus_in_one_command_with_a_cache_store") {
+        return;
+    }
+    let d = data();
+    let prom = Prometheus::start(&d.blocks);
+    let proxy = Proxy::start(prom.port, ProxyConfig::default());
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("cache");
+    let until = podsizer::domain::format_timestamp(d.end_ms);
+    let one = ["--prometheus", &proxy.url(), "--window", "2d", "--until", &until, "--rate-window", "2m"];
+    let (first, said) = recommend(&one, &cache);
+    assert!(said.contains("read path: remote read") && said.contains("requests: "), "{said}");
+    let doc: serde_json::Value = serde_json::from_str(&first).expect("stdout is only the JSON document");
+    assert_eq!(doc["recommendations"].as_array().unwrap().len(), 6);
+
+    // The cache store: one per URL and scope under XDG_CACHE_HOME, read like any store.
+    let stores: Vec<PathBuf> =
+        std::fs::read_dir(cache.join("podsizer").join("prometheus")).unwrap().map(|e| e.unwrap().path()).collect();
+    assert_eq!(stores.len(), 1, "{stores:?}");
+    let (direct, _) = recommend(&["--input", stores[0].to_str().unwrap(), "--window", "2d", "--until", &until], &cache);
+    assert_eq!(first, direct, "the same sizing as from the store");
+
+    // A second run fetches nothing new, and sizes the same.
+    let before = proxy.requests();
+    let (second, said) = recommend(&one, &cache);
+    assert!(said.contains("nothing new"), "{said}");
+    assert!(proxy.requests() - before <= 1, "{} requests", proxy.requests() - before);
+    assert_eq!(first, second);
+
+    // Another scope is another cache; --store chooses the place.
+    let chosen = dir.path().join("chosen");
+    let mut scoped = one.to_vec();
+    scoped.extend(["-n", "rr", "--store", chosen.to_str().unwrap()]);
+    recommend(&scoped, &cache);
+    assert!(podsizer::store::Store::is_store(&chosen));
+    assert_eq!(std::fs::read_dir(cache.join("podsizer").join("prometheus")).unwrap().count(), 1);
+}

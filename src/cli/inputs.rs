@@ -35,7 +35,11 @@ pub const DEFAULT_WINDOW: &str = "14d";
 
 pub fn open_inputs(args: &InputArgs, default_window: Option<&str>) -> Result<Vec<Input>> {
     let mut inputs = Vec::new();
-    for path in &args.inputs {
+    let mut paths = args.inputs.clone();
+    if args.prometheus.prometheus.is_some() {
+        paths.push(super::commands::import_prometheus::import_for_sizing(args, default_window)?);
+    }
+    for path in &paths {
         if let Some(mirror) = super::s3::open_input(path, args, default_window)? {
             inputs.push(Input::Store(mirror));
         } else if path.is_dir() {

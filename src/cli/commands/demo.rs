@@ -87,6 +87,7 @@ pub fn run(args: &DemoArgs, out: &mut dyn Write) -> Result<u8> {
             traffic_shares: vec![],
             rescan: false,
             s3: Default::default(),
+            prometheus: Default::default(),
         },
         output: args.output,
         policy: None,

@@ -7,7 +7,7 @@
 //! pods already stored (rows stored twice would be dropped by the store anyway).
 
 use super::import::{load_state, save_state, stable_hash};
-use crate::cli::args::{PrometheusArgs, ReadApi};
+use crate::cli::args::{InputArgs, PrometheusArgs, ReadApi};
 use crate::domain::{format_timestamp, parse_duration, parse_timestamp, DAY_MS};
 use crate::sources::prometheus::{
     align_down, align_up, discover_pods, fetch_kube_state, fetch_window, parse_header, pod_batches, promql_duration,
@@ -533,6 +533,66 @@ fn headers(args: &PrometheusArgs) -> Result<Vec<(String, String)>> {
         headers.push(("Authorization".into(), format!("Bearer {token}")));
     }
     Ok(headers)
+}
+
+/// `--prometheus URL` on `recommend`, `report`, `pr` and `backtest`: imports the window (the
+/// first time) or what is new since the last run into a cache store and returns its path. The
+/// import's summary goes to stderr, so stdout holds only the command's own output.
+pub fn import_for_sizing(input: &InputArgs, default_window: Option<&str>) -> Result<PathBuf> {
+    let p = &input.prometheus;
+    let window = input.window.as_deref().or(default_window).unwrap_or(crate::cli::inputs::DEFAULT_WINDOW);
+    let mut args = PrometheusArgs {
+        url: p.prometheus.clone().context("--prometheus")?,
+        store: PathBuf::new(),
+        s3: input.s3.clone(),
+        since: input.since.clone().unwrap_or_else(|| window.to_string()),
+        until: input.until.clone(),
+        step: "60s".into(),
+        rate_window: p.rate_window.clone(),
+        namespaces: input.namespaces.clone(),
+        selector: p.selector.clone(),
+        headers: p.headers.clone(),
+        bearer_token_file: p.bearer_token_file.clone(),
+        cluster_label: p.cluster_label.clone(),
+        concurrency: 4,
+        max_points: 500_000,
+        timeout: "120s".into(),
+        retries: 2,
+        read_api: p.read_api,
+    };
+    args.store = match &p.store {
+        Some(store) => store.clone(),
+        None => cache_store(&args)?,
+    };
+    let mut summary = Vec::new();
+    run(&args, &mut summary)?;
+    std::io::stderr().write_all(&summary)?;
+    Ok(args.store)
+}
+
+/// `$XDG_CACHE_HOME/podsizer/prometheus/<host>-<hash of URL and scope>` (or `~/.cache/...`).
+fn cache_store(args: &PrometheusArgs) -> Result<PathBuf> {
+    let scope = Scope {
+        namespaces: args.namespaces.clone(),
+        cluster: args.cluster_label.as_deref().map(parse_cluster_label).transpose()?,
+        selector: args.selector.clone(),
+    };
+    let url = args.url.trim().trim_end_matches('/');
+    let host: String = url
+        .split("://")
+        .nth(1)
+        .unwrap_or(url)
+        .chars()
+        .take(60)
+        .map(|c| if c.is_ascii_alphanumeric() || c == '.' || c == '-' { c } else { '_' })
+        .collect();
+    let base = std::env::var_os("XDG_CACHE_HOME")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
+        .unwrap_or_else(std::env::temp_dir);
+    let key = stable_hash(&source_id(url, &scope, args));
+    Ok(base.join("podsizer").join("prometheus").join(format!("{host}-{key:016x}")))
 }
 
 /// Identifies what an import reads: URL and scope (not the time range or step).
