@@ -79,7 +79,9 @@ fn target_dir() -> PathBuf {
 }
 
 fn podsizer() -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_podsizer"));
+    // PODSIZER_BIN: a copy of the binary, when the target directory is shared with other builds.
+    let bin = std::env::var_os("PODSIZER_BIN").unwrap_or_else(|| env!("CARGO_BIN_EXE_podsizer").into());
+    let mut cmd = Command::new(bin);
     for var in ["HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"] {
         cmd.env_remove(var);
     }

@@ -418,7 +418,7 @@ fn import_matches_generated_series_workloads_and_recommendations() {
         "no query_range: Prometheus serves remote read"
     );
     assert_eq!(figure(&run.stdout, "query_range, "), reads as u64, "{}", run.stdout);
-    assert!(run.stdout.contains("in 2 window(s)"), "{}", run.stdout);
+    assert!(figure(&run.stdout, "remote read, in ") >= 8, "one window per day: {}", run.stdout);
     let max_in_flight = proxy.state.max_in_flight.load(Ordering::SeqCst);
     assert!((1..=3).contains(&max_in_flight), "at most --concurrency requests at once: {max_in_flight}");
 
@@ -735,12 +735,13 @@ fn a_week_of_500_containers_takes_a_bounded_number_of_requests() {
         500_000,
         RemoteRead,
     );
-    assert_eq!(
-        requests, planned,
-        "requests as planned: 1 discovery + 1 remote read per pod batch + probe + kube-state-metrics"
+    // Day windows hold only the pods alive that day: at most as planned (every pod every day).
+    assert!(
+        requests <= planned && requests >= planned / 2,
+        "{requests} requests, planned {planned}: 1 discovery + 1 remote read per pod batch and day + probe + kube-state-metrics"
     );
     assert!(run.stdout.contains("read path: remote read"), "{}", run.stdout);
-    assert!(requests <= 60, "{requests} requests for {containers} containers");
+    assert!(requests <= 150, "{requests} requests for {containers} containers");
     assert_eq!(figure(&run.stdout, "containers:") as usize, containers);
     assert_eq!(figure(&run.stdout, "workload(s), as") as usize, series.len());
     let rows = stored(&store);

@@ -10,9 +10,9 @@ use super::import::{load_state, save_state, stable_hash};
 use crate::cli::args::{InputArgs, PrometheusArgs, ReadApi};
 use crate::domain::{format_timestamp, parse_duration, parse_timestamp, DAY_MS};
 use crate::sources::prometheus::{
-    align_down, align_up, discover_pods, fetch_kube_state, fetch_window, parse_header, pod_batches, promql_duration,
-    time_windows, Client, ClientConfig, ContainerSettings, FetchOptions, JoinStats, ReadPath, Resolution, Scope,
-    Window, MAX_POINTS_PER_SERIES,
+    align_down, align_up, day_windows, discover_pods, fetch_kube_state, fetch_window, parse_header, pod_batches,
+    promql_duration, time_windows, Client, ClientConfig, ContainerSettings, FetchOptions, JoinStats, ReadPath,
+    Resolution, Scope, Window, MAX_POINTS_PER_SERIES, REMOTE_READ_POINTS,
 };
 use crate::store::remote::AnyStore;
 use crate::store::Store;
@@ -64,7 +64,7 @@ struct Totals {
 const FLUSH_ROWS: usize = 16_000_000;
 /// Rows per store append; each append is one time slice that no other append of the same
 /// flush overlaps, so the store never re-reads what this flush wrote.
-const APPEND_ROWS: usize = 1_500_000;
+const APPEND_ROWS: usize = 100_000;
 
 /// Samples waiting to be stored. Batches arrive pod by pod, each covering the whole window,
 /// while the store de-duplicates an append against the day's parts whose time range meets
@@ -286,6 +286,16 @@ pub fn run(args: &PrometheusArgs, out: &mut dyn Write) -> Result<u8> {
     let ksm = fetch_kube_state(&client, &scope, range.start_ms, range.end_ms)
         .context("reading kube-state-metrics series (owners, requests/limits, OOM kills)")?;
     options.read_path = choose_read_path(&client, &scope, args.read_api, range.end_ms)?;
+    if options.read_path == ReadPath::RemoteRead {
+        // Raw samples become rows here: one UTC day per window (stored before the next is read)
+        // and smaller batches keep memory flat however many days or containers there are.
+        windows = windows
+            .into_iter()
+            .enumerate()
+            .flat_map(|(i, w)| if i == 0 && resume.is_some() { vec![w] } else { day_windows(w, step) })
+            .collect();
+        options.max_points_per_request = options.max_points_per_request.min(REMOTE_READ_POINTS);
+    }
     let store = AnyStore::open_or_create(&args.store, &args.s3.options())?;
     let progress = std::io::stderr().is_terminal();
     let mut totals = Totals::default();

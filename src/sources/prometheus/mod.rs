@@ -227,6 +227,23 @@ pub fn time_windows(from_ms: i64, to_ms: i64, step_ms: i64, max_points: i64) -> 
     out
 }
 
+/// Splits a window at UTC midnights, so each piece lies in one day of the store.
+pub fn day_windows(window: Window, step_ms: i64) -> Vec<Window> {
+    let mut out = Vec::new();
+    let mut start = window.start_ms;
+    while start <= window.end_ms {
+        let midnight = (start.div_euclid(crate::domain::DAY_MS) + 1) * crate::domain::DAY_MS;
+        let end = align_down(midnight - 1, step_ms).max(start).min(window.end_ms);
+        out.push(Window { start_ms: start, end_ms: end });
+        start = end + step_ms;
+    }
+    out
+}
+
+/// Points one remote-read batch may decode: its samples are held as rows until stored, so
+/// batches are smaller than a query_range answer may be.
+pub const REMOTE_READ_POINTS: u64 = 50_000;
+
 /// Groups pods into batches whose containers × points stay within `max_points_per_request`
 /// (a pod is never split; one pod alone may exceed the budget).
 pub fn pod_batches(
@@ -269,15 +286,16 @@ pub fn planned_requests(
     for i in 0..containers.div_ceil(containers_per_pod.max(1)) {
         pods.insert((String::new(), format!("{i:08}")), containers_per_pod.max(1));
     }
-    let (per_batch, probe) = match path {
-        ReadPath::QueryRange => (2, 0),
-        ReadPath::RemoteRead => (1, 1),
+    let mut windows = time_windows(from_ms, to_ms, step_ms, MAX_POINTS_PER_SERIES);
+    let (per_batch, probe, budget) = match path {
+        ReadPath::QueryRange => (2, 0, max_points_per_request),
+        ReadPath::RemoteRead => {
+            windows = windows.into_iter().flat_map(|w| day_windows(w, step_ms)).collect();
+            (1, 1, max_points_per_request.min(REMOTE_READ_POINTS))
+        }
     };
-    let windows = time_windows(from_ms, to_ms, step_ms, MAX_POINTS_PER_SERIES);
-    let per_window: u64 = windows
-        .iter()
-        .map(|w| 1 + per_batch * pod_batches(&pods, w.points(step_ms), max_points_per_request).len() as u64)
-        .sum();
+    let per_window: u64 =
+        windows.iter().map(|w| 1 + per_batch * pod_batches(&pods, w.points(step_ms), budget).len() as u64).sum();
     KSM_REQUESTS + probe + per_window
 }
 
@@ -990,7 +1008,8 @@ pub fn fetch_window<E: From<PrometheusError>>(
     let next = AtomicUsize::new(0);
     let stop = AtomicBool::new(false);
     let workers = options.concurrency.clamp(1, batches.len().max(1));
-    let (tx, rx) = std::sync::mpsc::sync_channel::<Result<BatchResult, PrometheusError>>(workers);
+    // One finished batch waits at most: rows in flight stay a few batches however many there are.
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Result<BatchResult, PrometheusError>>(1);
     std::thread::scope(|scope| {
         for _ in 0..workers {
             let tx = tx.clone();
@@ -1122,6 +1141,20 @@ mod tests {
     }
 
     #[test]
+    fn day_windows_cut_at_midnight() {
+        let step = 60_000;
+        let day = crate::domain::DAY_MS;
+        let w = Window { start_ms: day - 10 * step, end_ms: 3 * day + 5 * step };
+        let pieces = day_windows(w, step);
+        assert_eq!(pieces.len(), 4);
+        assert_eq!(pieces[0], Window { start_ms: day - 10 * step, end_ms: day - step });
+        assert_eq!(pieces[1], Window { start_ms: day, end_ms: 2 * day - step });
+        assert_eq!(pieces[3], Window { start_ms: 3 * day, end_ms: 3 * day + 5 * step });
+        let total: i64 = pieces.iter().map(|p| p.points(step)).sum();
+        assert_eq!(total, w.points(step));
+    }
+
+    #[test]
     fn batches_stay_within_budget_and_keep_pods_whole() {
         let mut pods = BTreeMap::new();
         for i in 0..100 {
@@ -1145,8 +1178,10 @@ mod tests {
         assert_eq!(n, KSM_REQUESTS + 1 + 2 * 11);
         let n_small = planned_requests(500, 3, 0, 7 * 1440 * step, step, 100_000, ReadPath::QueryRange);
         assert!(n_small > n);
+        // Remote read: one window per day (8 here: the range ends on a midnight), 50,000 points
+        // a batch: 33 containers (11 pods) of a day, 16 batches.
         let remote = planned_requests(500, 3, 0, 7 * 1440 * step, step, 500_000, ReadPath::RemoteRead);
-        assert_eq!(remote, KSM_REQUESTS + 1 + 1 + 11, "one request per batch, plus the probe");
+        assert_eq!(remote, KSM_REQUESTS + 1 + 7 * (1 + 16) + (1 + 1), "one request per batch, plus the probe");
     }
 
     #[test]
