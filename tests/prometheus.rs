@@ -501,7 +501,7 @@ fn incremental_reruns_and_resumed_interruptions() {
     let since = ts(data.first_ms - DAY_MS);
     let mid = data.first_ms + 3 * DAY_MS + 17 * STEP;
     let args = |until: &str| -> Vec<String> {
-        ["--since", &since, "--max-points", "100000", "--concurrency", "1", "--until", until]
+        ["--since", &since, "--max-points", "20000", "--concurrency", "1", "--until", until]
             .iter()
             .map(|s| s.to_string())
             .collect()
@@ -510,8 +510,10 @@ fn incremental_reruns_and_resumed_interruptions() {
     assert!(first.ok, "{}", first.stderr);
     assert_same_rows(&stored(&store), &truth_rows(&data.truth, mid));
 
-    // Interrupted after a few range queries: what was fetched stays, the error says to re-run.
-    proxy.state.config.lock().unwrap().fail_range_after = Some(proxy.state.range_queries.load(Ordering::SeqCst) + 4);
+    // Interrupted after the probe, the rest of the first day (one batch) and one batch of the
+    // next day (four pods of several): what
+    // was fetched stays, the error says to re-run.
+    proxy.state.config.lock().unwrap().fail_range_after = Some(proxy.state.range_queries.load(Ordering::SeqCst) + 3);
     let until = ts(data.last_ms);
     let broken = import(&proxy.url(), &store, &args(&until).iter().map(String::as_str).collect::<Vec<_>>());
     assert!(!broken.ok);
@@ -519,7 +521,11 @@ fn incremental_reruns_and_resumed_interruptions() {
     assert!(broken.stderr.contains("re-run the same command to resume"), "{}", broken.stderr);
     let partial = stored(&store).len();
     let done_pods = state_file(&store)["pending"]["done"].as_array().unwrap().len();
-    assert!(done_pods > 0 && partial > truth_rows(&data.truth, mid).len(), "batches before the failure were stored");
+    assert!(
+        done_pods > 0 && partial > truth_rows(&data.truth, mid).len(),
+        "batches before the failure were stored: {done_pods} pods, {partial} rows; {}",
+        broken.stderr
+    );
 
     // Resumed: only what is missing is fetched, and the store ends up exactly complete.
     proxy.state.config.lock().unwrap().fail_range_after = None;
