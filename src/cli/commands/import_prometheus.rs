@@ -550,7 +550,8 @@ fn headers(args: &PrometheusArgs) -> Result<Vec<(String, String)>> {
 /// import's summary goes to stderr, so stdout holds only the command's own output.
 pub fn import_for_sizing(input: &InputArgs, default_window: Option<&str>) -> Result<PathBuf> {
     let p = &input.prometheus;
-    let window = input.window.as_deref().or(default_window).unwrap_or(crate::cli::inputs::DEFAULT_WINDOW);
+    // Commands that read all history (backtest: train + holdout windows) get 30 days.
+    let window = input.window.as_deref().or(default_window).unwrap_or("30d");
     let mut args = PrometheusArgs {
         url: p.prometheus.clone().context("--prometheus")?,
         store: PathBuf::new(),
