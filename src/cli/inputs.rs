@@ -35,8 +35,12 @@ pub const DEFAULT_WINDOW: &str = "14d";
 
 pub fn open_inputs(args: &InputArgs, default_window: Option<&str>) -> Result<Vec<Input>> {
     let mut inputs = Vec::new();
+    let mut paths = args.inputs.clone();
+    if args.prometheus.prometheus.is_some() {
+        paths.push(super::commands::import_prometheus::import_for_sizing(args, default_window)?);
+    }
     let mut seen = std::collections::HashSet::new();
-    for path in &args.inputs {
+    for path in &paths {
         // The same file or store named twice (`-i X -i X`, or through a link) would count twice.
         if !seen.insert(std::fs::canonicalize(path).unwrap_or_else(|_| path.clone())) {
             eprintln!("note: {} is given more than once; read once", path.display());

@@ -59,7 +59,12 @@ impl Store {
         let first = rows.iter().map(|s| s.timestamp_ms).min().unwrap_or(i64::MIN);
         let last = rows.iter().map(|s| s.timestamp_ms).max().unwrap_or(i64::MAX);
         let existing = self.existing_keys(&dir, first, last)?;
-        let fresh: Vec<Sample> = rows.iter().filter(|s| !existing.contains(&row_key(s))).cloned().collect();
+        // Chronological appends (imports, the collector) meet no stored row: no copy then.
+        let fresh: std::borrow::Cow<[Sample]> = if existing.is_empty() {
+            rows.into()
+        } else {
+            rows.iter().filter(|s| !existing.contains(&row_key(s))).cloned().collect::<Vec<_>>().into()
+        };
         if fresh.is_empty() {
             return Ok(0);
         }
