@@ -6,6 +6,7 @@ pub mod histogram;
 pub mod hpa;
 pub mod policy;
 pub mod recommend;
+pub mod runtimes;
 pub mod strategies;
 pub mod summary;
 pub mod timeline;
