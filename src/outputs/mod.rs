@@ -5,6 +5,8 @@ pub mod bot;
 pub mod format;
 pub mod kustomize;
 pub mod report;
+pub mod runtime_patches;
+pub mod runtime_settings;
 
 pub use format::{document, render, OutputFormat};
 

@@ -50,6 +50,16 @@ pub enum RuntimeSettings {
     Nginx(nginx::Settings),
 }
 
+impl RuntimeSettings {
+    pub fn name(&self) -> &'static str {
+        match self {
+            RuntimeSettings::PhpFpm(_) => "php-fpm",
+            RuntimeSettings::Envoy(_) => "envoy",
+            RuntimeSettings::Nginx(_) => "nginx",
+        }
+    }
+}
+
 /// One container's runtime settings, as read from the rendered overlay.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ContainerRuntime {
@@ -103,12 +113,26 @@ pub fn advise(
     policy: &Policy,
     measured: &Measured,
 ) -> RuntimeAdvice {
+    // A setting that could not be read may be the one a change would break (a start_servers
+    // above the new max_children stops php-fpm), so nothing of that runtime is changed then.
+    let complete = runtime.unread.is_empty();
     let mut advice = match &runtime.settings {
+        RuntimeSettings::PhpFpm(pool) if !complete && policy.php_fpm.lower_max_children => {
+            let mut keep = policy.clone();
+            keep.php_fpm.lower_max_children = false;
+            php_fpm::advise(pool, sizing, current_memory_limit, &keep, measured)
+        }
         RuntimeSettings::PhpFpm(pool) => php_fpm::advise(pool, sizing, current_memory_limit, policy, measured),
+        RuntimeSettings::Envoy(_) | RuntimeSettings::Nginx(_) if !complete => {
+            RuntimeAdvice { runtime: runtime.settings.name().into(), ..Default::default() }
+        }
         RuntimeSettings::Envoy(s) => envoy::advise(s, sizing),
         RuntimeSettings::Nginx(s) => nginx::advise(s, sizing),
     };
     advice.unread.extend(runtime.unread.iter().cloned());
+    if !complete {
+        advice.rationale.push(format!("{}: some settings could not be read, so none of them is changed", advice.runtime));
+    }
     advice
 }
 
