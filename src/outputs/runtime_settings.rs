@@ -230,6 +230,10 @@ fn envoy_of(c: &Value) -> (RuntimeSettings, Vec<String>) {
             None
         }
     };
+    if args.is_empty() {
+        // Setting args would replace the image's default command (its `-c` config path).
+        unread.push("no args in the pod spec (the image's default command runs): --concurrency is not added there".into());
+    }
     if command.iter().any(|a| a.starts_with("--concurrency")) {
         unread.push("--concurrency is in the container command, not its args: not patched".into());
     }

@@ -214,12 +214,11 @@ pub fn apply_hpa_advice(hpas: &[kustomize::RenderedHpa], recs: &mut [Recommendat
 fn say_runtimes(recs: &[Recommendation]) {
     for r in recs {
         let Some(a) = &r.runtime else { continue };
-        for f in &a.found {
-            eprintln!("{} {}: read {f}", r.key, a.runtime);
+        if !a.found.is_empty() {
+            eprintln!("{}: read {}", r.key, a.found.join("; "));
         }
-        for c in &a.changes {
-            let current = c.current.as_deref().unwrap_or("unset");
-            eprintln!("{} {}: {} {current} -> {} ({})", r.key, a.runtime, c.setting, c.proposed, c.origin);
+        for line in &a.rationale {
+            eprintln!("{}: {line}", r.key);
         }
         for u in &a.unread {
             eprintln!("{} {}: could not read {u}", r.key, a.runtime);

@@ -179,6 +179,7 @@ fn short_flag(code: &str) -> &'static str {
         "oom_risk_now" => "OOM risk now",
         "throttling_risk" => "throttling risk",
         "oom_risk_proposed" => "OOM risk",
+        "runtime_risk" => "runtime settings outgrow the limit",
         "current_unknown" => "current unknown",
         _ => "see details",
     }
