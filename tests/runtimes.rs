@@ -151,7 +151,7 @@ fn pool_file_envoy_flag_and_nginx_number_are_resized_and_render() {
     );
     assert_eq!(
         php["runtime"]["risks"][0],
-        "php-fpm can grow to 50 × 100Mi + master 32Mi = 4.9Gi, above its limit 2Gi",
+        "php-fpm can grow to 50 × 100Mi + master 32Mi = 5032Mi, above its limit 2Gi",
         "50 × 100Mi + 32Mi = 5032Mi is above today's 2Gi"
     );
     assert_eq!(php["runtime"]["changes"][0]["origin"], serde_json::json!({"in": "config_map", "name": "web-php-fpm", "key": "www.conf"}));

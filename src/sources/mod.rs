@@ -5,6 +5,7 @@ pub mod aws;
 pub mod cloudwatch;
 pub mod files;
 pub mod metrics_server;
+pub mod php_fpm_exporter;
 pub mod prometheus;
 pub mod synthetic;
 pub mod traces;
