@@ -150,11 +150,13 @@ fn pool_file_envoy_flag_and_nginx_number_are_resized_and_render() {
         ]
     );
     assert_eq!(
-        php["runtime"]["risks"][0],
-        "php-fpm can grow to 50 × 100Mi + master 32Mi = 5032Mi, above its limit 2Gi",
+        php["runtime"]["risks"][0], "php-fpm can grow to 50 × 100Mi + master 32Mi = 5032Mi, above its limit 2Gi",
         "50 × 100Mi + 32Mi = 5032Mi is above today's 2Gi"
     );
-    assert_eq!(php["runtime"]["changes"][0]["origin"], serde_json::json!({"in": "config_map", "name": "web-php-fpm", "key": "www.conf"}));
+    assert_eq!(
+        php["runtime"]["changes"][0]["origin"],
+        serde_json::json!({"in": "config_map", "name": "web-php-fpm", "key": "www.conf"})
+    );
 
     let envoy = container(&doc, "envoy");
     let envoy_workers = workers(envoy["cpu"]["limit_cores"].as_f64().unwrap());
@@ -173,17 +175,16 @@ fn pool_file_envoy_flag_and_nginx_number_are_resized_and_render() {
     assert_eq!(config_file(&after, "web-php-fpm", "opcache.ini"), config_file(&before, "web-php-fpm", "opcache.ini"));
     assert_eq!(
         config_file(&after, "web-nginx", "nginx.conf"),
-        config_file(&before, "web-nginx", "nginx.conf").replace("worker_processes 4;", &format!("worker_processes {nginx_workers};"))
+        config_file(&before, "web-nginx", "nginx.conf")
+            .replace("worker_processes 4;", &format!("worker_processes {nginx_workers};"))
     );
     // envoy's args keep their order and form; only the flag's value moves.
     let args: Vec<&str> =
         pod_container(&after, "envoy")["args"].as_sequence().unwrap().iter().map(|a| a.as_str().unwrap()).collect();
     assert_eq!(args, ["-c", "/etc/envoy/envoy.yaml", &format!("--concurrency={envoy_workers}"), "--log-level", "warn"]);
     // Containers stay in pod order and keep their images.
-    let names: Vec<&str> = after
-        .iter()
-        .find(|d| d["kind"] == "Deployment")
-        .unwrap()["spec"]["template"]["spec"]["containers"]
+    let names: Vec<&str> = after.iter().find(|d| d["kind"] == "Deployment").unwrap()["spec"]["template"]["spec"]
+        ["containers"]
         .as_sequence()
         .unwrap()
         .iter()
@@ -212,7 +213,10 @@ fn refusal_keeps_the_children_and_raises_the_memory_limit() {
     assert_eq!(php["memory"]["limit_bytes"].as_f64().unwrap(), 5032.0 * MI);
     assert_eq!(changes(php), []);
     let rationale = php["rationale"].as_array().unwrap();
-    assert!(rationale.iter().any(|r| r.as_str().unwrap().starts_with("php-fpm: refused memory limit")), "{rationale:?}");
+    assert!(
+        rationale.iter().any(|r| r.as_str().unwrap().starts_with("php-fpm: refused memory limit")),
+        "{rationale:?}"
+    );
 }
 
 #[test]
@@ -239,7 +243,10 @@ fn environment_variables_are_patched_by_name_and_unreadable_settings_never() {
         want.push(("pm.start_servers".into(), "10".into(), children.to_string()));
     }
     assert_eq!(changes(php), want);
-    assert_eq!(php["runtime"]["changes"][0]["origin"], serde_json::json!({"in": "env", "name": "PHP_FPM_PM_MAX_CHILDREN"}));
+    assert_eq!(
+        php["runtime"]["changes"][0]["origin"],
+        serde_json::json!({"in": "env", "name": "PHP_FPM_PM_MAX_CHILDREN"})
+    );
 
     // FPM_PM_MAX_SPARE_SERVERS comes from a ConfigMap key: nothing of that pool is changed,
     // so the limit must hold its 30 children (30 × 100Mi + 32Mi = 3032Mi).
@@ -255,7 +262,9 @@ fn environment_variables_are_patched_by_name_and_unreadable_settings_never() {
 
     let after = render(&overlay);
     let env = |docs: &[serde_yaml::Value], c: &str, name: &str| -> Option<String> {
-        pod_container(docs, c)["env"].as_sequence()?.iter().find(|e| e["name"] == name)?["value"].as_str().map(String::from)
+        pod_container(docs, c)["env"].as_sequence()?.iter().find(|e| e["name"] == name)?["value"]
+            .as_str()
+            .map(String::from)
     };
     assert_eq!(env(&after, "php-fpm", "PHP_FPM_PM_MAX_CHILDREN"), Some(children.to_string()));
     assert_eq!(env(&after, "php-fpm", "APP_ENV"), Some("production".into()));

@@ -22,7 +22,11 @@ struct ContainerEdits {
 }
 
 /// The patches for every runtime change the recommendations carry.
-pub fn runtime_patches(workloads: &[RenderedWorkload], runtimes: &RuntimeOverlay, recs: &[Recommendation]) -> Vec<PatchFile> {
+pub fn runtime_patches(
+    workloads: &[RenderedWorkload],
+    runtimes: &RuntimeOverlay,
+    recs: &[Recommendation],
+) -> Vec<PatchFile> {
     let mut files: BTreeMap<String, BTreeMap<String, Vec<(String, String)>>> = BTreeMap::new();
     let mut workload_edits: BTreeMap<(String, String), BTreeMap<String, ContainerEdits>> = BTreeMap::new();
     for r in recs {
@@ -39,13 +43,20 @@ pub fn runtime_patches(workloads: &[RenderedWorkload], runtimes: &RuntimeOverlay
                     .push((change.setting.clone(), change.proposed.clone())),
                 Origin::Env { name } => {
                     let (w, c) = edits();
-                    workload_edits.entry(w).or_default().entry(c).or_default().env.push((name.clone(), change.proposed.clone()));
+                    workload_edits
+                        .entry(w)
+                        .or_default()
+                        .entry(c)
+                        .or_default()
+                        .env
+                        .push((name.clone(), change.proposed.clone()));
                 }
                 Origin::Args => {
                     let Some(RuntimeSettings::Envoy(s)) = runtimes.find(&r.key).map(|c| &c.settings) else { continue };
                     let Ok(n) = change.proposed.parse() else { continue };
                     let (w, c) = edits();
-                    workload_edits.entry(w).or_default().entry(c).or_default().args = Some(envoy::with_concurrency(&s.args, n));
+                    workload_edits.entry(w).or_default().entry(c).or_default().args =
+                        Some(envoy::with_concurrency(&s.args, n));
                 }
             }
         }
@@ -83,7 +94,11 @@ fn mapping<const N: usize>(pairs: [(&str, Value); N]) -> Mapping {
     pairs.into_iter().map(|(k, v)| (Value::from(k), v)).collect()
 }
 
-fn config_map_patch(name: &str, keys: &BTreeMap<String, Vec<(String, String)>>, runtimes: &RuntimeOverlay) -> Option<PatchFile> {
+fn config_map_patch(
+    name: &str,
+    keys: &BTreeMap<String, Vec<(String, String)>>,
+    runtimes: &RuntimeOverlay,
+) -> Option<PatchFile> {
     let mut data = Mapping::new();
     for (key, changes) in keys {
         let text = runtimes.files.get(&(name.to_string(), key.clone()))?;
@@ -118,7 +133,9 @@ fn workload_patch(w: &RenderedWorkload, edits: &BTreeMap<String, ContainerEdits>
             let mut c = mapping([("name", name.as_str().into())]);
             if let Some(e) = edits.get(name) {
                 if !e.env.is_empty() {
-                    let env = e.env.iter().map(|(k, v)| Value::Mapping(mapping([("name", k.as_str().into()), ("value", v.as_str().into())])));
+                    let env = e.env.iter().map(|(k, v)| {
+                        Value::Mapping(mapping([("name", k.as_str().into()), ("value", v.as_str().into())]))
+                    });
                     c.insert("env".into(), Value::Sequence(env.collect()));
                 }
                 if let Some(args) = &e.args {

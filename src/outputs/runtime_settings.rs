@@ -53,9 +53,14 @@ pub fn parse_runtimes(yaml: &str) -> RuntimeOverlay {
             let data = d
                 .get("data")
                 .and_then(Value::as_mapping)
-                .map(|m| m.iter().filter_map(|(k, v)| Some((k.as_str()?.to_string(), v.as_str()?.to_string()))).collect())
+                .map(|m| {
+                    m.iter().filter_map(|(k, v)| Some((k.as_str()?.to_string(), v.as_str()?.to_string()))).collect()
+                })
                 .unwrap_or_default();
-            Some((str_of(meta, "name")?.to_string(), ConfigMap { namespace: str_of(meta, "namespace").map(String::from), data }))
+            Some((
+                str_of(meta, "name")?.to_string(),
+                ConfigMap { namespace: str_of(meta, "namespace").map(String::from), data },
+            ))
         })
         .collect();
     let mut out = RuntimeOverlay::default();
@@ -183,7 +188,9 @@ fn php_fpm_of(
             match php_fpm::env_reference(&raw) {
                 Some(var) => match env.get(var) {
                     Some(Some(v)) => set(&k, v, Origin::Env { name: var.to_string() }, &mut unread),
-                    _ => unread.push(format!("{k} = ${{{var}}} ({cm}, key {key}): {var} has no literal value in the container env")),
+                    _ => unread.push(format!(
+                        "{k} = ${{{var}}} ({cm}, key {key}): {var} has no literal value in the container env"
+                    )),
                 },
                 None => set(&k, &raw, Origin::ConfigMap { name: cm.clone(), key: key.clone() }, &mut unread),
             }
@@ -200,7 +207,7 @@ fn php_fpm_of(
             None => unread.push(format!("{key} from env {var}: set with valueFrom, not readable from the overlay")),
         }
     }
-    found.then_some((RuntimeSettings::PhpFpm(pool), unread))
+    found.then_some((RuntimeSettings::PhpFpm(Box::new(pool)), unread))
 }
 
 fn nginx_of(files: &[(String, String, String)]) -> Option<(RuntimeSettings, Vec<String>)> {
@@ -232,7 +239,9 @@ fn envoy_of(c: &Value) -> (RuntimeSettings, Vec<String>) {
     };
     if args.is_empty() {
         // Setting args would replace the image's default command (its `-c` config path).
-        unread.push("no args in the pod spec (the image's default command runs): --concurrency is not added there".into());
+        unread.push(
+            "no args in the pod spec (the image's default command runs): --concurrency is not added there".into(),
+        );
     }
     if command.iter().any(|a| a.starts_with("--concurrency")) {
         unread.push("--concurrency is in the container command, not its args: not patched".into());

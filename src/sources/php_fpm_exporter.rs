@@ -102,7 +102,10 @@ mod tests {
     fn queries_keep_the_scope() {
         let scope = Scope { namespaces: vec!["shop".into()], cluster: None, selector: None };
         let q = queries(&scope, 7 * 86_400_000);
-        assert_eq!(q[0].1, r#"max by (namespace, pod) (max_over_time(phpfpm_process_last_request_memory{namespace=~"shop"}[604800s]))"#);
+        assert_eq!(
+            q[0].1,
+            r#"max by (namespace, pod) (max_over_time(phpfpm_process_last_request_memory{namespace=~"shop"}[604800s]))"#
+        );
         assert!(q[3].1.starts_with("max by (namespace, pod) (increase(phpfpm_max_children_reached{"));
     }
 

@@ -53,7 +53,9 @@ pub fn advise(s: &Settings, sizing: &Sizing) -> RuntimeAdvice {
     let current = s.concurrency.as_ref().map(|c| c.value);
     match &s.concurrency {
         Some(c) => advice.found.push(format!("--concurrency {} ({})", c.value, c.origin)),
-        None => advice.found.push("no --concurrency in the container args: envoy starts one worker per hardware thread of the node".into()),
+        None => advice.found.push(
+            "no --concurrency in the container args: envoy starts one worker per hardware thread of the node".into(),
+        ),
     }
     if current == Some(workers) {
         advice.rationale.push(format!("envoy --concurrency {workers} already matches the {budget}"));
@@ -95,7 +97,10 @@ mod tests {
 
     #[test]
     fn rewrites_in_place_or_appends() {
-        assert_eq!(with_concurrency(&strings(&["--concurrency", "32", "-c", "x"]), 1), strings(&["--concurrency", "1", "-c", "x"]));
+        assert_eq!(
+            with_concurrency(&strings(&["--concurrency", "32", "-c", "x"]), 1),
+            strings(&["--concurrency", "1", "-c", "x"])
+        );
         assert_eq!(with_concurrency(&strings(&["--concurrency=32"]), 2), strings(&["--concurrency=2"]));
         assert_eq!(with_concurrency(&strings(&["-c", "x"]), 1), strings(&["-c", "x", "--concurrency", "1"]));
     }

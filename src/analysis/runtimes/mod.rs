@@ -45,7 +45,7 @@ pub struct Setting<T> {
 /// What the overlay says about one runtime in a container.
 #[derive(Debug, Clone, PartialEq)]
 pub enum RuntimeSettings {
-    PhpFpm(php_fpm::Pool),
+    PhpFpm(Box<php_fpm::Pool>),
     Envoy(envoy::Settings),
     Nginx(nginx::Settings),
 }
@@ -131,7 +131,9 @@ pub fn advise(
     };
     advice.unread.extend(runtime.unread.iter().cloned());
     if !complete {
-        advice.rationale.push(format!("{}: some settings could not be read, so none of them is changed", advice.runtime));
+        advice
+            .rationale
+            .push(format!("{}: some settings could not be read, so none of them is changed", advice.runtime));
     }
     advice
 }

@@ -98,7 +98,9 @@ pub fn advise(s: &Settings, sizing: &Sizing) -> RuntimeAdvice {
         WorkerProcesses::Auto => "`auto` counts the node's CPUs, not the container's quota",
         WorkerProcesses::Count(_) => "workers beyond the quota only queue for it",
     };
-    advice.rationale.push(format!("nginx worker_processes {} -> {workers}: matches the {budget}; {why}", current.value));
+    advice
+        .rationale
+        .push(format!("nginx worker_processes {} -> {workers}: matches the {budget}; {why}", current.value));
     advice
 }
 
@@ -130,12 +132,23 @@ mod tests {
 
     #[test]
     fn proposes_workers_for_the_limit_and_never_adds_a_missing_directive() {
-        let sizing = Sizing { cpu_request_cores: 0.04, cpu_limit_cores: Some(0.15), memory_request_bytes: 1.0, memory_limit_bytes: 2.0 };
-        let auto = Settings { worker_processes: Some(Setting { value: WorkerProcesses::Auto, origin: origin() }), conf: origin() };
+        let sizing = Sizing {
+            cpu_request_cores: 0.04,
+            cpu_limit_cores: Some(0.15),
+            memory_request_bytes: 1.0,
+            memory_limit_bytes: 2.0,
+        };
+        let auto = Settings {
+            worker_processes: Some(Setting { value: WorkerProcesses::Auto, origin: origin() }),
+            conf: origin(),
+        };
         let a = advise(&auto, &sizing);
         assert_eq!(a.changes[0].proposed, "1");
         assert_eq!(a.changes[0].current.as_deref(), Some("auto"));
-        let four = Settings { worker_processes: Some(Setting { value: WorkerProcesses::Count(4), origin: origin() }), conf: origin() };
+        let four = Settings {
+            worker_processes: Some(Setting { value: WorkerProcesses::Count(4), origin: origin() }),
+            conf: origin(),
+        };
         let big = Sizing { cpu_limit_cores: Some(2.5), ..sizing };
         assert_eq!(advise(&four, &big).changes[0].proposed, "3");
         let absent = Settings { worker_processes: None, conf: origin() };

@@ -348,7 +348,12 @@ mod tests {
     }
 
     fn sizing(limit_mi: f64) -> Sizing {
-        Sizing { cpu_request_cores: 0.5, cpu_limit_cores: Some(1.0), memory_request_bytes: 1024.0 * MI, memory_limit_bytes: limit_mi * MI }
+        Sizing {
+            cpu_request_cores: 0.5,
+            cpu_limit_cores: Some(1.0),
+            memory_request_bytes: 1024.0 * MI,
+            memory_limit_bytes: limit_mi * MI,
+        }
     }
 
     fn exporter(per_child_mi: f64) -> Measured {
@@ -378,8 +383,11 @@ mod tests {
         let mut s = sizing(3072.0);
         let a = advise(&pool(), &mut s, Some(3072.0 * MI), &policy(true), &exporter(250.0));
         assert_eq!(s.memory_limit_bytes, 3072.0 * MI, "limit kept");
-        let changes: Vec<(&str, &str, &str)> =
-            a.changes.iter().map(|c| (c.setting.as_str(), c.current.as_deref().unwrap(), c.proposed.as_str())).collect();
+        let changes: Vec<(&str, &str, &str)> = a
+            .changes
+            .iter()
+            .map(|c| (c.setting.as_str(), c.current.as_deref().unwrap(), c.proposed.as_str()))
+            .collect();
         // max spare 35 -> 12; min spare 5 stays; start 20 -> 12 (within 5..12).
         assert_eq!(
             changes,

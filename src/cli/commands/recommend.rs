@@ -6,8 +6,8 @@ use crate::cli::args::RecommendArgs;
 use crate::cli::inputs::{select, Selection};
 use crate::domain::Resources;
 use crate::outputs::kustomize::{self, RenderedWorkload};
-use crate::outputs::runtime_settings::RuntimeOverlay;
 use crate::outputs::runtime_patches::runtime_patches;
+use crate::outputs::runtime_settings::RuntimeOverlay;
 use crate::outputs::{document, render};
 use anyhow::{anyhow, Result};
 use std::io::Write;
@@ -60,7 +60,10 @@ pub fn recommend_all(selection: &Selection, plan: &Plan<'_>) -> Result<Vec<Recom
         };
         let mut rec = recommend(strategy.as_ref(), &input, &applied);
         if let Some(runtime) = plan.runtimes.find(&u.key) {
-            let measured = Measured { peak_working_set_bytes: u.memory_max(), php_fpm: facts.php_fpm.get(&u.key).map(exporter_facts) };
+            let measured = Measured {
+                peak_working_set_bytes: u.memory_max(),
+                php_fpm: facts.php_fpm.get(&u.key).map(exporter_facts),
+            };
             advise_runtime(&mut rec, runtime, &policy, &measured);
         }
         if let Some(note) = selection.projections.borrow().get(&u.key.to_string()) {
@@ -83,7 +86,12 @@ fn exporter_facts(f: &crate::store::facts::PhpFpmFacts) -> runtimes::php_fpm::Ex
 
 /// Judges a container's runtime settings with its sizing and says what was read, proposed
 /// and could not be read in the rationale.
-fn advise_runtime(rec: &mut Recommendation, runtime: &ContainerRuntime, policy: &crate::analysis::Policy, measured: &Measured) {
+fn advise_runtime(
+    rec: &mut Recommendation,
+    runtime: &ContainerRuntime,
+    policy: &crate::analysis::Policy,
+    measured: &Measured,
+) {
     let current_limit = rec.current.and_then(|c| c.memory_limit_bytes);
     let Proposal::Sized(sizing) = &mut rec.proposal else { return };
     let advice = runtimes::advise(runtime, sizing, current_limit, policy, measured);
