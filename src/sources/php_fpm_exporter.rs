@@ -6,6 +6,9 @@
 use super::prometheus::{promql_duration, Client, Labels, PrometheusError, Scope};
 use std::collections::BTreeMap;
 
+/// Requests made once per import for the exporter's figures.
+pub const REQUESTS: u64 = 4;
+
 /// One pod's figures over a window.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct PodFigures {

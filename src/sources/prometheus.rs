@@ -248,7 +248,7 @@ pub fn pod_batches(
 
 /// How many HTTP requests an import of `containers` containers in pods of `containers_per_pod`
 /// over `[from, to]` makes at most (without retries): per window one series discovery and two
-/// range queries per batch, plus five kube-state-metrics requests.
+/// range queries per batch, plus the kube-state-metrics and php-fpm exporter requests.
 pub fn planned_requests(
     containers: usize,
     containers_per_pod: usize,
@@ -266,7 +266,7 @@ pub fn planned_requests(
         .iter()
         .map(|w| 1 + 2 * pod_batches(&pods, w.points(step_ms), max_points_per_request).len() as u64)
         .sum();
-    KSM_REQUESTS + per_window
+    KSM_REQUESTS + super::php_fpm_exporter::REQUESTS + per_window
 }
 
 /// Requests made once per import for kube-state-metrics data.
