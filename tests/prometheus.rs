@@ -391,7 +391,12 @@ fn recommend(store: &Path) -> Vec<Value> {
 
 fn state_file(store: &Path) -> Value {
     let dir = store.join("imports");
-    let files: Vec<PathBuf> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).collect();
+    // The php-fpm exporter's side file (phpfpm-<id>.json) sits beside the state file.
+    let files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.file_name().unwrap().to_str().unwrap().starts_with("prometheus-"))
+        .collect();
     assert_eq!(files.len(), 1, "{files:?}");
     serde_json::from_str(&std::fs::read_to_string(&files[0]).unwrap()).unwrap()
 }
