@@ -1031,7 +1031,7 @@ mod tests {
         let step = 60_000;
         let n = planned_requests(500, 3, 0, 7 * 1440 * step, step, 500_000);
         // One window of 10,081 points; 49 containers (16 pods) per request: 11 batches.
-        assert_eq!(n, KSM_REQUESTS + 1 + 2 * 11);
+        assert_eq!(n, KSM_REQUESTS + crate::sources::php_fpm_exporter::REQUESTS + 1 + 2 * 11);
         let n_small = planned_requests(500, 3, 0, 7 * 1440 * step, step, 100_000);
         assert!(n_small > n);
     }
