@@ -441,6 +441,7 @@ fn kustomize_renders_with_read_only_rbac() {
     }
     let needed = [
         "/pods",
+        "/configmaps",
         "apps/replicasets",
         "apps/deployments",
         "apps/statefulsets",

@@ -51,6 +51,7 @@ fn cluster_of(objects: Vec<Value>) -> FakeApi {
             "DaemonSet" => "daemonsets",
             "CronJob" => "cronjobs",
             "HorizontalPodAutoscaler" => "horizontalpodautoscalers",
+            "ConfigMap" => "configmaps",
             _ => continue,
         };
         cluster.objects.entry(resource).or_default().push(o);
@@ -147,6 +148,24 @@ fn forbidden_reads_name_the_rbac_rule() {
         err.contains(r#"apiGroups: ["autoscaling"], resources: ["horizontalpodautoscalers"], verbs: ["list"]"#),
         "{err}"
     );
+}
+
+#[test]
+fn configmaps_forbidden_leave_only_their_settings_unread() {
+    let (_dir, overlay) = gitops_copy();
+    let api = cluster_of(rendered_objects(&overlay));
+    api.fault("/api/v1/configmaps", 403, 0, 10);
+    let kube_dir = tempfile::tempdir().unwrap();
+    let kubeconfig = api.kubeconfig(kube_dir.path(), "fake");
+    let (output, err) = run(podsizer(&["recommend", "-o", "json"]).arg("--kubeconfig").arg(&kubeconfig));
+    assert!(output.status.success(), "{err}");
+    assert!(err.contains("403 Forbidden listing configmaps"), "{err}");
+    assert!(err.contains("php-fpm pool files and nginx.conf in ConfigMaps are not read"), "{err}");
+    let doc: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let nginx = doc["recommendations"].as_array().unwrap().iter().find(|r| r["container"] == "nginx").unwrap();
+    // nginx.conf lives in a ConfigMap: nothing read, nothing proposed; the resources are sized.
+    assert!(nginx.get("runtime").is_none(), "{nginx}");
+    assert_eq!(nginx["status"], "sized");
 }
 
 #[test]

@@ -206,6 +206,25 @@ fn write_openmetrics(path: &Path, truth: &[Sample], ksm: bool) {
             }
         }
     }
+    // The php-fpm exporter beside each api pod (every 5 minutes): two children whose last
+    // request took 60Mi, one of them 80Mi once per pod; 2 active processes, 3 once.
+    let api_pods: Vec<_> = pods.iter().filter(|((_, p), _)| p.starts_with("api-")).collect();
+    for child in ["1", "2"] {
+        for ((ns, pod), (first, last, _)) in &api_pods {
+            let labels = format!(r#"namespace="{ns}",pod="{pod}",pool="www",child="{child}",job="php-fpm""#);
+            for t in (*first..=*last).step_by(300_000) {
+                let v = if child == "2" && t == *first + 3_600_000 { 80.0 * MIB } else { 60.0 * MIB };
+                writeln!(f, "phpfpm_process_last_request_memory{{{labels}}} {v} {}", sec(t)).unwrap();
+            }
+        }
+    }
+    for ((ns, pod), (first, last, _)) in &api_pods {
+        let labels = format!(r#"namespace="{ns}",pod="{pod}",pool="www",job="php-fpm""#);
+        for t in (*first..=*last).step_by(300_000) {
+            let v = if t == *first + 3_600_000 { 3 } else { 2 };
+            writeln!(f, "phpfpm_active_processes{{{labels}}} {v} {}", sec(t)).unwrap();
+        }
+    }
     if ksm {
         // kube-state-metrics, every 5 minutes over each pod's life.
         let every = |first: i64, last: i64| (first..=last).step_by(300_000);
@@ -373,7 +392,12 @@ fn recommend(store: &Path) -> Vec<Value> {
 
 fn state_file(store: &Path) -> Value {
     let dir = store.join("imports");
-    let files: Vec<PathBuf> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).collect();
+    // The php-fpm exporter's side file (phpfpm-<id>.json) sits beside the state file.
+    let files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.file_name().unwrap().to_str().unwrap().starts_with("prometheus-"))
+        .collect();
     assert_eq!(files.len(), 1, "{files:?}");
     serde_json::from_str(&std::fs::read_to_string(&files[0]).unwrap()).unwrap()
 }
@@ -442,6 +466,22 @@ fn import_matches_generated_series_workloads_and_recommendations() {
     assert_eq!(php["resources"]["memory_limit_bytes"], 2048.0 * MIB);
     assert_eq!(php["oom_killed_pods"].as_array().unwrap().len(), 1);
     assert!(php["oom_killed_pods"][0].as_str().unwrap().starts_with("api-7c9d5f8b6-"));
+    // php-fpm exporter figures: side facts beside the state file, none in the samples.
+    let side = std::fs::read_dir(store.join("imports"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.file_name().unwrap().to_str().unwrap().starts_with("phpfpm-"))
+        .expect("php-fpm exporter side file");
+    let side: Value = serde_json::from_str(&std::fs::read_to_string(side).unwrap()).unwrap();
+    assert_eq!(side["php_fpm"].as_array().unwrap().len(), 1, "only the api pods run the exporter: {side}");
+    let fpm = &side["php_fpm"][0];
+    assert_eq!(
+        (fpm["workload_kind"].as_str(), fpm["workload"].as_str(), fpm["container"].as_str()),
+        (Some("Deployment"), Some("api"), Some("php-fpm"))
+    );
+    assert_eq!(fpm["per_child_peak_bytes"], 80.0 * MIB);
+    assert_eq!(fpm["max_active"], 3.0);
+    assert!(run.stdout.contains("php-fpm exporter: figures for 1 workload container(s)"), "{}", run.stdout);
     let envoy = find("StatefulSet", "db", "envoy");
     assert_eq!(envoy["resources"]["cpu_limit_cores"], Value::Null, "no CPU limit set");
     assert_eq!(envoy["resources"]["memory_request_bytes"], 256.0 * MIB);

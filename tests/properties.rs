@@ -56,6 +56,7 @@ fn recommendation(ns: &str, name: &str, container: &str) -> Recommendation {
         confidence: 1.0,
         rationale: vec!["because".into()],
         replicas: None,
+        runtime: None,
     }
 }
 

@@ -136,6 +136,7 @@ mod tests {
             confidence: 1.0,
             rationale: vec![],
             replicas: None,
+            runtime: None,
         }
     }
 

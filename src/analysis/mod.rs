@@ -7,6 +7,7 @@ pub mod hpa;
 pub mod nodes;
 pub mod policy;
 pub mod recommend;
+pub mod runtimes;
 pub mod strategies;
 pub mod summary;
 pub mod timeline;

@@ -62,12 +62,23 @@ pub struct HistoryPolicy {
     pub horizon_ms: i64,
 }
 
+/// php-fpm's memory rule (see `analysis::runtimes::php_fpm`).
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct PhpFpmPolicy {
+    /// `true`: a memory limit too small for the pool lowers `pm.max_children`; `false`: the
+    /// limit is raised to hold the children configured.
+    pub lower_max_children: bool,
+    /// Memory of the php-fpm master process, added to the children's.
+    pub master_bytes: f64,
+}
+
 /// The fully resolved rules for one container.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct Policy {
     pub cpu: CpuPolicy,
     pub memory: MemoryPolicy,
     pub history: HistoryPolicy,
+    pub php_fpm: PhpFpmPolicy,
     pub exclude: bool,
 }
 
@@ -99,6 +110,7 @@ impl Default for Policy {
                 half_life_ms: Some(7 * DAY_MS),
                 horizon_ms: 7 * DAY_MS,
             },
+            php_fpm: PhpFpmPolicy { lower_max_children: true, master_bytes: 32.0 * 1024.0 * 1024.0 },
             exclude: false,
         }
     }
@@ -124,7 +136,16 @@ pub struct PolicySpec {
     pub memory: MemorySpec,
     #[serde(default)]
     pub history: HistorySpec,
+    #[serde(default)]
+    pub php_fpm: PhpFpmSpec,
     pub exclude: Option<bool>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PhpFpmSpec {
+    pub lower_max_children: Option<bool>,
+    pub master_memory: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -394,6 +415,9 @@ impl PolicySpec {
         set(&mut p.history.horizon_ms, h.horizon.as_deref(), |v| {
             parse_duration(v).map_err(|e| ("history.horizon".into(), e.to_string()))
         })?;
+        let f = &self.php_fpm;
+        set(&mut p.php_fpm.lower_max_children, f.lower_max_children, Ok)?;
+        set(&mut p.php_fpm.master_bytes, f.master_memory.as_deref(), |v| quantity("php_fpm.master_memory", v, false))?;
         set(&mut p.exclude, self.exclude, Ok)?;
         Ok(())
     }

@@ -38,6 +38,8 @@ pub struct Recommendation {
     pub rationale: Vec<String>,
     /// Pods running this container over the window.
     pub replicas: Option<super::usage::Replicas>,
+    /// php-fpm / envoy / nginx settings judged with the sizing (only with an overlay).
+    pub runtime: Option<super::runtimes::RuntimeAdvice>,
 }
 
 impl Recommendation {
@@ -134,6 +136,7 @@ pub fn recommend(strategy: &dyn Strategy, input: &SizingInput<'_>, overrides: &[
         confidence: confidence(span),
         rationale,
         replicas: usage.replicas(),
+        runtime: None,
     }
 }
 

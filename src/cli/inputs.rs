@@ -186,6 +186,7 @@ impl Selection {
                 for (k, v) in more.oom_kills {
                     facts.oom_kills.entry(k).or_default().extend(v);
                 }
+                facts.php_fpm.extend(more.php_fpm);
             }
         }
         facts

@@ -36,10 +36,17 @@ pub fn current_settings(overlay_dir: Option<&Path>, input: &InputArgs) -> Result
         request_timeout: Some(Duration::from_secs(30)),
     };
     let scope = LiveScope { namespaces: input.namespaces.clone() };
-    let yaml = read_live_objects(&connect, &scope).context("reading current settings from the cluster (--live)")?;
+    let live = read_live_objects(&connect, &scope).context("reading current settings from the cluster (--live)")?;
+    for note in &live.notes {
+        eprintln!("note: {note}");
+    }
+    let yaml = live.yaml;
     let label = Path::new("the cluster");
-    let cluster =
-        Overlay { workloads: kustomize::parse_workloads(label, &yaml)?, hpas: kustomize::parse_hpas(label, &yaml)? };
+    let cluster = Overlay {
+        workloads: kustomize::parse_workloads(label, &yaml)?,
+        hpas: kustomize::parse_hpas(label, &yaml)?,
+        runtimes: crate::outputs::runtime_settings::parse_runtimes(&yaml),
+    };
     let Some(overlay) = overlay else { return Ok(cluster) };
     for line in drift(&overlay, &cluster) {
         eprintln!("drift: {line}");
@@ -187,15 +194,31 @@ mod tests {
 
     #[test]
     fn equal_settings_are_no_drift_and_a_missing_namespace_matches_any() {
-        let overlay = Overlay { workloads: vec![workload(None, 1.0, Some(2e9))], hpas: vec![hpa(12, 70.0)] };
-        let cluster = Overlay { workloads: vec![workload(Some("shop"), 1.0, Some(2e9))], hpas: vec![hpa(12, 70.0)] };
+        let overlay = Overlay {
+            workloads: vec![workload(None, 1.0, Some(2e9))],
+            hpas: vec![hpa(12, 70.0)],
+            runtimes: Default::default(),
+        };
+        let cluster = Overlay {
+            workloads: vec![workload(Some("shop"), 1.0, Some(2e9))],
+            hpas: vec![hpa(12, 70.0)],
+            runtimes: Default::default(),
+        };
         assert_eq!(drift(&overlay, &cluster), Vec::<String>::new());
     }
 
     #[test]
     fn every_changed_setting_is_one_line() {
-        let overlay = Overlay { workloads: vec![workload(Some("shop"), 1.0, Some(2e9))], hpas: vec![hpa(12, 70.0)] };
-        let cluster = Overlay { workloads: vec![workload(Some("shop"), 0.5, None)], hpas: vec![hpa(6, 70.0)] };
+        let overlay = Overlay {
+            workloads: vec![workload(Some("shop"), 1.0, Some(2e9))],
+            hpas: vec![hpa(12, 70.0)],
+            runtimes: Default::default(),
+        };
+        let cluster = Overlay {
+            workloads: vec![workload(Some("shop"), 0.5, None)],
+            hpas: vec![hpa(6, 70.0)],
+            runtimes: Default::default(),
+        };
         assert_eq!(
             drift(&overlay, &cluster),
             [
@@ -208,8 +231,13 @@ mod tests {
 
     #[test]
     fn objects_only_in_the_overlay_are_pending_and_cluster_extras_are_ignored() {
-        let overlay = Overlay { workloads: vec![workload(Some("shop"), 1.0, None)], hpas: vec![] };
-        let cluster = Overlay { workloads: vec![workload(Some("other"), 1.0, None)], hpas: vec![hpa(3, 50.0)] };
+        let overlay =
+            Overlay { workloads: vec![workload(Some("shop"), 1.0, None)], hpas: vec![], runtimes: Default::default() };
+        let cluster = Overlay {
+            workloads: vec![workload(Some("other"), 1.0, None)],
+            hpas: vec![hpa(3, 50.0)],
+            runtimes: Default::default(),
+        };
         assert_eq!(
             drift(&overlay, &cluster),
             ["shop/Deployment/api: in the overlay, not in the cluster (sync pending?)"]

@@ -72,6 +72,9 @@ pub struct RecommendationDoc {
     pub pods: usize,
     pub history: HistoryDoc,
     pub rationale: Vec<String>,
+    /// php-fpm / envoy / nginx settings read, proposed and flagged (only with `--kustomize`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub runtime: Option<crate::analysis::runtimes::RuntimeAdvice>,
 }
 
 fn status(p: &Proposal) -> &'static str {
@@ -122,6 +125,7 @@ impl RecommendationDoc {
                 },
             },
             rationale: r.rationale.clone(),
+            runtime: r.runtime.clone(),
         }
     }
 }

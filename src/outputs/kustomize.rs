@@ -76,12 +76,18 @@ pub struct RenderedHpa {
 pub struct Overlay {
     pub workloads: Vec<RenderedWorkload>,
     pub hpas: Vec<RenderedHpa>,
+    /// php-fpm, envoy and nginx settings of the containers.
+    pub runtimes: super::runtime_settings::RuntimeOverlay,
 }
 
 /// Renders an overlay once and reads its workloads and HPAs.
 pub fn render_overlay(dir: &Path) -> Result<Overlay, KustomizeError> {
     let yaml = render_text(dir)?;
-    Ok(Overlay { workloads: parse_workloads(dir, &yaml)?, hpas: parse_hpas(dir, &yaml)? })
+    Ok(Overlay {
+        workloads: parse_workloads(dir, &yaml)?,
+        hpas: parse_hpas(dir, &yaml)?,
+        runtimes: super::runtime_settings::parse_runtimes(&yaml),
+    })
 }
 
 pub fn parse_hpas(dir: &Path, yaml: &str) -> Result<Vec<RenderedHpa>, KustomizeError> {

@@ -8,6 +8,8 @@ pub mod kustomize;
 pub mod names;
 pub mod notify;
 pub mod report;
+pub mod runtime_patches;
+pub mod runtime_settings;
 pub mod yaml;
 
 pub use format::{document, render, OutputFormat};

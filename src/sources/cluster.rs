@@ -3,6 +3,9 @@
 //! (`autoscaling/v2`) that scale them, read through the collector's kube client and error
 //! classification (a 403 names the missing RBAC rule).
 //!
+//! ConfigMaps are read too, for the php-fpm pool files and nginx.conf they hold; an identity
+//! without that permission still gets everything else, with a note.
+//!
 //! The objects come back as one multi-document YAML text, the same shape `kubectl kustomize`
 //! renders, so the overlay's reader turns both into current settings the same way.
 
@@ -10,6 +13,7 @@ use super::metrics_server::client::{connect, list_all, ConnectOptions, MetricsSe
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, StatefulSet};
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
 use k8s_openapi::api::batch::v1::CronJob;
+use k8s_openapi::api::core::v1::ConfigMap;
 use kube::api::{Api, ListParams};
 use kube::Client;
 use serde::Serialize;
@@ -24,8 +28,17 @@ pub struct LiveScope {
     pub namespaces: Vec<String>,
 }
 
-/// Lists every workload kind and HPA in scope; returns them as multi-document YAML.
-pub fn read_live_objects(connect_opts: &ConnectOptions, scope: &LiveScope) -> Result<String, MetricsServerError> {
+/// What was read from the cluster.
+#[derive(Debug, Default)]
+pub struct LiveObjects {
+    /// Every object as one multi-document YAML text.
+    pub yaml: String,
+    /// What could not be read and what that leaves out.
+    pub notes: Vec<String>,
+}
+
+/// Lists every workload kind, HPA and ConfigMap in scope.
+pub fn read_live_objects(connect_opts: &ConnectOptions, scope: &LiveScope) -> Result<LiveObjects, MetricsServerError> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -39,7 +52,15 @@ pub fn read_live_objects(connect_opts: &ConnectOptions, scope: &LiveScope) -> Re
         list_kind::<CronJob>(&client, scope, "batch", "cronjobs", &mut docs).await?;
         list_kind::<HorizontalPodAutoscaler>(&client, scope, "autoscaling", "horizontalpodautoscalers", &mut docs)
             .await?;
-        Ok(docs.join("---\n"))
+        let mut notes = Vec::new();
+        match list_kind::<ConfigMap>(&client, scope, "", "configmaps", &mut docs).await {
+            Ok(()) => {}
+            Err(e @ MetricsServerError::Forbidden { .. }) => {
+                notes.push(format!("{e}: php-fpm pool files and nginx.conf in ConfigMaps are not read"))
+            }
+            Err(e) => return Err(e),
+        }
+        Ok(LiveObjects { yaml: docs.join("---\n"), notes })
     })
 }
 

@@ -6,6 +6,7 @@ pub mod cloudwatch;
 pub mod cluster;
 pub mod files;
 pub mod metrics_server;
+pub mod php_fpm_exporter;
 pub mod prometheus;
 pub mod synthetic;
 pub mod traces;

@@ -21,6 +21,35 @@ pub struct OomKill {
 pub struct Facts {
     pub current: HashMap<ContainerKey, Resources>,
     pub oom_kills: HashMap<ContainerKey, Vec<OomKill>>,
+    /// What the php-fpm exporter said about a container's pool (`php_fpm` in import files).
+    pub php_fpm: HashMap<ContainerKey, PhpFpmFacts>,
+}
+
+/// php-fpm exporter figures of one container over an import's window.
+#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct PhpFpmFacts {
+    /// Highest `phpfpm_process_last_request_memory` of any child.
+    pub per_child_peak_bytes: Option<f64>,
+    /// Highest `phpfpm_active_processes`.
+    pub max_active: Option<f64>,
+    /// Highest `phpfpm_total_processes`.
+    pub max_total: Option<f64>,
+    /// Increase of `phpfpm_max_children_reached` over the window.
+    pub max_children_reached: Option<f64>,
+}
+
+impl PhpFpmFacts {
+    /// Two imports of the same container: the higher of each figure.
+    fn merge(&mut self, other: &PhpFpmFacts) {
+        let max = |a: Option<f64>, b: Option<f64>| match (a, b) {
+            (Some(x), Some(y)) => Some(x.max(y)),
+            (x, y) => x.or(y),
+        };
+        self.per_child_peak_bytes = max(self.per_child_peak_bytes, other.per_child_peak_bytes);
+        self.max_active = max(self.max_active, other.max_active);
+        self.max_total = max(self.max_total, other.max_total);
+        self.max_children_reached = max(self.max_children_reached, other.max_children_reached);
+    }
 }
 
 fn key(v: &Value) -> Option<ContainerKey> {
@@ -55,6 +84,7 @@ impl Facts {
             for entry in dir.flatten() {
                 if let Some(v) = read(&entry.path()) {
                     facts.add_prometheus(&v);
+                    facts.add_php_fpm(&v);
                 }
             }
         }
@@ -76,6 +106,13 @@ impl Facts {
                 };
                 self.oom_kills.entry(k).or_default().push(kill);
             }
+        }
+    }
+
+    fn add_php_fpm(&mut self, v: &Value) {
+        for c in v.get("php_fpm").and_then(Value::as_array).into_iter().flatten() {
+            let (Some(k), Ok(f)) = (key(c), serde_json::from_value::<PhpFpmFacts>(c.clone())) else { continue };
+            self.php_fpm.entry(k).or_default().merge(&f);
         }
     }
 

@@ -228,7 +228,7 @@ pub fn status_body(code: u16, path: &str) -> String {
 /// The API groups served, with their list resources and list kinds.
 const APIS: [(&str, &[(&str, &str)]); 5] = [
     ("/apis/metrics.k8s.io/v1beta1", &[("pods", "PodMetricsList")]),
-    ("/api/v1", &[("pods", "PodList")]),
+    ("/api/v1", &[("pods", "PodList"), ("configmaps", "ConfigMapList")]),
     (
         "/apis/apps/v1",
         &[

@@ -14,6 +14,8 @@ const GITOPS: &[(&str, &str)] = &[
     ("base/deployment.yaml", include_str!("../../../fixtures/demo/gitops/base/deployment.yaml")),
     ("base/service.yaml", include_str!("../../../fixtures/demo/gitops/base/service.yaml")),
     ("base/hpa.yaml", include_str!("../../../fixtures/demo/gitops/base/hpa.yaml")),
+    ("base/php-fpm-pool.yaml", include_str!("../../../fixtures/demo/gitops/base/php-fpm-pool.yaml")),
+    ("base/nginx-conf.yaml", include_str!("../../../fixtures/demo/gitops/base/nginx-conf.yaml")),
     (
         "overlays/staging/kustomization.yaml",
         include_str!("../../../fixtures/demo/gitops/overlays/staging/kustomization.yaml"),

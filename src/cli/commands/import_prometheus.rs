@@ -406,6 +406,7 @@ pub fn run(args: &PrometheusArgs, out: &mut dyn Write) -> Result<u8> {
     if !ksm.settings.is_empty() {
         state.current = ksm.settings.clone();
     }
+    let php_fpm = super::import_php_fpm::record(&client, &scope, range, &ksm.owners, &totals.series, &state_path)?;
     state.finished_at = Some(format_timestamp(now));
     save_state(&state_path, &state)?;
     store.sync_side_files().context("uploading the import state")?;
@@ -456,6 +457,9 @@ pub fn run(args: &PrometheusArgs, out: &mut dyn Write) -> Result<u8> {
         count(Resolution::GuessedDeployment),
         count(Resolution::PodName)
     )?;
+    if php_fpm > 0 {
+        writeln!(out, "  php-fpm exporter: figures for {php_fpm} workload container(s), saved beside the state file")?;
+    }
     let oom: usize = state.current.iter().filter(|c| !c.oom_killed_pods.is_empty()).count();
     writeln!(
         out,

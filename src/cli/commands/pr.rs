@@ -168,6 +168,7 @@ fn propose(
     }
     let mut patch_plan = kustomize::plan(&overlay_dir, &overlay.workloads, recs)?;
     patch_plan.patches.extend(run.hpa_patches.iter().cloned());
+    patch_plan.patches.extend(run.runtime_patches.iter().cloned());
     kustomize::write_plan(&overlay_dir, &patch_plan)?;
     let prices = args.prices.prices()?;
     let cost = text::monthly_cost(recs, &prices);

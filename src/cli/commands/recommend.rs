@@ -1,11 +1,14 @@
 //! `podsizer recommend`
 
-use crate::analysis::{recommend, strategy_by_name, PolicySet, Recommendation, SizingInput, STRATEGY_NAMES};
+use crate::analysis::runtimes::{self, ContainerRuntime, Measured};
+use crate::analysis::{recommend, strategy_by_name, PolicySet, Proposal, Recommendation, SizingInput, STRATEGY_NAMES};
 use crate::cli::args::RecommendArgs;
 use crate::cli::inputs::{select, Selection};
 use crate::cli::progress::note;
 use crate::domain::Resources;
 use crate::outputs::kustomize::{self, RenderedWorkload};
+use crate::outputs::runtime_patches::runtime_patches;
+use crate::outputs::runtime_settings::RuntimeOverlay;
 use crate::outputs::{document, render};
 use anyhow::{anyhow, Result};
 use std::io::Write;
@@ -18,6 +21,8 @@ pub struct Plan<'a> {
     pub force: bool,
     /// Rendered overlay, for current values.
     pub overlay: &'a [RenderedWorkload],
+    /// php-fpm, envoy and nginx settings read from the overlay.
+    pub runtimes: &'a RuntimeOverlay,
 }
 
 pub fn load_policy(path: Option<&Path>) -> Result<PolicySet> {
@@ -55,6 +60,13 @@ pub fn recommend_all(selection: &Selection, plan: &Plan<'_>) -> Result<Vec<Recom
             oom_limit_bytes: facts.oom_limit(&u.key, selection.since),
         };
         let mut rec = recommend(strategy.as_ref(), &input, &applied);
+        if let Some(runtime) = plan.runtimes.find(&u.key) {
+            let measured = Measured {
+                peak_working_set_bytes: u.memory_max(),
+                php_fpm: facts.php_fpm.get(&u.key).map(exporter_facts),
+            };
+            advise_runtime(&mut rec, runtime, &policy, &measured);
+        }
         if let Some(note) = selection.projections.borrow().get(&u.key.to_string()) {
             rec.rationale.insert(0, note.clone());
         }
@@ -62,6 +74,35 @@ pub fn recommend_all(selection: &Selection, plan: &Plan<'_>) -> Result<Vec<Recom
     }
     crate::cli::stat(&format!("sizing_seconds={:.2}", started.elapsed().as_secs_f64()));
     Ok(recs)
+}
+
+fn exporter_facts(f: &crate::store::facts::PhpFpmFacts) -> runtimes::php_fpm::ExporterFacts {
+    runtimes::php_fpm::ExporterFacts {
+        per_child_peak_bytes: f.per_child_peak_bytes,
+        max_active: f.max_active,
+        max_total: f.max_total,
+        max_children_reached: f.max_children_reached,
+    }
+}
+
+/// Judges a container's runtime settings with its sizing and says what was read, proposed
+/// and could not be read in the rationale.
+fn advise_runtime(
+    rec: &mut Recommendation,
+    runtime: &ContainerRuntime,
+    policy: &crate::analysis::Policy,
+    measured: &Measured,
+) {
+    let current_limit = rec.current.and_then(|c| c.memory_limit_bytes);
+    let Proposal::Sized(sizing) = &mut rec.proposal else { return };
+    let advice = runtimes::advise(runtime, sizing, current_limit, policy, measured);
+    if !advice.found.is_empty() {
+        rec.rationale.push(format!("{} settings read: {}", advice.runtime, advice.found.join("; ")));
+    }
+    rec.rationale.extend(advice.rationale.iter().cloned());
+    rec.rationale.extend(advice.unread.iter().map(|u| format!("{} setting not read: {u}", advice.runtime)));
+    rec.rationale.extend(advice.risks.iter().map(|r| format!("risk now: {r}")));
+    rec.runtime = Some(advice);
 }
 
 /// How many containers each workload's pods run (as seen in the samples).
@@ -108,6 +149,8 @@ pub struct SizingRun {
     pub recommendations: Vec<Recommendation>,
     /// HPA patches that keep scaling thresholds in place (only `recommend` and `pr` write them).
     pub hpa_patches: Vec<kustomize::PatchFile>,
+    /// php-fpm pool, nginx.conf and envoy args patches matching the proposals.
+    pub runtime_patches: Vec<kustomize::PatchFile>,
 }
 
 /// Renders the overlay (before reading samples, so a broken overlay fails fast and nothing is
@@ -126,11 +169,12 @@ pub fn size_all(
     for h in &overlay.hpas {
         selection.skip_traffic_for(&h.target_name, &h.hpa.name);
     }
-    let plan = Plan { policy, strategy, force, overlay: &overlay.workloads };
+    let plan = Plan { policy, strategy, force, overlay: &overlay.workloads, runtimes: &overlay.runtimes };
     let mut recommendations = recommend_all(&selection, &plan)?;
     shares_name_known_workloads(&flagged, &recommendations)?;
     let hpa_patches = apply_hpa_advice(&overlay.hpas, &mut recommendations);
-    Ok(SizingRun { selection, overlay, recommendations, hpa_patches })
+    let runtime_patches = runtime_patches(&overlay.workloads, &overlay.runtimes, &recommendations);
+    Ok(SizingRun { selection, overlay, recommendations, hpa_patches, runtime_patches })
 }
 
 /// A `--traffic-share` for a workload that is not in the window is a typo or the wrong
@@ -159,6 +203,8 @@ pub fn run(args: &RecommendArgs, out: &mut dyn Write) -> Result<u8> {
     if let Some(dir) = &args.kustomize {
         let mut patch_plan = kustomize::plan(dir, &run.overlay.workloads, recs)?;
         patch_plan.patches.extend(run.hpa_patches.iter().cloned());
+        patch_plan.patches.extend(run.runtime_patches.iter().cloned());
+        say_runtimes(recs);
         write_overlay(dir, &patch_plan, args.dry_run)?;
     }
     out.write_all(render(args.output, &doc, recs).as_bytes())?;
@@ -189,6 +235,28 @@ pub fn apply_hpa_advice(hpas: &[kustomize::RenderedHpa], recs: &mut [Recommendat
     }
     patches
 }
+
+/// One stderr line per runtime setting read, changed or unreadable, so a run with
+/// `--kustomize` shows what it found where (notes, which `--quiet` drops); risks always show.
+fn say_runtimes(recs: &[Recommendation]) {
+    use crate::cli::progress::note;
+    for r in recs {
+        let Some(a) = &r.runtime else { continue };
+        if !a.found.is_empty() {
+            note(&format!("{}: read {}", r.key, a.found.join("; ")));
+        }
+        for line in &a.rationale {
+            note(&format!("{}: {line}", r.key));
+        }
+        for u in &a.unread {
+            note(&format!("{} {}: could not read {u}", r.key, a.runtime));
+        }
+        for risk in &a.risks {
+            eprintln!("{} {}: risk now: {risk}", r.key, a.runtime);
+        }
+    }
+}
+
 /// Writes (or with `dry_run`, shows) the patches and says what happened on stderr.
 pub fn write_overlay(dir: &Path, plan: &kustomize::PatchPlan, dry_run: bool) -> Result<()> {
     for w in &plan.not_in_overlay {

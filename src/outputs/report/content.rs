@@ -181,6 +181,7 @@ fn short_flag(code: &str) -> &'static str {
         "oom_risk_proposed" => "OOM risk",
         "eviction_exposure_now" => "eviction exposure now",
         "eviction_exposure" => "eviction exposure",
+        "runtime_risk" => "runtime settings outgrow the limit",
         "current_unknown" => "current unknown",
         _ => "see details",
     }

@@ -459,6 +459,9 @@ fn flags_for(
             });
         }
     }
+    for risk in r.runtime.iter().flat_map(|a| &a.risks) {
+        flags.push(FlagDoc { code: "runtime_risk", text: risk.clone() });
+    }
     if r.current.is_none_or(|c| c.is_empty()) {
         flags.push(FlagDoc {
             code: "current_unknown",

@@ -272,7 +272,7 @@ pub fn pod_batches(
 /// How many HTTP requests an import of `containers` containers in pods of `containers_per_pod`
 /// over `[from, to]` makes at most (without retries): per window one series discovery and,
 /// per pod batch, two range queries or one remote read (plus its probe), and the
-/// kube-state-metrics requests.
+/// kube-state-metrics and php-fpm exporter requests.
 pub fn planned_requests(
     containers: usize,
     containers_per_pod: usize,
@@ -296,7 +296,7 @@ pub fn planned_requests(
     };
     let per_window: u64 =
         windows.iter().map(|w| 1 + per_batch * pod_batches(&pods, w.points(step_ms), budget).len() as u64).sum();
-    KSM_REQUESTS + probe + per_window
+    KSM_REQUESTS + super::php_fpm_exporter::REQUESTS + probe + per_window
 }
 
 /// Requests made once per import for kube-state-metrics data.
@@ -1175,13 +1175,18 @@ mod tests {
         let step = 60_000;
         let n = planned_requests(500, 3, 0, 7 * 1440 * step, step, 500_000, ReadPath::QueryRange);
         // One window of 10,081 points; 49 containers (16 pods) per request: 11 batches.
-        assert_eq!(n, KSM_REQUESTS + 1 + 2 * 11);
+        assert_eq!(n, KSM_REQUESTS + crate::sources::php_fpm_exporter::REQUESTS + 1 + 2 * 11);
         let n_small = planned_requests(500, 3, 0, 7 * 1440 * step, step, 100_000, ReadPath::QueryRange);
         assert!(n_small > n);
         // Remote read: one window per day (8 here: the range ends on a midnight), 50,000 points
         // a batch: 33 containers (11 pods) of a day, 16 batches.
         let remote = planned_requests(500, 3, 0, 7 * 1440 * step, step, 500_000, ReadPath::RemoteRead);
-        assert_eq!(remote, KSM_REQUESTS + 1 + 7 * (1 + 16) + (1 + 1), "one request per batch, plus the probe");
+        let php_fpm = crate::sources::php_fpm_exporter::REQUESTS;
+        assert_eq!(
+            remote,
+            KSM_REQUESTS + php_fpm + 1 + 7 * (1 + 16) + (1 + 1),
+            "one request per batch, plus the probe"
+        );
     }
 
     #[test]
