@@ -79,6 +79,7 @@ fn sample(ts: i64, pod: &str, container: &str, cpu_millicores: f64, memory: f64)
         container: container.into(),
         cpu_cores: cpu_millicores / 1000.0,
         memory_bytes: memory,
+        ..Default::default()
     }
 }
 

@@ -23,12 +23,25 @@ pub struct Facts {
     pub oom_kills: HashMap<ContainerKey, Vec<OomKill>>,
 }
 
-fn key(v: &Value) -> Option<ContainerKey> {
+/// The key of one entry; `cluster` is the side file's own (an entry's `cluster` wins). Side
+/// files written before clusters were recorded have none.
+fn key(v: &Value, cluster: &str) -> Option<ContainerKey> {
     let s = |k: &str| v.get(k)?.as_str().map(String::from);
     Some(ContainerKey {
-        workload: Workload { namespace: s("namespace")?, kind: s("workload_kind")?, name: s("workload")? },
+        workload: Workload {
+            cluster: s("cluster").unwrap_or_else(|| cluster.to_string()),
+            namespace: s("namespace")?,
+            kind: s("workload_kind")?,
+            name: s("workload")?,
+        },
         container: s("container")?,
     })
+}
+
+fn file_cluster(v: &Value) -> &str {
+    // Not `cluster`: CloudWatch state files name their EKS cluster there since before
+    // clusters were recorded on samples, and those samples have none.
+    v.get("identity_cluster").and_then(Value::as_str).unwrap_or_default()
 }
 
 impl Facts {
@@ -61,6 +74,8 @@ impl Facts {
     }
 
     fn add_collector(&mut self, v: &Value) {
+        let cluster = file_cluster(v);
+        let key = |c: &Value| key(c, cluster);
         for c in v.get("containers").and_then(Value::as_array).into_iter().flatten() {
             if let (Some(k), Some(r)) =
                 (key(c), c.get("resources").and_then(|r| serde_json::from_value(r.clone()).ok()))
@@ -80,6 +95,8 @@ impl Facts {
     }
 
     fn add_prometheus(&mut self, v: &Value) {
+        let cluster = file_cluster(v);
+        let key = |c: &Value| key(c, cluster);
         for c in v.get("current").and_then(Value::as_array).into_iter().flatten() {
             let Some(k) = key(c) else { continue };
             let resources: Option<Resources> = c.get("resources").and_then(|r| serde_json::from_value(r.clone()).ok());
@@ -128,7 +145,12 @@ mod tests {
         std::fs::write(dir.path().join("imports/garbage.json"), "{not json").unwrap();
         let facts = Facts::load(dir.path());
         let k = |c: &str| ContainerKey {
-            workload: Workload { namespace: "shop".into(), kind: "Deployment".into(), name: "api".into() },
+            workload: Workload {
+                namespace: "shop".into(),
+                kind: "Deployment".into(),
+                name: "api".into(),
+                ..Default::default()
+            },
             container: c.into(),
         };
         assert_eq!(facts.current[&k("php-fpm")].cpu_request_cores, Some(1.0));

@@ -29,6 +29,9 @@ fn current_settings(
     overlay: Option<&std::path::Path>,
     input: &crate::cli::args::InputArgs,
 ) -> Result<HashMap<ContainerKey, Resources>> {
+    if let Some(dir) = overlay {
+        super::recommend::one_cluster(dir, series.iter().map(|s| s.key.workload.cluster.as_str()))?;
+    }
     let workloads = crate::cli::live::current_settings(overlay, input)?.workloads;
     let mut current = HashMap::new();
     for s in series {

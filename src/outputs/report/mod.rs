@@ -164,6 +164,8 @@ pub struct RiskDoc {
 
 #[derive(Debug, Serialize)]
 pub struct ContainerDoc {
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub cluster: String,
     pub namespace: String,
     pub workload: WorkloadRefDoc,
     pub container: String,
@@ -178,6 +180,8 @@ pub struct ContainerDoc {
 
 #[derive(Debug, Serialize)]
 pub struct WorkloadDoc {
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub cluster: String,
     pub namespace: String,
     pub kind: String,
     pub name: String,
@@ -241,8 +245,9 @@ pub struct MoveDoc {
 pub const SETTINGS: [&str; 4] = ["CPU request", "CPU limit", "memory request", "memory limit"];
 
 impl ReportDoc {
-    pub fn container_id(namespace: &str, kind: &str, name: &str, container: &str) -> String {
-        format!("{namespace}/{kind}/{name}/{container}")
+    pub fn container_id(cluster: &str, namespace: &str, kind: &str, name: &str, container: &str) -> String {
+        let cluster = if cluster.is_empty() { String::new() } else { format!("{cluster}:") };
+        format!("{cluster}{namespace}/{kind}/{name}/{container}")
     }
 }
 
@@ -272,13 +277,36 @@ pub fn slug(text: &str) -> String {
         .collect()
 }
 
+/// `cluster.` for file names and anchors of a workload with a cluster, so two clusters'
+/// workloads of the same name do not overwrite each other's charts.
+pub fn cluster_prefix(cluster: &str) -> String {
+    if cluster.is_empty() {
+        String::new()
+    } else {
+        format!("{}.", slug(cluster))
+    }
+}
+
 fn chart_name(key: &ContainerKey) -> String {
     let w = &key.workload;
-    format!("charts/{}.{}.{}.{}.usage.png", slug(&w.namespace), slug(&w.kind), slug(&w.name), slug(&key.container))
+    format!(
+        "charts/{}{}.{}.{}.{}.usage.png",
+        cluster_prefix(&w.cluster),
+        slug(&w.namespace),
+        slug(&w.kind),
+        slug(&w.name),
+        slug(&key.container)
+    )
 }
 
 fn heatmap_name(w: &Workload) -> String {
-    format!("charts/{}.{}.{}.cpu-by-hour.svg", slug(&w.namespace), slug(&w.kind), slug(&w.name))
+    format!(
+        "charts/{}{}.{}.{}.cpu-by-hour.svg",
+        cluster_prefix(&w.cluster),
+        slug(&w.namespace),
+        slug(&w.kind),
+        slug(&w.name)
+    )
 }
 
 pub const WEEKDAYS: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
@@ -440,6 +468,7 @@ pub fn build(input: &ReportInput<'_>) -> Report {
         let cost_proposed =
             sizing.map(|s| monthly_cost(&input.prices, replicas, s.cpu_request_cores, s.memory_request_bytes));
         containers.push(ContainerDoc {
+            cluster: r.key.workload.cluster.clone(),
             namespace: r.key.workload.namespace.clone(),
             workload: WorkloadRefDoc { kind: r.key.workload.kind.clone(), name: r.key.workload.name.clone() },
             container: r.key.container.clone(),
@@ -484,6 +513,7 @@ pub fn build(input: &ReportInput<'_>) -> Report {
         let recs: Vec<&Recommendation> = input.recommendations.iter().filter(|r| &r.key.workload == w).collect();
         let proposed_pod_request = recs.iter().map(|r| r.sizing().map(|s| s.cpu_request_cores)).sum::<Option<f64>>();
         workloads.push(WorkloadDoc {
+            cluster: w.cluster.clone(),
             namespace: w.namespace.clone(),
             kind: w.kind.clone(),
             name: w.name.clone(),
