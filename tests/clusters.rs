@@ -47,7 +47,12 @@ fn a_store_written_before_clusters_sizes_byte_identically() {
     let expected = |name: &str| std::fs::read_to_string(fixtures().join("legacy").join(name)).unwrap();
     let run = |extra: &[&str]| stdout_of(podsizer().arg("recommend").arg("-i").arg(&store).args(extra));
     // First from the day summaries the old version saved, then from raw rows.
-    assert_eq!(run(&["-o", "json"]), expected("recommend.json"));
+    let out =
+        podsizer().arg("recommend").arg("-i").arg(&store).args(["-o", "json"]).env("PODSIZER_STATS", "1").output();
+    let out = out.unwrap();
+    assert_eq!(String::from_utf8(out.stdout).unwrap(), expected("recommend.json"));
+    let stats = String::from_utf8_lossy(&out.stderr);
+    assert!(stats.contains("summaries_reused: 2"), "the old summaries are read, not rebuilt: {stats}");
     assert_eq!(run(&["-o", "json", "--rescan"]), expected("recommend.json"));
     assert_eq!(run(&["-o", "csv"]), expected("recommend.csv"));
     assert_eq!(run(&[]), expected("recommend.txt"));
@@ -110,8 +115,10 @@ fn two_clusters_with_the_same_names_are_sized_apart() {
     let dir = tempfile::tempdir().unwrap();
     let store = fleet_store(dir.path());
     let json = |extra: &[&str]| -> Value {
-        serde_json::from_str(&stdout_of(podsizer().arg("recommend").arg("-i").arg(&store).args(["-o", "json"]).args(extra)))
-            .unwrap()
+        serde_json::from_str(&stdout_of(
+            podsizer().arg("recommend").arg("-i").arg(&store).args(["-o", "json"]).args(extra),
+        ))
+        .unwrap()
     };
     let all = recommendations(&json(&[]));
     assert_eq!(all.len(), 6, "3 containers in each of 2 clusters");

@@ -281,6 +281,33 @@ mod tests {
     }
 
     #[test]
+    fn clusters_survive_the_round_trip() {
+        let mut b = UsageBuilder::new();
+        for cluster in ["", "prod-eu", "prod-us"] {
+            for (ts, pod, container, cpu) in rows().into_iter().take(300) {
+                let row = SampleRef {
+                    timestamp_ms: ts,
+                    cluster,
+                    namespace: "shop",
+                    workload_kind: "Deployment",
+                    workload: "api",
+                    pod,
+                    container,
+                    cpu_cores: cpu,
+                    memory_bytes: 1e8,
+                    series: 0,
+                };
+                b.observe(&row);
+            }
+        }
+        let usage = b.finish();
+        assert_eq!(usage.len(), 6, "two containers in each of three clusters");
+        let keys: Vec<_> = decode(&encode(&usage)).unwrap().into_iter().map(|c| c.key).collect();
+        assert_eq!(keys, usage.iter().map(|c| c.key.clone()).collect::<Vec<_>>());
+        assert_eq!(keys[5].workload.cluster, "prod-us");
+    }
+
+    #[test]
     fn damaged_bytes_are_an_error_not_a_panic() {
         let bytes = encode(&build(&rows()));
         for cut in [0, 1, 7, bytes.len() / 2, bytes.len() - 1] {

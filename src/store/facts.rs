@@ -160,4 +160,31 @@ mod tests {
         assert_eq!(facts.oom_limit(&k("envoy"), None), Some(5e8));
         assert_eq!(facts.oom_limit(&k("nginx"), None), None);
     }
+
+    #[test]
+    fn side_files_key_their_facts_by_the_recorded_cluster() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("imports")).unwrap();
+        let entry = r#"{"namespace":"shop","workload_kind":"Deployment","workload":"api","container":"php-fpm",
+            "resources":{"cpu_request_cores":1.0,"cpu_limit_cores":null,"memory_request_bytes":null,"memory_limit_bytes":null}}"#;
+        let write = |name: &str, head: &str| {
+            std::fs::write(dir.path().join("imports").join(name), format!(r#"{{{head}"current":[{entry}]}}"#)).unwrap()
+        };
+        write("prometheus-a.json", r#""identity_cluster":"prod-eu","#);
+        // A CloudWatch state file from before clusters were recorded: `cluster` is its EKS name only.
+        write("cloudwatch-b.json", r#""cluster":"eks-1","#);
+        let facts = Facts::load(dir.path());
+        let key = |cluster: &str| ContainerKey {
+            workload: Workload {
+                cluster: cluster.into(),
+                namespace: "shop".into(),
+                kind: "Deployment".into(),
+                name: "api".into(),
+            },
+            container: "php-fpm".into(),
+        };
+        assert!(facts.current.contains_key(&key("prod-eu")));
+        assert!(facts.current.contains_key(&key("")));
+        assert_eq!(facts.current.len(), 2);
+    }
 }

@@ -268,6 +268,18 @@ mod tests {
     }
 
     #[test]
+    fn clusters_keep_same_named_rows_apart() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open_or_create(dir.path()).unwrap();
+        let in_cluster = |cluster: &str| Sample { cluster: cluster.into(), ..sample(0, "a", 1.0) };
+        let report = store.append(vec![in_cluster("eu"), in_cluster("us"), sample(0, "a", 1.0)]).unwrap();
+        assert_eq!((report.written, report.duplicates), (3, 0), "same names, same instant, three clusters");
+        assert_eq!(store.append(vec![in_cluster("us")]).unwrap().duplicates, 1);
+        let clusters: Vec<String> = collect(&store).into_iter().map(|s| s.cluster).collect();
+        assert_eq!(clusters, ["", "eu", "us"]);
+    }
+
+    #[test]
     fn duplicates_within_a_batch_are_dropped() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open_or_create(dir.path()).unwrap();
