@@ -268,6 +268,8 @@ pub struct ImportArgs {
     pub s3: S3Args,
 }
 
+// Parsed once per process: the size of the larger variant costs nothing worth a Box.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum ImportSource {
     /// Read usage history from Prometheus (or Thanos, Mimir, VictoriaMetrics, AMP) into a store.

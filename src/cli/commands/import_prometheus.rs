@@ -173,7 +173,6 @@ impl Buffer {
                         container,
                         cpu_cores: r.cpu_cores,
                         memory_bytes: r.memory_bytes,
-                        ..Default::default()
                     }
                 })
                 .collect();
