@@ -390,6 +390,12 @@ fn logs_import_stores_exactly_the_seeded_events_and_a_rerun_adds_nothing() {
     assert!(out.contains("performance logs"), "auto picks the logs when the log group exists:\n{out}");
     let got = stored(&store);
     let want = rows_of(&seeded.expected);
+    let mut clusters = std::collections::BTreeSet::new();
+    podsizer::store::Store::open(&store)
+        .unwrap()
+        .scan(None, None, |r| drop(clusters.insert(r.cluster.to_string())))
+        .unwrap();
+    assert_eq!(clusters.into_iter().collect::<Vec<_>>(), [cluster.clone()], "rows carry the ClusterName");
     assert_eq!(got.len(), want.len());
     let diff: Vec<_> = want
         .iter()

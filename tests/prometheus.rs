@@ -550,7 +550,8 @@ fn without_kube_state_metrics_workloads_come_from_pod_names() {
     let dir = tempfile::tempdir().unwrap();
     let store = dir.path().join("store");
     let (since, until) = (ts(data.first_ms), ts(data.last_ms));
-    let run = import(&prom.url(), &store, &["--since", &since, "--until", &until, "-n", "shop", "--cluster", "prod-eu"]);
+    let run =
+        import(&prom.url(), &store, &["--since", &since, "--until", &until, "-n", "shop", "--cluster", "prod-eu"]);
     assert!(run.ok, "{}", run.stderr);
     assert!(run.stderr.contains("no kube-state-metrics series (kube_pod_owner) found"), "{}", run.stderr);
     let rows = stored(&store);
