@@ -393,9 +393,11 @@ fn logs_import_stores_exactly_the_seeded_events_and_a_rerun_adds_nothing() {
     let mut clusters = std::collections::BTreeSet::new();
     podsizer::store::Store::open(&store)
         .unwrap()
-        .scan(None, None, |r| drop(clusters.insert(r.cluster.to_string())))
+        .scan(None, None, |r| {
+            clusters.insert(r.cluster.to_string());
+        })
         .unwrap();
-    assert_eq!(clusters.into_iter().collect::<Vec<_>>(), [cluster.clone()], "rows carry the ClusterName");
+    assert_eq!(clusters.into_iter().collect::<Vec<_>>(), std::slice::from_ref(&cluster), "rows carry the ClusterName");
     assert_eq!(got.len(), want.len());
     let diff: Vec<_> = want
         .iter()

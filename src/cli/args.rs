@@ -107,7 +107,7 @@ pub struct InputArgs {
     #[arg(long = "workload", value_name = "NAME")]
     pub workloads: Vec<String>,
     /// Only this cluster's samples (as recorded by the importer or collector). Required with
-    /// --kustomize when the inputs hold several clusters: an overlay deploys to one.
+    /// --kustomize or --live when the inputs hold several clusters: an overlay or a context is one.
     #[arg(long, value_name = "NAME")]
     pub cluster: Option<String>,
     /// Skip bad rows in CSV/Parquet inputs (reported) instead of failing.

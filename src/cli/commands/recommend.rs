@@ -127,8 +127,11 @@ pub fn size_all(
     }
     let plan = Plan { policy, strategy, force, overlay: &overlay.workloads };
     let mut recommendations = recommend_all(&selection, &plan)?;
+    let clusters = || recommendations.iter().map(|r| r.key.workload.cluster.as_str());
     if let Some(dir) = overlay_dir {
-        one_cluster(dir, recommendations.iter().map(|r| r.key.workload.cluster.as_str()))?;
+        one_cluster(&format!("the overlay {}", dir.display()), clusters())?;
+    } else if let Some(source) = crate::cli::live::source_name(input) {
+        one_cluster(&source, clusters())?;
     }
     let hpa_patches = apply_hpa_advice(&overlay.hpas, &mut recommendations);
     Ok(SizingRun { selection, overlay, recommendations, hpa_patches })
@@ -149,17 +152,16 @@ pub fn run(args: &RecommendArgs, out: &mut dyn Write) -> Result<u8> {
     Ok(if args.fail_on_change && changed { 1 } else { 0 })
 }
 
-/// An overlay deploys to one cluster: its current settings and patches must not be matched
-/// against, or made from, several clusters' workloads of the same names.
-pub fn one_cluster<'a>(overlay: &Path, clusters: impl Iterator<Item = &'a str>) -> Result<()> {
+/// An overlay (or a live cluster) is one cluster: its current settings and patches must not be
+/// matched against, or made from, several clusters' workloads of the same names.
+pub fn one_cluster<'a>(target: &str, clusters: impl Iterator<Item = &'a str>) -> Result<()> {
     let clusters: std::collections::BTreeSet<&str> = clusters.collect();
     if clusters.len() > 1 {
         let names: Vec<&str> = clusters.iter().map(|c| if c.is_empty() { "(no cluster)" } else { c }).collect();
         anyhow::bail!(
-            "the samples hold {} clusters ({}) and the overlay {} deploys to one; choose it with --cluster NAME",
+            "the samples hold {} clusters ({}) and {target} is one; choose it with --cluster NAME",
             clusters.len(),
             names.join(", "),
-            overlay.display()
         );
     }
     Ok(())
