@@ -70,6 +70,11 @@ fn default_policy_does_not_get_worse_on_the_committed_fixture() {
     assert!(num(now, "cost_usd") <= num(was, "cost_usd") * 1.005, "cost went up: {now} vs {was}");
     assert!(num(now, "cpu_over_limit") <= num(was, "cpu_over_limit") + 1e-6, "more throttling: {now} vs {was}");
     assert!(num(now, "oom_kills") <= num(was, "oom_kills"), "more OOM kills: {now} vs {was}");
+    assert!(
+        num(now, "memory_over_request") <= num(was, "memory_over_request") + 1e-6,
+        "more eviction exposure: {now} vs {was}"
+    );
+    assert!(num(now, "memory_over_request") <= 0.05, "eviction exposure above 5%: {now}");
     let vpa = totals(&doc, "vpa");
     assert!(num(now, "cost_usd") <= 0.6 * num(vpa, "cost_usd"), "must stay >= 40% cheaper than vpa");
     assert!(num(now, "cpu_over_limit") <= num(vpa, "cpu_over_limit") + 0.001);
@@ -86,6 +91,12 @@ const KNOWN_MISSES: &[(&str, &str)] = &[
     ("scenario hpa-api", "cheaper than vpa"),
     // One job's memory jumps to 2.3x its 7-day peak on the last day; VPA's 2.4x limit covers it.
     ("trace google-2011", "OOM kills"),
+    // The memory request covers the daily busy hours (p60 of daily peaks x 1.1): where memory
+    // is most of the cost, little is left to save against VPA's p90 of daily peaks x 1.15.
+    // The nightly job holds its batch memory 44% of the day; Bitbrains VMs hold GiBs.
+    ("scenario nightly-batch", "cheaper than vpa"),
+    ("scenario canary-30pct", "cheaper than vpa"),
+    ("trace bitbrains", "cheaper than vpa"),
 ];
 
 #[test]
@@ -142,4 +153,61 @@ fn trace_without_a_traces_folder_says_where_the_traces_are_published() {
         assert!(err.contains(needle), "{needle} missing:\n{err}");
     }
     assert!(!Path::new("never-written.csv").exists());
+}
+
+#[test]
+fn node_packing_and_eviction_exposure_equal_a_hand_count() {
+    // fixtures/backtest/nodes.csv, 10-minute samples. Training (2 days): api pods a and b at
+    // 1 core / 1000Mi, batch pod c at 0.5 core / 2000Mi. Holdout (12 steps from the split):
+    // a at steps 0-11; b at 0-5 (then stops); c at 3-11, 3500Mi at step 4; a new api pod d at
+    // 6-11, 2.6 cores at steps 7 and 8.
+    let fixture = root().join("fixtures/backtest/nodes.csv");
+    let doc = backtest_json(&[
+        "--input",
+        fixture.to_str().unwrap(),
+        "--split-at",
+        "2026-01-03T00:00:00Z",
+        "--train",
+        "2d",
+        "--holdout",
+        "2h",
+        "--strategy",
+        "krr",
+        "--node",
+        "2c4g",
+        "--node",
+        "cpu=4,memory=8Gi",
+    ]);
+    // krr: api requests 1 core and 1000Mi x 1.15 = 1150Mi per pod; batch 0.5 core, 2300Mi.
+    // Eviction exposure: only c's 3500Mi sample is above its request: 1 of 33 holdout
+    // samples (a 12, b 6, c 9, d 6); per container api 0 of 24, batch 1 of 9.
+    let f = totals(&doc, "krr");
+    assert_eq!(f["samples"].as_u64().unwrap(), 33);
+    assert!((f["memory_over_request"].as_f64().unwrap() - 1.0 / 33.0).abs() < 1e-6, "{f}");
+    let mean = &doc["mean_eviction_exposure"].as_array().unwrap()[0];
+    assert!((mean[1].as_f64().unwrap() - (0.0 + 1.0 / 9.0) / 2.0).abs() < 1e-6, "{mean}");
+    let nodes = doc["nodes"].as_array().unwrap();
+    assert_eq!(nodes.len(), 2);
+    let figures = |i: usize| nodes[i]["strategies"][0][1].clone();
+    // 2 cores / 4 GiB, first-fit decreasing by the dominant share (api 0.5, batch 0.56):
+    // steps 0-2 a + b on one node; 3-5 c, a on node 0, b on node 1; 6-11 c, a | d.
+    // 3 x 1 + 3 x 2 + 6 x 2 = 21 node-steps of 10 minutes.
+    let small = figures(0);
+    assert_eq!(nodes[0]["pods"].as_u64().unwrap(), 4);
+    assert_eq!(small["peak_nodes"].as_u64().unwrap(), 2);
+    assert_eq!(small["node_minutes"].as_f64().unwrap(), 210.0);
+    assert_eq!(small["mean_nodes"].as_f64().unwrap(), 1.75);
+    // Step 4: a (1000Mi) + c (3500Mi) on node 0 > 4096Mi. Steps 7-8: d's 2.6 cores alone on
+    // node 1 > 2 cores.
+    assert_eq!(small["memory_pressure_node_minutes"].as_f64().unwrap(), 10.0);
+    assert_eq!(small["cpu_contention_node_minutes"].as_f64().unwrap(), 20.0);
+    // $0.04 x 2 + $0.005 x 4 = $0.10 per node-hour x 3.5 node-hours.
+    assert!((small["cost_usd"].as_f64().unwrap() - 0.35).abs() < 1e-9, "{small}");
+    // 4 cores / 8 GiB: every pod fits one node (at most 2.5 cores, 4600Mi requested). Steps
+    // 7-8: a 1 + c 0.5 + d 2.6 = 4.1 cores > 4; memory at most 5500Mi < 8Gi.
+    let big = figures(1);
+    assert_eq!((big["peak_nodes"].as_u64().unwrap(), big["node_minutes"].as_f64().unwrap()), (1, 120.0));
+    assert_eq!(big["memory_pressure_node_minutes"].as_f64().unwrap(), 0.0);
+    assert_eq!(big["cpu_contention_node_minutes"].as_f64().unwrap(), 20.0);
+    assert!((big["cost_usd"].as_f64().unwrap() - 0.40).abs() < 1e-9, "{big}");
 }

@@ -482,3 +482,43 @@ fn load(chromium: &Path, scratch: &Path, page: &Path) -> (Vec<String>, Value, St
     let _ = dt.call(None, "Browser.close", serde_json::json!({}));
     (problems(&dt.events), v["images"].clone(), v["title"].as_str().unwrap_or("").to_string())
 }
+
+#[test]
+fn eviction_exposure_flags_and_nodes_now_and_proposed() {
+    let ws = workspace();
+    // The old p50 memory request: the working set is above it about half the time.
+    std::fs::write(ws.path().join("p50.toml"), "[defaults.memory]\nrequest_basis = \"working-set\"\n").unwrap();
+    podsizer()
+        .current_dir(ws.path())
+        .args(["report", "--input"])
+        .arg(demo_samples())
+        .args(["--kustomize", OVERLAY, "--out", "out", "--policy", "p50.toml", "--node", "2c4g", "--node", "8c32g"])
+        .assert()
+        .success();
+    let doc: Value = serde_json::from_slice(&std::fs::read(ws.path().join("out/report.json")).unwrap()).unwrap();
+    for c in doc["containers"].as_array().unwrap() {
+        let risk = &c["risk"];
+        let share = risk["memory_above_proposed_request"].as_f64().unwrap() / risk["samples"].as_f64().unwrap();
+        let flagged = risk["flags"].as_array().unwrap().iter().any(|f| f["code"] == "eviction_exposure");
+        assert_eq!(flagged, share > 0.05, "{c}");
+        // The demo's current requests (128Mi and up) sit above every sample.
+        assert_eq!(risk["memory_above_current_request"].as_u64(), Some(0), "{c}");
+    }
+    let php = doc["containers"].as_array().unwrap().iter().find(|c| c["container"] == "php-fpm").unwrap();
+    assert!(php["risk"]["flags"].as_array().unwrap().iter().any(|f| f["code"] == "eviction_exposure"), "{php}");
+    let nodes = doc["nodes"].as_array().unwrap();
+    assert_eq!(nodes.len(), 2);
+    for n in nodes {
+        // Pod names over the week (3 at a time; a rollout replaces them).
+        assert!(n["pods"].as_u64().unwrap() >= 3, "{n}");
+        let (now, new) = (&n["current"], &n["proposed"]);
+        // Smaller requests never need more nodes on the same pods.
+        assert!(new["peak_nodes"].as_u64() <= now["peak_nodes"].as_u64(), "{n}");
+        assert!(new["mean_nodes"].as_f64() <= now["mean_nodes"].as_f64(), "{n}");
+    }
+    // Now: 3 pods of 1.35 cores / 1.375Gi each at a time; a 2-core node holds one.
+    assert_eq!(nodes[0]["current"]["peak_nodes"].as_u64(), Some(3));
+    let md = std::fs::read_to_string(ws.path().join("out/index.md")).unwrap();
+    assert!(md.contains("## Nodes needed") && md.contains("| 2c4g | proposed |"), "{md}");
+    assert!(md.contains("**Eviction exposure:**") && md.contains("eviction exposure"), "{md}");
+}

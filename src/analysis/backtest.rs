@@ -6,6 +6,8 @@
 //!   memory slack the same with the working set.
 //! - over request / over limit = share of samples whose CPU usage is above the CPU request /
 //!   limit (no limit: never over). Over the limit means throttling.
+//! - eviction exposure = share of samples whose working set is above the memory request:
+//!   under node memory pressure the kubelet evicts such pods first.
 //! - OOM kills = times a pod's working set crosses from at-or-below the memory limit to above
 //!   it (a crossing, not every sample above; a pod's first sample above also counts).
 //! - cost = sum over samples of (CPU request x $/core-hour + memory request in GiB x
@@ -129,6 +131,8 @@ pub struct Outcome {
     pub memory_unused: f64,
     pub over_request: u64,
     pub over_limit: u64,
+    /// Samples whose working set is above the memory request (eviction exposure).
+    pub over_memory_request: u64,
     pub oom_kills: u64,
     pub cost: f64,
 }
@@ -142,6 +146,7 @@ impl Outcome {
         self.memory_unused += o.memory_unused;
         self.over_request += o.over_request;
         self.over_limit += o.over_limit;
+        self.over_memory_request += o.over_memory_request;
         self.oom_kills += o.oom_kills;
         self.cost += o.cost;
     }
@@ -169,6 +174,11 @@ impl Outcome {
     pub fn over_limit_share(&self) -> f64 {
         Self::share(self.over_limit as f64, self.samples as f64)
     }
+
+    /// Share of samples whose working set is above the memory request.
+    pub fn eviction_exposure(&self) -> f64 {
+        Self::share(self.over_memory_request as f64, self.samples as f64)
+    }
 }
 
 /// Replays `points` against fixed settings.
@@ -185,6 +195,7 @@ pub fn replay(points: &[Point], settings: &Sizing, step_ms: i64, prices: &Prices
         o.memory_unused += (settings.memory_request_bytes - p.memory).max(0.0);
         o.over_request += u64::from(p.cpu > settings.cpu_request_cores);
         o.over_limit += u64::from(settings.cpu_limit_cores.is_some_and(|l| p.cpu > l));
+        o.over_memory_request += u64::from(p.memory > settings.memory_request_bytes);
         let is_above = p.memory > settings.memory_limit_bytes;
         let was_above = above.insert(p.pod, is_above).unwrap_or(false);
         o.oom_kills += u64::from(is_above && !was_above);
@@ -252,6 +263,8 @@ mod tests {
         assert!((o.memory_slack() - 50.0 / 600.0).abs() < 1e-12);
         assert_eq!(o.over_request, 2);
         assert_eq!(o.over_limit, 1);
+        assert_eq!(o.over_memory_request, 4, "160, 170, 151 and 151 bytes are above 100");
+        assert!((o.eviction_exposure() - 4.0 / 6.0).abs() < 1e-12);
         assert_eq!(o.oom_kills, 3);
         assert!((o.cost - 6.0).abs() < 1e-12, "6 samples x 1 core x 1 h x $1");
     }
@@ -314,6 +327,8 @@ pub struct BacktestSetup<'a> {
     pub prices: Prices,
     /// Current settings per container, when known (replayed as the strategy "current").
     pub current: &'a HashMap<ContainerKey, Resources>,
+    /// Node shapes for the node-level back-test (none: no node figures).
+    pub nodes: &'a [crate::domain::NodeShape],
 }
 
 /// Result for one container: one outcome per strategy (summed over folds), plus the
@@ -323,6 +338,17 @@ pub struct ContainerResult {
     pub key: ContainerKey,
     pub outcomes: Vec<(String, Option<Outcome>)>,
     pub recommendations: Vec<Recommendation>,
+    /// Per fold, each strategy's settings (in the order of `outcomes`), for the node back-test.
+    pub sizings: Vec<Vec<Option<Sizing>>>,
+}
+
+/// One node shape's figures per strategy, summed over folds.
+#[derive(Debug, Clone)]
+pub struct NodeResult {
+    pub shape: crate::domain::NodeShape,
+    pub outcomes: Vec<(String, super::nodes::NodeOutcome)>,
+    /// Pods placed (summed over folds).
+    pub pods: usize,
 }
 
 #[derive(Debug, Clone)]
@@ -333,6 +359,23 @@ pub struct BacktestResult {
     pub totals: Vec<(String, Outcome)>,
     /// Containers skipped because some strategy could not size them (too little training history).
     pub skipped: usize,
+    /// The node-level back-test, one entry per shape, over the containers in the totals.
+    pub nodes: Vec<NodeResult>,
+}
+
+impl BacktestResult {
+    /// Mean over the containers in the totals of each one's eviction exposure under
+    /// `strategy` (a container with few samples counts as much as a busy one).
+    pub fn mean_eviction_exposure(&self, strategy: &str) -> Option<f64> {
+        let shares: Vec<f64> = self
+            .containers
+            .iter()
+            .filter(|c| c.outcomes.iter().all(|(_, o)| o.is_some()))
+            .filter_map(|c| c.outcomes.iter().find(|(n, _)| n == strategy).and_then(|(_, o)| *o))
+            .map(|o| o.eviction_exposure())
+            .collect();
+        (!shares.is_empty()).then(|| shares.iter().sum::<f64>() / shares.len() as f64)
+    }
 }
 
 pub fn run(series: &[Series], setup: &BacktestSetup<'_>) -> BacktestResult {
@@ -364,7 +407,50 @@ pub fn run(series: &[Series], setup: &BacktestSetup<'_>) -> BacktestResult {
         }
         containers.push(result);
     }
-    BacktestResult { folds, containers, totals, skipped }
+    let nodes = node_backtest(series, &containers, &folds, &names, setup);
+    BacktestResult { folds, containers, totals, skipped, nodes }
+}
+
+/// Places each fold's holdout pods on every node shape with each strategy's requests.
+fn node_backtest(
+    series: &[Series],
+    containers: &[ContainerResult],
+    folds: &[Fold],
+    names: &[String],
+    setup: &BacktestSetup<'_>,
+) -> Vec<NodeResult> {
+    if setup.nodes.is_empty() {
+        return Vec::new();
+    }
+    let counted: Vec<usize> =
+        (0..series.len()).filter(|i| containers[*i].outcomes.iter().all(|(_, o)| o.is_some())).collect();
+    let mut steps: Vec<i64> = counted.iter().map(|i| series[*i].step_ms()).collect();
+    steps.sort_unstable();
+    let step = steps.get(steps.len() / 2).copied().unwrap_or(60_000);
+    let mut results: Vec<NodeResult> = setup
+        .nodes
+        .iter()
+        .map(|shape| NodeResult {
+            shape: shape.clone(),
+            outcomes: names.iter().map(|n| (n.clone(), super::nodes::NodeOutcome::default())).collect(),
+            pods: 0,
+        })
+        .collect();
+    for (f, fold) in folds.iter().enumerate() {
+        let fleet =
+            super::nodes::Fleet::new(counted.iter().map(|i| &series[*i]).collect(), fold.split, fold.holdout_to, step);
+        let requests: Vec<Vec<super::nodes::PodRequest>> = (0..names.len())
+            .map(|k| fleet.requests(|j| containers[counted[j]].sizings.get(f).and_then(|s| s[k])))
+            .collect();
+        for r in &mut results {
+            let price = r.shape.hourly_price(setup.prices.core_hour, setup.prices.gib_hour);
+            r.pods += fleet.pods();
+            for ((_, total), o) in r.outcomes.iter_mut().zip(fleet.simulate(&r.shape, price, &requests)) {
+                total.add(&o);
+            }
+        }
+    }
+    results
 }
 
 fn container(
@@ -380,11 +466,14 @@ fn container(
     let mut outcomes: Vec<(String, Option<Outcome>)> =
         setup.strategies.iter().map(|st| (st.name().to_string(), Some(Outcome::default()))).collect();
     let mut recommendations = Vec::new();
+    let mut sizings = Vec::new();
+    let now = current.and_then(current_sizing);
     for fold in folds {
         let usage = s.usage(fold.train_from, fold.split);
         let holdout: Vec<Point> =
             s.points.iter().filter(|p| p.ts >= fold.split && p.ts < fold.holdout_to).copied().collect();
         recommendations.clear();
+        let mut fold_sizings = Vec::new();
         for (strategy, (_, total)) in setup.strategies.iter().zip(outcomes.iter_mut()) {
             let input = SizingInput {
                 usage: &usage,
@@ -399,11 +488,16 @@ fn container(
                 (Some(sizing), Some(t)) => t.add(&replay(&holdout, sizing, step, &setup.prices)),
                 _ => *total = None,
             }
+            fold_sizings.push(rec.sizing().copied());
             recommendations.push(rec);
         }
+        if with_current {
+            fold_sizings.push(now);
+        }
+        sizings.push(fold_sizings);
     }
     if with_current {
-        let replayed = current.and_then(current_sizing).map(|c| {
+        let replayed = now.map(|c| {
             let mut o = Outcome::default();
             for fold in folds {
                 let holdout: Vec<Point> =
@@ -414,5 +508,5 @@ fn container(
         });
         outcomes.push(("current".into(), replayed));
     }
-    ContainerResult { key: s.key.clone(), outcomes, recommendations }
+    ContainerResult { key: s.key.clone(), outcomes, recommendations, sizings }
 }

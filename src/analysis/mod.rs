@@ -4,6 +4,7 @@
 pub mod backtest;
 pub mod histogram;
 pub mod hpa;
+pub mod nodes;
 pub mod policy;
 pub mod recommend;
 pub mod strategies;
@@ -21,6 +22,7 @@ pub use usage::{ContainerUsage, UsageBuilder};
 pub fn strategy_by_name(name: &str) -> Option<Box<dyn Strategy>> {
     match name {
         "podsizer" => Some(Box::new(PodsizerStrategy)),
+        "podsizer-p50" => Some(Box::new(strategies::podsizer_p50::PodsizerP50Strategy)),
         "vpa" => Some(Box::new(strategies::vpa::VpaStrategy)),
         "krr" => Some(Box::new(strategies::krr::KrrStrategy { limit: false })),
         "krr-limit" => Some(Box::new(strategies::krr::KrrStrategy { limit: true })),
@@ -29,4 +31,4 @@ pub fn strategy_by_name(name: &str) -> Option<Box<dyn Strategy>> {
     }
 }
 
-pub const STRATEGY_NAMES: &[&str] = &["podsizer", "vpa", "krr", "krr-limit", "plain-2x"];
+pub const STRATEGY_NAMES: &[&str] = &["podsizer", "podsizer-p50", "vpa", "krr", "krr-limit", "plain-2x"];

@@ -23,9 +23,26 @@ pub struct CpuPolicy {
     pub step_cores: f64,
 }
 
+/// What the memory request is taken from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum MemoryBasis {
+    /// A percentile of each pod's daily peak working set: what pods hold through their busy
+    /// hours. The kubelet evicts pods above their request first under node memory pressure.
+    DailyPeaks,
+    /// `request_percentile` of all working-set samples (typical use, the CPU rule).
+    WorkingSet,
+}
+
 /// Memory rules for one container.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct MemoryPolicy {
+    pub request_basis: MemoryBasis,
+    /// Percentile of the per-pod daily peaks (basis `daily-peaks`).
+    pub daily_peak_percentile: f64,
+    /// The request is that percentile x (1 + margin) (basis `daily-peaks`).
+    pub request_margin: f64,
+    /// Percentile of working-set samples (basis `working-set`).
     pub request_percentile: f64,
     pub limit_ratio: f64,
     /// Peak guard: the limit is at least the highest working set times (1 + headroom).
@@ -67,6 +84,9 @@ impl Default for Policy {
                 step_cores: 0.005,
             },
             memory: MemoryPolicy {
+                request_basis: MemoryBasis::DailyPeaks,
+                daily_peak_percentile: 60.0,
+                request_margin: 0.10,
                 request_percentile: 50.0,
                 limit_ratio: 2.0,
                 peak_headroom: 1.0,
@@ -122,6 +142,10 @@ pub struct CpuSpec {
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MemorySpec {
+    /// `daily-peaks` or `working-set`.
+    pub request_basis: Option<String>,
+    pub daily_peak_percentile: Option<f64>,
+    pub request_margin: Option<f64>,
     pub request_percentile: Option<f64>,
     pub limit_ratio: Option<f64>,
     pub peak_headroom: Option<f64>,
@@ -310,6 +334,15 @@ impl PolicySpec {
         set(&mut p.cpu.floor_cores, c.floor.as_deref(), |v| quantity("cpu.floor", v, false))?;
         set(&mut p.cpu.step_cores, c.step.as_deref(), |v| quantity("cpu.step", v, true))?;
         let m = &self.memory;
+        set(&mut p.memory.request_basis, m.request_basis.as_deref(), |v| match v {
+            "daily-peaks" => Ok(MemoryBasis::DailyPeaks),
+            "working-set" => Ok(MemoryBasis::WorkingSet),
+            other => Err(("memory.request_basis".into(), format!("{other:?} is not `daily-peaks` or `working-set`"))),
+        })?;
+        set(&mut p.memory.daily_peak_percentile, m.daily_peak_percentile, |v| {
+            percentile("memory.daily_peak_percentile", v)
+        })?;
+        set(&mut p.memory.request_margin, m.request_margin, |v| non_negative("memory.request_margin", v))?;
         set(&mut p.memory.request_percentile, m.request_percentile, |v| percentile("memory.request_percentile", v))?;
         set(&mut p.memory.limit_ratio, m.limit_ratio, |v| ratio("memory.limit_ratio", v))?;
         set(&mut p.memory.peak_headroom, m.peak_headroom, |v| non_negative("memory.peak_headroom", v))?;
@@ -409,6 +442,7 @@ mod tests {
             ("[defaults.memory]\nfloor = \"lots\"\n", "defaults.memory.floor"),
             ("[[override]]\nname = \"x\"\nmatch = {}\ncpu = { limit_ratio = 0.5 }\n", "x.cpu.limit_ratio"),
             ("[defaults.history]\nhalf_life = \"soon\"\n", "defaults.history.half_life"),
+            ("[defaults.memory]\nrequest_basis = \"p50\"\n", "defaults.memory.request_basis"),
         ];
         for (text, field) in cases {
             let err = PolicySet::parse(Path::new("p.toml"), text).unwrap_err().to_string();
@@ -416,5 +450,13 @@ mod tests {
         }
         let err = PolicySet::parse(Path::new("p.toml"), "[defaults.cpu]\nrequest_pct = 50\n").unwrap_err().to_string();
         assert!(err.contains("request_pct") && err.contains("line"), "{err}");
+    }
+
+    #[test]
+    fn the_old_p50_memory_request_is_a_policy_away() {
+        let text = "[defaults.memory]\nrequest_basis = \"working-set\"\nrequest_percentile = 50\n";
+        let set = PolicySet::parse(Path::new("p.toml"), text).unwrap();
+        assert_eq!(Policy::default().memory.request_basis, MemoryBasis::DailyPeaks);
+        assert_eq!(set.defaults.memory.request_basis, MemoryBasis::WorkingSet);
     }
 }

@@ -1,6 +1,6 @@
 //! From a container's usage to a proposal, with the reasons for each number.
 
-use super::policy::Policy;
+use super::policy::{MemoryBasis, Policy};
 use super::usage::ContainerUsage;
 use crate::domain::{human_bytes, ContainerKey, Cpu, Memory, Resources, DAY_MS};
 
@@ -165,7 +165,8 @@ impl Strategy for PodsizerStrategy {
                 peak = bumped;
             }
         }
-        let (mem_request, mem_limit) = size_memory(p, &mem_weighted, peak, widen, growth.memory, &mut why);
+        let typical = MemoryTypical { samples: &mem_weighted, daily_peaks: &usage.daily_peaks(decay) };
+        let (mem_request, mem_limit) = size_memory(p, typical, peak, widen, growth.memory, &mut why);
         let sizing = Sizing {
             cpu_request_cores: cpu_request,
             cpu_limit_cores: cpu_limit,
@@ -210,7 +211,12 @@ impl Growth {
             f
         };
         let cpu = factor(series(&|d| d.cpu.percentile(p.cpu.request_percentile)), "typical CPU", why);
-        let memory = factor(series(&|d| d.memory.percentile(p.memory.request_percentile)), "typical memory", why);
+        let by_samples = p.memory.request_basis == MemoryBasis::WorkingSet;
+        let mut memory = if by_samples {
+            factor(series(&|d| d.memory.percentile(p.memory.request_percentile)), "typical memory", why)
+        } else {
+            1.0
+        };
         let peaks = series(&|d| Some(d.memory.max()));
         let memory_peak = match super::trend::growth(&peaks) {
             Some(t) => {
@@ -222,6 +228,10 @@ impl Growth {
                     ahead,
                     human_bytes(projected)
                 ));
+                if !by_samples {
+                    // The request follows the daily peaks, so it grows with them.
+                    memory = (projected / t.level).clamp(1.0, 3.0);
+                }
                 projected
             }
             None => 0.0,
@@ -279,19 +289,44 @@ fn size_cpu(
     (request, Some(limit))
 }
 
+/// The two estimates a memory request can come from (see `MemoryBasis`).
+struct MemoryTypical<'a> {
+    samples: &'a super::histogram::Histogram,
+    daily_peaks: &'a super::histogram::Histogram,
+}
+
 fn size_memory(
     p: &Policy,
-    weighted: &super::histogram::Histogram,
+    typical: MemoryTypical<'_>,
     max: f64,
     widen: f64,
     growth: f64,
     why: &mut Vec<String>,
 ) -> (f64, f64) {
     let m = &p.memory;
-    let typical = weighted.percentile(m.request_percentile).unwrap_or(0.0) * growth;
-    let mut line =
-        format!("memory request: p{} of working set = {} (typical)", m.request_percentile, human_bytes(typical));
-    let mut request = typical;
+    let (base, mut line) = match m.request_basis {
+        MemoryBasis::DailyPeaks => {
+            let peak = typical.daily_peaks.percentile(m.daily_peak_percentile).unwrap_or(0.0) * growth;
+            let base = peak * (1.0 + m.request_margin);
+            let line = format!(
+                "memory request: p{} of daily per-pod peaks = {} x {:.2} (margin) = {} (what pods hold through busy hours: \
+                 under node memory pressure the kubelet evicts pods above their request first)",
+                m.daily_peak_percentile,
+                human_bytes(peak),
+                1.0 + m.request_margin,
+                human_bytes(base)
+            );
+            (base, line)
+        }
+        MemoryBasis::WorkingSet => {
+            let base = typical.samples.percentile(m.request_percentile).unwrap_or(0.0) * growth;
+            (
+                base,
+                format!("memory request: p{} of working set = {} (typical)", m.request_percentile, human_bytes(base)),
+            )
+        }
+    };
+    let mut request = base;
     if request < m.floor_bytes {
         request = m.floor_bytes;
         line.push_str(&format!(", raised to the floor {}", Memory(m.floor_bytes)));
@@ -377,13 +412,33 @@ mod tests {
     #[test]
     fn peak_guard_raises_the_limit_and_says_so() {
         // 0.1 core most of the time, 1 core for 1% of minutes: 2 x request cannot cover it.
-        let u = usage(7 * 24, |m| if m % 100 == 0 { 1.0 } else { 0.1 }, |m| if m % 1000 == 0 { 900e6 } else { 100e6 });
+        // One memory spike, two weeks ago: too old and rare for the request (p90 of daily
+        // peaks), but the limit must still cover it.
+        let u = usage(14 * 24, |m| if m % 100 == 0 { 1.0 } else { 0.1 }, |m| if m == 1000 { 900e6 } else { 100e6 });
         let r = run(&u, &Policy::default());
         let s = r.sizing().unwrap();
         assert!(s.cpu_limit_cores.unwrap() >= 1.0, "{s:?}");
         assert!(s.memory_limit_bytes >= 900e6 * 1.15, "{s:?}");
         let text = r.rationale.join("\n");
         assert!(text.contains("raised to the guard") && text.contains("OOM"), "{text}");
+    }
+
+    #[test]
+    fn memory_request_covers_the_daily_busy_hours() {
+        // 100Mi most of the day, 200Mi for two busy hours every day.
+        let mib = 1048576.0;
+        let busy = |m: i64| (600..720).contains(&(m % 1440));
+        let u = usage(7 * 24, |_| 0.1, |m| if busy(m) { 200.0 * mib } else { 100.0 * mib });
+        let r = run(&u, &Policy::default());
+        let s = r.sizing().unwrap();
+        assert_eq!(s.memory_request_bytes, 220.0 * mib, "p60 of daily peaks 200Mi x 1.1");
+        assert!(r.rationale.iter().any(|l| l.contains("p60 of daily per-pod peaks")), "{:?}", r.rationale);
+        assert!(s.memory_limit_bytes >= 2.0 * s.memory_request_bytes - 1.0);
+        // The working-set basis at p50: exceeded for two hours every day.
+        let mut p50 = Policy::default();
+        p50.memory.request_basis = MemoryBasis::WorkingSet;
+        let old = *run(&u, &p50).sizing().unwrap();
+        assert!(old.memory_request_bytes <= 102.0 * mib, "p50 = 100Mi within a bucket: {old:?}");
     }
 
     #[test]

@@ -220,6 +220,18 @@ impl ContainerUsage {
         pods
     }
 
+    /// Each pod's peak working set of each day, weighted by `weight(day_start)`.
+    pub fn daily_peaks(&self, weight: impl Fn(i64) -> f64) -> Histogram {
+        let mut peaks = Histogram::new();
+        for (day, usage) in &self.days {
+            let w = weight(*day);
+            for peak in usage.pod_memory_peaks.values() {
+                peaks.add(*peak, w);
+            }
+        }
+        peaks
+    }
+
     /// CPU and memory histograms over all days, each day weighted by `weight(day_start)`.
     pub fn combined(&self, weight: impl Fn(i64) -> f64) -> (Histogram, Histogram) {
         let mut cpu = Histogram::new();

@@ -80,9 +80,17 @@ Figures (per container, and in total over containers every strategy could size):
   memory slack   the same with the working set\n\
   CPU>REQ        share of samples with CPU usage above the request\n\
   CPU>LIMIT      share of samples with CPU usage above the limit (throttling risk; no limit = never)\n\
+  MEM>REQ        eviction exposure: share of samples whose working set is above the memory request (the\n\
+                 kubelet evicts such pods first when a node runs short of memory); also as a mean over containers\n\
   OOM kills      times a pod's working set crosses above the memory limit (a crossing, not every sample)\n\
   cost           sum over samples of (CPU request x $/core-hour + memory request GiB x $/GiB-hour) x sampling interval\n\
   current        the same figures for the settings in --kustomize's overlay, when every container has them\n\n\
+With --node SHAPE, each holdout's pods are also placed onto nodes of that allocatable shape by their requests\n\
+(first-fit decreasing on the dominant resource, placed again whenever pods start or stop), per strategy:\n\
+  NODES PEAK/MEAN   nodes needed, at most and time-weighted\n\
+  MEM PRESSURE      node-minutes with the sum of working sets above allocatable memory (evictions or OOM kills)\n\
+  CPU CONTENTION    node-minutes with the sum of CPU use above allocatable CPU\n\
+  NODE COST         node-hours x $/node-hour (default: the shape's cores and GiB at the unit prices)\n\n\
 Default prices: $0.04 per core-hour, $0.005 per GiB-hour.";
 
 /// Which samples to read.
@@ -232,6 +240,9 @@ pub struct ReportArgs {
     /// Where the report will be published (linked from the notification).
     #[arg(long, value_name = "URL")]
     pub notify_link: Option<String>,
+    /// Nodes needed now and with the proposal, on nodes of this allocatable shape (as `backtest --node`; repeatable).
+    #[arg(long = "node", value_name = "SHAPE", value_parser = crate::domain::NodeShape::parse)]
+    pub nodes: Vec<crate::domain::NodeShape>,
 }
 
 /// A summary posted to a chat webhook after the work is done.
@@ -548,6 +559,11 @@ pub struct BacktestArgs {
     pub per_container: bool,
     #[command(flatten)]
     pub prices: PriceArgs,
+    /// Node-level back-test on nodes of this allocatable shape: `4c16g` (cores, GiB) or
+    /// `cpu=4,memory=16Gi[,pods=110][,price=0.19]` ($ per node-hour; default: from the unit
+    /// prices). Repeat for several shapes.
+    #[arg(long = "node", value_name = "SHAPE", value_parser = crate::domain::NodeShape::parse)]
+    pub nodes: Vec<crate::domain::NodeShape>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -572,6 +588,9 @@ pub struct SuiteArgs {
     /// Policy file for the podsizer strategy.
     #[arg(long, value_name = "FILE")]
     pub policy: Option<PathBuf>,
+    /// Node shape of the node-level back-test in every scope (as `backtest --node`; repeatable).
+    #[arg(long = "node", value_name = "SHAPE", value_parser = crate::domain::NodeShape::parse, default_value = "16c64g")]
+    pub nodes: Vec<crate::domain::NodeShape>,
 }
 
 #[derive(Debug, Args)]
@@ -635,6 +654,9 @@ pub struct PrArgs {
     pub prices: PriceArgs,
     #[command(flatten)]
     pub notify: NotifyArgs,
+    /// Nodes needed now and with the proposal, in the pull-request text (as `backtest --node`; repeatable).
+    #[arg(long = "node", value_name = "SHAPE", value_parser = crate::domain::NodeShape::parse)]
+    pub nodes: Vec<crate::domain::NodeShape>,
 }
 
 /// Prices behind every cost figure (report, back-test, pull-request title).

@@ -2,9 +2,11 @@
 //! and how quantities and durations are written.
 
 mod duration;
+mod node;
 mod quantity;
 
 pub use duration::{format_timestamp, parse_duration, parse_timestamp, DurationError, DAY_MS, HOUR_MS};
+pub use node::{NodeShape, NodeShapeError, DEFAULT_MAX_PODS};
 pub use quantity::{human_bytes, parse_quantity, Cpu, Memory, QuantityError};
 
 use serde::{Deserialize, Serialize};

@@ -1,6 +1,7 @@
 //! Back-test results as a table, JSON, CSV or a Markdown summary.
 
-use crate::analysis::backtest::{BacktestResult, Outcome, Prices};
+use crate::analysis::backtest::{BacktestResult, NodeResult, Outcome, Prices};
+use crate::analysis::nodes::NodeOutcome;
 use crate::domain::format_timestamp;
 use serde::Serialize;
 
@@ -11,6 +12,8 @@ struct FiguresDoc {
     memory_slack: f64,
     cpu_over_request: f64,
     cpu_over_limit: f64,
+    /// Eviction exposure: share of samples whose working set is above the memory request.
+    memory_over_request: f64,
     oom_kills: u64,
     cost_usd: f64,
 }
@@ -23,9 +26,41 @@ fn figures(o: &Outcome) -> FiguresDoc {
         memory_slack: r(o.memory_slack()),
         cpu_over_request: r(o.over_request_share()),
         cpu_over_limit: r(o.over_limit_share()),
+        memory_over_request: r(o.eviction_exposure()),
         oom_kills: o.oom_kills,
         cost_usd: (o.cost * 100.0).round() / 100.0,
     }
+}
+
+#[derive(Serialize)]
+struct NodeFiguresDoc {
+    peak_nodes: usize,
+    mean_nodes: f64,
+    node_minutes: f64,
+    memory_pressure_node_minutes: f64,
+    cpu_contention_node_minutes: f64,
+    cost_usd: f64,
+    oversized_pods: usize,
+}
+
+fn node_figures(o: &NodeOutcome) -> NodeFiguresDoc {
+    NodeFiguresDoc {
+        peak_nodes: o.peak_nodes,
+        mean_nodes: (o.mean_nodes() * 1e3).round() / 1e3,
+        node_minutes: o.node_minutes,
+        memory_pressure_node_minutes: o.memory_pressure_minutes,
+        cpu_contention_node_minutes: o.cpu_contention_minutes,
+        cost_usd: (o.cost * 100.0).round() / 100.0,
+        oversized_pods: o.oversized_pods,
+    }
+}
+
+#[derive(Serialize)]
+struct NodesDoc<'a> {
+    shape: &'a crate::domain::NodeShape,
+    /// Pods placed, summed over folds.
+    pods: usize,
+    strategies: Vec<(String, NodeFiguresDoc)>,
 }
 
 #[derive(Serialize)]
@@ -46,11 +81,15 @@ struct FoldDoc {
 }
 
 #[derive(Serialize)]
-struct Doc {
+struct Doc<'a> {
     prices: Prices,
     folds: Vec<FoldDoc>,
     totals: Vec<(String, FiguresDoc)>,
+    /// Per strategy, the mean over containers of each one's eviction exposure.
+    mean_eviction_exposure: Vec<(String, f64)>,
     skipped_containers: usize,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    nodes: Vec<NodesDoc<'a>>,
     containers: Vec<ContainerDoc>,
 }
 
@@ -67,7 +106,17 @@ pub fn json(result: &BacktestResult, prices: &Prices) -> String {
             })
             .collect(),
         totals: result.totals.iter().map(|(n, o)| (n.clone(), figures(o))).collect(),
+        mean_eviction_exposure: mean_exposures(result).into_iter().map(|(n, v)| (n, (v * 1e6).round() / 1e6)).collect(),
         skipped_containers: result.skipped,
+        nodes: result
+            .nodes
+            .iter()
+            .map(|n| NodesDoc {
+                shape: &n.shape,
+                pods: n.pods,
+                strategies: n.outcomes.iter().map(|(s, o)| (s.clone(), node_figures(o))).collect(),
+            })
+            .collect(),
         containers: result
             .containers
             .iter()
@@ -83,14 +132,18 @@ pub fn json(result: &BacktestResult, prices: &Prices) -> String {
     serde_json::to_string_pretty(&doc).expect("serialises") + "\n"
 }
 
-const HEADER: [&str; 9] =
-    ["SCOPE", "STRATEGY", "COST $", "VS VPA", "CPU SLACK", "MEM SLACK", "CPU>REQ", "CPU>LIMIT", "OOM KILLS"];
+const HEADER: [&str; 10] =
+    ["SCOPE", "STRATEGY", "COST $", "VS VPA", "CPU SLACK", "MEM SLACK", "CPU>REQ", "CPU>LIMIT", "MEM>REQ", "OOM KILLS"];
+
+fn mean_exposures(result: &BacktestResult) -> Vec<(String, f64)> {
+    result.totals.iter().filter_map(|(n, _)| result.mean_eviction_exposure(n).map(|v| (n.clone(), v))).collect()
+}
 
 fn pct(v: f64) -> String {
     format!("{:.1}%", v * 100.0)
 }
 
-fn row(scope: &str, name: &str, o: &Outcome, vpa_cost: Option<f64>) -> [String; 9] {
+fn row(scope: &str, name: &str, o: &Outcome, vpa_cost: Option<f64>) -> [String; 10] {
     let vs = vpa_cost.filter(|c| *c > 0.0).map_or("-".into(), |c| format!("{:+.0}%", (o.cost / c - 1.0) * 100.0));
     [
         scope.to_string(),
@@ -101,6 +154,7 @@ fn row(scope: &str, name: &str, o: &Outcome, vpa_cost: Option<f64>) -> [String; 
         pct(o.memory_slack()),
         pct(o.over_request_share()),
         format!("{:.2}%", o.over_limit_share() * 100.0),
+        pct(o.eviction_exposure()),
         o.oom_kills.to_string(),
     ]
 }
@@ -110,7 +164,7 @@ fn vpa_cost(outcomes: &[(String, Option<Outcome>)]) -> Option<f64> {
 }
 
 /// Rows: per container (when asked) then totals.
-pub fn rows(result: &BacktestResult, per_container: bool) -> Vec<[String; 9]> {
+pub fn rows(result: &BacktestResult, per_container: bool) -> Vec<[String; 10]> {
     let mut rows = Vec::new();
     if per_container {
         for c in &result.containers {
@@ -123,6 +177,7 @@ pub fn rows(result: &BacktestResult, per_container: bool) -> Vec<[String; 9]> {
                         scope.clone(),
                         name.clone(),
                         "not enough history".into(),
+                        String::new(),
                         String::new(),
                         String::new(),
                         String::new(),
@@ -142,10 +197,10 @@ pub fn rows(result: &BacktestResult, per_container: bool) -> Vec<[String; 9]> {
     rows
 }
 
-pub fn table(result: &BacktestResult, per_container: bool) -> String {
-    let rows = rows(result, per_container);
-    let mut widths = HEADER.map(str::len);
-    for r in &rows {
+/// Columns padded to their widest cell.
+fn aligned<const N: usize>(header: [&str; N], rows: &[[String; N]]) -> String {
+    let mut widths = header.map(str::len);
+    for r in rows {
         for (w, c) in widths.iter_mut().zip(r) {
             *w = (*w).max(c.chars().count());
         }
@@ -154,10 +209,45 @@ pub fn table(result: &BacktestResult, per_container: bool) -> String {
         cells.iter().zip(widths).map(|(c, w)| format!("{c:<w$}")).collect::<Vec<_>>().join("  ").trim_end().to_string()
             + "\n"
     };
-    let mut out = line(&HEADER.map(String::from));
-    for r in &rows {
+    let mut out = line(&header.map(String::from));
+    for r in rows {
         out.push_str(&line(r));
     }
+    out
+}
+
+const NODE_HEADER: [&str; 8] = [
+    "NODE SHAPE",
+    "STRATEGY",
+    "NODES PEAK",
+    "NODES MEAN",
+    "MEM PRESSURE",
+    "CPU CONTENTION",
+    "NODE COST $",
+    "OVERSIZED",
+];
+
+/// One row per strategy: nodes needed and node-minutes of memory pressure and CPU contention.
+pub fn node_rows(n: &NodeResult) -> Vec<[String; 8]> {
+    n.outcomes
+        .iter()
+        .map(|(name, o)| {
+            [
+                n.shape.name.clone(),
+                name.clone(),
+                o.peak_nodes.to_string(),
+                format!("{:.2}", o.mean_nodes()),
+                format!("{:.0} node-min", o.memory_pressure_minutes),
+                format!("{:.0} node-min", o.cpu_contention_minutes),
+                format!("{:.2}", o.cost),
+                o.oversized_pods.to_string(),
+            ]
+        })
+        .collect()
+}
+
+pub fn table(result: &BacktestResult, per_container: bool) -> String {
+    let mut out = aligned(HEADER, &rows(result, per_container));
     let folds: Vec<String> = result
         .folds
         .iter()
@@ -170,12 +260,23 @@ pub fn table(result: &BacktestResult, per_container: bool) -> String {
             )
         })
         .collect();
+    let exposures: Vec<String> = mean_exposures(result).iter().map(|(n, v)| format!("{n} {}", pct(*v))).collect();
+    out.push_str(&format!("MEM>REQ, mean over containers: {}\n", exposures.join(", ")));
     out.push_str(&format!("folds (train from | split -> holdout end): {}\n", folds.join("; ")));
     if result.skipped > 0 {
         out.push_str(&format!(
             "{} container(s) left out of the totals: too little training history for some strategy\n",
             result.skipped
         ));
+    }
+    if !result.nodes.is_empty() {
+        let rows: Vec<[String; 8]> = result.nodes.iter().flat_map(node_rows).collect();
+        out.push('\n');
+        out.push_str(&aligned(NODE_HEADER, &rows));
+        out.push_str(
+            "nodes placed by requests (first-fit decreasing, again at every pod start or stop); pressure and contention = \
+             node-minutes with the pods' summed working set or CPU use above the node's allocatable\n",
+        );
     }
     out
 }
@@ -192,6 +293,7 @@ pub fn csv(result: &BacktestResult) -> String {
         "memory_slack",
         "cpu_over_request",
         "cpu_over_limit",
+        "memory_over_request",
         "oom_kills",
         "cost_usd",
     ])
@@ -210,6 +312,7 @@ pub fn csv(result: &BacktestResult) -> String {
                 f.memory_slack.to_string(),
                 f.cpu_over_request.to_string(),
                 f.cpu_over_limit.to_string(),
+                f.memory_over_request.to_string(),
                 f.oom_kills.to_string(),
                 f.cost_usd.to_string(),
             ])
@@ -229,9 +332,23 @@ pub fn markdown_rows(scope: &str, result: &BacktestResult) -> String {
         .iter()
         .map(|(name, o)| {
             let r = row(scope, name, o, vpa);
-            format!("| {} | {} | {n} | {} |\n", r[0], r[1], r[2..].join(" | "))
+            let mean = result.mean_eviction_exposure(name).map_or("-".into(), pct);
+            format!("| {} | {} | {n} | {} | {mean} | {} |\n", r[0], r[1], r[2..9].join(" | "), r[9])
         })
         .collect()
 }
 
-pub const MARKDOWN_HEADER: &str = "| scope | strategy | containers | cost $ | vs vpa | CPU slack | memory slack | CPU > request | CPU > limit | OOM kills |\n|---|---|---|---|---|---|---|---|---|---|\n";
+/// Markdown rows of the node back-test for one scope.
+pub fn markdown_node_rows(scope: &str, result: &BacktestResult) -> String {
+    let mut md = String::new();
+    for n in &result.nodes {
+        for r in node_rows(n) {
+            md.push_str(&format!("| {scope} | {} | {} |\n", n.pods, r.join(" | ")));
+        }
+    }
+    md
+}
+
+pub const MARKDOWN_NODE_HEADER: &str = "| scope | pods placed | node shape | strategy | nodes peak | nodes mean | memory pressure | CPU contention | node cost $ | oversized pods |\n|---|---|---|---|---|---|---|---|---|---|\n";
+
+pub const MARKDOWN_HEADER: &str = "| scope | strategy | containers | cost $ | vs vpa | CPU slack | memory slack | CPU > request | CPU > limit | memory > request | memory > request, mean per container | OOM kills |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n";

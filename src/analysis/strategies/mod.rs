@@ -3,4 +3,5 @@
 
 pub mod krr;
 pub mod plain;
+pub mod podsizer_p50;
 pub mod vpa;

@@ -5,7 +5,7 @@ use crate::analysis::{strategy_by_name, PolicySet, Strategy, STRATEGY_NAMES};
 use crate::cli::args::{BacktestArgs, BacktestFormat, SuiteArgs};
 use crate::cli::commands::recommend::load_policy;
 use crate::cli::inputs::select_with_default;
-use crate::domain::{parse_duration, parse_timestamp, ContainerKey, Resources, Sample, DAY_MS};
+use crate::domain::{parse_duration, parse_timestamp, ContainerKey, NodeShape, Resources, Sample, DAY_MS};
 use crate::outputs::backtest as render;
 use crate::sources::{synthetic, traces};
 use crate::store::SampleRef;
@@ -63,7 +63,14 @@ pub fn run(args: &BacktestArgs, out: &mut dyn Write) -> Result<u8> {
     let series = selection.series()?;
     let current = current_settings(&series, args.kustomize.as_deref(), &args.input)?;
     let prices = args.prices.prices()?;
-    let setup = BacktestSetup { strategies: &strategies, policies: &policies, plan, prices, current: &current };
+    let setup = BacktestSetup {
+        strategies: &strategies,
+        policies: &policies,
+        plan,
+        prices,
+        current: &current,
+        nodes: &args.nodes,
+    };
     let result = backtest::run(&series, &setup);
     if result.folds.is_empty() {
         anyhow::bail!("the history is too short for one holdout window of {}", args.holdout);
@@ -107,12 +114,19 @@ pub fn suite(
     traces_dir: Option<&std::path::Path>,
     families: &[String],
     policies: &PolicySet,
+    nodes: &[NodeShape],
     log: &mut dyn Write,
 ) -> Result<Vec<SuiteEntry>> {
     let strategies = strategies(&STRATEGY_NAMES.iter().map(|s| s.to_string()).collect::<Vec<_>>())?;
     let none = HashMap::new();
-    let setup =
-        |plan| BacktestSetup { strategies: &strategies, policies, plan, prices: Prices::default(), current: &none };
+    let setup = |plan| BacktestSetup {
+        strategies: &strategies,
+        policies,
+        plan,
+        prices: Prices::default(),
+        current: &none,
+        nodes,
+    };
     let mut entries = Vec::new();
     let start = parse_timestamp("2026-10-26").expect("valid date");
     let plan = FoldPlan { train_ms: 14 * DAY_MS, holdout_ms: 7 * DAY_MS, split_at: None, folds: 1 };
@@ -179,6 +193,11 @@ pub fn goals(entry: &SuiteEntry) -> Vec<(String, bool)> {
             ours.over_limit_share() <= vpa.over_limit_share() + 0.001,
         ),
     ];
+    let exposure = entry.result.mean_eviction_exposure("podsizer").unwrap_or(0.0);
+    goals.push((
+        format!("memory above request in {:.1}% of samples, mean per container (goal <= 5%)", exposure * 100.0),
+        exposure <= 0.05,
+    ));
     if entry.synthetic {
         goals.push((format!("{} OOM kills (goal 0)", ours.oom_kills), ours.oom_kills == 0));
     } else {
@@ -196,7 +215,7 @@ pub fn goals(entry: &SuiteEntry) -> Vec<(String, bool)> {
 
 pub fn run_suite(args: &SuiteArgs, out: &mut dyn Write) -> Result<u8> {
     let policies = load_policy(args.policy.as_deref())?;
-    let entries = suite(args.traces.as_deref(), &args.families, &policies, &mut std::io::stderr())?;
+    let entries = suite(args.traces.as_deref(), &args.families, &policies, &args.nodes, &mut std::io::stderr())?;
     let markdown = suite_markdown(&entries);
     if let Some(dir) = args.out.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir)?;
@@ -217,10 +236,27 @@ pub fn suite_markdown(entries: &[SuiteEntry]) -> String {
     md.push_str(
         "Each strategy sizes every container from a training window and is replayed over the following holdout window ",
     );
-    md.push_str("(figures defined in `podsizer backtest --help` and the README). Prices: $0.04 per core-hour, $0.005 per GiB-hour.\n\n");
+    md.push_str("(figures defined in `podsizer backtest --help` and the README). Prices: $0.04 per core-hour, $0.005 per GiB-hour.\n");
+    md.push_str(
+        "`memory > request` is the eviction exposure (share of samples whose working set is above the memory request), \
+         over all samples and as the mean of each container's share. `podsizer-p50` is the default policy with the \
+         memory request at p50 of the working set instead of p60 of daily per-pod peaks x 1.1, to show the trade-off.\n\n",
+    );
     md.push_str(render::MARKDOWN_HEADER);
     for e in entries {
         md.push_str(&render::markdown_rows(&e.scope, &e.result));
+    }
+    if entries.iter().any(|e| !e.result.nodes.is_empty()) {
+        md.push_str("\n## Nodes\n\n");
+        md.push_str(
+            "Each holdout's pods placed onto nodes of the given allocatable shape by their requests (first-fit decreasing \
+             on the dominant resource, placed again whenever pods start or stop); memory pressure and CPU contention are \
+             node-minutes with the pods' summed working set or CPU use above the node's allocatable.\n\n",
+        );
+        md.push_str(render::MARKDOWN_NODE_HEADER);
+        for e in entries {
+            md.push_str(&render::markdown_node_rows(&e.scope, &e.result));
+        }
     }
     md.push_str("\n## Goals for the default policy\n\n");
     for e in entries.iter().filter(|e| e.goals) {

@@ -67,6 +67,7 @@ fn report_input<'a>(
         tz: chrono_tz::UTC,
         current_source: Some(format!("{} on {}/{}", args.overlay, args.remote, args.base)),
         previous: None,
+        nodes: &args.nodes,
     }
 }
 

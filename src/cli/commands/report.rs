@@ -39,6 +39,7 @@ pub fn run(args: &ReportArgs, out: &mut dyn Write) -> Result<u8> {
             .map(|d| d.display().to_string())
             .or_else(|| crate::cli::live::source_name(&args.input)),
         previous: previous.as_ref(),
+        nodes: &args.nodes,
     };
     let built = report::build(&input);
     let charts = crate::cli::progress::spinner("report");

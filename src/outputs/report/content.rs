@@ -1,6 +1,6 @@
 //! The report's content as a list of blocks, rendered to Markdown and to HTML.
 
-use super::{charts, ContainerDoc, NowProposed, Report, ReportDoc, SETTINGS};
+use super::{charts, exposure_share, ContainerDoc, NowProposed, Report, ReportDoc, SETTINGS};
 use crate::domain::{human_bytes, Cpu};
 use crate::outputs::format::RecommendationDoc;
 
@@ -189,6 +189,8 @@ fn short_flag(code: &str) -> &'static str {
         "oom_risk_now" => "OOM risk now",
         "throttling_risk" => "throttling risk",
         "oom_risk_proposed" => "OOM risk",
+        "eviction_exposure_now" => "eviction exposure now",
+        "eviction_exposure" => "eviction exposure",
         "current_unknown" => "current unknown",
         _ => "see details",
     }
@@ -221,6 +223,7 @@ pub fn blocks(report: &Report) -> Vec<Block> {
     intro(report, &mut out);
     summary(doc, &mut out);
     changes_table(doc, &mut out);
+    nodes(doc, &mut out);
     week_over_week(doc, &mut out);
     containers(report, &mut out);
     workloads(report, &mut out);
@@ -398,6 +401,50 @@ fn changes_rows(rows: Vec<Vec<Line>>, out: &mut Vec<Block>) {
     });
 }
 
+fn nodes(doc: &ReportDoc, out: &mut Vec<Block>) {
+    if doc.nodes.is_empty() {
+        return;
+    }
+    out.push(heading(2, "Nodes needed", "nodes"));
+    out.push(Block::Para(vec![t(
+        "The window's pods placed onto nodes of each shape (allocatable) by their requests, first-fit decreasing, again whenever pods start or stop; memory pressure and CPU contention are node-minutes with the pods' summed working set or CPU use above the node's allocatable.",
+    )]));
+    let row = |label: &str, shape: &str, f: Option<&super::NodeFiguresDoc>| match f {
+        Some(f) => vec![
+            vec![t(shape)],
+            vec![t(label)],
+            vec![t(f.peak_nodes.to_string())],
+            vec![t(format!("{:.2}", f.mean_nodes))],
+            vec![t(format!("{:.0}", f.memory_pressure_node_minutes))],
+            vec![t(format!("{:.0}", f.cpu_contention_node_minutes))],
+            vec![t(money(f.monthly_cost))],
+        ],
+        None => {
+            vec![vec![t(shape)], vec![t(label)], vec![t("current requests unknown")], vec![], vec![], vec![], vec![]]
+        }
+    };
+    let mut rows = Vec::new();
+    for n in &doc.nodes {
+        rows.push(row("now", &n.shape, n.current.as_ref()));
+        rows.push(row("proposed", &n.shape, Some(&n.proposed)));
+    }
+    out.push(Block::Table {
+        head: [
+            "node shape",
+            "requests",
+            "nodes peak",
+            "nodes mean",
+            "memory pressure (node-min)",
+            "CPU contention (node-min)",
+            "nodes per month",
+        ]
+        .map(String::from)
+        .to_vec(),
+        right: vec![false, false, true, true, true, true, true],
+        rows,
+    });
+}
+
 fn week_over_week(doc: &ReportDoc, out: &mut Vec<Block>) {
     out.push(heading(2, "Week over week", "week-over-week"));
     let Some(w) = &doc.week_over_week else {
@@ -540,6 +587,17 @@ fn containers(report: &Report, out: &mut Vec<Block>) {
                 count(c.risk.samples)
             )),
         ]));
+        let share = |above: Option<u64>| {
+            above.map_or("unknown".to_string(), |a| format!("{:.1}%", exposure_share(a, c.risk.samples) * 100.0))
+        };
+        out.push(Block::Para(vec![
+            b("Eviction exposure:"),
+            t(format!(
+                " working set above the memory request in {} of samples now, {} with the proposal.",
+                share(c.risk.memory_above_current_request),
+                share(c.risk.memory_above_proposed_request)
+            )),
+        ]));
         let mut cost = vec![b("Cost per month:"), t(" ")];
         cost.extend(cost_cell(&c.monthly_cost));
         cost.push(t(format!(" ({:.1} pods × requests × prices × 730 h).", c.replicas)));
@@ -616,7 +674,7 @@ fn how_to_read(report: &Report, out: &mut Vec<Block>) {
         vec![b("Request"), t(": what the scheduler reserves for the container; the cluster is paid for by requests. "), b("Limit"), t(": the cap; CPU above it is throttled (slowed down), memory above it gets the container OOM-killed.")],
         vec![b("p50 / p95 / p99.9"), t(": the use that 50% / 95% / 99.9% of samples stay at or below (p50 = median, typical load). Recent days weigh more for requests (half-life 7 days).")],
         vec![b("Cost"), t(format!(": request × average number of pods × price × {} hours a month, at {} per core-hour and {} per GiB-hour (", doc.prices.hours_per_month, money_precise(doc.prices.core_hour), money_precise(doc.prices.gib_hour))), code("--core-hour-price"), t(", "), code("--gib-hour-price"), t(").")],
-        vec![b("Risk flags"), t(": samples above the current or proposed limits, memory peaks near the current limit, short history. OOM kills are not in usage samples, so they are reported as unknown rather than zero.")],
+        vec![b("Risk flags"), t(": samples above the current or proposed limits, memory peaks near the current limit, short history, and eviction exposure above 5% (working set above the memory request: under node memory pressure the kubelet evicts such pods first). OOM kills are not in usage samples, so they are reported as unknown rather than zero.")],
         vec![b("Confidence"), t(": history covered, growing to 100% at 7 days (a week shows the weekly cycle).")],
         vec![t("Files: "), code("report.json"), t(" holds every number (next week's report compares against it with "), code("--previous"), t("); "), code("index.md"), t(" is this page as Markdown.")],
     ]));

@@ -56,6 +56,8 @@ pub struct ReportInput<'a> {
     /// Where current settings came from (an overlay path), if anywhere.
     pub current_source: Option<String>,
     pub previous: Option<&'a PreviousReport>,
+    /// Node shapes to pack the window's pods onto, now and with the proposal.
+    pub nodes: &'a [crate::domain::NodeShape],
 }
 
 /// Everything written: the JSON document and the data behind the charts.
@@ -100,6 +102,28 @@ pub struct ReportDoc {
     pub containers: Vec<ContainerDoc>,
     pub workloads: Vec<WorkloadDoc>,
     pub week_over_week: Option<WeekOverWeekDoc>,
+    /// Nodes needed over the window, per node shape given with `--node`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub nodes: Vec<NodesDoc>,
+}
+
+/// The window's pods packed by their requests onto nodes of one shape (see `analysis::nodes`).
+#[derive(Debug, Serialize)]
+pub struct NodesDoc {
+    pub shape: String,
+    pub pods: usize,
+    /// `None` when some container's current requests are unknown.
+    pub current: Option<NodeFiguresDoc>,
+    pub proposed: NodeFiguresDoc,
+}
+
+#[derive(Debug, Serialize, Clone, Copy)]
+pub struct NodeFiguresDoc {
+    pub peak_nodes: usize,
+    pub mean_nodes: f64,
+    pub memory_pressure_node_minutes: f64,
+    pub cpu_contention_node_minutes: f64,
+    pub monthly_cost: f64,
 }
 
 #[derive(Debug, Serialize)]
@@ -157,6 +181,10 @@ pub struct RiskDoc {
     pub memory_above_current_limit: Option<u64>,
     pub cpu_above_proposed_limit: Option<u64>,
     pub memory_above_proposed_limit: Option<u64>,
+    /// Eviction exposure: samples whose working set is above the memory request (the kubelet
+    /// evicts such pods first when a node runs short of memory).
+    pub memory_above_current_request: Option<u64>,
+    pub memory_above_proposed_request: Option<u64>,
     /// OOM kills are not in usage samples: `null` means unknown, not zero.
     pub oom_kills: Option<u64>,
     pub flags: Vec<FlagDoc>,
@@ -239,6 +267,18 @@ pub struct MoveDoc {
     pub change: Option<f64>,
     /// Plain-words reason: the rationale then and now, or what happened to the settings.
     pub why: String,
+}
+
+/// Eviction exposure above which a container gets a risk flag.
+pub const EXPOSURE_FLAG: f64 = 0.05;
+
+/// Eviction exposure as a share of `samples` (0 without samples).
+pub fn exposure_share(above: u64, samples: u64) -> f64 {
+    if samples == 0 {
+        0.0
+    } else {
+        above as f64 / samples as f64
+    }
 }
 
 /// Settings in the order reports show them.
@@ -356,6 +396,7 @@ fn flags_for(
     usage: &UsageDoc,
     now: &timeline::Crossings,
     proposed: Option<&timeline::Crossings>,
+    exposure: (Option<u64>, Option<u64>),
 ) -> Vec<FlagDoc> {
     let mut flags = Vec::new();
     let cur = r.current.unwrap_or_default();
@@ -426,6 +467,21 @@ fn flags_for(
             });
         }
     }
+    let samples = now.samples;
+    for (code, above, whose) in
+        [("eviction_exposure_now", exposure.0, "current"), ("eviction_exposure", exposure.1, "proposed")]
+    {
+        let share = exposure_share(above.unwrap_or(0), samples);
+        if share > EXPOSURE_FLAG {
+            flags.push(FlagDoc {
+                code,
+                text: format!(
+                    "working set above the {whose} memory request in {:.1}% of samples: among the first pods evicted when the node runs short of memory",
+                    share * 100.0
+                ),
+            });
+        }
+    }
     if r.current.is_none_or(|c| c.is_empty()) {
         flags.push(FlagDoc {
             code: "current_unknown",
@@ -462,7 +518,10 @@ pub fn build(input: &ReportInput<'_>) -> Report {
             timeline::crossings(points, cur.and_then(|c| c.cpu_limit_cores), cur.and_then(|c| c.memory_limit_bytes));
         let sizing = r.sizing().copied();
         let proposed = sizing.map(|s| timeline::crossings(points, s.cpu_limit_cores, Some(s.memory_limit_bytes)));
-        let flags = flags_for(r, &usage, &now, proposed.as_ref());
+        let above = |request: f64| points.iter().filter(|p| p.memory > request).count() as u64;
+        let exposure =
+            (cur.and_then(|c| c.memory_request_bytes).map(above), sizing.map(|s| above(s.memory_request_bytes)));
+        let flags = flags_for(r, &usage, &now, proposed.as_ref(), exposure);
         let cost_now = cur
             .and_then(|c| Some(monthly_cost(&input.prices, replicas, c.cpu_request_cores?, c.memory_request_bytes?)));
         let cost_proposed =
@@ -486,6 +545,8 @@ pub fn build(input: &ReportInput<'_>) -> Report {
                     .and_then(|s| s.cpu_limit_cores)
                     .and(proposed.map(|p| p.cpu_above_limit)),
                 memory_above_proposed_limit: proposed.map(|p| p.memory_above_limit),
+                memory_above_current_request: exposure.0,
+                memory_above_proposed_request: exposure.1,
                 oom_kills: None,
                 flags,
             },
@@ -526,6 +587,7 @@ pub fn build(input: &ReportInput<'_>) -> Report {
     }
 
     let totals = totals(&containers, input.recommendations, &input.prices);
+    let nodes = nodes(input, span_start, span_end);
     let recommendations: Vec<RecommendationDoc> = input.recommendations.iter().map(RecommendationDoc::from).collect();
     let week_over_week = input.previous.map(|p| previous::compare(p, &recommendations, &totals));
     let doc = ReportDoc {
@@ -544,6 +606,7 @@ pub fn build(input: &ReportInput<'_>) -> Report {
         containers,
         workloads,
         week_over_week,
+        nodes,
     };
     Report {
         doc,
@@ -553,6 +616,63 @@ pub fn build(input: &ReportInput<'_>) -> Report {
         workloads: workload_data,
         current_source: input.current_source.clone(),
     }
+}
+
+/// Packs the window's pods onto each node shape with the current requests and with the
+/// proposal (a container without a proposal keeps its current requests).
+fn nodes(input: &ReportInput<'_>, from: i64, to: i64) -> Vec<NodesDoc> {
+    use crate::analysis::{nodes::Fleet, Sizing};
+    if input.nodes.is_empty() {
+        return Vec::new();
+    }
+    let by_key: HashMap<&ContainerKey, &Recommendation> = input.recommendations.iter().map(|r| (&r.key, r)).collect();
+    let current = |r: &Recommendation| {
+        let c = r.current?;
+        Some(Sizing {
+            cpu_request_cores: c.cpu_request_cores?,
+            cpu_limit_cores: None,
+            memory_request_bytes: c.memory_request_bytes?,
+            memory_limit_bytes: 0.0,
+        })
+    };
+    let series: Vec<&Series> = input
+        .series
+        .iter()
+        .filter(|s| by_key.get(&s.key).is_some_and(|r| r.sizing().is_some() || current(r).is_some()))
+        .collect();
+    let now: Vec<Option<Sizing>> = series.iter().map(|s| current(by_key[&s.key])).collect();
+    let new: Vec<Option<Sizing>> =
+        series.iter().zip(&now).map(|(s, n)| by_key[&s.key].sizing().copied().or(*n)).collect();
+    let all_known = now.iter().all(Option::is_some);
+    let mut steps: Vec<i64> = series.iter().map(|s| s.step_ms()).collect();
+    steps.sort_unstable();
+    let step = steps.get(steps.len() / 2).copied().unwrap_or(60_000);
+    let fleet = Fleet::new(series, from, to, step);
+    let mut requests = vec![fleet.requests(|i| new[i])];
+    if all_known {
+        requests.push(fleet.requests(|i| now[i]));
+    }
+    input
+        .nodes
+        .iter()
+        .map(|shape| {
+            let price = shape.hourly_price(input.prices.core_hour, input.prices.gib_hour);
+            let outcomes = fleet.simulate(shape, price, &requests);
+            let doc = |o: &crate::analysis::nodes::NodeOutcome| NodeFiguresDoc {
+                peak_nodes: o.peak_nodes,
+                mean_nodes: round(o.mean_nodes(), 2),
+                memory_pressure_node_minutes: o.memory_pressure_minutes,
+                cpu_contention_node_minutes: o.cpu_contention_minutes,
+                monthly_cost: round(o.mean_nodes() * price * HOURS_PER_MONTH, 2),
+            };
+            NodesDoc {
+                shape: shape.name.clone(),
+                pods: fleet.pods(),
+                current: outcomes.get(1).map(doc),
+                proposed: doc(&outcomes[0]),
+            }
+        })
+        .collect()
 }
 
 fn totals(containers: &[ContainerDoc], recs: &[Recommendation], prices: &Prices) -> TotalsDoc {

@@ -1,0 +1,119 @@
+//! A node shape for the node-level back-test: what a node offers to pods (its allocatable
+//! resources, given explicitly: podsizer does not guess kube/system reservations).
+
+use super::quantity::parse_quantity;
+
+const GIB: f64 = 1024.0 * 1024.0 * 1024.0;
+/// The kubelet's default `maxPods`.
+pub const DEFAULT_MAX_PODS: u32 = 110;
+
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct NodeShape {
+    /// As written on the command line (`4c16g`, `cpu=4,memory=16Gi`).
+    pub name: String,
+    pub cpu_cores: f64,
+    pub memory_bytes: f64,
+    pub max_pods: u32,
+    /// Price per node-hour; `None`: priced from its CPU and memory at the back-test's prices.
+    pub price_hour: Option<f64>,
+}
+
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("node shape `{text}`: {reason} (write `4c16g` or `cpu=4,memory=16Gi[,pods=110][,price=0.19]`)")]
+pub struct NodeShapeError {
+    pub text: String,
+    pub reason: String,
+}
+
+impl NodeShape {
+    pub fn parse(text: &str) -> Result<Self, NodeShapeError> {
+        let fail = |reason: String| NodeShapeError { text: text.to_string(), reason };
+        let mut shape =
+            if text.contains('=') { Self::parse_keys(text, &fail)? } else { Self::parse_short(text, &fail)? };
+        shape.name = text.to_string();
+        let ok = |v: f64| v.is_finite() && v > 0.0;
+        if !ok(shape.cpu_cores) || !ok(shape.memory_bytes) || shape.max_pods == 0 {
+            return Err(fail("CPU, memory and pods must be > 0".into()));
+        }
+        if shape.price_hour.is_some_and(|p| !p.is_finite() || p < 0.0) {
+            return Err(fail("price must be a finite number >= 0".into()));
+        }
+        Ok(shape)
+    }
+
+    /// `4c16g`: cores and GiB.
+    fn parse_short(text: &str, fail: &dyn Fn(String) -> NodeShapeError) -> Result<Self, NodeShapeError> {
+        let lower = text.to_ascii_lowercase();
+        let (cpu, rest) = lower.split_once('c').ok_or_else(|| fail("no `c` after the cores".into()))?;
+        let memory = rest.strip_suffix('g').ok_or_else(|| fail("no `g` after the GiB".into()))?;
+        let number = |s: &str| s.parse::<f64>().map_err(|_| fail(format!("`{s}` is not a number")));
+        Ok(Self {
+            name: String::new(),
+            cpu_cores: number(cpu)?,
+            memory_bytes: number(memory)? * GIB,
+            max_pods: DEFAULT_MAX_PODS,
+            price_hour: None,
+        })
+    }
+
+    /// `cpu=4,memory=16Gi,pods=110,price=0.19`: Kubernetes quantities.
+    fn parse_keys(text: &str, fail: &dyn Fn(String) -> NodeShapeError) -> Result<Self, NodeShapeError> {
+        let (mut cpu, mut memory, mut pods, mut price) = (None, None, DEFAULT_MAX_PODS, None);
+        for part in text.split(',') {
+            let (key, value) = part.split_once('=').ok_or_else(|| fail(format!("`{part}` is not key=value")))?;
+            let quantity = || parse_quantity(value.trim()).map_err(|e| fail(e.to_string()));
+            match key.trim() {
+                "cpu" => cpu = Some(quantity()?),
+                "memory" => memory = Some(quantity()?),
+                "pods" => pods = value.trim().parse().map_err(|_| fail(format!("pods `{value}` is not a count")))?,
+                "price" => {
+                    price = Some(value.trim().parse().map_err(|_| fail(format!("price `{value}` is not a number")))?)
+                }
+                other => return Err(fail(format!("unknown key `{other}`"))),
+            }
+        }
+        Ok(Self {
+            name: String::new(),
+            cpu_cores: cpu.ok_or_else(|| fail("no cpu=".into()))?,
+            memory_bytes: memory.ok_or_else(|| fail("no memory=".into()))?,
+            max_pods: pods,
+            price_hour: price,
+        })
+    }
+
+    /// Price per node-hour: the given one, or the shape's CPU and memory at unit prices.
+    pub fn hourly_price(&self, core_hour: f64, gib_hour: f64) -> f64 {
+        self.price_hour.unwrap_or(self.cpu_cores * core_hour + self.memory_bytes / GIB * gib_hour)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn short_and_long_forms() {
+        let a = NodeShape::parse("4c16g").unwrap();
+        assert_eq!((a.cpu_cores, a.memory_bytes, a.max_pods, a.price_hour), (4.0, 16.0 * GIB, 110, None));
+        assert!((a.hourly_price(0.04, 0.005) - (0.16 + 0.08)).abs() < 1e-12);
+        let b = NodeShape::parse("cpu=3500m,memory=12Gi,pods=58,price=0.2").unwrap();
+        assert_eq!((b.cpu_cores, b.memory_bytes, b.max_pods), (3.5, 12.0 * GIB, 58));
+        assert_eq!(b.hourly_price(0.04, 0.005), 0.2);
+        assert_eq!(b.name, "cpu=3500m,memory=12Gi,pods=58,price=0.2");
+    }
+
+    #[test]
+    fn bad_shapes_say_why() {
+        for (text, why) in [
+            ("4x16", "no `c`"),
+            ("4c16", "no `g`"),
+            ("cpu=4", "no memory="),
+            ("cpu=4,memory=1Gi,disk=1", "unknown key"),
+            ("0c1g", "> 0"),
+            ("cpu=4,memory=1Gi,pods=-1", "pods"),
+        ] {
+            let err = NodeShape::parse(text).unwrap_err().to_string();
+            assert!(err.contains(why) && err.contains(text), "{text}: {err}");
+        }
+    }
+}
