@@ -258,3 +258,25 @@ fn report_and_backtest_keep_clusters_apart() {
     assert_eq!(us["containers"].as_array().unwrap().len(), 3);
     assert!(us["containers"].as_array().unwrap().iter().all(|c| c["cluster"] == "prod-us"));
 }
+
+#[test]
+fn synth_records_a_cluster_in_files_and_stores() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("eu.csv");
+    let synth = ["synth", "--scenario", "demo", "--days", "1", "--step", "600s", "--cluster", "prod-eu"];
+    podsizer().args(synth).arg("--out").arg(&csv).assert().success();
+    let text = std::fs::read_to_string(&csv).unwrap();
+    assert!(text.starts_with("cluster,timestamp,"), "{}", &text[..80]);
+    assert!(text.lines().skip(1).all(|l| l.starts_with("prod-eu,")));
+    let store = dir.path().join("store");
+    podsizer().args(synth).arg("--store").arg(&store).assert().success();
+    for input in [&csv, &store] {
+        let doc: Value = serde_json::from_str(&stdout_of(
+            podsizer().arg("recommend").arg("--force").arg("-i").arg(input).args(["-o", "json"]),
+        ))
+        .unwrap();
+        let recs = recommendations(&doc);
+        assert_eq!(recs.len(), 3);
+        assert!(recs.iter().all(|r| r["cluster"] == "prod-eu"), "{input:?}");
+    }
+}

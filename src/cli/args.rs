@@ -523,6 +523,9 @@ pub struct SynthArgs {
     /// Or append to a store (directory or s3://BUCKET/PREFIX), one day at a time.
     #[arg(long, value_name = "DIR|S3_URL", conflicts_with = "out")]
     pub store: Option<PathBuf>,
+    /// Record the samples as this cluster's (demo and fleet scenarios).
+    #[arg(long, value_name = "NAME")]
+    pub cluster: Option<String>,
     #[command(flatten)]
     pub s3: S3Args,
 }
