@@ -9,10 +9,14 @@
 //! target/bench-data/ and rebuilt when they end more than 12 hours ago (krr always reads the
 //! history up to now) or when PODSIZER_BENCH_FRESH=1.
 //!
-//! Timed, PODSIZER_BENCH_RUNS times (default 3, medians reported):
-//! (a) `podsizer import prometheus` of the whole week into a fresh store, then
-//!     `podsizer recommend` on that store (the first, cold run: no per-day summaries yet);
-//! (b) krr against the same Prometheus, once, only if it is available: `PODSIZER_KRR` (a
+//! Timed, PODSIZER_BENCH_RUNS times (default 3, medians reported), alternating:
+//! (a) krr's query load replayed as the stand-in for krr (it cannot be installed from the
+//!     registries these machines reach): the queries krr `simple` sends, as observed in
+//!     /work/shared/design/krr-queries.md (seven instant subqueries over the whole history per
+//!     workload container, plus four per run), 10 at a time like krr's `--max-workers`;
+//! (b) `podsizer import prometheus` of the whole week into a fresh store (remote read by
+//!     default), then `podsizer recommend` on that store (the first, cold run);
+//! then (c) krr itself against the same Prometheus, once, only if it is available: `PODSIZER_KRR` (a
 //!     command, split on whitespace), else `krr` on PATH, else a best-effort
 //!     `pip install krr` / `pip install robusta-krr` into target/krr-venv (skipped with
 //!     PODSIZER_KRR_NO_INSTALL=1). krr is never vendored. Its arguments are
@@ -48,8 +52,8 @@
 //! So for a Deployment container with under 50 pods in the history krr makes 3 + 4 = 7
 //! queries, each a subquery that Prometheus evaluates over the whole history: 6,300 for this
 //! fleet's 900 containers (plus a handful per run: connection check, history range, cluster
-//! summary). podsizer makes one series lookup and two range queries per batch of pods (as many
-//! pods as fit 500,000 points per answer) per 11,000-point window, plus six kube-state-metrics
+//! summary). podsizer makes one series lookup and one remote read per batch of pods (as many
+//! pods as fit 500,000 points) per window, a remote-read probe and six kube-state-metrics
 //! lookups: `podsizer::sources::prometheus::planned_requests` computes it, and the bench prints
 //! both.
 
@@ -60,8 +64,10 @@ mod prometheus;
 use podsizer::domain::{format_timestamp, DAY_MS};
 use podsizer::sources::synthetic::FleetSpec;
 use prometheus::{backfill, http_get, tools_present, FleetSeries, Prometheus, STEP};
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 fn env_usize(name: &str, default: usize) -> usize {
@@ -73,7 +79,9 @@ fn target_dir() -> PathBuf {
 }
 
 fn podsizer() -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_podsizer"));
+    // PODSIZER_BIN: a copy of the binary, when the target directory is shared with other builds.
+    let bin = std::env::var_os("PODSIZER_BIN").unwrap_or_else(|| env!("CARGO_BIN_EXE_podsizer").into());
+    let mut cmd = Command::new(bin);
     for var in ["HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"] {
         cmd.env_remove(var);
     }
@@ -364,6 +372,160 @@ fn run_krr(cmd: &[String], prom: &Prometheus, meta: &Meta) -> Result<KrrRun, Str
 }
 
 // ---------------------------------------------------------------------------------------------
+// krr's query load, replayed (the stand-in when krr itself is not there)
+
+/// One workload container as krr scans it.
+struct KrrTarget {
+    namespace: String,
+    deployment: String,
+    replicasets: Vec<String>,
+    pods: Vec<String>,
+    container: String,
+}
+
+fn series(agent: &ureq::Agent, prom: &Prometheus, selector: &str) -> Vec<BTreeMap<String, String>> {
+    let body = post(agent, &format!("{}/api/v1/series", prom.url()), &[("match[]", selector.to_string())])
+        .expect("series lookup");
+    let doc: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    serde_json::from_value(doc["data"].clone()).unwrap()
+}
+
+/// The workload containers of the generated fleet, from its kube-state-metrics and cAdvisor
+/// series (looked up before the timed replay).
+fn krr_targets(prom: &Prometheus) -> Vec<KrrTarget> {
+    let agent = ureq::Agent::new_with_defaults();
+    let mut rs_of: BTreeMap<(String, String), Vec<String>> = BTreeMap::new();
+    for l in series(&agent, prom, "kube_replicaset_owner") {
+        rs_of.entry((l["namespace"].clone(), l["owner_name"].clone())).or_default().push(l["replicaset"].clone());
+    }
+    let mut pods_of: BTreeMap<(String, String), Vec<String>> = BTreeMap::new();
+    for l in series(&agent, prom, "kube_pod_owner") {
+        pods_of.entry((l["namespace"].clone(), l["owner_name"].clone())).or_default().push(l["pod"].clone());
+    }
+    let mut containers_of: BTreeMap<(String, String), BTreeSet<String>> = BTreeMap::new();
+    for l in series(&agent, prom, "container_memory_working_set_bytes") {
+        containers_of.entry((l["namespace"].clone(), l["pod"].clone())).or_default().insert(l["container"].clone());
+    }
+    let mut out = Vec::new();
+    for ((ns, deployment), mut replicasets) in rs_of {
+        replicasets.sort();
+        replicasets.dedup();
+        let mut pods: Vec<String> = replicasets
+            .iter()
+            .flat_map(|rs| pods_of.get(&(ns.clone(), rs.clone())).cloned().unwrap_or_default())
+            .collect();
+        pods.sort();
+        pods.dedup();
+        let containers: BTreeSet<String> = pods
+            .iter()
+            .flat_map(|p| containers_of.get(&(ns.clone(), p.clone())).cloned().unwrap_or_default())
+            .collect();
+        for container in containers {
+            out.push(KrrTarget {
+                namespace: ns.clone(),
+                deployment: deployment.clone(),
+                replicasets: replicasets.clone(),
+                pods: pods.clone(),
+                container,
+            });
+        }
+    }
+    out
+}
+
+/// krr `simple`'s queries (see /work/shared/design/krr-queries.md, observed from its runs):
+/// four per run, seven instant queries per workload container over the whole history with
+/// a 75 s subquery step (krr's default `--timeframe_duration` 1.25 min).
+fn krr_queries(targets: &[KrrTarget], days: i64) -> Vec<String> {
+    let mut q = vec![
+        "sum(max by (instance) (machine_memory_bytes{}))".to_string(),
+        "sum(max by (instance) (machine_cpu_cores{}))".to_string(),
+        "sum(max(kube_pod_container_resource_requests{namespace='kube-system', resource='memory'}) by (job, pod, container))".to_string(),
+        "sum(max(kube_pod_container_resource_requests{namespace='kube-system', resource='cpu'}) by (job, pod, container))".to_string(),
+    ];
+    let h = format!("{days}d");
+    for t in targets {
+        let (ns, c) = (&t.namespace, &t.container);
+        let pods = t.pods.join("|");
+        let sel = format!(r#"namespace="{ns}", pod=~"{pods}", container="{c}""#);
+        q.push(format!(
+            r#"kube_replicaset_owner{{owner_name="{}", owner_kind="Deployment", namespace="{ns}"}}[{h}]"#,
+            t.deployment
+        ));
+        q.push(format!(
+            r#"last_over_time(kube_pod_owner{{owner_name=~"{}", owner_kind="ReplicaSet", namespace="{ns}"}}[{h}])"#,
+            t.replicasets.join("|")
+        ));
+        q.push(format!(r#"kube_pod_status_phase{{phase="Running", pod=~"{pods}", namespace="{ns}"}} == 1"#));
+        q.push(format!(
+            "quantile_over_time(0.95, max(rate(container_cpu_usage_seconds_total{{{sel}}}[75s])) by (container, pod, job) [{h}:75s])"
+        ));
+        q.push(format!(
+            "max_over_time(max(container_memory_working_set_bytes{{{sel}}}) by (container, pod, job) [{h}:75s])"
+        ));
+        q.push(format!(
+            "count_over_time(max(container_cpu_usage_seconds_total{{{sel}}}) by (container, pod, job) [{h}:75s])"
+        ));
+        q.push(format!(
+            "count_over_time(max(container_memory_working_set_bytes{{{sel}}}) by (container, pod, job) [{h}:75s])"
+        ));
+    }
+    q
+}
+
+fn post(agent: &ureq::Agent, url: &str, form: &[(&str, String)]) -> Result<Vec<u8>, String> {
+    use std::io::Read;
+    let pairs: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let mut response = agent.post(url).send_form(pairs).map_err(|e| e.to_string())?;
+    let mut body = Vec::new();
+    response.body_mut().as_reader().read_to_end(&mut body).map_err(|e| e.to_string())?;
+    Ok(body)
+}
+
+struct ReplayRun {
+    seconds: f64,
+    prometheus_cpu_s: f64,
+    requests: u64,
+    failed: usize,
+}
+
+/// Sends krr's queries, evaluated at the end of the data, `KRR_WORKERS` at a time.
+fn replay_krr(prom: &Prometheus, queries: &[String], at_ms: i64) -> ReplayRun {
+    let agent: ureq::Agent =
+        ureq::Agent::config_builder().timeout_global(Some(Duration::from_secs(600))).build().new_agent();
+    let url = format!("{}/api/v1/query", prom.url());
+    let next = AtomicUsize::new(0);
+    let failed = AtomicUsize::new(0);
+    let before = api_requests(prom.port);
+    let cpu_before = cpu_seconds_of(prom.pid());
+    let started = Instant::now();
+    std::thread::scope(|scope| {
+        for _ in 0..KRR_WORKERS {
+            scope.spawn(|| loop {
+                let i = next.fetch_add(1, Ordering::SeqCst);
+                let Some(q) = queries.get(i) else { return };
+                let form = [("query", q.clone()), ("time", format!("{:.3}", at_ms as f64 / 1000.0))];
+                match post(&agent, &url, &form) {
+                    Ok(body) if body.starts_with(br#"{"status":"success""#) => {}
+                    _ => {
+                        failed.fetch_add(1, Ordering::SeqCst);
+                    }
+                }
+            });
+        }
+    });
+    ReplayRun {
+        seconds: started.elapsed().as_secs_f64(),
+        prometheus_cpu_s: cpu_seconds_of(prom.pid()) - cpu_before,
+        requests: api_requests(prom.port) - before,
+        failed: failed.load(Ordering::SeqCst),
+    }
+}
+
+/// krr's `--max-workers` default.
+const KRR_WORKERS: usize = 10;
+
+// ---------------------------------------------------------------------------------------------
 
 fn main() {
     if !tools_present("krr_compare") {
@@ -387,9 +549,24 @@ fn main() {
         prom.url()
     );
 
-    // (a) podsizer
+    // krr's query load (the stand-in) and podsizer's first run, alternated.
+    let targets = krr_targets(&prom);
+    let queries = krr_queries(&targets, meta.days);
+    println!("krr stand-in: {} workload containers, {} queries, {KRR_WORKERS} at a time", targets.len(), queries.len());
     let mut results = Vec::new();
+    let mut replays = Vec::new();
     for i in 0..runs {
+        let k = replay_krr(&prom, &queries, meta.last_ms);
+        println!(
+            "  krr query replay {}/{runs}: {:.2}s, {} requests reached Prometheus ({} failed), which used {:.1} CPU s; load {}",
+            i + 1,
+            k.seconds,
+            k.requests,
+            k.failed,
+            k.prometheus_cpu_s,
+            load()
+        );
+        replays.push(k);
         let r = run_podsizer(&prom, &meta);
         println!(
             "  podsizer run {}/{runs}: import {:.2}s ({:.1}s of it writing the store; {:.0} MiB; Prometheus used {:.1} CPU s \
@@ -421,6 +598,7 @@ fn main() {
         meta.last_ms,
         STEP,
         500_000,
+        podsizer::sources::prometheus::ReadPath::RemoteRead,
     );
     println!(
         "podsizer (median of {runs}): import {import_s:.2}s ({store_s:.1}s writing the store, Prometheus \
@@ -434,6 +612,15 @@ fn main() {
         results.iter().map(|r| r.recommend_rss).fold(0.0, f64::max),
         peak_rss_of(prom.pid()),
         load()
+    );
+    let replay_s = median(replays.iter().map(|k| k.seconds).collect());
+    let replay_cpu = median(replays.iter().map(|k| k.prometheus_cpu_s).collect());
+    println!(
+        "krr query replay (median of {runs}): {replay_s:.2}s, Prometheus {replay_cpu:.1} CPU s; \
+         RATIO containers/s podsizer / krr stand-in: {:.1}x (target: at least 10x); \
+         Prometheus CPU podsizer / krr stand-in: {:.3} (target: at most 0.2)",
+        replay_s / total_s.max(1e-9),
+        prometheus_cpu_s / replay_cpu.max(1e-9)
     );
     // krr's pattern (see the header): 3 pod-discovery queries + 4 metric queries per workload container.
     let krr_expected = 7 * meta.containers;

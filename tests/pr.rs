@@ -341,7 +341,7 @@ fn dry_run_touches_nothing_and_dirty_trees_are_refused() {
     let out = pr(&work, &api, &["--dry-run"]);
     assert!(out.status.success(), "{}", text(&out));
     assert!(
-        text(&out).contains("+  - path: podsizer-deployment-api.yaml") && text(&out).contains("dry run"),
+        text(&out).contains("+  - path: \"podsizer-deployment-api.yaml\"") && text(&out).contains("dry run"),
         "{}",
         text(&out)
     );

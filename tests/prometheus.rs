@@ -26,6 +26,7 @@ mod rows;
 use rows::{rows_of, stored, Row};
 #[path = "support/prometheus.rs"]
 mod prometheus;
+use podsizer::sources::prometheus::ReadPath::RemoteRead;
 use prometheus::*;
 
 const MIB: f64 = 1024.0 * 1024.0;
@@ -409,9 +410,15 @@ fn import_matches_generated_series_workloads_and_recommendations() {
     println!("{}", run.stdout);
     let requests = figure(&run.stdout, "requests:");
     assert_eq!(requests as usize, proxy.requests(), "the reported request count is what reached Prometheus");
-    let ranges = proxy.state.range_queries.load(Ordering::SeqCst);
-    assert!(ranges >= 2 * 2 * 3, "chunked into several windows and batches: {ranges} range queries");
-    assert!(run.stdout.contains("in 2 window(s)"), "{}", run.stdout);
+    let reads = proxy.state.remote_reads.load(Ordering::SeqCst);
+    assert!(reads > 2 * 3, "chunked into several windows and batches: {reads} remote reads");
+    assert_eq!(
+        reads,
+        proxy.state.range_queries.load(Ordering::SeqCst),
+        "no query_range: Prometheus serves remote read"
+    );
+    assert_eq!(figure(&run.stdout, "query_range, "), reads as u64, "{}", run.stdout);
+    assert!(figure(&run.stdout, "remote read, in ") >= 8, "one window per day: {}", run.stdout);
     let max_in_flight = proxy.state.max_in_flight.load(Ordering::SeqCst);
     assert!((1..=3).contains(&max_in_flight), "at most --concurrency requests at once: {max_in_flight}");
 
@@ -494,7 +501,7 @@ fn incremental_reruns_and_resumed_interruptions() {
     let since = ts(data.first_ms - DAY_MS);
     let mid = data.first_ms + 3 * DAY_MS + 17 * STEP;
     let args = |until: &str| -> Vec<String> {
-        ["--since", &since, "--max-points", "100000", "--concurrency", "1", "--until", until]
+        ["--since", &since, "--max-points", "20000", "--concurrency", "1", "--until", until]
             .iter()
             .map(|s| s.to_string())
             .collect()
@@ -503,8 +510,10 @@ fn incremental_reruns_and_resumed_interruptions() {
     assert!(first.ok, "{}", first.stderr);
     assert_same_rows(&stored(&store), &truth_rows(&data.truth, mid));
 
-    // Interrupted after a few range queries: what was fetched stays, the error says to re-run.
-    proxy.state.config.lock().unwrap().fail_range_after = Some(proxy.state.range_queries.load(Ordering::SeqCst) + 4);
+    // Interrupted after the probe, the rest of the first day (one batch) and one batch of the
+    // next day (four pods of several): what
+    // was fetched stays, the error says to re-run.
+    proxy.state.config.lock().unwrap().fail_range_after = Some(proxy.state.range_queries.load(Ordering::SeqCst) + 3);
     let until = ts(data.last_ms);
     let broken = import(&proxy.url(), &store, &args(&until).iter().map(String::as_str).collect::<Vec<_>>());
     assert!(!broken.ok);
@@ -512,7 +521,11 @@ fn incremental_reruns_and_resumed_interruptions() {
     assert!(broken.stderr.contains("re-run the same command to resume"), "{}", broken.stderr);
     let partial = stored(&store).len();
     let done_pods = state_file(&store)["pending"]["done"].as_array().unwrap().len();
-    assert!(done_pods > 0 && partial > truth_rows(&data.truth, mid).len(), "batches before the failure were stored");
+    assert!(
+        done_pods > 0 && partial > truth_rows(&data.truth, mid).len(),
+        "batches before the failure were stored: {done_pods} pods, {partial} rows; {}",
+        broken.stderr
+    );
 
     // Resumed: only what is missing is fetched, and the store ends up exactly complete.
     proxy.state.config.lock().unwrap().fail_range_after = None;
@@ -672,12 +685,19 @@ fn down_slow_and_bad_responses_are_errors_that_say_why() {
         assert!(stored(&store).is_empty(), "nothing stored from a bad answer");
     }
 
-    // Bad PromQL in --selector: the real Prometheus refuses it, and says why.
-    let mut args = range.to_vec();
-    args.extend(["--selector", r#"job=~"(""#]);
-    let run = import(&prom.url(), &dir.path().join("bad-selector"), &args);
-    assert!(!run.ok && run.stderr.contains("bad_data"), "{}", run.stderr);
-    assert!(run.stderr.contains("missing closing )") || run.stderr.contains("error parsing regexp"), "{}", run.stderr);
+    // A bad regex in --selector: the real Prometheus refuses it, and says why (remote read
+    // answers HTTP 500, query_range an API error).
+    for (api, said) in [("remote-read", "/api/v1/read: HTTP 500"), ("query-range", "bad_data")] {
+        let mut args = range.to_vec();
+        args.extend(["--selector", r#"job=~"(""#, "--read-api", api]);
+        let run = import(&prom.url(), &dir.path().join(format!("bad-selector-{api}")), &args);
+        assert!(!run.ok && run.stderr.contains(said), "{}", run.stderr);
+        assert!(
+            run.stderr.contains("missing closing )") || run.stderr.contains("error parsing regexp"),
+            "{}",
+            run.stderr
+        );
+    }
 }
 
 /// Acceptance: 7 days of 500 containers at 60 s, with a bounded and reported number of requests.
@@ -716,10 +736,22 @@ fn a_week_of_500_containers_takes_a_bounded_number_of_requests() {
     let series: BTreeSet<(&str, &str, &str)> =
         truth.iter().map(|s| (s.namespace.as_str(), s.pod.as_str(), s.container.as_str())).collect();
     assert_eq!(series.len(), 2 * containers);
-    let planned =
-        podsizer::sources::prometheus::planned_requests(series.len(), 3, last - 7 * DAY_MS, last, STEP, 500_000);
-    assert_eq!(requests, planned, "requests as planned: 1 discovery + 2 per pod batch + kube-state-metrics lookups");
-    assert!(requests <= 60, "{requests} requests for {containers} containers");
+    let planned = podsizer::sources::prometheus::planned_requests(
+        series.len(),
+        3,
+        last - 7 * DAY_MS,
+        last,
+        STEP,
+        500_000,
+        RemoteRead,
+    );
+    // Day windows hold only the pods alive that day: at most as planned (every pod every day).
+    assert!(
+        requests <= planned && requests >= planned / 2,
+        "{requests} requests, planned {planned}: 1 discovery + 1 remote read per pod batch and day + probe + kube-state-metrics"
+    );
+    assert!(run.stdout.contains("read path: remote read"), "{}", run.stdout);
+    assert!(requests <= 150, "{requests} requests for {containers} containers");
     assert_eq!(figure(&run.stdout, "containers:") as usize, containers);
     assert_eq!(figure(&run.stdout, "workload(s), as") as usize, series.len());
     let rows = stored(&store);

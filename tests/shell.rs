@@ -50,7 +50,8 @@ fn kubectl_runs_the_plugin_through_a_symlink_and_help_shows_the_plugin_form() {
         .env("PATH", &path)
         .output()
         .unwrap();
-    assert!(stdout_of(&output).contains("Usage: kubectl podsizer recommend [OPTIONS] --input <PATH>"));
+    let help = stdout_of(&output);
+    assert!(help.contains("Usage: kubectl podsizer recommend [OPTIONS]"), "{help}");
     // Under its own name the help is the plain form.
     let plain = podsizer().arg("--help").output().unwrap();
     assert!(stdout_of(&plain).contains("Usage: podsizer [OPTIONS] <COMMAND>"));

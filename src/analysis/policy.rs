@@ -213,7 +213,7 @@ impl PolicySet {
 
     pub fn parse(path: &Path, text: &str) -> Result<Self, PolicyError> {
         let file: FileSpec = toml::from_str(text)
-            .map_err(|e| PolicyError::Syntax { path: path.into(), message: e.to_string().trim().to_string() })?;
+            .map_err(|e| PolicyError::Syntax { path: path.into(), message: syntax_message(text, &e) })?;
         let mut defaults = Policy::default();
         file.defaults.apply(&mut defaults).map_err(|(field, message)| PolicyError::Field {
             path: path.into(),
@@ -291,6 +291,20 @@ pub fn glob(pattern: &str, text: &str) -> bool {
 
 type FieldResult = Result<(), (String, String)>;
 
+/// Where and what, without echoing the offending line: a line can be megabytes long.
+fn syntax_message(text: &str, e: &toml::de::Error) -> String {
+    let message: String = e.message().chars().take(300).collect();
+    match e.span() {
+        Some(span) => {
+            let before = text.get(..span.start).unwrap_or(text);
+            let line = before.matches('\n').count() + 1;
+            let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+            format!("line {line}, column {column}: {message}")
+        }
+        None => message,
+    }
+}
+
 fn percentile(field: &str, v: f64) -> Result<f64, (String, String)> {
     if (0.0..=100.0).contains(&v) {
         Ok(v)
@@ -299,26 +313,46 @@ fn percentile(field: &str, v: f64) -> Result<f64, (String, String)> {
     }
 }
 
+/// Multipliers past this are typos (`1e308`), not policies: they would only hit the caps.
+const MAX_FACTOR: f64 = 100.0;
+
 fn non_negative(field: &str, v: f64) -> Result<f64, (String, String)> {
-    if v.is_finite() && v >= 0.0 {
+    if v.is_finite() && (0.0..=MAX_FACTOR).contains(&v) {
         Ok(v)
     } else {
-        Err((field.into(), format!("{v} must be a finite number >= 0")))
+        Err((
+            field.into(),
+            format!("{} must be a number from 0 to {MAX_FACTOR}", crate::domain::bounds::short_number(v)),
+        ))
     }
 }
 
 fn ratio(field: &str, v: f64) -> Result<f64, (String, String)> {
-    if v.is_finite() && v >= 1.0 {
+    if (1.0..=MAX_FACTOR).contains(&v) {
         Ok(v)
-    } else {
+    } else if v < 1.0 {
         Err((field.into(), format!("{v} must be >= 1 (a limit below the request is not allowed)")))
+    } else {
+        Err((field.into(), format!("{} must be at most {MAX_FACTOR}", crate::domain::bounds::short_number(v))))
     }
 }
 
+/// A floor or step: a quantity up to what one container can use (`domain::bounds`), so a
+/// step of `1Ei` cannot round every figure to zero or past 64 bits.
 fn quantity(field: &str, text: &str, positive: bool) -> Result<f64, (String, String)> {
-    let v = parse_quantity(text).map_err(|e| (field.to_string(), e.to_string()))?;
+    let short = |t: &str| t.chars().take(40).collect::<String>();
+    let v = parse_quantity(text)
+        .map_err(|e| (field.to_string(), format!("invalid quantity {:?}: {}", short(text), e.reason)))?;
     if v < 0.0 || (positive && v == 0.0) {
-        return Err((field.into(), format!("{text:?} must be {}", if positive { "> 0" } else { ">= 0" })));
+        return Err((field.into(), format!("{:?} must be {}", short(text), if positive { "> 0" } else { ">= 0" })));
+    }
+    let max = if field.starts_with("cpu") {
+        crate::domain::bounds::MAX_CORES
+    } else {
+        crate::domain::bounds::MAX_MEMORY_BYTES
+    };
+    if v > max {
+        return Err((field.into(), format!("{:?} is more than one container can use", short(text))));
     }
     Ok(v)
 }

@@ -68,6 +68,31 @@ pub trait Strategy: Send + Sync {
     fn size(&self, input: &SizingInput<'_>) -> (Sizing, Vec<String>);
 }
 
+/// Holds every figure to what one container can use (`domain::bounds`), whatever the policy
+/// multiplied it by, so no manifest gets a number past physical sense or past 64 bits.
+fn capped(mut s: Sizing, rationale: &mut Vec<String>) -> Sizing {
+    use crate::domain::bounds::{cap_cores, cap_memory};
+    let mut note =
+        |what: &str, cap: String| rationale.push(format!("{what} capped at {cap}, the most one container can use"));
+    if let Some(c) = cap_cores(s.cpu_request_cores) {
+        s.cpu_request_cores = c;
+        note("CPU request", Cpu(c).to_string());
+    }
+    if let Some(c) = s.cpu_limit_cores.and_then(cap_cores) {
+        s.cpu_limit_cores = Some(c);
+        note("CPU limit", Cpu(c).to_string());
+    }
+    if let Some(c) = cap_memory(s.memory_request_bytes) {
+        s.memory_request_bytes = c;
+        note("memory request", Memory(c).to_string());
+    }
+    if let Some(c) = cap_memory(s.memory_limit_bytes) {
+        s.memory_limit_bytes = c;
+        note("memory limit", Memory(c).to_string());
+    }
+    s
+}
+
 /// Applies the history gate and exclusion, then the strategy.
 pub fn recommend(strategy: &dyn Strategy, input: &SizingInput<'_>, overrides: &[String]) -> Recommendation {
     let usage = input.usage;
@@ -95,7 +120,7 @@ pub fn recommend(strategy: &dyn Strategy, input: &SizingInput<'_>, overrides: &[
     } else {
         let (sizing, reasons) = strategy.size(input);
         rationale.extend(reasons);
-        Proposal::Sized(sizing)
+        Proposal::Sized(capped(sizing, &mut rationale))
     };
     Recommendation {
         key: usage.key.clone(),
@@ -368,6 +393,24 @@ impl Cpu {
 mod tests {
     use super::*;
     use crate::domain::Workload;
+
+    #[test]
+    fn proposals_past_what_a_container_can_use_are_capped_with_a_reason() {
+        let absurd = Sizing {
+            cpu_request_cores: 0.5,
+            cpu_limit_cores: Some(1e19),
+            memory_request_bytes: 1e300,
+            memory_limit_bytes: f64::NAN,
+        };
+        let mut rationale = Vec::new();
+        let s = capped(absurd, &mut rationale);
+        assert_eq!(s.cpu_request_cores, 0.5);
+        assert_eq!(s.cpu_limit_cores, Some(crate::domain::bounds::MAX_CORES));
+        assert_eq!(s.memory_request_bytes, crate::domain::bounds::MAX_MEMORY_BYTES);
+        assert_eq!(Memory(s.memory_limit_bytes).to_string(), "64Ti");
+        assert_eq!(rationale.len(), 3, "{rationale:?}");
+        assert!(rationale[0].starts_with("CPU limit capped at 1024"), "{rationale:?}");
+    }
 
     fn usage(hours: i64, cpu: impl Fn(i64) -> f64, mem: impl Fn(i64) -> f64) -> ContainerUsage {
         let key = ContainerKey {

@@ -36,8 +36,9 @@ impl TrafficShare {
                 None => (part, None),
             };
             let share: f64 = share.trim().parse().map_err(|_| err("share is not a number"))?;
-            if !(share > 0.0 && share <= 1.0) {
-                return Err(err("share must be in (0, 1]"));
+            // Below 1% the projection multiplies usage by more than 100: a typo, not a canary.
+            if !(0.01..=1.0).contains(&share) {
+                return Err(err("share must be from 0.01 to 1"));
             }
             steps.push((until, share));
         }

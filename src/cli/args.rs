@@ -97,8 +97,10 @@ Default prices: $0.04 per core-hour, $0.005 per GiB-hour.";
 #[derive(Debug, Args, Clone)]
 pub struct InputArgs {
     /// Sample file (.csv, .parquet), store directory or s3://BUCKET/PREFIX store; repeat to combine several.
-    #[arg(short, long = "input", value_name = "PATH", required = true)]
+    #[arg(short, long = "input", value_name = "PATH", required_unless_present = "prometheus")]
     pub inputs: Vec<PathBuf>,
+    #[command(flatten)]
+    pub prometheus: PrometheusInputArgs,
     /// Only samples at or after this time (RFC 3339 or YYYY-MM-DD).
     #[arg(long, value_name = "TIME")]
     pub since: Option<String>,
@@ -150,6 +152,37 @@ pub struct LiveArgs {
     /// Kubeconfig context for --live (implies it) [default: the current context].
     #[arg(long, value_name = "NAME")]
     pub context: Option<String>,
+}
+
+/// `--prometheus URL`: usage read straight from Prometheus through a cache store.
+#[derive(Debug, Args, Clone, Default)]
+pub struct PrometheusInputArgs {
+    /// Read usage from Prometheus (Thanos, Mimir, ...: the prefix before /api/v1): the window is
+    /// imported into a cache store first; later runs fetch only what is new.
+    #[arg(long, value_name = "URL")]
+    pub prometheus: Option<String>,
+    /// Cache store for --prometheus [default: $XDG_CACHE_HOME/podsizer/prometheus/<URL and scope>,
+    /// or ~/.cache/...; safe to delete].
+    #[arg(long, value_name = "DIR|S3_URL", requires = "prometheus")]
+    pub store: Option<PathBuf>,
+    /// With --prometheus: extra label matchers for the cAdvisor series, e.g. 'job="kubelet"'.
+    #[arg(long, value_name = "MATCHERS", requires = "prometheus")]
+    pub selector: Option<String>,
+    /// With --prometheus: header sent with every request, as `Name: value` (repeatable).
+    #[arg(long = "header", value_name = "HEADER", requires = "prometheus")]
+    pub headers: Vec<String>,
+    /// With --prometheus: send `Authorization: Bearer <contents of FILE>`.
+    #[arg(long, value_name = "FILE", requires = "prometheus")]
+    pub bearer_token_file: Option<PathBuf>,
+    /// With --prometheus: label that selects one cluster, as NAME=VALUE.
+    #[arg(long, value_name = "NAME=VALUE", requires = "prometheus")]
+    pub cluster_label: Option<String>,
+    /// With --prometheus: range of rate() for CPU [default: 60s]; must hold two scrapes.
+    #[arg(long, value_name = "DURATION", requires = "prometheus")]
+    pub rate_window: Option<String>,
+    /// With --prometheus: remote read, query-range, or auto (remote read where served).
+    #[arg(long, value_enum, default_value = "auto")]
+    pub read_api: ReadApi,
 }
 
 /// How `s3://` stores are reached and where they are mirrored (see the README's "Store on S3").
@@ -479,6 +512,18 @@ pub struct PrometheusArgs {
     /// Retries of a request that failed to connect, timed out or got HTTP 429/502/503/504.
     #[arg(long, default_value_t = 2)]
     pub retries: u32,
+    /// How usage is read: raw samples by remote read (rates computed here), query_range
+    /// (rates evaluated by Prometheus), or auto: remote read, query_range where it is refused.
+    #[arg(long, value_enum, default_value = "auto")]
+    pub read_api: ReadApi,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum ReadApi {
+    #[default]
+    Auto,
+    RemoteRead,
+    QueryRange,
 }
 
 #[derive(Debug, Args)]

@@ -37,7 +37,17 @@ pub const DEFAULT_WINDOW: &str = "14d";
 
 pub fn open_inputs(args: &InputArgs, default_window: Option<&str>) -> Result<Vec<Input>> {
     let mut inputs = Vec::new();
-    for path in &args.inputs {
+    let mut paths = args.inputs.clone();
+    if args.prometheus.prometheus.is_some() {
+        paths.push(super::commands::import_prometheus::import_for_sizing(args, default_window)?);
+    }
+    let mut seen = std::collections::HashSet::new();
+    for path in &paths {
+        // The same file or store named twice (`-i X -i X`, or through a link) would count twice.
+        if !seen.insert(std::fs::canonicalize(path).unwrap_or_else(|_| path.clone())) {
+            eprintln!("note: {} is given more than once; read once", path.display());
+            continue;
+        }
         if let Some(mirror) = super::s3::open_input(path, args, default_window)? {
             inputs.push(Input::Store(mirror));
         } else if path.is_dir() {
@@ -54,7 +64,10 @@ pub fn open_inputs(args: &InputArgs, default_window: Option<&str>) -> Result<Vec
             }
             inputs.push(Input::Samples { path: path.clone(), samples: outcome.samples });
         } else {
-            bail!("{}: no such file or directory", path.display());
+            // The system's reason: a symlink loop or a permission is not "no such file".
+            let reason =
+                std::fs::metadata(path).err().map_or_else(|| "not a file or directory".into(), |e| e.to_string());
+            bail!("{}: {reason}", path.display());
         }
     }
     Ok(inputs)

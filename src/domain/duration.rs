@@ -10,6 +10,8 @@ pub const DAY_MS: i64 = 24 * HOUR_MS;
 pub enum DurationError {
     #[error("invalid duration {0:?}: expected a number and a unit, e.g. 30s, 15m, 12h, 14d, 2w")]
     Duration(String),
+    #[error("invalid duration {0:?}: must be longer than zero")]
+    Zero(String),
     #[error("invalid timestamp {0:?}: expected RFC 3339, e.g. 2026-11-20T14:00:00Z, or a date 2026-11-20")]
     Timestamp(String),
 }
@@ -38,8 +40,11 @@ pub fn parse_duration(text: &str) -> Result<i64, DurationError> {
         digits.clear();
         seen_unit = true;
     }
-    if !digits.is_empty() || !seen_unit || total == 0 {
+    if !digits.is_empty() || !seen_unit {
         return Err(bad());
+    }
+    if total == 0 {
+        return Err(DurationError::Zero(text.to_string()));
     }
     Ok(total)
 }

@@ -1,6 +1,7 @@
 //! Units and identities shared by every layer: who a sample belongs to, what it measured,
 //! and how quantities and durations are written.
 
+pub mod bounds;
 mod duration;
 mod node;
 mod quantity;

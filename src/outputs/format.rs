@@ -141,7 +141,7 @@ pub fn document(strategy: &str, since: Option<i64>, until: Option<i64>, recs: &[
 pub fn render(format: OutputFormat, doc: &Document, recs: &[Recommendation]) -> String {
     match format {
         OutputFormat::Json => serde_json::to_string_pretty(doc).expect("document serialises") + "\n",
-        OutputFormat::Yaml => serde_yaml::to_string(doc).expect("document serialises"),
+        OutputFormat::Yaml => super::yaml::to_string_of(doc).expect("document serialises"),
         OutputFormat::Csv => csv_text(recs),
         OutputFormat::Table => table(recs),
     }
@@ -202,9 +202,9 @@ fn table(recs: &[Recommendation]) -> String {
         };
         let [a, b, c, d] = cells;
         rows.push([
-            r.key.workload.namespace.clone(),
-            wl,
-            r.key.container.clone(),
+            printable(&r.key.workload.namespace),
+            printable(&wl),
+            printable(&r.key.container),
             a,
             b,
             c,
@@ -253,6 +253,16 @@ fn note_for(r: &Recommendation) -> String {
     notes.join("; ")
 }
 
+/// Text safe to show on a terminal or in a spreadsheet: control characters (escape sequences,
+/// newlines) are written as `\u{..}` instead of acting on the reader's screen or layout.
+/// Kubernetes names never contain them, so a valid name is unchanged.
+pub fn printable(text: &str) -> String {
+    if !text.chars().any(char::is_control) {
+        return text.to_string();
+    }
+    text.chars().map(|c| if c.is_control() { c.escape_unicode().to_string() } else { c.to_string() }).collect()
+}
+
 fn csv_text(recs: &[Recommendation]) -> String {
     let mut w = csv::Writer::from_writer(Vec::new());
     let with_cluster = any_cluster(recs);
@@ -280,12 +290,12 @@ fn csv_text(recs: &[Recommendation]) -> String {
     for r in recs {
         let s = r.sizing();
         let c = r.current.unwrap_or_default();
-        let cluster = with_cluster.then(|| r.key.workload.cluster.clone());
+        let cluster = with_cluster.then(|| printable(&r.key.workload.cluster));
         w.write_record(cluster.into_iter().chain([
-            r.key.workload.namespace.clone(),
-            r.key.workload.kind.clone(),
-            r.key.workload.name.clone(),
-            r.key.container.clone(),
+            printable(&r.key.workload.namespace),
+            printable(&r.key.workload.kind),
+            printable(&r.key.workload.name),
+            printable(&r.key.container),
             status(&r.proposal).to_string(),
             num(s.map(|s| s.cpu_request_cores)),
             num(s.and_then(|s| s.cpu_limit_cores)),
@@ -302,4 +312,17 @@ fn csv_text(recs: &[Recommendation]) -> String {
         .expect("in-memory write");
     }
     String::from_utf8(w.into_inner().expect("flush")).expect("utf-8")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::printable;
+
+    #[test]
+    fn control_characters_never_reach_a_terminal() {
+        assert_eq!(printable("api-v2.x"), "api-v2.x");
+        let shown = printable("evil\u{1b}[2J\nname\r");
+        assert!(!shown.chars().any(char::is_control), "{shown}");
+        assert_eq!(shown, "evil\\u{1b}[2J\\u{a}name\\u{d}");
+    }
 }

@@ -28,6 +28,8 @@ pub enum KustomizeError {
     NoKustomization { dir: PathBuf },
     #[error("cannot run `{kubectl} kustomize`: {source} (install kubectl, or set PODSIZER_KUBECTL to its path)")]
     Kubectl { kubectl: String, source: std::io::Error },
+    #[error("`{kubectl} kustomize {dir}` did not finish within {after:?} and was stopped (a remote base that does not answer?); set PODSIZER_KUBECTL_TIMEOUT to allow longer")]
+    Timeout { kubectl: String, dir: PathBuf, after: std::time::Duration },
     #[error("`kubectl kustomize {dir}` failed: {stderr}")]
     Render { dir: PathBuf, stderr: String },
     #[error("{dir}: rendered output is not valid YAML: {message}")]
@@ -42,6 +44,8 @@ pub enum KustomizeError {
     Kustomization { path: PathBuf, message: String },
     #[error("{path}: {source}")]
     Io { path: PathBuf, source: std::io::Error },
+    #[error("{0}")]
+    Files(#[from] super::fileset::FileSetError),
     #[error("the overlay no longer renders after writing the patches, so they were rolled back: {0}")]
     RolledBack(Box<KustomizeError>),
 }
@@ -143,13 +147,13 @@ pub fn hpa_patch(rendered: &RenderedHpa, advice: &crate::analysis::hpa::HpaAdvic
             }
         }
     }
-    let mut body = serde_yaml::Mapping::new();
-    body.insert("metrics".into(), metrics);
-    let spec = serde_yaml::to_string(&serde_yaml::Value::Mapping(body)).ok()?;
-    let indented: String = spec.lines().map(|l| format!("  {l}\n")).collect();
+    let mut spec = serde_yaml::Mapping::new();
+    spec.insert("metrics".into(), metrics);
+    let doc =
+        manifest("autoscaling/v2", "HorizontalPodAutoscaler", &rendered.hpa.name, serde_yaml::Value::Mapping(spec));
     let text = format!(
-        "{PATCH_HEADER}# Keeps the HPA's scaling threshold where it was now that the requests change.\napiVersion: autoscaling/v2\nkind: HorizontalPodAutoscaler\nmetadata:\n  name: {}\nspec:\n{indented}",
-        rendered.hpa.name
+        "{PATCH_HEADER}# Keeps the HPA's scaling threshold where it was now that the requests change.\n{}",
+        super::yaml::to_string(&doc)
     );
     Some(PatchFile {
         file_name: patch_file_name("HorizontalPodAutoscaler", &rendered.hpa.name),
@@ -157,6 +161,18 @@ pub fn hpa_patch(rendered: &RenderedHpa, advice: &crate::analysis::hpa::HpaAdvic
         name: rendered.hpa.name.clone(),
         text,
     })
+}
+
+/// `apiVersion`, `kind`, `metadata.name` and `spec` of a patch, as a YAML value.
+fn manifest(api: &str, kind: &str, name: &str, spec: serde_yaml::Value) -> serde_yaml::Value {
+    let mut metadata = serde_yaml::Mapping::new();
+    metadata.insert("name".into(), name.into());
+    let mut doc = serde_yaml::Mapping::new();
+    doc.insert("apiVersion".into(), api.into());
+    doc.insert("kind".into(), kind.into());
+    doc.insert("metadata".into(), serde_yaml::Value::Mapping(metadata));
+    doc.insert("spec".into(), spec);
+    serde_yaml::Value::Mapping(doc)
 }
 
 /// Path to kubectl: `PODSIZER_KUBECTL` or `kubectl` on the PATH.
@@ -176,11 +192,13 @@ pub fn kustomization_path(dir: &Path) -> Result<PathBuf, KustomizeError> {
 pub fn render_text(dir: &Path) -> Result<String, KustomizeError> {
     kustomization_path(dir)?;
     let kubectl = kubectl();
-    let out = Command::new(&kubectl)
-        .arg("kustomize")
-        .arg(dir)
-        .output()
-        .map_err(|source| KustomizeError::Kubectl { kubectl: kubectl.clone(), source })?;
+    let out = run_with_timeout(Command::new(&kubectl).arg("kustomize").arg(dir), kubectl_timeout())
+        .map_err(|source| KustomizeError::Kubectl { kubectl: kubectl.clone(), source })?
+        .ok_or_else(|| KustomizeError::Timeout {
+            kubectl: kubectl.clone(),
+            dir: dir.to_path_buf(),
+            after: kubectl_timeout(),
+        })?;
     if !out.status.success() {
         let stderr = String::from_utf8_lossy(&out.stderr);
         // kubectl wraps the message in klog noise: keep the part after `err=`.
@@ -188,6 +206,46 @@ pub fn render_text(dir: &Path) -> Result<String, KustomizeError> {
         return Err(KustomizeError::Render { dir: dir.to_path_buf(), stderr: message });
     }
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// How long one render may take: `PODSIZER_KUBECTL_TIMEOUT` (a duration such as `30s`),
+/// default 2 minutes. Rendering is local work; a remote base that never answers must not
+/// hang a CI job forever.
+pub fn kubectl_timeout() -> std::time::Duration {
+    let ms = std::env::var("PODSIZER_KUBECTL_TIMEOUT").ok().and_then(|t| crate::domain::parse_duration(&t).ok());
+    std::time::Duration::from_millis(ms.map_or(120_000, |ms| ms.unsigned_abs()))
+}
+
+/// Runs a command to completion, or kills it after `limit` and returns `None`.
+fn run_with_timeout(cmd: &mut Command, limit: std::time::Duration) -> std::io::Result<Option<std::process::Output>> {
+    use std::io::Read;
+    use std::process::Stdio;
+    let mut child = cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn()?;
+    let drain = |pipe: Option<Box<dyn Read + Send>>| {
+        std::thread::spawn(move || {
+            let mut buf = Vec::new();
+            if let Some(mut p) = pipe {
+                let _ = p.read_to_end(&mut buf);
+            }
+            buf
+        })
+    };
+    let stdout = drain(child.stdout.take().map(|p| Box::new(p) as Box<dyn Read + Send>));
+    let stderr = drain(child.stderr.take().map(|p| Box::new(p) as Box<dyn Read + Send>));
+    let deadline = std::time::Instant::now() + limit;
+    let status = loop {
+        if let Some(status) = child.try_wait()? {
+            break status;
+        }
+        if std::time::Instant::now() >= deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Ok(None);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    let joined = |h: std::thread::JoinHandle<Vec<u8>>| h.join().unwrap_or_default();
+    Ok(Some(std::process::Output { status, stdout: joined(stdout), stderr: joined(stderr) }))
 }
 
 /// Renders an overlay and lists its workloads with their current resources.
@@ -328,57 +386,96 @@ pub fn plan(dir: &Path, workloads: &[RenderedWorkload], recs: &[Recommendation])
     Ok(plan)
 }
 
+/// `podsizer-<kind>-<name>.yaml`, with the name made safe by `names::safe_name`: one file
+/// per object, never a path.
 pub fn patch_file_name(kind: &str, name: &str) -> String {
-    format!("podsizer-{}-{}.yaml", kind.to_lowercase(), name)
-}
-
-/// A quantity as a YAML string, so kustomize never turns it into a number.
-fn quoted(text: String) -> String {
-    format!("\"{text}\"")
+    format!("podsizer-{}-{}.yaml", super::names::kind_word(kind), super::names::file_stem(&[name]))
 }
 
 fn patch_for(target: &RenderedWorkload, recs: &[&Recommendation]) -> PatchFile {
     let (api, path): (&str, &[&str]) = match target.kind.as_str() {
-        "CronJob" => ("batch/v1", &["spec", "jobTemplate", "spec", "template", "spec"]),
-        "Job" => ("batch/v1", &["spec", "template", "spec"]),
-        "Pod" => ("v1", &["spec"]),
-        _ => ("apps/v1", &["spec", "template", "spec"]),
+        "CronJob" => ("batch/v1", &["jobTemplate", "spec", "template", "spec"]),
+        "Job" => ("batch/v1", &["template", "spec"]),
+        "Pod" => ("v1", &[]),
+        _ => ("apps/v1", &["template", "spec"]),
     };
-    let mut text =
-        format!("{PATCH_HEADER}apiVersion: {api}\nkind: {}\nmetadata:\n  name: {}\n", target.kind, target.name);
-    let mut indent = String::new();
-    for key in path {
-        text.push_str(&format!("{indent}{key}:\n"));
-        indent.push_str("  ");
+    let containers: Vec<serde_yaml::Value> = target
+        .containers
+        .iter()
+        .map(|(name, current)| {
+            let sizing = recs.iter().find(|r| r.key.container == *name).and_then(|r| r.sizing());
+            container_entry(name, current, sizing)
+        })
+        .collect();
+    let mut spec = serde_yaml::Mapping::new();
+    spec.insert("containers".into(), serde_yaml::Value::Sequence(containers));
+    for key in path.iter().rev() {
+        let mut outer = serde_yaml::Mapping::new();
+        outer.insert((*key).into(), serde_yaml::Value::Mapping(spec));
+        spec = outer;
     }
-    text.push_str(&format!("{indent}containers:\n"));
-    for (name, current) in &target.containers {
-        text.push_str(&format!("{indent}- name: {name}\n"));
-        let Some(s) = recs.iter().find(|r| r.key.container == *name).and_then(|r| r.sizing()) else {
-            continue;
-        };
-        let i = format!("{indent}  ");
-        text.push_str(&format!("{i}resources:\n{i}  requests:\n"));
-        text.push_str(&format!(
-            "{i}    cpu: {}\n{i}    memory: {}\n",
-            quoted(Cpu(s.cpu_request_cores).to_string()),
-            quoted(Memory(s.memory_request_bytes).to_string())
-        ));
-        text.push_str(&format!("{i}  limits:\n"));
-        match s.cpu_limit_cores {
-            Some(l) => text.push_str(&format!("{i}    cpu: {}\n", quoted(Cpu(l).to_string()))),
-            // Only an existing limit needs removing; `null` deletes it in a strategic merge.
-            None if current.cpu_limit_cores.is_some() => text.push_str(&format!("{i}    cpu: null\n")),
-            None => {}
-        }
-        text.push_str(&format!("{i}    memory: {}\n", quoted(Memory(s.memory_limit_bytes).to_string())));
-    }
+    let doc = manifest(api, &target.kind, &target.name, serde_yaml::Value::Mapping(spec));
     PatchFile {
         file_name: patch_file_name(&target.kind, &target.name),
         kind: target.kind.clone(),
         name: target.name.clone(),
-        text,
+        text: format!("{PATCH_HEADER}{}", super::yaml::to_string(&doc)),
     }
+}
+
+/// One container of a patch: its name alone (keeps base order) or with the new resources.
+/// Quantities are strings, so kustomize never turns them into numbers.
+fn container_entry(name: &str, current: &Resources, sizing: Option<&crate::analysis::Sizing>) -> serde_yaml::Value {
+    use serde_yaml::{Mapping, Value};
+    let mut entry = Mapping::new();
+    entry.insert("name".into(), name.into());
+    if let Some(s) = sizing {
+        let mut requests = Mapping::new();
+        requests.insert("cpu".into(), Cpu(s.cpu_request_cores).to_string().into());
+        requests.insert("memory".into(), Memory(s.memory_request_bytes).to_string().into());
+        let mut limits = Mapping::new();
+        match s.cpu_limit_cores {
+            Some(l) => {
+                limits.insert("cpu".into(), Cpu(l).to_string().into());
+            }
+            // Only an existing limit needs removing; `null` deletes it in a strategic merge.
+            None if current.cpu_limit_cores.is_some() => {
+                limits.insert("cpu".into(), Value::Null);
+            }
+            None => {}
+        }
+        limits.insert("memory".into(), Memory(s.memory_limit_bytes).to_string().into());
+        let mut resources = Mapping::new();
+        resources.insert("requests".into(), Value::Mapping(requests));
+        resources.insert("limits".into(), Value::Mapping(limits));
+        entry.insert("resources".into(), Value::Mapping(resources));
+    }
+    Value::Mapping(entry)
+}
+
+/// A kustomize `target.name` (a regular expression) matching exactly `name`.
+fn name_regex(name: &str) -> String {
+    let mut out = String::with_capacity(name.len());
+    for c in name.chars() {
+        if "\\.+*?()|[]{}^$".contains(c) {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// The `patches:` entry of one patch file, indented by `pad`.
+fn patch_entry(patch: &PatchFile, pad: &str) -> String {
+    use serde_yaml::{Mapping, Value};
+    let mut target = Mapping::new();
+    target.insert("kind".into(), patch.kind.clone().into());
+    target.insert("name".into(), name_regex(&patch.name).into());
+    let mut entry = Mapping::new();
+    entry.insert("path".into(), patch.file_name.clone().into());
+    entry.insert("target".into(), Value::Mapping(target));
+    let text = super::yaml::to_string(&Value::Sequence(vec![Value::Mapping(entry)]));
+    text.lines().map(|l| format!("{pad}{l}\n")).collect()
 }
 
 /// Adds `- path: FILE` (with its target) to the `patches:` list, keeping every other line
@@ -389,13 +486,6 @@ pub fn add_patch_entry(path: &Path, original: &str, patch: &PatchFile) -> Result
     if lists_patch(&parsed, &patch.file_name) {
         return Ok(None);
     }
-    let name_regex = patch.name.replace('.', "\\.");
-    let entry = |dash: &str, pad: &str| {
-        format!(
-            "{dash}- path: {}\n{pad}  target:\n{pad}    kind: {}\n{pad}    name: {}\n",
-            patch.file_name, patch.kind, name_regex
-        )
-    };
     let lines: Vec<&str> = original.lines().collect();
     let header = lines
         .iter()
@@ -403,7 +493,7 @@ pub fn add_patch_entry(path: &Path, original: &str, patch: &PatchFile) -> Result
     let updated = match header {
         Some(h) if lines[h].trim_end() == "patches: []" => {
             let mut out: Vec<String> = lines.iter().map(|l| (*l).to_string()).collect();
-            out[h] = format!("patches:\n{}", entry("", "").trim_end());
+            out[h] = format!("patches:\n{}", patch_entry(patch, "").trim_end());
             out.join("\n") + "\n"
         }
         Some(h) => {
@@ -422,7 +512,7 @@ pub fn add_patch_entry(path: &Path, original: &str, patch: &PatchFile) -> Result
             while out.last().is_some_and(|l| l.trim().is_empty()) {
                 out.pop();
             }
-            out.push(entry(pad, pad).trim_end().to_string());
+            out.push(patch_entry(patch, pad).trim_end().to_string());
             out.extend(lines[end..].iter().map(|l| (*l).to_string()));
             out.join("\n") + "\n"
         }
@@ -431,7 +521,7 @@ pub fn add_patch_entry(path: &Path, original: &str, patch: &PatchFile) -> Result
             if !out.ends_with('\n') && !out.is_empty() {
                 out.push('\n');
             }
-            out + "patches:\n" + &entry("", "")
+            out + "patches:\n" + &patch_entry(patch, "")
         }
     };
     check_only_patch_added(&parsed, &updated, &patch.file_name).map_err(bad)?;
@@ -477,51 +567,50 @@ pub struct WriteReport {
     pub unchanged: Vec<PathBuf>,
 }
 
-/// Writes patch files and the kustomization entry, then renders the overlay again; if it
-/// no longer renders, every file is put back as it was.
+/// Writes patch files and the kustomization entry all or nothing (`fileset`), then renders
+/// the overlay again; if it no longer renders, every file is put back as it was.
 pub fn write_plan(dir: &Path, plan: &PatchPlan) -> Result<WriteReport, KustomizeError> {
+    write_plan_with(dir, plan, super::fileset::stage_file)
+}
+
+/// [`write_plan`] with the temp-file writer given (tests inject a full disk).
+pub fn write_plan_with(
+    dir: &Path,
+    plan: &PatchPlan,
+    stage: super::fileset::Stage,
+) -> Result<WriteReport, KustomizeError> {
     let kpath = kustomization_path(dir)?;
     let io = |path: &Path| {
         let path = path.to_path_buf();
         move |source| KustomizeError::Io { path, source }
     };
-    let mut kustomization = std::fs::read_to_string(&kpath).map_err(io(&kpath))?;
-    let mut changes: Vec<(PathBuf, String)> = Vec::new();
+    let original = std::fs::read_to_string(&kpath).map_err(io(&kpath))?;
+    let mut kustomization = original.clone();
+    let mut changes: Vec<(String, Vec<u8>)> = Vec::new();
     let mut report = WriteReport::default();
     for patch in &plan.patches {
         let path = dir.join(&patch.file_name);
         if std::fs::read_to_string(&path).ok().as_deref() == Some(patch.text.as_str()) {
             report.unchanged.push(path);
         } else {
-            changes.push((path, patch.text.clone()));
+            changes.push((patch.file_name.clone(), patch.text.clone().into_bytes()));
         }
         if let Some(updated) = add_patch_entry(&kpath, &kustomization, patch)? {
             kustomization = updated;
         }
     }
-    if std::fs::read_to_string(&kpath).map_err(io(&kpath))? != kustomization {
-        changes.push((kpath.clone(), kustomization));
+    if original != kustomization {
+        let name = kpath.file_name().and_then(|n| n.to_str()).unwrap_or("kustomization.yaml");
+        changes.push((name.to_string(), kustomization.into_bytes()));
     }
-    let originals: Vec<(PathBuf, Option<String>)> =
-        changes.iter().map(|(p, _)| (p.clone(), std::fs::read_to_string(p).ok())).collect();
-    for (path, text) in &changes {
-        super::write_file(path, text.as_bytes()).map_err(io(path))?;
-        report.written.push(path.clone());
-    }
+    let committed = super::fileset::commit(dir, &changes, stage)?;
     if let Err(e) = render_text(dir) {
-        restore(&originals);
+        committed.rollback();
         return Err(KustomizeError::RolledBack(Box::new(e)));
     }
+    committed.finish();
+    report.written = changes.iter().map(|(name, _)| dir.join(name)).collect();
     Ok(report)
-}
-
-fn restore(originals: &[(PathBuf, Option<String>)]) {
-    for (path, text) in originals {
-        let _ = match text {
-            Some(t) => super::write_file(path, t.as_bytes()),
-            None => std::fs::remove_file(path),
-        };
-    }
 }
 
 #[cfg(test)]
@@ -543,7 +632,7 @@ mod tests {
         let updated = add_patch_entry(Path::new("k.yaml"), original, &patch()).unwrap().unwrap();
         assert!(updated.starts_with("# team comment\n"));
         assert!(
-            updated.contains("  - path: other.yaml\n  - path: podsizer-deployment-api.yaml\n    target:\n"),
+            updated.contains("  - path: other.yaml\n  - path: \"podsizer-deployment-api.yaml\"\n    target:\n"),
             "{updated}"
         );
         assert!(updated.ends_with("labels:\n  - pairs: {env: prod}\n"));

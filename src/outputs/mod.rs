@@ -2,10 +2,13 @@
 
 pub mod backtest;
 pub mod bot;
+pub mod fileset;
 pub mod format;
 pub mod kustomize;
+pub mod names;
 pub mod notify;
 pub mod report;
+pub mod yaml;
 
 pub use format::{document, render, OutputFormat};
 

@@ -31,7 +31,7 @@ pub fn read_live_objects(connect_opts: &ConnectOptions, scope: &LiveScope) -> Re
         .build()
         .map_err(|e| MetricsServerError::Config(format!("starting the runtime: {e}")))?;
     runtime.block_on(async {
-        let client = connect(connect_opts).await?;
+        let (client, _server) = connect(connect_opts).await?;
         let mut docs = Vec::new();
         list_kind::<Deployment>(&client, scope, "apps", "deployments", &mut docs).await?;
         list_kind::<StatefulSet>(&client, scope, "apps", "statefulsets", &mut docs).await?;

@@ -3,6 +3,7 @@
 //! A bad row is reported with its file, line and field and is never turned into a zero:
 //! the caller decides whether to stop (the default) or skip it.
 
+use crate::domain::bounds::{check_cores, check_memory, check_timestamp};
 use crate::domain::{canonical_kind, parse_quantity, parse_timestamp, Sample};
 use polars::prelude::*;
 use std::path::{Path, PathBuf};
@@ -152,8 +153,9 @@ fn row_from_fields<'a>(line: u64, field: impl Fn(usize) -> Option<&'a str>) -> R
         }
     };
     let timestamp_ms = parse_timestamp(text(0)?).map_err(|e| bad(0, e.to_string()))?;
-    let cpu_cores = usage_value(text(6)?).map_err(|r| bad(6, r))?;
-    let memory_bytes = usage_value(text(7)?).map_err(|r| bad(7, r))?;
+    check_timestamp(timestamp_ms).map_err(|r| bad(0, r))?;
+    let cpu_cores = usage_value(6, text(6)?).map_err(|r| bad(6, r))?;
+    let memory_bytes = usage_value(7, text(7)?).map_err(|r| bad(7, r))?;
     let sample = Sample {
         timestamp_ms,
         namespace: text(1)?.to_string(),
@@ -169,28 +171,23 @@ fn row_from_fields<'a>(line: u64, field: impl Fn(usize) -> Option<&'a str>) -> R
 }
 
 /// A usage figure: a plain number or a Kubernetes quantity, finite and not negative.
-fn usage_value(text: &str) -> Result<f64, String> {
+fn usage_value(column: usize, text: &str) -> Result<f64, String> {
     let v = parse_quantity(text).map_err(|e| e.to_string())?;
-    check_usage(v)
+    check_usage(column, v)
 }
 
-fn check_usage(v: f64) -> Result<f64, String> {
-    if v.is_nan() {
-        Err("NaN is not a usage".into())
-    } else if v.is_infinite() {
-        Err("infinite usage".into())
-    } else if v < 0.0 {
-        Err(format!("negative usage {v}"))
-    } else {
-        Ok(v)
-    }
+/// Within what one container can use (`domain::bounds`): one absurd row would move every
+/// percentile of its container.
+fn check_usage(column: usize, v: f64) -> Result<f64, String> {
+    if column == 6 { check_cores(v) } else { check_memory(v) }.map(|()| v)
 }
 
 fn read_parquet(path: &Path) -> Result<ReadOutcome, SourceError> {
     let file = std::fs::File::open(path).map_err(|source| SourceError::Io { path: path.to_path_buf(), source })?;
-    let df = ParquetReader::new(file)
-        .finish()
-        .map_err(|source| SourceError::Parquet { path: path.to_path_buf(), source })?;
+    // A damaged file must be an error naming it, whatever the decoder thinks of its bytes.
+    let read = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| ParquetReader::new(file).finish()))
+        .unwrap_or_else(|_| Err(PolarsError::ComputeError("the Parquet decoder gave up on damaged data".into())));
+    let df = read.map_err(|source| SourceError::Parquet { path: path.to_path_buf(), source })?;
     samples_from_frame(path, &df)
 }
 
@@ -298,11 +295,12 @@ fn row_from_values(
     let bad =
         |i: usize, reason: &str| BadRow { line, field: SAMPLE_COLUMNS[i].to_string(), reason: reason.to_string() };
     let timestamp_ms = ts.ok_or_else(|| bad(0, "null"))?;
+    check_timestamp(timestamp_ms).map_err(|r| bad(0, &r))?;
     let mut text = [""; 5];
     for (i, (slot, value)) in text.iter_mut().zip(strings).enumerate() {
         *slot = value.filter(|v| !v.is_empty()).ok_or_else(|| bad(i + 1, "null or empty"))?;
     }
-    let usage = |i: usize, v: Option<f64>| check_usage(v.ok_or_else(|| bad(i, "null"))?).map_err(|r| bad(i, &r));
+    let usage = |i: usize, v: Option<f64>| check_usage(i, v.ok_or_else(|| bad(i, "null"))?).map_err(|r| bad(i, &r));
     Ok(Sample {
         timestamp_ms,
         namespace: text[0].to_string(),

@@ -41,6 +41,8 @@ pub enum StoreError {
     Version { path: PathBuf, found: u32 },
     #[error("{path}: corrupt or unreadable part: {source}")]
     Part { path: PathBuf, source: Box<dyn std::error::Error + Send + Sync> },
+    #[error("{path}: refusing the whole append: row of {row}: field `timestamp`: {reason}")]
+    Implausible { path: PathBuf, row: String, reason: String },
     #[error("{path}: disk full while writing; nothing was added to the store (free space and re-run)")]
     DiskFull { path: PathBuf },
 }
@@ -145,7 +147,14 @@ impl Store {
     }
 }
 
+/// The first instant of a `day=YYYY-MM-DD` directory's day.
+fn day_of_dir(dir: &Path) -> Option<i64> {
+    let name = dir.file_name()?.to_str()?;
+    crate::domain::parse_timestamp(name.strip_prefix("day=")?).ok()
+}
+
 fn day_dir_name(day_start_ms: i64) -> String {
-    let date = chrono::DateTime::from_timestamp_millis(day_start_ms).expect("valid day").date_naive();
+    // Appends refuse instants outside `domain::bounds`, so the fallback is never named.
+    let date = chrono::DateTime::from_timestamp_millis(day_start_ms).unwrap_or_default().date_naive();
     format!("day={date}")
 }

@@ -91,7 +91,15 @@ impl Store {
         let mut stats = ScanStats::default();
         for part in parts.paths() {
             stats.parts += 1;
+            // A part copied into the wrong day, or a `day=` link to another day, would count its
+            // rows twice or in the wrong window: every row must belong to its partition's day.
+            let day = part.parent().and_then(super::day_of_dir);
+            let mut stray: Option<i64> = None;
             for_each_row(&part, |row| {
+                if day.is_some_and(|d| row.timestamp_ms < d || row.timestamp_ms >= d + DAY_MS) {
+                    stray.get_or_insert(row.timestamp_ms);
+                    return;
+                }
                 if since.is_some_and(|s| row.timestamp_ms < s) || until.is_some_and(|u| row.timestamp_ms >= u) {
                     return;
                 }
@@ -100,6 +108,11 @@ impl Store {
                 stats.max_ms = Some(stats.max_ms.map_or(row.timestamp_ms, |m| m.max(row.timestamp_ms)));
                 visit(&row);
             })?;
+            if let Some(ts) = stray {
+                let message =
+                    format!("holds a row of {}, outside its day partition", crate::domain::format_timestamp(ts));
+                return Err(StoreError::Part { path: part.clone(), source: message.into() });
+            }
         }
         Ok(stats)
     }
@@ -295,6 +308,57 @@ mod tests {
         let stats = store.scan(Some(10 * 3_600_000), Some(30 * 3_600_000), |_| {}).unwrap();
         assert_eq!(stats.rows, 20);
         assert_eq!(stats.min_ms, Some(10 * 3_600_000));
+    }
+
+    #[test]
+    fn a_part_or_link_in_another_days_partition_is_damage() {
+        for link in [false, true] {
+            let dir = tempfile::tempdir().unwrap();
+            let store = Store::open_or_create(dir.path()).unwrap();
+            store.append(vec![sample(0, "a", 1.0)]).unwrap();
+            let day = store.partitions().unwrap()[0].1.clone();
+            let next = dir.path().join("day=1970-01-02");
+            if link {
+                std::os::unix::fs::symlink(&day, &next).unwrap();
+            } else {
+                std::fs::create_dir(&next).unwrap();
+                let part = Store::parts(&day).unwrap()[0].clone();
+                std::fs::copy(&part, next.join(part.file_name().unwrap())).unwrap();
+            }
+            let err = store.scan(None, None, |_| {}).unwrap_err().to_string();
+            assert!(err.contains("day=1970-01-02") && err.contains("outside its day partition"), "{err}");
+        }
+    }
+
+    #[test]
+    fn a_failed_append_writes_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open_or_create(dir.path()).unwrap();
+        store.append(vec![sample(0, "a", 1.0)]).unwrap();
+        // A file where the next day's partition must go stands in for an unwritable disk.
+        std::fs::write(dir.path().join("day=1970-01-02"), b"in the way").unwrap();
+        let listing = |p: &Path| {
+            let mut names: Vec<String> = walk(p).into_iter().map(|e| e.display().to_string()).collect();
+            names.sort();
+            names
+        };
+        let before = listing(dir.path());
+        assert!(store.append(vec![sample(DAY_MS + 60_000, "a", 1.0)]).is_err());
+        assert_eq!(listing(dir.path()), before, "no part or temp file may remain");
+        std::fs::remove_file(dir.path().join("day=1970-01-02")).unwrap();
+        assert_eq!(collect(&store).len(), 1);
+    }
+
+    fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+        let mut out = Vec::new();
+        for e in std::fs::read_dir(dir).unwrap().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                out.extend(walk(&p));
+            }
+            out.push(p);
+        }
+        out
     }
 
     #[test]

@@ -26,6 +26,15 @@ impl Store {
     /// Adds samples; rows already stored for the same container, pod and timestamp are
     /// dropped. Each day's new rows land in one new part, written atomically.
     pub fn append(&self, mut samples: Vec<Sample>) -> Result<AppendReport, StoreError> {
+        // Every source's last gate: a day partition needs a calendar day (file inputs are held
+        // to the tighter `domain::bounds` span where they are read).
+        for s in &samples {
+            crate::domain::bounds::check_calendar(s.timestamp_ms).map_err(|reason| StoreError::Implausible {
+                path: self.root.clone(),
+                row: format!("{}/{}", s.container_key(), s.pod),
+                reason,
+            })?;
+        }
         let _lock = self.lock()?;
         let mut report = AppendReport { received: samples.len() as u64, ..AppendReport::default() };
         samples.sort_by(|a, b| day_of(a.timestamp_ms).cmp(&day_of(b.timestamp_ms)).then_with(|| a.store_order(b)));
@@ -50,7 +59,12 @@ impl Store {
         let first = rows.iter().map(|s| s.timestamp_ms).min().unwrap_or(i64::MIN);
         let last = rows.iter().map(|s| s.timestamp_ms).max().unwrap_or(i64::MAX);
         let existing = self.existing_keys(&dir, first, last)?;
-        let fresh: Vec<Sample> = rows.iter().filter(|s| !existing.contains(&row_key(s))).cloned().collect();
+        // Chronological appends (imports, the collector) meet no stored row: no copy then.
+        let fresh: std::borrow::Cow<[Sample]> = if existing.is_empty() {
+            rows.into()
+        } else {
+            rows.iter().filter(|s| !existing.contains(&row_key(s))).cloned().collect::<Vec<_>>().into()
+        };
         if fresh.is_empty() {
             return Ok(0);
         }

@@ -245,17 +245,21 @@ pub struct ProxyConfig {
     /// Answer 401 unless the Authorization header is exactly this.
     pub require_auth: Option<String>,
     pub delay: Duration,
-    /// Answer range queries after this many with an API error (non-retryable).
+    /// Answer range queries (query_range and remote read) after this many with an API error (non-retryable).
     pub fail_range_after: Option<usize>,
     /// Answer every range query with this status and body instead of forwarding.
     pub range_answer: Option<(u16, String)>,
+    /// Answer remote read (`/api/v1/read`) with this status and body: a server without it.
+    pub read_answer: Option<(u16, String)>,
 }
 
 #[derive(Default)]
 pub struct ProxyState {
     pub config: Mutex<ProxyConfig>,
     pub requests: AtomicUsize,
+    /// query_range and remote-read requests.
     pub range_queries: AtomicUsize,
+    pub remote_reads: AtomicUsize,
     pub in_flight: AtomicUsize,
     pub max_in_flight: AtomicUsize,
     pub headers: Mutex<Vec<BTreeMap<String, String>>>,
@@ -339,13 +343,19 @@ pub fn serve(mut conn: TcpStream, upstream: u16, st: &ProxyState) -> std::io::Re
     let now = st.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
     st.max_in_flight.fetch_max(now, Ordering::SeqCst);
     let config = st.config.lock().unwrap().clone();
-    let is_range = request_line.contains("/api/v1/query_range");
+    let is_range = request_line.contains("/api/v1/query_range") || request_line.contains("/api/v1/read");
+    if request_line.contains("/api/v1/read") {
+        st.remote_reads.fetch_add(1, Ordering::SeqCst);
+    }
     let answer = (|| {
         std::thread::sleep(config.delay);
         if let Some(expected) = &config.require_auth {
             if headers.get("authorization") != Some(expected) {
                 return canned(401, "Unauthorized\n");
             }
+        }
+        if let Some((status, body)) = config.read_answer.as_ref().filter(|_| request_line.contains("/api/v1/read")) {
+            return canned(*status, body);
         }
         if is_range {
             let n = st.range_queries.fetch_add(1, Ordering::SeqCst) + 1;

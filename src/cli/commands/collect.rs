@@ -74,6 +74,13 @@ pub fn run(args: &MetricsServerArgs, out: &mut dyn Write) -> anyhow::Result<u8> 
     let store = AnyStore::open_or_create(&args.store, &args.s3.options())?;
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().context("starting the runtime")?;
     let summary = runtime.block_on(collect(&settings, &store))?;
+    if let (true, Some(last)) = (summary.failed == summary.rounds && !summary.signalled, &summary.last_error) {
+        let server = summary.server.as_deref().map_or_else(String::new, |s| format!(" from the API server {s}"));
+        anyhow::bail!(
+            "all {} round(s) failed, nothing was collected{server}; the last failure: {last}",
+            summary.rounds
+        );
+    }
     writeln!(
         out,
         "collected {} round(s): {} sample(s) written to {} ({} already stored), {} OOM kill(s) seen{}",
@@ -94,6 +101,12 @@ struct Summary {
     duplicates: u64,
     oom_kills: u64,
     signalled: bool,
+    /// Rounds that failed, and why the last one did: a run in which every round failed is an
+    /// error, not a success with nothing in it.
+    failed: u64,
+    last_error: Option<String>,
+    /// The API server's URL, once a client was made.
+    server: Option<String>,
 }
 
 fn log(msg: &str) {
@@ -177,7 +190,11 @@ async fn collect(settings: &Settings, store: &AnyStore) -> anyhow::Result<Summar
                 c.flush()?;
                 return Err(anyhow::Error::new(e).context("collecting from metrics-server"));
             }
-            Err(e) => log(&format!("round {} skipped: {e}", c.summary.rounds)),
+            Err(e) => {
+                log(&format!("round {} skipped: {e}", c.summary.rounds));
+                c.summary.failed += 1;
+                c.summary.last_error = Some(e.to_string());
+            }
         }
         if c.buffer.rounds >= settings.flush_every {
             c.flush()?;
@@ -236,7 +253,8 @@ impl Collector<'_> {
             let client = match &self.client {
                 Some(c) => c.clone(),
                 None => {
-                    let c = client::connect(&self.settings.connect).await?;
+                    let (c, server) = client::connect(&self.settings.connect).await?;
+                    self.summary.server = Some(server);
                     self.client = Some(c.clone());
                     c
                 }

@@ -90,6 +90,7 @@ pub fn run(args: &DemoArgs, out: &mut dyn Write) -> Result<u8> {
             rescan: false,
             s3: Default::default(),
             live: Default::default(),
+            prometheus: Default::default(),
         },
         output: args.output,
         policy: None,

@@ -7,12 +7,12 @@
 //! pods already stored (rows stored twice would be dropped by the store anyway).
 
 use super::import::{load_state, save_state, stable_hash};
-use crate::cli::args::PrometheusArgs;
+use crate::cli::args::{InputArgs, PrometheusArgs, ReadApi};
 use crate::domain::{format_timestamp, parse_duration, parse_timestamp, DAY_MS};
 use crate::sources::prometheus::{
-    align_down, align_up, discover_pods, fetch_kube_state, fetch_window, parse_header, pod_batches, promql_duration,
-    time_windows, Client, ClientConfig, ContainerSettings, FetchOptions, JoinStats, Resolution, Scope, Window,
-    MAX_POINTS_PER_SERIES,
+    align_down, align_up, day_windows, discover_pods, fetch_kube_state, fetch_window, parse_header, pod_batches,
+    promql_duration, time_windows, Client, ClientConfig, ContainerSettings, FetchOptions, JoinStats, ReadPath,
+    Resolution, Scope, Window, MAX_POINTS_PER_SERIES, REMOTE_READ_POINTS,
 };
 use crate::store::remote::AnyStore;
 use crate::store::Store;
@@ -67,7 +67,7 @@ struct Totals {
 const FLUSH_ROWS: usize = 16_000_000;
 /// Rows per store append; each append is one time slice that no other append of the same
 /// flush overlaps, so the store never re-reads what this flush wrote.
-const APPEND_ROWS: usize = 1_500_000;
+const APPEND_ROWS: usize = 100_000;
 
 /// Samples waiting to be stored. Batches arrive pod by pod, each covering the whole window,
 /// while the store de-duplicates an append against the day's parts whose time range meets
@@ -187,6 +187,26 @@ impl Buffer {
     }
 }
 
+/// Remote read unless told otherwise; with `auto`, query_range where the server refuses it
+/// (one probe request), saying so.
+fn choose_read_path(client: &Client, scope: &Scope, api: ReadApi, at_ms: i64) -> Result<ReadPath> {
+    match api {
+        ReadApi::QueryRange => Ok(ReadPath::QueryRange),
+        ReadApi::RemoteRead => {
+            client.probe_remote_read(scope, at_ms).context("--read-api remote-read")?;
+            Ok(ReadPath::RemoteRead)
+        }
+        ReadApi::Auto => match client.probe_remote_read(scope, at_ms) {
+            Ok(()) => Ok(ReadPath::RemoteRead),
+            Err(e) if crate::sources::prometheus::remote_read::is_refusal(&e) => {
+                eprintln!("note: {e}; reading with query_range instead");
+                Ok(ReadPath::QueryRange)
+            }
+            Err(e) => Err(e.into()),
+        },
+    }
+}
+
 pub fn run(args: &PrometheusArgs, out: &mut dyn Write) -> Result<u8> {
     let started = Instant::now();
     let step = parse_duration(&args.step).context("--step")?;
@@ -227,12 +247,13 @@ pub fn run(args: &PrometheusArgs, out: &mut dyn Write) -> Result<u8> {
         retries: args.retries,
         backoff: Duration::from_millis(500),
     })?;
-    let options = FetchOptions {
+    let mut options = FetchOptions {
         scope: scope.clone(),
         step_ms: step,
         rate_window_ms: rate_window,
         max_points_per_request: args.max_points.max(1),
         concurrency: args.concurrency.max(1),
+        read_path: ReadPath::QueryRange,
     };
 
     // The store is created only once Prometheus has answered, so a failed first import leaves nothing behind.
@@ -272,6 +293,17 @@ pub fn run(args: &PrometheusArgs, out: &mut dyn Write) -> Result<u8> {
 
     let ksm = fetch_kube_state(&client, &scope, range.start_ms, range.end_ms)
         .context("reading kube-state-metrics series (owners, requests/limits, OOM kills)")?;
+    options.read_path = choose_read_path(&client, &scope, args.read_api, range.end_ms)?;
+    if options.read_path == ReadPath::RemoteRead {
+        // Raw samples become rows here: one UTC day per window (stored before the next is read)
+        // and smaller batches keep memory flat however many days or containers there are.
+        windows = windows
+            .into_iter()
+            .enumerate()
+            .flat_map(|(i, w)| if i == 0 && resume.is_some() { vec![w] } else { day_windows(w, step) })
+            .collect();
+        options.max_points_per_request = options.max_points_per_request.min(REMOTE_READ_POINTS);
+    }
     let store = AnyStore::open_or_create(&args.store, &args.s3.options())?;
     let mut totals = Totals::default();
     let mut resolutions: BTreeMap<Resolution, BTreeSet<(String, String)>> = BTreeMap::new();
@@ -399,13 +431,17 @@ pub fn run(args: &PrometheusArgs, out: &mut dyn Write) -> Result<u8> {
         promql_duration(step),
         promql_duration(rate_window)
     )?;
+    writeln!(out, "  read path: {}", options.read_path)?;
     writeln!(
         out,
-        "  requests: {requests} ({range_queries} query_range in {} window(s), the rest series/owner/settings lookups), \
-         {} retried, {:.1} MB, at most {} in flight",
+        "  requests: {requests} ({range_queries} query_range, {} remote read, in {} window(s); \
+         the rest series/owner/settings lookups); received {} series, {} samples, {:.1} MB; {} retried, at most {} in flight",
+        stats.remote_reads.load(Ordering::Relaxed),
         windows.len(),
-        stats.retries.load(Ordering::Relaxed),
+        stats.series.load(Ordering::Relaxed),
+        stats.samples.load(Ordering::Relaxed),
         stats.bytes.load(Ordering::Relaxed) as f64 / 1e6,
+        stats.retries.load(Ordering::Relaxed),
         stats.max_in_flight.load(Ordering::Relaxed)
     )?;
     writeln!(
@@ -513,6 +549,70 @@ fn headers(args: &PrometheusArgs) -> Result<Vec<(String, String)>> {
         headers.push(("Authorization".into(), format!("Bearer {token}")));
     }
     Ok(headers)
+}
+
+/// `--prometheus URL` on `recommend`, `report`, `pr` and `backtest`: imports the window (the
+/// first time) or what is new since the last run into a cache store and returns its path. The
+/// import's summary goes to stderr, so stdout holds only the command's own output.
+pub fn import_for_sizing(input: &InputArgs, default_window: Option<&str>) -> Result<PathBuf> {
+    let p = &input.prometheus;
+    // Commands that read all history (backtest: train + holdout windows) get 30 days.
+    let window = input.window.as_deref().or(default_window).unwrap_or("30d");
+    let mut args = PrometheusArgs {
+        url: p.prometheus.clone().context("--prometheus")?,
+        store: PathBuf::new(),
+        s3: input.s3.clone(),
+        since: input.since.clone().unwrap_or_else(|| window.to_string()),
+        until: input.until.clone(),
+        step: "60s".into(),
+        rate_window: p.rate_window.clone(),
+        namespaces: input.namespaces.clone(),
+        selector: p.selector.clone(),
+        headers: p.headers.clone(),
+        bearer_token_file: p.bearer_token_file.clone(),
+        cluster_label: p.cluster_label.clone(),
+        // The --cluster-label value names the cluster, as on `import prometheus`; the sizing
+        // commands' own --cluster only filters.
+        cluster: None,
+        concurrency: 4,
+        max_points: 500_000,
+        timeout: "120s".into(),
+        retries: 2,
+        read_api: p.read_api,
+    };
+    args.store = match &p.store {
+        Some(store) => store.clone(),
+        None => cache_store(&args)?,
+    };
+    let mut summary = Vec::new();
+    run(&args, &mut summary)?;
+    std::io::stderr().write_all(&summary)?;
+    Ok(args.store)
+}
+
+/// `$XDG_CACHE_HOME/podsizer/prometheus/<host>-<hash of URL and scope>` (or `~/.cache/...`).
+fn cache_store(args: &PrometheusArgs) -> Result<PathBuf> {
+    let scope = Scope {
+        namespaces: args.namespaces.clone(),
+        cluster: args.cluster_label.as_deref().map(parse_cluster_label).transpose()?,
+        selector: args.selector.clone(),
+    };
+    let url = args.url.trim().trim_end_matches('/');
+    let host: String = url
+        .split("://")
+        .nth(1)
+        .unwrap_or(url)
+        .chars()
+        .take(60)
+        .map(|c| if c.is_ascii_alphanumeric() || c == '.' || c == '-' { c } else { '_' })
+        .collect();
+    let base = std::env::var_os("XDG_CACHE_HOME")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
+        .unwrap_or_else(std::env::temp_dir);
+    let key = stable_hash(&source_id(url, &scope, args));
+    Ok(base.join("podsizer").join("prometheus").join(format!("{host}-{key:016x}")))
 }
 
 /// Identifies what an import reads: URL and scope (not the time range or step).

@@ -71,6 +71,34 @@ fn report_input<'a>(
     }
 }
 
+/// `--overlay` names a folder inside the checkout: the patches are committed from there, so
+/// a `../` or absolute path would write into files that are not the repository's.
+fn overlay_is_relative(overlay: &str) -> Result<()> {
+    use std::path::Component;
+    let plain =
+        std::path::Path::new(overlay).components().all(|c| matches!(c, Component::Normal(_) | Component::CurDir));
+    if overlay.is_empty() || !plain {
+        bail!("--overlay {overlay:?}: must be a folder inside the repository, relative to it, without `..`");
+    }
+    Ok(())
+}
+
+/// The overlay folder, proven inside the checkout once symlinks are resolved.
+fn overlay_inside(repo: &std::path::Path, overlay: &str) -> Result<std::path::PathBuf> {
+    let dir = repo.join(overlay);
+    let (Ok(real_repo), Ok(real_dir)) = (repo.canonicalize(), dir.canonicalize()) else {
+        bail!("{}: the overlay folder does not exist on the base branch", dir.display());
+    };
+    if !real_dir.starts_with(&real_repo) {
+        bail!(
+            "--overlay {overlay:?}: resolves to {}, outside the repository {}",
+            real_dir.display(),
+            real_repo.display()
+        );
+    }
+    Ok(dir)
+}
+
 pub fn run(args: &PrArgs, out: &mut dyn Write) -> Result<u8> {
     let thresholds = Thresholds {
         relative: parse_share(&args.min_change)?,
@@ -82,6 +110,7 @@ pub fn run(args: &PrArgs, out: &mut dyn Write) -> Result<u8> {
     if !args.dry_run && (token.is_empty() || args.github_repo.is_none()) {
         bail!("opening a pull request needs GITHUB_TOKEN in the environment and --github-repo OWNER/NAME (or use --dry-run)");
     }
+    overlay_is_relative(&args.overlay)?;
     let repo = Repo::new(&args.repo);
     let dirty = repo.dirty()?;
     if !dirty.is_empty() {
@@ -124,7 +153,7 @@ fn propose(
     token: String,
     out: &mut dyn Write,
 ) -> Result<u8> {
-    let overlay_dir = repo.dir().join(&args.overlay);
+    let overlay_dir = overlay_inside(repo.dir(), &args.overlay)?;
     let policy = load_policy(args.policy.as_deref())?;
     let run = size_all(&args.input, Some(&overlay_dir), &policy, &args.strategy, false)?;
     let (overlay, recs) = (&run.overlay, &run.recommendations);

@@ -121,12 +121,14 @@ pub fn size_all(
 ) -> Result<SizingRun> {
     let overlay = crate::cli::live::current_settings(overlay_dir, input)?;
     let mut selection = select(input)?;
+    let flagged: Vec<String> = selection.traffic.iter().map(|t| t.workload.clone()).collect();
     selection.add_policy_traffic(&policy.traffic);
     for h in &overlay.hpas {
         selection.skip_traffic_for(&h.target_name, &h.hpa.name);
     }
     let plan = Plan { policy, strategy, force, overlay: &overlay.workloads };
     let mut recommendations = recommend_all(&selection, &plan)?;
+    shares_name_known_workloads(&flagged, &recommendations)?;
     let clusters = || recommendations.iter().map(|r| r.key.workload.cluster.as_str());
     if let Some(dir) = overlay_dir {
         one_cluster(&format!("the overlay {}", dir.display()), clusters())?;
@@ -135,6 +137,24 @@ pub fn size_all(
     }
     let hpa_patches = apply_hpa_advice(&overlay.hpas, &mut recommendations);
     Ok(SizingRun { selection, overlay, recommendations, hpa_patches })
+}
+
+/// A `--traffic-share` for a workload that is not in the window is a typo or the wrong
+/// input: ignoring it would size the real workload at the wrong traffic without a word.
+fn shares_name_known_workloads(flagged: &[String], recs: &[Recommendation]) -> Result<()> {
+    let mut known: Vec<&str> = recs.iter().map(|r| r.key.workload.name.as_str()).collect();
+    known.sort_unstable();
+    known.dedup();
+    if let Some(unknown) = flagged.iter().find(|w| !known.contains(&w.as_str())) {
+        let shown: Vec<String> = known.iter().take(10).map(|w| crate::outputs::format::printable(w)).collect();
+        let more = if known.len() > 10 { format!(" and {} more", known.len() - 10) } else { String::new() };
+        anyhow::bail!(
+            "--traffic-share: no workload named {:?} in the selected samples (they have: {}{more})",
+            crate::outputs::format::printable(unknown),
+            shown.join(", ")
+        );
+    }
+    Ok(())
 }
 
 pub fn run(args: &RecommendArgs, out: &mut dyn Write) -> Result<u8> {

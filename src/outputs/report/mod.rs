@@ -40,6 +40,8 @@ pub enum ReportError {
     Chart { file: String, message: String },
     #[error("{path}: not a podsizer report ({message})")]
     Previous { path: PathBuf, message: String },
+    #[error(transparent)]
+    Files(#[from] crate::outputs::fileset::FileSetError),
 }
 
 /// What the report is made from.
@@ -317,8 +319,8 @@ pub fn slug(text: &str) -> String {
         .collect()
 }
 
-/// `cluster.` for file names and anchors of a workload with a cluster, so two clusters'
-/// workloads of the same name do not overwrite each other's charts.
+/// `cluster.` for anchors of a workload with a cluster, so two clusters' workloads of the
+/// same name stay apart.
 pub fn cluster_prefix(cluster: &str) -> String {
     if cluster.is_empty() {
         String::new()
@@ -327,26 +329,24 @@ pub fn cluster_prefix(cluster: &str) -> String {
     }
 }
 
+/// The workload's name parts for file names: its cluster first when it has one.
+fn name_parts<'a>(w: &'a Workload, kind: &'a str) -> Vec<&'a str> {
+    let cluster = (!w.cluster.is_empty()).then_some(w.cluster.as_str());
+    cluster.into_iter().chain([w.namespace.as_str(), kind, w.name.as_str()]).collect()
+}
+
+/// Chart files are named by `names::file_stem`, so two containers never share one.
 fn chart_name(key: &ContainerKey) -> String {
     let w = &key.workload;
-    format!(
-        "charts/{}{}.{}.{}.{}.usage.png",
-        cluster_prefix(&w.cluster),
-        slug(&w.namespace),
-        slug(&w.kind),
-        slug(&w.name),
-        slug(&key.container)
-    )
+    let kind = crate::outputs::names::kind_word(&w.kind);
+    let mut parts = name_parts(w, &kind);
+    parts.push(&key.container);
+    format!("charts/{}.usage.png", crate::outputs::names::file_stem(&parts))
 }
 
 fn heatmap_name(w: &Workload) -> String {
-    format!(
-        "charts/{}{}.{}.{}.cpu-by-hour.svg",
-        cluster_prefix(&w.cluster),
-        slug(&w.namespace),
-        slug(&w.kind),
-        slug(&w.name)
-    )
+    let kind = crate::outputs::names::kind_word(&w.kind);
+    format!("charts/{}.cpu-by-hour.svg", crate::outputs::names::file_stem(&name_parts(w, &kind)))
 }
 
 pub const WEEKDAYS: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
@@ -727,21 +727,36 @@ pub struct Written {
 /// missing). Charts left from an earlier run into the same folder that this report does
 /// not use are removed.
 pub fn write(report: &Report, dir: &Path) -> Result<Written, ReportError> {
+    write_with(report, dir, crate::outputs::fileset::stage_file)
+}
+
+/// [`write`] with the temp-file writer given (tests inject a full disk). Every file goes in
+/// all or nothing (`outputs::fileset`): a failed write leaves last week's report whole.
+pub fn write_with(report: &Report, dir: &Path, stage: crate::outputs::fileset::Stage) -> Result<Written, ReportError> {
     let io = |path: &Path| {
         let path = path.to_path_buf();
         move |source| ReportError::Io { path, source }
     };
-    let chart_dir = dir.join("charts");
-    std::fs::create_dir_all(&chart_dir).map_err(io(&chart_dir))?;
-    let images = charts::render_all(report)?;
-    let mut written = Written::default();
-    for (name, bytes) in &images {
-        let path = dir.join(name);
-        crate::outputs::write_file(&path, bytes).map_err(io(&path))?;
-        written.files.push(name.clone());
+    std::fs::create_dir_all(dir).map_err(io(dir))?;
+    let mut files = charts::render_all(report)?;
+    let blocks = content::blocks(report);
+    let json = serde_json::to_string_pretty(&report.doc).expect("report serialises") + "\n";
+    for (name, text) in [
+        ("index.md", markdown::render(&blocks)),
+        ("index.html", html::render(&format!("Sizing report {}", report.doc.week), &blocks)),
+        ("report.json", json),
+    ] {
+        files.push((name.to_string(), text.into_bytes()));
     }
-    let keep: std::collections::HashSet<&str> = images.iter().map(|(n, _)| n.as_str()).collect();
-    if let Ok(entries) = std::fs::read_dir(&chart_dir) {
+    crate::outputs::fileset::commit(dir, &files, stage)?.finish();
+    remove_stale_charts(&dir.join("charts"), &files);
+    Ok(Written { files: files.into_iter().map(|(name, _)| name).collect() })
+}
+
+/// Charts left from an earlier run into the same folder that this report does not use.
+fn remove_stale_charts(chart_dir: &Path, files: &[(String, Vec<u8>)]) {
+    let keep: std::collections::HashSet<&str> = files.iter().map(|(n, _)| n.as_str()).collect();
+    if let Ok(entries) = std::fs::read_dir(chart_dir) {
         for e in entries.flatten() {
             let name = format!("charts/{}", e.file_name().to_string_lossy());
             let ours = name.ends_with(".usage.png") || name.ends_with(".cpu-by-hour.svg");
@@ -750,18 +765,6 @@ pub fn write(report: &Report, dir: &Path) -> Result<Written, ReportError> {
             }
         }
     }
-    let blocks = content::blocks(report);
-    let json = serde_json::to_string_pretty(&report.doc).expect("report serialises") + "\n";
-    for (name, text) in [
-        ("index.md", markdown::render(&blocks)),
-        ("index.html", html::render(&format!("Sizing report {}", report.doc.week), &blocks)),
-        ("report.json", json),
-    ] {
-        let path = dir.join(name);
-        crate::outputs::write_file(&path, text.as_bytes()).map_err(io(&path))?;
-        written.files.push(name.to_string());
-    }
-    Ok(written)
 }
 
 /// The Markdown alone (tests, and a pull-request body).

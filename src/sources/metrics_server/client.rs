@@ -36,7 +36,7 @@ has the ClusterRole) ({message})"
     MetricsNotInstalled { what: String },
     #[error("HTTP {code} {what}: {message}")]
     Api { what: String, code: u16, message: String },
-    #[error("{what}: temporary failure, will retry: {message}")]
+    #[error("{what}: temporary failure (retried with backoff): {message}")]
     Transient { what: String, message: String },
 }
 
@@ -57,8 +57,9 @@ pub struct ConnectOptions {
     pub request_timeout: Option<Duration>,
 }
 
-/// Builds a client the way kubectl finds its configuration.
-pub async fn connect(opts: &ConnectOptions) -> Result<Client, MetricsServerError> {
+/// Builds a client the way kubectl finds its configuration; also returns the API server's URL
+/// (for messages).
+pub async fn connect(opts: &ConnectOptions) -> Result<(Client, String), MetricsServerError> {
     let cfg_err = |e: &dyn std::fmt::Display| MetricsServerError::Config(e.to_string());
     let kc_opts = KubeConfigOptions { context: opts.context.clone(), ..KubeConfigOptions::default() };
     let mut config = if let Some(path) = &opts.kubeconfig {
@@ -76,7 +77,8 @@ pub async fn connect(opts: &ConnectOptions) -> Result<Client, MetricsServerError
     }
     // Retries are ours: with backoff, logged, and bounded by the collection interval.
     config.default_retry = false;
-    Client::try_from(config).map_err(|e| cfg_err(&e))
+    let server = config.cluster_url.to_string();
+    Ok((Client::try_from(config).map_err(|e| cfg_err(&e))?, server))
 }
 
 /// Which pods to sample.

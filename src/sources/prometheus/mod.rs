@@ -16,6 +16,10 @@
 //! pure pieces (planning, PromQL text, payload parsing, owner resolution, joining CPU and
 //! memory into samples) are separate from the HTTP client so they can be tested alone.
 
+pub mod chunks;
+pub mod rate;
+pub mod remote_read;
+
 use crate::domain::{canonical_kind, Resources, Sample};
 use serde::Deserialize;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -42,6 +46,8 @@ pub enum PrometheusError {
     Status { url: String, status: u16, message: String },
     #[error("{url}: Prometheus refused the query ({kind}): {message}")]
     Api { url: String, kind: String, message: String },
+    #[error("{url}: remote read not available: {message}")]
+    NoRemoteRead { url: String, message: String },
     #[error("{url}: unexpected response: {message}")]
     BadResponse { url: String, message: String },
     #[error("{0}")]
@@ -221,6 +227,23 @@ pub fn time_windows(from_ms: i64, to_ms: i64, step_ms: i64, max_points: i64) -> 
     out
 }
 
+/// Splits a window at UTC midnights, so each piece lies in one day of the store.
+pub fn day_windows(window: Window, step_ms: i64) -> Vec<Window> {
+    let mut out = Vec::new();
+    let mut start = window.start_ms;
+    while start <= window.end_ms {
+        let midnight = (start.div_euclid(crate::domain::DAY_MS) + 1) * crate::domain::DAY_MS;
+        let end = align_down(midnight - 1, step_ms).max(start).min(window.end_ms);
+        out.push(Window { start_ms: start, end_ms: end });
+        start = end + step_ms;
+    }
+    out
+}
+
+/// Points one remote-read batch may decode: its samples are held as rows until stored, so
+/// batches are smaller than a query_range answer may be.
+pub const REMOTE_READ_POINTS: u64 = 50_000;
+
 /// Groups pods into batches whose containers × points stay within `max_points_per_request`
 /// (a pod is never split; one pod alone may exceed the budget).
 pub fn pod_batches(
@@ -247,8 +270,9 @@ pub fn pod_batches(
 }
 
 /// How many HTTP requests an import of `containers` containers in pods of `containers_per_pod`
-/// over `[from, to]` makes at most (without retries): per window one series discovery and two
-/// range queries per batch, plus five kube-state-metrics requests.
+/// over `[from, to]` makes at most (without retries): per window one series discovery and,
+/// per pod batch, two range queries or one remote read (plus its probe), and the
+/// kube-state-metrics requests.
 pub fn planned_requests(
     containers: usize,
     containers_per_pod: usize,
@@ -256,17 +280,23 @@ pub fn planned_requests(
     to_ms: i64,
     step_ms: i64,
     max_points_per_request: u64,
+    path: ReadPath,
 ) -> u64 {
     let mut pods = BTreeMap::new();
     for i in 0..containers.div_ceil(containers_per_pod.max(1)) {
         pods.insert((String::new(), format!("{i:08}")), containers_per_pod.max(1));
     }
-    let windows = time_windows(from_ms, to_ms, step_ms, MAX_POINTS_PER_SERIES);
-    let per_window: u64 = windows
-        .iter()
-        .map(|w| 1 + 2 * pod_batches(&pods, w.points(step_ms), max_points_per_request).len() as u64)
-        .sum();
-    KSM_REQUESTS + per_window
+    let mut windows = time_windows(from_ms, to_ms, step_ms, MAX_POINTS_PER_SERIES);
+    let (per_batch, probe, budget) = match path {
+        ReadPath::QueryRange => (2, 0, max_points_per_request),
+        ReadPath::RemoteRead => {
+            windows = windows.into_iter().flat_map(|w| day_windows(w, step_ms)).collect();
+            (1, 1, max_points_per_request.min(REMOTE_READ_POINTS))
+        }
+    };
+    let per_window: u64 =
+        windows.iter().map(|w| 1 + per_batch * pod_batches(&pods, w.points(step_ms), budget).len() as u64).sum();
+    KSM_REQUESTS + probe + per_window
 }
 
 /// Requests made once per import for kube-state-metrics data.
@@ -648,7 +678,13 @@ pub struct RequestStats {
     pub requests: AtomicU64,
     pub retries: AtomicU64,
     pub range_queries: AtomicU64,
+    /// `POST /api/v1/read` requests (remote read).
+    pub remote_reads: AtomicU64,
+    /// Bytes of response bodies received.
     pub bytes: AtomicU64,
+    /// Series and samples received in usage answers (range-query points or raw samples).
+    pub series: AtomicU64,
+    pub samples: AtomicU64,
     in_flight: AtomicUsize,
     pub max_in_flight: AtomicUsize,
 }
@@ -687,6 +723,12 @@ pub fn parse_header(text: &str) -> Result<(String, String), PrometheusError> {
     Ok((name.to_string(), value.trim().to_string()))
 }
 
+enum Payload<'a> {
+    Form(&'a [(&'a str, String)]),
+    /// A snappy-compressed protobuf message (remote read).
+    Snappy(&'a [u8]),
+}
+
 enum Attempt {
     Retry(PrometheusError),
     Fail(PrometheusError),
@@ -714,28 +756,32 @@ impl Client {
         &self.config.url
     }
 
-    /// POSTs a form to `/api/v1/{endpoint}` and returns the body of a 2xx answer, retrying
-    /// transient failures. API errors in non-2xx bodies are parsed into `Api` errors.
+    /// POSTs a form to `/api/v1/{endpoint}` and returns the body of a 2xx answer.
     fn post(&self, endpoint: &str, form: &[(&str, String)]) -> Result<Vec<u8>, PrometheusError> {
+        self.send(endpoint, &Payload::Form(form)).map(|(_, body)| body)
+    }
+
+    /// Sends a payload to `/api/v1/{endpoint}` and returns the content type and body of a 2xx
+    /// answer, retrying transient failures. API errors in non-2xx bodies become `Api` errors.
+    fn send(&self, endpoint: &str, payload: &Payload) -> Result<(String, Vec<u8>), PrometheusError> {
         let url = format!("{}/api/v1/{endpoint}", self.config.url);
         let mut delay = self.config.backoff;
         let mut attempt = 0;
         loop {
-            match self.attempt(&url, form) {
-                Ok(body) => return Ok(body),
-                Err(Attempt::Retry(e)) if attempt < self.config.retries => {
+            match self.attempt(&url, payload) {
+                Ok(answer) => return Ok(answer),
+                Err(Attempt::Retry(_)) if attempt < self.config.retries => {
                     attempt += 1;
                     self.stats.retries.fetch_add(1, Ordering::Relaxed);
                     std::thread::sleep(delay);
                     delay *= 2;
-                    let _ = e;
                 }
                 Err(Attempt::Retry(e) | Attempt::Fail(e)) => return Err(e),
             }
         }
     }
 
-    fn attempt(&self, url: &str, form: &[(&str, String)]) -> Result<Vec<u8>, Attempt> {
+    fn attempt(&self, url: &str, payload: &Payload) -> Result<(String, Vec<u8>), Attempt> {
         use std::io::Read;
         self.stats.requests.fetch_add(1, Ordering::Relaxed);
         let now = self.stats.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
@@ -751,15 +797,27 @@ impl Client {
         for (name, value) in &self.config.headers {
             request = request.header(name.as_str(), value.as_str());
         }
-        let pairs: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
         let transport = |e: ureq::Error| self.transport_error(url, e);
-        let mut response = request.send_form(pairs).map_err(transport)?;
+        let mut response = match payload {
+            Payload::Form(form) => {
+                let pairs: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+                request.send_form(pairs)
+            }
+            Payload::Snappy(body) => request
+                .header("Content-Type", "application/x-protobuf")
+                .header("Content-Encoding", "snappy")
+                .header("X-Prometheus-Remote-Read-Version", "0.1.0")
+                .send(*body),
+        }
+        .map_err(transport)?;
         let status = response.status().as_u16();
+        let content_type =
+            response.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
         let mut body = Vec::new();
         response.body_mut().as_reader().read_to_end(&mut body).map_err(|e| transport(ureq::Error::Io(e)))?;
         self.stats.bytes.fetch_add(body.len() as u64, Ordering::Relaxed);
         if (200..300).contains(&status) {
-            return Ok(body);
+            return Ok((content_type, body));
         }
         let message = match envelope::<serde_json::Value>(&body) {
             Err((kind, message)) if kind != "bad_json" => {
@@ -813,7 +871,10 @@ impl Client {
             ("step", seconds(step_ms)),
         ];
         let body = self.post("query_range", &form)?;
-        self.decode("query_range", parse_matrix(&body))
+        let series = self.decode("query_range", parse_matrix(&body))?;
+        self.stats.series.fetch_add(series.len() as u64, Ordering::Relaxed);
+        self.stats.samples.fetch_add(series.iter().map(|s| s.points.len() as u64).sum(), Ordering::Relaxed);
+        Ok(series)
     }
 
     /// Instant `query` at `time_ms`.
@@ -852,6 +913,25 @@ pub struct FetchOptions {
     pub max_points_per_request: u64,
     /// Requests in flight at once.
     pub concurrency: usize,
+    pub read_path: ReadPath,
+}
+
+/// How usage series are read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReadPath {
+    /// Raw samples through remote read; rates computed here (`rate.rs`).
+    RemoteRead,
+    /// `query_range`: Prometheus evaluates `rate()` at every step.
+    QueryRange,
+}
+
+impl std::fmt::Display for ReadPath {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            ReadPath::RemoteRead => "remote read (raw samples as XOR chunks, rates computed by podsizer)",
+            ReadPath::QueryRange => "query_range (rates evaluated by Prometheus)",
+        })
+    }
 }
 
 /// What kube-state-metrics told us, fetched once per import.
@@ -929,7 +1009,8 @@ pub fn fetch_window<E: From<PrometheusError>>(
     let next = AtomicUsize::new(0);
     let stop = AtomicBool::new(false);
     let workers = options.concurrency.clamp(1, batches.len().max(1));
-    let (tx, rx) = std::sync::mpsc::sync_channel::<Result<BatchResult, PrometheusError>>(workers);
+    // One finished batch waits at most: rows in flight stay a few batches however many there are.
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Result<BatchResult, PrometheusError>>(1);
     std::thread::scope(|scope| {
         for _ in 0..workers {
             let tx = tx.clone();
@@ -974,13 +1055,62 @@ fn fetch_batch(
     window: Window,
     pods: &[(String, String)],
 ) -> Result<(Vec<Sample>, JoinStats), PrometheusError> {
-    let (cpu_q, mem_q) = usage_queries(&options.scope, pods, options.rate_window_ms);
-    let cpu = client.query_range(&cpu_q, window, options.step_ms)?;
-    let memory = client.query_range(&mem_q, window, options.step_ms)?;
+    let (cpu, memory) = match options.read_path {
+        ReadPath::QueryRange => {
+            let (cpu_q, mem_q) = usage_queries(&options.scope, pods, options.rate_window_ms);
+            (client.query_range(&cpu_q, window, options.step_ms)?, client.query_range(&mem_q, window, options.step_ms)?)
+        }
+        ReadPath::RemoteRead => remote_usage(client, options, window, pods)?,
+    };
     let members: BTreeSet<(String, String)> = pods.iter().cloned().collect();
     let mut stats = JoinStats::default();
     let samples = join_samples(&cpu, &memory, Some(&members), owners, &mut stats);
     Ok((samples, stats))
+}
+
+/// CPU rates and memory on the window's step grid from raw samples: what the two
+/// `query_range` queries return, before their `max by`, which `join_samples` applies.
+pub fn remote_usage(
+    client: &Client,
+    options: &FetchOptions,
+    window: Window,
+    pods: &[(String, String)],
+) -> Result<(Vec<Series>, Vec<Series>), PrometheusError> {
+    use remote_read::{usage_matchers, ReadQuery};
+    let (step, range) = (options.step_ms, options.rate_window_ms);
+    let queries = [
+        ReadQuery {
+            start_ms: window.start_ms - range,
+            end_ms: window.end_ms,
+            matchers: usage_matchers(&options.scope, CPU_METRIC, pods)?,
+            hint_func: Some(("rate".into(), range)),
+            step_ms: step,
+        },
+        ReadQuery {
+            start_ms: window.start_ms - rate::LOOKBACK_MS,
+            end_ms: window.end_ms,
+            matchers: usage_matchers(&options.scope, MEMORY_METRIC, pods)?,
+            hint_func: None,
+            step_ms: step,
+        },
+    ];
+    let mut answers = client.remote_read(&queries)?.into_iter();
+    let (cpu, memory) = (answers.next().unwrap_or_default(), answers.next().unwrap_or_default());
+    let cpu = cpu
+        .into_iter()
+        .map(|s| Series {
+            points: rate::rate_on_grid(&s.samples, window.start_ms, window.end_ms, step, range),
+            labels: s.labels,
+        })
+        .collect();
+    let memory = memory
+        .into_iter()
+        .map(|s| Series {
+            points: rate::instant_on_grid(&s.samples, window.start_ms, window.end_ms, step),
+            labels: s.labels,
+        })
+        .collect();
+    Ok((cpu, memory))
 }
 
 #[cfg(test)]
@@ -1012,6 +1142,20 @@ mod tests {
     }
 
     #[test]
+    fn day_windows_cut_at_midnight() {
+        let step = 60_000;
+        let day = crate::domain::DAY_MS;
+        let w = Window { start_ms: day - 10 * step, end_ms: 3 * day + 5 * step };
+        let pieces = day_windows(w, step);
+        assert_eq!(pieces.len(), 4);
+        assert_eq!(pieces[0], Window { start_ms: day - 10 * step, end_ms: day - step });
+        assert_eq!(pieces[1], Window { start_ms: day, end_ms: 2 * day - step });
+        assert_eq!(pieces[3], Window { start_ms: 3 * day, end_ms: 3 * day + 5 * step });
+        let total: i64 = pieces.iter().map(|p| p.points(step)).sum();
+        assert_eq!(total, w.points(step));
+    }
+
+    #[test]
     fn batches_stay_within_budget_and_keep_pods_whole() {
         let mut pods = BTreeMap::new();
         for i in 0..100 {
@@ -1030,11 +1174,15 @@ mod tests {
     #[test]
     fn a_week_of_500_containers_takes_few_requests() {
         let step = 60_000;
-        let n = planned_requests(500, 3, 0, 7 * 1440 * step, step, 500_000);
+        let n = planned_requests(500, 3, 0, 7 * 1440 * step, step, 500_000, ReadPath::QueryRange);
         // One window of 10,081 points; 49 containers (16 pods) per request: 11 batches.
         assert_eq!(n, KSM_REQUESTS + 1 + 2 * 11);
-        let n_small = planned_requests(500, 3, 0, 7 * 1440 * step, step, 100_000);
+        let n_small = planned_requests(500, 3, 0, 7 * 1440 * step, step, 100_000, ReadPath::QueryRange);
         assert!(n_small > n);
+        // Remote read: one window per day (8 here: the range ends on a midnight), 50,000 points
+        // a batch: 33 containers (11 pods) of a day, 16 batches.
+        let remote = planned_requests(500, 3, 0, 7 * 1440 * step, step, 500_000, ReadPath::RemoteRead);
+        assert_eq!(remote, KSM_REQUESTS + 1 + 7 * (1 + 16) + (1 + 1), "one request per batch, plus the probe");
     }
 
     #[test]

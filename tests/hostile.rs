@@ -1,0 +1,182 @@
+//! Names YAML would re-type, a directory where a file must go, a kubectl that hangs: the
+//! release binary against a real kustomize (kubectl), checking the overlay and the report
+//! are written whole or left exactly as they were.
+
+use assert_cmd::Command;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+fn podsizer() -> Command {
+    Command::cargo_bin("podsizer").unwrap()
+}
+
+/// Every file and folder under `dir` with its bytes.
+fn tree(dir: &Path) -> Vec<(PathBuf, Option<Vec<u8>>)> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                out.push((p.clone(), None));
+                stack.push(p);
+            } else {
+                out.push((p.clone(), Some(std::fs::read(&p).unwrap())));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// A base with a Deployment called `yes` whose containers are `null` and `on` (valid names
+/// that YAML 1.1 reads as a null and a bool), an overlay, and two days of samples for them.
+fn hostile_gitops(dir: &Path) -> (PathBuf, PathBuf) {
+    let base = dir.join("base");
+    let overlay = dir.join("overlay");
+    std::fs::create_dir_all(&base).unwrap();
+    std::fs::create_dir_all(&overlay).unwrap();
+    std::fs::write(base.join("kustomization.yaml"), "resources:\n- deployment.yaml\n").unwrap();
+    std::fs::write(
+        base.join("deployment.yaml"),
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: \"yes\"\n  namespace: shop\nspec:\n  selector:\n    matchLabels: {app: x}\n  template:\n    metadata:\n      labels: {app: x}\n    spec:\n      containers:\n      - name: \"null\"\n        image: nginx:1\n        resources: {requests: {cpu: \"1\", memory: 1Gi}}\n      - name: \"on\"\n        image: envoy:1\n",
+    )
+    .unwrap();
+    std::fs::write(overlay.join("kustomization.yaml"), "resources:\n- ../base\n").unwrap();
+    let mut csv = String::from("timestamp,namespace,workload_kind,workload,pod,container,cpu_cores,memory_bytes\n");
+    let start = 1_795_000_000_000_i64;
+    for i in 0..300 {
+        let ts = podsizer::domain::format_timestamp(start + i * 600_000);
+        for c in ["null", "on"] {
+            csv.push_str(&format!("{ts},shop,Deployment,yes,yes-1,{c},0.{},{}\n", 1 + i % 5, 50_000_000 + i * 1000));
+        }
+    }
+    let samples = dir.join("samples.csv");
+    std::fs::write(&samples, csv).unwrap();
+    (overlay, samples)
+}
+
+#[test]
+fn names_yaml_would_retype_patch_the_right_containers() {
+    let dir = tempfile::tempdir().unwrap();
+    let (overlay, samples) = hostile_gitops(dir.path());
+    let out =
+        podsizer().args(["recommend", "--input"]).arg(&samples).arg("--kustomize").arg(&overlay).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let kubectl = std::env::var("PODSIZER_KUBECTL").unwrap_or_else(|_| "kubectl".into());
+    let rendered = std::process::Command::new(kubectl).arg("kustomize").arg(&overlay).output().unwrap();
+    assert!(rendered.status.success(), "{}", String::from_utf8_lossy(&rendered.stderr));
+    let doc: serde_yaml::Value = serde_yaml::from_slice(&rendered.stdout).unwrap();
+    assert_eq!(doc["metadata"]["name"].as_str(), Some("yes"));
+    let containers = doc["spec"]["template"]["spec"]["containers"].as_sequence().unwrap();
+    let seen: Vec<(Option<&str>, Option<&str>)> =
+        containers.iter().map(|c| (c["name"].as_str(), c["image"].as_str())).collect();
+    assert_eq!(seen, vec![(Some("null"), Some("nginx:1")), (Some("on"), Some("envoy:1"))]);
+    for c in containers {
+        assert!(c["resources"]["requests"]["cpu"].as_str().is_some(), "{c:?}");
+    }
+}
+
+#[test]
+fn a_failed_overlay_write_leaves_every_file_as_it_was() {
+    let dir = tempfile::tempdir().unwrap();
+    let (overlay, samples) = hostile_gitops(dir.path());
+    // A directory where the patch file must go: the kustomization edit must not land either.
+    std::fs::create_dir(overlay.join("podsizer-deployment-yes.yaml")).unwrap();
+    let before = tree(dir.path());
+    let out =
+        podsizer().args(["recommend", "--input"]).arg(&samples).arg("--kustomize").arg(&overlay).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("podsizer-deployment-yes.yaml") && stderr.contains("nothing was changed"), "{stderr}");
+    assert_eq!(tree(dir.path()), before);
+}
+
+#[test]
+fn a_hung_kubectl_is_stopped_with_a_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let (overlay, samples) = hostile_gitops(dir.path());
+    let fake = dir.path().join("kubectl");
+    std::fs::write(&fake, "#!/bin/sh\nexec sleep 30\n").unwrap();
+    std::fs::set_permissions(&fake, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let started = Instant::now();
+    let out = podsizer()
+        .env("PODSIZER_KUBECTL", &fake)
+        .env("PODSIZER_KUBECTL_TIMEOUT", "1s")
+        .args(["recommend", "--input"])
+        .arg(&samples)
+        .arg("--kustomize")
+        .arg(&overlay)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("did not finish within 1s"), "{stderr}");
+    assert!(started.elapsed() < Duration::from_secs(20), "took {:?}", started.elapsed());
+}
+
+#[test]
+fn a_failed_report_write_leaves_last_weeks_report_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, samples) = hostile_gitops(dir.path());
+    let out_dir = dir.path().join("report");
+    let ok = podsizer().args(["report", "--input"]).arg(&samples).arg("--out").arg(&out_dir).output().unwrap();
+    assert_eq!(ok.status.code(), Some(0), "{}", String::from_utf8_lossy(&ok.stderr));
+    // Next week's data is another container; its write fails on report.json.
+    let json = out_dir.join("report.json");
+    std::fs::remove_file(&json).unwrap();
+    std::fs::create_dir(&json).unwrap();
+    let before = tree(&out_dir);
+    let other = std::fs::read_to_string(&samples).unwrap().replace(",on,", ",sidecar,");
+    let samples2 = dir.path().join("samples2.csv");
+    std::fs::write(&samples2, other).unwrap();
+    let out = podsizer().args(["report", "--input"]).arg(&samples2).arg("--out").arg(&out_dir).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert_eq!(tree(&out_dir), before, "no chart, page or temp file of the failed run may remain");
+}
+
+#[test]
+fn collect_exits_2_when_every_round_failed() {
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = dir.path().join("kubeconfig");
+    // Port 9 on loopback: nothing listens, every request is refused at once.
+    std::fs::write(
+        &kubeconfig,
+        "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster: {server: \"http://127.0.0.1:9\"}\ncontexts:\n- name: c\n  context: {cluster: c, user: u}\ncurrent-context: c\nusers:\n- name: u\n  user: {token: x}\n",
+    )
+    .unwrap();
+    let out = podsizer()
+        .args(["collect", "metrics-server", "--rounds", "2", "--interval", "1s", "--retries", "0", "--store"])
+        .arg(dir.path().join("store"))
+        .arg("--kubeconfig")
+        .arg(&kubeconfig)
+        .timeout(Duration::from_secs(60))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("all 2 round(s) failed") && stderr.contains("127.0.0.1:9"), "{stderr}");
+    assert!(!stderr.contains("will retry"), "{stderr}");
+}
+
+#[test]
+fn the_same_input_twice_counts_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, samples) = hostile_gitops(dir.path());
+    let link = dir.path().join("again.csv");
+    std::os::unix::fs::symlink(&samples, &link).unwrap();
+    let json = |inputs: &[&Path]| {
+        let mut cmd = podsizer();
+        cmd.args(["recommend", "-o", "json"]);
+        for i in inputs {
+            cmd.arg("--input").arg(i);
+        }
+        let out = cmd.output().unwrap();
+        assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()
+    };
+    let once = json(&[&samples]);
+    assert_eq!(once["recommendations"][0]["samples"], 300);
+    assert_eq!(json(&[&samples, &samples, &link]), once);
+}
