@@ -79,6 +79,7 @@ fn sample(ts: i64, pod: &str, container: &str, cpu_millicores: f64, memory: f64)
         container: container.into(),
         cpu_cores: cpu_millicores / 1000.0,
         memory_bytes: memory,
+        ..Default::default()
     }
 }
 
@@ -389,6 +390,14 @@ fn logs_import_stores_exactly_the_seeded_events_and_a_rerun_adds_nothing() {
     assert!(out.contains("performance logs"), "auto picks the logs when the log group exists:\n{out}");
     let got = stored(&store);
     let want = rows_of(&seeded.expected);
+    let mut clusters = std::collections::BTreeSet::new();
+    podsizer::store::Store::open(&store)
+        .unwrap()
+        .scan(None, None, |r| {
+            clusters.insert(r.cluster.to_string());
+        })
+        .unwrap();
+    assert_eq!(clusters.into_iter().collect::<Vec<_>>(), std::slice::from_ref(&cluster), "rows carry the ClusterName");
     assert_eq!(got.len(), want.len());
     let diff: Vec<_> = want
         .iter()

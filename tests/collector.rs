@@ -467,3 +467,36 @@ fn kustomize_renders_with_read_only_rbac() {
     );
     assert_eq!(pod["serviceAccountName"], kind("ServiceAccount")[0]["metadata"]["name"]);
 }
+
+#[test]
+fn cluster_is_recorded_on_samples_and_side_facts() {
+    let (cluster, expected) = fleet();
+    let api = FakeApi::start(cluster);
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    let run = collect(&api, dir.path(), &store, &["--once", "--cluster", "prod-eu"]);
+    assert!(run.ok, "{}", run.stderr);
+    let mut clusters = BTreeSet::new();
+    let mut rows = 0;
+    Store::open(&store)
+        .unwrap()
+        .scan(None, None, |r| {
+            clusters.insert(r.cluster.to_string());
+            rows += 1;
+        })
+        .unwrap();
+    assert_eq!(rows, expected.iter().map(|e| e.4.len()).sum::<usize>());
+    assert_eq!(clusters.into_iter().collect::<Vec<_>>(), ["prod-eu"]);
+    assert_eq!(state(&store)["identity_cluster"], "prod-eu");
+    // The side record's settings match the samples' identity, so sizing sees them.
+    let out = podsizer()
+        .args(["recommend", "--force", "-o", "json", "--cluster", "prod-eu", "-n", "shop", "--input"])
+        .arg(&store)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let pg = doc["recommendations"].as_array().unwrap().iter().find(|r| r["container"] == "postgres").unwrap();
+    assert_eq!(pg["cluster"], "prod-eu");
+    assert_eq!(pg["current"]["cpu"]["request_cores"], 0.1);
+}

@@ -223,3 +223,35 @@ fn the_report_names_the_cluster_as_the_source_of_current_settings() {
     assert!(!flags.contains("current_unknown"), "every container's settings came from the cluster");
     assert!(doc["totals"]["monthly_savings"].as_f64().unwrap() > 0.0);
 }
+
+#[test]
+fn one_context_takes_one_cluster() {
+    let (dir, overlay) = gitops_copy();
+    let api = cluster_of(rendered_objects(&overlay));
+    let kubeconfig = api.kubeconfig(dir.path(), "fake");
+    // A few rows of the same workload from another cluster beside the demo samples (no cluster).
+    let csv = dir.path().join("prod-us.csv");
+    let rows: String = (0..3)
+        .map(|i| format!("prod-us,2026-11-20T10:0{i}:00Z,shop,Deployment,api,api-1,php-fpm,0.5,300Mi\n"))
+        .collect();
+    std::fs::write(
+        &csv,
+        format!("cluster,timestamp,namespace,workload_kind,workload,pod,container,cpu_cores,memory_bytes\n{rows}"),
+    )
+    .unwrap();
+    let live = |extra: &[&str]| {
+        let mut cmd = podsizer(&["recommend", "-o", "json", "--force", "--context", "fake"]);
+        cmd.arg("--kubeconfig").arg(&kubeconfig).arg("--input").arg(&csv).args(extra);
+        run(&mut cmd)
+    };
+    let (mixed, err) = live(&[]);
+    assert_eq!(mixed.status.code(), Some(2), "{err}");
+    assert!(err.contains("2 clusters ((no cluster), prod-us) and context fake is one"), "{err}");
+    let (chosen, err) = live(&["--cluster", "prod-us"]);
+    assert!(chosen.status.success(), "{err}");
+    let doc: Value = serde_json::from_slice(&chosen.stdout).unwrap();
+    let recs = doc["recommendations"].as_array().unwrap();
+    assert_eq!(recs.len(), 1);
+    assert_eq!(recs[0]["cluster"], "prod-us");
+    assert!(recs[0]["current"]["cpu"]["request_cores"].is_number(), "the context's settings apply: {}", recs[0]);
+}

@@ -418,3 +418,56 @@ fn notifies_the_chat_webhook_with_the_pull_request_link() {
     assert!(text(&again).contains("already holds these sizes"), "{}", text(&again));
     assert_eq!(api.writes().iter().filter(|r| r.path.starts_with("/webhook/")).count(), 1);
 }
+
+/// The demo week again as CSV, every row of cluster `prod-us`, with CPU tripled.
+fn other_cluster_csv(dir: &Path) -> PathBuf {
+    let base = dir.join("demo.csv");
+    Command::cargo_bin("podsizer")
+        .unwrap()
+        .args(["synth", "--scenario", "demo", "--out"])
+        .arg(&base)
+        .assert()
+        .success();
+    let text = std::fs::read_to_string(&base).unwrap();
+    let mut lines = text.lines();
+    let mut out = format!("cluster,{}\n", lines.next().unwrap());
+    for line in lines {
+        let mut cells: Vec<String> = line.split(',').map(String::from).collect();
+        cells[6] = (cells[6].parse::<f64>().unwrap() * 3.0).to_string();
+        out.push_str(&format!("prod-us,{}\n", cells.join(",")));
+    }
+    let path = dir.join("prod-us.csv");
+    std::fs::write(&path, out).unwrap();
+    path
+}
+
+#[test]
+fn one_overlay_takes_one_cluster() {
+    let (tmp, remote, work) = gitops_repo();
+    let api = FakeGitHub::start();
+    let us = other_cluster_csv(tmp.path());
+    // The demo samples (no cluster) and prod-us's: refused before any git or API work.
+    let mixed = pr(&work, &api, &["--input", us.to_str().unwrap()]);
+    assert_eq!(mixed.status.code(), Some(2), "{}", text(&mixed));
+    assert!(text(&mixed).contains("2 clusters ((no cluster), prod-us)"), "{}", text(&mixed));
+    assert!(text(&mixed).contains("choose it with --cluster NAME"), "{}", text(&mixed));
+    assert!(api.writes().is_empty());
+    assert_eq!(git(&remote, &["branch", "--list", "podsizer/production"]), "");
+    assert_clean_on_main(&work);
+    // --cluster picks prod-us: its (tripled) CPU is what the branch proposes.
+    let chosen = pr(&work, &api, &["--input", us.to_str().unwrap(), "--cluster", "prod-us"]);
+    assert!(chosen.status.success(), "{}", text(&chosen));
+    assert_eq!(api.writes().len(), 1);
+    let out = Command::cargo_bin("podsizer")
+        .unwrap()
+        .args(["recommend", "-o", "json", "--cluster", "prod-us", "--input"])
+        .arg(&us)
+        .output()
+        .unwrap();
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let php = doc["recommendations"].as_array().unwrap().iter().find(|r| r["container"] == "php-fpm").unwrap();
+    let want = format!("cpu: {}m", (php["cpu"]["request_cores"].as_f64().unwrap() * 1000.0).round());
+    let rendered = render_branch(&remote, "podsizer/production");
+    assert!(rendered.contains(&want), "{want} in\n{rendered}");
+    assert_clean_on_main(&work);
+}

@@ -602,7 +602,9 @@ fn without_kube_state_metrics_workloads_come_from_pod_names() {
     let prom = Prometheus::start(&data.bare_blocks);
     let dir = tempfile::tempdir().unwrap();
     let store = dir.path().join("store");
-    let run = import(&prom.url(), &store, &["--since", &ts(data.first_ms), "--until", &ts(data.last_ms), "-n", "shop"]);
+    let (since, until) = (ts(data.first_ms), ts(data.last_ms));
+    let run =
+        import(&prom.url(), &store, &["--since", &since, "--until", &until, "-n", "shop", "--cluster", "prod-eu"]);
     assert!(run.ok, "{}", run.stderr);
     assert!(run.stderr.contains("no kube-state-metrics series (kube_pod_owner) found"), "{}", run.stderr);
     let rows = stored(&store);
@@ -622,6 +624,8 @@ fn without_kube_state_metrics_workloads_come_from_pod_names() {
     assert_eq!(rows.len(), shop_rows);
     let recs = recommend(&store);
     assert!(recs.iter().any(|r| r["workload"]["name"] == "api" && r["status"] == "sized"), "{recs:?}");
+    assert!(recs.iter().all(|r| r["cluster"] == "prod-eu"), "--cluster is recorded on every sample");
+    assert_eq!(state_file(&store)["identity_cluster"], "prod-eu");
 }
 
 #[test]

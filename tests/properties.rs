@@ -38,7 +38,12 @@ fn k8s_label() -> impl Strategy<Value = String> {
 fn recommendation(ns: &str, name: &str, container: &str) -> Recommendation {
     Recommendation {
         key: ContainerKey {
-            workload: Workload { namespace: ns.into(), kind: "Deployment".into(), name: name.into() },
+            workload: Workload {
+                namespace: ns.into(),
+                kind: "Deployment".into(),
+                name: name.into(),
+                ..Default::default()
+            },
             container: container.into(),
         },
         strategy: "podsizer".into(),

@@ -91,6 +91,7 @@ impl SeriesBuilder {
     pub fn observe(&mut self, row: &SampleRef<'_>) {
         let key = ContainerKey {
             workload: crate::domain::Workload {
+                cluster: row.cluster.into(),
                 namespace: row.namespace.into(),
                 kind: row.workload_kind.into(),
                 name: row.workload.into(),

@@ -114,7 +114,12 @@ mod tests {
     fn rec(container: &str, current_cpu: f64, new_cpu: f64) -> Recommendation {
         Recommendation {
             key: ContainerKey {
-                workload: Workload { namespace: "n".into(), kind: "Deployment".into(), name: "api".into() },
+                workload: Workload {
+                    namespace: "n".into(),
+                    kind: "Deployment".into(),
+                    name: "api".into(),
+                    ..Default::default()
+                },
                 container: container.into(),
             },
             strategy: "podsizer".into(),

@@ -296,7 +296,12 @@ mod tests {
 
     fn series(workload: &str, container: &str, pods: &[&str], points: Vec<Point>) -> Series {
         let key = ContainerKey {
-            workload: Workload { namespace: "ns".into(), kind: "Deployment".into(), name: workload.into() },
+            workload: Workload {
+                namespace: "ns".into(),
+                kind: "Deployment".into(),
+                name: workload.into(),
+                ..Default::default()
+            },
             container: container.into(),
         };
         Series { key, pods: pods.iter().map(|p| p.to_string()).collect(), points }

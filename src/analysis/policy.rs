@@ -437,7 +437,12 @@ mod tests {
 
     fn key(ns: &str, wl: &str, c: &str) -> ContainerKey {
         ContainerKey {
-            workload: Workload { namespace: ns.into(), kind: "Deployment".into(), name: wl.into() },
+            workload: Workload {
+                namespace: ns.into(),
+                kind: "Deployment".into(),
+                name: wl.into(),
+                ..Default::default()
+            },
             container: c.into(),
         }
     }

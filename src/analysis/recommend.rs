@@ -417,7 +417,12 @@ mod tests {
 
     fn usage(hours: i64, cpu: impl Fn(i64) -> f64, mem: impl Fn(i64) -> f64) -> ContainerUsage {
         let key = ContainerKey {
-            workload: Workload { namespace: "ns".into(), kind: "Deployment".into(), name: "w".into() },
+            workload: Workload {
+                namespace: "ns".into(),
+                kind: "Deployment".into(),
+                name: "w".into(),
+                ..Default::default()
+            },
             container: "c".into(),
         };
         let mut u = ContainerUsage::new(key);

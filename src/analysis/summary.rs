@@ -12,7 +12,8 @@ use super::usage::{ContainerUsage, DayUsage};
 use crate::domain::{ContainerKey, Workload};
 use std::collections::BTreeMap;
 
-const VERSION: u64 = 1;
+/// Version 2 added the cluster; version 1 summaries (no cluster) still decode.
+const VERSION: u64 = 2;
 
 #[derive(Debug, thiserror::Error)]
 #[error("usage summary is damaged or from another version: {0}")]
@@ -25,7 +26,7 @@ pub fn encode(containers: &[ContainerUsage]) -> Vec<u8> {
     out.uint(containers.len() as u64);
     for c in containers {
         let w = &c.key.workload;
-        for s in [&w.namespace, &w.kind, &w.name, &c.key.container] {
+        for s in [&w.cluster, &w.namespace, &w.kind, &w.name, &c.key.container] {
             out.str(s);
         }
         out.uint(c.pods.len() as u64);
@@ -41,14 +42,16 @@ pub fn encode(containers: &[ContainerUsage]) -> Vec<u8> {
 
 pub fn decode(bytes: &[u8]) -> Result<Vec<ContainerUsage>, SummaryError> {
     let mut d = Decoder { bytes, pos: 0 };
-    if d.uint()? != VERSION {
+    let version = d.uint()?;
+    if version != VERSION && version != 1 {
         return Err(SummaryError("version"));
     }
     let n = d.len()?;
     let mut containers = Vec::with_capacity(n);
     for _ in 0..n {
+        let cluster = if version == 1 { String::new() } else { d.str()? };
         let [namespace, kind, name, container] = [d.str()?, d.str()?, d.str()?, d.str()?];
-        let key = ContainerKey { workload: Workload { namespace, kind, name }, container };
+        let key = ContainerKey { workload: Workload { cluster, namespace, kind, name }, container };
         let pods = (0..d.len()?).map(|_| d.str()).collect::<Result<Vec<_>, _>>()?;
         let mut days = BTreeMap::new();
         for _ in 0..d.len()? {
@@ -227,6 +230,7 @@ mod tests {
                 cpu_cores: *cpu,
                 memory_bytes: cpu * 3e8 + 1e7,
                 series: 0,
+                ..Default::default()
             });
         }
         b.finish()
@@ -274,6 +278,33 @@ mod tests {
             assert_eq!(format!("{:?}", a.days), format!("{:?}", b.days));
             assert_eq!(a.replicas(), b.replicas());
         }
+    }
+
+    #[test]
+    fn clusters_survive_the_round_trip() {
+        let mut b = UsageBuilder::new();
+        for cluster in ["", "prod-eu", "prod-us"] {
+            for (ts, pod, container, cpu) in rows().into_iter().take(300) {
+                let row = SampleRef {
+                    timestamp_ms: ts,
+                    cluster,
+                    namespace: "shop",
+                    workload_kind: "Deployment",
+                    workload: "api",
+                    pod,
+                    container,
+                    cpu_cores: cpu,
+                    memory_bytes: 1e8,
+                    series: 0,
+                };
+                b.observe(&row);
+            }
+        }
+        let usage = b.finish();
+        assert_eq!(usage.len(), 6, "two containers in each of three clusters");
+        let keys: Vec<_> = decode(&encode(&usage)).unwrap().into_iter().map(|c| c.key).collect();
+        assert_eq!(keys, usage.iter().map(|c| c.key.clone()).collect::<Vec<_>>());
+        assert_eq!(keys[5].workload.cluster, "prod-us");
     }
 
     #[test]

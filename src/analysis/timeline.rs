@@ -244,6 +244,7 @@ mod tests {
                     namespace: "n".into(),
                     kind: "Deployment".into(),
                     name: "w".into(),
+                    ..Default::default()
                 },
                 container: "c".into(),
             },

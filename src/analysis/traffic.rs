@@ -130,7 +130,12 @@ mod tests {
             })
             .collect();
         let key = ContainerKey {
-            workload: Workload { namespace: "n".into(), kind: "Deployment".into(), name: "api".into() },
+            workload: Workload {
+                namespace: "n".into(),
+                kind: "Deployment".into(),
+                name: "api".into(),
+                ..Default::default()
+            },
             container: "c".into(),
         };
         let mut s = Series { key, pods: vec!["p".into()], points: points.clone() };

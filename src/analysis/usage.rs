@@ -280,6 +280,7 @@ impl UsageBuilder {
     fn lookup(&mut self, row: &SampleRef<'_>) -> usize {
         let key = ContainerKey {
             workload: Workload {
+                cluster: row.cluster.into(),
                 namespace: row.namespace.into(),
                 kind: row.workload_kind.into(),
                 name: row.workload.into(),
@@ -318,6 +319,7 @@ fn same_container(key: &ContainerKey, row: &SampleRef<'_>) -> bool {
         && key.workload.name == row.workload
         && key.workload.namespace == row.namespace
         && key.workload.kind == row.workload_kind
+        && key.workload.cluster == row.cluster
 }
 
 #[cfg(test)]
@@ -335,6 +337,7 @@ mod tests {
             cpu_cores: cpu,
             memory_bytes: cpu * 1e9,
             series: 0,
+            ..Default::default()
         }
     }
 

@@ -116,6 +116,10 @@ pub struct InputArgs {
     /// Only workloads whose name matches (glob, e.g. `api` or `api-*`; repeatable).
     #[arg(long = "workload", value_name = "NAME")]
     pub workloads: Vec<String>,
+    /// Only this cluster's samples (as recorded by the importer or collector). Required with
+    /// --kustomize or --live when the inputs hold several clusters: an overlay or a context is one.
+    #[arg(long, value_name = "NAME")]
+    pub cluster: Option<String>,
     /// Skip bad rows in CSV/Parquet inputs (reported) instead of failing.
     #[arg(long)]
     pub skip_bad_rows: bool,
@@ -301,10 +305,15 @@ pub struct ImportArgs {
     /// Skip bad rows (reported) instead of rejecting the file.
     #[arg(long)]
     pub skip_bad_rows: bool,
+    /// Record the rows as this cluster's (rows whose file has a `cluster` value keep it).
+    #[arg(long, value_name = "NAME")]
+    pub cluster: Option<String>,
     #[command(flatten)]
     pub s3: S3Args,
 }
 
+// Parsed once per process: the size of the larger variant costs nothing worth a Box.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum ImportSource {
     /// Read usage history from Prometheus (or Thanos, Mimir, VictoriaMetrics, AMP) into a store.
@@ -412,6 +421,9 @@ pub struct MetricsServerArgs {
     /// Kubeconfig context [default: the current context].
     #[arg(long, value_name = "NAME")]
     pub context: Option<String>,
+    /// Record samples, current settings and OOM kills as this cluster's (one store can hold a fleet).
+    #[arg(long, value_name = "NAME")]
+    pub cluster: Option<String>,
     /// Only these namespaces (repeatable) [default: all namespaces].
     #[arg(short = 'n', long = "namespace", value_name = "NS")]
     pub namespaces: Vec<String>,
@@ -481,9 +493,13 @@ pub struct PrometheusArgs {
     /// Send `Authorization: Bearer <contents of FILE>` (read once, whitespace trimmed).
     #[arg(long, value_name = "FILE")]
     pub bearer_token_file: Option<PathBuf>,
-    /// Label that selects one cluster in every query, as NAME=VALUE (e.g. cluster=prod).
+    /// Label that selects one cluster in every query, as NAME=VALUE (e.g. cluster=prod); the
+    /// VALUE is recorded as the samples' cluster unless --cluster names another.
     #[arg(long, value_name = "NAME=VALUE")]
     pub cluster_label: Option<String>,
+    /// Record samples, current settings and OOM kills as this cluster's.
+    #[arg(long, value_name = "NAME")]
+    pub cluster: Option<String>,
     /// Requests in flight at once.
     #[arg(long, default_value_t = 4)]
     pub concurrency: usize,
@@ -552,6 +568,9 @@ pub struct SynthArgs {
     /// Or append to a store (directory or s3://BUCKET/PREFIX), one day at a time.
     #[arg(long, value_name = "DIR|S3_URL", conflicts_with = "out")]
     pub store: Option<PathBuf>,
+    /// Record the samples as this cluster's (demo and fleet scenarios).
+    #[arg(long, value_name = "NAME")]
+    pub cluster: Option<String>,
     #[command(flatten)]
     pub s3: S3Args,
 }

@@ -23,6 +23,8 @@ pub struct Selection {
     pub until: Option<i64>,
     namespaces: Vec<String>,
     workloads: Vec<String>,
+    /// Only this cluster's rows (`--cluster`); rows without a cluster match only when unset.
+    pub cluster: Option<String>,
     /// Traffic shares to project to full traffic (`--traffic-share`).
     pub traffic: Vec<TrafficShare>,
     /// What each projection did, per workload name, for the rationale.
@@ -102,6 +104,7 @@ pub fn select_with_default(args: &InputArgs, default_window: Option<&str>) -> Re
         until: end,
         namespaces: args.namespaces.clone(),
         workloads: args.workloads.clone(),
+        cluster: args.cluster.clone(),
         traffic,
         projections: Default::default(),
         rescan: args.rescan,
@@ -122,7 +125,9 @@ fn latest(inputs: &[Input]) -> Result<Option<i64>> {
 
 impl Selection {
     fn keep(&self, row: &SampleRef<'_>) -> bool {
-        self.in_window(row.timestamp_ms) && self.keep_workload(row.namespace, row.workload)
+        self.in_window(row.timestamp_ms)
+            && keep_cluster(&self.cluster, row.cluster)
+            && self.keep_workload(row.namespace, row.workload)
     }
 
     fn in_window(&self, ts: i64) -> bool {
@@ -222,13 +227,16 @@ impl Selection {
         let mut builder = UsageBuilder::new();
         let mut rows = 0;
         let (since, until, namespaces, workloads) = (self.since, self.until, &self.namespaces, &self.workloads);
+        let cluster = &self.cluster;
         let keep_row = |r: &SampleRef<'_>| {
             since.is_none_or(|s| r.timestamp_ms >= s)
                 && until.is_none_or(|u| r.timestamp_ms < u)
+                && keep_cluster(cluster, r.cluster)
                 && keep_workload(namespaces, workloads, r.namespace, r.workload)
         };
         let keep_container = |k: &crate::domain::ContainerKey| {
-            keep_workload(namespaces, workloads, &k.workload.namespace, &k.workload.name)
+            keep_cluster(cluster, &k.workload.cluster)
+                && keep_workload(namespaces, workloads, &k.workload.namespace, &k.workload.name)
         };
         let window = super::day_usage::Window {
             since,
@@ -260,11 +268,12 @@ impl Selection {
 
     fn nothing_selected(&self) -> String {
         format!(
-            "no samples match the selection (window {} to {}, namespaces {:?}, workloads {:?})",
+            "no samples match the selection (window {} to {}, namespaces {:?}, workloads {:?}{})",
             self.since.map_or("-".into(), crate::domain::format_timestamp),
             self.until.map_or("-".into(), crate::domain::format_timestamp),
             self.namespaces,
-            self.workloads
+            self.workloads,
+            self.cluster.as_deref().map_or(String::new(), |c| format!(", cluster {c:?}"))
         )
     }
 
@@ -307,6 +316,10 @@ impl Selection {
             })
             .collect()
     }
+}
+
+fn keep_cluster(wanted: &Option<String>, cluster: &str) -> bool {
+    wanted.as_deref().is_none_or(|c| c == cluster)
 }
 
 fn keep_workload(namespaces: &[String], workloads: &[String], namespace: &str, workload: &str) -> bool {

@@ -15,8 +15,12 @@ use std::fmt;
 
 /// The object that owns pods and whose pod template carries `resources`:
 /// a Deployment, StatefulSet, DaemonSet, Job, CronJob, or a bare Pod.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct Workload {
+    /// The cluster the workload runs in; empty when the samples did not say (stores written
+    /// before clusters were recorded, single-cluster imports). First, so sorting groups by it.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub cluster: String,
     pub namespace: String,
     pub kind: String,
     pub name: String,
@@ -24,6 +28,9 @@ pub struct Workload {
 
 impl fmt::Display for Workload {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if !self.cluster.is_empty() {
+            write!(f, "{}:", self.cluster)?;
+        }
         write!(f, "{}/{}/{}", self.namespace, self.kind, self.name)
     }
 }
@@ -51,10 +58,12 @@ pub fn canonical_kind(kind: &str) -> String {
 }
 
 /// One measurement of one container at one instant (the store's row).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Sample {
     /// Milliseconds since the Unix epoch, UTC.
     pub timestamp_ms: i64,
+    /// Empty: no cluster recorded.
+    pub cluster: String,
     pub namespace: String,
     pub workload_kind: String,
     pub workload: String,
@@ -68,6 +77,7 @@ impl Sample {
     pub fn container_key(&self) -> ContainerKey {
         ContainerKey {
             workload: Workload {
+                cluster: self.cluster.clone(),
                 namespace: self.namespace.clone(),
                 kind: self.workload_kind.clone(),
                 name: self.workload.clone(),
@@ -79,14 +89,24 @@ impl Sample {
     /// Orders rows as the store keeps them: by container, then pod, then time, so a reader
     /// sees each container's rows together.
     pub fn store_order(&self, other: &Self) -> std::cmp::Ordering {
-        (&self.namespace, &self.workload_kind, &self.workload, &self.container, &self.pod, self.timestamp_ms).cmp(&(
-            &other.namespace,
-            &other.workload_kind,
-            &other.workload,
-            &other.container,
-            &other.pod,
-            other.timestamp_ms,
-        ))
+        (
+            &self.cluster,
+            &self.namespace,
+            &self.workload_kind,
+            &self.workload,
+            &self.container,
+            &self.pod,
+            self.timestamp_ms,
+        )
+            .cmp(&(
+                &other.cluster,
+                &other.namespace,
+                &other.workload_kind,
+                &other.workload,
+                &other.container,
+                &other.pod,
+                other.timestamp_ms,
+            ))
     }
 }
 

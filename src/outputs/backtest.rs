@@ -65,6 +65,8 @@ struct NodesDoc<'a> {
 
 #[derive(Serialize)]
 struct ContainerDoc {
+    #[serde(skip_serializing_if = "String::is_empty")]
+    cluster: String,
     namespace: String,
     workload: String,
     container: String,
@@ -119,6 +121,7 @@ pub fn json(result: &BacktestResult, prices: &Prices) -> String {
             .containers
             .iter()
             .map(|c| ContainerDoc {
+                cluster: c.key.workload.cluster.clone(),
                 namespace: c.key.workload.namespace.clone(),
                 workload: format!("{}/{}", c.key.workload.kind, c.key.workload.name),
                 container: c.key.container.clone(),

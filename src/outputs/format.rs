@@ -59,6 +59,9 @@ pub struct HistoryDoc {
 
 #[derive(Debug, Serialize)]
 pub struct RecommendationDoc {
+    /// Absent when the samples named no cluster, so single-cluster documents keep their shape.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cluster: Option<String>,
     pub namespace: String,
     pub workload: WorkloadDoc,
     pub container: String,
@@ -100,6 +103,7 @@ impl RecommendationDoc {
     pub fn from(r: &Recommendation) -> Self {
         let sizing = r.sizing();
         Self {
+            cluster: Some(r.key.workload.cluster.clone()).filter(|c| !c.is_empty()),
             namespace: r.key.workload.namespace.clone(),
             workload: WorkloadDoc { kind: r.key.workload.kind.clone(), name: r.key.workload.name.clone() },
             container: r.key.container.clone(),
@@ -164,10 +168,16 @@ fn change(current: String, proposed: String) -> String {
     }
 }
 
+/// Whether any recommendation names a cluster: only then do the table and CSV get that column.
+fn any_cluster(recs: &[Recommendation]) -> bool {
+    recs.iter().any(|r| !r.key.workload.cluster.is_empty())
+}
+
 fn table(recs: &[Recommendation]) -> String {
     let header =
         ["NAMESPACE", "WORKLOAD", "CONTAINER", "CPU REQUEST", "CPU LIMIT", "MEM REQUEST", "MEM LIMIT", "CONF", "NOTE"];
     let mut rows: Vec<[String; 9]> = Vec::new();
+    let with_cluster = any_cluster(recs);
     for r in recs {
         let cur = r.current.unwrap_or_default();
         let wl = format!("{}/{}", r.key.workload.kind.to_lowercase(), r.key.workload.name);
@@ -207,17 +217,25 @@ fn table(recs: &[Recommendation]) -> String {
             note,
         ]);
     }
-    let mut widths = header.map(str::len);
+    let mut header: Vec<String> = header.map(String::from).to_vec();
+    let mut rows: Vec<Vec<String>> = rows.into_iter().map(Vec::from).collect();
+    if with_cluster {
+        header.insert(0, "CLUSTER".into());
+        for (row, r) in rows.iter_mut().zip(recs) {
+            row.insert(0, if r.key.workload.cluster.is_empty() { "-".into() } else { r.key.workload.cluster.clone() });
+        }
+    }
+    let mut widths: Vec<usize> = header.iter().map(String::len).collect();
     for row in &rows {
         for (w, cell) in widths.iter_mut().zip(row) {
             *w = (*w).max(cell.chars().count());
         }
     }
     let line = |cells: &[String]| {
-        let padded: Vec<String> = cells.iter().zip(widths).map(|(c, w)| format!("{c:<w$}")).collect();
+        let padded: Vec<String> = cells.iter().zip(&widths).map(|(c, w)| format!("{c:<w$}")).collect();
         padded.join("  ").trim_end().to_string() + "\n"
     };
-    let mut out = line(&header.map(String::from));
+    let mut out = line(&header);
     for row in &rows {
         out.push_str(&line(row));
     }
@@ -251,7 +269,9 @@ pub fn printable(text: &str) -> String {
 
 fn csv_text(recs: &[Recommendation]) -> String {
     let mut w = csv::Writer::from_writer(Vec::new());
-    w.write_record([
+    let with_cluster = any_cluster(recs);
+    let cluster_column = with_cluster.then_some("cluster");
+    w.write_record(cluster_column.into_iter().chain([
         "namespace",
         "workload_kind",
         "workload",
@@ -268,13 +288,14 @@ fn csv_text(recs: &[Recommendation]) -> String {
         "confidence",
         "samples",
         "pods",
-    ])
+    ]))
     .expect("in-memory write");
     let num = |v: Option<f64>| v.map_or(String::new(), |x| round6(x).to_string());
     for r in recs {
         let s = r.sizing();
         let c = r.current.unwrap_or_default();
-        w.write_record([
+        let cluster = with_cluster.then(|| printable(&r.key.workload.cluster));
+        w.write_record(cluster.into_iter().chain([
             printable(&r.key.workload.namespace),
             printable(&r.key.workload.kind),
             printable(&r.key.workload.name),
@@ -291,7 +312,7 @@ fn csv_text(recs: &[Recommendation]) -> String {
             format!("{:.2}", r.confidence),
             r.samples.to_string(),
             r.pods.to_string(),
-        ])
+        ]))
         .expect("in-memory write");
     }
     String::from_utf8(w.into_inner().expect("flush")).expect("utf-8")

@@ -75,7 +75,8 @@ impl Notice {
             .containers
             .iter()
             .flat_map(|c| {
-                let id = ReportDoc::container_id(&c.namespace, &c.workload.kind, &c.workload.name, &c.container);
+                let id =
+                    ReportDoc::container_id(&c.cluster, &c.namespace, &c.workload.kind, &c.workload.name, &c.container);
                 c.risk.flags.iter().filter(|f| f.code != "current_unknown").map(move |f| format!("{id}: {}", f.text))
             })
             .collect();

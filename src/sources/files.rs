@@ -8,7 +8,11 @@ use crate::domain::{canonical_kind, parse_quantity, parse_timestamp, Sample};
 use polars::prelude::*;
 use std::path::{Path, PathBuf};
 
-/// Column names of the long format, in the order the store writes them.
+/// The optional column naming each row's cluster; absent or empty means no cluster.
+pub const CLUSTER_COLUMN: &str = "cluster";
+
+/// Column names of the long format, in the order the store writes them (the store adds
+/// `CLUSTER_COLUMN` first, only to parts where some row has a cluster).
 pub const SAMPLE_COLUMNS: [&str; 8] =
     ["timestamp", "namespace", "workload_kind", "workload", "pod", "container", "cpu_cores", "memory_bytes"];
 
@@ -99,6 +103,7 @@ fn read_csv(path: &Path) -> Result<ReadOutcome, SourceError> {
     let csv_err = |e: csv::Error| SourceError::Csv { path: path.to_path_buf(), message: e.to_string() };
     let headers = reader.headers().map_err(csv_err)?.clone();
     let index = column_indexes(path, headers.iter().map(str::trim))?;
+    let cluster_index = headers.iter().position(|h| h.trim() == CLUSTER_COLUMN);
     let mut outcome = ReadOutcome::default();
     let mut record = csv::StringRecord::new();
     loop {
@@ -110,7 +115,11 @@ fn read_csv(path: &Path) -> Result<ReadOutcome, SourceError> {
         let line = record.position().map_or(0, csv::Position::line);
         let field = |i: usize| record.get(index[i]).map(str::trim);
         match row_from_fields(line, field) {
-            Ok(sample) => outcome.samples.push(sample),
+            Ok(mut sample) => {
+                sample.cluster =
+                    cluster_index.and_then(|i| record.get(i)).map_or_else(String::new, |c| c.trim().into());
+                outcome.samples.push(sample)
+            }
             Err(bad) => record_bad(&mut outcome, bad),
         }
     }
@@ -156,6 +165,7 @@ fn row_from_fields<'a>(line: u64, field: impl Fn(usize) -> Option<&'a str>) -> R
         container: text(5)?.to_string(),
         cpu_cores,
         memory_bytes,
+        ..Default::default()
     };
     Ok(sample)
 }
@@ -187,8 +197,12 @@ pub fn samples_to_frame(samples: &[Sample]) -> PolarsResult<DataFrame> {
     let ts = Int64Chunked::from_vec("timestamp".into(), samples.iter().map(|s| s.timestamp_ms).collect())
         .into_datetime(TimeUnit::Milliseconds, None)
         .into_column();
-    let columns = vec![
-        ts,
+    let mut columns = vec![ts];
+    // Without any cluster the part keeps the original eight columns, byte for byte.
+    if samples.iter().any(|s| !s.cluster.is_empty()) {
+        columns.push(Column::new(CLUSTER_COLUMN.into(), strings(|s| &s.cluster)));
+    }
+    columns.extend([
         Column::new("namespace".into(), strings(|s| &s.namespace)),
         Column::new("workload_kind".into(), strings(|s| &s.workload_kind)),
         Column::new("workload".into(), strings(|s| &s.workload)),
@@ -196,7 +210,7 @@ pub fn samples_to_frame(samples: &[Sample]) -> PolarsResult<DataFrame> {
         Column::new("container".into(), strings(|s| &s.container)),
         Column::new("cpu_cores".into(), samples.iter().map(|s| s.cpu_cores).collect::<Vec<f64>>()),
         Column::new("memory_bytes".into(), samples.iter().map(|s| s.memory_bytes).collect::<Vec<f64>>()),
-    ];
+    ]);
     DataFrame::new(samples.len(), columns)
 }
 
@@ -204,6 +218,8 @@ pub fn samples_to_frame(samples: &[Sample]) -> PolarsResult<DataFrame> {
 pub struct FrameColumns<'a> {
     pub timestamp_ms: Vec<Option<i64>>,
     pub strings: [&'a StringChunked; 5],
+    /// The optional cluster column (nulls allowed: no cluster).
+    pub cluster: Option<&'a StringChunked>,
     pub cpu: Float64Chunked,
     pub memory: Float64Chunked,
 }
@@ -232,7 +248,11 @@ pub fn frame_columns<'a>(path: &Path, df: &'a DataFrame) -> Result<FrameColumns<
         let cast = col.cast(&DataType::Float64).map_err(|_| type_err(name, "number"))?;
         Ok(cast.f64().expect("cast to f64").clone())
     };
-    Ok(FrameColumns { timestamp_ms, strings, cpu: float("cpu_cores")?, memory: float("memory_bytes")? })
+    let cluster = match df.column(CLUSTER_COLUMN) {
+        Ok(c) => Some(c.str().map_err(|_| type_err(CLUSTER_COLUMN, "string"))?),
+        Err(_) => None,
+    };
+    Ok(FrameColumns { timestamp_ms, strings, cluster, cpu: float("cpu_cores")?, memory: float("memory_bytes")? })
 }
 
 fn timestamps_ms(col: &Column) -> Option<Vec<Option<i64>>> {
@@ -253,10 +273,12 @@ pub fn samples_from_frame(path: &Path, df: &DataFrame) -> Result<ReadOutcome, So
     let mut outcome = ReadOutcome::default();
     outcome.samples.reserve(df.height());
     let mut iters = cols.strings.map(|c| c.iter());
+    let mut clusters = cols.cluster.map(|c| c.iter());
     for (row, ((ts, cpu), mem)) in cols.timestamp_ms.iter().zip(cols.cpu.iter()).zip(cols.memory.iter()).enumerate() {
         let strings = iters.each_mut().map(|it| it.next().flatten());
+        let cluster = clusters.as_mut().and_then(|it| it.next().flatten()).unwrap_or_default();
         match row_from_values(row as u64 + 1, *ts, strings, cpu, mem) {
-            Ok(s) => outcome.samples.push(s),
+            Ok(s) => outcome.samples.push(Sample { cluster: cluster.to_string(), ..s }),
             Err(bad) => record_bad(&mut outcome, bad),
         }
     }
@@ -288,6 +310,7 @@ fn row_from_values(
         container: text[4].to_string(),
         cpu_cores: usage(6, cpu)?,
         memory_bytes: usage(7, mem)?,
+        ..Default::default()
     })
 }
 
@@ -343,6 +366,18 @@ mod tests {
     }
 
     #[test]
+    fn csv_cluster_column_is_optional() {
+        let text = format!("cluster,{HEADER}prod-eu,2026-11-20T10:00:00Z,shop,Deployment,api,api-1,nginx,1,1\n,2026-11-20T10:00:00Z,shop,Deployment,api,api-1,nginx,1,1\n");
+        let (_d, path) = write_temp("s.csv", &text);
+        let clusters: Vec<String> =
+            read_sample_file(&path, false).unwrap().samples.into_iter().map(|s| s.cluster).collect();
+        assert_eq!(clusters, ["prod-eu", ""]);
+        let (_d, path) =
+            write_temp("s.csv", &format!("{HEADER}2026-11-20T10:00:00Z,shop,Deployment,api,api-1,nginx,1,1\n"));
+        assert_eq!(read_sample_file(&path, false).unwrap().samples[0].cluster, "");
+    }
+
+    #[test]
     fn empty_file_is_an_error() {
         let (_d, path) = write_temp("s.csv", HEADER);
         assert!(matches!(read_sample_file(&path, false), Err(SourceError::Empty { .. })));
@@ -360,6 +395,8 @@ mod tests {
                 container: "php-fpm".into(),
                 cpu_cores: 0.1 * i as f64,
                 memory_bytes: 1e8 + i as f64,
+                // Some rows with a cluster, some without: the column holds both.
+                cluster: if i % 2 == 1 { "prod-eu".into() } else { String::new() },
             })
             .collect();
         let mut df = samples_to_frame(&samples).unwrap();

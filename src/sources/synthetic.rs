@@ -158,6 +158,7 @@ impl FleetSpec {
                     // Quantise like metrics-server does (whole Ki, tenth of a millicore).
                     cpu_cores: (cpu.max(0.0) * 10_000.0).round() / 10_000.0,
                     memory_bytes: (mem / 1024.0).round() * 1024.0,
+                    ..Default::default()
                 });
             }
         }
@@ -235,6 +236,7 @@ fn hpa_api(start: i64, days: i64, emit: &mut dyn FnMut(Sample)) {
                 container: "php-fpm".into(),
                 cpu_cores: (cpu.max(0.0) * 10_000.0).round() / 10_000.0,
                 memory_bytes: (mem / 1024.0).round() * 1024.0,
+                ..Default::default()
             });
         }
     }
@@ -266,6 +268,7 @@ fn shaped(
                 container: container.into(),
                 cpu_cores: (cpu.max(0.0) * 10_000.0).round() / 10_000.0,
                 memory_bytes: (mem / 1024.0).round() * 1024.0,
+                ..Default::default()
             });
         }
     }

@@ -142,6 +142,7 @@ fn sample(ts: i64, ns: &str, workload: &str, pod: &str, container: &str, cpu: f6
         container: container.to_string(),
         cpu_cores: cpu.max(0.0),
         memory_bytes: mem.max(0.0),
+        ..Default::default()
     }
 }
 

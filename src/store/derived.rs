@@ -85,6 +85,7 @@ mod tests {
             container: "nginx".into(),
             cpu_cores: 0.1,
             memory_bytes: 1e6,
+            ..Default::default()
         }
     }
 

@@ -52,12 +52,25 @@ impl PhpFpmFacts {
     }
 }
 
-fn key(v: &Value) -> Option<ContainerKey> {
+/// The key of one entry; `cluster` is the side file's own (an entry's `cluster` wins). Side
+/// files written before clusters were recorded have none.
+fn key(v: &Value, cluster: &str) -> Option<ContainerKey> {
     let s = |k: &str| v.get(k)?.as_str().map(String::from);
     Some(ContainerKey {
-        workload: Workload { namespace: s("namespace")?, kind: s("workload_kind")?, name: s("workload")? },
+        workload: Workload {
+            cluster: s("cluster").unwrap_or_else(|| cluster.to_string()),
+            namespace: s("namespace")?,
+            kind: s("workload_kind")?,
+            name: s("workload")?,
+        },
         container: s("container")?,
     })
+}
+
+fn file_cluster(v: &Value) -> &str {
+    // Not `cluster`: CloudWatch state files name their EKS cluster there since before
+    // clusters were recorded on samples, and those samples have none.
+    v.get("identity_cluster").and_then(Value::as_str).unwrap_or_default()
 }
 
 impl Facts {
@@ -91,6 +104,8 @@ impl Facts {
     }
 
     fn add_collector(&mut self, v: &Value) {
+        let cluster = file_cluster(v);
+        let key = |c: &Value| key(c, cluster);
         for c in v.get("containers").and_then(Value::as_array).into_iter().flatten() {
             if let (Some(k), Some(r)) =
                 (key(c), c.get("resources").and_then(|r| serde_json::from_value(r.clone()).ok()))
@@ -117,6 +132,8 @@ impl Facts {
     }
 
     fn add_prometheus(&mut self, v: &Value) {
+        let cluster = file_cluster(v);
+        let key = |c: &Value| key(c, cluster);
         for c in v.get("current").and_then(Value::as_array).into_iter().flatten() {
             let Some(k) = key(c) else { continue };
             let resources: Option<Resources> = c.get("resources").and_then(|r| serde_json::from_value(r.clone()).ok());
@@ -165,7 +182,12 @@ mod tests {
         std::fs::write(dir.path().join("imports/garbage.json"), "{not json").unwrap();
         let facts = Facts::load(dir.path());
         let k = |c: &str| ContainerKey {
-            workload: Workload { namespace: "shop".into(), kind: "Deployment".into(), name: "api".into() },
+            workload: Workload {
+                namespace: "shop".into(),
+                kind: "Deployment".into(),
+                name: "api".into(),
+                ..Default::default()
+            },
             container: c.into(),
         };
         assert_eq!(facts.current[&k("php-fpm")].cpu_request_cores, Some(1.0));
@@ -174,5 +196,32 @@ mod tests {
         assert_eq!(facts.oom_limit(&k("php-fpm"), Some(200)), None, "before the window");
         assert_eq!(facts.oom_limit(&k("envoy"), None), Some(5e8));
         assert_eq!(facts.oom_limit(&k("nginx"), None), None);
+    }
+
+    #[test]
+    fn side_files_key_their_facts_by_the_recorded_cluster() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("imports")).unwrap();
+        let entry = r#"{"namespace":"shop","workload_kind":"Deployment","workload":"api","container":"php-fpm",
+            "resources":{"cpu_request_cores":1.0,"cpu_limit_cores":null,"memory_request_bytes":null,"memory_limit_bytes":null}}"#;
+        let write = |name: &str, head: &str| {
+            std::fs::write(dir.path().join("imports").join(name), format!(r#"{{{head}"current":[{entry}]}}"#)).unwrap()
+        };
+        write("prometheus-a.json", r#""identity_cluster":"prod-eu","#);
+        // A CloudWatch state file from before clusters were recorded: `cluster` is its EKS name only.
+        write("cloudwatch-b.json", r#""cluster":"eks-1","#);
+        let facts = Facts::load(dir.path());
+        let key = |cluster: &str| ContainerKey {
+            workload: Workload {
+                cluster: cluster.into(),
+                namespace: "shop".into(),
+                kind: "Deployment".into(),
+                name: "api".into(),
+            },
+            container: "php-fpm".into(),
+        };
+        assert!(facts.current.contains_key(&key("prod-eu")));
+        assert!(facts.current.contains_key(&key("")));
+        assert_eq!(facts.current.len(), 2);
     }
 }

@@ -9,9 +9,11 @@ use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// A borrowed row, valid for the duration of the visitor call.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, Default)]
 pub struct SampleRef<'a> {
     pub timestamp_ms: i64,
+    /// Empty: no cluster recorded (parts written before clusters were, or without one).
+    pub cluster: &'a str,
     pub namespace: &'a str,
     pub workload_kind: &'a str,
     pub workload: &'a str,
@@ -28,6 +30,7 @@ impl SampleRef<'_> {
     pub fn from_sample(s: &crate::domain::Sample) -> SampleRef<'_> {
         SampleRef {
             timestamp_ms: s.timestamp_ms,
+            cluster: &s.cluster,
             namespace: &s.namespace,
             workload_kind: &s.workload_kind,
             workload: &s.workload,
@@ -181,23 +184,33 @@ fn visit_frame(
     let names = cols.strings.map(|c| c.downcast_as_array());
     let (cpu, memory) = (cols.cpu.cont_slice().map_err(|_| null())?, cols.memory.cont_slice().map_err(|_| null())?);
     let views = names.map(|a| a.views().as_slice());
+    let cluster_views = cols.cluster.map(|c| c.downcast_as_array().views().as_slice());
     // Rows come sorted by container and pod, and equal dictionary-decoded strings share one
     // view, so comparing five 16-byte views finds where a run starts without touching text.
     let mut last_views = [u128::MAX; 5];
+    let mut last_cluster_view = u128::MAX;
     let mut current: [&str; 5] = [""; 5];
+    let mut current_cluster = "";
     let mut series = 0;
     for (i, ts) in cols.timestamp_ms.iter().enumerate() {
+        let cluster_view = cluster_views.map_or(0, |v| v[i].as_u128());
         // Pod and container first: they change most often.
-        if [3, 4, 2, 1, 0].into_iter().any(|c| views[c][i].as_u128() != last_views[c]) {
+        if [3, 4, 2, 1, 0].into_iter().any(|c| views[c][i].as_u128() != last_views[c])
+            || cluster_view != last_cluster_view
+        {
             for c in 0..5 {
                 last_views[c] = views[c][i].as_u128();
                 current[c] = names[c].value(i);
             }
+            last_cluster_view = cluster_view;
+            // A null cluster (a file's empty cell) is no cluster.
+            current_cluster = cols.cluster.and_then(|c| c.get(i)).unwrap_or_default();
             series = NEXT_SERIES.fetch_add(1, Ordering::Relaxed);
         }
         let [namespace, workload_kind, workload, pod, container] = current;
         visit(SampleRef {
             timestamp_ms: ts.ok_or_else(null)?,
+            cluster: current_cluster,
             namespace,
             workload_kind,
             workload,
@@ -226,6 +239,7 @@ mod tests {
             container: "nginx".into(),
             cpu_cores: cpu,
             memory_bytes: 1e6,
+            ..Default::default()
         }
     }
 
@@ -235,6 +249,7 @@ mod tests {
             .scan(None, None, |r| {
                 rows.push(Sample {
                     timestamp_ms: r.timestamp_ms,
+                    cluster: r.cluster.into(),
                     namespace: r.namespace.into(),
                     workload_kind: r.workload_kind.into(),
                     workload: r.workload.into(),
@@ -263,6 +278,18 @@ mod tests {
         want.sort_by(|a, b| a.store_order(b));
         assert_eq!(collect(&store), want);
         assert_eq!(store.latest_timestamp().unwrap(), Some(99 * 3_600_000));
+    }
+
+    #[test]
+    fn clusters_keep_same_named_rows_apart() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open_or_create(dir.path()).unwrap();
+        let in_cluster = |cluster: &str| Sample { cluster: cluster.into(), ..sample(0, "a", 1.0) };
+        let report = store.append(vec![in_cluster("eu"), in_cluster("us"), sample(0, "a", 1.0)]).unwrap();
+        assert_eq!((report.written, report.duplicates), (3, 0), "same names, same instant, three clusters");
+        assert_eq!(store.append(vec![in_cluster("us")]).unwrap().duplicates, 1);
+        let clusters: Vec<String> = collect(&store).into_iter().map(|s| s.cluster).collect();
+        assert_eq!(clusters, ["", "eu", "us"]);
     }
 
     #[test]

@@ -119,12 +119,15 @@ pub(crate) struct RowKey(String, i64);
 
 impl RowKey {
     fn of(row: &super::SampleRef<'_>) -> Self {
-        Self(joined(&[row.namespace, row.workload_kind, row.workload, row.pod, row.container]), row.timestamp_ms)
+        Self(
+            joined(&[row.cluster, row.namespace, row.workload_kind, row.workload, row.pod, row.container]),
+            row.timestamp_ms,
+        )
     }
 }
 
 fn row_key(s: &Sample) -> RowKey {
-    RowKey(joined(&[&s.namespace, &s.workload_kind, &s.workload, &s.pod, &s.container]), s.timestamp_ms)
+    RowKey(joined(&[&s.cluster, &s.namespace, &s.workload_kind, &s.workload, &s.pod, &s.container]), s.timestamp_ms)
 }
 
 fn joined(parts: &[&str]) -> String {

@@ -29,6 +29,12 @@ fn current_settings(
     overlay: Option<&std::path::Path>,
     input: &crate::cli::args::InputArgs,
 ) -> Result<HashMap<ContainerKey, Resources>> {
+    let clusters = || series.iter().map(|s| s.key.workload.cluster.as_str());
+    if let Some(dir) = overlay {
+        super::recommend::one_cluster(&format!("the overlay {}", dir.display()), clusters())?;
+    } else if let Some(source) = crate::cli::live::source_name(input) {
+        super::recommend::one_cluster(&source, clusters())?;
+    }
     let workloads = crate::cli::live::current_settings(overlay, input)?.workloads;
     let mut current = HashMap::new();
     for s in series {

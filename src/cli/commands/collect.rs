@@ -35,6 +35,8 @@ struct Settings {
     retries: u32,
     scope: Scope,
     connect: ConnectOptions,
+    /// `--cluster`: recorded on every sample and in the side record.
+    cluster: String,
 }
 
 fn duration_arg(text: &str, flag: &str) -> anyhow::Result<Duration> {
@@ -53,6 +55,7 @@ pub fn run(args: &MetricsServerArgs, out: &mut dyn Write) -> anyhow::Result<u8> 
             .transpose()?
             .map(|d| Instant::now() + d),
         max_rounds: if args.once { Some(1) } else { args.rounds },
+        cluster: args.cluster.clone().unwrap_or_default(),
         once: args.once,
         flush_every: args.flush_every.max(1),
         inventory_refresh: duration_arg(&args.inventory_refresh, "inventory-refresh")?,
@@ -360,7 +363,8 @@ impl Collector<'_> {
             line.push_str(&format!(", {} container(s) with unparsable usage skipped", round.bad_values));
         }
         log_routine(&line);
-        self.buffer.samples.extend(round.samples);
+        let cluster = &self.settings.cluster;
+        self.buffer.samples.extend(round.samples.into_iter().map(|s| Sample { cluster: cluster.clone(), ..s }));
         self.buffer.rounds += 1;
     }
 
@@ -381,6 +385,7 @@ impl Collector<'_> {
             ));
         }
         self.state.record_flushed(&buffer.windows);
+        self.state.identity_cluster.clone_from(&self.settings.cluster);
         let path = state_path(self.store.root());
         let dir = path.parent().expect("state file has a directory");
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;

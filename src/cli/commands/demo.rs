@@ -86,6 +86,7 @@ pub fn run(args: &DemoArgs, out: &mut dyn Write) -> Result<u8> {
             window: None,
             namespaces: vec![],
             workloads: vec![],
+            cluster: None,
             skip_bad_rows: false,
             traffic_shares: vec![],
             rescan: false,

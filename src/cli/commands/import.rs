@@ -23,7 +23,11 @@ pub fn run(args: &ImportArgs, out: &mut dyn Write) -> Result<u8> {
                 }
             });
         }
-        batches.push((file, outcome.samples));
+        let mut samples = outcome.samples;
+        if let Some(cluster) = &args.cluster {
+            samples.iter_mut().filter(|s| s.cluster.is_empty()).for_each(|s| s.cluster.clone_from(cluster));
+        }
+        batches.push((file, samples));
     }
     progress.finish_and_clear();
     let store = AnyStore::open_or_create(args.store.as_deref().expect("clap requires --store"), &args.s3.options())?;

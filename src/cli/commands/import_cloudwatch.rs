@@ -42,6 +42,10 @@ struct State {
     finished_at: Option<String>,
     /// Requests and limits per workload container (read by `store::facts`).
     current: Vec<ContainerSettings>,
+    /// The cluster recorded on the samples and keying `current` (state files written before
+    /// clusters were recorded lack it, and their samples have none).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    identity_cluster: String,
 }
 
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
@@ -147,6 +151,7 @@ pub fn run(args: &CloudwatchArgs, out: &mut dyn Write) -> Result<u8> {
         if Store::is_store(&args.store) { load_state(&state_path)? } else { None }.unwrap_or_default();
     let first_run = state.through_ms.is_none() && state.pending.is_none();
     state.cluster = args.cluster.clone();
+    state.identity_cluster = args.cluster.clone();
     state.region = clients.region.clone();
     state.namespaces = args.namespaces.clone();
     let mut run = Run {
@@ -265,10 +270,11 @@ impl Run<'_> {
         Ok(self.store.as_ref().expect("just opened"))
     }
 
-    fn append(&mut self, samples: Vec<Sample>) -> Result<()> {
+    fn append(&mut self, mut samples: Vec<Sample>) -> Result<()> {
         if samples.is_empty() {
             return Ok(());
         }
+        samples.iter_mut().for_each(|s| s.cluster.clone_from(&self.args.cluster));
         let writing = Instant::now();
         let report = self.store()?.append(samples)?;
         self.totals.store_time += writing.elapsed();

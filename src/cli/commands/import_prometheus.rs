@@ -37,6 +37,9 @@ struct State {
     finished_at: Option<String>,
     /// Requests and limits (kube_pod_container_resource_*) and OOM-killed pods per workload container.
     current: Vec<ContainerSettings>,
+    /// The cluster the samples and `current` belong to (`--cluster`, else the --cluster-label value).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    identity_cluster: String,
 }
 
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
@@ -74,6 +77,8 @@ const APPEND_ROWS: usize = 100_000;
 /// window (or every FLUSH_ROWS rows) in time order, in slices of disjoint time ranges.
 #[derive(Default)]
 struct Buffer {
+    /// The cluster of every row.
+    cluster: String,
     /// (namespace, workload kind, workload, pod, container) of each series seen.
     labels: Vec<[String; 5]>,
     rows: Vec<Row>,
@@ -160,6 +165,7 @@ impl Buffer {
                     let [namespace, workload_kind, workload, pod, container] = labels[r.series as usize].clone();
                     crate::domain::Sample {
                         timestamp_ms: r.timestamp_ms,
+                        cluster: self.cluster.clone(),
                         namespace,
                         workload_kind,
                         workload,
@@ -259,6 +265,8 @@ pub fn run(args: &PrometheusArgs, out: &mut dyn Write) -> Result<u8> {
     let first_run = state.finished_at.is_none() && state.through_ms.is_none();
     state.source = source;
     state.step_ms = step;
+    state.identity_cluster =
+        args.cluster.clone().or_else(|| scope.cluster.as_ref().map(|(_, v)| v.clone())).unwrap_or_default();
 
     // What to fetch: the window in progress first (resume), then everything after what is stored.
     let mut windows = Vec::new();
@@ -326,7 +334,7 @@ pub fn run(args: &PrometheusArgs, out: &mut dyn Write) -> Result<u8> {
         state.pending = Some(Pending { window: *window, done });
         save_state(&state_path, &state)?;
         // Batches are stored once per window (or every FLUSH_ROWS rows): see `Buffer`.
-        let mut buffer = Buffer::default();
+        let mut buffer = Buffer { cluster: state.identity_cluster.clone(), ..Buffer::default() };
         let mut buffered_pods: Vec<(String, String)> = Vec::new();
         let flush = |buffer: &mut Buffer,
                      pods: &mut Vec<(String, String)>,
@@ -567,6 +575,9 @@ pub fn import_for_sizing(input: &InputArgs, default_window: Option<&str>) -> Res
         headers: p.headers.clone(),
         bearer_token_file: p.bearer_token_file.clone(),
         cluster_label: p.cluster_label.clone(),
+        // The --cluster-label value names the cluster, as on `import prometheus`; the sizing
+        // commands' own --cluster only filters.
+        cluster: None,
         concurrency: 4,
         max_points: 500_000,
         timeout: "120s".into(),
@@ -641,6 +652,7 @@ mod tests {
             container: container.into(),
             cpu_cores: t as f64 / 1e9,
             memory_bytes: 1.0 + t as f64,
+            ..Default::default()
         }
     }
 

@@ -172,6 +172,12 @@ pub fn size_all(
     let plan = Plan { policy, strategy, force, overlay: &overlay.workloads, runtimes: &overlay.runtimes };
     let mut recommendations = recommend_all(&selection, &plan)?;
     shares_name_known_workloads(&flagged, &recommendations)?;
+    let clusters = || recommendations.iter().map(|r| r.key.workload.cluster.as_str());
+    if let Some(dir) = overlay_dir {
+        one_cluster(&format!("the overlay {}", dir.display()), clusters())?;
+    } else if let Some(source) = crate::cli::live::source_name(input) {
+        one_cluster(&source, clusters())?;
+    }
     let hpa_patches = apply_hpa_advice(&overlay.hpas, &mut recommendations);
     let runtime_patches = runtime_patches(&overlay.workloads, &overlay.runtimes, &recommendations);
     Ok(SizingRun { selection, overlay, recommendations, hpa_patches, runtime_patches })
@@ -210,6 +216,21 @@ pub fn run(args: &RecommendArgs, out: &mut dyn Write) -> Result<u8> {
     out.write_all(render(args.output, &doc, recs).as_bytes())?;
     let changed = recs.iter().any(changes_anything);
     Ok(if args.fail_on_change && changed { 1 } else { 0 })
+}
+
+/// An overlay (or a live cluster) is one cluster: its current settings and patches must not be
+/// matched against, or made from, several clusters' workloads of the same names.
+pub fn one_cluster<'a>(target: &str, clusters: impl Iterator<Item = &'a str>) -> Result<()> {
+    let clusters: std::collections::BTreeSet<&str> = clusters.collect();
+    if clusters.len() > 1 {
+        let names: Vec<&str> = clusters.iter().map(|c| if c.is_empty() { "(no cluster)" } else { c }).collect();
+        anyhow::bail!(
+            "the samples hold {} clusters ({}) and {target} is one; choose it with --cluster NAME",
+            clusters.len(),
+            names.join(", "),
+        );
+    }
+    Ok(())
 }
 
 /// For each workload an HPA scales: explains what the new requests do to scaling (in every

@@ -25,12 +25,14 @@ pub fn run(args: &SynthArgs, out: &mut dyn Write) -> Result<u8> {
         return run_scenarios(args, out);
     }
     let spec = spec(args)?;
+    let cluster = args.cluster.clone().unwrap_or_default();
+    let in_cluster = |s: Sample| Sample { cluster: cluster.clone(), ..s };
     if let Some(dir) = &args.store {
         let store = AnyStore::open_or_create(dir, &args.s3.options())?;
         let mut total = 0;
         for day in 0..spec.days {
             let mut rows = Vec::new();
-            spec.generate_day(day, |s| rows.push(s));
+            spec.generate_day(day, |s| rows.push(in_cluster(s)));
             total += store.append(rows)?.written;
         }
         writeln!(
@@ -45,7 +47,7 @@ pub fn run(args: &SynthArgs, out: &mut dyn Write) -> Result<u8> {
     let path = args.out.as_deref().expect("clap requires --out or --store");
     let mut rows = Vec::new();
     for day in 0..spec.days {
-        spec.generate_day(day, |s| rows.push(s));
+        spec.generate_day(day, |s| rows.push(in_cluster(s)));
     }
     write_samples(path, &mut rows)?;
     writeln!(
@@ -112,9 +114,12 @@ pub fn write_samples(path: &Path, rows: &mut [Sample]) -> Result<()> {
         }
         "csv" => {
             let mut w = csv::Writer::from_writer(&mut bytes);
-            w.write_record(crate::sources::SAMPLE_COLUMNS)?;
+            // The optional column only when some row has a cluster, as the store does.
+            let with_cluster = rows.iter().any(|s| !s.cluster.is_empty());
+            let cluster_column = with_cluster.then_some(crate::sources::files::CLUSTER_COLUMN);
+            w.write_record(cluster_column.into_iter().chain(crate::sources::SAMPLE_COLUMNS))?;
             for s in rows.iter() {
-                w.write_record([
+                w.write_record(with_cluster.then(|| s.cluster.clone()).into_iter().chain([
                     crate::domain::format_timestamp(s.timestamp_ms),
                     s.namespace.clone(),
                     s.workload_kind.clone(),
@@ -123,7 +128,7 @@ pub fn write_samples(path: &Path, rows: &mut [Sample]) -> Result<()> {
                     s.container.clone(),
                     s.cpu_cores.to_string(),
                     s.memory_bytes.to_string(),
-                ])?;
+                ]))?;
             }
             w.flush()?;
             drop(w);

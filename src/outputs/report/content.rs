@@ -159,9 +159,19 @@ fn workload_title(ns: &str, kind: &str, name: &str) -> String {
     format!("{ns} / {}/{name}", kind.to_lowercase())
 }
 
+/// `cluster / ` before a title, for workloads with a cluster.
+fn cluster_title(cluster: &str) -> String {
+    if cluster.is_empty() {
+        String::new()
+    } else {
+        format!("{cluster} / ")
+    }
+}
+
 fn anchor(c: &ContainerDoc) -> String {
     format!(
-        "c-{}-{}-{}-{}",
+        "c-{}{}-{}-{}-{}",
+        super::cluster_prefix(&c.cluster),
         super::slug(&c.namespace),
         super::slug(&c.workload.kind),
         super::slug(&c.workload.name),
@@ -343,8 +353,13 @@ fn changes_table(doc: &ReportDoc, out: &mut Vec<Block>) {
     out.push(Block::Para(vec![t(
         "Per container (per pod): now → proposed, with the change. Confidence grows to 100% with a week of history. Cost is per month for all its pods.",
     )]));
-    let mut rows = Vec::new();
+    // One table per cluster, under its name, when the samples named clusters.
+    let mut groups: Vec<(&str, Vec<Vec<Line>>)> = Vec::new();
     for (r, c) in doc.recommendations.iter().zip(&doc.containers) {
+        if groups.last().is_none_or(|(cluster, _)| *cluster != c.cluster) {
+            groups.push((&c.cluster, Vec::new()));
+        }
+        let rows = &mut groups.last_mut().expect("pushed above").1;
         let s = settings(r);
         let mut row: Vec<Line> = vec![
             vec![t(workload_title(&r.namespace, &r.workload.kind, &r.workload.name))],
@@ -359,6 +374,15 @@ fn changes_table(doc: &ReportDoc, out: &mut Vec<Block>) {
         row.push(if flags.is_empty() { vec![t("none")] } else { vec![Inline::Flag(flags.join(", "))] });
         rows.push(row);
     }
+    for (cluster, rows) in groups {
+        if !cluster.is_empty() {
+            out.push(heading(3, format!("Cluster {cluster}"), format!("cluster-{}", super::slug(cluster))));
+        }
+        changes_rows(rows, out);
+    }
+}
+
+fn changes_rows(rows: Vec<Vec<Line>>, out: &mut Vec<Block>) {
     out.push(Block::Table {
         head: [
             "workload",
@@ -502,7 +526,12 @@ fn containers(report: &Report, out: &mut Vec<Block>) {
     for (r, c) in doc.recommendations.iter().zip(&doc.containers) {
         out.push(heading(
             3,
-            format!("{} / {}", workload_title(&r.namespace, &r.workload.kind, &r.workload.name), r.container),
+            format!(
+                "{}{} / {}",
+                cluster_title(&c.cluster),
+                workload_title(&r.namespace, &r.workload.kind, &r.workload.name),
+                r.container
+            ),
             anchor(c),
         ));
         out.push(Block::Image {
@@ -596,8 +625,14 @@ fn workloads(report: &Report, out: &mut Vec<Block>) {
     for (w, data) in doc.workloads.iter().zip(&report.workloads) {
         out.push(heading(
             3,
-            workload_title(&w.namespace, &w.kind, &w.name),
-            format!("w-{}-{}-{}", super::slug(&w.namespace), super::slug(&w.kind), super::slug(&w.name)),
+            format!("{}{}", cluster_title(&w.cluster), workload_title(&w.namespace, &w.kind, &w.name)),
+            format!(
+                "w-{}{}-{}-{}",
+                super::cluster_prefix(&w.cluster),
+                super::slug(&w.namespace),
+                super::slug(&w.kind),
+                super::slug(&w.name)
+            ),
         ));
         out.push(Block::Image {
             src: w.heatmap.clone(),

@@ -194,6 +194,8 @@ pub struct RiskDoc {
 
 #[derive(Debug, Serialize)]
 pub struct ContainerDoc {
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub cluster: String,
     pub namespace: String,
     pub workload: WorkloadRefDoc,
     pub container: String,
@@ -208,6 +210,8 @@ pub struct ContainerDoc {
 
 #[derive(Debug, Serialize)]
 pub struct WorkloadDoc {
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub cluster: String,
     pub namespace: String,
     pub kind: String,
     pub name: String,
@@ -283,8 +287,9 @@ pub fn exposure_share(above: u64, samples: u64) -> f64 {
 pub const SETTINGS: [&str; 4] = ["CPU request", "CPU limit", "memory request", "memory limit"];
 
 impl ReportDoc {
-    pub fn container_id(namespace: &str, kind: &str, name: &str, container: &str) -> String {
-        format!("{namespace}/{kind}/{name}/{container}")
+    pub fn container_id(cluster: &str, namespace: &str, kind: &str, name: &str, container: &str) -> String {
+        let cluster = if cluster.is_empty() { String::new() } else { format!("{cluster}:") };
+        format!("{cluster}{namespace}/{kind}/{name}/{container}")
     }
 }
 
@@ -314,16 +319,34 @@ pub fn slug(text: &str) -> String {
         .collect()
 }
 
+/// `cluster.` for anchors of a workload with a cluster, so two clusters' workloads of the
+/// same name stay apart.
+pub fn cluster_prefix(cluster: &str) -> String {
+    if cluster.is_empty() {
+        String::new()
+    } else {
+        format!("{}.", slug(cluster))
+    }
+}
+
+/// The workload's name parts for file names: its cluster first when it has one.
+fn name_parts<'a>(w: &'a Workload, kind: &'a str) -> Vec<&'a str> {
+    let cluster = (!w.cluster.is_empty()).then_some(w.cluster.as_str());
+    cluster.into_iter().chain([w.namespace.as_str(), kind, w.name.as_str()]).collect()
+}
+
 /// Chart files are named by `names::file_stem`, so two containers never share one.
 fn chart_name(key: &ContainerKey) -> String {
     let w = &key.workload;
     let kind = crate::outputs::names::kind_word(&w.kind);
-    format!("charts/{}.usage.png", crate::outputs::names::file_stem(&[&w.namespace, &kind, &w.name, &key.container]))
+    let mut parts = name_parts(w, &kind);
+    parts.push(&key.container);
+    format!("charts/{}.usage.png", crate::outputs::names::file_stem(&parts))
 }
 
 fn heatmap_name(w: &Workload) -> String {
     let kind = crate::outputs::names::kind_word(&w.kind);
-    format!("charts/{}.cpu-by-hour.svg", crate::outputs::names::file_stem(&[&w.namespace, &kind, &w.name]))
+    format!("charts/{}.cpu-by-hour.svg", crate::outputs::names::file_stem(&name_parts(w, &kind)))
 }
 
 pub const WEEKDAYS: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
@@ -507,6 +530,7 @@ pub fn build(input: &ReportInput<'_>) -> Report {
         let cost_proposed =
             sizing.map(|s| monthly_cost(&input.prices, replicas, s.cpu_request_cores, s.memory_request_bytes));
         containers.push(ContainerDoc {
+            cluster: r.key.workload.cluster.clone(),
             namespace: r.key.workload.namespace.clone(),
             workload: WorkloadRefDoc { kind: r.key.workload.kind.clone(), name: r.key.workload.name.clone() },
             container: r.key.container.clone(),
@@ -553,6 +577,7 @@ pub fn build(input: &ReportInput<'_>) -> Report {
         let recs: Vec<&Recommendation> = input.recommendations.iter().filter(|r| &r.key.workload == w).collect();
         let proposed_pod_request = recs.iter().map(|r| r.sizing().map(|s| s.cpu_request_cores)).sum::<Option<f64>>();
         workloads.push(WorkloadDoc {
+            cluster: w.cluster.clone(),
             namespace: w.namespace.clone(),
             kind: w.kind.clone(),
             name: w.name.clone(),

@@ -60,6 +60,9 @@ pub struct PrevCurrent {
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct PrevRecommendation {
+    /// Reports written before clusters were recorded have none.
+    #[serde(default)]
+    pub cluster: String,
     pub namespace: String,
     pub workload: PrevWorkload,
     pub container: String,
@@ -129,7 +132,7 @@ fn reason(rationale: &[String], setting: &str) -> Option<String> {
 }
 
 fn id(r: &PrevRecommendation) -> String {
-    super::ReportDoc::container_id(&r.namespace, &r.workload.kind, &r.workload.name, &r.container)
+    super::ReportDoc::container_id(&r.cluster, &r.namespace, &r.workload.kind, &r.workload.name, &r.container)
 }
 
 fn status_words(s: &str) -> &str {

@@ -134,6 +134,7 @@ pub fn parse_event(message: &str, namespaces: &[String]) -> Parsed {
             container: container.to_string(),
             cpu_cores: cpu_millicores / 1000.0,
             memory_bytes: memory,
+            ..Default::default()
         },
         resources: Resources {
             cpu_request_cores: setting(&event, "container_cpu_request", 1e-3),

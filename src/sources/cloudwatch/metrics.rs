@@ -453,6 +453,7 @@ pub fn convert(
             container: id.container.clone(),
             cpu_cores: c,
             memory_bytes: m,
+            ..Default::default()
         });
     }
     (out, resolution)

@@ -218,6 +218,7 @@ pub fn samples_from_metrics(
                 container: c.name.clone(),
                 cpu_cores: cpu,
                 memory_bytes: mem,
+                ..Default::default()
             });
         }
         if any {
@@ -266,6 +267,9 @@ pub struct CollectorState {
     /// "namespace/pod" -> newest metrics timestamp (epoch ms) stored.
     #[serde(default)]
     pub flushed_windows: BTreeMap<String, i64>,
+    /// The cluster recorded on the samples (`--cluster`); keys `containers` and `oom_kills` too.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub identity_cluster: String,
 }
 
 /// OOM kills kept in the side file (the newest ones).

@@ -599,6 +599,7 @@ pub fn join_samples(
                 container: container.clone(),
                 cpu_cores: cpu,
                 memory_bytes: mem,
+                ..Default::default()
             });
         }
     }
