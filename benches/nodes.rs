@@ -23,7 +23,12 @@ fn fleet(days: i64) -> Vec<Series> {
     let mut all = Vec::new();
     for w in 0..WORKLOADS {
         let key = ContainerKey {
-            workload: Workload { namespace: "bench".into(), kind: "Deployment".into(), name: format!("app-{w}") },
+            workload: Workload {
+                cluster: String::new(),
+                namespace: "bench".into(),
+                kind: "Deployment".into(),
+                name: format!("app-{w}"),
+            },
             container: "app".into(),
         };
         let pods: Vec<String> = (0..2 * PODS_PER_WORKLOAD).map(|p| format!("app-{w}-{p}")).collect();

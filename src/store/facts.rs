@@ -125,8 +125,11 @@ impl Facts {
     }
 
     fn add_php_fpm(&mut self, v: &Value) {
+        let cluster = file_cluster(v);
         for c in v.get("php_fpm").and_then(Value::as_array).into_iter().flatten() {
-            let (Some(k), Ok(f)) = (key(c), serde_json::from_value::<PhpFpmFacts>(c.clone())) else { continue };
+            let (Some(k), Ok(f)) = (key(c, cluster), serde_json::from_value::<PhpFpmFacts>(c.clone())) else {
+                continue;
+            };
             self.php_fpm.entry(k).or_default().merge(&f);
         }
     }

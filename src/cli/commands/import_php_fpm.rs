@@ -19,6 +19,7 @@ pub fn record(
     owners: &Owners,
     series: &BTreeSet<(String, String, String)>,
     state_path: &Path,
+    cluster: &str,
 ) -> Result<usize> {
     let figures =
         fetch(client, scope, range.end_ms, range.end_ms - range.start_ms).context("reading php-fpm exporter series")?;
@@ -56,7 +57,7 @@ pub fn record(
             v
         })
         .collect();
-    let text = serde_json::to_string_pretty(&serde_json::json!({ "php_fpm": list }))?;
+    let text = serde_json::to_string_pretty(&serde_json::json!({ "identity_cluster": cluster, "php_fpm": list }))?;
     crate::outputs::write_file(&path, text.as_bytes()).with_context(|| format!("writing {}", path.display()))?;
     Ok(per_container.len())
 }

@@ -414,7 +414,15 @@ pub fn run(args: &PrometheusArgs, out: &mut dyn Write) -> Result<u8> {
     if !ksm.settings.is_empty() {
         state.current = ksm.settings.clone();
     }
-    let php_fpm = super::import_php_fpm::record(&client, &scope, range, &ksm.owners, &totals.series, &state_path)?;
+    let php_fpm = super::import_php_fpm::record(
+        &client,
+        &scope,
+        range,
+        &ksm.owners,
+        &totals.series,
+        &state_path,
+        &state.identity_cluster,
+    )?;
     state.finished_at = Some(format_timestamp(now));
     save_state(&state_path, &state)?;
     store.sync_side_files().context("uploading the import state")?;
