@@ -38,9 +38,20 @@ pub struct PhpFpmFacts {
     pub max_children_reached: Option<f64>,
 }
 
+impl From<crate::sources::php_fpm_exporter::PodFigures> for PhpFpmFacts {
+    fn from(f: crate::sources::php_fpm_exporter::PodFigures) -> Self {
+        PhpFpmFacts {
+            per_child_peak_bytes: f.per_child_peak_bytes,
+            max_active: f.max_active,
+            max_total: f.max_total,
+            max_children_reached: f.max_children_reached,
+        }
+    }
+}
+
 impl PhpFpmFacts {
-    /// Two imports of the same container: the higher of each figure.
-    fn merge(&mut self, other: &PhpFpmFacts) {
+    /// Two imports (or two pods) of the same container: the higher of each figure.
+    pub fn merge(&mut self, other: &PhpFpmFacts) {
         let max = |a: Option<f64>, b: Option<f64>| match (a, b) {
             (Some(x), Some(y)) => Some(x.max(y)),
             (x, y) => x.or(y),

@@ -33,15 +33,7 @@ pub fn record(
         let containers = series.iter().filter(|(n, p, _)| *n == ns && *p == pod).map(|(_, _, c)| c.as_str());
         let Some(container) = php_container(containers) else { continue };
         let (kind, workload, _) = owners.resolve(&ns, &pod);
-        let entry = per_container.entry((ns.clone(), kind, workload, container.to_string())).or_default();
-        let max = |a: Option<f64>, b: Option<f64>| match (a, b) {
-            (Some(x), Some(y)) => Some(x.max(y)),
-            (x, y) => x.or(y),
-        };
-        entry.per_child_peak_bytes = max(entry.per_child_peak_bytes, f.per_child_peak_bytes);
-        entry.max_active = max(entry.max_active, f.max_active);
-        entry.max_total = max(entry.max_total, f.max_total);
-        entry.max_children_reached = max(entry.max_children_reached, f.max_children_reached);
+        per_container.entry((ns.clone(), kind, workload, container.to_string())).or_default().merge(&f.into());
     }
     if per_container.is_empty() || (fetched == 0 && found_before > 0) {
         return Ok(0);
