@@ -466,3 +466,13 @@ fn collector_facts_give_current_values_and_oom_kills_raise_memory() {
     };
     assert_eq!(nginx(&before), nginx(&after));
 }
+
+#[test]
+fn sizing_without_samples_names_both_sources() {
+    for cmd in ["recommend", "report", "backtest"] {
+        let out = podsizer().arg(cmd).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{cmd}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("--input <PATH>|--prometheus <URL>"), "{cmd}: {err}");
+    }
+}

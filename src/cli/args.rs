@@ -93,11 +93,12 @@ With --node SHAPE, each holdout's pods are also placed onto nodes of that alloca
   NODE COST         node-hours x $/node-hour (default: the shape's cores and GiB at the unit prices)\n\n\
 Default prices: $0.04 per core-hour, $0.005 per GiB-hour.";
 
-/// Which samples to read.
+/// Which samples to read: files and stores, Prometheus, or both.
 #[derive(Debug, Args, Clone)]
+#[command(group(clap::ArgGroup::new("samples").required(true).multiple(true).args(["inputs", "prometheus"])))]
 pub struct InputArgs {
     /// Sample file (.csv, .parquet), store directory or s3://BUCKET/PREFIX store; repeat to combine several.
-    #[arg(short, long = "input", value_name = "PATH", required_unless_present = "prometheus")]
+    #[arg(short, long = "input", value_name = "PATH")]
     pub inputs: Vec<PathBuf>,
     #[command(flatten)]
     pub prometheus: PrometheusInputArgs,

@@ -25,7 +25,7 @@ pub enum MetricsServerError {
     )]
     Unauthorized { what: String, message: String },
     #[error(
-        "403 Forbidden {what}: RBAC rule missing: the collector's identity needs `{rule}` (deploy/collector/rbac.yaml \
+        "403 Forbidden {what}: RBAC rule missing: the identity podsizer runs as needs `{rule}` (deploy/collector/rbac.yaml \
 has the ClusterRole) ({message})"
     )]
     Forbidden { what: String, rule: String, message: String },
