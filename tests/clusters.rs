@@ -2,20 +2,15 @@
 //! apart (recommendations, patches, report, back-test), and a store written before clusters
 //! were recorded reads and sizes exactly as it did.
 
+#[path = "support/demo.rs"]
+mod demo;
 use assert_cmd::Command;
+use demo::{fixtures, kubectl};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 
-fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures")
-}
-
 fn podsizer() -> Command {
     Command::cargo_bin("podsizer").unwrap()
-}
-
-fn kubectl() -> String {
-    std::env::var("PODSIZER_KUBECTL").unwrap_or_else(|_| "kubectl".into())
 }
 
 fn copy_tree(from: &Path, to: &Path) {

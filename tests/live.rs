@@ -5,31 +5,13 @@
 #[path = "support/fake_api.rs"]
 mod fake_api;
 
+#[path = "support/demo.rs"]
+mod demo;
 use assert_cmd::Command;
+use demo::{fixtures, gitops_copy, kubectl};
 use fake_api::{Cluster, FakeApi};
 use serde_json::Value;
-use std::path::{Path, PathBuf};
-
-fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures")
-}
-
-fn kubectl() -> String {
-    std::env::var("PODSIZER_KUBECTL").unwrap_or_else(|_| "kubectl".into())
-}
-
-fn gitops_copy() -> (tempfile::TempDir, PathBuf) {
-    let dir = tempfile::tempdir().unwrap();
-    let status = std::process::Command::new("cp")
-        .arg("-r")
-        .arg(fixtures().join("demo/gitops"))
-        .arg(dir.path())
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let overlay = dir.path().join("gitops/overlays/production");
-    (dir, overlay)
-}
+use std::path::Path;
 
 /// The objects `kubectl kustomize` renders for the overlay, as the API server would list them.
 fn rendered_objects(overlay: &Path) -> Vec<Value> {

@@ -1,18 +1,16 @@
 //! `--notify-webhook`: the summary a report posts to Slack or Teams, checked against a
 //! loopback stand-in for the webhook; the webhook URL (a credential) never shows in output.
 
+#[path = "support/demo.rs"]
+mod demo;
 use assert_cmd::Command;
+use demo::{fixtures, gitops_copy};
 use serde_json::Value;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
-use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 const SECRET: &str = "T0000SECRET/B0000SECRET/xoxSECRETtoken";
-
-fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures")
-}
 
 /// What the stand-in received: (method, path, content type, body).
 type Received = Arc<Mutex<Vec<(String, String, String, String)>>>;
@@ -59,19 +57,6 @@ fn webhook(status: u16, answer: &'static str) -> (String, Received) {
         }
     });
     (url, received)
-}
-
-fn gitops_copy() -> (tempfile::TempDir, PathBuf) {
-    let dir = tempfile::tempdir().unwrap();
-    let status = std::process::Command::new("cp")
-        .arg("-r")
-        .arg(fixtures().join("demo/gitops"))
-        .arg(dir.path())
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let overlay = dir.path().join("gitops/overlays/production");
-    (dir, overlay)
 }
 
 /// `podsizer report` on the demo week with its overlay, the webhook URL in the environment.

@@ -1,7 +1,10 @@
 //! The binary in the user's shell: the kubectl plugin form, bash completion, man pages,
 //! `--quiet` and what piped output holds.
 
+#[path = "support/demo.rs"]
+mod demo;
 use assert_cmd::Command;
+use demo::{fixtures, gitops_copy, kubectl};
 use std::path::{Path, PathBuf};
 
 fn binary() -> PathBuf {
@@ -10,14 +13,6 @@ fn binary() -> PathBuf {
 
 fn podsizer() -> Command {
     Command::cargo_bin("podsizer").unwrap()
-}
-
-fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures")
-}
-
-fn kubectl() -> String {
-    std::env::var("PODSIZER_KUBECTL").unwrap_or_else(|_| "kubectl".into())
 }
 
 /// A folder holding only `kubectl-podsizer`, a symlink to the built binary.
@@ -145,19 +140,6 @@ fn man_pages_for_the_command_and_each_subcommand() {
     assert!(out.join("podsizer-import-prometheus.1").exists());
     let count = std::fs::read_dir(&out).unwrap().count();
     assert!(stdout_of(&output).contains(&format!("wrote {count} man page(s)")), "{}", stdout_of(&output));
-}
-
-fn gitops_copy() -> (tempfile::TempDir, PathBuf) {
-    let dir = tempfile::tempdir().unwrap();
-    let status = std::process::Command::new("cp")
-        .arg("-r")
-        .arg(fixtures().join("demo/gitops"))
-        .arg(dir.path())
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let overlay = dir.path().join("gitops/overlays/production");
-    (dir, overlay)
 }
 
 #[test]
