@@ -12,6 +12,17 @@ pub mod runtime_patches;
 pub mod runtime_settings;
 pub mod yaml;
 
+/// The HTTP client the bot and the notifications post with: statuses come back as answers (the
+/// caller words the error), and nothing hangs longer than 30 s.
+pub(crate) fn http_agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(std::time::Duration::from_secs(30)))
+        .user_agent(concat!("podsizer/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .new_agent()
+}
+
 pub use format::{document, render, OutputFormat};
 
 /// Temp file, fsync, rename: an interrupted run never leaves half a file behind.

@@ -196,12 +196,7 @@ fn teams_payload(notice: &Notice) -> Value {
 /// Posts the payload. Nothing in an error comes from the URL.
 pub fn send(url: &str, payload: &Value) -> Result<(), NotifyError> {
     use std::io::Read;
-    let agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .timeout_global(Some(std::time::Duration::from_secs(30)))
-        .user_agent(concat!("podsizer/", env!("CARGO_PKG_VERSION")))
-        .build()
-        .new_agent();
+    let agent = super::http_agent();
     let transport = |e: &dyn std::fmt::Display| NotifyError::Transport { message: redact(&e.to_string(), url) };
     let body = serde_json::to_vec(payload).expect("JSON value serialises");
     let mut response =

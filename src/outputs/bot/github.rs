@@ -39,12 +39,7 @@ pub struct GitHub {
 
 impl GitHub {
     pub fn new(api: &str, repo: &str, token: String) -> Self {
-        let agent = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .timeout_global(Some(std::time::Duration::from_secs(30)))
-            .user_agent(concat!("podsizer/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .new_agent();
+        let agent = crate::outputs::http_agent();
         Self { api: api.trim_end_matches('/').to_string(), repo: repo.to_string(), token, agent, writes: 0 }
     }
 
