@@ -6,7 +6,7 @@
 //! Jobs), PodMetrics, joining, and the store append of every sample.
 
 mod common;
-#[path = "../tests/support/fake_api.rs"]
+#[path = "../tests/integration/support/fake_api.rs"]
 mod fake_api;
 
 use fake_api::{add_usage, owned_json, pod_json, Cluster, FakeApi};

@@ -5,7 +5,7 @@
 //! mid-week that replaces every pod, 1-minute samples; PODSIZER_BENCH_CONTAINERS and
 //! PODSIZER_BENCH_DAYS change the size) is written as cAdvisor + kube-state-metrics OpenMetrics
 //! text, backfilled with `promtool` and served by `prometheus` on a free loopback port (the
-//! fixtures of tests/support/prometheus.rs). The TSDB blocks are cached under
+//! fixtures of tests/integration/support/prometheus.rs). The TSDB blocks are cached under
 //! target/bench-data/ and rebuilt when they end more than 12 hours ago (krr always reads the
 //! history up to now) or when PODSIZER_BENCH_FRESH=1.
 //!
@@ -58,7 +58,7 @@
 //! both.
 
 mod common;
-#[path = "../tests/support/prometheus.rs"]
+#[path = "../tests/integration/support/prometheus.rs"]
 mod prometheus;
 
 use podsizer::domain::{format_timestamp, DAY_MS};

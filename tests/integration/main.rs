@@ -1,0 +1,24 @@
+//! The integration tests: one binary (one link of polars, the AWS SDKs and kube), a module per
+//! area, helpers in `support`. Run one area with `cargo test --release --test integration AREA::`.
+
+mod support;
+
+mod backtest;
+mod bad_inputs;
+mod cli;
+mod cloudwatch;
+mod clusters;
+mod collector;
+mod golden;
+mod hostile;
+mod incremental;
+mod live;
+mod notify;
+mod pr;
+mod prometheus;
+mod properties;
+mod remote_read;
+mod report;
+mod runtimes;
+mod s3_store;
+mod shell;
