@@ -3,11 +3,9 @@
 
 pub mod args;
 pub mod commands;
-mod day_usage;
-pub mod inputs;
-mod live;
 mod notify;
 pub mod progress;
+pub mod resolve;
 pub mod s3;
 pub mod shell;
 

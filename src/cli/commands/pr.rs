@@ -5,7 +5,8 @@
 
 use crate::analysis::backtest::Prices;
 use crate::cli::args::PrArgs;
-use crate::cli::commands::recommend::{load_policy, size_all, SizingRun};
+use crate::cli::commands::recommend::sizing_run;
+use crate::engine::sizing::SizingRun;
 use crate::domain::parse_quantity;
 use crate::outputs::bot::git::Repo;
 use crate::outputs::bot::github::GitHub;
@@ -154,8 +155,7 @@ fn propose(
     out: &mut dyn Write,
 ) -> Result<u8> {
     let overlay_dir = overlay_inside(repo.dir(), &args.overlay)?;
-    let policy = load_policy(args.policy.as_deref())?;
-    let run = size_all(&args.input, Some(&overlay_dir), &policy, &args.strategy, false)?;
+    let run = sizing_run(&args.input, Some(&overlay_dir), args.policy.as_deref(), &args.strategy, false)?;
     let (overlay, recs) = (&run.overlay, &run.recommendations);
     let changes = text::significant_changes(recs, thresholds);
     if changes.is_empty() {

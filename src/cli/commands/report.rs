@@ -2,7 +2,7 @@
 //! `recommend` does (same `recommend_all`), then adds charts, costs, risks and the
 //! comparison with last week. Reads the overlay but never writes a patch.
 
-use super::recommend::{load_policy, size_all};
+use super::recommend::sizing_run;
 use crate::cli::args::ReportArgs;
 use crate::outputs::bot::text::{significant_changes, Thresholds};
 use crate::outputs::notify::Notice;
@@ -19,10 +19,10 @@ pub fn run(args: &ReportArgs, out: &mut dyn Write) -> Result<u8> {
     })?;
     let prices = args.prices.prices()?;
     crate::cli::notify::check(&args.notify)?;
-    let policy = load_policy(args.policy.as_deref())?;
     let previous = args.previous.as_deref().map(PreviousReport::load).transpose().context("--previous")?;
     // The same sizing as `recommend` (HPA advice included); a report writes no patch.
-    let run = size_all(&args.input, args.kustomize.as_deref(), &policy, &args.strategy, args.force)?;
+    let run =
+        sizing_run(&args.input, args.kustomize.as_deref(), args.policy.as_deref(), &args.strategy, args.force)?;
     let (selection, recs) = (&run.selection, &run.recommendations);
     let series = selection.series()?;
     let input = ReportInput {
@@ -37,7 +37,7 @@ pub fn run(args: &ReportArgs, out: &mut dyn Write) -> Result<u8> {
             .kustomize
             .as_ref()
             .map(|d| d.display().to_string())
-            .or_else(|| crate::cli::live::source_name(&args.input)),
+            .or_else(|| crate::cli::resolve::live(&args.input).map(|l| l.describe())),
         previous: previous.as_ref(),
         nodes: &args.nodes,
     };

@@ -4,43 +4,49 @@
 //! change, and what the cluster returns to on the next sync); the cluster is read to show
 //! where the two disagree: someone changed the cluster by hand, or a sync is pending.
 
-use crate::cli::args::{InputArgs, LiveArgs};
+use super::{EngineError, Note, Result};
 use crate::domain::{human_bytes, Cpu, Resources};
 use crate::outputs::kustomize::{self, Overlay, RenderedHpa, RenderedWorkload};
 use crate::sources::cluster::{read_live_objects, LiveScope};
 use crate::sources::metrics_server::client::ConnectOptions;
-use anyhow::{Context, Result};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-fn wanted(live: &LiveArgs) -> bool {
-    live.live || live.kubeconfig.is_some() || live.context.is_some()
+/// Reading current settings from a live cluster.
+#[derive(Debug, Clone, Default)]
+pub struct LiveSettings {
+    /// Kubeconfig [default: KUBECONFIG, ~/.kube/config, then the in-cluster service account].
+    pub kubeconfig: Option<PathBuf>,
+    /// Kubeconfig context [default: the current one].
+    pub context: Option<String>,
+    /// Only these namespaces (all when empty).
+    pub namespaces: Vec<String>,
 }
 
-/// Where current settings come from when the cluster gives them, for the report's header.
-pub fn source_name(input: &InputArgs) -> Option<String> {
-    let live = &input.live;
-    wanted(live).then(|| live.context.as_ref().map_or_else(|| "the live cluster".into(), |c| format!("context {c}")))
-}
-
-/// Current settings for a run: the overlay's, the cluster's, or the overlay's with drift shown.
-pub fn current_settings(overlay_dir: Option<&Path>, input: &InputArgs) -> Result<Overlay> {
-    let overlay = overlay_dir.map(kustomize::render_overlay).transpose()?;
-    let live = &input.live;
-    if !wanted(live) {
-        return Ok(overlay.unwrap_or_default());
+impl LiveSettings {
+    /// Where current settings come from, for the report's header and messages.
+    pub fn describe(&self) -> String {
+        self.context.as_ref().map_or_else(|| "the live cluster".into(), |c| format!("context {c}"))
     }
+}
+
+/// Current settings for a run: the overlay's, the cluster's, or the overlay's with drift in the notes.
+pub fn current_settings(
+    overlay_dir: Option<&Path>,
+    live: Option<&LiveSettings>,
+    notes: &mut Vec<Note>,
+) -> Result<Overlay> {
+    let overlay = overlay_dir.map(kustomize::render_overlay).transpose()?;
+    let Some(live) = live else { return Ok(overlay.unwrap_or_default()) };
     let connect = ConnectOptions {
         kubeconfig: live.kubeconfig.clone(),
         context: live.context.clone(),
         request_timeout: Some(Duration::from_secs(30)),
     };
-    let scope = LiveScope { namespaces: input.namespaces.clone() };
-    let live = read_live_objects(&connect, &scope).context("reading current settings from the cluster (--live)")?;
-    for note in &live.notes {
-        eprintln!("note: {note}");
-    }
-    let yaml = live.yaml;
+    let scope = LiveScope { namespaces: live.namespaces.clone() };
+    let objects = read_live_objects(&connect, &scope).map_err(EngineError::Live)?;
+    notes.extend(objects.notes.iter().map(|n| Note::Warning(format!("note: {n}"))));
+    let yaml = objects.yaml;
     let label = Path::new("the cluster");
     let cluster = Overlay {
         workloads: kustomize::parse_workloads(label, &yaml)?,
@@ -48,9 +54,7 @@ pub fn current_settings(overlay_dir: Option<&Path>, input: &InputArgs) -> Result
         runtimes: crate::outputs::runtime_settings::parse_runtimes(&yaml),
     };
     let Some(overlay) = overlay else { return Ok(cluster) };
-    for line in drift(&overlay, &cluster) {
-        eprintln!("drift: {line}");
-    }
+    notes.extend(drift(&overlay, &cluster).into_iter().map(|line| Note::Drift(format!("drift: {line}"))));
     Ok(overlay)
 }
 

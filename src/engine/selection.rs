@@ -1,16 +1,47 @@
-//! Resolving `--input` paths, the time window and filters, and streaming matching rows.
+//! Which samples a run reads: inputs (sample files and stores), the time window `[since,
+//! until)`, namespace/workload/cluster filters and traffic shares; and the usage built from them.
 
-use super::args::InputArgs;
+use super::{EngineError, Note, Progress, Result};
+use crate::analysis::backtest::{Series, SeriesBuilder};
 use crate::analysis::traffic::TrafficShare;
 use crate::analysis::{ContainerUsage, UsageBuilder};
-use crate::domain::{parse_duration, parse_timestamp, Sample};
+use crate::domain::Sample;
 use crate::sources::files::read_sample_file;
 use crate::store::{SampleRef, Store};
-use anyhow::{bail, Context, Result};
 use std::collections::HashMap;
 use std::path::PathBuf;
 
-/// One resolved input.
+/// One input as the caller resolved it: a path (sample file or store folder), or a store it
+/// opened itself (an S3 mirror, a Prometheus cache).
+#[derive(Debug)]
+pub enum InputSpec {
+    Path(PathBuf),
+    Store(Store),
+}
+
+/// What to read, resolved: no strings left to parse.
+#[derive(Debug, Default)]
+pub struct SelectionSettings {
+    pub inputs: Vec<InputSpec>,
+    pub since: Option<i64>,
+    pub until: Option<i64>,
+    /// History ending at `until` or just after the newest sample, when `since` is not given;
+    /// `None` with no bounds selects everything.
+    pub window_ms: Option<i64>,
+    pub namespaces: Vec<String>,
+    /// Workload name globs.
+    pub workloads: Vec<String>,
+    /// Only this cluster's rows; rows without a cluster match only when unset.
+    pub cluster: Option<String>,
+    /// Traffic shares to project to full traffic.
+    pub traffic: Vec<TrafficShare>,
+    /// Skip bad rows of sample files (reported in the notes) instead of failing.
+    pub skip_bad_rows: bool,
+    /// Rebuild stores' per-day usage summaries instead of reusing them.
+    pub rescan: bool,
+}
+
+/// One opened input.
 pub enum Input {
     Store(Store),
     Samples { path: PathBuf, samples: Vec<Sample> },
@@ -23,70 +54,26 @@ pub struct Selection {
     pub until: Option<i64>,
     namespaces: Vec<String>,
     workloads: Vec<String>,
-    /// Only this cluster's rows (`--cluster`); rows without a cluster match only when unset.
     pub cluster: Option<String>,
-    /// Traffic shares to project to full traffic (`--traffic-share`).
     pub traffic: Vec<TrafficShare>,
-    /// What each projection did, per workload name, for the rationale.
-    pub projections: std::cell::RefCell<HashMap<String, String>>,
-    /// Rebuild stores' per-day usage summaries instead of reusing them (`--rescan`).
+    /// What each traffic projection did, per container, for the rationale.
+    projections: HashMap<String, String>,
     rescan: bool,
+    /// Notes and warnings from opening the inputs and from the filters.
+    pub notes: Vec<Note>,
+    /// How the last usage build used each store's day summaries (store root, figures).
+    pub day_stats: Vec<(PathBuf, super::DayStats)>,
 }
 
-pub const DEFAULT_WINDOW: &str = "14d";
-
-pub fn open_inputs(args: &InputArgs, default_window: Option<&str>) -> Result<Vec<Input>> {
-    let mut inputs = Vec::new();
-    let mut paths = args.inputs.clone();
-    if args.prometheus.prometheus.is_some() {
-        paths.push(super::commands::import_prometheus::import_for_sizing(args, default_window)?);
-    }
-    let mut seen = std::collections::HashSet::new();
-    for path in &paths {
-        // The same file or store named twice (`-i X -i X`, or through a link) would count twice.
-        if !seen.insert(std::fs::canonicalize(path).unwrap_or_else(|_| path.clone())) {
-            eprintln!("note: {} is given more than once; read once", path.display());
-            continue;
-        }
-        if let Some(mirror) = super::s3::open_input(path, args, default_window)? {
-            inputs.push(Input::Store(mirror));
-        } else if path.is_dir() {
-            inputs.push(Input::Store(Store::open(path)?));
-        } else if path.exists() {
-            let outcome = read_sample_file(path, args.skip_bad_rows)?;
-            if outcome.skipped_count > 0 {
-                eprintln!(
-                    "warning: {}: skipped {} bad row(s); first: {}",
-                    path.display(),
-                    outcome.skipped_count,
-                    outcome.skipped[0]
-                );
-            }
-            inputs.push(Input::Samples { path: path.clone(), samples: outcome.samples });
-        } else {
-            // The system's reason: a symlink loop or a permission is not "no such file".
-            let reason =
-                std::fs::metadata(path).err().map_or_else(|| "not a file or directory".into(), |e| e.to_string());
-            bail!("{}: {reason}", path.display());
-        }
-    }
-    Ok(inputs)
-}
-
-/// Resolves the window: explicit bounds win; otherwise `--window` (default 14 days) ending at
-/// `--until` or just after the newest sample (not "now", so old exports still work).
-pub fn select(args: &InputArgs) -> Result<Selection> {
-    select_with_default(args, Some(DEFAULT_WINDOW))
-}
-
-/// Like `select`; with `default_window == None` and no bounds given, everything is selected.
-pub fn select_with_default(args: &InputArgs, default_window: Option<&str>) -> Result<Selection> {
-    let inputs = open_inputs(args, default_window)?;
-    let until = args.until.as_deref().map(parse_timestamp).transpose().context("--until")?;
-    let mut since = args.since.as_deref().map(parse_timestamp).transpose().context("--since")?;
-    let mut end = until;
-    if let (None, Some(window)) = (since, args.window.as_deref().or(default_window)) {
-        let window = parse_duration(window).context("--window")?;
+/// Opens the inputs and resolves the window: explicit bounds win; otherwise `window_ms` ending
+/// at `until` or just after the newest sample (not "now", so old exports still work).
+pub fn select(settings: SelectionSettings) -> Result<Selection> {
+    let SelectionSettings { inputs, since, until, window_ms, namespaces, workloads, cluster, traffic, skip_bad_rows, rescan } =
+        settings;
+    let mut notes = Vec::new();
+    let inputs = open_inputs(inputs, skip_bad_rows, &mut notes)?;
+    let (mut since, mut end) = (since, until);
+    if let (None, Some(window)) = (since, window_ms) {
         if end.is_none() {
             end = latest(&inputs)?.map(|t| t + 1);
         }
@@ -94,21 +81,61 @@ pub fn select_with_default(args: &InputArgs, default_window: Option<&str>) -> Re
     }
     if let (Some(s), Some(u)) = (since, until) {
         if s >= u {
-            bail!("--since must be before --until");
+            return Err(EngineError::EmptyWindow);
         }
     }
-    let traffic = args.traffic_shares.iter().map(|t| TrafficShare::parse(t)).collect::<Result<Vec<_>, _>>()?;
     Ok(Selection {
         inputs,
         since,
         until: end,
-        namespaces: args.namespaces.clone(),
-        workloads: args.workloads.clone(),
-        cluster: args.cluster.clone(),
+        namespaces,
+        workloads,
+        cluster,
         traffic,
-        projections: Default::default(),
-        rescan: args.rescan,
+        projections: HashMap::new(),
+        rescan,
+        notes,
+        day_stats: Vec::new(),
     })
+}
+
+fn open_inputs(specs: Vec<InputSpec>, skip_bad_rows: bool, notes: &mut Vec<Note>) -> Result<Vec<Input>> {
+    let mut inputs = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    for spec in specs {
+        let path = match spec {
+            InputSpec::Store(store) => {
+                inputs.push(Input::Store(store));
+                continue;
+            }
+            InputSpec::Path(path) => path,
+        };
+        // The same file or store named twice (`-i X -i X`, or through a link) would count twice.
+        if !seen.insert(std::fs::canonicalize(&path).unwrap_or_else(|_| path.clone())) {
+            notes.push(Note::Warning(format!("note: {} is given more than once; read once", path.display())));
+            continue;
+        }
+        if path.is_dir() {
+            inputs.push(Input::Store(Store::open(&path)?));
+        } else if path.exists() {
+            let outcome = read_sample_file(&path, skip_bad_rows)?;
+            if outcome.skipped_count > 0 {
+                notes.push(Note::Warning(format!(
+                    "warning: {}: skipped {} bad row(s); first: {}",
+                    path.display(),
+                    outcome.skipped_count,
+                    outcome.skipped[0]
+                )));
+            }
+            inputs.push(Input::Samples { path, samples: outcome.samples });
+        } else {
+            // The system's reason: a symlink loop or a permission is not "no such file".
+            let reason =
+                std::fs::metadata(&path).err().map_or_else(|| "not a file or directory".into(), |e| e.to_string());
+            return Err(EngineError::Input { path, reason });
+        }
+    }
+    Ok(inputs)
 }
 
 fn latest(inputs: &[Input]) -> Result<Option<i64>> {
@@ -166,11 +193,11 @@ impl Selection {
     }
 
     /// Raw series per container (for back-tests), in container order.
-    pub fn series(&self) -> Result<Vec<crate::analysis::backtest::Series>> {
-        let mut builder = crate::analysis::backtest::SeriesBuilder::default();
+    pub fn series(&self) -> Result<Vec<Series>> {
+        let mut builder = SeriesBuilder::default();
         let rows = self.for_each(|r| builder.observe(r))?;
         if rows == 0 {
-            bail!("no samples match the selection");
+            return Err(EngineError::NoSamples(String::new()));
         }
         let mut series = builder.finish();
         for s in &mut series {
@@ -211,16 +238,16 @@ impl Selection {
     pub fn skip_traffic_for(&mut self, workload: &str, hpa: &str) {
         if let Some(i) = self.traffic.iter().position(|t| t.workload == workload) {
             let share = self.traffic.remove(i);
-            crate::cli::progress::note(&format!(
+            self.notes.push(Note::Note(format!(
                 "note: --traffic-share {workload}: ignored, HPA `{hpa}` scales its replicas with traffic (measured at {})",
                 share.describe()
-            ));
+            )));
         }
     }
 
     /// Usage per container over the selection. Stores are read through their per-day usage
     /// summaries; with a traffic share, rows go through raw series to be projected.
-    pub fn usage(&self) -> Result<Vec<ContainerUsage>> {
+    pub fn usage(&mut self, progress: &dyn Progress) -> Result<Vec<ContainerUsage>> {
         if !self.traffic.is_empty() {
             return self.usage_projected();
         }
@@ -248,9 +275,10 @@ impl Selection {
         for input in &self.inputs {
             match input {
                 Input::Store(store) => {
-                    let (store_rows, stats) = super::day_usage::add_store_usage(store, &window, &mut builder)?;
+                    let (store_rows, stats) =
+                        super::day_usage::add_store_usage(store, &window, &mut builder, progress, &mut self.notes)?;
                     rows += store_rows;
-                    super::stat(&format!("store={} {stats:?}", store.root().display()));
+                    self.day_stats.push((store.root().to_path_buf(), stats));
                 }
                 Input::Samples { samples, .. } => {
                     for r in samples.iter().map(SampleRef::from_sample).filter(|r| self.keep(r)) {
@@ -261,14 +289,19 @@ impl Selection {
             }
         }
         if rows == 0 {
-            bail!(self.nothing_selected());
+            return Err(EngineError::NoSamples(self.nothing_selected()));
         }
         Ok(builder.finish())
     }
 
+    /// What the traffic projection did to this container's usage, for its rationale.
+    pub fn projection(&self, key: &crate::domain::ContainerKey) -> Option<&String> {
+        self.projections.get(&key.to_string())
+    }
+
     fn nothing_selected(&self) -> String {
         format!(
-            "no samples match the selection (window {} to {}, namespaces {:?}, workloads {:?}{})",
+            " (window {} to {}, namespaces {:?}, workloads {:?}{})",
             self.since.map_or("-".into(), crate::domain::format_timestamp),
             self.until.map_or("-".into(), crate::domain::format_timestamp),
             self.namespaces,
@@ -279,9 +312,9 @@ impl Selection {
 
     /// Usage with traffic shares projected to full traffic (rows of projected workloads go
     /// through their raw series first).
-    fn usage_projected(&self) -> Result<Vec<ContainerUsage>> {
+    fn usage_projected(&mut self) -> Result<Vec<ContainerUsage>> {
         let mut builder = UsageBuilder::new();
-        let mut shared = crate::analysis::backtest::SeriesBuilder::default();
+        let mut shared = SeriesBuilder::default();
         let share_of = |workload: &str| self.traffic.iter().find(|t| t.workload == workload);
         let rows = self.for_each(|r| match share_of(r.workload) {
             Some(_) => shared.observe(r),
@@ -291,7 +324,7 @@ impl Selection {
         for mut series in shared.finish() {
             let share = share_of(&series.key.workload.name).expect("only shared workloads collected");
             let baseline = crate::analysis::traffic::project(&mut series, share);
-            self.projections.borrow_mut().entry(series.key.to_string()).or_insert_with(|| {
+            self.projections.entry(series.key.to_string()).or_insert_with(|| {
                 format!(
                     "traffic share: measured at {}; projected to 100%: CPU / share, memory above its {} baseline / share",
                     share.describe(),
@@ -302,7 +335,7 @@ impl Selection {
         }
         usage.sort_by(|a, b| a.key.cmp(&b.key));
         if rows == 0 {
-            bail!(self.nothing_selected());
+            return Err(EngineError::NoSamples(self.nothing_selected()));
         }
         Ok(usage)
     }

@@ -11,7 +11,7 @@ use crate::analysis::summary;
 use crate::analysis::{ContainerUsage, UsageBuilder};
 use crate::domain::{ContainerKey, DAY_MS};
 use crate::store::{PartSet, SampleRef, Store};
-use anyhow::{Context, Result};
+use super::{Note, Progress, Result};
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
@@ -45,7 +45,13 @@ struct DayResult {
 }
 
 /// Adds the window's usage from `store` to `builder`; returns the rows it stands for.
-pub fn add_store_usage(store: &Store, window: &Window<'_>, builder: &mut UsageBuilder) -> Result<(u64, DayStats)> {
+pub fn add_store_usage(
+    store: &Store,
+    window: &Window<'_>,
+    builder: &mut UsageBuilder,
+    progress: &dyn Progress,
+    notes: &mut Vec<Note>,
+) -> Result<(u64, DayStats)> {
     let days: Vec<(i64, PartSet)> = store
         .partitions()?
         .into_iter()
@@ -57,16 +63,16 @@ pub fn add_store_usage(store: &Store, window: &Window<'_>, builder: &mut UsageBu
     let (tx, rx) = mpsc::sync_channel::<(usize, Result<DayResult>)>(workers);
     let mut stats = DayStats::default();
     let mut rows = 0;
-    let warned = std::sync::Once::new();
-    let progress = crate::cli::progress::bar(days.len() as u64, "reading days");
+    let unsaved = std::sync::OnceLock::new();
+    progress.begin("reading days", days.len() as u64);
     let merged = std::thread::scope(|scope| -> Result<()> {
         for _ in 0..workers {
             let tx = tx.clone();
-            let (days, next, warned) = (&days, &next, &warned);
+            let (days, next, unsaved) = (&days, &next, &unsaved);
             scope.spawn(move || loop {
                 let i = next.fetch_add(1, Ordering::Relaxed);
                 let Some((day, parts)) = days.get(i) else { return };
-                let result = day_usage(store, *day, parts, window, warned);
+                let result = day_usage(store, *day, parts, window, unsaved);
                 let failed = result.is_err();
                 if tx.send((i, result)).is_err() || failed {
                     // Stop handing out days once one failed or the receiver is gone.
@@ -93,13 +99,16 @@ pub fn add_store_usage(store: &Store, window: &Window<'_>, builder: &mut UsageBu
                     builder.absorb(usage);
                 }
                 expected += 1;
-                progress.inc(1);
+                progress.step();
             }
         }
         Ok(())
     });
-    progress.finish_and_clear();
+    progress.end();
     merged?;
+    if let Some(e) = unsaved.into_inner() {
+        notes.push(Note::Note(format!("note: usage summaries not saved ({e}); the next run reads raw samples again")));
+    }
     Ok((rows, stats))
 }
 
@@ -109,7 +118,7 @@ fn day_usage(
     day: i64,
     parts: &PartSet,
     window: &Window<'_>,
-    warned: &std::sync::Once,
+    unsaved: &std::sync::OnceLock<crate::store::StoreError>,
 ) -> Result<DayResult> {
     if let Some(whole) = load_summary(store, parts).filter(|_| !window.rescan) {
         if covers(window, &whole) {
@@ -119,11 +128,8 @@ fn day_usage(
     }
     let (whole, inside) = summarise(store, day, parts, window)?;
     if let Err(e) = store.write_derived(parts, SUMMARY, &summary::encode(&whole)) {
-        warned.call_once(|| {
-            crate::cli::progress::note(&format!(
-                "note: usage summaries not saved ({e}); the next run reads raw samples again"
-            ))
-        });
+        // A summary is a cache: the run goes on, and says once that the next one will be slower.
+        let _ = unsaved.set(e);
     }
     Ok(match inside {
         Some(usage) => DayResult { usage, reused: false, partial: true },
@@ -148,14 +154,12 @@ fn summarise(
     let cut = window.since.is_some_and(|s| s > day) || window.until.is_some_and(|u| u < day + DAY_MS);
     let mut whole = UsageBuilder::new();
     let mut inside = UsageBuilder::new();
-    store
-        .scan_partition(parts, None, None, |row| {
-            whole.observe(row);
-            if cut && (window.keep_row)(row) {
-                inside.observe(row);
-            }
-        })
-        .with_context(|| format!("summarising {}", parts.dir.display()))?;
+    store.scan_partition(parts, None, None, |row| {
+        whole.observe(row);
+        if cut && (window.keep_row)(row) {
+            inside.observe(row);
+        }
+    })?;
     let whole = whole.finish();
     if !cut || covers(window, &whole) {
         return Ok((whole, None));

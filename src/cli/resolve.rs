@@ -1,0 +1,102 @@
+//! From command-line arguments to the engine's resolved settings, and the engine's notes,
+//! progress and timings back to the terminal.
+
+use super::args::InputArgs;
+use crate::analysis::traffic::TrafficShare;
+use crate::domain::{parse_duration, parse_timestamp};
+use crate::engine::current::LiveSettings;
+use crate::engine::selection::{InputSpec, SelectionSettings};
+use crate::engine::sizing::SizingRun;
+use crate::engine::{Note, Progress};
+use anyhow::{Context, Result};
+use indicatif::ProgressBar;
+use std::sync::Mutex;
+
+/// History a sizing command reads when neither `--since` nor `--window` is given.
+pub const DEFAULT_WINDOW: &str = "14d";
+
+/// The samples a command reads: `s3://` stores pulled into their mirrors, `--prometheus`
+/// imported into its cache store, the window and filters parsed. With `default_window ==
+/// None` and no bounds given, everything is selected.
+pub fn selection(args: &InputArgs, default_window: Option<&str>) -> Result<SelectionSettings> {
+    let mut inputs = Vec::new();
+    for path in &args.inputs {
+        match super::s3::open_input(path, args, default_window)? {
+            Some(mirror) => inputs.push(InputSpec::Store(mirror)),
+            None => inputs.push(InputSpec::Path(path.clone())),
+        }
+    }
+    if args.prometheus.prometheus.is_some() {
+        let cache = super::commands::import_prometheus::import_for_sizing(args, default_window)?;
+        inputs.push(InputSpec::Path(cache));
+    }
+    let until = args.until.as_deref().map(parse_timestamp).transpose().context("--until")?;
+    let since = args.since.as_deref().map(parse_timestamp).transpose().context("--since")?;
+    let window_ms = match args.window.as_deref().or(default_window) {
+        Some(w) => Some(parse_duration(w).context("--window")?),
+        None => None,
+    };
+    let traffic = args.traffic_shares.iter().map(|t| TrafficShare::parse(t)).collect::<Result<Vec<_>, _>>()?;
+    Ok(SelectionSettings {
+        inputs,
+        since,
+        until,
+        window_ms,
+        namespaces: args.namespaces.clone(),
+        workloads: args.workloads.clone(),
+        cluster: args.cluster.clone(),
+        traffic,
+        skip_bad_rows: args.skip_bad_rows,
+        rescan: args.rescan,
+    })
+}
+
+/// `--live`, `--kubeconfig` or `--context` given: the cluster to read current settings from.
+pub fn live(args: &InputArgs) -> Option<LiveSettings> {
+    let live = &args.live;
+    (live.live || live.kubeconfig.is_some() || live.context.is_some()).then(|| LiveSettings {
+        kubeconfig: live.kubeconfig.clone(),
+        context: live.context.clone(),
+        namespaces: args.namespaces.clone(),
+    })
+}
+
+/// Prints the engine's notes: notes unless `--quiet`, warnings and drift always.
+pub fn print_notes(notes: &[Note]) {
+    for n in notes {
+        match n {
+            Note::Note(text) => super::progress::note(text),
+            Note::Warning(text) | Note::Drift(text) => eprintln!("{text}"),
+        }
+    }
+}
+
+/// A sizing run's notes, and with `PODSIZER_STATS` its store and timing figures.
+pub fn report_run(run: &SizingRun) {
+    print_notes(&run.notes);
+    for (root, stats) in &run.selection.day_stats {
+        super::stat(&format!("store={} {stats:?}", root.display()));
+    }
+    super::stat(&format!("usage_seconds={:.2}", run.timings.usage_seconds));
+    super::stat(&format!("sizing_seconds={:.2}", run.timings.sizing_seconds));
+}
+
+/// The engine's progress drawn as the CLI's bars.
+#[derive(Default)]
+pub struct Bars(Mutex<Option<ProgressBar>>);
+
+impl Progress for Bars {
+    fn begin(&self, label: &str, total: u64) {
+        *self.0.lock().expect("progress lock") = Some(super::progress::bar(total, label));
+    }
+    fn step(&self) {
+        if let Some(bar) = self.0.lock().expect("progress lock").as_ref() {
+            bar.inc(1);
+        }
+    }
+    fn end(&self) {
+        if let Some(bar) = self.0.lock().expect("progress lock").take() {
+            bar.finish_and_clear();
+        }
+    }
+}

@@ -1,0 +1,280 @@
+//! One sizing run, shared by `recommend`, `report` and `pr`: current settings, usage, a
+//! `Recommendation` per container (HPA advice, runtime advice, traffic projection) and the
+//! HPA and runtime patches that go with the proposals.
+
+use super::current::{current_settings, LiveSettings};
+use super::selection::{select, Selection, SelectionSettings};
+use super::{EngineError, Note, Progress, Result};
+use crate::analysis::runtimes::{self, ContainerRuntime, Measured};
+use crate::analysis::{recommend, strategy_by_name, PolicySet, Proposal, Recommendation, SizingInput, Strategy, STRATEGY_NAMES};
+use crate::domain::Resources;
+use crate::outputs::kustomize::{self, RenderedWorkload};
+use crate::outputs::runtime_patches::runtime_patches;
+use crate::outputs::runtime_settings::RuntimeOverlay;
+use std::path::{Path, PathBuf};
+
+/// How to size, besides which samples.
+#[derive(Debug, Clone)]
+pub struct SizingSettings {
+    pub policy: PolicySet,
+    pub strategy: String,
+    /// Size containers even with less history than the policy asks for.
+    pub force: bool,
+    /// Overlay to read current settings from.
+    pub overlay: Option<PathBuf>,
+    /// Live cluster to read current settings from (with an overlay: to show drift).
+    pub live: Option<LiveSettings>,
+}
+
+impl Default for SizingSettings {
+    fn default() -> Self {
+        SizingSettings { policy: PolicySet::default(), strategy: "podsizer".into(), force: false, overlay: None, live: None }
+    }
+}
+
+/// The strategy of that name, or an error listing the known ones.
+pub fn strategy(name: &str) -> Result<Box<dyn Strategy>> {
+    strategy_by_name(name.trim())
+        .ok_or_else(|| EngineError::UnknownStrategy { name: name.to_string(), known: STRATEGY_NAMES.join(", ") })
+}
+
+/// The policy file's policies, or the defaults.
+pub fn load_policy(path: Option<&Path>) -> Result<PolicySet> {
+    Ok(match path {
+        Some(p) => PolicySet::load(p)?,
+        None => PolicySet::default(),
+    })
+}
+
+/// Everything `recommend` needs besides the samples.
+pub struct Plan<'a> {
+    pub policy: &'a PolicySet,
+    pub strategy: &'a str,
+    pub force: bool,
+    /// Rendered overlay, for current values.
+    pub overlay: &'a [RenderedWorkload],
+    /// php-fpm, envoy and nginx settings read from the overlay.
+    pub runtimes: &'a RuntimeOverlay,
+}
+
+/// Sizes every container in the selection.
+pub fn recommend_all(
+    selection: &mut Selection,
+    plan: &Plan<'_>,
+    progress: &dyn Progress,
+    timings: &mut Timings,
+) -> Result<Vec<Recommendation>> {
+    let strategy = strategy(plan.strategy)?;
+    let started = std::time::Instant::now();
+    let usage = selection.usage(progress)?;
+    timings.usage_seconds = started.elapsed().as_secs_f64();
+    let window_end = selection.until.unwrap_or_else(|| usage.iter().filter_map(|u| u.last_ms()).max().unwrap_or(0));
+    let per_pod = containers_per_workload(usage.iter().map(|u| &u.key));
+    let facts = selection.facts();
+    let mut recs = Vec::with_capacity(usage.len());
+    for u in &usage {
+        let (mut policy, applied) = plan.policy.for_container(&u.key);
+        if plan.force {
+            policy.history.min_span_ms = 0;
+            policy.history.min_samples = 1;
+        }
+        // What the overlay says wins; otherwise what a collector or importer last saw.
+        let current = current_for(plan.overlay, u).or_else(|| facts.current.get(&u.key).copied());
+        let input = SizingInput {
+            usage: u,
+            policy: &policy,
+            current: current.as_ref(),
+            window_end_ms: window_end,
+            containers_in_pod: per_pod[&u.key.workload],
+            oom_limit_bytes: facts.oom_limit(&u.key, selection.since),
+        };
+        let mut rec = recommend(strategy.as_ref(), &input, &applied);
+        if let Some(runtime) = plan.runtimes.find(&u.key) {
+            let measured = Measured {
+                peak_working_set_bytes: u.memory_max(),
+                php_fpm: facts.php_fpm.get(&u.key).map(exporter_facts),
+            };
+            advise_runtime(&mut rec, runtime, &policy, &measured);
+        }
+        if let Some(note) = selection.projection(&u.key) {
+            rec.rationale.insert(0, note.clone());
+        }
+        recs.push(rec);
+    }
+    timings.sizing_seconds = started.elapsed().as_secs_f64();
+    Ok(recs)
+}
+
+fn exporter_facts(f: &crate::store::facts::PhpFpmFacts) -> runtimes::php_fpm::ExporterFacts {
+    runtimes::php_fpm::ExporterFacts {
+        per_child_peak_bytes: f.per_child_peak_bytes,
+        max_active: f.max_active,
+        max_total: f.max_total,
+        max_children_reached: f.max_children_reached,
+    }
+}
+
+/// Judges a container's runtime settings with its sizing and says what was read, proposed
+/// and could not be read in the rationale.
+fn advise_runtime(
+    rec: &mut Recommendation,
+    runtime: &ContainerRuntime,
+    policy: &crate::analysis::Policy,
+    measured: &Measured,
+) {
+    let current_limit = rec.current.and_then(|c| c.memory_limit_bytes);
+    let Proposal::Sized(sizing) = &mut rec.proposal else { return };
+    let advice = runtimes::advise(runtime, sizing, current_limit, policy, measured);
+    if !advice.found.is_empty() {
+        rec.rationale.push(format!("{} settings read: {}", advice.runtime, advice.found.join("; ")));
+    }
+    rec.rationale.extend(advice.rationale.iter().cloned());
+    rec.rationale.extend(advice.unread.iter().map(|u| format!("{} setting not read: {u}", advice.runtime)));
+    rec.rationale.extend(advice.risks.iter().map(|r| format!("risk now: {r}")));
+    rec.runtime = Some(advice);
+}
+
+/// How many containers each workload's pods run (as seen in the samples).
+pub fn containers_per_workload<'a>(
+    keys: impl IntoIterator<Item = &'a crate::domain::ContainerKey>,
+) -> std::collections::HashMap<crate::domain::Workload, usize> {
+    let mut counts = std::collections::HashMap::new();
+    for k in keys {
+        *counts.entry(k.workload.clone()).or_insert(0) += 1;
+    }
+    counts
+}
+
+fn current_for(overlay: &[RenderedWorkload], u: &crate::analysis::ContainerUsage) -> Option<Resources> {
+    let w = &u.key.workload;
+    overlay
+        .iter()
+        .find(|x| x.kind == w.kind && x.name == w.name && x.namespace.as_deref().is_none_or(|ns| ns == w.namespace))?
+        .containers
+        .iter()
+        .find(|(n, _)| *n == u.key.container)
+        .map(|(_, r)| *r)
+}
+
+/// True when a sized proposal differs from what is set now.
+pub fn changes_anything(r: &Recommendation) -> bool {
+    let Some(s) = r.sizing() else { return false };
+    let c = r.current.unwrap_or_default();
+    let differs = |a: Option<f64>, b: Option<f64>| match (a, b) {
+        (Some(x), Some(y)) => (x - y).abs() > 1e-9 * x.abs().max(1.0),
+        (None, None) => false,
+        _ => true,
+    };
+    differs(c.cpu_request_cores, Some(s.cpu_request_cores))
+        || differs(c.cpu_limit_cores, s.cpu_limit_cores)
+        || differs(c.memory_request_bytes, Some(s.memory_request_bytes))
+        || differs(c.memory_limit_bytes, Some(s.memory_limit_bytes))
+}
+
+/// Everything one sizing run produced: the shared first half of `recommend`, `report` and `pr`.
+pub struct SizingRun {
+    pub selection: Selection,
+    pub overlay: kustomize::Overlay,
+    pub recommendations: Vec<Recommendation>,
+    /// HPA patches that keep scaling thresholds in place (only `recommend` and `pr` write them).
+    pub hpa_patches: Vec<kustomize::PatchFile>,
+    /// php-fpm pool, nginx.conf and envoy args patches matching the proposals.
+    pub runtime_patches: Vec<kustomize::PatchFile>,
+    /// Notes, warnings and drift, in the order they arose.
+    pub notes: Vec<Note>,
+    pub timings: Timings,
+}
+
+/// Where a run's time went, for benchmarks (`PODSIZER_STATS`).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Timings {
+    /// From the start of sizing to usage built.
+    pub usage_seconds: f64,
+    /// From the start of sizing to every recommendation made.
+    pub sizing_seconds: f64,
+}
+
+/// Renders the overlay (before reading samples, so a broken overlay fails fast and nothing is
+/// written), sizes every container and applies HPA advice.
+pub fn size_all(input: SelectionSettings, sizing: &SizingSettings, progress: &dyn Progress) -> Result<SizingRun> {
+    let SizingSettings { policy, strategy, force, overlay: overlay_dir, live } = sizing;
+    let mut notes = Vec::new();
+    let overlay = current_settings(overlay_dir.as_deref(), live.as_ref(), &mut notes)?;
+    let mut selection = select(input)?;
+    let flagged: Vec<String> = selection.traffic.iter().map(|t| t.workload.clone()).collect();
+    selection.add_policy_traffic(&policy.traffic);
+    for h in &overlay.hpas {
+        selection.skip_traffic_for(&h.target_name, &h.hpa.name);
+    }
+    let plan = Plan { policy, strategy, force: *force, overlay: &overlay.workloads, runtimes: &overlay.runtimes };
+    let mut timings = Timings::default();
+    let mut recommendations = recommend_all(&mut selection, &plan, progress, &mut timings)?;
+    shares_name_known_workloads(&flagged, &recommendations)?;
+    let clusters = || recommendations.iter().map(|r| r.key.workload.cluster.as_str());
+    if let Some(dir) = overlay_dir {
+        one_cluster(&format!("the overlay {}", dir.display()), clusters())?;
+    } else if let Some(live) = live {
+        one_cluster(&live.describe(), clusters())?;
+    }
+    let hpa_patches = apply_hpa_advice(&overlay.hpas, &mut recommendations);
+    let runtime_patches = runtime_patches(&overlay.workloads, &overlay.runtimes, &recommendations);
+    notes.append(&mut selection.notes);
+    Ok(SizingRun { selection, overlay, recommendations, hpa_patches, runtime_patches, notes, timings })
+}
+
+/// A `--traffic-share` for a workload that is not in the window is a typo or the wrong
+/// input: ignoring it would size the real workload at the wrong traffic without a word.
+fn shares_name_known_workloads(flagged: &[String], recs: &[Recommendation]) -> Result<()> {
+    let mut known: Vec<&str> = recs.iter().map(|r| r.key.workload.name.as_str()).collect();
+    known.sort_unstable();
+    known.dedup();
+    if let Some(unknown) = flagged.iter().find(|w| !known.contains(&w.as_str())) {
+        let shown: Vec<String> = known.iter().take(10).map(|w| crate::outputs::format::printable(w)).collect();
+        let more = if known.len() > 10 { format!(" and {} more", known.len() - 10) } else { String::new() };
+        return Err(EngineError::UnknownTrafficWorkload {
+            name: crate::outputs::format::printable(unknown),
+            known: format!("{}{more}", shown.join(", ")),
+        });
+    }
+    Ok(())
+}
+
+/// An overlay (or a live cluster) is one cluster: its current settings and patches must not be
+/// matched against, or made from, several clusters' workloads of the same names.
+pub fn one_cluster<'a>(target: &str, clusters: impl Iterator<Item = &'a str>) -> Result<()> {
+    let clusters: std::collections::BTreeSet<&str> = clusters.collect();
+    if clusters.len() > 1 {
+        let names: Vec<&str> = clusters.iter().map(|c| if c.is_empty() { "(no cluster)" } else { c }).collect();
+        return Err(EngineError::SeveralClusters {
+            count: clusters.len(),
+            names: names.join(", "),
+            target: target.to_string(),
+        });
+    }
+    Ok(())
+}
+
+/// For each workload an HPA scales: explains what the new requests do to scaling (in every
+/// container's rationale) and returns the HPA patches that keep the threshold in place.
+pub fn apply_hpa_advice(hpas: &[kustomize::RenderedHpa], recs: &mut [Recommendation]) -> Vec<kustomize::PatchFile> {
+    let mut patches = Vec::new();
+    for h in hpas {
+        let targets = |r: &Recommendation| {
+            r.key.workload.kind == h.target_kind
+                && r.key.workload.name == h.target_name
+                && h.namespace.as_deref().is_none_or(|ns| ns == r.key.workload.namespace)
+        };
+        let members: Vec<&Recommendation> = recs.iter().filter(|r| targets(r)).collect();
+        if members.is_empty() {
+            continue;
+        }
+        let replicas = members.iter().find_map(|r| r.replicas);
+        let advice = crate::analysis::hpa::advise(&h.hpa, &members, replicas);
+        for r in recs.iter_mut().filter(|r| targets(r)) {
+            r.rationale.extend(advice.notes.iter().cloned());
+        }
+        patches.extend(kustomize::hpa_patch(h, &advice));
+    }
+    patches
+}
+

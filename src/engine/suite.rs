@@ -1,0 +1,266 @@
+//! Back-tests: a selection replayed against each strategy's proposal, and the suite that runs
+//! every strategy on the synthetic scenarios and the public traces.
+
+use super::current::{current_settings, LiveSettings};
+use super::selection::{select, SelectionSettings};
+use super::sizing::one_cluster;
+use super::{EngineError, Note, Result};
+use crate::analysis::backtest::{self, BacktestResult, BacktestSetup, FoldPlan, Prices, Series, SeriesBuilder};
+use crate::analysis::{PolicySet, Strategy, STRATEGY_NAMES};
+use crate::domain::{parse_timestamp, ContainerKey, NodeShape, Resources, Sample, DAY_MS};
+use crate::outputs::backtest as render;
+use crate::sources::{synthetic, traces};
+use crate::store::SampleRef;
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+/// The strategies of these names, or an error naming the unknown one.
+pub fn strategies(names: &[String]) -> Result<Vec<Box<dyn Strategy>>> {
+    names.iter().map(|n| super::sizing::strategy(n)).collect()
+}
+
+/// One back-test, resolved.
+#[derive(Debug, Clone)]
+pub struct BacktestSettings {
+    pub strategies: Vec<String>,
+    pub policy: PolicySet,
+    pub plan: FoldPlan,
+    /// As the user wrote the holdout window, for the message when history is too short.
+    pub holdout_text: String,
+    pub prices: Prices,
+    /// Overlay whose current settings are replayed as strategy `current`.
+    pub overlay: Option<PathBuf>,
+    pub live: Option<LiveSettings>,
+    pub nodes: Vec<NodeShape>,
+}
+
+/// A back-test's figures and what the run noted.
+pub struct BacktestRun {
+    pub result: BacktestResult,
+    pub notes: Vec<Note>,
+}
+
+/// Replays the selection's history against each strategy's proposal.
+pub fn run(input: SelectionSettings, settings: &BacktestSettings) -> Result<BacktestRun> {
+    let strategies = strategies(&settings.strategies)?;
+    let mut selection = select(input)?;
+    selection.add_policy_traffic(&settings.policy.traffic);
+    let series = selection.series()?;
+    let mut notes = std::mem::take(&mut selection.notes);
+    let current = current_of(&series, settings.overlay.as_deref(), settings.live.as_ref(), &mut notes)?;
+    let setup = BacktestSetup {
+        strategies: &strategies,
+        policies: &settings.policy,
+        plan: settings.plan,
+        prices: settings.prices,
+        current: &current,
+        nodes: &settings.nodes,
+    };
+    let result = backtest::run(&series, &setup);
+    if result.folds.is_empty() {
+        return Err(EngineError::HistoryTooShort { holdout: settings.holdout_text.clone() });
+    }
+    Ok(BacktestRun { result, notes })
+}
+
+/// Current settings of every container the overlay holds, keyed like the samples.
+fn current_of(
+    series: &[Series],
+    overlay: Option<&std::path::Path>,
+    live: Option<&LiveSettings>,
+    notes: &mut Vec<Note>,
+) -> Result<HashMap<ContainerKey, Resources>> {
+    let clusters = || series.iter().map(|s| s.key.workload.cluster.as_str());
+    if let Some(dir) = overlay {
+        one_cluster(&format!("the overlay {}", dir.display()), clusters())?;
+    } else if let Some(live) = live {
+        one_cluster(&live.describe(), clusters())?;
+    }
+    let workloads = current_settings(overlay, live, notes)?.workloads;
+    let mut current = HashMap::new();
+    for s in series {
+        let w = &s.key.workload;
+        let found = workloads.iter().find(|x| {
+            x.kind == w.kind && x.name == w.name && x.namespace.as_deref().is_none_or(|ns| ns == w.namespace)
+        });
+        if let Some((_, r)) = found.and_then(|x| x.containers.iter().find(|(n, _)| *n == s.key.container)) {
+            current.insert(s.key.clone(), *r);
+        }
+    }
+    Ok(current)
+}
+
+/// One scope of the suite (a scenario or a trace family) and how it went.
+pub struct SuiteEntry {
+    pub scope: String,
+    pub synthetic: bool,
+    /// False for comparison runs that show what goes wrong without a feature.
+    pub goals: bool,
+    pub result: BacktestResult,
+}
+
+fn series_of(mut fill: impl FnMut(&mut dyn FnMut(Sample)) -> Result<()>) -> Result<Vec<Series>> {
+    let mut builder = SeriesBuilder::default();
+    fill(&mut |s: Sample| builder.observe(&SampleRef::from_sample(&s)))?;
+    Ok(builder.finish())
+}
+
+/// Fold layout per trace family: their lengths differ (Google 2011 has 10 days).
+fn family_plan(family: &str) -> FoldPlan {
+    let (train, holdout, folds) = match family {
+        "google-2011" => (7, 3, 1),
+        "google-2019" => (14, 7, 2),
+        _ => (14, 7, 3),
+    };
+    FoldPlan { train_ms: train * DAY_MS, holdout_ms: holdout * DAY_MS, split_at: None, folds }
+}
+
+/// Runs every scenario and every trace family present under `traces_dir`.
+pub fn suite(
+    traces_dir: Option<&std::path::Path>,
+    families: &[String],
+    policies: &PolicySet,
+    nodes: &[NodeShape],
+    on_note: &mut dyn FnMut(Note),
+) -> Result<Vec<SuiteEntry>> {
+    let strategies = strategies(&STRATEGY_NAMES.iter().map(|s| s.to_string()).collect::<Vec<_>>())?;
+    let none = HashMap::new();
+    let setup = |plan| BacktestSetup {
+        strategies: &strategies,
+        policies,
+        plan,
+        prices: Prices::default(),
+        current: &none,
+        nodes,
+    };
+    let mut entries = Vec::new();
+    let start = parse_timestamp("2026-10-26").expect("valid date");
+    let plan = FoldPlan { train_ms: 14 * DAY_MS, holdout_ms: 7 * DAY_MS, split_at: None, folds: 1 };
+    for name in synthetic::SCENARIOS {
+        let scenario = |emit: &mut dyn FnMut(Sample)| {
+            synthetic::scenario(name, start, 21, emit)
+                .map_err(|message| EngineError::Scenario { name: name.to_string(), message })
+        };
+        let mut series = series_of(scenario)?;
+        if *name == "canary-30pct" {
+            // What happens without the share, for comparison; then with it, as a user would
+            // give it with --traffic-share.
+            let result = backtest::run(&series, &setup(plan));
+            entries.push(SuiteEntry {
+                scope: format!("scenario {name} without share"),
+                synthetic: true,
+                goals: false,
+                result,
+            });
+            let share = crate::analysis::traffic::TrafficShare::parse(&synthetic::canary_share(start, 21))?;
+            series.iter_mut().for_each(|s| {
+                crate::analysis::traffic::project(s, &share);
+            });
+        }
+        let result = backtest::run(&series, &setup(plan));
+        entries.push(SuiteEntry { scope: format!("scenario {name}"), synthetic: true, goals: true, result });
+    }
+    let Some(traces_dir) = traces_dir else {
+        on_note(Note::Warning(format!(
+            "NOTICE: no traces folder (--traces DIR or {}): trace families skipped, scenarios only.\n{}",
+            traces::TRACES_ENV,
+            traces::where_to_get()
+        )));
+        return Ok(entries);
+    };
+    for family in traces::FAMILIES {
+        if !families.is_empty() && !families.iter().any(|f| f == family) {
+            continue;
+        }
+        let path = traces::family_path(traces_dir, family).expect("a known family");
+        if !path.exists() {
+            on_note(Note::Warning(format!(
+                "NOTICE: {} not found: trace family {family} skipped (docs/traces.md)",
+                path.display()
+            )));
+            continue;
+        }
+        let started = std::time::Instant::now();
+        let series = series_of(|emit| traces::read_family(traces_dir, family, emit).map_err(Into::into))?;
+        let result = backtest::run(&series, &setup(family_plan(family)));
+        on_note(Note::Note(format!("{family}: {} series, {:.1?}", series.len(), started.elapsed())));
+        entries.push(SuiteEntry { scope: format!("trace {family}"), synthetic: false, goals: true, result });
+    }
+    Ok(entries)
+}
+
+/// The default policy's goals on one scope, as (description, met).
+pub fn goals(entry: &SuiteEntry) -> Vec<(String, bool)> {
+    let get = |n: &str| entry.result.totals.iter().find(|(name, _)| name == n).map(|(_, o)| *o).unwrap_or_default();
+    let (ours, vpa, krr) = (get("podsizer"), get("vpa"), get("krr"));
+    let saving = if vpa.cost > 0.0 { 1.0 - ours.cost / vpa.cost } else { 0.0 };
+    let mut goals = vec![
+        (format!("{:.0}% cheaper than vpa (goal >= 40%)", saving * 100.0), saving >= 0.40),
+        (
+            format!(
+                "CPU over limit {:.2}% vs vpa {:.2}% (goal <= vpa + 0.1 pp)",
+                ours.over_limit_share() * 100.0,
+                vpa.over_limit_share() * 100.0
+            ),
+            ours.over_limit_share() <= vpa.over_limit_share() + 0.001,
+        ),
+    ];
+    let exposure = entry.result.mean_eviction_exposure("podsizer").unwrap_or(0.0);
+    goals.push((
+        format!("memory above request in {:.1}% of samples, mean per container (goal <= 5%)", exposure * 100.0),
+        exposure <= 0.05,
+    ));
+    if entry.synthetic {
+        goals.push((format!("{} OOM kills (goal 0)", ours.oom_kills), ours.oom_kills == 0));
+    } else {
+        let ok = ours.oom_kills == 0 || (ours.oom_kills < vpa.oom_kills && ours.oom_kills < krr.oom_kills);
+        goals.push((
+            format!(
+                "{} OOM kills vs vpa {} and krr {} (goal: fewer than both)",
+                ours.oom_kills, vpa.oom_kills, krr.oom_kills
+            ),
+            ok,
+        ));
+    }
+    goals
+}
+
+pub fn suite_markdown(entries: &[SuiteEntry]) -> String {
+    let mut md = String::from("# Back-test: podsizer's default policy against VPA and krr\n\n");
+    md.push_str(
+        "Regenerate with `cargo run --release -- backtest-suite --traces DIR --out reports/backtest.md`, where DIR holds \
+         the public traces laid out as [docs/traces.md](../docs/traces.md) describes.\n",
+    );
+    md.push_str(
+        "Each strategy sizes every container from a training window and is replayed over the following holdout window ",
+    );
+    md.push_str("(figures defined in `podsizer backtest --help` and the README). Prices: $0.04 per core-hour, $0.005 per GiB-hour.\n");
+    md.push_str(
+        "`memory > request` is the eviction exposure (share of samples whose working set is above the memory request), \
+         over all samples and as the mean of each container's share. `podsizer-p50` is the default policy with the \
+         memory request at p50 of the working set instead of p60 of daily per-pod peaks x 1.1, to show the trade-off.\n\n",
+    );
+    md.push_str(render::MARKDOWN_HEADER);
+    for e in entries {
+        md.push_str(&render::markdown_rows(&e.scope, &e.result));
+    }
+    if entries.iter().any(|e| !e.result.nodes.is_empty()) {
+        md.push_str("\n## Nodes\n\n");
+        md.push_str(
+            "Each holdout's pods placed onto nodes of the given allocatable shape by their requests (first-fit decreasing \
+             on the dominant resource, placed again whenever pods start or stop); memory pressure and CPU contention are \
+             node-minutes with the pods' summed working set or CPU use above the node's allocatable.\n\n",
+        );
+        md.push_str(render::MARKDOWN_NODE_HEADER);
+        for e in entries {
+            md.push_str(&render::markdown_node_rows(&e.scope, &e.result));
+        }
+    }
+    md.push_str("\n## Goals for the default policy\n\n");
+    for e in entries.iter().filter(|e| e.goals) {
+        let marks: Vec<String> =
+            goals(e).iter().map(|(text, ok)| format!("{} {text}", if *ok { "met:" } else { "MISSED:" })).collect();
+        md.push_str(&format!("- {}: {}\n", e.scope, marks.join("; ")));
+    }
+    md
+}
