@@ -118,7 +118,7 @@ impl Default for Policy {
 
 #[derive(Debug, thiserror::Error)]
 pub enum PolicyError {
-    #[error("{path}: cannot read policy file: {source}")]
+    #[error("{path}: cannot read policy file")]
     Io { path: PathBuf, source: std::io::Error },
     #[error("{path}: {message}")]
     Syntax { path: PathBuf, message: String },

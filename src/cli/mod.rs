@@ -43,10 +43,8 @@ pub fn main() -> ExitCode {
         Ok(code) => ExitCode::from(code),
         Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e}");
-            for cause in e.chain().skip(1) {
-                eprintln!("  caused by: {cause}");
-            }
+            // The whole chain on one line, each cause once: "error: what failed: why".
+            eprintln!("error: {e:#}");
             ExitCode::from(2)
         }
     }

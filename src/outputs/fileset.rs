@@ -20,7 +20,7 @@ pub enum FileSetError {
     Outside { root: PathBuf, path: String },
     #[error("{root}: two outputs would share the file `{path}`; nothing was written")]
     Duplicate { root: PathBuf, path: String },
-    #[error("{path}: {source}; nothing was changed")]
+    #[error("{path}: nothing was changed")]
     Io { path: PathBuf, source: std::io::Error },
 }
 

@@ -26,7 +26,7 @@ const PATCH_HEADER: &str =
 pub enum KustomizeError {
     #[error("{dir}: no kustomization.yaml here (an overlay directory needs one)")]
     NoKustomization { dir: PathBuf },
-    #[error("cannot run `{kubectl} kustomize`: {source} (install kubectl, or set PODSIZER_KUBECTL to its path)")]
+    #[error("cannot run `{kubectl} kustomize` (install kubectl, or set PODSIZER_KUBECTL to its path)")]
     Kubectl { kubectl: String, source: std::io::Error },
     #[error("`{kubectl} kustomize {dir}` did not finish within {after:?} and was stopped (a remote base that does not answer?); set PODSIZER_KUBECTL_TIMEOUT to allow longer")]
     Timeout { kubectl: String, dir: PathBuf, after: std::time::Duration },
@@ -42,9 +42,9 @@ pub enum KustomizeError {
     NothingMatches { dir: PathBuf, count: usize, known: String },
     #[error("{path}: {message}")]
     Kustomization { path: PathBuf, message: String },
-    #[error("{path}: {source}")]
+    #[error("{path}")]
     Io { path: PathBuf, source: std::io::Error },
-    #[error("{0}")]
+    #[error(transparent)]
     Files(#[from] super::fileset::FileSetError),
     #[error("the overlay no longer renders after writing the patches, so they were rolled back: {0}")]
     RolledBack(Box<KustomizeError>),

@@ -34,7 +34,7 @@ const GIB: f64 = 1024.0 * 1024.0 * 1024.0;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ReportError {
-    #[error("{path}: {source}")]
+    #[error("{path}")]
     Io { path: PathBuf, source: std::io::Error },
     #[error("chart {file}: {message}")]
     Chart { file: String, message: String },
