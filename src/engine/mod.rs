@@ -7,6 +7,8 @@
 //! - [`sizing`]: one sizing run: usage -> a `Recommendation` per container, with the overlay's
 //!   current values, HPA advice, runtime (php-fpm, envoy, nginx) advice and their patches.
 //! - [`suite`]: back-test runs on a selection and the back-test suite.
+//! - [`pull_request`]: the bot's run: size an overlay of a GitOps checkout, commit, push and
+//!   open or update the pull request.
 //!
 //! The engine never prints. What a person should read comes back as [`Note`]s in the results;
 //! long work reports through a [`Progress`] the caller supplies (the CLI draws bars with it).
@@ -32,6 +34,7 @@
 
 pub mod current;
 mod day_usage;
+pub mod pull_request;
 pub mod selection;
 pub mod sizing;
 pub mod suite;
@@ -94,6 +97,14 @@ pub enum EngineError {
     SeveralClusters { count: usize, names: String, target: String },
     #[error("the history is too short for one holdout window of {holdout}")]
     HistoryTooShort { holdout: String },
+    #[error(transparent)]
+    Git(#[from] crate::outputs::bot::git::GitError),
+    #[error(transparent)]
+    GitHub(#[from] crate::outputs::bot::github::GitHubError),
+    #[error("{0}")]
+    PullRequest(String),
+    #[error("returning to the original checkout")]
+    Checkout(#[source] crate::outputs::bot::git::GitError),
     #[error("scenario {name}: {message}")]
     Scenario { name: String, message: String },
 }

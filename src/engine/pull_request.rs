@@ -1,0 +1,275 @@
+//! The pull-request bot's run: size an overlay of a GitOps checkout and propose the result as
+//! a pull request that it opens, or updates on later runs.
+//!
+//! Works detached at `REMOTE/BASE` so no local branch is touched, always returns the checkout
+//! to where it was, and never force-pushes over commits that are not the bot's.
+
+use super::selection::SelectionSettings;
+use super::sizing::{size_all, SizingRun, SizingSettings};
+use super::{EngineError, Note, Progress, Result};
+use crate::analysis::backtest::{Prices, Series};
+use crate::domain::NodeShape;
+use crate::outputs::bot::git::Repo;
+use crate::outputs::bot::github::GitHub;
+use crate::outputs::bot::text::{self, Thresholds};
+use crate::outputs::kustomize;
+use crate::outputs::notify::Notice;
+use crate::outputs::report::ReportInput;
+use std::path::{Path, PathBuf};
+
+/// GitHub refuses bodies over 65,536 characters.
+const MAX_BODY: usize = 60_000;
+
+/// Where and how to propose, resolved.
+#[derive(Debug, Clone)]
+pub struct PrSettings {
+    /// A clean checkout of the GitOps repository.
+    pub repo: PathBuf,
+    /// The overlay to size, relative to the repository.
+    pub overlay: String,
+    pub base: String,
+    /// The bot's branch [default: podsizer/<overlay folder name>].
+    pub branch: Option<String>,
+    pub remote: String,
+    /// GitHub OWNER/NAME and API base; `None` only with `dry_run`.
+    pub github_repo: Option<String>,
+    pub github_api: String,
+    pub token: String,
+    pub thresholds: Thresholds,
+    /// Show the diff and the text; push nothing, call no API.
+    pub dry_run: bool,
+    pub prices: Prices,
+    pub nodes: Vec<NodeShape>,
+    /// Build a notice for a chat webhook when the pull request was opened or updated.
+    pub notice: bool,
+}
+
+impl PrSettings {
+    /// What can be refused before any work: no token or repository, an overlay path that leaves the checkout.
+    pub fn check(&self) -> Result<()> {
+        if !self.dry_run && (self.token.is_empty() || self.github_repo.is_none()) {
+            return Err(EngineError::PullRequest(
+                "opening a pull request needs GITHUB_TOKEN in the environment and --github-repo OWNER/NAME (or use --dry-run)"
+                    .into(),
+            ));
+        }
+        overlay_is_relative(&self.overlay)
+    }
+}
+
+/// How a run ended.
+#[derive(Debug)]
+pub enum PrOutcome {
+    /// The bot's branch holds commits by others: nothing was overwritten.
+    ForeignCommits { branch: String, authors: Vec<String> },
+    /// No change is above the thresholds: no commit, no pull request.
+    NothingChanged,
+    DryRun { diff: String, title: String, body: String },
+    Proposed(Proposed),
+}
+
+/// A pull request opened, updated, or already holding these sizes.
+#[derive(Debug)]
+pub struct Proposed {
+    pub branch: String,
+    /// False when the branch already held the same tree.
+    pub pushed: bool,
+    pub changes: usize,
+    /// "opened", "updated", or `None` when the existing pull request was left as it was.
+    pub action: Option<&'static str>,
+    pub number: u64,
+    pub url: String,
+    pub title: String,
+    /// For the chat webhook, when asked for and the pull request is news.
+    pub notice: Option<Notice>,
+}
+
+/// A run's outcome and what it noted on the way.
+pub struct PrRun {
+    pub outcome: PrOutcome,
+    pub notes: Vec<Note>,
+}
+
+/// Sizes the overlay at `REMOTE/BASE` and proposes it; the checkout is left as it was found.
+pub fn propose_sizes(
+    settings: &PrSettings,
+    input: SelectionSettings,
+    sizing: SizingSettings,
+    progress: &dyn Progress,
+) -> Result<PrRun> {
+    settings.check()?;
+    let repo = Repo::new(&settings.repo);
+    let dirty = repo.dirty()?;
+    if !dirty.is_empty() {
+        return Err(EngineError::PullRequest(format!(
+            "{}: the work tree has uncommitted changes ({}); podsizer pr needs a clean checkout",
+            settings.repo.display(),
+            dirty.join(", ")
+        )));
+    }
+    let branch = settings.branch.clone().unwrap_or_else(|| {
+        format!("podsizer/{}", settings.overlay.trim_end_matches('/').rsplit('/').next().unwrap_or("overlay"))
+    });
+    repo.run(&["fetch", "-q", "--prune", &settings.remote])?;
+    let base = format!("{}/{}", settings.remote, settings.base);
+    if repo.resolve(&base).is_none() {
+        return Err(EngineError::PullRequest(format!("{base} does not exist in {}", settings.repo.display())));
+    }
+    let old_tip = repo.resolve(&format!("{}/{branch}", settings.remote));
+    if let Some(tip) = &old_tip {
+        let authors = repo.foreign_authors(&format!("{base}..{tip}"))?;
+        if !authors.is_empty() {
+            return Ok(PrRun { outcome: PrOutcome::ForeignCommits { branch, authors }, notes: vec![] });
+        }
+    }
+    let original = repo.head()?;
+    repo.run(&["checkout", "-q", "--detach", &base])?;
+    let bot = Bot { settings, repo: &repo, branch, old_tip };
+    let result = bot.propose(input, sizing, progress);
+    // Whatever happened, leave the checkout as it was found.
+    let _ = repo.run(&["reset", "-q", "--hard"]);
+    let _ = repo.run(&["clean", "-q", "-fd", "--", &settings.overlay]);
+    repo.run(&["checkout", "-q", &original]).map_err(EngineError::Checkout)?;
+    result
+}
+
+struct Bot<'a> {
+    settings: &'a PrSettings,
+    repo: &'a Repo,
+    branch: String,
+    old_tip: Option<String>,
+}
+
+impl Bot<'_> {
+    fn propose(&self, input: SelectionSettings, mut sizing: SizingSettings, progress: &dyn Progress) -> Result<PrRun> {
+        let s = self.settings;
+        let overlay_dir = overlay_inside(self.repo.dir(), &s.overlay)?;
+        sizing.overlay = Some(overlay_dir.clone());
+        let mut run = size_all(input, &sizing, progress)?;
+        let notes = std::mem::take(&mut run.notes);
+        let outcome = self.publish(&run, &overlay_dir, &sizing.strategy)?;
+        Ok(PrRun { outcome, notes })
+    }
+
+    fn publish(&self, run: &SizingRun, overlay_dir: &Path, strategy: &str) -> Result<PrOutcome> {
+        let (s, repo, branch) = (self.settings, self.repo, &self.branch);
+        let recs = &run.recommendations;
+        let changes = text::significant_changes(recs, &s.thresholds);
+        if changes.is_empty() {
+            return Ok(PrOutcome::NothingChanged);
+        }
+        let mut patch_plan = kustomize::plan(overlay_dir, &run.overlay.workloads, recs)?;
+        patch_plan.patches.extend(run.hpa_patches.iter().cloned());
+        patch_plan.patches.extend(run.runtime_patches.iter().cloned());
+        kustomize::write_plan(overlay_dir, &patch_plan)?;
+        let cost = text::monthly_cost(recs, &s.prices);
+        let title = text::title(&s.overlay, changes.len(), cost);
+        let series = run.selection.series()?;
+        let report = crate::outputs::report::build(&self.report_input(run, strategy, &series));
+        let body = self.body(run, &report, &changes, cost);
+        repo.run(&["add", "-A", "--", &s.overlay])?;
+        if s.dry_run {
+            let diff = repo.run(&["diff", "--cached"])?;
+            return Ok(PrOutcome::DryRun { diff, title, body });
+        }
+        repo.run(&["commit", "-q", "-m", &title, "-m", &changes.join("\n")])?;
+        let same_tree = self.old_tip.as_deref().is_some_and(|tip| repo.run(&["diff", "--quiet", tip, "HEAD"]).is_ok());
+        if !same_tree {
+            let lease = format!("--force-with-lease=refs/heads/{branch}:{}", self.old_tip.as_deref().unwrap_or(""));
+            repo.run(&["push", "-q", &lease, &s.remote, &format!("HEAD:refs/heads/{branch}")])?;
+        }
+        let mut github = GitHub::new(&s.github_api, s.github_repo.as_deref().expect("checked"), s.token.clone());
+        let (pr, action) = match github.find_open(branch)? {
+            Some(existing) if same_tree => (existing, None),
+            Some(existing) => (github.update(existing.number, &title, &body)?, Some("updated")),
+            None => (github.open(branch, &s.base, &title, &body)?, Some("opened")),
+        };
+        // Only a pull request this run opened or updated is news; an unchanged one is not re-announced.
+        let notice = (s.notice && github.writes > 0).then(|| {
+            let link = Some((format!("Open pull request #{}", pr.number), pr.url.clone()));
+            Notice::from_report(title.clone(), &report.doc, changes.clone(), link)
+        });
+        Ok(PrOutcome::Proposed(Proposed {
+            branch: branch.clone(),
+            pushed: !same_tree,
+            changes: changes.len(),
+            action,
+            number: pr.number,
+            url: pr.url,
+            title,
+            notice,
+        }))
+    }
+
+    /// The weekly report's Markdown (charts left out: a PR body cannot host them) under a
+    /// summary of the changes; the short summary alone when the report would not fit.
+    fn body(
+        &self,
+        run: &SizingRun,
+        report: &crate::outputs::report::Report,
+        changes: &[String],
+        cost: (f64, f64),
+    ) -> String {
+        let overlay = &self.settings.overlay;
+        let report = crate::outputs::report::markdown_without_charts(report);
+        let list: String = changes.iter().map(|c| format!("- {c}\n")).collect();
+        let body = format!(
+            "**podsizer** proposes new requests and limits for `{overlay}`: requests cost ${:.0}/month now, ${:.0}/month proposed.\n\n{list}\n{report}\n<sub>Opened by `podsizer pr`; it updates this pull request on its next run and never overwrites commits that are not its own.</sub>\n",
+            cost.0, cost.1
+        );
+        if body.len() <= MAX_BODY {
+            body
+        } else {
+            text::summary_body(overlay, &run.recommendations, changes, cost)
+        }
+    }
+
+    /// What the report behind the pull request body (and the notification) is made from.
+    fn report_input<'a>(&'a self, run: &'a SizingRun, strategy: &'a str, series: &'a [Series]) -> ReportInput<'a> {
+        let s = self.settings;
+        ReportInput {
+            strategy,
+            since: run.selection.since,
+            until: run.selection.until,
+            recommendations: &run.recommendations,
+            series,
+            prices: s.prices,
+            tz: chrono_tz::UTC,
+            current_source: Some(format!("{} on {}/{}", s.overlay, s.remote, s.base)),
+            previous: None,
+            nodes: &s.nodes,
+        }
+    }
+}
+
+/// `--overlay` names a folder inside the checkout: the patches are committed from there, so
+/// a `../` or absolute path would write into files that are not the repository's.
+fn overlay_is_relative(overlay: &str) -> Result<()> {
+    use std::path::Component;
+    let plain = Path::new(overlay).components().all(|c| matches!(c, Component::Normal(_) | Component::CurDir));
+    if overlay.is_empty() || !plain {
+        return Err(EngineError::PullRequest(format!(
+            "--overlay {overlay:?}: must be a folder inside the repository, relative to it, without `..`"
+        )));
+    }
+    Ok(())
+}
+
+/// The overlay folder, proven inside the checkout once symlinks are resolved.
+fn overlay_inside(repo: &Path, overlay: &str) -> Result<PathBuf> {
+    let dir = repo.join(overlay);
+    let (Ok(real_repo), Ok(real_dir)) = (repo.canonicalize(), dir.canonicalize()) else {
+        return Err(EngineError::PullRequest(format!(
+            "{}: the overlay folder does not exist on the base branch",
+            dir.display()
+        )));
+    };
+    if !real_dir.starts_with(&real_repo) {
+        return Err(EngineError::PullRequest(format!(
+            "--overlay {overlay:?}: resolves to {}, outside the repository {}",
+            real_dir.display(),
+            real_repo.display()
+        )));
+    }
+    Ok(dir)
+}
