@@ -1,5 +1,6 @@
 //! Command-line shape (clap only; no logic here).
 
+use super::values::{self, Quantity, Share, Span, Time};
 use crate::outputs::OutputFormat;
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
@@ -103,14 +104,14 @@ pub struct InputArgs {
     #[command(flatten)]
     pub prometheus: PrometheusInputArgs,
     /// Only samples at or after this time (RFC 3339 or YYYY-MM-DD).
-    #[arg(long, value_name = "TIME")]
-    pub since: Option<String>,
+    #[arg(long, value_name = "TIME", value_parser = values::time)]
+    pub since: Option<Time>,
     /// Only samples before this time (RFC 3339 or YYYY-MM-DD).
-    #[arg(long, value_name = "TIME")]
-    pub until: Option<String>,
+    #[arg(long, value_name = "TIME", value_parser = values::time)]
+    pub until: Option<Time>,
     /// History to use, ending at --until or at the newest sample (e.g. 7d, 14d, 2w) [default: 14d].
-    #[arg(long, value_name = "DURATION", conflicts_with = "since")]
-    pub window: Option<String>,
+    #[arg(long, value_name = "DURATION", conflicts_with = "since", value_parser = values::span)]
+    pub window: Option<Span>,
     /// Only these namespaces (repeatable).
     #[arg(short = 'n', long = "namespace", value_name = "NS")]
     pub namespaces: Vec<String>,
@@ -127,8 +128,8 @@ pub struct InputArgs {
     /// Share of production traffic a workload served during the window, projected to 100%
     /// before sizing: `api=0.3`, or steps `api=0.3@2026-11-20,1.0` (30% until that date, then all).
     /// Ignored for workloads with an HPA in --kustomize's overlay (replicas absorb traffic there).
-    #[arg(long = "traffic-share", value_name = "WORKLOAD=SHARE")]
-    pub traffic_shares: Vec<String>,
+    #[arg(long = "traffic-share", value_name = "WORKLOAD=SHARE", value_parser = values::traffic_share)]
+    pub traffic_shares: Vec<crate::analysis::traffic::TrafficShare>,
     /// Rebuild the per-day usage summaries kept beside a store's partitions from raw samples
     /// (they are rebuilt by themselves when a day gets new samples).
     #[arg(long)]
@@ -214,6 +215,20 @@ impl S3Args {
     }
 }
 
+/// How `recommend`, `report` and `pr` size: the same flags, the same meaning.
+#[derive(Debug, Args, Clone)]
+pub struct SizingArgs {
+    /// Policy file (TOML) with defaults and per-container overrides; see fixtures/policy.example.toml.
+    #[arg(long, value_name = "FILE")]
+    pub policy: Option<PathBuf>,
+    /// Sizing strategy.
+    #[arg(long, default_value = "podsizer", value_name = "NAME", value_parser = values::strategy())]
+    pub strategy: String,
+    /// Size containers even with less history than the policy asks for.
+    #[arg(long)]
+    pub force: bool,
+}
+
 #[derive(Debug, Args)]
 pub struct RecommendArgs {
     #[command(flatten)]
@@ -221,12 +236,8 @@ pub struct RecommendArgs {
     /// Output format.
     #[arg(short, long, value_enum, default_value = "table")]
     pub output: OutputFormat,
-    /// Policy file (TOML) with defaults and per-container overrides; see fixtures/policy.example.toml.
-    #[arg(long, value_name = "FILE")]
-    pub policy: Option<PathBuf>,
-    /// Sizing strategy.
-    #[arg(long, default_value = "podsizer", value_name = "NAME")]
-    pub strategy: String,
+    #[command(flatten)]
+    pub sizing: SizingArgs,
     /// Write one strategic-merge patch per workload into this kustomize overlay and list it in
     /// its kustomization.yaml (current values are read from the rendered overlay).
     #[arg(long, value_name = "OVERLAY_DIR")]
@@ -234,9 +245,6 @@ pub struct RecommendArgs {
     /// With --kustomize: show what would be written, change nothing.
     #[arg(long, requires = "kustomize")]
     pub dry_run: bool,
-    /// Size containers even with less history than the policy asks for.
-    #[arg(long)]
-    pub force: bool,
     /// Exit with code 1 when any proposal differs from the current settings (for CI gates).
     #[arg(long)]
     pub fail_on_change: bool,
@@ -252,21 +260,14 @@ pub struct ReportArgs {
     /// Last week's report folder (or its report.json), for the week-over-week section.
     #[arg(long, value_name = "DIR")]
     pub previous: Option<PathBuf>,
-    /// Policy file (TOML), as for `recommend`.
-    #[arg(long, value_name = "FILE")]
-    pub policy: Option<PathBuf>,
-    /// Sizing strategy, as for `recommend`.
-    #[arg(long, default_value = "podsizer", value_name = "NAME")]
-    pub strategy: String,
+    #[command(flatten)]
+    pub sizing: SizingArgs,
     /// Overlay to read current requests and limits from (read only: the report writes no patch).
     #[arg(long, value_name = "OVERLAY_DIR")]
     pub kustomize: Option<PathBuf>,
-    /// Size containers even with less history than the policy asks for.
-    #[arg(long)]
-    pub force: bool,
     /// Time zone for chart axes and the hour-of-day heat maps (IANA name, e.g. Asia/Tokyo).
-    #[arg(long, default_value = "UTC", value_name = "ZONE")]
-    pub tz: String,
+    #[arg(long, default_value = "UTC", value_name = "ZONE", value_parser = values::time_zone)]
+    pub tz: chrono_tz::Tz,
     #[command(flatten)]
     pub prices: PriceArgs,
     #[command(flatten)]
@@ -581,19 +582,19 @@ pub struct BacktestArgs {
     #[command(flatten)]
     pub input: InputArgs,
     /// Training window before each split.
-    #[arg(long, default_value = "14d")]
-    pub train: String,
+    #[arg(long, default_value = "14d", value_parser = values::span)]
+    pub train: Span,
     /// Holdout window replayed after each split.
-    #[arg(long, default_value = "7d")]
-    pub holdout: String,
+    #[arg(long, default_value = "7d", value_parser = values::span)]
+    pub holdout: Span,
     /// Split here instead of one holdout window before the newest sample.
-    #[arg(long, value_name = "TIME")]
-    pub split_at: Option<String>,
+    #[arg(long, value_name = "TIME", value_parser = values::time)]
+    pub split_at: Option<Time>,
     /// Rolling folds, each one holdout window earlier (ignored with --split-at).
     #[arg(long, default_value_t = 1)]
     pub folds: usize,
     /// Strategies to compare, comma-separated (podsizer, vpa, krr, krr-limit).
-    #[arg(long, value_delimiter = ',', default_value = "podsizer,vpa,krr,krr-limit")]
+    #[arg(long, value_delimiter = ',', default_value = "podsizer,vpa,krr,krr-limit", value_parser = values::strategy())]
     pub strategy: Vec<String>,
     #[arg(short, long, value_enum, default_value = "table")]
     pub output: BacktestFormat,
@@ -684,21 +685,19 @@ pub struct PrArgs {
     #[arg(long, env = "GITHUB_API_URL", default_value = "https://api.github.com")]
     pub github_api: String,
     /// Smallest relative change worth a review.
-    #[arg(long, default_value = "10%")]
-    pub min_change: String,
+    #[arg(long, default_value = "10%", value_parser = values::share)]
+    pub min_change: Share,
     /// Smallest CPU change worth a review.
-    #[arg(long, default_value = "10m")]
-    pub min_cpu: String,
+    #[arg(long, default_value = "10m", value_parser = values::quantity)]
+    pub min_cpu: Quantity,
     /// Smallest memory change worth a review.
-    #[arg(long, default_value = "16Mi")]
-    pub min_memory: String,
+    #[arg(long, default_value = "16Mi", value_parser = values::quantity)]
+    pub min_memory: Quantity,
     /// Print the diff and the pull-request text; push nothing, call no API.
     #[arg(long)]
     pub dry_run: bool,
-    #[arg(long, value_name = "FILE")]
-    pub policy: Option<PathBuf>,
-    #[arg(long, default_value = "podsizer")]
-    pub strategy: String,
+    #[command(flatten)]
+    pub sizing: SizingArgs,
     #[command(flatten)]
     pub prices: PriceArgs,
     #[command(flatten)]

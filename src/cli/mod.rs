@@ -8,6 +8,7 @@ pub mod progress;
 pub mod resolve;
 pub mod s3;
 pub mod shell;
+pub mod values;
 
 use args::{Cli, Command};
 use clap::FromArgMatches;

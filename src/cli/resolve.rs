@@ -2,13 +2,12 @@
 //! progress and timings back to the terminal.
 
 use super::args::InputArgs;
-use crate::analysis::traffic::TrafficShare;
-use crate::domain::{parse_duration, parse_timestamp};
+use crate::domain::parse_duration;
 use crate::engine::current::LiveSettings;
 use crate::engine::selection::{InputSpec, SelectionSettings};
 use crate::engine::sizing::SizingRun;
 use crate::engine::{Note, Progress};
-use anyhow::{Context, Result};
+use anyhow::Result;
 use indicatif::ProgressBar;
 use std::sync::Mutex;
 
@@ -30,13 +29,8 @@ pub fn selection(args: &InputArgs, default_window: Option<&str>) -> Result<Selec
         let cache = super::commands::import_prometheus::import_for_sizing(args, default_window)?;
         inputs.push(InputSpec::Path(cache));
     }
-    let until = args.until.as_deref().map(parse_timestamp).transpose().context("--until")?;
-    let since = args.since.as_deref().map(parse_timestamp).transpose().context("--since")?;
-    let window_ms = match args.window.as_deref().or(default_window) {
-        Some(w) => Some(parse_duration(w).context("--window")?),
-        None => None,
-    };
-    let traffic = args.traffic_shares.iter().map(|t| TrafficShare::parse(t)).collect::<Result<Vec<_>, _>>()?;
+    let Bounds { since, until, window_ms } = bounds(args, default_window);
+    let traffic = args.traffic_shares.clone();
     Ok(SelectionSettings {
         inputs,
         since,
@@ -49,6 +43,22 @@ pub fn selection(args: &InputArgs, default_window: Option<&str>) -> Result<Selec
         skip_bad_rows: args.skip_bad_rows,
         rescan: args.rescan,
     })
+}
+
+/// The window as given: `--since`/`--until`, and `--window` (or the command's default) when
+/// `--since` is not given. The engine ends an open window just after the newest sample.
+pub struct Bounds {
+    pub since: Option<i64>,
+    pub until: Option<i64>,
+    pub window_ms: Option<i64>,
+}
+
+pub fn bounds(args: &InputArgs, default_window: Option<&str>) -> Bounds {
+    let window_ms = match &args.window {
+        Some(w) => Some(w.ms),
+        None => default_window.map(|w| parse_duration(w).expect("a valid default window")),
+    };
+    Bounds { since: args.since.as_ref().map(|t| t.ms), until: args.until.as_ref().map(|t| t.ms), window_ms }
 }
 
 /// `--live`, `--kubeconfig` or `--context` given: the cluster to read current settings from.

@@ -2,7 +2,6 @@
 //! the ordinary store reader runs on it.
 
 use super::args::InputArgs;
-use crate::domain::{parse_duration, parse_timestamp};
 use crate::store::remote::{RemoteStore, Window};
 use crate::store::s3::S3Location;
 use crate::store::Store;
@@ -14,7 +13,7 @@ use std::path::Path;
 pub fn open_input(path: &Path, args: &InputArgs, default_window: Option<&str>) -> Result<Option<Store>> {
     let Some(location) = S3Location::from_path(path) else { return Ok(None) };
     let location = location?;
-    let window = window(args, default_window)?;
+    let window = window(args, default_window);
     let started = std::time::Instant::now();
     let remote = RemoteStore::open(&location, &args.s3.options())?;
     let transfer = remote.pull(window).with_context(|| format!("reading {location}"))?;
@@ -31,18 +30,11 @@ pub fn open_input(path: &Path, args: &InputArgs, default_window: Option<&str>) -
 
 /// The partitions `select_with_default` can read: explicit bounds, or the window before
 /// `--until`, or the window before the newest partition.
-fn window(args: &InputArgs, default_window: Option<&str>) -> Result<Window> {
-    let until = args.until.as_deref().map(parse_timestamp).transpose().context("--until")?;
-    let since = args.since.as_deref().map(parse_timestamp).transpose().context("--since")?;
-    if since.is_some() {
-        return Ok(Window::Range { since, until });
+fn window(args: &InputArgs, default_window: Option<&str>) -> Window {
+    let b = super::resolve::bounds(args, default_window);
+    match (b.since, b.until, b.window_ms) {
+        (Some(_), until, _) | (None, until, None) => Window::Range { since: b.since, until },
+        (None, Some(u), Some(d)) => Window::Range { since: Some(u - d), until: Some(u) },
+        (None, None, Some(duration)) => Window::Latest { duration },
     }
-    let Some(duration) = args.window.as_deref().or(default_window) else {
-        return Ok(Window::Range { since: None, until });
-    };
-    let duration = parse_duration(duration).context("--window")?;
-    Ok(match until {
-        Some(u) => Window::Range { since: Some(u - duration), until: Some(u) },
-        None => Window::Latest { duration },
-    })
 }

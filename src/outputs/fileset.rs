@@ -258,8 +258,9 @@ mod tests {
         std::fs::create_dir(dir.path().join("podsizer-deployment-web.yaml")).unwrap();
         let before = snapshot(dir.path());
         let set = files(&["podsizer-deployment-api.yaml", "podsizer-deployment-web.yaml"]);
-        let err = commit(dir.path(), &set, stage_file).err().unwrap().to_string();
-        assert!(err.contains("directory is in the way"), "{err}");
+        let err = commit(dir.path(), &set, stage_file).err().unwrap();
+        let cause = std::error::Error::source(&err).map(ToString::to_string).unwrap_or_default();
+        assert!(cause.contains("directory is in the way"), "{err}: {cause}");
         assert_eq!(snapshot(dir.path()), before);
     }
 

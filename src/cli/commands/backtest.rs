@@ -3,7 +3,6 @@
 use crate::analysis::backtest::FoldPlan;
 use crate::cli::args::{BacktestArgs, BacktestFormat, SuiteArgs};
 use crate::cli::resolve;
-use crate::domain::{parse_duration, parse_timestamp};
 use crate::engine::sizing::load_policy;
 use crate::engine::suite::{self, BacktestSettings};
 use crate::outputs::backtest as render;
@@ -13,9 +12,9 @@ use std::io::Write;
 pub fn run(args: &BacktestArgs, out: &mut dyn Write) -> Result<u8> {
     let policy = load_policy(args.policy.as_deref())?;
     let plan = FoldPlan {
-        train_ms: parse_duration(&args.train).context("--train")?,
-        holdout_ms: parse_duration(&args.holdout).context("--holdout")?,
-        split_at: args.split_at.as_deref().map(parse_timestamp).transpose().context("--split-at")?,
+        train_ms: args.train.ms,
+        holdout_ms: args.holdout.ms,
+        split_at: args.split_at.as_ref().map(|t| t.ms),
         folds: args.folds,
     };
     let prices = args.prices.prices()?;
@@ -23,14 +22,12 @@ pub fn run(args: &BacktestArgs, out: &mut dyn Write) -> Result<u8> {
         strategies: args.strategy.clone(),
         policy,
         plan,
-        holdout_text: args.holdout.clone(),
+        holdout_text: args.holdout.to_string(),
         prices,
         overlay: args.kustomize.clone(),
         live: resolve::live(&args.input),
         nodes: args.nodes.clone(),
     };
-    // Strategies are checked before any sample is read.
-    suite::strategies(&settings.strategies)?;
     let run = suite::run(resolve::selection(&args.input, None)?, &settings)?;
     resolve::print_notes(&run.notes);
     let text = match args.output {

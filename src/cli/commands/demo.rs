@@ -1,7 +1,7 @@
 //! `podsizer demo`: the whole job on a bundled week of samples, in a scratch copy of the
 //! demo GitOps tree so the repository is never modified.
 
-use crate::cli::args::{DemoArgs, InputArgs, RecommendArgs};
+use crate::cli::args::{DemoArgs, InputArgs, RecommendArgs, SizingArgs};
 use crate::cli::progress::note;
 use crate::sources::synthetic::FleetSpec;
 use anyhow::{Context, Result};
@@ -95,11 +95,9 @@ pub fn run(args: &DemoArgs, out: &mut dyn Write) -> Result<u8> {
             prometheus: Default::default(),
         },
         output: args.output,
-        policy: None,
-        strategy: "podsizer".into(),
+        sizing: SizingArgs { policy: None, strategy: "podsizer".into(), force: false },
         kustomize: have_kubectl.then(|| overlay.clone()),
         dry_run: false,
-        force: false,
         fail_on_change: false,
     };
     super::recommend::run(&recommend, out)?;

@@ -569,13 +569,13 @@ fn headers(args: &PrometheusArgs) -> Result<Vec<(String, String)>> {
 pub fn import_for_sizing(input: &InputArgs, default_window: Option<&str>) -> Result<PathBuf> {
     let p = &input.prometheus;
     // Commands that read all history (backtest: train + holdout windows) get 30 days.
-    let window = input.window.as_deref().or(default_window).unwrap_or("30d");
+    let window = input.window.as_ref().map(|w| w.text()).or(default_window).unwrap_or("30d");
     let mut args = PrometheusArgs {
         url: p.prometheus.clone().context("--prometheus")?,
         store: PathBuf::new(),
         s3: input.s3.clone(),
-        since: input.since.clone().unwrap_or_else(|| window.to_string()),
-        until: input.until.clone(),
+        since: input.since.as_ref().map_or_else(|| window.to_string(), |t| t.text().to_string()),
+        until: input.until.as_ref().map(|t| t.text().to_string()),
         step: "60s".into(),
         rate_window: p.rate_window.clone(),
         namespaces: input.namespaces.clone(),

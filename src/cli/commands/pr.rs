@@ -3,25 +3,11 @@
 
 use crate::cli::args::PrArgs;
 use crate::cli::resolve;
-use crate::domain::parse_quantity;
 use crate::engine::pull_request::{propose_sizes, PrOutcome, PrSettings};
 use crate::engine::sizing::{load_policy, SizingSettings};
 use crate::outputs::bot::text::Thresholds;
-use anyhow::{anyhow, bail, Context, Result};
+use anyhow::Result;
 use std::io::Write;
-
-/// `10%` or `0.1`.
-fn parse_share(text: &str) -> Result<f64> {
-    let v = match text.trim().strip_suffix('%') {
-        Some(p) => p.trim().parse::<f64>().map(|p| p / 100.0),
-        None => text.trim().parse::<f64>(),
-    }
-    .map_err(|_| anyhow!("--min-change {text:?}: expected a percentage like 10% or a fraction like 0.1"))?;
-    if !(0.0..10.0).contains(&v) {
-        bail!("--min-change {text:?} is out of range");
-    }
-    Ok(v)
-}
 
 fn settings(args: &PrArgs) -> Result<PrSettings> {
     Ok(PrSettings {
@@ -34,9 +20,9 @@ fn settings(args: &PrArgs) -> Result<PrSettings> {
         github_api: args.github_api.clone(),
         token: std::env::var("GITHUB_TOKEN").unwrap_or_default(),
         thresholds: Thresholds {
-            relative: parse_share(&args.min_change)?,
-            cpu_cores: parse_quantity(&args.min_cpu).context("--min-cpu")?,
-            memory_bytes: parse_quantity(&args.min_memory).context("--min-memory")?,
+            relative: args.min_change.fraction,
+            cpu_cores: args.min_cpu.value,
+            memory_bytes: args.min_memory.value,
         },
         dry_run: args.dry_run,
         prices: args.prices.prices()?,
@@ -50,9 +36,9 @@ pub fn run(args: &PrArgs, out: &mut dyn Write) -> Result<u8> {
     crate::cli::notify::check(&args.notify)?;
     settings.check()?;
     let sizing = SizingSettings {
-        policy: load_policy(args.policy.as_deref())?,
-        strategy: args.strategy.clone(),
-        force: false,
+        policy: load_policy(args.sizing.policy.as_deref())?,
+        strategy: args.sizing.strategy.clone(),
+        force: args.sizing.force,
         overlay: None,
         live: resolve::live(&args.input),
     };

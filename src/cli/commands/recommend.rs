@@ -2,7 +2,7 @@
 //! the patches written into the overlay.
 
 use crate::analysis::Recommendation;
-use crate::cli::args::RecommendArgs;
+use crate::cli::args::{InputArgs, RecommendArgs, SizingArgs};
 use crate::cli::progress::note;
 use crate::cli::resolve;
 use crate::engine::sizing::{changes_anything, load_policy, size_all, SizingRun, SizingSettings};
@@ -13,17 +13,11 @@ use std::io::Write;
 use std::path::Path;
 
 /// The shared sizing run of `recommend`, `report` and `pr`, with its notes printed.
-pub fn sizing_run(
-    input: &crate::cli::args::InputArgs,
-    overlay: Option<&Path>,
-    policy: Option<&Path>,
-    strategy: &str,
-    force: bool,
-) -> Result<SizingRun> {
+pub fn sizing_run(input: &InputArgs, overlay: Option<&Path>, sizing: &SizingArgs) -> Result<SizingRun> {
     let settings = SizingSettings {
-        policy: load_policy(policy)?,
-        strategy: strategy.to_string(),
-        force,
+        policy: load_policy(sizing.policy.as_deref())?,
+        strategy: sizing.strategy.clone(),
+        force: sizing.force,
         overlay: overlay.map(Path::to_path_buf),
         live: resolve::live(input),
     };
@@ -34,10 +28,9 @@ pub fn sizing_run(
 }
 
 pub fn run(args: &RecommendArgs, out: &mut dyn Write) -> Result<u8> {
-    let run =
-        sizing_run(&args.input, args.kustomize.as_deref(), args.policy.as_deref(), &args.strategy, args.force)?;
+    let run = sizing_run(&args.input, args.kustomize.as_deref(), &args.sizing)?;
     let recs = &run.recommendations;
-    let doc = document(&args.strategy, run.selection.since, run.selection.until, recs);
+    let doc = document(&args.sizing.strategy, run.selection.since, run.selection.until, recs);
     if let Some(dir) = &args.kustomize {
         let mut patch_plan = kustomize::plan(dir, &run.overlay.workloads, recs)?;
         patch_plan.patches.extend(run.hpa_patches.iter().cloned());

@@ -11,22 +11,16 @@ use anyhow::{Context, Result};
 use std::io::Write;
 
 pub fn run(args: &ReportArgs, out: &mut dyn Write) -> Result<u8> {
-    let tz: chrono_tz::Tz = args.tz.parse().map_err(|_| {
-        anyhow::anyhow!(
-            "--tz {:?}: unknown time zone; use an IANA name such as UTC, Europe/Berlin or Asia/Tokyo",
-            args.tz
-        )
-    })?;
+    let tz = args.tz;
     let prices = args.prices.prices()?;
     crate::cli::notify::check(&args.notify)?;
     let previous = args.previous.as_deref().map(PreviousReport::load).transpose().context("--previous")?;
     // The same sizing as `recommend` (HPA advice included); a report writes no patch.
-    let run =
-        sizing_run(&args.input, args.kustomize.as_deref(), args.policy.as_deref(), &args.strategy, args.force)?;
+    let run = sizing_run(&args.input, args.kustomize.as_deref(), &args.sizing)?;
     let (selection, recs) = (&run.selection, &run.recommendations);
     let series = selection.series()?;
     let input = ReportInput {
-        strategy: &args.strategy,
+        strategy: &args.sizing.strategy,
         since: selection.since,
         until: selection.until,
         recommendations: recs,
