@@ -187,7 +187,7 @@ pub struct PrometheusInputArgs {
     pub read_api: ReadApi,
 }
 
-/// How `s3://` stores are reached and where they are mirrored (see the README's "Store on S3").
+/// How `s3://` stores are reached and where they are mirrored (docs/store.md, "Store on S3").
 #[derive(Debug, Args, Clone, Default)]
 pub struct S3Args {
     /// S3-compatible endpoint for s3:// stores (MinIO, Ceph, moto; path-style addressing) [default: AWS].
@@ -333,7 +333,7 @@ turned into cores and bytes with the container's limit or the node's capacity). 
 cluster's performance log group exists, else the metrics.\n\n\
 Credentials and region come from the standard AWS chain (environment, profiles, SSO, web identity, instance roles). \
 Re-runs fetch only what is new since the last import of the cluster; an interrupted import resumes where it stopped. \
-See the README for the IAM policy and the cost of an import.";
+See docs/sources/cloudwatch.md for the IAM policy and the cost of an import.";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -376,7 +376,7 @@ pub struct CloudwatchArgs {
     #[arg(long = "from", value_enum, default_value = "auto")]
     pub from: CloudwatchFrom,
     /// Metrics mode: queries per GetMetricData call (at most 500). Fewer queries per call make
-    /// longer time pages: more calls, but each metric is billed fewer times (see the README).
+    /// longer time pages: more calls, but each metric is billed fewer times (docs/sources/cloudwatch.md, "Cost of one import").
     #[arg(long, default_value_t = 500, value_name = "N")]
     pub queries_per_call: usize,
     /// Metrics mode: datapoints one GetMetricData answer may hold (the service's cap is 100,800);
@@ -386,10 +386,11 @@ pub struct CloudwatchArgs {
 }
 
 pub const PROMETHEUS_HELP: &str = "Reads container CPU (rate of container_cpu_usage_seconds_total) and memory \
-(container_memory_working_set_bytes) from cAdvisor series with query_range, and pod owners, current requests/limits \
+(container_memory_working_set_bytes) from cAdvisor series, as raw samples by remote read (or evaluated by \
+query_range where remote read is refused; see --read-api), and pod owners, current requests/limits \
 and OOM kills from kube-state-metrics series. Needs only the Prometheus HTTP API, no Kubernetes API.\n\n\
 Re-runs fetch only what is new since the last import of the same URL and scope; an interrupted import resumes \
-where it stopped. See the README for the PromQL and for Thanos, Mimir and AMP.";
+where it stopped. See docs/sources/prometheus.md for the PromQL and for Thanos, Mimir and AMP.";
 
 #[derive(Debug, Args)]
 pub struct CollectArgs {

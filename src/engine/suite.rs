@@ -234,7 +234,7 @@ pub fn suite_markdown(entries: &[SuiteEntry]) -> String {
     md.push_str(
         "Each strategy sizes every container from a training window and is replayed over the following holdout window ",
     );
-    md.push_str("(figures defined in `podsizer backtest --help` and the README). Prices: $0.04 per core-hour, $0.005 per GiB-hour.\n");
+    md.push_str("(figures defined in `podsizer backtest --help` and docs/backtest.md). Prices: $0.04 per core-hour, $0.005 per GiB-hour.\n");
     md.push_str(
         "`memory > request` is the eviction exposure (share of samples whose working set is above the memory request), \
          over all samples and as the mean of each container's share. `podsizer-p50` is the default policy with the \

@@ -74,7 +74,9 @@ pub fn file_stem(parts: &[&str]) -> String {
 /// The file-name word for a workload kind: the API's kinds are known single words, written
 /// in lower case as kubectl users expect (`deployment`); anything else is encoded.
 pub fn kind_word(kind: &str) -> String {
-    let known = crate::domain::WORKLOAD_KINDS.iter().chain(&["HorizontalPodAutoscaler"]).any(|k| *k == kind);
+    // ConfigMap: the php-fpm pool and nginx.conf patches.
+    let known =
+        crate::domain::WORKLOAD_KINDS.iter().chain(&["HorizontalPodAutoscaler", "ConfigMap"]).any(|k| *k == kind);
     if known {
         kind.to_ascii_lowercase()
     } else {
@@ -89,6 +91,14 @@ fn fnv1a(text: &str) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn known_kinds_are_plain_lower_case_words() {
+        assert_eq!(kind_word("ConfigMap"), "configmap");
+        assert_eq!(kind_word("StatefulSet"), "statefulset");
+        assert_eq!(kind_word("HorizontalPodAutoscaler"), "horizontalpodautoscaler");
+        assert_ne!(kind_word("Configmap"), "configmap", "only the API's spelling is a known kind");
+    }
 
     #[test]
     fn dns_labels_pass_and_everything_else_is_escaped() {

@@ -1,5 +1,5 @@
 //! Peer recommenders, implemented from their documented algorithms so that podsizer's
-//! default can be compared with them on the same history (see the README's back-test).
+//! default can be compared with them on the same history (docs/backtest.md, "Strategies").
 
 pub mod krr;
 pub mod plain;
