@@ -12,6 +12,7 @@ mod collector;
 mod golden;
 mod hostile;
 mod incremental;
+mod layers;
 mod live;
 mod notify;
 mod pr;
