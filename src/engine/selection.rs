@@ -8,7 +8,7 @@ use crate::analysis::{ContainerUsage, UsageBuilder};
 use crate::domain::Sample;
 use crate::sources::files::read_sample_file;
 use crate::store::{SampleRef, Store};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 
 /// One input as the caller resolved it: a path (sample file or store folder), or a store it
@@ -135,7 +135,84 @@ fn open_inputs(specs: Vec<InputSpec>, skip_bad_rows: bool, notes: &mut Vec<Note>
             return Err(EngineError::Input { path, reason });
         }
     }
+    drop_repeated_rows(&mut inputs, notes)?;
     Ok(inputs)
+}
+
+/// Who measured what and when: two rows with the same identity are one measurement.
+fn identity(cluster: &str, namespace: &str, kind: &str, workload: &str, pod: &str, container: &str) -> String {
+    // NUL cannot appear in Kubernetes names, so the join is unambiguous.
+    [cluster, namespace, kind, workload, pod, container].join("\0")
+}
+
+fn sample_identity(s: &Sample) -> String {
+    identity(&s.cluster, &s.namespace, &s.workload_kind, &s.workload, &s.pod, &s.container)
+}
+
+/// A sample file's rows that another input already holds are dropped, so a store plus an
+/// export of it, or two overlapping exports, count each measurement once (as a store does
+/// within itself). A row repeated in an earlier file, or present in any store, goes.
+fn drop_repeated_rows(inputs: &mut [Input], notes: &mut Vec<Note>) -> Result<()> {
+    let stores: Vec<Store> = inputs
+        .iter()
+        .filter_map(|i| match i {
+            Input::Store(s) => Some(s.clone()),
+            Input::Samples { .. } => None,
+        })
+        .collect();
+    let mut earlier: HashSet<(String, i64)> = HashSet::new();
+    for input in inputs.iter_mut() {
+        let Input::Samples { path, samples } = input else { continue };
+        let before = samples.len();
+        let mut keep: Vec<bool> = samples.iter().map(|s| !earlier.contains(&(sample_identity(s), s.timestamp_ms))).collect();
+        let from_files = before - keep.iter().filter(|k| **k).count();
+        let mut from_stores = 0;
+        for store in &stores {
+            from_stores += mark_rows_in_store(store, samples, &mut keep)?;
+        }
+        let mut i = 0;
+        samples.retain(|_| (keep[i], i += 1).0);
+        earlier.extend(samples.iter().map(|s| (sample_identity(s), s.timestamp_ms)));
+        if from_files + from_stores > 0 {
+            notes.push(Note::Warning(format!(
+                "note: {}: {} of {before} row(s) are already in another input ({from_files} in an earlier file, \
+                 {from_stores} in a store); each measurement is counted once",
+                path.display(),
+                from_files + from_stores
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Clears `keep` for the file rows `store` holds too; returns how many it cleared.
+fn mark_rows_in_store(store: &Store, samples: &[Sample], keep: &mut [bool]) -> Result<usize> {
+    let mut rows: HashMap<String, HashMap<i64, usize>> = HashMap::new();
+    for (i, s) in samples.iter().enumerate().filter(|(i, _)| keep[*i]) {
+        rows.entry(sample_identity(s)).or_default().insert(s.timestamp_ms, i);
+    }
+    let (Some(first), Some(last)) =
+        (samples.iter().map(|s| s.timestamp_ms).min(), samples.iter().map(|s| s.timestamp_ms).max())
+    else {
+        return Ok(0);
+    };
+    let mut cleared = 0;
+    // Rows of one series share their names: look the names up once per series.
+    let mut last_series: Option<(u64, Option<String>)> = None;
+    store.scan(Some(first), Some(last + 1), |r| {
+        let cached = matches!(&last_series, Some((series, _)) if r.series != 0 && *series == r.series);
+        if !cached {
+            let id = identity(r.cluster, r.namespace, r.workload_kind, r.workload, r.pod, r.container);
+            last_series = Some((r.series, rows.contains_key(&id).then_some(id)));
+        }
+        let Some((_, Some(id))) = &last_series else { return };
+        if let Some(&i) = rows.get(id).and_then(|at| at.get(&r.timestamp_ms)) {
+            if std::mem::replace(&mut keep[i], false) {
+                cleared += 1;
+            }
+        }
+    })?;
+    Ok(cleared)
 }
 
 fn latest(inputs: &[Input]) -> Result<Option<i64>> {

@@ -180,3 +180,50 @@ fn the_same_input_twice_counts_once() {
     assert_eq!(once["recommendations"][0]["samples"], 300);
     assert_eq!(json(&[&samples, &samples, &link]), once);
 }
+
+/// `recommend -o json` over these inputs, with its stderr.
+fn recommend_over(inputs: &[&Path]) -> (serde_json::Value, String) {
+    let mut cmd = podsizer();
+    cmd.arg("recommend").args(["-o", "json", "--window", "30d"]);
+    for i in inputs {
+        cmd.arg("-i").arg(i);
+    }
+    let out = cmd.output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    (serde_json::from_slice(&out.stdout).unwrap(), String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+#[test]
+fn a_store_plus_an_overlapping_export_counts_each_sample_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = |name: &str, days: std::ops::Range<i64>| {
+        let path = dir.path().join(name);
+        let mut text = String::from("timestamp,namespace,workload_kind,workload,pod,container,cpu_cores,memory_bytes\n");
+        for m in days.start * 1440..days.end * 1440 {
+            let ts = 1_767_225_600_000i64 + m * 60_000;
+            let cpu = if m % 7 == 0 { 0.9 } else { 0.1 + (m % 5) as f64 * 0.01 };
+            let mem = 100.0 * 1048576.0 + (m % 11) as f64 * 1048576.0;
+            text.push_str(&format!(
+                "{},ns,Deployment,w,w-1,c,{cpu},{mem}\n",
+                podsizer::domain::format_timestamp(ts)
+            ));
+        }
+        std::fs::write(&path, text).unwrap();
+        path
+    };
+    let all = csv("all.csv", 0..4);
+    let overlap = csv("days-2-3.csv", 2..4);
+    let store = dir.path().join("store");
+    podsizer().arg("import").arg("--store").arg(&store).arg(&all).assert().success();
+    let (alone, _) = recommend_over(&[&store]);
+    let (with_export, notes) = recommend_over(&[&store, &overlap]);
+    assert_eq!(alone, with_export, "the export's rows are in the store already");
+    assert!(notes.contains("2880 of 2880 row(s) are already in another input"), "{notes}");
+    let (files, notes) = recommend_over(&[&overlap, &all]);
+    let (one_file, _) = recommend_over(&[&all]);
+    assert_eq!(files, one_file, "two overlapping exports count each sample once");
+    assert!(
+        notes.contains("2880 of 5760 row(s) are already in another input (2880 in an earlier file, 0 in a store)"),
+        "{notes}"
+    );
+}
