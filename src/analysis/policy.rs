@@ -236,7 +236,7 @@ impl PolicySet {
         let file: FileSpec = toml::from_str(text)
             .map_err(|e| PolicyError::Syntax { path: path.into(), message: syntax_message(text, &e) })?;
         let mut defaults = Policy::default();
-        file.defaults.apply(&mut defaults).map_err(|(field, message)| PolicyError::Field {
+        file.defaults.apply(&mut defaults).map_err(|FieldError { field, message }| PolicyError::Field {
             path: path.into(),
             field: format!("defaults.{field}"),
             message,
@@ -245,7 +245,7 @@ impl PolicySet {
         for (i, o) in file.overrides.into_iter().enumerate() {
             let name = o.name.unwrap_or_else(|| format!("override[{i}]"));
             // Apply once now so a bad value fails at load time, naming the override.
-            o.spec.apply(&mut defaults.clone()).map_err(|(field, message)| PolicyError::Field {
+            o.spec.apply(&mut defaults.clone()).map_err(|FieldError { field, message }| PolicyError::Field {
                 path: path.into(),
                 field: format!("{name}.{field}"),
                 message,
@@ -310,7 +310,18 @@ pub fn glob(pattern: &str, text: &str) -> bool {
     p[pi..].iter().all(|c| *c == '*')
 }
 
-type FieldResult = Result<(), (String, String)>;
+/// A policy field and what is wrong with its value.
+#[derive(Debug)]
+struct FieldError {
+    field: String,
+    message: String,
+}
+
+fn field_error(field: &str, message: String) -> FieldError {
+    FieldError { field: field.to_string(), message }
+}
+
+type FieldResult = Result<(), FieldError>;
 
 /// Where and what, without echoing the offending line: a line can be megabytes long.
 fn syntax_message(text: &str, e: &toml::de::Error) -> String {
@@ -326,46 +337,46 @@ fn syntax_message(text: &str, e: &toml::de::Error) -> String {
     }
 }
 
-fn percentile(field: &str, v: f64) -> Result<f64, (String, String)> {
+fn percentile(field: &str, v: f64) -> Result<f64, FieldError> {
     if (0.0..=100.0).contains(&v) {
         Ok(v)
     } else {
-        Err((field.into(), format!("{v} is not a percentile (0-100)")))
+        Err(field_error(field, format!("{v} is not a percentile (0-100)")))
     }
 }
 
 /// Multipliers past this are typos (`1e308`), not policies: they would only hit the caps.
 const MAX_FACTOR: f64 = 100.0;
 
-fn non_negative(field: &str, v: f64) -> Result<f64, (String, String)> {
+fn non_negative(field: &str, v: f64) -> Result<f64, FieldError> {
     if v.is_finite() && (0.0..=MAX_FACTOR).contains(&v) {
         Ok(v)
     } else {
-        Err((
-            field.into(),
+        Err(field_error(
+            field,
             format!("{} must be a number from 0 to {MAX_FACTOR}", crate::domain::bounds::short_number(v)),
         ))
     }
 }
 
-fn ratio(field: &str, v: f64) -> Result<f64, (String, String)> {
+fn ratio(field: &str, v: f64) -> Result<f64, FieldError> {
     if (1.0..=MAX_FACTOR).contains(&v) {
         Ok(v)
     } else if v < 1.0 {
-        Err((field.into(), format!("{v} must be >= 1 (a limit below the request is not allowed)")))
+        Err(field_error(field, format!("{v} must be >= 1 (a limit below the request is not allowed)")))
     } else {
-        Err((field.into(), format!("{} must be at most {MAX_FACTOR}", crate::domain::bounds::short_number(v))))
+        Err(field_error(field, format!("{} must be at most {MAX_FACTOR}", crate::domain::bounds::short_number(v))))
     }
 }
 
 /// A floor or step: a quantity up to what one container can use (`domain::bounds`), so a
 /// step of `1Ei` cannot round every figure to zero or past 64 bits.
-fn quantity(field: &str, text: &str, positive: bool) -> Result<f64, (String, String)> {
+fn quantity(field: &str, text: &str, positive: bool) -> Result<f64, FieldError> {
     let short = |t: &str| t.chars().take(40).collect::<String>();
     let v = parse_quantity(text)
-        .map_err(|e| (field.to_string(), format!("invalid quantity {:?}: {}", short(text), e.reason)))?;
+        .map_err(|e| field_error(field, format!("invalid quantity {:?}: {}", short(text), e.reason)))?;
     if v < 0.0 || (positive && v == 0.0) {
-        return Err((field.into(), format!("{:?} must be {}", short(text), if positive { "> 0" } else { ">= 0" })));
+        return Err(field_error(field, format!("{:?} must be {}", short(text), if positive { "> 0" } else { ">= 0" })));
     }
     let max = if field.starts_with("cpu") {
         crate::domain::bounds::MAX_CORES
@@ -373,7 +384,7 @@ fn quantity(field: &str, text: &str, positive: bool) -> Result<f64, (String, Str
         crate::domain::bounds::MAX_MEMORY_BYTES
     };
     if v > max {
-        return Err((field.into(), format!("{:?} is more than one container can use", short(text))));
+        return Err(field_error(field, format!("{:?} is more than one container can use", short(text))));
     }
     Ok(v)
 }
@@ -392,7 +403,7 @@ impl PolicySpec {
         set(&mut p.memory.request_basis, m.request_basis.as_deref(), |v| match v {
             "daily-peaks" => Ok(MemoryBasis::DailyPeaks),
             "working-set" => Ok(MemoryBasis::WorkingSet),
-            other => Err(("memory.request_basis".into(), format!("{other:?} is not `daily-peaks` or `working-set`"))),
+            other => Err(field_error("memory.request_basis", format!("{other:?} is not `daily-peaks` or `working-set`"))),
         })?;
         set(&mut p.memory.daily_peak_percentile, m.daily_peak_percentile, |v| {
             percentile("memory.daily_peak_percentile", v)
@@ -405,15 +416,15 @@ impl PolicySpec {
         set(&mut p.memory.step_bytes, m.step.as_deref(), |v| quantity("memory.step", v, true))?;
         let h = &self.history;
         set(&mut p.history.min_span_ms, h.min_span.as_deref(), |v| {
-            parse_duration(v).map_err(|e| ("history.min_span".into(), e.to_string()))
+            parse_duration(v).map_err(|e| field_error("history.min_span", e.to_string()))
         })?;
         set(&mut p.history.min_samples, h.min_samples, Ok)?;
         set(&mut p.history.half_life_ms, h.half_life.as_deref(), |v| match v {
             "none" => Ok(None),
-            d => parse_duration(d).map(Some).map_err(|e| ("history.half_life".into(), format!("{e} (or \"none\")"))),
+            d => parse_duration(d).map(Some).map_err(|e| field_error("history.half_life", format!("{e} (or \"none\")"))),
         })?;
         set(&mut p.history.horizon_ms, h.horizon.as_deref(), |v| {
-            parse_duration(v).map_err(|e| ("history.horizon".into(), e.to_string()))
+            parse_duration(v).map_err(|e| field_error("history.horizon", e.to_string()))
         })?;
         let f = &self.php_fpm;
         set(&mut p.php_fpm.lower_max_children, f.lower_max_children, Ok)?;
@@ -423,7 +434,7 @@ impl PolicySpec {
     }
 }
 
-fn set<T, V>(slot: &mut T, value: Option<V>, convert: impl FnOnce(V) -> Result<T, (String, String)>) -> FieldResult {
+fn set<T, V>(slot: &mut T, value: Option<V>, convert: impl FnOnce(V) -> Result<T, FieldError>) -> FieldResult {
     if let Some(v) = value {
         *slot = convert(v)?;
     }
