@@ -1,8 +1,8 @@
 //! Streaming reads: one part at a time, rows handed to a visitor, never the whole store.
 
 use super::{PartSet, Store, StoreError};
+use crate::domain::schema::frame_columns;
 use crate::domain::DAY_MS;
-use crate::sources::files::frame_columns;
 use polars::prelude::ParquetReader;
 use polars::prelude::SerReader;
 use std::path::Path;

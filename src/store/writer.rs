@@ -1,8 +1,8 @@
 //! Atomic, de-duplicating appends.
 
 use super::{day_dir_name, io_err, Store, StoreError};
+use crate::domain::schema::samples_to_frame;
 use crate::domain::{Sample, DAY_MS};
-use crate::sources::samples_to_frame;
 use polars::prelude::{ParquetCompression, ParquetWriter};
 use std::collections::HashSet;
 use std::io::Write;
