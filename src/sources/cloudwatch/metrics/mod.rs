@@ -23,14 +23,16 @@
 //! call's answer fits its 100,800-datapoint cap, so each time page costs ceil(series/500)
 //! calls and no NextToken round trips; NextToken is still followed when the service pages.
 
-use super::{workload_from_names, ApiCalls, AwsError, Clients, Resolution};
-use crate::domain::{Resources, Sample, DAY_MS};
-use crate::sources::prometheus::ContainerSettings;
-use aws_sdk_cloudwatch::primitives::DateTime;
-use aws_sdk_cloudwatch::types::{
-    Dimension, DimensionFilter, Metric as CwMetric, MetricDataQuery, MetricStat, ScanBy, StatusCode,
-};
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+mod calls;
+mod convert;
+
+pub use crate::sources::time::{align_down, align_up};
+pub use calls::{fetch_batch, list_series};
+pub use convert::{convert, settings, Conversion, NodeCapacity, Points};
+
+use crate::domain::DAY_MS;
+use aws_sdk_cloudwatch::types::Dimension;
+use std::collections::{BTreeMap, BTreeSet};
 
 pub const NAMESPACE: &str = "ContainerInsights";
 pub const MAX_QUERIES_PER_CALL: usize = 500;
@@ -119,14 +121,6 @@ pub fn bands(from_ms: i64, to_ms: i64, now_ms: i64) -> Vec<Band> {
     }
     out.reverse();
     out
-}
-
-pub fn align_up(t: i64, step: i64) -> i64 {
-    t.div_euclid(step) * step + if t.rem_euclid(step) == 0 { 0 } else { step }
-}
-
-pub fn align_down(t: i64, step: i64) -> i64 {
-    t.div_euclid(step) * step
 }
 
 /// Time pages of a band for `queries` queries: each call of up to `per_call` queries covers
@@ -306,351 +300,15 @@ pub fn batches(plan: &[(ContainerId, Vec<Metric>)], per_call: usize, node_capaci
     all.chunks(per_call).map(<[Query]>::to_vec).collect()
 }
 
-// ---------------------------------------------------------------------------------------------
-// Converting
-
-/// Values of one query: epoch ms -> value.
-pub type Points = BTreeMap<i64, f64>;
-
-/// Node capacity per instant, when every node agreed.
-#[derive(Debug, Default, Clone)]
-pub struct NodeCapacity {
-    pub cpu_millicores: Points,
-    pub memory_bytes: Points,
-    /// Instants where nodes differed: (lowest, highest) CPU millicores and memory bytes.
-    pub differing: Vec<(i64, f64, f64, f64, f64)>,
-}
-
-impl NodeCapacity {
-    pub fn from_points(min_cpu: &Points, max_cpu: &Points, min_mem: &Points, max_mem: &Points) -> Self {
-        let mut cap = NodeCapacity::default();
-        for (&t, &lo) in min_cpu {
-            let (Some(&hi), Some(&mlo), Some(&mhi)) = (max_cpu.get(&t), min_mem.get(&t), max_mem.get(&t)) else {
-                continue;
-            };
-            if lo == hi && mlo == mhi && lo > 0.0 && mlo > 0.0 {
-                cap.cpu_millicores.insert(t, lo);
-                cap.memory_bytes.insert(t, mlo);
-            } else {
-                cap.differing.push((t, lo, hi, mlo, mhi));
-            }
-        }
-        cap
-    }
-}
-
-/// What converting one container's points gave.
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct Conversion {
-    pub via_limit: u64,
-    pub via_node: u64,
-    /// Points of % of node without a single node capacity at that instant.
-    pub no_capacity: u64,
-    /// Instants with CPU but no memory or the other way round.
-    pub unpaired: u64,
-    pub non_finite: u64,
-}
-
-/// The value at `t`, or the latest before it within the page (limits change rarely and may be
-/// published a little off the usage's instants), or the first after it.
-fn at_or_near(points: &Points, t: i64) -> Option<f64> {
-    points.range(..=t).next_back().or_else(|| points.range(t..).next()).map(|(_, v)| *v)
-}
-
-/// One resource's usage per instant, in cores or bytes (`scale`: limit/capacity unit -> result unit).
-fn usage(
-    route: Route,
-    of_limit: Option<&Points>,
-    limit: Option<&Points>,
-    of_node: Option<&Points>,
-    capacity: &Points,
-    scale: f64,
-    stats: &mut Conversion,
-) -> Points {
-    let mut out = Points::new();
-    match route {
-        Route::Limit => {
-            let (Some(pct), Some(limit)) = (of_limit, limit) else { return out };
-            for (&t, &p) in pct {
-                if let Some(l) = at_or_near(limit, t) {
-                    out.insert(t, p * l / (100.0 * scale));
-                }
-            }
-        }
-        Route::Node => {
-            let Some(pct) = of_node else { return out };
-            for (&t, &p) in pct {
-                match capacity.get(&t) {
-                    Some(&c) => {
-                        out.insert(t, p * c / (100.0 * scale));
-                    }
-                    None => stats.no_capacity += 1,
-                }
-            }
-        }
-        Route::Missing => {}
-    }
-    out
-}
-
-/// Samples of one container from its queried points.
-pub fn convert(
-    id: &ContainerId,
-    available: &BTreeSet<Metric>,
-    values: &HashMap<Metric, Points>,
-    capacity: &NodeCapacity,
-    stats: &mut Conversion,
-) -> (Vec<Sample>, Resolution) {
-    let (cr, mr) = (cpu_route(available), memory_route(available));
-    let cpu = usage(
-        cr,
-        values.get(&Metric::CpuOfLimit),
-        values.get(&Metric::CpuLimit),
-        values.get(&Metric::CpuOfNode),
-        &capacity.cpu_millicores,
-        1000.0,
-        stats,
-    );
-    let memory = usage(
-        mr,
-        values.get(&Metric::MemoryOfLimit),
-        values.get(&Metric::MemoryLimit),
-        values.get(&Metric::MemoryOfNode),
-        &capacity.memory_bytes,
-        1.0,
-        stats,
-    );
-    let pod = id.pod.clone().unwrap_or_else(|| id.owner.clone());
-    let (kind, workload, resolution) = match &id.pod {
-        Some(p) => workload_from_names(&id.owner, p),
-        // Workload-level series (no FullPodName): the owner stands for its pods.
-        None => ("Deployment".to_string(), id.owner.clone(), Resolution::Name),
-    };
-    let mut out = Vec::new();
-    let instants: BTreeSet<i64> = cpu.keys().chain(memory.keys()).copied().collect();
-    for t in instants {
-        let (Some(&c), Some(&m)) = (cpu.get(&t), memory.get(&t)) else {
-            stats.unpaired += 1;
-            continue;
-        };
-        if !(c.is_finite() && m.is_finite() && c >= 0.0 && m >= 0.0) {
-            stats.non_finite += 1;
-            continue;
-        }
-        for (r, n) in [(cr, 1), (mr, 1)] {
-            match r {
-                Route::Limit => stats.via_limit += n,
-                Route::Node => stats.via_node += n,
-                Route::Missing => {}
-            }
-        }
-        out.push(Sample {
-            timestamp_ms: t,
-            namespace: id.namespace.clone(),
-            workload_kind: kind.clone(),
-            workload: workload.clone(),
-            pod: pod.clone(),
-            container: id.container.clone(),
-            cpu_cores: c,
-            memory_bytes: m,
-            ..Default::default()
-        });
-    }
-    (out, resolution)
-}
-
-/// Requests and limits per workload container from the newest values (highest across pods).
-pub fn settings(per_container: &[(ContainerId, HashMap<Metric, Points>)]) -> Vec<ContainerSettings> {
-    let mut by_key: BTreeMap<(String, String, String, String), ContainerSettings> = BTreeMap::new();
-    for (id, values) in per_container {
-        let (kind, workload, _) = match &id.pod {
-            Some(p) => workload_from_names(&id.owner, p),
-            None => ("Deployment".to_string(), id.owner.clone(), Resolution::Name),
-        };
-        let latest = |m: Metric| values.get(&m).and_then(|p| p.values().next_back().copied()).filter(|v| *v > 0.0);
-        let r = Resources {
-            cpu_request_cores: latest(Metric::CpuRequest).map(|v| v / 1000.0),
-            cpu_limit_cores: latest(Metric::CpuLimit).map(|v| v / 1000.0),
-            memory_request_bytes: latest(Metric::MemoryRequest),
-            memory_limit_bytes: latest(Metric::MemoryLimit),
-        };
-        if r.is_empty() {
-            continue;
-        }
-        let e = by_key
-            .entry((id.namespace.clone(), kind.clone(), workload.clone(), id.container.clone()))
-            .or_insert_with(|| ContainerSettings {
-                namespace: id.namespace.clone(),
-                workload_kind: kind,
-                workload,
-                container: id.container.clone(),
-                ..Default::default()
-            });
-        let max = |a: Option<f64>, b: Option<f64>| match (a, b) {
-            (Some(x), Some(y)) => Some(x.max(y)),
-            (x, y) => x.or(y),
-        };
-        e.resources = Resources {
-            cpu_request_cores: max(e.resources.cpu_request_cores, r.cpu_request_cores),
-            cpu_limit_cores: max(e.resources.cpu_limit_cores, r.cpu_limit_cores),
-            memory_request_bytes: max(e.resources.memory_request_bytes, r.memory_request_bytes),
-            memory_limit_bytes: max(e.resources.memory_limit_bytes, r.memory_limit_bytes),
-        };
-    }
-    by_key.into_values().collect()
-}
-
-// ---------------------------------------------------------------------------------------------
-// Calls
-
-/// Lists the container series of a cluster, one paginated ListMetrics per metric name.
-pub async fn list_series(
-    clients: &Clients,
-    calls: &ApiCalls,
-    cluster: &str,
-) -> Result<Vec<(String, Vec<(String, String)>)>, AwsError> {
-    let mut listed = Vec::new();
-    for metric in Metric::ALL {
-        let mut token: Option<String> = None;
-        loop {
-            ApiCalls::add(&calls.list_metrics, 1);
-            let out = clients
-                .cloudwatch
-                .list_metrics()
-                .namespace(NAMESPACE)
-                .metric_name(metric.name())
-                .dimensions(DimensionFilter::builder().name("ClusterName").value(cluster).build())
-                .set_next_token(token.take())
-                .send()
-                .await
-                .map_err(|e| clients.cloudwatch_error(&e, "ListMetrics"))?;
-            for m in out.metrics() {
-                let dims = m
-                    .dimensions()
-                    .iter()
-                    .map(|d| (d.name().unwrap_or("").to_string(), d.value().unwrap_or("").to_string()))
-                    .collect();
-                listed.push((m.metric_name().unwrap_or("").to_string(), dims));
-            }
-            match out.next_token() {
-                Some(t) if !t.is_empty() => token = Some(t.to_string()),
-                _ => break,
-            }
-        }
-    }
-    Ok(listed)
-}
-
-fn query_spec(q: &Query, id: String, cluster: &str, period_s: i64) -> MetricDataQuery {
-    let (metric, stat) = match q {
-        Query::Container(c, m) => {
-            let metric = CwMetric::builder()
-                .namespace(NAMESPACE)
-                .metric_name(m.name())
-                .set_dimensions(Some(c.dimensions(cluster)))
-                .build();
-            (metric, "Maximum")
-        }
-        Query::NodeCapacity(i) => {
-            let (name, stat) = NODE_CAPACITY[*i];
-            let metric = CwMetric::builder()
-                .namespace(NAMESPACE)
-                .metric_name(name)
-                .dimensions(Dimension::builder().name("ClusterName").value(cluster).build())
-                .build();
-            (metric, stat)
-        }
-    };
-    MetricDataQuery::builder()
-        .id(id)
-        .metric_stat(MetricStat::builder().metric(metric).period(period_s as i32).stat(stat).build())
-        .return_data(true)
-        .build()
-}
-
-/// Runs one planned call over `[start, end)`, following NextToken, and returns each query's points.
-pub async fn fetch_batch(
-    clients: &Clients,
-    calls: &ApiCalls,
-    cluster: &str,
-    (start_ms, end_ms): (i64, i64),
-    period_s: i64,
-    queries: &[Query],
-) -> Result<Vec<Points>, AwsError> {
-    let specs: Vec<MetricDataQuery> =
-        queries.iter().enumerate().map(|(i, q)| query_spec(q, format!("q{i}"), cluster, period_s)).collect();
-    let mut points = vec![Points::new(); queries.len()];
-    let mut token: Option<String> = None;
-    loop {
-        ApiCalls::add(&calls.get_metric_data, 1);
-        ApiCalls::add(&calls.metrics_requested, specs.len() as u64);
-        if token.is_some() {
-            ApiCalls::add(&calls.continuations, 1);
-        }
-        let out = clients
-            .cloudwatch
-            .get_metric_data()
-            .start_time(DateTime::from_millis(start_ms))
-            .end_time(DateTime::from_millis(end_ms))
-            .scan_by(ScanBy::TimestampAscending)
-            .max_datapoints(MAX_DATAPOINTS_PER_CALL as i32)
-            .set_metric_data_queries(Some(specs.clone()))
-            .set_next_token(token.take())
-            .send()
-            .await
-            .map_err(|e| clients.cloudwatch_error(&e, "GetMetricData"))?;
-        for r in out.metric_data_results() {
-            let Some(i) = r.id().and_then(|id| id.strip_prefix('q')).and_then(|n| n.parse::<usize>().ok()) else {
-                continue;
-            };
-            match r.status_code() {
-                Some(StatusCode::Forbidden) => {
-                    return Err(AwsError::AccessDenied {
-                        action: "cloudwatch:GetMetricData".into(),
-                        region: clients.region.clone(),
-                        message: messages(r),
-                    })
-                }
-                Some(StatusCode::InternalError) => {
-                    return Err(AwsError::Api {
-                        operation: "GetMetricData".into(),
-                        code: "InternalError".into(),
-                        message: messages(r),
-                    })
-                }
-                _ => {}
-            }
-            let Some(slot) = points.get_mut(i) else { continue };
-            for (t, v) in r.timestamps().iter().zip(r.values()) {
-                let ms = t.to_millis().unwrap_or(i64::MIN);
-                if (start_ms..end_ms).contains(&ms) {
-                    slot.insert(ms, *v);
-                }
-            }
-            ApiCalls::add(&calls.datapoints, r.values().len() as u64);
-        }
-        match out.next_token() {
-            Some(t) if !t.is_empty() => token = Some(t.to_string()),
-            _ => break,
-        }
-    }
-    Ok(points)
-}
-
-fn messages(r: &aws_sdk_cloudwatch::types::MetricDataResult) -> String {
-    let m: Vec<&str> = r.messages().iter().filter_map(|m| m.value()).collect();
-    if m.is_empty() {
-        format!("query {} was refused", r.id().unwrap_or("?"))
-    } else {
-        m.join("; ")
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     const NOW: i64 = 1_800_000_000_000;
+
+    fn id(pod: &str, c: &str) -> ContainerId {
+        ContainerId { namespace: "shop".into(), owner: "api".into(), pod: Some(pod.into()), container: c.into() }
+    }
 
     #[test]
     fn period_follows_age() {
@@ -690,10 +348,6 @@ mod tests {
         assert_eq!(time_pages(band, 5, 500, MAX_DATAPOINTS_PER_CALL).len(), 1);
         assert_eq!(time_pages(band, 54, 500, MAX_DATAPOINTS_PER_CALL)[0].1, 1866 * 60_000);
         assert_eq!(time_pages(band, 54, 500, 540)[0].1, 10 * 60_000);
-    }
-
-    fn id(pod: &str, c: &str) -> ContainerId {
-        ContainerId { namespace: "shop".into(), owner: "api".into(), pod: Some(pod.into()), container: c.into() }
     }
 
     #[test]
@@ -742,51 +396,5 @@ mod tests {
         assert_eq!(inv.containers.len(), 2);
         assert_eq!(inventory(&listed, "other", &[]).containers.len(), 0);
         assert_eq!(inventory(&listed, "prod", &["kube-system".into()]).containers.len(), 0);
-    }
-
-    #[test]
-    fn converts_by_limit_and_by_uniform_node() {
-        let c = id("api-5b8f7d9c4-x2x9k", "php-fpm");
-        let avail: BTreeSet<Metric> = [Metric::CpuOfLimit, Metric::CpuLimit, Metric::MemoryOfNode].into();
-        assert_eq!(metrics_to_query(&avail, false), vec![Metric::MemoryOfNode, Metric::CpuOfLimit, Metric::CpuLimit]);
-        let values: HashMap<Metric, Points> = [
-            (Metric::CpuOfLimit, Points::from([(60_000, 50.0), (120_000, 25.0), (180_000, 10.0)])),
-            (Metric::CpuLimit, Points::from([(60_000, 2000.0)])),
-            (Metric::MemoryOfNode, Points::from([(60_000, 1.0), (120_000, 2.0), (180_000, 4.0)])),
-        ]
-        .into();
-        let mut cap = NodeCapacity::from_points(
-            &Points::from([(60_000, 4000.0), (120_000, 4000.0), (180_000, 2000.0)]),
-            &Points::from([(60_000, 4000.0), (120_000, 4000.0), (180_000, 8000.0)]),
-            &Points::from([(60_000, 16e9), (120_000, 16e9), (180_000, 16e9)]),
-            &Points::from([(60_000, 16e9), (120_000, 16e9), (180_000, 16e9)]),
-        );
-        assert_eq!(cap.differing.len(), 1);
-        let mut stats = Conversion::default();
-        let (samples, _) = convert(&c, &avail, &values, &cap, &mut stats);
-        assert_eq!(samples.len(), 2);
-        assert_eq!((samples[0].cpu_cores, samples[0].memory_bytes), (1.0, 16e7));
-        assert_eq!((samples[1].cpu_cores, samples[1].memory_bytes), (0.5, 32e7));
-        assert_eq!((samples[0].workload_kind.as_str(), samples[0].workload.as_str()), ("Deployment", "api"));
-        assert_eq!(stats.no_capacity, 1);
-        assert_eq!(stats.unpaired, 1);
-        cap.memory_bytes.clear();
-        let (none, _) = convert(&c, &avail, &values, &cap, &mut Conversion::default());
-        assert!(none.is_empty(), "no node capacity: nothing stored");
-    }
-
-    #[test]
-    fn settings_take_the_newest_values() {
-        let c = id("api-5b8f7d9c4-abcde", "envoy");
-        let values: HashMap<Metric, Points> = [
-            (Metric::CpuRequest, Points::from([(1, 100.0), (2, 250.0)])),
-            (Metric::MemoryLimit, Points::from([(2, 5e8)])),
-        ]
-        .into();
-        let s = settings(&[(c, values)]);
-        assert_eq!(s.len(), 1);
-        assert_eq!(s[0].resources.cpu_request_cores, Some(0.25));
-        assert_eq!(s[0].resources.memory_limit_bytes, Some(5e8));
-        assert_eq!(s[0].resources.cpu_limit_cores, None);
     }
 }
