@@ -11,6 +11,7 @@
 //! nothing. One lock file serialises writers on one machine. A store on S3 (`s3://...`) has
 //! the same layout and is used through a local mirror (`remote`).
 
+pub mod atomic;
 mod derived;
 pub mod facts;
 mod reader;

@@ -64,7 +64,7 @@ pub(super) fn save_state<T: serde::Serialize>(path: &std::path::Path, state: &T)
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     }
     let text = serde_json::to_string_pretty(state).expect("state serialises");
-    crate::outputs::write_file(path, text.as_bytes()).with_context(|| format!("writing {}", path.display()))
+    crate::store::atomic::write_atomically(path, text.as_bytes()).with_context(|| format!("writing {}", path.display()))
 }
 
 /// FNV-1a of a text, for state file names: stable across Rust versions, unlike DefaultHasher.
