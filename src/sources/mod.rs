@@ -9,6 +9,7 @@ pub mod metrics_server;
 pub mod owners;
 pub mod php_fpm_exporter;
 pub mod prometheus;
+pub mod retry;
 pub mod synthetic;
 pub mod time;
 pub mod traces;

@@ -4,6 +4,7 @@
 use super::payload::{envelope, parse_matrix, parse_series, parse_vector, PayloadError, Series};
 use super::plan::Window;
 use super::{Labels, PrometheusError};
+use crate::sources::retry::{retry, Backoff, Failure};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
@@ -64,10 +65,7 @@ pub(super) enum Payload<'a> {
     Snappy(&'a [u8]),
 }
 
-enum Attempt {
-    Retry(PrometheusError),
-    Fail(PrometheusError),
-}
+type Attempt = Failure<PrometheusError>;
 
 impl Client {
     pub fn new(mut config: ClientConfig) -> Result<Self, PrometheusError> {
@@ -100,20 +98,14 @@ impl Client {
     /// answer, retrying transient failures. API errors in non-2xx bodies become `Api` errors.
     pub(super) fn send(&self, endpoint: &str, payload: &Payload) -> Result<(String, Vec<u8>), PrometheusError> {
         let url = format!("{}/api/v1/{endpoint}", self.config.url);
-        let mut delay = self.config.backoff;
-        let mut attempt = 0;
-        loop {
-            match self.attempt(&url, payload) {
-                Ok(answer) => return Ok(answer),
-                Err(Attempt::Retry(_)) if attempt < self.config.retries => {
-                    attempt += 1;
-                    self.stats.retries.fetch_add(1, Ordering::Relaxed);
-                    std::thread::sleep(delay);
-                    delay *= 2;
-                }
-                Err(Attempt::Retry(e) | Attempt::Fail(e)) => return Err(e),
-            }
-        }
+        let backoff = Backoff::doubling(self.config.retries, self.config.backoff);
+        retry(
+            backoff,
+            || self.attempt(&url, payload),
+            |_, _| {
+                self.stats.retries.fetch_add(1, Ordering::Relaxed);
+            },
+        )
     }
 
     fn attempt(&self, url: &str, payload: &Payload) -> Result<(String, Vec<u8>), Attempt> {
@@ -157,9 +149,9 @@ impl Client {
         let api = |kind: String, message: String| {
             let e = PrometheusError::Api { url: url.to_string(), kind, message };
             if matches!(status, 429 | 502..=504) {
-                Attempt::Retry(e)
+                Failure::Transient(e)
             } else {
-                Attempt::Fail(e)
+                Failure::Permanent(e)
             }
         };
         let message = match envelope::<serde_json::Value>(&body) {
@@ -170,7 +162,7 @@ impl Client {
             }
         };
         let e = PrometheusError::Status { url: url.to_string(), status, message };
-        Err(if matches!(status, 429 | 502..=504) { Attempt::Retry(e) } else { Attempt::Fail(e) })
+        Err(if matches!(status, 429 | 502..=504) { Failure::Transient(e) } else { Failure::Permanent(e) })
     }
 
     fn transport_error(&self, url: &str, e: ureq::Error) -> Attempt {
@@ -180,7 +172,7 @@ impl Client {
             _ => false,
         };
         if timed_out {
-            return Attempt::Retry(PrometheusError::Timeout {
+            return Failure::Transient(PrometheusError::Timeout {
                 url: url.to_string(),
                 secs: self.config.timeout.as_secs(),
             });
@@ -190,9 +182,9 @@ impl Client {
             | ureq::Error::ConnectionFailed
             | ureq::Error::HostNotFound
             | ureq::Error::Protocol(_) => {
-                Attempt::Retry(PrometheusError::Connect { url: url.to_string(), message: e.to_string() })
+                Failure::Transient(PrometheusError::Connect { url: url.to_string(), message: e.to_string() })
             }
-            other => Attempt::Fail(PrometheusError::Connect { url: url.to_string(), message: other.to_string() }),
+            other => Failure::Permanent(PrometheusError::Connect { url: url.to_string(), message: other.to_string() }),
         }
     }
 

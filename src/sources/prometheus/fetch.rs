@@ -10,7 +10,7 @@ use super::query::{usage_queries, Scope};
 use super::{rate, remote_read, PrometheusError, CPU_METRIC, MEMORY_METRIC, SETTINGS_LOOKBACK};
 use crate::domain::Sample;
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// Import parameters beyond where Prometheus is.
 #[derive(Debug, Clone)]
@@ -116,31 +116,34 @@ pub fn fetch_window<E: From<PrometheusError>>(
     batches: Vec<Vec<(String, String)>>,
     mut on_batch: impl FnMut(BatchResult) -> Result<(), E>,
 ) -> Result<(), E> {
-    let next = AtomicUsize::new(0);
     let stop = AtomicBool::new(false);
     let workers = options.concurrency.clamp(1, batches.len().max(1));
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(workers)
+        .thread_name(|i| format!("prometheus-{i}"))
+        .build()
+        .map_err(|source| PrometheusError::Workers { threads: workers, source })?;
     // One finished batch waits at most: rows in flight stay a few batches however many there are.
     let (tx, rx) = std::sync::mpsc::sync_channel::<Result<BatchResult, PrometheusError>>(1);
-    std::thread::scope(|scope| {
-        for _ in 0..workers {
-            let tx = tx.clone();
-            let (next, stop, batches) = (&next, &stop, &batches);
-            scope.spawn(move || loop {
+    // Batches are queued in order and taken by `workers` threads; results come back to this
+    // thread (not one of the pool's) in completion order.
+    pool.in_place_scope(|scope| {
+        for (index, pods) in batches.iter().enumerate() {
+            let (tx, stop) = (tx.clone(), &stop);
+            scope.spawn(move |_| {
                 if stop.load(Ordering::SeqCst) {
                     return;
                 }
-                let index = next.fetch_add(1, Ordering::SeqCst);
-                let Some(pods) = batches.get(index) else { return };
                 let result = fetch_batch(client, options, owners, window, pods).map(|(samples, stats)| BatchResult {
                     index,
                     pods: pods.clone(),
                     samples,
                     stats,
                 });
-                let failed = result.is_err();
-                if tx.send(result).is_err() || failed {
-                    return;
+                if result.is_err() {
+                    stop.store(true, Ordering::SeqCst);
                 }
+                let _ = tx.send(result);
             });
         }
         drop(tx);

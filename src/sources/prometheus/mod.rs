@@ -76,4 +76,6 @@ pub enum PrometheusError {
     BadResponse { url: String, message: String },
     #[error("{0}")]
     Config(String),
+    #[error("cannot start {threads} worker thread(s)")]
+    Workers { threads: usize, source: rayon::ThreadPoolBuildError },
 }
