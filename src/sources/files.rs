@@ -29,7 +29,7 @@ impl std::fmt::Display for BadRow {
 
 #[derive(Debug, thiserror::Error)]
 pub enum SourceError {
-    #[error("{path}: cannot read: {source}")]
+    #[error("{path}: cannot read")]
     Io { path: PathBuf, source: std::io::Error },
     #[error("{path}: unsupported file type (expected .csv or .parquet)")]
     UnknownFormat { path: PathBuf },
@@ -41,7 +41,7 @@ pub enum SourceError {
     Empty { path: PathBuf },
     #[error("{path}: not a valid CSV file: {message}")]
     Csv { path: PathBuf, message: String },
-    #[error("{path}: not a valid Parquet file: {source}")]
+    #[error("{path}: not a valid Parquet file")]
     Parquet { path: PathBuf, source: PolarsError },
 }
 

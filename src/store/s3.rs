@@ -123,7 +123,7 @@ pub enum S3Error {
     Unreachable { endpoint: String, action: &'static str, detail: String },
     #[error("{url}: {action} failed: {detail}")]
     Request { url: String, action: &'static str, detail: String },
-    #[error("{path}: {action}: {source}")]
+    #[error("{path}: {action}")]
     Io { path: PathBuf, action: &'static str, source: std::io::Error },
 }
 
