@@ -10,6 +10,7 @@ pub mod owners;
 pub mod php_fpm_exporter;
 pub mod prometheus;
 pub mod retry;
+pub mod sink;
 pub mod synthetic;
 pub mod time;
 pub mod traces;

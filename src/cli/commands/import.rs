@@ -67,7 +67,4 @@ pub(super) fn save_state<T: serde::Serialize>(path: &std::path::Path, state: &T)
     crate::store::atomic::write_atomically(path, text.as_bytes()).with_context(|| format!("writing {}", path.display()))
 }
 
-/// FNV-1a of a text, for state file names: stable across Rust versions, unlike DefaultHasher.
-pub(super) fn stable_hash(text: &str) -> u64 {
-    text.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
-}
+pub(super) use crate::sources::sink::stable_hash;

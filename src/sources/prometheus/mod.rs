@@ -27,6 +27,7 @@
 pub mod chunks;
 mod client;
 mod fetch;
+pub mod import;
 mod join;
 mod owners;
 mod payload;

@@ -1,0 +1,681 @@
+//! A whole Prometheus import, resumable, into a `SampleSink`.
+//!
+//! Progress is kept in the sink's state `prometheus-<id>` (one per URL and scope): the last
+//! instant fully imported, the window in progress and the pods of it already stored, and the
+//! current requests/limits and OOM kills read from kube-state-metrics. A re-run starts after
+//! the last instant imported; an interrupted run resumes the window it was in, skipping pods
+//! already stored (rows stored twice would be dropped by the store anyway).
+
+use super::client::{Client, ClientConfig};
+use super::fetch::{discover_pods, fetch_kube_state, fetch_window, FetchOptions, ReadPath};
+use super::join::{ContainerSettings, JoinStats};
+use super::owners::Resolution;
+use super::plan::{align_up, day_windows, pod_batches, time_windows, Window, REMOTE_READ_POINTS};
+use super::query::Scope;
+use super::{remote_read, PrometheusError, MAX_POINTS_PER_SERIES, MEMORY_METRIC};
+use crate::domain::{format_timestamp, Sample, DAY_MS};
+use crate::sources::php_fpm_exporter::{self, php_container};
+use crate::sources::sink::{stable_hash, Progress, SampleSink, SinkError};
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+/// Which API reads the usage series.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ReadApi {
+    /// Remote read where the server serves it, `query_range` where it refuses (one probe).
+    #[default]
+    Auto,
+    RemoteRead,
+    QueryRange,
+}
+
+/// Everything an import needs, resolved (no command-line types).
+#[derive(Debug, Clone)]
+pub struct ImportSettings {
+    pub client: ClientConfig,
+    pub scope: Scope,
+    /// Grid of the samples; whole seconds.
+    pub step_ms: i64,
+    /// The step as the user wrote it: part of the state's identity, so a re-run with the same
+    /// arguments finds its state.
+    pub step_label: String,
+    pub rate_window_ms: i64,
+    /// First and last instant to import, on the step grid.
+    pub from_ms: i64,
+    pub to_ms: i64,
+    /// Points (series x steps) one `query_range` answer may hold.
+    pub max_points_per_request: u64,
+    /// Requests in flight at once.
+    pub concurrency: usize,
+    pub read_api: ReadApi,
+    /// The cluster recorded on the samples and the settings (empty: none).
+    pub identity_cluster: String,
+    /// When the import runs (recorded as its finish time).
+    pub now_ms: i64,
+}
+
+impl ImportSettings {
+    /// What an import reads: URL and scope (not the time range); names its state.
+    pub fn source_id(&self) -> String {
+        source_id(self.client.url.trim().trim_end_matches('/'), &self.scope, &self.step_label)
+    }
+}
+
+/// Identifies what an import reads: URL and scope (not the time range or step).
+pub fn source_id(url: &str, scope: &Scope, step_label: &str) -> String {
+    let mut namespaces = scope.namespaces.clone();
+    namespaces.sort();
+    format!(
+        "url={url} cluster={} namespaces={} selector={} step={step_label}",
+        scope.cluster.as_ref().map_or(String::new(), |(n, v)| format!("{n}={v}")),
+        namespaces.join(","),
+        scope.selector.as_deref().unwrap_or("")
+    )
+}
+
+/// The sink's state name for a source id: `prometheus-<hash>`.
+pub fn state_name(source_id: &str) -> String {
+    format!("prometheus-{:016x}", stable_hash(source_id))
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ImportError {
+    #[error(transparent)]
+    Prometheus(#[from] PrometheusError),
+    #[error("{location}: unreadable import state (delete it to import from --since again)")]
+    State { location: String, source: serde_json::Error },
+    #[error("reading kube-state-metrics series (owners, requests/limits, OOM kills)")]
+    KubeState { source: PrometheusError },
+    #[error("--read-api remote-read")]
+    RemoteRead { source: PrometheusError },
+    #[error("listing usage series")]
+    Discover { source: PrometheusError },
+    #[error("reading php-fpm exporter series")]
+    PhpFpm { source: PrometheusError },
+    #[error(
+        "import from {url} interrupted in window {} .. {}; what was fetched is stored: re-run the same command to resume",
+        format_timestamp(window.start_ms),
+        format_timestamp(window.end_ms)
+    )]
+    Interrupted { url: String, window: Window, source: Box<ImportError> },
+    #[error(
+        "{url}: no {MEMORY_METRIC} series with namespace, pod and container labels between {} and {} (matchers: {matchers}); \
+         check --url, --namespace, --selector and --cluster-label",
+        format_timestamp(range.start_ms),
+        format_timestamp(range.end_ms)
+    )]
+    NoSeries { url: String, range: Window, matchers: String },
+    #[error("uploading the import state")]
+    Sync { source: SinkError },
+    #[error(transparent)]
+    Sink(SinkError),
+}
+
+/// Import progress and what kube-state-metrics said, per URL and scope.
+#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
+struct State {
+    /// URL and scope this file belongs to.
+    source: String,
+    step_ms: i64,
+    /// Every instant up to here (inclusive) is stored.
+    through_ms: Option<i64>,
+    /// The window being imported and the pods of it already stored.
+    pending: Option<Pending>,
+    /// When the last run finished.
+    finished_at: Option<String>,
+    /// Requests and limits (kube_pod_container_resource_*) and OOM-killed pods per workload container.
+    current: Vec<ContainerSettings>,
+    /// The cluster the samples and `current` belong to (`--cluster`, else the --cluster-label value).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    identity_cluster: String,
+}
+
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+struct Pending {
+    window: Window,
+    done: BTreeSet<(String, String)>,
+}
+
+/// Request counters at the end of an import.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Requests {
+    pub requests: u64,
+    pub range_queries: u64,
+    pub remote_reads: u64,
+    pub series: u64,
+    pub samples: u64,
+    pub bytes: u64,
+    pub retries: u64,
+    pub max_in_flight: usize,
+}
+
+/// What an import did, for the caller to print.
+#[derive(Debug)]
+pub enum ImportOutcome {
+    /// Everything up to `to_ms` was already stored.
+    NothingNew {
+        url: String,
+        through_ms: i64,
+        next_ms: i64,
+    },
+    Imported(Box<ImportSummary>),
+}
+
+/// A finished import.
+#[derive(Debug, Default)]
+pub struct ImportSummary {
+    pub url: String,
+    pub range: Option<Window>,
+    pub step_ms: i64,
+    pub rate_window_ms: i64,
+    pub read_path: Option<ReadPath>,
+    pub requests: Requests,
+    pub windows: usize,
+    /// Samples received, new to the store, already stored.
+    pub fetched: u64,
+    pub added: u64,
+    pub duplicates: u64,
+    /// UTC days with samples.
+    pub days: usize,
+    /// (namespace, pod, container) with samples.
+    pub series: usize,
+    /// (namespace, kind, workload, container) with samples.
+    pub workload_containers: BTreeSet<(String, String, String, String)>,
+    /// Pods seen, by how their workload was found.
+    pub resolutions: BTreeMap<Resolution, usize>,
+    pub pods: usize,
+    /// Whether kube-state-metrics had `kube_pod_owner` series.
+    pub has_pod_owners: bool,
+    /// Usage series without namespace, pod or container labels (ignored).
+    pub unlabelled: u64,
+    pub join: JoinStats,
+    /// Workload containers with php-fpm exporter figures.
+    pub php_fpm: usize,
+    /// Current requests/limits and OOM kills per workload container.
+    pub current: Vec<ContainerSettings>,
+    pub state_location: String,
+    pub store_time: Duration,
+}
+
+impl ImportSummary {
+    /// Pods whose workload was found in `way`.
+    pub fn pods_by(&self, way: Resolution) -> usize {
+        self.resolutions.get(&way).copied().unwrap_or(0)
+    }
+}
+
+/// Rows held (compactly, see `Buffer`) before they are stored: about 32 bytes each.
+const FLUSH_ROWS: usize = 16_000_000;
+/// Rows per store append; each append is one time slice that no other append of the same
+/// flush overlaps, so the store never re-reads what this flush wrote.
+const APPEND_ROWS: usize = 100_000;
+
+/// Remote read unless told otherwise; with `auto`, query_range where the server refuses it
+/// (one probe request), saying so.
+fn choose_read_path(
+    client: &Client,
+    scope: &Scope,
+    api: ReadApi,
+    at_ms: i64,
+    progress: &dyn Progress,
+) -> Result<ReadPath, ImportError> {
+    match api {
+        ReadApi::QueryRange => Ok(ReadPath::QueryRange),
+        ReadApi::RemoteRead => {
+            client.probe_remote_read(scope, at_ms).map_err(|source| ImportError::RemoteRead { source })?;
+            Ok(ReadPath::RemoteRead)
+        }
+        ReadApi::Auto => match client.probe_remote_read(scope, at_ms) {
+            Ok(()) => Ok(ReadPath::RemoteRead),
+            Err(e) if remote_read::is_refusal(&e) => {
+                progress.note(&format!("note: {e}; reading with query_range instead"));
+                Ok(ReadPath::QueryRange)
+            }
+            Err(e) => Err(e.into()),
+        },
+    }
+}
+
+/// Running totals of one import.
+#[derive(Default)]
+struct Totals {
+    fetched: u64,
+    added: u64,
+    duplicates: u64,
+    days: BTreeSet<i64>,
+    series: BTreeSet<(String, String, String)>,
+    workload_containers: BTreeSet<(String, String, String, String)>,
+    join: JoinStats,
+    store_time: Duration,
+}
+
+impl Totals {
+    fn note_batch(&mut self, samples: &[Sample], stats: &JoinStats) {
+        self.fetched += samples.len() as u64;
+        let mut last: Option<&Sample> = None;
+        for s in samples {
+            self.days.insert(s.timestamp_ms.div_euclid(DAY_MS));
+            // Samples come grouped by series: look at each series once.
+            if last.is_none_or(|l| (&l.namespace, &l.pod, &l.container) != (&s.namespace, &s.pod, &s.container)) {
+                self.series.insert((s.namespace.clone(), s.pod.clone(), s.container.clone()));
+                self.workload_containers.insert((
+                    s.namespace.clone(),
+                    s.workload_kind.clone(),
+                    s.workload.clone(),
+                    s.container.clone(),
+                ));
+            }
+            last = Some(s);
+        }
+        self.join.unpaired += stats.unpaired;
+        self.join.non_finite += stats.non_finite;
+        self.join.unlabelled += stats.unlabelled;
+        self.join.outside += stats.outside;
+    }
+}
+
+/// Imports `settings.from_ms ..= settings.to_ms` (what is not stored yet) into `sink`.
+pub fn import(
+    settings: &ImportSettings,
+    sink: &mut dyn SampleSink,
+    progress: &dyn Progress,
+) -> Result<ImportOutcome, ImportError> {
+    let step = settings.step_ms;
+    let (earliest, to) = (settings.from_ms, settings.to_ms);
+    let scope = &settings.scope;
+    scope.validate()?;
+    let client = Client::new(settings.client.clone())?;
+    let mut options = FetchOptions {
+        scope: scope.clone(),
+        step_ms: step,
+        rate_window_ms: settings.rate_window_ms,
+        max_points_per_request: settings.max_points_per_request.max(1),
+        concurrency: settings.concurrency.max(1),
+        read_path: ReadPath::QueryRange,
+    };
+
+    // The store is created only once Prometheus has answered, so a failed first import leaves nothing behind.
+    let source = source_id(client.url(), scope, &settings.step_label);
+    let name = state_name(&source);
+    let mut state: State = match sink.load_state(&name).map_err(ImportError::Sink)? {
+        Some(text) => serde_json::from_str(&text)
+            .map_err(|source| ImportError::State { location: sink.state_location(&name), source })?,
+        None => State::default(),
+    };
+    let first_run = state.finished_at.is_none() && state.through_ms.is_none();
+    state.source = source;
+    state.step_ms = step;
+    state.identity_cluster.clone_from(&settings.identity_cluster);
+
+    // What to fetch: the window in progress first (resume), then everything after what is stored.
+    let mut windows = Vec::new();
+    let mut resume: Option<Pending> = state.pending.clone().filter(|p| p.window.end_ms <= to);
+    let mut from = earliest;
+    if let Some(p) = &resume {
+        windows.push(p.window);
+        from = from.max(p.window.end_ms + step);
+    } else if let Some(through) = state.through_ms {
+        from = from.max(align_up(through + 1, step));
+    }
+    windows.extend(time_windows(from, to, step, MAX_POINTS_PER_SERIES));
+    if windows.is_empty() {
+        return Ok(ImportOutcome::NothingNew {
+            url: client.url().to_string(),
+            through_ms: state.through_ms.unwrap_or(to),
+            next_ms: to + step,
+        });
+    }
+    let range = Window { start_ms: windows[0].start_ms, end_ms: windows.last().expect("non-empty").end_ms };
+
+    let ksm = fetch_kube_state(&client, scope, range.start_ms, range.end_ms)
+        .map_err(|source| ImportError::KubeState { source })?;
+    options.read_path = choose_read_path(&client, scope, settings.read_api, range.end_ms, progress)?;
+    if options.read_path == ReadPath::RemoteRead {
+        // Raw samples become rows here: one UTC day per window (stored before the next is read)
+        // and smaller batches keep memory flat however many days or containers there are.
+        windows = windows
+            .into_iter()
+            .enumerate()
+            .flat_map(|(i, w)| if i == 0 && resume.is_some() { vec![w] } else { day_windows(w, step) })
+            .collect();
+        options.max_points_per_request = options.max_points_per_request.min(REMOTE_READ_POINTS);
+    }
+    sink.open().map_err(ImportError::Sink)?;
+    let save = |sink: &mut dyn SampleSink, state: &State| {
+        let text = serde_json::to_string_pretty(state).expect("state serialises");
+        sink.save_state(&name, &text).map_err(ImportError::Sink)
+    };
+    let mut totals = Totals::default();
+    let mut resolutions: BTreeMap<Resolution, BTreeSet<(String, String)>> = BTreeMap::new();
+    let mut unlabelled = 0;
+
+    for (wi, window) in windows.iter().enumerate() {
+        let (mut pods, skipped) =
+            discover_pods(&client, scope, *window).map_err(|source| ImportError::Discover { source })?;
+        unlabelled += skipped;
+        for pod in pods.keys() {
+            resolutions.entry(ksm.owners.resolve(&pod.0, &pod.1).2).or_default().insert(pod.clone());
+        }
+        let done = match resume.take() {
+            Some(p) if p.window == *window => p.done,
+            _ => BTreeSet::new(),
+        };
+        pods.retain(|p, _| !done.contains(p));
+        let batches = pod_batches(&pods, window.points(step), options.max_points_per_request);
+        progress.begin(
+            batches.len() as u64,
+            &format!(
+                "window {}/{} ({} .. {})",
+                wi + 1,
+                windows.len(),
+                format_timestamp(window.start_ms),
+                format_timestamp(window.end_ms)
+            ),
+        );
+        state.pending = Some(Pending { window: *window, done });
+        save(sink, &state)?;
+        // Batches are stored once per window (or every FLUSH_ROWS rows): see `Buffer`.
+        let mut buffer = Buffer { cluster: state.identity_cluster.clone(), ..Buffer::default() };
+        let mut buffered_pods: Vec<(String, String)> = Vec::new();
+        let flush = |sink: &mut dyn SampleSink,
+                     buffer: &mut Buffer,
+                     pods: &mut Vec<(String, String)>,
+                     state: &mut State,
+                     totals: &mut Totals|
+         -> Result<(), ImportError> {
+            if buffer.is_empty() && pods.is_empty() {
+                return Ok(());
+            }
+            let writing = Instant::now();
+            let mut appended = crate::sources::sink::Appended::default();
+            buffer.drain(APPEND_ROWS, |slice| {
+                let a = sink.append(slice)?;
+                appended.written += a.written;
+                appended.duplicates += a.duplicates;
+                Ok(())
+            })?;
+            totals.store_time += writing.elapsed();
+            totals.added += appended.written;
+            totals.duplicates += appended.duplicates;
+            state.pending.as_mut().expect("set above").done.extend(pods.drain(..));
+            save(sink, state)
+        };
+        let fetched = fetch_window(&client, &options, &ksm.owners, *window, batches, |batch| {
+            totals.note_batch(&batch.samples, &batch.stats);
+            buffer.extend(batch.samples);
+            buffered_pods.extend(batch.pods);
+            if buffer.len() >= FLUSH_ROWS {
+                flush(sink, &mut buffer, &mut buffered_pods, &mut state, &mut totals)?;
+            }
+            progress.step(&format!(
+                "batches, {} samples, {} requests",
+                totals.fetched,
+                client.stats.requests.load(Ordering::Relaxed)
+            ));
+            Ok::<(), ImportError>(())
+        });
+        progress.end();
+        // Whatever arrived before a failure is kept, so a re-run resumes after it.
+        flush(sink, &mut buffer, &mut buffered_pods, &mut state, &mut totals)?;
+        fetched.map_err(|e| ImportError::Interrupted {
+            url: client.url().to_string(),
+            window: *window,
+            source: Box::new(e),
+        })?;
+        state.through_ms = Some(window.end_ms);
+        state.pending = None;
+        save(sink, &state)?;
+    }
+    let all_pods: BTreeSet<&(String, String)> = resolutions.values().flatten().collect();
+    if all_pods.is_empty() && first_run {
+        sink.remove_state(&name);
+        return Err(ImportError::NoSeries {
+            url: client.url().to_string(),
+            range,
+            matchers: scope.usage_matchers().join(","),
+        });
+    }
+    if !ksm.settings.is_empty() {
+        state.current.clone_from(&ksm.settings);
+    }
+    // php-fpm exporter figures, per workload container, beside the state.
+    let figures = php_fpm_exporter::fetch(&client, scope, range.end_ms, range.end_ms - range.start_ms)
+        .map_err(|source| ImportError::PhpFpm { source })?;
+    let fetched_pods = figures.len();
+    let mut per_container = Vec::new();
+    for ((ns, pod), f) in figures {
+        let containers = totals.series.iter().filter(|(n, p, _)| *n == ns && *p == pod).map(|(_, _, c)| c.as_str());
+        let Some(container) = php_container(containers) else { continue };
+        let (kind, workload, _) = ksm.owners.resolve(&ns, &pod);
+        per_container.push(((ns.clone(), kind, workload, container.to_string()), f));
+    }
+    let php_fpm =
+        sink.record_php_fpm(&name, &state.identity_cluster, fetched_pods, per_container).map_err(ImportError::Sink)?;
+    state.finished_at = Some(format_timestamp(settings.now_ms));
+    save(sink, &state)?;
+    sink.sync().map_err(|source| ImportError::Sync { source })?;
+
+    let stats = &client.stats;
+    let requests = Requests {
+        requests: stats.requests.load(Ordering::Relaxed),
+        range_queries: stats.range_queries.load(Ordering::Relaxed),
+        remote_reads: stats.remote_reads.load(Ordering::Relaxed),
+        series: stats.series.load(Ordering::Relaxed),
+        samples: stats.samples.load(Ordering::Relaxed),
+        bytes: stats.bytes.load(Ordering::Relaxed),
+        retries: stats.retries.load(Ordering::Relaxed),
+        max_in_flight: stats.max_in_flight.load(Ordering::Relaxed),
+    };
+    let pods = all_pods.len();
+    Ok(ImportOutcome::Imported(Box::new(ImportSummary {
+        url: client.url().to_string(),
+        range: Some(range),
+        step_ms: step,
+        rate_window_ms: settings.rate_window_ms,
+        read_path: Some(options.read_path),
+        requests,
+        windows: windows.len(),
+        fetched: totals.fetched,
+        added: totals.added,
+        duplicates: totals.duplicates,
+        days: totals.days.len(),
+        series: totals.series.len(),
+        workload_containers: totals.workload_containers,
+        resolutions: resolutions.into_iter().map(|(r, p)| (r, p.len())).collect(),
+        pods,
+        has_pod_owners: ksm.owners.has_pod_owners(),
+        unlabelled,
+        join: totals.join,
+        php_fpm,
+        current: state.current,
+        state_location: sink.state_location(&name),
+        store_time: totals.store_time,
+    })))
+}
+
+/// Samples waiting to be stored. Batches arrive pod by pod, each covering the whole window,
+/// while the store de-duplicates an append against the day's parts whose time range meets
+/// it: appending each batch (or each million rows) as it came re-read the day's earlier parts
+/// again and again, and that was most of an import's time. So rows are held here, labels
+/// interned (about 32 bytes a row instead of a `Sample`'s ~250), and stored at the end of the
+/// window (or every FLUSH_ROWS rows) in time order, in slices of disjoint time ranges.
+#[derive(Default)]
+struct Buffer {
+    /// The cluster of every row.
+    cluster: String,
+    /// (namespace, workload kind, workload, pod, container) of each series seen.
+    labels: Vec<[String; 5]>,
+    rows: Vec<Row>,
+}
+
+struct Row {
+    timestamp_ms: i64,
+    cpu_cores: f64,
+    memory_bytes: f64,
+    series: u32,
+}
+
+impl Buffer {
+    fn len(&self) -> usize {
+        self.rows.len()
+    }
+
+    fn is_empty(&self) -> bool {
+        self.rows.is_empty()
+    }
+
+    /// Adds samples grouped by series (as `join_samples` returns them).
+    fn extend(&mut self, samples: Vec<Sample>) {
+        self.rows.reserve(samples.len());
+        for s in samples {
+            let same = self.labels.last().is_some_and(|l| {
+                l[4] == s.container
+                    && l[3] == s.pod
+                    && l[0] == s.namespace
+                    && l[2] == s.workload
+                    && l[1] == s.workload_kind
+            });
+            if !same {
+                self.labels.push([s.namespace, s.workload_kind, s.workload, s.pod, s.container]);
+            }
+            self.rows.push(Row {
+                timestamp_ms: s.timestamp_ms,
+                cpu_cores: s.cpu_cores,
+                memory_bytes: s.memory_bytes,
+                series: (self.labels.len() - 1) as u32,
+            });
+        }
+    }
+
+    /// Hands every row to `store` and empties the buffer: time-ordered slices of about
+    /// `slice_rows` rows, cut where the time (and the day) changes.
+    fn drain(
+        &mut self,
+        slice_rows: usize,
+        mut store: impl FnMut(Vec<Sample>) -> Result<(), SinkError>,
+    ) -> Result<(), ImportError> {
+        let mut rows = std::mem::take(&mut self.rows);
+        let labels = std::mem::take(&mut self.labels);
+        // Each series' place in the store's row order (`Sample::store_order`): slices handed
+        // over already in that order make the store's own sort a single pass, where sorting
+        // by five strings per comparison took longer than everything else in the append.
+        let mut order: Vec<u32> = (0..labels.len() as u32).collect();
+        let key = |i: u32| {
+            let [ns, kind, workload, pod, container] = &labels[i as usize];
+            (ns, kind, workload, container, pod)
+        };
+        order.sort_by(|a, b| key(*a).cmp(&key(*b)));
+        let mut rank = vec![0u32; labels.len()];
+        for (place, pair) in order.iter().enumerate() {
+            rank[*pair as usize] = place as u32;
+        }
+        rows.sort_unstable_by_key(|r| (r.timestamp_ms, rank[r.series as usize]));
+        let mut start = 0;
+        while start < rows.len() {
+            let day = rows[start].timestamp_ms.div_euclid(DAY_MS);
+            let mut end = (start + slice_rows.max(1)).min(rows.len());
+            // Back to where the time changes, so no two slices share an instant...
+            while end < rows.len() && end > start && rows[end].timestamp_ms == rows[end - 1].timestamp_ms {
+                end -= 1;
+            }
+            if end == start {
+                // ...unless one instant alone has more rows than a slice.
+                let t = rows[start].timestamp_ms;
+                end = start + rows[start..].partition_point(|r| r.timestamp_ms == t);
+            }
+            // ...and no slice spans two days.
+            end = start + rows[start..end].partition_point(|r| r.timestamp_ms.div_euclid(DAY_MS) == day);
+            rows[start..end].sort_unstable_by_key(|r| (rank[r.series as usize], r.timestamp_ms));
+            let samples: Vec<Sample> = rows[start..end]
+                .iter()
+                .map(|r| {
+                    let [namespace, workload_kind, workload, pod, container] = labels[r.series as usize].clone();
+                    Sample {
+                        timestamp_ms: r.timestamp_ms,
+                        cluster: self.cluster.clone(),
+                        namespace,
+                        workload_kind,
+                        workload,
+                        pod,
+                        container,
+                        cpu_cores: r.cpu_cores,
+                        memory_bytes: r.memory_bytes,
+                    }
+                })
+                .collect();
+            store(samples).map_err(ImportError::Sink)?;
+            start = end;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample(pod: &str, container: &str, t: i64) -> Sample {
+        Sample {
+            timestamp_ms: t,
+            namespace: "ns".into(),
+            workload_kind: "Deployment".into(),
+            workload: "api".into(),
+            pod: pod.into(),
+            container: container.into(),
+            cpu_cores: t as f64 / 1e9,
+            memory_bytes: 1.0 + t as f64,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn buffered_rows_drain_once_in_disjoint_time_slices() {
+        let start = 20 * DAY_MS - 3 * 60_000;
+        let mut want = Vec::new();
+        let mut buffer = Buffer::default();
+        // Two batches (pods), each over the same six minutes across a day boundary, grouped by series.
+        for pod in ["api-a", "api-b"] {
+            let mut batch = Vec::new();
+            for c in ["nginx", "envoy"] {
+                batch.extend((0..6).map(|i| sample(pod, c, start + i * 60_000)));
+            }
+            want.extend(batch.clone());
+            buffer.extend(batch);
+        }
+        assert_eq!(buffer.len(), 24);
+        let mut slices: Vec<Vec<Sample>> = Vec::new();
+        buffer
+            .drain(5, |slice| {
+                slices.push(slice);
+                Ok(())
+            })
+            .unwrap();
+        assert!(buffer.is_empty());
+        let mut got: Vec<Sample> = slices.iter().flatten().cloned().collect();
+        let order = |s: &Sample| (s.pod.clone(), s.container.clone(), s.timestamp_ms);
+        got.sort_by_key(order);
+        want.sort_by_key(order);
+        assert_eq!(got, want);
+        // Slices of 4 rows (one instant of 2 pods x 2 containers; 5 would split one): 6 slices, no two
+        // sharing an instant, none spanning two days, each in the store's row order.
+        let ranges: Vec<(i64, i64)> = slices
+            .iter()
+            .map(|s| {
+                let times = s.iter().map(|r| r.timestamp_ms);
+                (times.clone().min().unwrap(), times.max().unwrap())
+            })
+            .collect();
+        assert_eq!(ranges.len(), 6, "{ranges:?}");
+        for (a, b) in &ranges {
+            assert_eq!(a.div_euclid(DAY_MS), b.div_euclid(DAY_MS));
+        }
+        for pair in ranges.windows(2) {
+            assert!(pair[0].1 < pair[1].0, "{ranges:?}");
+        }
+        for slice in &slices {
+            let keys: Vec<_> = slice.iter().map(|s| (&s.container, &s.pod, s.timestamp_ms)).collect();
+            assert!(keys.windows(2).all(|w| w[0] <= w[1]), "{keys:?}");
+        }
+    }
+}
