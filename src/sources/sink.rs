@@ -26,6 +26,9 @@ pub trait SampleSink {
     /// so a first import that fails early leaves nothing behind.
     fn open(&mut self) -> Result<(), SinkError>;
 
+    /// Whether the destination exists already (an earlier import created it).
+    fn exists(&self) -> bool;
+
     /// Stores rows; rows already stored are dropped and counted.
     fn append(&mut self, samples: Vec<Sample>) -> Result<Appended, SinkError>;
 

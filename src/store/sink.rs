@@ -55,6 +55,10 @@ impl SampleSink for StoreSink {
         self.store().map(drop)
     }
 
+    fn exists(&self) -> bool {
+        self.store.is_some() || Store::is_store(&self.local_root)
+    }
+
     fn append(&mut self, samples: Vec<crate::domain::Sample>) -> Result<Appended, SinkError> {
         let report = self.store()?.append(samples)?;
         Ok(Appended { written: report.written, duplicates: report.duplicates })

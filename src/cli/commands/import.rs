@@ -45,26 +45,3 @@ pub fn run(args: &ImportArgs, out: &mut dyn Write) -> Result<u8> {
     }
     Ok(0)
 }
-
-/// An importer's resume state, if a previous run saved one.
-pub(super) fn load_state<T: serde::de::DeserializeOwned>(path: &std::path::Path) -> Result<Option<T>> {
-    use anyhow::Context;
-    match std::fs::read_to_string(path) {
-        Ok(text) => Ok(Some(serde_json::from_str(&text).with_context(|| {
-            format!("{}: unreadable import state (delete it to import from --since again)", path.display())
-        })?)),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
-    }
-}
-
-pub(super) fn save_state<T: serde::Serialize>(path: &std::path::Path, state: &T) -> Result<()> {
-    use anyhow::Context;
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    }
-    let text = serde_json::to_string_pretty(state).expect("state serialises");
-    crate::store::atomic::write_atomically(path, text.as_bytes()).with_context(|| format!("writing {}", path.display()))
-}
-
-pub(super) use crate::sources::sink::stable_hash;

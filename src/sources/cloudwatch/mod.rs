@@ -12,6 +12,7 @@
 //!
 //! Both modes make pure pieces (parsing, planning, converting) separate from the calls.
 
+pub mod import;
 pub mod logs;
 pub mod metrics;
 
