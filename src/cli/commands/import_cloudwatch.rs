@@ -9,36 +9,11 @@ use crate::cli::args::{CloudwatchArgs, CloudwatchFrom};
 use crate::domain::{format_timestamp, parse_duration, parse_timestamp};
 use crate::sources::cloudwatch::import::{self, CloudwatchSettings, CloudwatchSummary, From, SETTLE_MS};
 use crate::sources::cloudwatch::{metrics, ApiCalls, Resolution};
-use crate::sources::sink::Progress;
 use crate::store::sink::StoreSink;
 use anyhow::{bail, Context, Result};
-use std::cell::RefCell;
 use std::collections::BTreeSet;
 use std::io::Write;
 use std::time::Instant;
-
-/// A spinner on a terminal, with the running counts.
-#[derive(Default)]
-struct Spinner(RefCell<Option<indicatif::ProgressBar>>);
-
-impl Progress for Spinner {
-    fn note(&self, text: &str) {
-        eprintln!("{text}");
-    }
-    fn begin(&self, _: u64, label: &str) {
-        *self.0.borrow_mut() = Some(crate::cli::progress::spinner(label));
-    }
-    fn step(&self, status: &str) {
-        if let Some(bar) = self.0.borrow().as_ref() {
-            bar.set_message(status.to_string());
-        }
-    }
-    fn end(&self) {
-        if let Some(bar) = self.0.borrow_mut().take() {
-            bar.finish_and_clear();
-        }
-    }
-}
 
 fn settings(args: &CloudwatchArgs) -> Result<CloudwatchSettings> {
     if args.cluster.trim().is_empty() {
@@ -82,7 +57,7 @@ pub fn run(args: &CloudwatchArgs, out: &mut dyn Write) -> Result<u8> {
     let started = Instant::now();
     let settings = settings(args)?;
     let mut sink = StoreSink::new(&args.store, &Default::default());
-    let result = import::import(&settings, &mut sink, &Spinner::default())?;
+    let result = import::import(&settings, &mut sink, &super::import::Bars::spinner())?;
     summary(&result, args.queries_per_call, started, out)?;
     Ok(0)
 }

@@ -6,44 +6,16 @@
 
 use crate::cli::args::{InputArgs, PrometheusArgs, ReadApi};
 use crate::domain::{format_timestamp, parse_duration, parse_timestamp};
-use crate::sources::prometheus::import::{
-    self, source_id, ImportOutcome, ImportSettings, ImportSummary, ReadApi as Api,
-};
+use crate::sources::prometheus::import::{self, ImportOutcome, ImportSettings, ImportSummary, ReadApi as Api};
 use crate::sources::prometheus::{
     align_down, align_up, parse_header, promql_duration, ClientConfig, Resolution, Scope,
 };
-use crate::sources::sink::{stable_hash, Progress};
 use crate::store::sink::StoreSink;
 use anyhow::{bail, Context, Result};
-use std::cell::RefCell;
 use std::collections::BTreeSet;
 use std::io::Write;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
-
-/// A bar per window on a terminal; notes on stderr.
-#[derive(Default)]
-struct Bars(RefCell<Option<indicatif::ProgressBar>>);
-
-impl Progress for Bars {
-    fn note(&self, text: &str) {
-        eprintln!("{text}");
-    }
-    fn begin(&self, total: u64, label: &str) {
-        *self.0.borrow_mut() = Some(crate::cli::progress::bar(total, label));
-    }
-    fn step(&self, status: &str) {
-        if let Some(bar) = self.0.borrow().as_ref() {
-            bar.inc(1);
-            bar.set_message(status.to_string());
-        }
-    }
-    fn end(&self) {
-        if let Some(bar) = self.0.borrow_mut().take() {
-            bar.finish_and_clear();
-        }
-    }
-}
 
 /// The import's settings from the command line.
 fn settings(args: &PrometheusArgs) -> Result<ImportSettings> {
@@ -113,7 +85,7 @@ pub fn run(args: &PrometheusArgs, out: &mut dyn Write) -> Result<u8> {
     let started = Instant::now();
     let settings = settings(args)?;
     let mut sink = StoreSink::new(&args.store, &args.s3.options());
-    match import::import(&settings, &mut sink, &Bars::default())? {
+    match import::import(&settings, &mut sink, &super::import::Bars::default())? {
         ImportOutcome::NothingNew { url, through_ms, next_ms } => writeln!(
             out,
             "prometheus {url}: nothing new; stored through {} (next instant {})",
@@ -202,34 +174,8 @@ fn print_summary(s: &ImportSummary, started: Instant, out: &mut dyn Write) -> Re
         s.store_time.as_secs_f64()
     )?;
 
-    // Warnings that change how the result should be read.
-    let guessed = count(Resolution::GuessedDeployment) + count(Resolution::PodName);
-    if !s.has_pod_owners && s.pods > 0 {
-        eprintln!(
-            "warning: no kube-state-metrics series (kube_pod_owner) found: workloads were taken from pod names \
-             ({} pod(s) read as Deployments from `<name>-<hash>-<suffix>`, {} as their own Pod); \
-             scrape kube-state-metrics for exact owners",
-            count(Resolution::GuessedDeployment),
-            count(Resolution::PodName)
-        );
-    } else if guessed > 0 {
-        eprintln!(
-            "warning: {guessed} pod(s) have no kube_pod_owner series; their workloads were taken from the pod name"
-        );
-    }
-    if s.unlabelled > 0 {
-        eprintln!(
-            "warning: {} usage series lack a namespace, pod or container label and were ignored \
-             (older cAdvisor labels pod_name/container_name are not read)",
-            s.unlabelled
-        );
-    }
-    if s.fetched == 0 && s.join.unpaired > 0 {
-        eprintln!(
-            "warning: memory was found but no CPU rate: the rate window ({}) probably holds fewer than two scrapes; \
-             try --rate-window 2m (or a larger --step)",
-            promql_duration(s.rate_window_ms)
-        );
+    for warning in s.warnings() {
+        eprintln!("warning: {warning}");
     }
     Ok(())
 }
@@ -298,25 +244,11 @@ pub fn import_for_sizing(input: &InputArgs, default_window: Option<&str>) -> Res
 
 /// `$XDG_CACHE_HOME/podsizer/prometheus/<host>-<hash of URL and scope>` (or `~/.cache/...`).
 fn cache_store(args: &PrometheusArgs) -> Result<PathBuf> {
-    let scope = Scope {
-        namespaces: args.namespaces.clone(),
-        cluster: args.cluster_label.as_deref().map(parse_cluster_label).transpose()?,
-        selector: args.selector.clone(),
-    };
-    let url = args.url.trim().trim_end_matches('/');
-    let host: String = url
-        .split("://")
-        .nth(1)
-        .unwrap_or(url)
-        .chars()
-        .take(60)
-        .map(|c| if c.is_ascii_alphanumeric() || c == '.' || c == '-' { c } else { '_' })
-        .collect();
     let base = std::env::var_os("XDG_CACHE_HOME")
         .filter(|v| !v.is_empty())
         .map(PathBuf::from)
         .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
         .unwrap_or_else(std::env::temp_dir);
-    let key = stable_hash(&source_id(url, &scope, &args.step));
-    Ok(base.join("podsizer").join("prometheus").join(format!("{host}-{key:016x}")))
+    let key = import::cache_key(&args.url, &scope(args)?, &args.step);
+    Ok(base.join("podsizer").join("prometheus").join(key))
 }

@@ -71,13 +71,13 @@ pub enum CloudwatchError {
     )]
     NoLogGroup { cluster: String, region: String, group: String },
     #[error("import of cluster {cluster} interrupted; what was fetched is stored: re-run the same command to resume")]
-    LogsInterrupted { cluster: String, source: LogsError },
+    LogsInterrupted { cluster: String, source: Box<LogsError> },
     #[error(
         "import of cluster {cluster} interrupted at {} (period {period_s} s); what was fetched is stored: \
          re-run the same command to resume",
         format_timestamp(*at_ms)
     )]
-    MetricsInterrupted { cluster: String, at_ms: i64, period_s: i64, source: AwsError },
+    MetricsInterrupted { cluster: String, at_ms: i64, period_s: i64, source: Box<AwsError> },
     #[error("{location}: unreadable import state (delete it to import from --since again)")]
     State { location: String, source: serde_json::Error },
     #[error(transparent)]
@@ -315,7 +315,9 @@ impl Run<'_> {
                 region: self.clients.region.clone(),
                 group,
             },
-            source => CloudwatchError::LogsInterrupted { cluster: self.settings.cluster.clone(), source },
+            source => {
+                CloudwatchError::LogsInterrupted { cluster: self.settings.cluster.clone(), source: Box::new(source) }
+            }
         }
     }
 
@@ -585,7 +587,7 @@ impl Run<'_> {
                                 cluster,
                                 at_ms: page.0,
                                 period_s: band.period_s,
-                                source: e,
+                                source: Box::new(e),
                             });
                         }
                     };

@@ -74,6 +74,20 @@ pub fn source_id(url: &str, scope: &Scope, step_label: &str) -> String {
     )
 }
 
+/// `<host>-<hash of URL and scope>`: a directory name for a cache store of this source.
+pub fn cache_key(url: &str, scope: &Scope, step_label: &str) -> String {
+    let url = url.trim().trim_end_matches('/');
+    let host: String = url
+        .split("://")
+        .nth(1)
+        .unwrap_or(url)
+        .chars()
+        .take(60)
+        .map(|c| if c.is_ascii_alphanumeric() || c == '.' || c == '-' { c } else { '_' })
+        .collect();
+    format!("{host}-{:016x}", stable_hash(&source_id(url, scope, step_label)))
+}
+
 /// The sink's state name for a source id: `prometheus-<hash>`.
 pub fn state_name(source_id: &str) -> String {
     format!("prometheus-{:016x}", stable_hash(source_id))
@@ -202,6 +216,41 @@ impl ImportSummary {
     /// Pods whose workload was found in `way`.
     pub fn pods_by(&self, way: Resolution) -> usize {
         self.resolutions.get(&way).copied().unwrap_or(0)
+    }
+
+    /// What changes how the result should be read.
+    pub fn warnings(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        let count = |r: Resolution| self.pods_by(r);
+        let guessed = count(Resolution::GuessedDeployment) + count(Resolution::PodName);
+        if !self.has_pod_owners && self.pods > 0 {
+            out.push(format!(
+                "no kube-state-metrics series (kube_pod_owner) found: workloads were taken from pod names \
+                 ({} pod(s) read as Deployments from `<name>-<hash>-<suffix>`, {} as their own Pod); \
+                 scrape kube-state-metrics for exact owners",
+                count(Resolution::GuessedDeployment),
+                count(Resolution::PodName)
+            ));
+        } else if guessed > 0 {
+            out.push(format!(
+                "{guessed} pod(s) have no kube_pod_owner series; their workloads were taken from the pod name"
+            ));
+        }
+        if self.unlabelled > 0 {
+            out.push(format!(
+                "{} usage series lack a namespace, pod or container label and were ignored \
+                 (older cAdvisor labels pod_name/container_name are not read)",
+                self.unlabelled
+            ));
+        }
+        if self.fetched == 0 && self.join.unpaired > 0 {
+            out.push(format!(
+                "memory was found but no CPU rate: the rate window ({}) probably holds fewer than two scrapes; \
+                 try --rate-window 2m (or a larger --step)",
+                super::promql_duration(self.rate_window_ms)
+            ));
+        }
+        out
     }
 }
 
