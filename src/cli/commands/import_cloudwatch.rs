@@ -7,7 +7,7 @@
 
 use crate::cli::args::{CloudwatchArgs, CloudwatchFrom};
 use crate::domain::{format_timestamp, parse_duration, parse_timestamp};
-use crate::sources::cloudwatch::import::{self, CloudwatchSettings, CloudwatchSummary, From, SETTLE_MS};
+use crate::sources::cloudwatch::import::{self, CloudwatchSettings, CloudwatchSummary, Mode, SETTLE_MS};
 use crate::sources::cloudwatch::{metrics, ApiCalls, Resolution};
 use crate::store::sink::StoreSink;
 use anyhow::{bail, Context, Result};
@@ -41,9 +41,9 @@ fn settings(args: &CloudwatchArgs) -> Result<CloudwatchSettings> {
         endpoint_url: args.endpoint_url.clone(),
         namespaces: args.namespaces.clone(),
         from: match args.from {
-            CloudwatchFrom::Auto => From::Auto,
-            CloudwatchFrom::Logs => From::Logs,
-            CloudwatchFrom::Metrics => From::Metrics,
+            CloudwatchFrom::Auto => Mode::Auto,
+            CloudwatchFrom::Logs => Mode::Logs,
+            CloudwatchFrom::Metrics => Mode::Metrics,
         },
         queries_per_call: args.queries_per_call,
         max_datapoints_per_call: args.max_datapoints_per_call,
@@ -66,7 +66,7 @@ fn summary(s: &CloudwatchSummary, queries_per_call: usize, started: Instant, out
     let (used, from_ms, to_ms) = (s.used, s.from_ms, s.to_ms);
     let c = &s.calls;
     let t = &s.totals;
-    let mode = if used == From::Logs { "performance logs" } else { "ContainerInsights metrics" };
+    let mode = if used == Mode::Logs { "performance logs" } else { "ContainerInsights metrics" };
     writeln!(
         out,
         "cloudwatch {} ({}, {mode}): {} .. {}",
@@ -78,7 +78,7 @@ fn summary(s: &CloudwatchSummary, queries_per_call: usize, started: Instant, out
     let attempts = ApiCalls::get(&c.attempts);
     let retries = attempts.saturating_sub(c.calls());
     match used {
-        From::Logs => writeln!(
+        Mode::Logs => writeln!(
             out,
             "  API calls: {} (FilterLogEvents {}), {retries} retried; estimated cost $0 (FilterLogEvents is not billed per call)",
             c.calls(),
@@ -125,7 +125,7 @@ fn summary(s: &CloudwatchSummary, queries_per_call: usize, started: Instant, out
         pods(Resolution::Name),
         pods(Resolution::PodItself)
     )?;
-    if used == From::Logs {
+    if used == Mode::Logs {
         writeln!(out, "  events: {} other types or namespaces skipped, {} malformed skipped", t.skipped, t.malformed)?;
     }
     if let Some((dups, aggregated, containers)) = s.metrics_inventory {

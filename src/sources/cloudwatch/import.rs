@@ -26,7 +26,7 @@ const FLUSH_ROWS: usize = 200_000;
 /// Where usage comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
-pub enum From {
+pub enum Mode {
     /// The performance log group if it exists, else the metrics.
     #[default]
     Auto,
@@ -44,7 +44,7 @@ pub struct CloudwatchSettings {
     pub profile: Option<String>,
     pub endpoint_url: Option<String>,
     pub namespaces: Vec<String>,
-    pub from: From,
+    pub from: Mode,
     /// Metrics mode: queries per GetMetricData call (1 to 500).
     pub queries_per_call: usize,
     /// Metrics mode: datapoints one GetMetricData answer may hold.
@@ -90,7 +90,7 @@ struct State {
     region: String,
     namespaces: Vec<String>,
     /// The mode this cluster is imported with (an auto import keeps its first choice).
-    mode: Option<From>,
+    mode: Option<Mode>,
     /// Logs: every event up to here (inclusive) is stored. Metrics: every period before here.
     through_ms: Option<i64>,
     /// Logs: the window being read and the token of its next page.
@@ -157,7 +157,7 @@ pub struct CloudwatchSummary {
     pub cluster: String,
     pub region: String,
     /// The mode used (logs or metrics).
-    pub used: From,
+    pub used: Mode,
     pub from_ms: i64,
     pub to_ms: i64,
     pub calls: ApiCalls,
@@ -248,11 +248,11 @@ pub fn import(
     };
 
     let mode = match (settings.from, run.state.mode) {
-        (From::Auto, Some(saved)) => saved,
+        (Mode::Auto, Some(saved)) => saved,
         (m, _) => m,
     };
     let from_ms = match run.state.through_ms {
-        Some(t) if mode == From::Logs => since.max(t + 1),
+        Some(t) if mode == Mode::Logs => since.max(t + 1),
         Some(t) => since.max(t),
         None => since,
     };
@@ -268,7 +268,7 @@ pub fn import(
         }
     };
     progress.end();
-    if run.totals.fetched == 0 && first_run && used == From::Logs {
+    if run.totals.fetched == 0 && first_run && used == Mode::Logs {
         run.sink.remove_state(&run.state_name);
         return Err(CloudwatchError::NoData(format!(
             "no Container Insights data for cluster {} in region {}: log group {} has no container events between {} and {}{} \
@@ -323,28 +323,28 @@ impl Run<'_> {
 
     fn import(
         &mut self,
-        mode: From,
+        mode: Mode,
         from_ms: i64,
         until: i64,
         now: i64,
         first_run: bool,
-    ) -> Result<From, CloudwatchError> {
+    ) -> Result<Mode, CloudwatchError> {
         match mode {
-            From::Logs => {
+            Mode::Logs => {
                 self.import_logs(from_ms, until).map_err(|e| self.logs_error(e))?;
-                Ok(From::Logs)
+                Ok(Mode::Logs)
             }
-            From::Metrics => {
+            Mode::Metrics => {
                 self.import_metrics(from_ms, until, now, first_run)?;
-                Ok(From::Metrics)
+                Ok(Mode::Metrics)
             }
-            From::Auto => match self.import_logs(from_ms, until) {
-                Ok(()) if self.totals.fetched > 0 || !first_run => Ok(From::Logs),
+            Mode::Auto => match self.import_logs(from_ms, until) {
+                Ok(()) if self.totals.fetched > 0 || !first_run => Ok(Mode::Logs),
                 Ok(()) | Err(LogsError::NoLogGroup(_)) => {
                     self.state.through_ms = None;
                     self.state.pending = None;
                     self.import_metrics(from_ms, until, now, first_run)?;
-                    Ok(From::Metrics)
+                    Ok(Mode::Metrics)
                 }
                 Err(e) => Err(self.logs_error(e)),
             },
@@ -503,7 +503,7 @@ impl Run<'_> {
                      metrics (namespace {}, ClusterName={cluster}{}); check --cluster and --region (container metrics \
                      need enhanced observability, and ListMetrics only lists metrics with data in the last two weeks)",
                     self.clients.region,
-                    if self.settings.from == From::Auto {
+                    if self.settings.from == Mode::Auto {
                         format!(
                             "log group {} has no container events or does not exist, and ",
                             logs::log_group(&cluster)
