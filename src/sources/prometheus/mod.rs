@@ -24,6 +24,7 @@
 //! - `fetch`: the steps of an import (kube-state-metrics, pod discovery, batches of a window)
 //! - `import`: the whole import, resumable, writing into a `SampleSink`
 
+mod buffer;
 pub mod chunks;
 mod client;
 mod fetch;
