@@ -8,13 +8,9 @@ use crate::domain::{canonical_kind, parse_quantity, parse_timestamp, Sample};
 use polars::prelude::*;
 use std::path::{Path, PathBuf};
 
-/// The optional column naming each row's cluster; absent or empty means no cluster.
-pub const CLUSTER_COLUMN: &str = "cluster";
-
-/// Column names of the long format, in the order the store writes them (the store adds
-/// `CLUSTER_COLUMN` first, only to parts where some row has a cluster).
-pub const SAMPLE_COLUMNS: [&str; 8] =
-    ["timestamp", "namespace", "workload_kind", "workload", "pod", "container", "cpu_cores", "memory_bytes"];
+pub use crate::domain::schema::{
+    column_indexes, frame_columns, samples_to_frame, FrameColumns, SchemaError, CLUSTER_COLUMN, SAMPLE_COLUMNS,
+};
 
 /// One row that failed validation.
 #[derive(Debug, Clone, PartialEq)]
@@ -33,21 +29,19 @@ impl std::fmt::Display for BadRow {
 
 #[derive(Debug, thiserror::Error)]
 pub enum SourceError {
-    #[error("{path}: cannot read: {source}")]
+    #[error("{path}: cannot read")]
     Io { path: PathBuf, source: std::io::Error },
     #[error("{path}: unsupported file type (expected .csv or .parquet)")]
     UnknownFormat { path: PathBuf },
-    #[error("{path}: missing column(s) {missing:?}; the sample format needs {SAMPLE_COLUMNS:?}")]
-    MissingColumns { path: PathBuf, missing: Vec<String> },
-    #[error("{path}: column `{column}` has type {found}, expected {expected}")]
-    ColumnType { path: PathBuf, column: String, found: String, expected: &'static str },
+    #[error(transparent)]
+    Schema(#[from] SchemaError),
     #[error("{path}: {count} bad row(s); first: {}", first_rows(.rows))]
     BadRows { path: PathBuf, rows: Vec<BadRow>, count: u64 },
     #[error("{path}: no samples (the file has a header but no rows)")]
     Empty { path: PathBuf },
     #[error("{path}: not a valid CSV file: {message}")]
     Csv { path: PathBuf, message: String },
-    #[error("{path}: not a valid Parquet file: {source}")]
+    #[error("{path}: not a valid Parquet file")]
     Parquet { path: PathBuf, source: PolarsError },
 }
 
@@ -126,24 +120,6 @@ fn read_csv(path: &Path) -> Result<ReadOutcome, SourceError> {
     Ok(outcome)
 }
 
-/// Maps each sample column to its position in the file, or reports every missing one.
-fn column_indexes<'a>(path: &Path, names: impl Iterator<Item = &'a str>) -> Result<[usize; 8], SourceError> {
-    let names: Vec<&str> = names.collect();
-    let mut index = [0usize; 8];
-    let mut missing = Vec::new();
-    for (slot, column) in index.iter_mut().zip(SAMPLE_COLUMNS) {
-        match names.iter().position(|n| *n == column) {
-            Some(i) => *slot = i,
-            None => missing.push(column.to_string()),
-        }
-    }
-    if missing.is_empty() {
-        Ok(index)
-    } else {
-        Err(SourceError::MissingColumns { path: path.to_path_buf(), missing })
-    }
-}
-
 fn row_from_fields<'a>(line: u64, field: impl Fn(usize) -> Option<&'a str>) -> Result<Sample, BadRow> {
     let bad = |i: usize, reason: String| BadRow { line, field: SAMPLE_COLUMNS[i].to_string(), reason };
     let text = |i: usize| -> Result<&'a str, BadRow> {
@@ -189,82 +165,6 @@ fn read_parquet(path: &Path) -> Result<ReadOutcome, SourceError> {
         .unwrap_or_else(|_| Err(PolarsError::ComputeError("the Parquet decoder gave up on damaged data".into())));
     let df = read.map_err(|source| SourceError::Parquet { path: path.to_path_buf(), source })?;
     samples_from_frame(path, &df)
-}
-
-/// Builds the store's frame: typed columns in `SAMPLE_COLUMNS` order.
-pub fn samples_to_frame(samples: &[Sample]) -> PolarsResult<DataFrame> {
-    let strings = |f: fn(&Sample) -> &str| samples.iter().map(f).collect::<Vec<&str>>();
-    let ts = Int64Chunked::from_vec("timestamp".into(), samples.iter().map(|s| s.timestamp_ms).collect())
-        .into_datetime(TimeUnit::Milliseconds, None)
-        .into_column();
-    let mut columns = vec![ts];
-    // Without any cluster the part keeps the original eight columns, byte for byte.
-    if samples.iter().any(|s| !s.cluster.is_empty()) {
-        columns.push(Column::new(CLUSTER_COLUMN.into(), strings(|s| &s.cluster)));
-    }
-    columns.extend([
-        Column::new("namespace".into(), strings(|s| &s.namespace)),
-        Column::new("workload_kind".into(), strings(|s| &s.workload_kind)),
-        Column::new("workload".into(), strings(|s| &s.workload)),
-        Column::new("pod".into(), strings(|s| &s.pod)),
-        Column::new("container".into(), strings(|s| &s.container)),
-        Column::new("cpu_cores".into(), samples.iter().map(|s| s.cpu_cores).collect::<Vec<f64>>()),
-        Column::new("memory_bytes".into(), samples.iter().map(|s| s.memory_bytes).collect::<Vec<f64>>()),
-    ]);
-    DataFrame::new(samples.len(), columns)
-}
-
-/// Typed views of a frame's sample columns, checked once so row access cannot fail.
-pub struct FrameColumns<'a> {
-    pub timestamp_ms: Vec<Option<i64>>,
-    pub strings: [&'a StringChunked; 5],
-    /// The optional cluster column (nulls allowed: no cluster).
-    pub cluster: Option<&'a StringChunked>,
-    pub cpu: Float64Chunked,
-    pub memory: Float64Chunked,
-}
-
-/// Checks a frame's columns and types and returns accessors for them.
-pub fn frame_columns<'a>(path: &Path, df: &'a DataFrame) -> Result<FrameColumns<'a>, SourceError> {
-    let names = df.get_column_names();
-    column_indexes(path, names.iter().map(|n| n.as_str()))?;
-    let get = |name: &str| df.column(name).expect("presence checked above");
-    let type_err = |column: &str, expected: &'static str| SourceError::ColumnType {
-        path: path.to_path_buf(),
-        column: column.to_string(),
-        found: get(column).dtype().to_string(),
-        expected,
-    };
-    let timestamp_ms =
-        timestamps_ms(get("timestamp")).ok_or_else(|| type_err("timestamp", "datetime or int64 epoch ms"))?;
-    let string = |name: &'static str| get(name).str().map_err(|_| type_err(name, "string"));
-    let strings =
-        [string("namespace")?, string("workload_kind")?, string("workload")?, string("pod")?, string("container")?];
-    let float = |name: &'static str| -> Result<Float64Chunked, SourceError> {
-        let col = get(name);
-        if !col.dtype().is_primitive_numeric() {
-            return Err(type_err(name, "number"));
-        }
-        let cast = col.cast(&DataType::Float64).map_err(|_| type_err(name, "number"))?;
-        Ok(cast.f64().expect("cast to f64").clone())
-    };
-    let cluster = match df.column(CLUSTER_COLUMN) {
-        Ok(c) => Some(c.str().map_err(|_| type_err(CLUSTER_COLUMN, "string"))?),
-        Err(_) => None,
-    };
-    Ok(FrameColumns { timestamp_ms, strings, cluster, cpu: float("cpu_cores")?, memory: float("memory_bytes")? })
-}
-
-fn timestamps_ms(col: &Column) -> Option<Vec<Option<i64>>> {
-    let per_ms = match col.dtype() {
-        DataType::Datetime(TimeUnit::Milliseconds, _) | DataType::Int64 => 1,
-        DataType::Datetime(TimeUnit::Microseconds, _) => 1_000,
-        DataType::Datetime(TimeUnit::Nanoseconds, _) => 1_000_000,
-        _ => return None,
-    };
-    let physical = col.to_physical_repr();
-    let values = physical.i64().ok()?;
-    Some(values.iter().map(|v| v.map(|x| x.div_euclid(per_ms))).collect())
 }
 
 /// Validates every row of a frame in the sample format.

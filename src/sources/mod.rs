@@ -6,9 +6,13 @@ pub mod cloudwatch;
 pub mod cluster;
 pub mod files;
 pub mod metrics_server;
+pub mod owners;
 pub mod php_fpm_exporter;
 pub mod prometheus;
+pub mod retry;
+pub mod sink;
 pub mod synthetic;
+pub mod time;
 pub mod traces;
 
 pub use files::{read_sample_file, samples_from_frame, samples_to_frame, BadRow, SourceError, SAMPLE_COLUMNS};

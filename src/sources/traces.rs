@@ -85,7 +85,7 @@ const GIB: f64 = 1024.0 * 1024.0 * 1024.0;
 
 #[derive(Debug, thiserror::Error)]
 pub enum TraceError {
-    #[error("{path}: {source}")]
+    #[error("{path}")]
     Io { path: PathBuf, source: std::io::Error },
     #[error("{path}:{line}: {message}")]
     Format { path: PathBuf, line: usize, message: String },

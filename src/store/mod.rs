@@ -11,11 +11,13 @@
 //! nothing. One lock file serialises writers on one machine. A store on S3 (`s3://...`) has
 //! the same layout and is used through a local mirror (`remote`).
 
+pub mod atomic;
 mod derived;
 pub mod facts;
 mod reader;
 pub mod remote;
 pub mod s3;
+pub mod sink;
 mod writer;
 
 pub use derived::PartSet;
@@ -29,7 +31,7 @@ pub const FORMAT_VERSION: u32 = 1;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error("{path}: {action}: {source}")]
+    #[error("{path}: {action}")]
     Io { path: PathBuf, action: &'static str, source: std::io::Error },
     #[error("{path} is not a podsizer store (no {MANIFEST}) and is not empty; refusing to write into it")]
     NotAStore { path: PathBuf },
@@ -39,7 +41,7 @@ pub enum StoreError {
     Missing { path: PathBuf },
     #[error("{path}: store format version {found} is newer than this podsizer understands ({FORMAT_VERSION}); upgrade podsizer")]
     Version { path: PathBuf, found: u32 },
-    #[error("{path}: corrupt or unreadable part: {source}")]
+    #[error("{path}: corrupt or unreadable part")]
     Part { path: PathBuf, source: Box<dyn std::error::Error + Send + Sync> },
     #[error("{path}: refusing the whole append: row of {row}: field `timestamp`: {reason}")]
     Implausible { path: PathBuf, row: String, reason: String },

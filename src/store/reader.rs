@@ -1,8 +1,8 @@
 //! Streaming reads: one part at a time, rows handed to a visitor, never the whole store.
 
 use super::{PartSet, Store, StoreError};
+use crate::domain::schema::frame_columns;
 use crate::domain::DAY_MS;
-use crate::sources::files::frame_columns;
 use polars::prelude::ParquetReader;
 use polars::prelude::SerReader;
 use std::path::Path;
@@ -325,7 +325,12 @@ mod tests {
                 let part = Store::parts(&day).unwrap()[0].clone();
                 std::fs::copy(&part, next.join(part.file_name().unwrap())).unwrap();
             }
-            let err = store.scan(None, None, |_| {}).unwrap_err().to_string();
+            let err = store.scan(None, None, |_| {}).unwrap_err();
+            // The message names the part; its source says what is wrong with it.
+            let chain: Vec<String> = std::iter::successors(Some(&err as &dyn std::error::Error), |e| e.source())
+                .map(|e| e.to_string())
+                .collect();
+            let err = chain.join(": ");
             assert!(err.contains("day=1970-01-02") && err.contains("outside its day partition"), "{err}");
         }
     }

@@ -66,7 +66,7 @@ pub enum RemoteError {
     Version { url: String, found: u32 },
     #[error("{url}/{MANIFEST}: not a podsizer store manifest ({detail})")]
     Manifest { url: String, detail: String },
-    #[error("{path}: {action}: {source}")]
+    #[error("{path}: {action}")]
     Io { path: PathBuf, action: &'static str, source: std::io::Error },
 }
 

@@ -5,11 +5,11 @@
 //! as the metrics-server collector is). Errors are sorted into the cases a person can act on:
 //! no such bucket, access denied, wrong region, endpoint unreachable.
 
+use super::atomic::{AtomicFile, AtomicWriteError};
 use crate::sources::aws::{sdk_config_any_region, AwsError};
 use aws_sdk_s3::config::{RequestChecksumCalculation, ResponseChecksumValidation};
 use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::primitives::ByteStream;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 /// Downloads in flight at once.
@@ -123,7 +123,7 @@ pub enum S3Error {
     Unreachable { endpoint: String, action: &'static str, detail: String },
     #[error("{url}: {action} failed: {detail}")]
     Request { url: String, action: &'static str, detail: String },
-    #[error("{path}: {action}: {source}")]
+    #[error("{path}: {action}")]
     Io { path: PathBuf, action: &'static str, source: std::io::Error },
 }
 
@@ -357,40 +357,28 @@ async fn fetch_to(
         action: "create directory",
         source,
     })?;
-    let name = dest.file_name().and_then(|n| n.to_str()).unwrap_or("object");
-    let tmp = dest.with_file_name(format!(".{name}.{}.download.tmp", std::process::id()));
-    let io = |action: &'static str, path: &Path| {
-        let path = path.to_path_buf();
-        move |source| S3Error::Io { path, action, source }
-    };
-    let result = async {
-        let mut file = std::fs::File::create(&tmp).map_err(io("create temp file", &tmp))?;
-        let mut written = 0u64;
-        loop {
-            match body.try_next().await {
-                Ok(Some(chunk)) => {
-                    file.write_all(&chunk).map_err(io("write", &tmp))?;
-                    written += chunk.len() as u64;
-                }
-                Ok(None) => break,
-                Err(e) => {
-                    return Err(S3Error::Request {
-                        url: url.clone(),
-                        action: "s3:GetObject",
-                        detail: DisplayErrorContext(e).to_string(),
-                    })
-                }
+    let io = |e: AtomicWriteError| S3Error::Io { path: e.path, action: e.action, source: e.source };
+    // Dropped unfinished on any error: the temp file goes with it.
+    let mut file = AtomicFile::create_tagged(dest, "download.tmp").map_err(io)?;
+    let mut written = 0u64;
+    loop {
+        match body.try_next().await {
+            Ok(Some(chunk)) => {
+                file.write_all(&chunk).map_err(io)?;
+                written += chunk.len() as u64;
+            }
+            Ok(None) => break,
+            Err(e) => {
+                return Err(S3Error::Request {
+                    url: url.clone(),
+                    action: "s3:GetObject",
+                    detail: DisplayErrorContext(e).to_string(),
+                })
             }
         }
-        file.sync_all().map_err(io("fsync", &tmp))?;
-        std::fs::rename(&tmp, dest).map_err(io("rename into place", dest))?;
-        Ok(written)
     }
-    .await;
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result
+    file.commit().map_err(io)?;
+    Ok(written)
 }
 
 fn classify<E>(

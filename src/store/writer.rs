@@ -1,12 +1,11 @@
 //! Atomic, de-duplicating appends.
 
 use super::{day_dir_name, io_err, Store, StoreError};
+use crate::domain::schema::samples_to_frame;
 use crate::domain::{Sample, DAY_MS};
-use crate::sources::samples_to_frame;
 use polars::prelude::{ParquetCompression, ParquetWriter};
 use std::collections::HashSet;
-use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// What an append did.
@@ -162,28 +161,7 @@ pub(crate) fn part_time_range(path: &Path) -> Option<(i64, i64)> {
     Some((first.parse().ok()?, last.parse().ok()?))
 }
 
-/// Writes a file so that readers see either nothing or all of it: temp file in the same
-/// directory, fsync, rename, fsync of the directory.
+/// Writes a file so that readers see either nothing or all of it (`atomic`).
 pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let tmp = temp_path(path);
-    let result = (|| {
-        let mut file = std::fs::File::create(&tmp).map_err(io_err(&tmp, "create temp file"))?;
-        file.write_all(bytes).map_err(io_err(&tmp, "write"))?;
-        file.sync_all().map_err(io_err(&tmp, "fsync"))?;
-        std::fs::rename(&tmp, path).map_err(io_err(path, "rename into place"))
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result?;
-    if let Ok(d) = std::fs::File::open(dir) {
-        let _ = d.sync_all();
-    }
-    Ok(())
-}
-
-fn temp_path(path: &Path) -> PathBuf {
-    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
-    path.with_file_name(format!(".{name}.{}.tmp", std::process::id()))
+    super::atomic::write_atomically(path, bytes).map_err(|e| io_err(&e.path, e.action)(e.source))
 }

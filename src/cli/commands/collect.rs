@@ -8,6 +8,7 @@ use crate::cli::args::MetricsServerArgs;
 use crate::domain::{format_timestamp, human_bytes, parse_duration, Sample};
 use crate::sources::metrics_server::client::{self, ConnectOptions, MetricsServerError, Scope};
 use crate::sources::metrics_server::{samples_from_metrics, CollectorState, Inventory, ObjectKey, Round};
+use crate::sources::retry::Backoff;
 use crate::store::remote::AnyStore;
 use anyhow::{bail, Context};
 use std::collections::{HashMap, HashSet};
@@ -248,7 +249,10 @@ impl Collector<'_> {
         F: FnMut(kube::Client) -> Fut,
         Fut: std::future::Future<Output = Result<T, MetricsServerError>>,
     {
-        let mut attempt = 0;
+        let cap = RETRY_CAP.min(self.settings.interval.max(RETRY_BASE));
+        let backoff =
+            Backoff { retries: self.settings.retries, base: RETRY_BASE, max: cap, jitter_seed: Some(self.next_seed()) };
+        let mut schedule = backoff.schedule();
         loop {
             let client = match &self.client {
                 Some(c) => c.clone(),
@@ -260,12 +264,11 @@ impl Collector<'_> {
                 }
             };
             match op(client).await {
-                Err(e) if e.is_transient() && attempt < self.settings.retries => {
-                    let cap = RETRY_CAP.min(self.settings.interval.max(RETRY_BASE));
-                    let delay = client::backoff_delay(attempt, RETRY_BASE, cap, self.next_seed());
-                    attempt += 1;
+                Err(e) if e.is_transient() => {
+                    let Some(delay) = schedule.next() else { return Err(e) };
                     log(&format!(
-                        "{what}: {e}; retry {attempt}/{} in {:.1}s",
+                        "{what}: {e}; retry {}/{} in {:.1}s",
+                        schedule.retries(),
                         self.settings.retries,
                         delay.as_secs_f64()
                     ));

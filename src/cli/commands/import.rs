@@ -46,28 +46,40 @@ pub fn run(args: &ImportArgs, out: &mut dyn Write) -> Result<u8> {
     Ok(0)
 }
 
-/// An importer's resume state, if a previous run saved one.
-pub(super) fn load_state<T: serde::de::DeserializeOwned>(path: &std::path::Path) -> Result<Option<T>> {
-    use anyhow::Context;
-    match std::fs::read_to_string(path) {
-        Ok(text) => Ok(Some(serde_json::from_str(&text).with_context(|| {
-            format!("{}: unreadable import state (delete it to import from --since again)", path.display())
-        })?)),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
+/// An importer's progress on a terminal: a bar per stage (or one spinner), notes on stderr.
+#[derive(Default)]
+pub(super) struct Bars {
+    bar: std::cell::RefCell<Option<indicatif::ProgressBar>>,
+    spinner: bool,
+}
+
+impl Bars {
+    /// A spinner with the running counts instead of bars.
+    pub(super) fn spinner() -> Self {
+        Self { spinner: true, ..Self::default() }
     }
 }
 
-pub(super) fn save_state<T: serde::Serialize>(path: &std::path::Path, state: &T) -> Result<()> {
-    use anyhow::Context;
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+impl crate::sources::sink::Progress for Bars {
+    fn note(&self, text: &str) {
+        eprintln!("{text}");
     }
-    let text = serde_json::to_string_pretty(state).expect("state serialises");
-    crate::outputs::write_file(path, text.as_bytes()).with_context(|| format!("writing {}", path.display()))
-}
-
-/// FNV-1a of a text, for state file names: stable across Rust versions, unlike DefaultHasher.
-pub(super) fn stable_hash(text: &str) -> u64 {
-    text.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
+    fn begin(&self, total: u64, label: &str) {
+        let bar =
+            if self.spinner { crate::cli::progress::spinner(label) } else { crate::cli::progress::bar(total, label) };
+        *self.bar.borrow_mut() = Some(bar);
+    }
+    fn step(&self, status: &str) {
+        if let Some(bar) = self.bar.borrow().as_ref() {
+            if !self.spinner {
+                bar.inc(1);
+            }
+            bar.set_message(status.to_string());
+        }
+    }
+    fn end(&self) {
+        if let Some(bar) = self.bar.borrow_mut().take() {
+            bar.finish_and_clear();
+        }
+    }
 }

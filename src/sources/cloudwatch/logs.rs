@@ -179,6 +179,9 @@ pub enum LogsError {
     StaleToken(String),
     #[error(transparent)]
     Aws(#[from] AwsError),
+    /// The destination refused what was read.
+    #[error("storing what was read")]
+    Store(#[source] crate::sources::sink::SinkError),
 }
 
 /// Reads one page of container events in `[start_ms, end_ms]` (both included).

@@ -12,6 +12,7 @@
 //!
 //! Both modes make pure pieces (parsing, planning, converting) separate from the calls.
 
+pub mod import;
 pub mod logs;
 pub mod metrics;
 
@@ -144,85 +145,20 @@ pub enum Resolution {
     PodItself,
 }
 
-const NAME_HASH_ALPHABET: &str = "bcdfghjklmnpqrstvwxz2456789";
-
-fn is_hash(s: &str, min: usize, max: usize) -> bool {
-    (min..=max).contains(&s.len()) && s.chars().all(|c| NAME_HASH_ALPHABET.contains(c))
-}
-
-/// `<cronjob>-<minutes since epoch>`: the name the CronJob controller gives its Jobs.
-fn cronjob_of(job: &str) -> Option<&str> {
-    let (base, stamp) = job.rsplit_once('-')?;
-    (stamp.len() >= 8 && stamp.chars().all(|c| c.is_ascii_digit()) && !base.is_empty()).then_some(base)
-}
-
-/// The workload of a pod from one owner reference, climbing ReplicaSet -> Deployment and
-/// Job -> CronJob by name (the events carry no owner chain). `template_hash` is the pod's
-/// `pod-template-hash` label when known.
-pub fn workload_from_owner(kind: &str, name: &str, pod: &str, template_hash: Option<&str>) -> (String, String) {
-    match kind {
-        "ReplicaSet" => {
-            let base = template_hash
-                .and_then(|h| name.strip_suffix(h).and_then(|b| b.strip_suffix('-')))
-                .or_else(|| name.rsplit_once('-').filter(|(_, h)| is_hash(h, 6, 10)).map(|(b, _)| b));
-            match base {
-                Some(b) if !b.is_empty() => ("Deployment".into(), b.to_string()),
-                _ => ("ReplicaSet".into(), name.to_string()),
-            }
-        }
-        "Job" => match cronjob_of(name) {
-            Some(c) => ("CronJob".into(), c.to_string()),
-            None => ("Job".into(), name.to_string()),
-        },
-        // Static (mirror) pods are owned by their node: each is its own workload.
-        "Node" => ("Pod".into(), pod.to_string()),
-        other => (crate::domain::canonical_kind(other), name.to_string()),
-    }
-}
+pub use crate::sources::owners::workload_from_owner;
 
 /// Metrics mode knows the owner's name (`PodName`) and the pod's (`FullPodName`), not the
 /// kind: the kind is read from how the controller named the pod.
 pub fn workload_from_names(owner: &str, pod: &str) -> (String, String, Resolution) {
-    if owner == pod || owner.is_empty() {
-        return ("Pod".into(), pod.to_string(), Resolution::PodItself);
+    match crate::sources::owners::kind_from_pod_name(owner, pod) {
+        Some(kind) => (kind.into(), owner.to_string(), Resolution::Name),
+        None => ("Pod".into(), pod.to_string(), Resolution::PodItself),
     }
-    let Some(suffix) = pod.strip_prefix(owner).and_then(|s| s.strip_prefix('-')) else {
-        return ("Pod".into(), pod.to_string(), Resolution::PodItself);
-    };
-    let kind = match suffix.split_once('-') {
-        Some((hash, id)) if is_hash(hash, 6, 10) && is_hash(id, 5, 5) => "Deployment",
-        Some((stamp, id)) if stamp.len() >= 8 && stamp.chars().all(|c| c.is_ascii_digit()) && is_hash(id, 5, 5) => {
-            "CronJob"
-        }
-        None if !suffix.is_empty() && suffix.chars().all(|c| c.is_ascii_digit()) => "StatefulSet",
-        None if is_hash(suffix, 5, 5) => "DaemonSet",
-        _ => return ("Pod".into(), pod.to_string(), Resolution::PodItself),
-    };
-    (kind.into(), owner.to_string(), Resolution::Name)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn owners_climb_to_the_workload() {
-        let w = |k, n, p, h| workload_from_owner(k, n, p, h);
-        assert_eq!(
-            w("ReplicaSet", "api-5b8f7d9c4", "api-5b8f7d9c4-x2x9k", Some("5b8f7d9c4")),
-            ("Deployment".into(), "api".into())
-        );
-        assert_eq!(w("ReplicaSet", "api-5b8f7d9c4", "api-5b8f7d9c4-x2x9k", None), ("Deployment".into(), "api".into()));
-        assert_eq!(w("ReplicaSet", "legacy", "legacy-abcde", None), ("ReplicaSet".into(), "legacy".into()));
-        assert_eq!(w("Deployment", "statsd", "statsd-df44f855f-ts4q2", None), ("Deployment".into(), "statsd".into()));
-        assert_eq!(w("Job", "backup-29012345", "backup-29012345-abcde", None), ("CronJob".into(), "backup".into()));
-        assert_eq!(w("Job", "migrate", "migrate-abcde", None), ("Job".into(), "migrate".into()));
-        assert_eq!(
-            w("Node", "ip-10-0-0-1", "kube-proxy-ip-10-0-0-1", None),
-            ("Pod".into(), "kube-proxy-ip-10-0-0-1".into())
-        );
-        assert_eq!(w("statefulset", "db", "db-0", None), ("StatefulSet".into(), "db".into()));
-    }
 
     #[test]
     fn kinds_from_pod_names() {

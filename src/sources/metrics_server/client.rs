@@ -216,35 +216,11 @@ pub async fn list_inventory(client: &Client, scope: &Scope) -> Result<Inventory,
     Ok(inventory)
 }
 
-/// Delay before retry `attempt` (0-based): exponential from `base`, capped at `max`, with
-/// "equal jitter" (between half and all of it) so many collectors do not retry in step.
-pub fn backoff_delay(attempt: u32, base: Duration, max: Duration, seed: u64) -> Duration {
-    let exp = base.saturating_mul(1u32 << attempt.min(20)).min(max);
-    // splitmix64 of the seed: a cheap, well-spread jitter without a random-number crate.
-    let mut z = seed.wrapping_add(0x9E37_79B9_7F4A_7C15).wrapping_add(u64::from(attempt));
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^= z >> 31;
-    let frac = (z >> 11) as f64 / (1u64 << 53) as f64;
-    exp.mul_f64(0.5 + 0.5 * frac)
-}
+pub use crate::sources::retry::backoff_delay;
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn backoff_grows_is_capped_and_jittered() {
-        let base = Duration::from_millis(500);
-        let max = Duration::from_secs(8);
-        for attempt in 0..10 {
-            let d = backoff_delay(attempt, base, max, 42);
-            let full = base.saturating_mul(1 << attempt).min(max);
-            assert!(d >= full / 2 && d <= full, "attempt {attempt}: {d:?} vs {full:?}");
-        }
-        let spread: std::collections::HashSet<_> = (0..20).map(|s| backoff_delay(3, base, max, s)).collect();
-        assert!(spread.len() > 10);
-    }
 
     #[test]
     fn statuses_are_classified() {

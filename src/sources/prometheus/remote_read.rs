@@ -9,7 +9,9 @@
 //! `types.proto`.
 
 use super::chunks::decode_xor;
-use super::{is_label_name, regex_escape, Client, Labels, Payload, PrometheusError, Scope, MEMORY_METRIC};
+use super::client::{Client, Payload};
+use super::query::{is_label_name, regex_escape, Scope};
+use super::{Labels, PrometheusError, MEMORY_METRIC};
 use std::collections::BTreeMap;
 use std::sync::atomic::Ordering;
 

@@ -1,0 +1,118 @@
+//! The sample schema: the long format's column names and types, shared by the sample-file
+//! reader (`sources::files`) and the store's Parquet parts (`store::writer`, `store::reader`),
+//! so neither layer imports the other for it.
+
+use polars::prelude::*;
+use std::path::{Path, PathBuf};
+
+/// The optional column naming each row's cluster; absent or empty means no cluster.
+pub const CLUSTER_COLUMN: &str = "cluster";
+
+/// Column names of the long format, in the order the store writes them (the store adds
+/// `CLUSTER_COLUMN` first, only to parts where some row has a cluster).
+pub const SAMPLE_COLUMNS: [&str; 8] =
+    ["timestamp", "namespace", "workload_kind", "workload", "pod", "container", "cpu_cores", "memory_bytes"];
+
+/// A file or frame whose columns do not match the sample schema.
+#[derive(Debug, thiserror::Error)]
+pub enum SchemaError {
+    #[error("{path}: missing column(s) {missing:?}; the sample format needs {SAMPLE_COLUMNS:?}")]
+    MissingColumns { path: PathBuf, missing: Vec<String> },
+    #[error("{path}: column `{column}` has type {found}, expected {expected}")]
+    ColumnType { path: PathBuf, column: String, found: String, expected: &'static str },
+}
+
+/// Maps each sample column to its position in the file, or reports every missing one.
+pub fn column_indexes<'a>(path: &Path, names: impl Iterator<Item = &'a str>) -> Result<[usize; 8], SchemaError> {
+    let names: Vec<&str> = names.collect();
+    let mut index = [0usize; 8];
+    let mut missing = Vec::new();
+    for (slot, column) in index.iter_mut().zip(SAMPLE_COLUMNS) {
+        match names.iter().position(|n| *n == column) {
+            Some(i) => *slot = i,
+            None => missing.push(column.to_string()),
+        }
+    }
+    if missing.is_empty() {
+        Ok(index)
+    } else {
+        Err(SchemaError::MissingColumns { path: path.to_path_buf(), missing })
+    }
+}
+
+/// Builds the store's frame: typed columns in `SAMPLE_COLUMNS` order.
+pub fn samples_to_frame(samples: &[super::Sample]) -> PolarsResult<DataFrame> {
+    use super::Sample;
+    let strings = |f: fn(&Sample) -> &str| samples.iter().map(f).collect::<Vec<&str>>();
+    let ts = Int64Chunked::from_vec("timestamp".into(), samples.iter().map(|s| s.timestamp_ms).collect())
+        .into_datetime(TimeUnit::Milliseconds, None)
+        .into_column();
+    let mut columns = vec![ts];
+    // Without any cluster the part keeps the original eight columns, byte for byte.
+    if samples.iter().any(|s| !s.cluster.is_empty()) {
+        columns.push(Column::new(CLUSTER_COLUMN.into(), strings(|s| &s.cluster)));
+    }
+    columns.extend([
+        Column::new("namespace".into(), strings(|s| &s.namespace)),
+        Column::new("workload_kind".into(), strings(|s| &s.workload_kind)),
+        Column::new("workload".into(), strings(|s| &s.workload)),
+        Column::new("pod".into(), strings(|s| &s.pod)),
+        Column::new("container".into(), strings(|s| &s.container)),
+        Column::new("cpu_cores".into(), samples.iter().map(|s| s.cpu_cores).collect::<Vec<f64>>()),
+        Column::new("memory_bytes".into(), samples.iter().map(|s| s.memory_bytes).collect::<Vec<f64>>()),
+    ]);
+    DataFrame::new(samples.len(), columns)
+}
+
+/// Typed views of a frame's sample columns, checked once so row access cannot fail.
+pub struct FrameColumns<'a> {
+    pub timestamp_ms: Vec<Option<i64>>,
+    pub strings: [&'a StringChunked; 5],
+    /// The optional cluster column (nulls allowed: no cluster).
+    pub cluster: Option<&'a StringChunked>,
+    pub cpu: Float64Chunked,
+    pub memory: Float64Chunked,
+}
+
+/// Checks a frame's columns and types and returns accessors for them.
+pub fn frame_columns<'a>(path: &Path, df: &'a DataFrame) -> Result<FrameColumns<'a>, SchemaError> {
+    let names = df.get_column_names();
+    column_indexes(path, names.iter().map(|n| n.as_str()))?;
+    let get = |name: &str| df.column(name).expect("presence checked above");
+    let type_err = |column: &str, expected: &'static str| SchemaError::ColumnType {
+        path: path.to_path_buf(),
+        column: column.to_string(),
+        found: get(column).dtype().to_string(),
+        expected,
+    };
+    let timestamp_ms =
+        timestamps_ms(get("timestamp")).ok_or_else(|| type_err("timestamp", "datetime or int64 epoch ms"))?;
+    let string = |name: &'static str| get(name).str().map_err(|_| type_err(name, "string"));
+    let strings =
+        [string("namespace")?, string("workload_kind")?, string("workload")?, string("pod")?, string("container")?];
+    let float = |name: &'static str| -> Result<Float64Chunked, SchemaError> {
+        let col = get(name);
+        if !col.dtype().is_primitive_numeric() {
+            return Err(type_err(name, "number"));
+        }
+        let cast = col.cast(&DataType::Float64).map_err(|_| type_err(name, "number"))?;
+        Ok(cast.f64().expect("cast to f64").clone())
+    };
+    let cluster = match df.column(CLUSTER_COLUMN) {
+        Ok(c) => Some(c.str().map_err(|_| type_err(CLUSTER_COLUMN, "string"))?),
+        Err(_) => None,
+    };
+    Ok(FrameColumns { timestamp_ms, strings, cluster, cpu: float("cpu_cores")?, memory: float("memory_bytes")? })
+}
+
+fn timestamps_ms(col: &Column) -> Option<Vec<Option<i64>>> {
+    let per_ms = match col.dtype() {
+        DataType::Datetime(TimeUnit::Milliseconds, _) | DataType::Int64 => 1,
+        DataType::Datetime(TimeUnit::Microseconds, _) => 1_000,
+        DataType::Datetime(TimeUnit::Nanoseconds, _) => 1_000_000,
+        _ => return None,
+    };
+    let physical = col.to_physical_repr();
+    let values = physical.i64().ok()?;
+    Some(values.iter().map(|v| v.map(|x| x.div_euclid(per_ms))).collect())
+}
