@@ -124,7 +124,7 @@ pub fn man_pages(args: &ManArgs, out: &mut dyn Write) -> Result<u8> {
         let mut text = Vec::new();
         page.render(&mut text)?;
         let path = args.out.join(page.get_filename());
-        crate::outputs::write_file(&path, &text).with_context(|| format!("writing {}", path.display()))?;
+        crate::store::atomic::write_atomically(&path, &text).with_context(|| format!("writing {}", path.display()))?;
     }
     writeln!(out, "wrote {} man page(s) into {}", pages.len(), args.out.display())?;
     Ok(0)

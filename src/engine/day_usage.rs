@@ -107,7 +107,8 @@ pub fn add_store_usage(
     progress.end();
     merged?;
     if let Some(e) = unsaved.into_inner() {
-        notes.push(Note::Note(format!("note: usage summaries not saved ({e}); the next run reads raw samples again")));
+        let why = super::chain(&e);
+        notes.push(Note::Note(format!("note: usage summaries not saved ({why}); the next run reads raw samples again")));
     }
     Ok((rows, stats))
 }

@@ -47,7 +47,7 @@ pub fn run_suite(args: &SuiteArgs, out: &mut dyn Write) -> Result<u8> {
     if let Some(dir) = args.out.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir)?;
     }
-    crate::outputs::write_file(&args.out, markdown.as_bytes())
+    crate::store::atomic::write_atomically(&args.out, markdown.as_bytes())
         .with_context(|| format!("writing {}", args.out.display()))?;
     out.write_all(markdown.as_bytes())?;
     let all_met = entries.iter().filter(|e| e.goals).all(|e| suite::goals(e).iter().all(|(_, ok)| *ok));

@@ -393,8 +393,8 @@ impl Collector<'_> {
         let dir = path.parent().expect("state file has a directory");
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
         let bytes = serde_json::to_vec_pretty(&self.state).context("serialising the collector state")?;
-        if let Err(e) = crate::outputs::write_file(&path, &bytes) {
-            if e.raw_os_error() == Some(28) {
+        if let Err(e) = crate::store::atomic::write_atomically(&path, &bytes) {
+            if e.source.raw_os_error() == Some(28) {
                 bail!(
                     "{}: disk full while writing the collector state (samples are stored; free space)",
                     path.display()

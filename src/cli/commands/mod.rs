@@ -3,7 +3,6 @@ pub mod collect;
 pub mod demo;
 pub mod import;
 pub mod import_cloudwatch;
-pub mod import_php_fpm;
 pub mod import_prometheus;
 pub mod pr;
 pub mod recommend;

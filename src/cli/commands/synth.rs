@@ -135,6 +135,6 @@ pub fn write_samples(path: &Path, rows: &mut [Sample]) -> Result<()> {
         }
         _ => bail!("{}: output must end in .csv or .parquet", path.display()),
     }
-    crate::outputs::write_file(path, &bytes).with_context(|| format!("writing {}", path.display()))?;
+    crate::store::atomic::write_atomically(path, &bytes).with_context(|| format!("writing {}", path.display()))?;
     Ok(())
 }
