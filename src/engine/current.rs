@@ -192,7 +192,7 @@ mod tests {
             namespace: Some("shop".into()),
             target_kind: "Deployment".into(),
             target_name: "api".into(),
-            metrics: serde_yaml::Value::Null,
+            metrics: serde_norway::Value::Null,
         }
     }
 

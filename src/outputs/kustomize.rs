@@ -68,7 +68,7 @@ pub struct RenderedHpa {
     pub target_kind: String,
     pub target_name: String,
     /// The `spec.metrics` list as rendered (rewritten whole in a patch: it has no merge key).
-    pub metrics: serde_yaml::Value,
+    pub metrics: serde_norway::Value,
 }
 
 /// Everything podsizer reads from a rendered overlay.
@@ -92,8 +92,8 @@ pub fn render_overlay(dir: &Path) -> Result<Overlay, KustomizeError> {
 
 pub fn parse_hpas(dir: &Path, yaml: &str) -> Result<Vec<RenderedHpa>, KustomizeError> {
     let mut out = Vec::new();
-    for doc in serde_yaml::Deserializer::from_str(yaml) {
-        let v = serde_yaml::Value::deserialize(doc)
+    for doc in serde_norway::Deserializer::from_str(yaml) {
+        let v = serde_norway::Value::deserialize(doc)
             .map_err(|e| KustomizeError::RenderedYaml { dir: dir.to_path_buf(), message: e.to_string() })?;
         if v.get("kind").and_then(|k| k.as_str()) == Some("HorizontalPodAutoscaler") {
             out.extend(hpa_of(&v));
@@ -102,10 +102,10 @@ pub fn parse_hpas(dir: &Path, yaml: &str) -> Result<Vec<RenderedHpa>, KustomizeE
     Ok(out)
 }
 
-fn hpa_of(v: &serde_yaml::Value) -> Option<RenderedHpa> {
+fn hpa_of(v: &serde_norway::Value) -> Option<RenderedHpa> {
     let spec = v.get("spec")?;
     let target = spec.get("scaleTargetRef")?;
-    let metrics = spec.get("metrics").cloned().unwrap_or(serde_yaml::Value::Sequence(vec![]));
+    let metrics = spec.get("metrics").cloned().unwrap_or(serde_norway::Value::Sequence(vec![]));
     let utilization = |resource: &str| -> Option<f64> {
         metrics.as_sequence()?.iter().find_map(|m| {
             let r = m.get("resource")?;
@@ -149,14 +149,14 @@ pub fn hpa_patch(rendered: &RenderedHpa, advice: &crate::analysis::hpa::HpaAdvic
         };
         if let (Some(new), Some(target)) = (new, m.get_mut("resource").and_then(|r| r.get_mut("target"))) {
             if target.get("type").and_then(|t| t.as_str()) == Some("Utilization") {
-                target["averageUtilization"] = serde_yaml::Value::from(new);
+                target["averageUtilization"] = serde_norway::Value::from(new);
             }
         }
     }
-    let mut spec = serde_yaml::Mapping::new();
+    let mut spec = serde_norway::Mapping::new();
     spec.insert("metrics".into(), metrics);
     let doc =
-        manifest("autoscaling/v2", "HorizontalPodAutoscaler", &rendered.hpa.name, serde_yaml::Value::Mapping(spec));
+        manifest("autoscaling/v2", "HorizontalPodAutoscaler", &rendered.hpa.name, serde_norway::Value::Mapping(spec));
     let text = format!(
         "{PATCH_HEADER}# Keeps the HPA's scaling threshold where it was now that the requests change.\n{}",
         super::yaml::to_string(&doc)
@@ -170,15 +170,15 @@ pub fn hpa_patch(rendered: &RenderedHpa, advice: &crate::analysis::hpa::HpaAdvic
 }
 
 /// `apiVersion`, `kind`, `metadata.name` and `spec` of a patch, as a YAML value.
-fn manifest(api: &str, kind: &str, name: &str, spec: serde_yaml::Value) -> serde_yaml::Value {
-    let mut metadata = serde_yaml::Mapping::new();
+fn manifest(api: &str, kind: &str, name: &str, spec: serde_norway::Value) -> serde_norway::Value {
+    let mut metadata = serde_norway::Mapping::new();
     metadata.insert("name".into(), name.into());
-    let mut doc = serde_yaml::Mapping::new();
+    let mut doc = serde_norway::Mapping::new();
     doc.insert("apiVersion".into(), api.into());
     doc.insert("kind".into(), kind.into());
-    doc.insert("metadata".into(), serde_yaml::Value::Mapping(metadata));
+    doc.insert("metadata".into(), serde_norway::Value::Mapping(metadata));
     doc.insert("spec".into(), spec);
-    serde_yaml::Value::Mapping(doc)
+    serde_norway::Value::Mapping(doc)
 }
 
 /// Path to kubectl: `PODSIZER_KUBECTL` or `kubectl` on the PATH.
@@ -261,8 +261,8 @@ pub fn render_workloads(dir: &Path) -> Result<Vec<RenderedWorkload>, KustomizeEr
 
 pub fn parse_workloads(dir: &Path, yaml: &str) -> Result<Vec<RenderedWorkload>, KustomizeError> {
     let mut out = Vec::new();
-    for doc in serde_yaml::Deserializer::from_str(yaml) {
-        let value = serde_yaml::Value::deserialize(doc)
+    for doc in serde_norway::Deserializer::from_str(yaml) {
+        let value = serde_norway::Value::deserialize(doc)
             .map_err(|e| KustomizeError::RenderedYaml { dir: dir.to_path_buf(), message: e.to_string() })?;
         if let Some(w) = workload_of(&value) {
             out.push(w);
@@ -282,7 +282,7 @@ fn pod_spec_path(kind: &str) -> Option<&'static [&'static str]> {
     })
 }
 
-fn workload_of(v: &serde_yaml::Value) -> Option<RenderedWorkload> {
+fn workload_of(v: &serde_norway::Value) -> Option<RenderedWorkload> {
     let kind = v.get("kind")?.as_str()?.to_string();
     let mut spec = v;
     for key in pod_spec_path(&kind)? {
@@ -303,12 +303,12 @@ fn workload_of(v: &serde_yaml::Value) -> Option<RenderedWorkload> {
     })
 }
 
-fn resources_of(v: Option<&serde_yaml::Value>) -> Resources {
+fn resources_of(v: Option<&serde_norway::Value>) -> Resources {
     let q = |section: &str, key: &str| -> Option<f64> {
         let raw = v?.get(section)?.get(key)?;
         let text = match raw {
-            serde_yaml::Value::String(s) => s.clone(),
-            serde_yaml::Value::Number(n) => n.to_string(),
+            serde_norway::Value::String(s) => s.clone(),
+            serde_norway::Value::Number(n) => n.to_string(),
             _ => return None,
         };
         parse_quantity(&text).ok()
@@ -405,7 +405,7 @@ fn patch_for(target: &RenderedWorkload, recs: &[&Recommendation]) -> PatchFile {
         "Pod" => ("v1", &[]),
         _ => ("apps/v1", &["template", "spec"]),
     };
-    let containers: Vec<serde_yaml::Value> = target
+    let containers: Vec<serde_norway::Value> = target
         .containers
         .iter()
         .map(|(name, current)| {
@@ -413,14 +413,14 @@ fn patch_for(target: &RenderedWorkload, recs: &[&Recommendation]) -> PatchFile {
             container_entry(name, current, sizing)
         })
         .collect();
-    let mut spec = serde_yaml::Mapping::new();
-    spec.insert("containers".into(), serde_yaml::Value::Sequence(containers));
+    let mut spec = serde_norway::Mapping::new();
+    spec.insert("containers".into(), serde_norway::Value::Sequence(containers));
     for key in path.iter().rev() {
-        let mut outer = serde_yaml::Mapping::new();
-        outer.insert((*key).into(), serde_yaml::Value::Mapping(spec));
+        let mut outer = serde_norway::Mapping::new();
+        outer.insert((*key).into(), serde_norway::Value::Mapping(spec));
         spec = outer;
     }
-    let doc = manifest(api, &target.kind, &target.name, serde_yaml::Value::Mapping(spec));
+    let doc = manifest(api, &target.kind, &target.name, serde_norway::Value::Mapping(spec));
     PatchFile {
         file_name: patch_file_name(&target.kind, &target.name),
         kind: target.kind.clone(),
@@ -431,8 +431,8 @@ fn patch_for(target: &RenderedWorkload, recs: &[&Recommendation]) -> PatchFile {
 
 /// One container of a patch: its name alone (keeps base order) or with the new resources.
 /// Quantities are strings, so kustomize never turns them into numbers.
-fn container_entry(name: &str, current: &Resources, sizing: Option<&crate::analysis::Sizing>) -> serde_yaml::Value {
-    use serde_yaml::{Mapping, Value};
+fn container_entry(name: &str, current: &Resources, sizing: Option<&crate::analysis::Sizing>) -> serde_norway::Value {
+    use serde_norway::{Mapping, Value};
     let mut entry = Mapping::new();
     entry.insert("name".into(), name.into());
     if let Some(s) = sizing {
@@ -473,7 +473,7 @@ fn name_regex(name: &str) -> String {
 
 /// The `patches:` entry of one patch file, indented by `pad`.
 fn patch_entry(patch: &PatchFile, pad: &str) -> String {
-    use serde_yaml::{Mapping, Value};
+    use serde_norway::{Mapping, Value};
     let mut target = Mapping::new();
     target.insert("kind".into(), patch.kind.clone().into());
     target.insert("name".into(), name_regex(&patch.name).into());
@@ -488,7 +488,7 @@ fn patch_entry(patch: &PatchFile, pad: &str) -> String {
 /// of the file as it was. Returns `None` when the entry is already there.
 pub fn add_patch_entry(path: &Path, original: &str, patch: &PatchFile) -> Result<Option<String>, KustomizeError> {
     let bad = |message: String| KustomizeError::Kustomization { path: path.to_path_buf(), message };
-    let parsed: serde_yaml::Value = serde_yaml::from_str(original).map_err(|e| bad(format!("not valid YAML: {e}")))?;
+    let parsed: serde_norway::Value = serde_norway::from_str(original).map_err(|e| bad(format!("not valid YAML: {e}")))?;
     if lists_patch(&parsed, &patch.file_name) {
         return Ok(None);
     }
@@ -534,7 +534,7 @@ pub fn add_patch_entry(path: &Path, original: &str, patch: &PatchFile) -> Result
     Ok(Some(updated))
 }
 
-fn lists_patch(v: &serde_yaml::Value, file: &str) -> bool {
+fn lists_patch(v: &serde_norway::Value, file: &str) -> bool {
     v.get("patches")
         .and_then(|p| p.as_sequence())
         .is_some_and(|s| s.iter().any(|e| e.get("path").and_then(|p| p.as_str()) == Some(file)))
@@ -542,16 +542,16 @@ fn lists_patch(v: &serde_yaml::Value, file: &str) -> bool {
 
 /// Guards the text edit: the result parses, lists the patch, and differs from the original
 /// in nothing else.
-fn check_only_patch_added(before: &serde_yaml::Value, after: &str, file: &str) -> Result<(), String> {
-    let mut after: serde_yaml::Value =
-        serde_yaml::from_str(after).map_err(|e| format!("edit produced invalid YAML ({e}); file left unchanged"))?;
+fn check_only_patch_added(before: &serde_norway::Value, after: &str, file: &str) -> Result<(), String> {
+    let mut after: serde_norway::Value =
+        serde_norway::from_str(after).map_err(|e| format!("edit produced invalid YAML ({e}); file left unchanged"))?;
     if !lists_patch(&after, file) {
         return Err("could not add the patch entry to `patches:` (unusual layout); add it by hand".into());
     }
     let mut before = before.clone();
     for v in [&mut before, &mut after] {
         if let Some(m) = v.as_mapping_mut() {
-            if let Some(serde_yaml::Value::Sequence(s)) = m.get_mut("patches") {
+            if let Some(serde_norway::Value::Sequence(s)) = m.get_mut("patches") {
                 s.retain(|e| e.get("path").and_then(|p| p.as_str()) != Some(file));
                 if s.is_empty() {
                     m.remove("patches");
@@ -655,7 +655,7 @@ mod tests {
             ["resources:\n- ../../base\n", "resources:\n- ../../base\npatches: []\n", "resources: [../../base]"]
         {
             let updated = add_patch_entry(Path::new("k.yaml"), original, &patch()).unwrap().unwrap();
-            let v: serde_yaml::Value = serde_yaml::from_str(&updated).unwrap();
+            let v: serde_norway::Value = serde_norway::from_str(&updated).unwrap();
             assert!(lists_patch(&v, "podsizer-deployment-api.yaml"), "{updated}");
             assert_eq!(v["patches"][0]["target"]["name"].as_str(), Some("api"));
         }

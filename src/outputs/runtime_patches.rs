@@ -8,7 +8,7 @@ use super::kustomize::{find_workload, patch_file_name, PatchFile, RenderedWorklo
 use super::runtime_settings::RuntimeOverlay;
 use crate::analysis::runtimes::{envoy, nginx, php_fpm, Origin, RuntimeSettings};
 use crate::analysis::Recommendation;
-use serde_yaml::{Mapping, Value};
+use serde_norway::{Mapping, Value};
 use std::collections::BTreeMap;
 
 const HEADER: &str =
@@ -87,7 +87,7 @@ fn rewrite(text: &str, changes: &[(String, String)]) -> String {
 }
 
 fn document(header: &str, doc: Mapping) -> String {
-    HEADER.to_string() + header + &serde_yaml::to_string(&Value::Mapping(doc)).expect("a mapping serialises")
+    HEADER.to_string() + header + &serde_norway::to_string(&Value::Mapping(doc)).expect("a mapping serialises")
 }
 
 fn mapping<const N: usize>(pairs: [(&str, Value); N]) -> Mapping {

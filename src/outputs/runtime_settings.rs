@@ -5,7 +5,7 @@
 
 use crate::analysis::runtimes::{envoy, nginx, php_fpm, ContainerRuntime, Origin, RuntimeSettings, Setting};
 use serde::Deserialize;
-use serde_yaml::Value;
+use serde_norway::Value;
 use std::collections::BTreeMap;
 
 /// The runtime settings of an overlay, and the ConfigMap files they were read from (a patch
@@ -44,7 +44,7 @@ fn str_of<'a>(v: &'a Value, key: &str) -> Option<&'a str> {
 /// skipped: `parse_workloads` reports them.
 pub fn parse_runtimes(yaml: &str) -> RuntimeOverlay {
     let docs: Vec<Value> =
-        serde_yaml::Deserializer::from_str(yaml).filter_map(|d| Value::deserialize(d).ok()).collect();
+        serde_norway::Deserializer::from_str(yaml).filter_map(|d| Value::deserialize(d).ok()).collect();
     let config_maps: BTreeMap<String, ConfigMap> = docs
         .iter()
         .filter(|d| str_of(d, "kind") == Some("ConfigMap"))

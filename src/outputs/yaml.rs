@@ -1,13 +1,13 @@
-//! The one way podsizer writes YAML: a `serde_yaml::Value` emitted with every string
+//! The one way podsizer writes YAML: a `serde_norway::Value` emitted with every string
 //! double-quoted.
 //!
 //! Names are data that YAML re-types when they stand bare: `null`, `yes`, `on`, `y`, `1e3` and
 //! `0x10` are valid Kubernetes names, and kustomize's YAML 1.1 reading turns them into a null,
-//! a bool or a number (a container `- name: null` replaces the real one). serde_yaml quotes
+//! a bool or a number (a container `- name: null` replaces the real one). serde_norway quotes
 //! only what YAML 1.2 would mis-read, so strings are written here as JSON strings, which are
 //! YAML double-quoted scalars, with everything outside printable ASCII escaped.
 
-use serde_yaml::Value;
+use serde_norway::Value;
 use std::fmt::Write;
 
 /// YAML text of a value: block style, two-space indent, sequences under a key not indented
@@ -25,16 +25,16 @@ pub fn to_string(value: &Value) -> String {
     out
 }
 
-/// Any serialisable document, through `serde_yaml::Value`.
-pub fn to_string_of<T: serde::Serialize>(value: &T) -> Result<String, serde_yaml::Error> {
-    Ok(to_string(&serde_yaml::to_value(value)?))
+/// Any serialisable document, through `serde_norway::Value`.
+pub fn to_string_of<T: serde::Serialize>(value: &T) -> Result<String, serde_norway::Error> {
+    Ok(to_string(&serde_norway::to_value(value)?))
 }
 
 fn pad(out: &mut String, indent: usize) {
     out.extend(std::iter::repeat_n(' ', indent));
 }
 
-fn mapping(out: &mut String, m: &serde_yaml::Mapping, indent: usize) {
+fn mapping(out: &mut String, m: &serde_norway::Mapping, indent: usize) {
     for (i, (k, v)) in m.iter().enumerate() {
         // The first entry of a sequence item follows its `- ` on the same line.
         if i > 0 || !out.ends_with("- ") {
@@ -107,8 +107,8 @@ fn scalar(v: &Value) -> String {
         Value::Bool(b) => b.to_string(),
         Value::Mapping(_) => "{}".into(),
         Value::Sequence(_) => "[]".into(),
-        // Numbers and tagged values as serde_yaml writes them (`.inf`, `1.0e+300`, `!Tag x`).
-        other => serde_yaml::to_string(other).map_or_else(|_| "null".into(), |t| t.trim_end().to_string()),
+        // Numbers and tagged values as serde_norway writes them (`.inf`, `1.0e+300`, `!Tag x`).
+        other => serde_norway::to_string(other).map_or_else(|_| "null".into(), |t| t.trim_end().to_string()),
     }
 }
 
@@ -137,14 +137,14 @@ mod tests {
 
     fn round_trip(v: &Value) {
         let text = to_string(v);
-        let back: Value = serde_yaml::from_str(&text).unwrap_or_else(|e| panic!("{e}\n{text}"));
+        let back: Value = serde_norway::from_str(&text).unwrap_or_else(|e| panic!("{e}\n{text}"));
         assert_eq!(&back, v, "{text}");
     }
 
     #[test]
     fn names_that_yaml_would_retype_stay_strings() {
         for name in ["null", "~", "yes", "no", "on", "off", "y", "n", "true", "123", "1e3", "0x10", "0o7", ".5", "-"] {
-            let mut m = serde_yaml::Mapping::new();
+            let mut m = serde_norway::Mapping::new();
             m.insert("name".into(), name.into());
             let text = to_string(&Value::Mapping(m.clone()));
             assert_eq!(text, format!("name: \"{name}\"\n"));
@@ -154,7 +154,7 @@ mod tests {
 
     #[test]
     fn nested_documents_round_trip() {
-        let v: Value = serde_yaml::from_str(
+        let v: Value = serde_norway::from_str(
             "a: 1\nb: [x, {c: 2, d: [1, 2]}, [3, 4], [], {}]\n\"key with space\": {e: null, f: true, g: 1.5}\nempty: {}\n",
         )
         .unwrap();
@@ -168,7 +168,7 @@ mod tests {
         let nasty = "a\u{1b}[31mred\nline\u{2028}\u{85}é😀\"\\";
         let q = quoted(nasty);
         assert!(q.chars().all(|c| (' '..='~').contains(&c)), "{q}");
-        let back: String = serde_yaml::from_str(&q).unwrap();
+        let back: String = serde_norway::from_str(&q).unwrap();
         assert_eq!(back, nasty);
     }
 }

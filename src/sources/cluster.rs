@@ -88,7 +88,7 @@ where
     for api in apis {
         for object in list_all(&api, &params, &what, group, resource).await? {
             // k8s-openapi writes apiVersion and kind, which list items leave out.
-            let yaml = serde_yaml::to_string(&object)
+            let yaml = serde_norway::to_string(&object)
                 .map_err(|e| MetricsServerError::Config(format!("{what}: cannot re-encode an object: {e}")))?;
             docs.push(yaml);
         }

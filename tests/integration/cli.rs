@@ -59,10 +59,10 @@ fn snapshot_of_tree(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
     out
 }
 
-fn render(overlay: &Path) -> Vec<serde_yaml::Value> {
+fn render(overlay: &Path) -> Vec<serde_norway::Value> {
     let out = std::process::Command::new(kubectl()).arg("kustomize").arg(overlay).output().expect("kubectl runs");
     assert!(out.status.success(), "render failed: {}", String::from_utf8_lossy(&out.stderr));
-    serde_yaml::Deserializer::from_str(&String::from_utf8(out.stdout).unwrap())
+    serde_norway::Deserializer::from_str(&String::from_utf8(out.stdout).unwrap())
         .map(|d| serde::Deserialize::deserialize(d).unwrap())
         .collect()
 }
@@ -73,10 +73,10 @@ fn recommend_json(args: &[&str]) -> Value {
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
-fn quantity(v: &serde_yaml::Value) -> f64 {
+fn quantity(v: &serde_norway::Value) -> f64 {
     let text = match v {
-        serde_yaml::Value::String(s) => s.clone(),
-        serde_yaml::Value::Number(n) => n.to_string(),
+        serde_norway::Value::String(s) => s.clone(),
+        serde_norway::Value::Number(n) => n.to_string(),
         other => panic!("not a quantity: {other:?}"),
     };
     podsizer::domain::parse_quantity(&text).unwrap()
@@ -141,7 +141,7 @@ fn all_output_formats() {
     let text = String::from_utf8(table.stdout).unwrap();
     assert!(text.starts_with("NAMESPACE") && text.contains("php-fpm"), "{text}");
     let yaml = podsizer().args(["recommend", "-o", "yaml", "--input"]).arg(&input).output().unwrap();
-    let parsed: serde_yaml::Value = serde_yaml::from_slice(&yaml.stdout).unwrap();
+    let parsed: serde_norway::Value = serde_norway::from_slice(&yaml.stdout).unwrap();
     assert_eq!(parsed["recommendations"].as_sequence().unwrap().len(), 3);
     let csv = podsizer().args(["recommend", "-o", "csv", "--input"]).arg(&input).output().unwrap();
     let csv = String::from_utf8(csv.stdout).unwrap();
@@ -166,10 +166,10 @@ fn kustomize_patch_renders_and_matches_json() {
     let patch = std::fs::read_to_string(overlay.join("podsizer-deployment-api.yaml")).unwrap();
     insta::assert_snapshot!("demo_patch", patch);
     let after = render(&overlay);
-    let deployment = |docs: &[serde_yaml::Value]| docs.iter().find(|d| d["kind"] == "Deployment").unwrap().clone();
+    let deployment = |docs: &[serde_norway::Value]| docs.iter().find(|d| d["kind"] == "Deployment").unwrap().clone();
     let (b, a) = (deployment(&before), deployment(&after));
-    let containers = |d: &serde_yaml::Value| d["spec"]["template"]["spec"]["containers"].as_sequence().unwrap().clone();
-    let names = |d: &serde_yaml::Value| {
+    let containers = |d: &serde_norway::Value| d["spec"]["template"]["spec"]["containers"].as_sequence().unwrap().clone();
+    let names = |d: &serde_norway::Value| {
         containers(d).iter().map(|c| (c["name"].clone(), c["image"].clone())).collect::<Vec<_>>()
     };
     assert_eq!(names(&b), names(&a), "container names, order and images are kept");

@@ -150,18 +150,18 @@ fn two_clusters_with_the_same_names_are_sized_apart() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("cluster \"staging\""));
 }
 
-fn render(overlay: &Path) -> Vec<serde_yaml::Value> {
+fn render(overlay: &Path) -> Vec<serde_norway::Value> {
     let out = std::process::Command::new(kubectl()).arg("kustomize").arg(overlay).output().expect("kubectl runs");
     assert!(out.status.success(), "render failed: {}", String::from_utf8_lossy(&out.stderr));
-    serde_yaml::Deserializer::from_str(&String::from_utf8(out.stdout).unwrap())
+    serde_norway::Deserializer::from_str(&String::from_utf8(out.stdout).unwrap())
         .map(|d| serde::Deserialize::deserialize(d).unwrap())
         .collect()
 }
 
-fn quantity(v: &serde_yaml::Value) -> f64 {
+fn quantity(v: &serde_norway::Value) -> f64 {
     let text = match v {
-        serde_yaml::Value::String(s) => s.clone(),
-        serde_yaml::Value::Number(n) => n.to_string(),
+        serde_norway::Value::String(s) => s.clone(),
+        serde_norway::Value::Number(n) => n.to_string(),
         other => panic!("not a quantity: {other:?}"),
     };
     podsizer::domain::parse_quantity(&text).unwrap()

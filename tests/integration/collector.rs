@@ -421,8 +421,8 @@ fn kustomize_renders_with_read_only_rbac() {
     };
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let text = String::from_utf8(out.stdout).unwrap();
-    let docs: Vec<serde_yaml::Value> =
-        serde_yaml::Deserializer::from_str(&text).map(|d| serde::Deserialize::deserialize(d).unwrap()).collect();
+    let docs: Vec<serde_norway::Value> =
+        serde_norway::Deserializer::from_str(&text).map(|d| serde::Deserialize::deserialize(d).unwrap()).collect();
     let kind = |k: &str| docs.iter().filter(|d| d["kind"].as_str() == Some(k)).collect::<Vec<_>>();
     for k in ["ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Deployment", "PersistentVolumeClaim"] {
         assert_eq!(kind(k).len(), 1, "{k}");

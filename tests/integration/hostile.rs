@@ -66,7 +66,7 @@ fn names_yaml_would_retype_patch_the_right_containers() {
     let kubectl = std::env::var("PODSIZER_KUBECTL").unwrap_or_else(|_| "kubectl".into());
     let rendered = std::process::Command::new(kubectl).arg("kustomize").arg(&overlay).output().unwrap();
     assert!(rendered.status.success(), "{}", String::from_utf8_lossy(&rendered.stderr));
-    let doc: serde_yaml::Value = serde_yaml::from_slice(&rendered.stdout).unwrap();
+    let doc: serde_norway::Value = serde_norway::from_slice(&rendered.stdout).unwrap();
     assert_eq!(doc["metadata"]["name"].as_str(), Some("yes"));
     let containers = doc["spec"]["template"]["spec"]["containers"].as_sequence().unwrap();
     let seen: Vec<(Option<&str>, Option<&str>)> =

@@ -16,8 +16,8 @@ fn rendered_objects(overlay: &Path) -> Vec<Value> {
     let output = std::process::Command::new(kubectl()).arg("kustomize").arg(overlay).output().unwrap();
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     let text = String::from_utf8(output.stdout).unwrap();
-    serde_yaml::Deserializer::from_str(&text)
-        .map(|doc| serde_json::to_value(<serde_yaml::Value as serde::Deserialize>::deserialize(doc).unwrap()).unwrap())
+    serde_norway::Deserializer::from_str(&text)
+        .map(|doc| serde_json::to_value(<serde_norway::Value as serde::Deserialize>::deserialize(doc).unwrap()).unwrap())
         .collect()
 }
 

@@ -357,7 +357,7 @@ fn dry_run_touches_nothing_and_dirty_trees_are_refused() {
 #[test]
 fn weekly_workflow_is_valid_with_minimal_permissions() {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/github-actions/podsizer-weekly.yml");
-    let wf: serde_yaml::Value = serde_yaml::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let wf: serde_norway::Value = serde_norway::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
     assert!(wf["on"]["schedule"][0]["cron"].as_str().is_some_and(|c| c.split_whitespace().count() == 5));
     assert!(wf["on"].get("workflow_dispatch").is_some());
     let perms = wf["permissions"].as_mapping().unwrap();

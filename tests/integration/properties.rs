@@ -106,13 +106,13 @@ proptest! {
 
     #[test]
     fn yaml_of_any_strings_reads_back_the_same(keys in prop::collection::vec("\\PC{0,12}", 1..6), values in prop::collection::vec("\\PC{0,20}|null|yes|on|~|0x1f|1e3", 1..6)) {
-        let mut m = serde_yaml::Mapping::new();
+        let mut m = serde_norway::Mapping::new();
         for (k, v) in keys.iter().zip(&values) {
-            m.insert(k.clone().into(), serde_yaml::Value::Sequence(vec![v.clone().into(), serde_yaml::Value::Null]));
+            m.insert(k.clone().into(), serde_norway::Value::Sequence(vec![v.clone().into(), serde_norway::Value::Null]));
         }
-        let value = serde_yaml::Value::Mapping(m);
+        let value = serde_norway::Value::Mapping(m);
         let text = yaml::to_string(&value);
-        let back: serde_yaml::Value = serde_yaml::from_str(&text).unwrap();
+        let back: serde_norway::Value = serde_norway::from_str(&text).unwrap();
         prop_assert_eq!(back, value, "{}", text);
     }
 }
@@ -127,9 +127,9 @@ proptest! {
         let recs = vec![recommendation(&ns, &name, &container)];
         let doc = format::document("podsizer", None, None, &recs);
 
-        let y: serde_yaml::Value = serde_yaml::from_str(&format::render(format::OutputFormat::Yaml, &doc, &recs)).unwrap();
+        let y: serde_norway::Value = serde_norway::from_str(&format::render(format::OutputFormat::Yaml, &doc, &recs)).unwrap();
         let j: serde_json::Value = serde_json::from_str(&format::render(format::OutputFormat::Json, &doc, &recs)).unwrap();
-        for r in [&y["recommendations"][0], &serde_yaml::to_value(&j["recommendations"][0]).unwrap()] {
+        for r in [&y["recommendations"][0], &serde_norway::to_value(&j["recommendations"][0]).unwrap()] {
             prop_assert_eq!(r["namespace"].as_str(), Some(ns.as_str()));
             prop_assert_eq!(r["workload"]["name"].as_str(), Some(name.as_str()));
             prop_assert_eq!(r["container"].as_str(), Some(container.as_str()));
@@ -156,7 +156,7 @@ proptest! {
         let patch = &plan.patches[0];
         let stem = patch.file_name.strip_prefix("podsizer-deployment-").and_then(|f| f.strip_suffix(".yaml")).unwrap();
         prop_assert_eq!(names::decode(stem), Some(name.clone()));
-        let docs: Vec<serde_yaml::Value> = serde_yaml::Deserializer::from_str(&patch.text)
+        let docs: Vec<serde_norway::Value> = serde_norway::Deserializer::from_str(&patch.text)
             .map(|d| serde::Deserialize::deserialize(d).unwrap())
             .collect();
         prop_assert_eq!(docs.len(), 1);
@@ -169,7 +169,7 @@ proptest! {
 
         let kustomization = "resources:\n- ../base\n";
         let updated = kustomize::add_patch_entry(Path::new("k.yaml"), kustomization, patch).unwrap().unwrap();
-        let k: serde_yaml::Value = serde_yaml::from_str(&updated).unwrap();
+        let k: serde_norway::Value = serde_norway::from_str(&updated).unwrap();
         prop_assert_eq!(k["patches"][0]["path"].as_str(), Some(patch.file_name.as_str()));
         prop_assert_eq!(k["patches"][0]["target"]["name"].as_str().map(|r| r.replace('\\', "")), Some(name.clone()));
 

@@ -106,18 +106,18 @@ fn changes(rec: &Value) -> Vec<(String, String, String)> {
         .collect()
 }
 
-fn render(dir: &Path) -> Vec<serde_yaml::Value> {
+fn render(dir: &Path) -> Vec<serde_norway::Value> {
     let out = std::process::Command::new(kubectl()).arg("kustomize").arg(dir).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    serde_yaml::Deserializer::from_slice(&out.stdout).map(|d| serde_yaml::Value::deserialize(d).unwrap()).collect()
+    serde_norway::Deserializer::from_slice(&out.stdout).map(|d| serde_norway::Value::deserialize(d).unwrap()).collect()
 }
 
-fn config_file(docs: &[serde_yaml::Value], cm: &str, key: &str) -> String {
+fn config_file(docs: &[serde_norway::Value], cm: &str, key: &str) -> String {
     let d = docs.iter().find(|d| d["kind"] == "ConfigMap" && d["metadata"]["name"] == cm).unwrap();
     d["data"][key].as_str().unwrap().to_string()
 }
 
-fn pod_container<'a>(docs: &'a [serde_yaml::Value], name: &str) -> &'a serde_yaml::Value {
+fn pod_container<'a>(docs: &'a [serde_norway::Value], name: &str) -> &'a serde_norway::Value {
     let d = docs.iter().find(|d| d["kind"] == "Deployment").unwrap();
     d["spec"]["template"]["spec"]["containers"].as_sequence().unwrap().iter().find(|c| c["name"] == name).unwrap()
 }
@@ -261,7 +261,7 @@ fn environment_variables_are_patched_by_name_and_unreadable_settings_never() {
     assert_eq!(changes(container(&doc, "nginx")), []);
 
     let after = render(&overlay);
-    let env = |docs: &[serde_yaml::Value], c: &str, name: &str| -> Option<String> {
+    let env = |docs: &[serde_norway::Value], c: &str, name: &str| -> Option<String> {
         pod_container(docs, c)["env"].as_sequence()?.iter().find(|e| e["name"] == name)?["value"]
             .as_str()
             .map(String::from)

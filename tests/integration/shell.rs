@@ -196,8 +196,8 @@ fn krew_package_names_its_archive_with_the_right_checksum() {
         .output()
         .unwrap();
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
-    let manifest: serde_yaml::Value =
-        serde_yaml::from_str(&std::fs::read_to_string(dir.path().join("podsizer.yaml")).unwrap()).unwrap();
+    let manifest: serde_norway::Value =
+        serde_norway::from_str(&std::fs::read_to_string(dir.path().join("podsizer.yaml")).unwrap()).unwrap();
     assert_eq!(manifest["kind"], "Plugin");
     assert_eq!(manifest["metadata"]["name"], "podsizer", "installed as kubectl-podsizer");
     let version = format!("v{}", env!("CARGO_PKG_VERSION"));
