@@ -41,6 +41,8 @@ pub enum StoreError {
     Missing { path: PathBuf },
     #[error("{path}: store format version {found} is newer than this podsizer understands ({FORMAT_VERSION}); upgrade podsizer")]
     Version { path: PathBuf, found: u32 },
+    #[error("{path}: its bytes do not match the checksum in its name: the part was damaged after it was written (restore it from a copy, or delete it and import that day again)")]
+    Checksum { path: PathBuf },
     #[error("{path}: corrupt or unreadable part")]
     Part { path: PathBuf, source: Box<dyn std::error::Error + Send + Sync> },
     #[error("{path}: refusing the whole append: row of {row}: field `timestamp`: {reason}")]

@@ -136,8 +136,7 @@ impl Store {
 fn part_latest_timestamp(path: &Path) -> Result<Option<i64>, StoreError> {
     let damaged =
         |source: Box<dyn std::error::Error + Send + Sync>| StoreError::Part { path: path.to_path_buf(), source };
-    let file = std::fs::File::open(path).map_err(super::io_err(path, "open part"))?;
-    let df = ParquetReader::new(file)
+    let df = ParquetReader::new(std::io::Cursor::new(verified_bytes(path)?))
         .with_columns(Some(vec!["timestamp".to_string()]))
         .finish()
         .map_err(|e| damaged(Box::new(e)))?;
@@ -147,13 +146,26 @@ fn part_latest_timestamp(path: &Path) -> Result<Option<i64>, StoreError> {
     Ok(values.iter().flatten().max())
 }
 
+/// A part's bytes, checked against the checksum its name records (parts written before
+/// checksums were recorded are read as they are).
+fn verified_bytes(path: &Path) -> Result<Vec<u8>, StoreError> {
+    let bytes = std::fs::read(path).map_err(super::io_err(path, "read part"))?;
+    match super::writer::part_checksum(path) {
+        Some(expected) if xxhash_rust::xxh3::xxh3_64(&bytes) != expected => {
+            Err(StoreError::Checksum { path: path.to_path_buf() })
+        }
+        _ => Ok(bytes),
+    }
+}
+
 /// Reads one part a row group at a time (a part can hold a whole day of a large import; all
 /// of it at once would be gigabytes of decoded strings) and hands each row to `visit`. Parts
 /// were validated when written, so a null or wrong type here means the file was damaged.
 pub(crate) fn for_each_row(path: &Path, mut visit: impl FnMut(SampleRef<'_>)) -> Result<(), StoreError> {
     let damaged =
         |source: Box<dyn std::error::Error + Send + Sync>| StoreError::Part { path: path.to_path_buf(), source };
-    let open = || std::fs::File::open(path).map_err(super::io_err(path, "open part"));
+    let bytes = verified_bytes(path)?;
+    let open = || Ok::<_, StoreError>(std::io::Cursor::new(bytes.as_slice()));
     let mut reader = ParquetReader::new(open()?);
     let metadata = reader.get_metadata().map_err(|e| damaged(Box::new(e)))?.clone();
     let mut offset = 0;

@@ -349,7 +349,8 @@ impl RemoteStore {
                             // Another writer's part of the same name: never replace it; ours
                             // moves to a fresh name and goes up on this push or the next.
                             let (first, last) = super::writer::part_time_range(&path).unwrap_or((i64::MIN, i64::MAX));
-                            let fresh = path.with_file_name(super::writer::part_name(first, last));
+                            let checksum = super::writer::part_checksum(&path);
+                            let fresh = path.with_file_name(super::writer::part_name(first, last, checksum));
                             std::fs::rename(&path, &fresh).map_err(io(&path, "rename a part"))?;
                             record.pending.remove(rel);
                             let fresh_rel = relative(self.local.root(), &fresh).expect("inside the mirror");

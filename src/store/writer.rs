@@ -75,7 +75,8 @@ impl Store {
             .with_row_group_size(Some(512 * 1024))
             .finish(&mut frame)
             .map_err(|e| StoreError::Part { path: dir.clone(), source: Box::new(e) })?;
-        write_atomically(&dir.join(part_name(first, last)), &bytes)?;
+        let checksum = xxhash_rust::xxh3::xxh3_64(&bytes);
+        write_atomically(&dir.join(part_name(first, last, Some(checksum))), &bytes)?;
         Ok(fresh.len())
     }
 
@@ -136,12 +137,14 @@ fn joined(parts: &[&str]) -> String {
 
 /// A new part's name: creation time, process, a random per-process tag and sequence keep names
 /// unique and in write order (across machines too, for a store on S3); the rows' time range
-/// (`-t<first>-<last>`, epoch ms) lets appends skip parts.
-pub(crate) fn part_name(first_ms: i64, last_ms: i64) -> String {
+/// (`-t<first>-<last>`, epoch ms) lets appends skip parts; the checksum of the file's bytes
+/// (`-x<xxh3 in hex>`) lets readers tell a damaged part from a good one.
+pub(crate) fn part_name(first_ms: i64, last_ms: i64, checksum: Option<u64>) -> String {
     let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
     let seq = PART_COUNTER.fetch_add(1, Ordering::Relaxed);
     let (pid, tag) = (std::process::id(), process_tag() as u32);
-    format!("part-{nanos:020}-{pid}-{tag:08x}-{seq}-t{first_ms}-{last_ms}.parquet")
+    let checksum = checksum.map_or(String::new(), |c| format!("-x{c:016x}"));
+    format!("part-{nanos:020}-{pid}-{tag:08x}-{seq}-t{first_ms}-{last_ms}{checksum}.parquet")
 }
 
 /// Random once per process (std's OS-seeded hash keys): with it, part names from writers on
@@ -156,9 +159,17 @@ pub(crate) fn process_tag() -> u64 {
 /// The time range a part's name records; `None` for parts named before ranges were recorded.
 pub(crate) fn part_time_range(path: &Path) -> Option<(i64, i64)> {
     let name = path.file_name()?.to_str()?.strip_suffix(".parquet")?;
+    let name = name.rsplit_once("-x").map_or(name, |(before, _)| before);
     let (_, range) = name.rsplit_once("-t")?;
     let (first, last) = range.split_once('-')?;
     Some((first.parse().ok()?, last.parse().ok()?))
+}
+
+/// The checksum a part's name records; `None` for parts named before checksums were recorded.
+pub(crate) fn part_checksum(path: &Path) -> Option<u64> {
+    let name = path.file_name()?.to_str()?.strip_suffix(".parquet")?;
+    let (_, hex) = name.rsplit_once("-x")?;
+    (hex.len() == 16).then(|| u64::from_str_radix(hex, 16).ok())?
 }
 
 /// Writes a file so that readers see either nothing or all of it (`atomic`).

@@ -227,3 +227,38 @@ fn a_store_plus_an_overlapping_export_counts_each_sample_once() {
         "{notes}"
     );
 }
+
+#[test]
+fn a_part_with_flipped_bytes_is_refused_when_read_and_never_read_as_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("s.csv");
+    let mut text = String::from("timestamp,namespace,workload_kind,workload,pod,container,cpu_cores,memory_bytes\n");
+    for m in 0..2 * 1440i64 {
+        let ts = 1_767_225_600_000i64 + m * 60_000;
+        text.push_str(&format!("{},ns,Deployment,w,w-1,c,0.{},{}\n", podsizer::domain::format_timestamp(ts), 1 + m % 8, 1e8));
+    }
+    std::fs::write(&csv, text).unwrap();
+    let store = dir.path().join("store");
+    podsizer().arg("import").arg("--store").arg(&store).arg(&csv).assert().success();
+    let (good, _) = recommend_over(&[&store]);
+    let part = walk(&store).into_iter().find(|p| p.extension().is_some_and(|e| e == "parquet")).unwrap();
+    let name = part.file_name().unwrap().to_str().unwrap().to_string();
+    assert!(name.contains("-x"), "parts carry a checksum: {name}");
+    let mut bytes = std::fs::read(&part).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0xff;
+    std::fs::write(&part, &bytes).unwrap();
+    // The day's saved summary was made from the intact part: still the right answer.
+    let (from_summary, _) = recommend_over(&[&store]);
+    assert_eq!(good, from_summary);
+    // Reading the part itself names it and refuses it.
+    let out = podsizer().args(["recommend", "--rescan", "--window", "30d", "-i"]).arg(&store).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains(&name) && stderr.contains("do not match the checksum"), "{stderr}");
+    assert_eq!(std::fs::read(&part).unwrap(), bytes, "the damaged part is left for the user to restore");
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    tree(dir).into_iter().filter(|(_, bytes)| bytes.is_some()).map(|(p, _)| p).collect()
+}
