@@ -403,7 +403,9 @@ impl PolicySpec {
         set(&mut p.memory.request_basis, m.request_basis.as_deref(), |v| match v {
             "daily-peaks" => Ok(MemoryBasis::DailyPeaks),
             "working-set" => Ok(MemoryBasis::WorkingSet),
-            other => Err(field_error("memory.request_basis", format!("{other:?} is not `daily-peaks` or `working-set`"))),
+            other => {
+                Err(field_error("memory.request_basis", format!("{other:?} is not `daily-peaks` or `working-set`")))
+            }
         })?;
         set(&mut p.memory.daily_peak_percentile, m.daily_peak_percentile, |v| {
             percentile("memory.daily_peak_percentile", v)
@@ -421,7 +423,9 @@ impl PolicySpec {
         set(&mut p.history.min_samples, h.min_samples, Ok)?;
         set(&mut p.history.half_life_ms, h.half_life.as_deref(), |v| match v {
             "none" => Ok(None),
-            d => parse_duration(d).map(Some).map_err(|e| field_error("history.half_life", format!("{e} (or \"none\")"))),
+            d => {
+                parse_duration(d).map(Some).map_err(|e| field_error("history.half_life", format!("{e} (or \"none\")")))
+            }
         })?;
         set(&mut p.history.horizon_ms, h.horizon.as_deref(), |v| {
             parse_duration(v).map_err(|e| field_error("history.horizon", e.to_string()))

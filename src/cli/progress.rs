@@ -90,3 +90,40 @@ mod tests {
         bar.finish_and_clear();
     }
 }
+
+/// Progress of an import or a sizing run on a terminal: a bar per stage (or one spinner), notes on stderr.
+#[derive(Default)]
+pub struct Bars {
+    bar: std::cell::RefCell<Option<indicatif::ProgressBar>>,
+    spinner: bool,
+}
+
+impl Bars {
+    /// A spinner with the running counts instead of bars.
+    pub fn spinner() -> Self {
+        Self { spinner: true, ..Self::default() }
+    }
+}
+
+impl crate::sources::sink::Progress for Bars {
+    fn note(&self, text: &str) {
+        eprintln!("{text}");
+    }
+    fn begin(&self, total: u64, label: &str) {
+        let bar = if self.spinner { spinner(label) } else { bar(total, label) };
+        *self.bar.borrow_mut() = Some(bar);
+    }
+    fn step(&self, status: &str) {
+        if let Some(bar) = self.bar.borrow().as_ref() {
+            if !self.spinner {
+                bar.inc(1);
+            }
+            bar.set_message(status.to_string());
+        }
+    }
+    fn end(&self) {
+        if let Some(bar) = self.bar.borrow_mut().take() {
+            bar.finish_and_clear();
+        }
+    }
+}

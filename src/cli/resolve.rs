@@ -6,10 +6,8 @@ use crate::domain::parse_duration;
 use crate::engine::current::LiveSettings;
 use crate::engine::selection::{InputSpec, SelectionSettings};
 use crate::engine::sizing::SizingRun;
-use crate::engine::{Note, Progress};
+use crate::engine::Note;
 use anyhow::Result;
-use indicatif::ProgressBar;
-use std::sync::Mutex;
 
 /// History a sizing command reads when neither `--since` nor `--window` is given.
 pub const DEFAULT_WINDOW: &str = "14d";
@@ -89,24 +87,4 @@ pub fn report_run(run: &SizingRun) {
     }
     super::stat(&format!("usage_seconds={:.2}", run.timings.usage_seconds));
     super::stat(&format!("sizing_seconds={:.2}", run.timings.sizing_seconds));
-}
-
-/// The engine's progress drawn as the CLI's bars.
-#[derive(Default)]
-pub struct Bars(Mutex<Option<ProgressBar>>);
-
-impl Progress for Bars {
-    fn begin(&self, label: &str, total: u64) {
-        *self.0.lock().expect("progress lock") = Some(super::progress::bar(total, label));
-    }
-    fn step(&self) {
-        if let Some(bar) = self.0.lock().expect("progress lock").as_ref() {
-            bar.inc(1);
-        }
-    }
-    fn end(&self) {
-        if let Some(bar) = self.0.lock().expect("progress lock").take() {
-            bar.finish_and_clear();
-        }
-    }
 }

@@ -74,8 +74,7 @@ pub fn share(text: &str) -> Result<Share, String> {
 }
 
 pub fn time_zone(text: &str) -> Result<chrono_tz::Tz, String> {
-    text.parse()
-        .map_err(|_| "unknown time zone; use an IANA name such as UTC, Europe/Berlin or Asia/Tokyo".to_string())
+    text.parse().map_err(|_| "unknown time zone; use an IANA name such as UTC, Europe/Berlin or Asia/Tokyo".to_string())
 }
 
 pub fn traffic_share(text: &str) -> Result<crate::analysis::traffic::TrafficShare, String> {

@@ -7,11 +7,11 @@
 //! on all cores. A day the window only partly covers (the oldest, usually) is summarised
 //! whole for next time and also read with the window's bounds for this run.
 
+use super::{Note, Progress, Result};
 use crate::analysis::summary;
 use crate::analysis::{ContainerUsage, UsageBuilder};
 use crate::domain::{ContainerKey, DAY_MS};
 use crate::store::{PartSet, SampleRef, Store};
-use super::{Note, Progress, Result};
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
@@ -64,7 +64,7 @@ pub fn add_store_usage(
     let mut stats = DayStats::default();
     let mut rows = 0;
     let unsaved = std::sync::OnceLock::new();
-    progress.begin("reading days", days.len() as u64);
+    progress.begin(days.len() as u64, "reading days");
     let merged = std::thread::scope(|scope| -> Result<()> {
         for _ in 0..workers {
             let tx = tx.clone();
@@ -99,7 +99,7 @@ pub fn add_store_usage(
                     builder.absorb(usage);
                 }
                 expected += 1;
-                progress.step();
+                progress.step("");
             }
         }
         Ok(())
@@ -108,7 +108,8 @@ pub fn add_store_usage(
     merged?;
     if let Some(e) = unsaved.into_inner() {
         let why = super::chain(&e);
-        notes.push(Note::Note(format!("note: usage summaries not saved ({why}); the next run reads raw samples again")));
+        notes
+            .push(Note::Note(format!("note: usage summaries not saved ({why}); the next run reads raw samples again")));
     }
     Ok((rows, stats))
 }

@@ -52,20 +52,8 @@ pub enum Note {
     Drift(String),
 }
 
-/// How long work reports while it runs; the CLI draws bars, library callers may ignore it.
-pub trait Progress: Sync {
-    /// A task of `total` steps named `label` starts (one at a time).
-    fn begin(&self, _label: &str, _total: u64) {}
-    /// One step of the current task is done.
-    fn step(&self) {}
-    /// The current task is over.
-    fn end(&self) {}
-}
-
-/// Reports nothing.
-pub struct Silent;
-
-impl Progress for Silent {}
+/// Long work reports through the same trait as the importers; the CLI draws bars with it.
+pub use crate::sources::sink::{Progress, Silent};
 
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {

@@ -61,10 +61,17 @@ impl PrSettings {
 #[derive(Debug)]
 pub enum PrOutcome {
     /// The bot's branch holds commits by others: nothing was overwritten.
-    ForeignCommits { branch: String, authors: Vec<String> },
+    ForeignCommits {
+        branch: String,
+        authors: Vec<String>,
+    },
     /// No change is above the thresholds: no commit, no pull request.
     NothingChanged,
-    DryRun { diff: String, title: String, body: String },
+    DryRun {
+        diff: String,
+        title: String,
+        body: String,
+    },
     Proposed(Proposed),
 }
 

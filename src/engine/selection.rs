@@ -68,8 +68,18 @@ pub struct Selection {
 /// Opens the inputs and resolves the window: explicit bounds win; otherwise `window_ms` ending
 /// at `until` or just after the newest sample (not "now", so old exports still work).
 pub fn select(settings: SelectionSettings) -> Result<Selection> {
-    let SelectionSettings { inputs, since, until, window_ms, namespaces, workloads, cluster, traffic, skip_bad_rows, rescan } =
-        settings;
+    let SelectionSettings {
+        inputs,
+        since,
+        until,
+        window_ms,
+        namespaces,
+        workloads,
+        cluster,
+        traffic,
+        skip_bad_rows,
+        rescan,
+    } = settings;
     let mut notes = Vec::new();
     let inputs = open_inputs(inputs, skip_bad_rows, &mut notes)?;
     let (mut since, mut end) = (since, until);
@@ -164,7 +174,8 @@ fn drop_repeated_rows(inputs: &mut [Input], notes: &mut Vec<Note>) -> Result<()>
     for input in inputs.iter_mut() {
         let Input::Samples { path, samples } = input else { continue };
         let before = samples.len();
-        let mut keep: Vec<bool> = samples.iter().map(|s| !earlier.contains(&(sample_identity(s), s.timestamp_ms))).collect();
+        let mut keep: Vec<bool> =
+            samples.iter().map(|s| !earlier.contains(&(sample_identity(s), s.timestamp_ms))).collect();
         let from_files = before - keep.iter().filter(|k| **k).count();
         let mut from_stores = 0;
         for store in &stores {

@@ -6,7 +6,9 @@ use super::current::{current_settings, LiveSettings};
 use super::selection::{select, Selection, SelectionSettings};
 use super::{EngineError, Note, Progress, Result};
 use crate::analysis::runtimes::{self, ContainerRuntime, Measured};
-use crate::analysis::{recommend, strategy_by_name, PolicySet, Proposal, Recommendation, SizingInput, Strategy, STRATEGY_NAMES};
+use crate::analysis::{
+    recommend, strategy_by_name, PolicySet, Proposal, Recommendation, SizingInput, Strategy, STRATEGY_NAMES,
+};
 use crate::domain::Resources;
 use crate::outputs::kustomize::{self, RenderedWorkload};
 use crate::outputs::runtime_patches::runtime_patches;
@@ -28,7 +30,13 @@ pub struct SizingSettings {
 
 impl Default for SizingSettings {
     fn default() -> Self {
-        SizingSettings { policy: PolicySet::default(), strategy: "podsizer".into(), force: false, overlay: None, live: None }
+        SizingSettings {
+            policy: PolicySet::default(),
+            strategy: "podsizer".into(),
+            force: false,
+            overlay: None,
+            live: None,
+        }
     }
 }
 
@@ -277,4 +285,3 @@ pub fn apply_hpa_advice(hpas: &[kustomize::RenderedHpa], recs: &mut [Recommendat
     }
     patches
 }
-

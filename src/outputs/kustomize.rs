@@ -488,7 +488,8 @@ fn patch_entry(patch: &PatchFile, pad: &str) -> String {
 /// of the file as it was. Returns `None` when the entry is already there.
 pub fn add_patch_entry(path: &Path, original: &str, patch: &PatchFile) -> Result<Option<String>, KustomizeError> {
     let bad = |message: String| KustomizeError::Kustomization { path: path.to_path_buf(), message };
-    let parsed: serde_norway::Value = serde_norway::from_str(original).map_err(|e| bad(format!("not valid YAML: {e}")))?;
+    let parsed: serde_norway::Value =
+        serde_norway::from_str(original).map_err(|e| bad(format!("not valid YAML: {e}")))?;
     if lists_patch(&parsed, &patch.file_name) {
         return Ok(None);
     }

@@ -24,4 +24,3 @@ pub(crate) fn http_agent() -> ureq::Agent {
 }
 
 pub use format::{document, render, OutputFormat};
-

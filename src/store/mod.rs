@@ -17,6 +17,7 @@ pub mod facts;
 mod reader;
 pub mod remote;
 pub mod s3;
+pub mod sample_file;
 pub mod sink;
 mod writer;
 

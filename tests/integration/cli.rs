@@ -168,7 +168,8 @@ fn kustomize_patch_renders_and_matches_json() {
     let after = render(&overlay);
     let deployment = |docs: &[serde_norway::Value]| docs.iter().find(|d| d["kind"] == "Deployment").unwrap().clone();
     let (b, a) = (deployment(&before), deployment(&after));
-    let containers = |d: &serde_norway::Value| d["spec"]["template"]["spec"]["containers"].as_sequence().unwrap().clone();
+    let containers =
+        |d: &serde_norway::Value| d["spec"]["template"]["spec"]["containers"].as_sequence().unwrap().clone();
     let names = |d: &serde_norway::Value| {
         containers(d).iter().map(|c| (c["name"].clone(), c["image"].clone())).collect::<Vec<_>>()
     };

@@ -17,10 +17,10 @@ use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::path::Path;
 
+use crate::support::cloudwatch as support;
+use crate::support::moto;
 use crate::support::rows;
 use rows::{rows_of, stored, Row};
-use crate::support::moto;
-use crate::support::cloudwatch as support;
 use support::{proxy, Pages, Proxy};
 
 const MIN_MS: i64 = 60_000;

@@ -23,7 +23,8 @@ fn golden(name: &str, actual: &[u8]) {
         std::fs::write(&path, actual).unwrap();
         return;
     }
-    let expected = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e} (bless with PODSIZER_BLESS=1)", path.display()));
+    let expected =
+        std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e} (bless with PODSIZER_BLESS=1)", path.display()));
     if expected != actual {
         panic!(
             "{} differs from this run's output:\n--- expected\n{}\n--- actual\n{}",
@@ -133,5 +134,8 @@ fn the_sample_report_regenerates_byte_for_byte() {
         .success();
     let committed = listing(&root().join("reports/sample"));
     let fresh = listing(&out);
-    assert!(committed == fresh, "reports/sample differs from a fresh `podsizer report` (regenerate it as the README says)");
+    assert!(
+        committed == fresh,
+        "reports/sample differs from a fresh `podsizer report` (regenerate it as the README says)"
+    );
 }

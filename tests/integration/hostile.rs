@@ -198,15 +198,13 @@ fn a_store_plus_an_overlapping_export_counts_each_sample_once() {
     let dir = tempfile::tempdir().unwrap();
     let csv = |name: &str, days: std::ops::Range<i64>| {
         let path = dir.path().join(name);
-        let mut text = String::from("timestamp,namespace,workload_kind,workload,pod,container,cpu_cores,memory_bytes\n");
+        let mut text =
+            String::from("timestamp,namespace,workload_kind,workload,pod,container,cpu_cores,memory_bytes\n");
         for m in days.start * 1440..days.end * 1440 {
             let ts = 1_767_225_600_000i64 + m * 60_000;
             let cpu = if m % 7 == 0 { 0.9 } else { 0.1 + (m % 5) as f64 * 0.01 };
             let mem = 100.0 * 1048576.0 + (m % 11) as f64 * 1048576.0;
-            text.push_str(&format!(
-                "{},ns,Deployment,w,w-1,c,{cpu},{mem}\n",
-                podsizer::domain::format_timestamp(ts)
-            ));
+            text.push_str(&format!("{},ns,Deployment,w,w-1,c,{cpu},{mem}\n", podsizer::domain::format_timestamp(ts)));
         }
         std::fs::write(&path, text).unwrap();
         path
@@ -235,7 +233,12 @@ fn a_part_with_flipped_bytes_is_refused_when_read_and_never_read_as_data() {
     let mut text = String::from("timestamp,namespace,workload_kind,workload,pod,container,cpu_cores,memory_bytes\n");
     for m in 0..2 * 1440i64 {
         let ts = 1_767_225_600_000i64 + m * 60_000;
-        text.push_str(&format!("{},ns,Deployment,w,w-1,c,0.{},{}\n", podsizer::domain::format_timestamp(ts), 1 + m % 8, 1e8));
+        text.push_str(&format!(
+            "{},ns,Deployment,w,w-1,c,0.{},{}\n",
+            podsizer::domain::format_timestamp(ts),
+            1 + m % 8,
+            1e8
+        ));
     }
     std::fs::write(&csv, text).unwrap();
     let store = dir.path().join("store");

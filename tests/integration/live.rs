@@ -17,7 +17,9 @@ fn rendered_objects(overlay: &Path) -> Vec<Value> {
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     let text = String::from_utf8(output.stdout).unwrap();
     serde_norway::Deserializer::from_str(&text)
-        .map(|doc| serde_json::to_value(<serde_norway::Value as serde::Deserialize>::deserialize(doc).unwrap()).unwrap())
+        .map(|doc| {
+            serde_json::to_value(<serde_norway::Value as serde::Deserialize>::deserialize(doc).unwrap()).unwrap()
+        })
         .collect()
 }
 

@@ -21,11 +21,11 @@ use std::sync::atomic::Ordering;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use crate::support::rows;
-use rows::{rows_of, stored, Row};
 use crate::support::prometheus;
+use crate::support::rows;
 use podsizer::sources::prometheus::ReadPath::RemoteRead;
 use prometheus::*;
+use rows::{rows_of, stored, Row};
 
 const MIB: f64 = 1024.0 * 1024.0;
 

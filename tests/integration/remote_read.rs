@@ -16,10 +16,10 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use crate::support::rows;
-use rows::stored;
 use crate::support::prometheus;
+use crate::support::rows;
 use prometheus::*;
+use rows::stored;
 
 const CPU: &str = "container_cpu_usage_seconds_total";
 const MEMORY: &str = "container_memory_working_set_bytes";

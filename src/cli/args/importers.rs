@@ -241,4 +241,3 @@ pub enum ReadApi {
     RemoteRead,
     QueryRange,
 }
-

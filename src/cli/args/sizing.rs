@@ -189,4 +189,3 @@ pub struct PrArgs {
     #[arg(long = "node", value_name = "SHAPE", value_parser = crate::domain::NodeShape::parse)]
     pub nodes: Vec<crate::domain::NodeShape>,
 }
-

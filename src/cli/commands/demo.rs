@@ -60,7 +60,7 @@ pub fn run(args: &DemoArgs, out: &mut dyn Write) -> Result<u8> {
     for day in 0..spec.days {
         spec.generate_day(day, |s| rows.push(s));
     }
-    super::synth::write_samples(&samples, &mut rows)?;
+    crate::store::sample_file::write_samples(&samples, &mut rows)?;
     let overlay = dir.join("gitops/overlays/production");
     // Without kubectl the demo still shows the numbers; only the patch step needs it.
     let have_kubectl = std::process::Command::new(crate::outputs::kustomize::kubectl())

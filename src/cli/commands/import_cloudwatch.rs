@@ -57,7 +57,7 @@ pub fn run(args: &CloudwatchArgs, out: &mut dyn Write) -> Result<u8> {
     let started = Instant::now();
     let settings = settings(args)?;
     let mut sink = StoreSink::new(&args.store, &Default::default());
-    let result = import::import(&settings, &mut sink, &super::import::Bars::spinner())?;
+    let result = import::import(&settings, &mut sink, &crate::cli::progress::Bars::spinner())?;
     summary(&result, args.queries_per_call, started, out)?;
     Ok(0)
 }

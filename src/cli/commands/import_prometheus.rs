@@ -85,7 +85,7 @@ pub fn run(args: &PrometheusArgs, out: &mut dyn Write) -> Result<u8> {
     let started = Instant::now();
     let settings = settings(args)?;
     let mut sink = StoreSink::new(&args.store, &args.s3.options());
-    match import::import(&settings, &mut sink, &super::import::Bars::default())? {
+    match import::import(&settings, &mut sink, &crate::cli::progress::Bars::default())? {
         ImportOutcome::NothingNew { url, through_ms, next_ms } => writeln!(
             out,
             "prometheus {url}: nothing new; stored through {} (next instant {})",

@@ -43,7 +43,7 @@ pub fn run(args: &PrArgs, out: &mut dyn Write) -> Result<u8> {
         live: resolve::live(&args.input),
     };
     let input = resolve::selection(&args.input, Some(resolve::DEFAULT_WINDOW))?;
-    let run = propose_sizes(&settings, input, sizing, &resolve::Bars::default())?;
+    let run = propose_sizes(&settings, input, sizing, &crate::cli::progress::Bars::default())?;
     resolve::print_notes(&run.notes);
     match run.outcome {
         PrOutcome::ForeignCommits { branch, authors } => {

@@ -22,7 +22,7 @@ pub fn sizing_run(input: &InputArgs, overlay: Option<&Path>, sizing: &SizingArgs
         live: resolve::live(input),
     };
     let selection = resolve::selection(input, Some(resolve::DEFAULT_WINDOW))?;
-    let run = size_all(selection, &settings, &resolve::Bars::default())?;
+    let run = size_all(selection, &settings, &crate::cli::progress::Bars::default())?;
     resolve::report_run(&run);
     Ok(run)
 }

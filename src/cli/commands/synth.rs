@@ -2,13 +2,11 @@
 
 use crate::cli::args::{Scenario, SynthArgs};
 use crate::domain::{parse_duration, parse_timestamp, Sample};
-use crate::sources::samples_to_frame;
 use crate::sources::synthetic::FleetSpec;
 use crate::store::remote::AnyStore;
+use crate::store::sample_file::write_samples;
 use anyhow::{bail, Context, Result};
-use polars::prelude::{ParquetCompression, ParquetWriter};
 use std::io::Write;
-use std::path::Path;
 
 pub fn spec(args: &SynthArgs) -> Result<FleetSpec> {
     let start = parse_timestamp(&args.start).context("--start")?;
@@ -100,41 +98,4 @@ pub fn run_trace(args: &crate::cli::args::TraceArgs, out: &mut dyn Write) -> Res
         (None, None) => bail!("give --out FILE or --store DIR"),
     }
     Ok(0)
-}
-
-/// Writes samples as CSV or Parquet, by extension, sorted as the store sorts them.
-pub fn write_samples(path: &Path, rows: &mut [Sample]) -> Result<()> {
-    rows.sort_by(|a, b| a.store_order(b));
-    let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
-    let mut bytes = Vec::new();
-    match ext {
-        "parquet" => {
-            let mut frame = samples_to_frame(rows)?;
-            ParquetWriter::new(&mut bytes).with_compression(ParquetCompression::Zstd(None)).finish(&mut frame)?;
-        }
-        "csv" => {
-            let mut w = csv::Writer::from_writer(&mut bytes);
-            // The optional column only when some row has a cluster, as the store does.
-            let with_cluster = rows.iter().any(|s| !s.cluster.is_empty());
-            let cluster_column = with_cluster.then_some(crate::sources::files::CLUSTER_COLUMN);
-            w.write_record(cluster_column.into_iter().chain(crate::sources::SAMPLE_COLUMNS))?;
-            for s in rows.iter() {
-                w.write_record(with_cluster.then(|| s.cluster.clone()).into_iter().chain([
-                    crate::domain::format_timestamp(s.timestamp_ms),
-                    s.namespace.clone(),
-                    s.workload_kind.clone(),
-                    s.workload.clone(),
-                    s.pod.clone(),
-                    s.container.clone(),
-                    s.cpu_cores.to_string(),
-                    s.memory_bytes.to_string(),
-                ]))?;
-            }
-            w.flush()?;
-            drop(w);
-        }
-        _ => bail!("{}: output must end in .csv or .parquet", path.display()),
-    }
-    crate::store::atomic::write_atomically(path, &bytes).with_context(|| format!("writing {}", path.display()))?;
-    Ok(())
 }

@@ -188,4 +188,3 @@ pub struct MoveDoc {
     /// Plain-words reason: the rationale then and now, or what happened to the settings.
     pub why: String,
 }
-
