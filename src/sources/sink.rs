@@ -58,6 +58,23 @@ pub trait SampleSink {
     fn sync(&mut self) -> Result<(), SinkError>;
 }
 
+/// The destination of the metrics-server collector (`sources::metrics_server::collect`): a
+/// `SampleSink` that also keeps the collector's side record (settings, OOM kills, flushed
+/// windows) beside the samples. The store implements it (`store::sink`).
+pub trait CollectorSink: SampleSink {
+    /// The destination's path or URL, for messages.
+    fn name(&self) -> String;
+
+    /// The side record an earlier run saved (JSON), if there is one and it can be read.
+    fn load_collector_state(&self) -> Option<Vec<u8>>;
+
+    /// Replaces the side record (JSON) atomically.
+    fn save_collector_state(&mut self, json: &[u8]) -> Result<(), SinkError>;
+
+    /// Where the side record is kept, for messages.
+    fn collector_state_location(&self) -> String;
+}
+
 /// What an importer tells the person running it while it works; the CLI draws bars and
 /// prints notes, a library caller may ignore it all.
 pub trait Progress {

@@ -1,13 +1,14 @@
 //! The store as an importer's destination (`sources::sink::SampleSink`): rows appended to a
 //! local or S3 store, resume state in `STORE/imports/<name>.json`, php-fpm exporter figures
-//! beside it (`imports/phpfpm-<id>.json`, read back by `facts`).
+//! beside it (`imports/phpfpm-<id>.json`, read back by `facts`); for the metrics-server
+//! collector (`sources::sink::CollectorSink`) its side record in `STORE/collector/state.json`.
 
 use super::facts::PhpFpmFacts;
 use super::remote::AnyStore;
 use super::s3::S3Options;
 use super::{io_err, Store, StoreError};
 use crate::sources::php_fpm_exporter::PodFigures;
-use crate::sources::sink::{Appended, SampleSink, SinkError, WorkloadContainer};
+use crate::sources::sink::{Appended, CollectorSink, SampleSink, SinkError, WorkloadContainer};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -130,6 +131,53 @@ impl SampleSink for StoreSink {
     }
 }
 
+/// Why the collector's side record could not be saved.
+#[derive(Debug, thiserror::Error)]
+pub enum CollectorStateError {
+    #[error("creating {}", dir.display())]
+    Dir { dir: PathBuf, source: std::io::Error },
+    #[error("{}: disk full while writing the collector state (samples are stored; free space)", path.display())]
+    DiskFull { path: PathBuf },
+    #[error("writing {}", path.display())]
+    Write { path: PathBuf, source: super::atomic::AtomicWriteError },
+}
+
+impl StoreSink {
+    /// The collector's side record: `STORE/collector/state.json` (for S3, in the mirror).
+    pub fn collector_state_path(&self) -> PathBuf {
+        let root = self.store.as_ref().map_or(self.local_root.as_path(), AnyStore::root);
+        root.join("collector").join("state.json")
+    }
+}
+
+impl CollectorSink for StoreSink {
+    fn name(&self) -> String {
+        self.store.as_ref().map_or_else(|| self.path.display().to_string(), AnyStore::name)
+    }
+
+    fn load_collector_state(&self) -> Option<Vec<u8>> {
+        std::fs::read(self.collector_state_path()).ok()
+    }
+
+    fn save_collector_state(&mut self, json: &[u8]) -> Result<(), SinkError> {
+        let path = self.collector_state_path();
+        let dir = path.parent().expect("state file has a directory");
+        std::fs::create_dir_all(dir).map_err(|source| CollectorStateError::Dir { dir: dir.to_path_buf(), source })?;
+        super::atomic::write_atomically(&path, json).map_err(|e| {
+            if e.source.raw_os_error() == Some(28) {
+                CollectorStateError::DiskFull { path: path.clone() }
+            } else {
+                CollectorStateError::Write { path: path.clone(), source: e }
+            }
+        })?;
+        Ok(())
+    }
+
+    fn collector_state_location(&self) -> String {
+        self.collector_state_path().display().to_string()
+    }
+}
+
 /// The php-fpm figures a previous import saved (none when the file is missing or unreadable).
 fn previous_php_fpm(path: &Path) -> BTreeMap<WorkloadContainer, PhpFpmFacts> {
     let text = std::fs::read_to_string(path).unwrap_or_default();
@@ -179,5 +227,23 @@ mod tests {
         assert_eq!(sink.append(rows()).unwrap(), Appended { written: 0, duplicates: 1 });
         sink.remove_state("prometheus-1");
         assert_eq!(sink.load_state("prometheus-1").unwrap(), None);
+    }
+
+    #[test]
+    fn collector_state_lives_in_the_collector_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("store");
+        let mut sink = StoreSink::new(&root, &S3Options::default());
+        assert_eq!(sink.name(), root.display().to_string());
+        assert_eq!(sink.load_collector_state(), None);
+        sink.open().unwrap();
+        sink.save_collector_state(b"{\"version\": 1}").unwrap();
+        assert_eq!(std::fs::read(root.join("collector/state.json")).unwrap(), b"{\"version\": 1}");
+        assert_eq!(sink.load_collector_state().as_deref(), Some(&b"{\"version\": 1}"[..]));
+        assert!(sink.collector_state_location().ends_with("collector/state.json"));
+        std::fs::write(dir.path().join("file"), "x").unwrap();
+        let mut blocked = StoreSink::new(&dir.path().join("file"), &S3Options::default());
+        let e = blocked.save_collector_state(b"{}").unwrap_err().to_string();
+        assert!(e.starts_with("creating ") && e.ends_with("file/collector"), "{e}");
     }
 }

@@ -320,6 +320,26 @@ fn api_errors_say_what_to_fix_and_never_write_junk() {
     assert_eq!(stored(&store).len(), 11);
 }
 
+#[test]
+fn quiet_drops_routine_lines_but_keeps_what_needs_reading() {
+    let dir = tempfile::tempdir().unwrap();
+    let (cluster, _) = fleet();
+    let api = FakeApi::start(cluster);
+    api.fault("/apis/metrics.k8s.io", 403, 0, 1);
+    let store = dir.path().join("quiet");
+    let mut args = vec!["--quiet".to_string()];
+    args.extend(collect_args(&api, dir.path(), &store, &["--rounds", "2", "--flush-every", "1"]));
+    let out = podsizer().args(args).timeout(Duration::from_secs(120)).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("collect: round 1 skipped: 403 Forbidden"), "{stderr}");
+    assert!(stderr.contains("collect: OOM kill: shop/StatefulSet/db pod db-0"), "{stderr}");
+    for routine in ["sampling metrics-server", "round 2:", "flushed"] {
+        assert!(!stderr.contains(routine), "{routine}: {stderr}");
+    }
+    assert!(String::from_utf8_lossy(&out.stdout).contains("collected 2 round(s): 11 sample(s) written"));
+}
+
 /// Spawns the collector; stderr is collected by a thread.
 fn spawn(args: Vec<String>) -> (std::process::Child, Arc<Mutex<String>>) {
     let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("podsizer"))

@@ -6,9 +6,10 @@
 //! StatefulSet, DaemonSet, bare pods), joining PodMetrics to owners into samples while
 //! skipping metrics windows already taken, and the per-container settings and OOM-kill record
 //! kept beside the store. [`client`] talks to the API server (kube), with pagination and
-//! error classification.
+//! error classification; [`collect`] is the sampling loop.
 
 pub mod client;
+pub mod collect;
 
 use crate::domain::{canonical_kind, parse_quantity, Resources, Sample};
 use k8s_metrics::v1beta1::PodMetrics;
