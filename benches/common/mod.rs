@@ -76,3 +76,45 @@ pub fn time_runs(runs: usize, args: &[&std::ffi::OsStr]) -> Runs {
     seconds.sort_by(f64::total_cmp);
     Runs { seconds, peak_rss_mib: peak, last: last.expect("at least one run") }
 }
+
+/// The same samples as `store_for` in one Parquet file (row groups of 512 Ki rows, as a
+/// Parquet export usually has), built once from the store's parts.
+pub fn single_file_for(containers: usize, days: i64) -> PathBuf {
+    use polars::prelude::*;
+    let store = store_for(containers, days);
+    let path = store.with_extension("parquet");
+    if path.exists() {
+        return path;
+    }
+    let mut parts = Vec::new();
+    let mut stack = vec![store.clone()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let p = entry.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.file_name().unwrap().to_str().unwrap().starts_with("part-") {
+                parts.push(p);
+            }
+        }
+    }
+    parts.sort();
+    let mut frame: Option<DataFrame> = None;
+    for part in parts {
+        let df = ParquetReader::new(std::fs::File::open(&part).unwrap()).finish().unwrap();
+        match &mut frame {
+            Some(all) => {
+                all.vstack_mut(&df).unwrap();
+            }
+            None => frame = Some(df),
+        }
+    }
+    let mut frame = frame.expect("the store has parts");
+    let tmp = path.with_extension("parquet.tmp");
+    ParquetWriter::new(std::fs::File::create(&tmp).unwrap())
+        .with_row_group_size(Some(512 * 1024))
+        .finish(&mut frame)
+        .unwrap();
+    std::fs::rename(&tmp, &path).unwrap();
+    path
+}

@@ -9,7 +9,7 @@ use crate::domain::Sample;
 use crate::sources::files::read_sample_file;
 use crate::store::{SampleRef, Store};
 use std::collections::{HashMap, HashSet};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// One input as the caller resolved it: a path (sample file or store folder), or a store it
 /// opened itself (an S3 mirror, a Prometheus cache).
@@ -44,7 +44,27 @@ pub struct SelectionSettings {
 /// One opened input.
 pub enum Input {
     Store(Store),
-    Samples { path: PathBuf, samples: Vec<Sample> },
+    Samples {
+        path: PathBuf,
+        samples: Vec<Sample>,
+    },
+    /// A sample file that is a run's only input: read again on each pass, a row group at a time
+    /// (there is nothing to de-duplicate it against), so memory stays flat whatever its size.
+    File {
+        path: PathBuf,
+        skip_bad_rows: bool,
+        newest: Option<i64>,
+    },
+}
+
+/// Streams a sample file's valid rows to `visit`; the warning for skipped rows, if any.
+fn stream_file(path: &Path, skip_bad_rows: bool, visit: &mut dyn FnMut(&Sample)) -> Result<Option<Note>> {
+    let outcome = crate::sources::files::for_each_sample(path, skip_bad_rows, visit)?;
+    Ok(outcome.skipped.first().map(|first| skipped_rows(path, outcome.skipped_count, first)))
+}
+
+fn skipped_rows(path: &Path, count: u64, first: &crate::sources::files::BadRow) -> Note {
+    Note::Warning(format!("warning: {}: skipped {count} bad row(s); first: {first}", path.display()))
 }
 
 /// Inputs plus the resolved time window `[since, until)`.
@@ -112,6 +132,7 @@ pub fn select(settings: SelectionSettings) -> Result<Selection> {
 fn open_inputs(specs: Vec<InputSpec>, skip_bad_rows: bool, notes: &mut Vec<Note>) -> Result<Vec<Input>> {
     let mut inputs = Vec::new();
     let mut seen = std::collections::HashSet::new();
+    let alone = specs.len() == 1;
     for spec in specs {
         let path = match spec {
             InputSpec::Store(store) => {
@@ -127,15 +148,16 @@ fn open_inputs(specs: Vec<InputSpec>, skip_bad_rows: bool, notes: &mut Vec<Note>
         }
         if path.is_dir() {
             inputs.push(Input::Store(Store::open(&path)?));
+        } else if path.exists() && alone {
+            // Read once here, fully validated (a bad file fails before any work, its warning
+            // comes first) and for its newest sample; the passes that follow stream it again.
+            let mut newest = None;
+            notes.extend(stream_file(&path, skip_bad_rows, &mut |s| newest = newest.max(Some(s.timestamp_ms)))?);
+            inputs.push(Input::File { path, skip_bad_rows, newest });
         } else if path.exists() {
             let outcome = read_sample_file(&path, skip_bad_rows)?;
-            if outcome.skipped_count > 0 {
-                notes.push(Note::Warning(format!(
-                    "warning: {}: skipped {} bad row(s); first: {}",
-                    path.display(),
-                    outcome.skipped_count,
-                    outcome.skipped[0]
-                )));
+            if let Some(first) = outcome.skipped.first() {
+                notes.push(skipped_rows(&path, outcome.skipped_count, first));
             }
             inputs.push(Input::Samples { path, samples: outcome.samples });
         } else {
@@ -167,12 +189,18 @@ fn drop_repeated_rows(inputs: &mut [Input], notes: &mut Vec<Note>) -> Result<()>
         .iter()
         .filter_map(|i| match i {
             Input::Store(s) => Some(s.clone()),
-            Input::Samples { .. } => None,
+            Input::Samples { .. } | Input::File { .. } => None,
         })
         .collect();
+    let files = inputs.iter().filter(|i| matches!(i, Input::Samples { .. })).count();
+    if files == 0 || (files == 1 && stores.is_empty()) {
+        return Ok(());
+    }
     let mut earlier: HashSet<(String, i64)> = HashSet::new();
+    let mut files_left = files;
     for input in inputs.iter_mut() {
         let Input::Samples { path, samples } = input else { continue };
+        files_left -= 1;
         let before = samples.len();
         let mut keep: Vec<bool> =
             samples.iter().map(|s| !earlier.contains(&(sample_identity(s), s.timestamp_ms))).collect();
@@ -183,7 +211,10 @@ fn drop_repeated_rows(inputs: &mut [Input], notes: &mut Vec<Note>) -> Result<()>
         }
         let mut i = 0;
         samples.retain(|_| (keep[i], i += 1).0);
-        earlier.extend(samples.iter().map(|s| (sample_identity(s), s.timestamp_ms)));
+        // Only a later file can repeat these rows.
+        if files_left > 0 {
+            earlier.extend(samples.iter().map(|s| (sample_identity(s), s.timestamp_ms)));
+        }
         if from_files + from_stores > 0 {
             notes.push(Note::Warning(format!(
                 "note: {}: {} of {before} row(s) are already in another input ({from_files} in an earlier file, \
@@ -232,6 +263,7 @@ fn latest(inputs: &[Input]) -> Result<Option<i64>> {
         let t = match input {
             Input::Store(s) => s.latest_timestamp()?,
             Input::Samples { samples, .. } => samples.iter().map(|s| s.timestamp_ms).max(),
+            Input::File { newest, .. } => *newest,
         };
         latest = latest.max(t);
     }
@@ -274,6 +306,15 @@ impl Selection {
                             visit(&r);
                         }
                     }
+                }
+                Input::File { path, skip_bad_rows, .. } => {
+                    stream_file(path, *skip_bad_rows, &mut |s| {
+                        let r = SampleRef::from_sample(s);
+                        if self.keep(&r) {
+                            rows += 1;
+                            visit(&r);
+                        }
+                    })?;
                 }
             }
         }
@@ -374,6 +415,15 @@ impl Selection {
                         rows += 1;
                     }
                 }
+                Input::File { path, skip_bad_rows, .. } => {
+                    stream_file(path, *skip_bad_rows, &mut |s| {
+                        let r = SampleRef::from_sample(s);
+                        if self.keep(&r) {
+                            builder.observe(&r);
+                            rows += 1;
+                        }
+                    })?;
+                }
             }
         }
         if rows == 0 {
@@ -433,7 +483,7 @@ impl Selection {
             .iter()
             .map(|i| match i {
                 Input::Store(s) => s.root().display().to_string(),
-                Input::Samples { path, .. } => path.display().to_string(),
+                Input::Samples { path, .. } | Input::File { path, .. } => path.display().to_string(),
             })
             .collect()
     }

@@ -167,51 +167,167 @@ fn read_parquet(path: &Path) -> Result<ReadOutcome, SourceError> {
     samples_from_frame(path, &df)
 }
 
+/// What a streamed read saw besides the rows it handed on.
+#[derive(Debug, Default)]
+pub struct StreamOutcome {
+    /// Valid rows handed to the visitor.
+    pub rows: u64,
+    pub skipped: Vec<BadRow>,
+    pub skipped_count: u64,
+}
+
+/// Reads a sample file in bounded batches (a Parquet row group at a time, a CSV line at a time)
+/// and hands each valid row to `visit`, so memory stays flat whatever the file's size. Bad rows
+/// and empty files are errors as for `read_sample_file` (after the whole file was read, so the
+/// count is complete; rows already visited are then the caller's to discard).
+pub fn for_each_sample(
+    path: &Path,
+    skip_bad_rows: bool,
+    visit: &mut dyn FnMut(&Sample),
+) -> Result<StreamOutcome, SourceError> {
+    let ext = path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase);
+    let mut outcome = StreamOutcome::default();
+    match ext.as_deref() {
+        Some("csv") => stream_csv(path, &mut outcome, visit)?,
+        Some("parquet") => stream_parquet(path, &mut outcome, visit)?,
+        _ => return Err(SourceError::UnknownFormat { path: path.to_path_buf() }),
+    }
+    if outcome.skipped_count > 0 && !skip_bad_rows {
+        let (rows, count) = (std::mem::take(&mut outcome.skipped), outcome.skipped_count);
+        return Err(SourceError::BadRows { path: path.to_path_buf(), rows, count });
+    }
+    if outcome.rows == 0 && outcome.skipped_count == 0 {
+        return Err(SourceError::Empty { path: path.to_path_buf() });
+    }
+    Ok(outcome)
+}
+
+fn skip(outcome: &mut StreamOutcome, bad: BadRow) {
+    outcome.skipped_count += 1;
+    if outcome.skipped.len() < MAX_REPORTED_BAD_ROWS {
+        outcome.skipped.push(bad);
+    }
+}
+
+fn stream_csv(path: &Path, outcome: &mut StreamOutcome, visit: &mut dyn FnMut(&Sample)) -> Result<(), SourceError> {
+    // CSV rows are parsed one by one anyway: read whole, hand on one at a time.
+    let read = read_csv(path)?;
+    for bad in read.skipped {
+        skip(outcome, bad);
+    }
+    outcome.skipped_count = read.skipped_count;
+    for s in &read.samples {
+        outcome.rows += 1;
+        visit(s);
+    }
+    Ok(())
+}
+
+fn stream_parquet(path: &Path, outcome: &mut StreamOutcome, visit: &mut dyn FnMut(&Sample)) -> Result<(), SourceError> {
+    let parquet_err = |source| SourceError::Parquet { path: path.to_path_buf(), source };
+    let open = || std::fs::File::open(path).map_err(|source| SourceError::Io { path: path.to_path_buf(), source });
+    // A damaged file must be an error naming it, whatever the decoder thinks of its bytes.
+    let guarded = |read: Box<dyn FnOnce() -> PolarsResult<DataFrame>>| {
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(read))
+            .unwrap_or_else(|_| Err(PolarsError::ComputeError("the Parquet decoder gave up on damaged data".into())))
+    };
+    let groups: Vec<usize> = {
+        let mut reader = ParquetReader::new(open()?);
+        let metadata = reader.get_metadata().map_err(parquet_err)?;
+        metadata.row_groups.iter().map(|g| g.num_rows()).collect()
+    };
+    let mut row = Row::default();
+    let mut offset = 0;
+    for rows in groups {
+        let file = open()?;
+        let df = guarded(Box::new(move || ParquetReader::new(file).with_slice(Some((offset, rows))).finish()))
+            .map_err(parquet_err)?;
+        each_row(&frame_columns(path, &df)?, offset as u64 + 1, &mut row, &mut |checked| match checked {
+            Ok(sample) => {
+                outcome.rows += 1;
+                visit(sample);
+            }
+            Err(bad) => skip(outcome, bad),
+        });
+        offset += rows;
+    }
+    Ok(())
+}
+
+/// One `Sample` refilled row after row, so streaming allocates only when a name grows.
+#[derive(Default)]
+struct Row {
+    sample: Sample,
+    /// The workload kind as written, before `canonical_kind`.
+    raw_kind: String,
+}
+
+impl Row {
+    fn fill(
+        &mut self,
+        line: u64,
+        ts: Option<i64>,
+        strings: [Option<&str>; 5],
+        cluster: &str,
+        cpu: Option<f64>,
+        mem: Option<f64>,
+    ) -> Result<&Sample, BadRow> {
+        let bad =
+            |i: usize, reason: &str| BadRow { line, field: SAMPLE_COLUMNS[i].to_string(), reason: reason.to_string() };
+        let timestamp_ms = ts.ok_or_else(|| bad(0, "null"))?;
+        check_timestamp(timestamp_ms).map_err(|r| bad(0, &r))?;
+        let mut text = [""; 5];
+        for (i, (slot, value)) in text.iter_mut().zip(strings).enumerate() {
+            *slot = value.filter(|v| !v.is_empty()).ok_or_else(|| bad(i + 1, "null or empty"))?;
+        }
+        let usage = |i: usize, v: Option<f64>| check_usage(i, v.ok_or_else(|| bad(i, "null"))?).map_err(|r| bad(i, &r));
+        let (cpu, mem) = (usage(6, cpu)?, usage(7, mem)?);
+        let s = &mut self.sample;
+        s.timestamp_ms = timestamp_ms;
+        s.cpu_cores = cpu;
+        s.memory_bytes = mem;
+        for (field, value) in [(&mut s.namespace, text[0]), (&mut s.workload, text[2]), (&mut s.pod, text[3])] {
+            set(field, value);
+        }
+        set(&mut s.container, text[4]);
+        set(&mut s.cluster, cluster);
+        if self.raw_kind != text[1] {
+            set(&mut self.raw_kind, text[1]);
+            s.workload_kind = canonical_kind(text[1]);
+        }
+        Ok(&self.sample)
+    }
+}
+
+fn set(field: &mut String, value: &str) {
+    if field != value {
+        field.clear();
+        field.push_str(value);
+    }
+}
+
 /// Validates every row of a frame in the sample format.
 pub fn samples_from_frame(path: &Path, df: &DataFrame) -> Result<ReadOutcome, SourceError> {
     let cols = frame_columns(path, df)?;
     let mut outcome = ReadOutcome::default();
     outcome.samples.reserve(df.height());
-    let mut iters = cols.strings.map(|c| c.iter());
-    let mut clusters = cols.cluster.map(|c| c.iter());
-    for (row, ((ts, cpu), mem)) in cols.timestamp_ms.iter().zip(cols.cpu.iter()).zip(cols.memory.iter()).enumerate() {
-        let strings = iters.each_mut().map(|it| it.next().flatten());
-        let cluster = clusters.as_mut().and_then(|it| it.next().flatten()).unwrap_or_default();
-        match row_from_values(row as u64 + 1, *ts, strings, cpu, mem) {
-            Ok(s) => outcome.samples.push(Sample { cluster: cluster.to_string(), ..s }),
-            Err(bad) => record_bad(&mut outcome, bad),
-        }
-    }
+    each_row(&cols, 1, &mut Row::default(), &mut |checked| match checked {
+        Ok(sample) => outcome.samples.push(sample.clone()),
+        Err(bad) => record_bad(&mut outcome, bad),
+    });
     Ok(outcome)
 }
 
-fn row_from_values(
-    line: u64,
-    ts: Option<i64>,
-    strings: [Option<&str>; 5],
-    cpu: Option<f64>,
-    mem: Option<f64>,
-) -> Result<Sample, BadRow> {
-    let bad =
-        |i: usize, reason: &str| BadRow { line, field: SAMPLE_COLUMNS[i].to_string(), reason: reason.to_string() };
-    let timestamp_ms = ts.ok_or_else(|| bad(0, "null"))?;
-    check_timestamp(timestamp_ms).map_err(|r| bad(0, &r))?;
-    let mut text = [""; 5];
-    for (i, (slot, value)) in text.iter_mut().zip(strings).enumerate() {
-        *slot = value.filter(|v| !v.is_empty()).ok_or_else(|| bad(i + 1, "null or empty"))?;
+/// Every row of a frame, validated, in order: the sample, or why the row is bad. `first_line`
+/// numbers the frame's first row (rows count from 1 over the whole file).
+fn each_row(cols: &FrameColumns<'_>, first_line: u64, row: &mut Row, on: &mut dyn FnMut(Result<&Sample, BadRow>)) {
+    let mut iters = cols.strings.map(|c| c.iter());
+    let mut clusters = cols.cluster.map(|c| c.iter());
+    for (i, ((ts, cpu), mem)) in cols.timestamp_ms.iter().zip(cols.cpu.iter()).zip(cols.memory.iter()).enumerate() {
+        let strings = iters.each_mut().map(|it| it.next().flatten());
+        let cluster = clusters.as_mut().and_then(|it| it.next().flatten()).unwrap_or_default();
+        on(row.fill(first_line + i as u64, *ts, strings, cluster, cpu, mem));
     }
-    let usage = |i: usize, v: Option<f64>| check_usage(i, v.ok_or_else(|| bad(i, "null"))?).map_err(|r| bad(i, &r));
-    Ok(Sample {
-        timestamp_ms,
-        namespace: text[0].to_string(),
-        workload_kind: canonical_kind(text[1]),
-        workload: text[2].to_string(),
-        pod: text[3].to_string(),
-        container: text[4].to_string(),
-        cpu_cores: usage(6, cpu)?,
-        memory_bytes: usage(7, mem)?,
-        ..Default::default()
-    })
 }
 
 #[cfg(test)]
@@ -281,6 +397,37 @@ mod tests {
     fn empty_file_is_an_error() {
         let (_d, path) = write_temp("s.csv", HEADER);
         assert!(matches!(read_sample_file(&path, false), Err(SourceError::Empty { .. })));
+    }
+
+    #[test]
+    fn streaming_a_file_by_row_group_gives_every_row_and_numbers_bad_rows_over_the_file() {
+        let mut samples: Vec<Sample> = (0..7)
+            .map(|i| Sample {
+                timestamp_ms: 1_700_000_000_000 + i * 60_000,
+                namespace: "shop".into(),
+                workload_kind: if i < 3 { "deployment" } else { "StatefulSet" }.into(),
+                workload: "api".into(),
+                pod: format!("api-{}", i % 2),
+                container: "php-fpm".into(),
+                cpu_cores: 0.1 * i as f64,
+                memory_bytes: 1e8 + i as f64,
+                cluster: String::new(),
+            })
+            .collect();
+        samples[5].cpu_cores = -1.0;
+        let mut df = samples_to_frame(&samples).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.parquet");
+        ParquetWriter::new(std::fs::File::create(&path).unwrap()).with_row_group_size(Some(2)).finish(&mut df).unwrap();
+        let whole = read_sample_file(&path, true).unwrap();
+        let mut streamed = Vec::new();
+        let outcome = for_each_sample(&path, true, &mut |s| streamed.push(s.clone())).unwrap();
+        assert_eq!(streamed, whole.samples, "row groups of 2: the same rows, kinds made canonical");
+        assert_eq!(streamed[0].workload_kind, "Deployment");
+        assert_eq!((outcome.rows, outcome.skipped_count), (6, 1));
+        assert_eq!((outcome.skipped[0].line, outcome.skipped[0].field.as_str()), (6, "cpu_cores"));
+        let refused = for_each_sample(&path, false, &mut |_| {}).unwrap_err();
+        assert!(matches!(refused, SourceError::BadRows { count: 1, .. }), "{refused}");
     }
 
     #[test]
