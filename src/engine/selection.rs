@@ -57,9 +57,18 @@ pub enum Input {
     },
 }
 
-/// Streams a sample file's valid rows to `visit`; the warning for skipped rows, if any.
-fn stream_file(path: &Path, skip_bad_rows: bool, visit: &mut dyn FnMut(&Sample)) -> Result<Option<Note>> {
-    let outcome = crate::sources::files::for_each_sample(path, skip_bad_rows, visit)?;
+/// Streams a sample file's valid rows to `visit`, each run of rows with the same names as one
+/// series; the warning for skipped rows, if any.
+fn stream_file(path: &Path, skip_bad_rows: bool, visit: &mut dyn FnMut(&SampleRef<'_>)) -> Result<Option<Note>> {
+    let (mut run, mut series) = (0, 0);
+    let outcome = crate::sources::files::for_each_sample(path, skip_bad_rows, &mut |s, r| {
+        if r == 0 {
+            series = 0;
+        } else if r != run {
+            (run, series) = (r, crate::store::new_series_id());
+        }
+        visit(&SampleRef { series, ..SampleRef::from_sample(s) });
+    })?;
     Ok(outcome.skipped.first().map(|first| skipped_rows(path, outcome.skipped_count, first)))
 }
 
@@ -152,7 +161,7 @@ fn open_inputs(specs: Vec<InputSpec>, skip_bad_rows: bool, notes: &mut Vec<Note>
             // Read once here, fully validated (a bad file fails before any work, its warning
             // comes first) and for its newest sample; the passes that follow stream it again.
             let mut newest = None;
-            notes.extend(stream_file(&path, skip_bad_rows, &mut |s| newest = newest.max(Some(s.timestamp_ms)))?);
+            notes.extend(stream_file(&path, skip_bad_rows, &mut |r| newest = newest.max(Some(r.timestamp_ms)))?);
             inputs.push(Input::File { path, skip_bad_rows, newest });
         } else if path.exists() {
             let outcome = read_sample_file(&path, skip_bad_rows)?;
@@ -308,11 +317,10 @@ impl Selection {
                     }
                 }
                 Input::File { path, skip_bad_rows, .. } => {
-                    stream_file(path, *skip_bad_rows, &mut |s| {
-                        let r = SampleRef::from_sample(s);
-                        if self.keep(&r) {
+                    stream_file(path, *skip_bad_rows, &mut |r| {
+                        if self.keep(r) {
                             rows += 1;
-                            visit(&r);
+                            visit(r);
                         }
                     })?;
                 }
@@ -416,10 +424,9 @@ impl Selection {
                     }
                 }
                 Input::File { path, skip_bad_rows, .. } => {
-                    stream_file(path, *skip_bad_rows, &mut |s| {
-                        let r = SampleRef::from_sample(s);
-                        if self.keep(&r) {
-                            builder.observe(&r);
+                    stream_file(path, *skip_bad_rows, &mut |r| {
+                        if self.keep(r) {
+                            builder.observe(r);
                             rows += 1;
                         }
                     })?;

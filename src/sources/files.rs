@@ -3,7 +3,7 @@
 //! A bad row is reported with its file, line and field and is never turned into a zero:
 //! the caller decides whether to stop (the default) or skip it.
 
-use crate::domain::bounds::{check_cores, check_memory, check_timestamp};
+use crate::domain::bounds::{check_cores, check_memory, check_timestamp, check_timestamp_until, latest_ms};
 use crate::domain::{canonical_kind, parse_quantity, parse_timestamp, Sample};
 use polars::prelude::*;
 use std::path::{Path, PathBuf};
@@ -183,7 +183,7 @@ pub struct StreamOutcome {
 pub fn for_each_sample(
     path: &Path,
     skip_bad_rows: bool,
-    visit: &mut dyn FnMut(&Sample),
+    visit: &mut dyn FnMut(&Sample, u64),
 ) -> Result<StreamOutcome, SourceError> {
     let ext = path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase);
     let mut outcome = StreamOutcome::default();
@@ -209,7 +209,11 @@ fn skip(outcome: &mut StreamOutcome, bad: BadRow) {
     }
 }
 
-fn stream_csv(path: &Path, outcome: &mut StreamOutcome, visit: &mut dyn FnMut(&Sample)) -> Result<(), SourceError> {
+fn stream_csv(
+    path: &Path,
+    outcome: &mut StreamOutcome,
+    visit: &mut dyn FnMut(&Sample, u64),
+) -> Result<(), SourceError> {
     // CSV rows are parsed one by one anyway: read whole, hand on one at a time.
     let read = read_csv(path)?;
     for bad in read.skipped {
@@ -218,12 +222,16 @@ fn stream_csv(path: &Path, outcome: &mut StreamOutcome, visit: &mut dyn FnMut(&S
     outcome.skipped_count = read.skipped_count;
     for s in &read.samples {
         outcome.rows += 1;
-        visit(s);
+        visit(s, 0);
     }
     Ok(())
 }
 
-fn stream_parquet(path: &Path, outcome: &mut StreamOutcome, visit: &mut dyn FnMut(&Sample)) -> Result<(), SourceError> {
+fn stream_parquet(
+    path: &Path,
+    outcome: &mut StreamOutcome,
+    visit: &mut dyn FnMut(&Sample, u64),
+) -> Result<(), SourceError> {
     let parquet_err = |source| SourceError::Parquet { path: path.to_path_buf(), source };
     let open = || std::fs::File::open(path).map_err(|source| SourceError::Io { path: path.to_path_buf(), source });
     // A damaged file must be an error naming it, whatever the decoder thinks of its bytes.
@@ -243,9 +251,9 @@ fn stream_parquet(path: &Path, outcome: &mut StreamOutcome, visit: &mut dyn FnMu
         let df = guarded(Box::new(move || ParquetReader::new(file).with_slice(Some((offset, rows))).finish()))
             .map_err(parquet_err)?;
         each_row(&frame_columns(path, &df)?, offset as u64 + 1, &mut row, &mut |checked| match checked {
-            Ok(sample) => {
+            Ok((sample, run)) => {
                 outcome.rows += 1;
-                visit(sample);
+                visit(sample, run);
             }
             Err(bad) => skip(outcome, bad),
         });
@@ -255,11 +263,20 @@ fn stream_parquet(path: &Path, outcome: &mut StreamOutcome, visit: &mut dyn FnMu
 }
 
 /// One `Sample` refilled row after row, so streaming allocates only when a name grows.
-#[derive(Default)]
 struct Row {
     sample: Sample,
     /// The workload kind as written, before `canonical_kind`.
     raw_kind: String,
+    /// Numbers runs of rows with the same names (1, 2, ...): consumers compare names once a run.
+    run: u64,
+    /// The latest plausible timestamp, fixed for the whole read (not a clock call per row).
+    latest_ms: i64,
+}
+
+impl Default for Row {
+    fn default() -> Self {
+        Row { sample: Sample::default(), raw_kind: String::new(), run: 0, latest_ms: latest_ms() }
+    }
 }
 
 impl Row {
@@ -271,11 +288,11 @@ impl Row {
         cluster: &str,
         cpu: Option<f64>,
         mem: Option<f64>,
-    ) -> Result<&Sample, BadRow> {
+    ) -> Result<(&Sample, u64), BadRow> {
         let bad =
             |i: usize, reason: &str| BadRow { line, field: SAMPLE_COLUMNS[i].to_string(), reason: reason.to_string() };
         let timestamp_ms = ts.ok_or_else(|| bad(0, "null"))?;
-        check_timestamp(timestamp_ms).map_err(|r| bad(0, &r))?;
+        check_timestamp_until(timestamp_ms, self.latest_ms).map_err(|r| bad(0, &r))?;
         let mut text = [""; 5];
         for (i, (slot, value)) in text.iter_mut().zip(strings).enumerate() {
             *slot = value.filter(|v| !v.is_empty()).ok_or_else(|| bad(i + 1, "null or empty"))?;
@@ -286,24 +303,53 @@ impl Row {
         s.timestamp_ms = timestamp_ms;
         s.cpu_cores = cpu;
         s.memory_bytes = mem;
-        for (field, value) in [(&mut s.namespace, text[0]), (&mut s.workload, text[2]), (&mut s.pod, text[3])] {
-            set(field, value);
-        }
-        set(&mut s.container, text[4]);
-        set(&mut s.cluster, cluster);
+        // Rows come grouped by container and pod: most rows change no name.
+        let mut changed = set(&mut s.pod, text[3]);
+        changed |= set(&mut s.container, text[4]);
+        changed |= set(&mut s.workload, text[2]);
+        changed |= set(&mut s.namespace, text[0]);
+        changed |= set(&mut s.cluster, cluster);
         if self.raw_kind != text[1] {
             set(&mut self.raw_kind, text[1]);
             s.workload_kind = canonical_kind(text[1]);
+            changed = true;
         }
-        Ok(&self.sample)
+        if changed || self.run == 0 {
+            self.run += 1;
+        }
+        Ok((&self.sample, self.run))
     }
 }
 
-fn set(field: &mut String, value: &str) {
-    if field != value {
-        field.clear();
-        field.push_str(value);
+impl Row {
+    /// As `fill` for a row with the previous row's names: only the time and usage change.
+    fn fill_numbers(
+        &mut self,
+        line: u64,
+        ts: Option<i64>,
+        cpu: Option<f64>,
+        mem: Option<f64>,
+    ) -> Result<(&Sample, u64), BadRow> {
+        let bad =
+            |i: usize, reason: &str| BadRow { line, field: SAMPLE_COLUMNS[i].to_string(), reason: reason.to_string() };
+        let timestamp_ms = ts.ok_or_else(|| bad(0, "null"))?;
+        check_timestamp_until(timestamp_ms, self.latest_ms).map_err(|r| bad(0, &r))?;
+        let usage = |i: usize, v: Option<f64>| check_usage(i, v.ok_or_else(|| bad(i, "null"))?).map_err(|r| bad(i, &r));
+        let (cpu, mem) = (usage(6, cpu)?, usage(7, mem)?);
+        let s = &mut self.sample;
+        (s.timestamp_ms, s.cpu_cores, s.memory_bytes) = (timestamp_ms, cpu, mem);
+        Ok((&self.sample, self.run))
     }
+}
+
+/// Sets `field` to `value`; whether it changed.
+fn set(field: &mut String, value: &str) -> bool {
+    if field == value {
+        return false;
+    }
+    field.clear();
+    field.push_str(value);
+    true
 }
 
 /// Validates every row of a frame in the sample format.
@@ -312,21 +358,70 @@ pub fn samples_from_frame(path: &Path, df: &DataFrame) -> Result<ReadOutcome, So
     let mut outcome = ReadOutcome::default();
     outcome.samples.reserve(df.height());
     each_row(&cols, 1, &mut Row::default(), &mut |checked| match checked {
-        Ok(sample) => outcome.samples.push(sample.clone()),
+        Ok((sample, _)) => outcome.samples.push(sample.clone()),
         Err(bad) => record_bad(&mut outcome, bad),
     });
     Ok(outcome)
 }
 
+/// A row after validation: the sample and its run number, or why the row is bad.
+type Checked<'a> = Result<(&'a Sample, u64), BadRow>;
+
 /// Every row of a frame, validated, in order: the sample, or why the row is bad. `first_line`
 /// numbers the frame's first row (rows count from 1 over the whole file).
-fn each_row(cols: &FrameColumns<'_>, first_line: u64, row: &mut Row, on: &mut dyn FnMut(Result<&Sample, BadRow>)) {
+fn each_row(cols: &FrameColumns<'_>, first_line: u64, row: &mut Row, on: &mut dyn FnMut(Checked<'_>)) {
     let mut iters = cols.strings.map(|c| c.iter());
     let mut clusters = cols.cluster.map(|c| c.iter());
+    let mut names = NameViews::of(cols);
     for (i, ((ts, cpu), mem)) in cols.timestamp_ms.iter().zip(cols.cpu.iter()).zip(cols.memory.iter()).enumerate() {
         let strings = iters.each_mut().map(|it| it.next().flatten());
         let cluster = clusters.as_mut().and_then(|it| it.next().flatten()).unwrap_or_default();
-        on(row.fill(first_line + i as u64, *ts, strings, cluster, cpu, mem));
+        let line = first_line + i as u64;
+        let filled = if names.as_mut().is_some_and(|n| n.same_as_before(i)) {
+            row.fill_numbers(line, *ts, cpu, mem)
+        } else {
+            row.fill(line, *ts, strings, cluster, cpu, mem)
+        };
+        if let Some(n) = names.as_mut() {
+            n.trusted = filled.is_ok();
+        }
+        on(filled);
+    }
+}
+
+/// The 16-byte Arrow views of a frame's name columns. Equal dictionary-decoded strings share
+/// one view, so a row whose views all equal those of the previous row (whose names were valid)
+/// has the same names, found without reading the text: files sorted by container and pod repeat
+/// them row after row.
+struct NameViews<'a> {
+    columns: Vec<&'a StringChunked>,
+    last: Vec<u128>,
+    /// Whether the previous row's names passed validation (set by the caller).
+    trusted: bool,
+}
+
+impl<'a> NameViews<'a> {
+    /// `None` unless every name column is one chunk without nulls (views are per chunk; a
+    /// null's view says nothing).
+    fn of(cols: &FrameColumns<'a>) -> Option<Self> {
+        let columns: Vec<&'a StringChunked> = cols.strings.iter().copied().chain(cols.cluster).collect();
+        if columns.iter().any(|c| c.chunks().len() != 1 || c.null_count() > 0) {
+            return None;
+        }
+        let last = vec![u128::MAX; columns.len()];
+        Some(NameViews { columns, last, trusted: false })
+    }
+
+    /// Whether row `i` has the previous row's (trusted) names; remembers row `i`'s views.
+    fn same_as_before(&mut self, i: usize) -> bool {
+        let mut same = self.trusted;
+        for (column, last) in self.columns.iter().zip(self.last.iter_mut()) {
+            let array = column.downcast_as_array();
+            let view = array.views()[i].as_u128();
+            same &= view == *last;
+            *last = view;
+        }
+        same
     }
 }
 
@@ -421,12 +516,12 @@ mod tests {
         ParquetWriter::new(std::fs::File::create(&path).unwrap()).with_row_group_size(Some(2)).finish(&mut df).unwrap();
         let whole = read_sample_file(&path, true).unwrap();
         let mut streamed = Vec::new();
-        let outcome = for_each_sample(&path, true, &mut |s| streamed.push(s.clone())).unwrap();
+        let outcome = for_each_sample(&path, true, &mut |s, _| streamed.push(s.clone())).unwrap();
         assert_eq!(streamed, whole.samples, "row groups of 2: the same rows, kinds made canonical");
         assert_eq!(streamed[0].workload_kind, "Deployment");
         assert_eq!((outcome.rows, outcome.skipped_count), (6, 1));
         assert_eq!((outcome.skipped[0].line, outcome.skipped[0].field.as_str()), (6, "cpu_cores"));
-        let refused = for_each_sample(&path, false, &mut |_| {}).unwrap_err();
+        let refused = for_each_sample(&path, false, &mut |_, _| {}).unwrap_err();
         assert!(matches!(refused, SourceError::BadRows { count: 1, .. }), "{refused}");
     }
 

@@ -22,7 +22,7 @@ pub mod sink;
 mod writer;
 
 pub use derived::PartSet;
-pub use reader::{SampleRef, ScanStats};
+pub use reader::{new_series_id, SampleRef, ScanStats};
 pub use writer::AppendReport;
 
 use std::path::{Path, PathBuf};

@@ -182,6 +182,11 @@ pub(crate) fn for_each_row(path: &Path, mut visit: impl FnMut(SampleRef<'_>)) ->
 /// Ids for `SampleRef::series`, unique within the process.
 static NEXT_SERIES: AtomicU64 = AtomicU64::new(1);
 
+/// A new id for a run of rows of one pod's container (see `SampleRef::series`).
+pub fn new_series_id() -> u64 {
+    NEXT_SERIES.fetch_add(1, Ordering::Relaxed)
+}
+
 fn visit_frame(
     path: &Path,
     df: &mut polars::prelude::DataFrame,
