@@ -280,6 +280,27 @@ impl Default for Row {
 }
 
 impl Row {
+    /// The row's time, names (when given) and usage, checked in column order.
+    fn check<'s>(
+        &self,
+        line: u64,
+        ts: Option<i64>,
+        strings: Option<[Option<&'s str>; 5]>,
+        cpu: Option<f64>,
+        mem: Option<f64>,
+    ) -> Result<(i64, [&'s str; 5], f64, f64), BadRow> {
+        let bad =
+            |i: usize, reason: &str| BadRow { line, field: SAMPLE_COLUMNS[i].to_string(), reason: reason.to_string() };
+        let timestamp_ms = ts.ok_or_else(|| bad(0, "null"))?;
+        check_timestamp_until(timestamp_ms, self.latest_ms).map_err(|r| bad(0, &r))?;
+        let mut text = [""; 5];
+        for (i, (slot, value)) in text.iter_mut().zip(strings.into_iter().flatten()).enumerate() {
+            *slot = value.filter(|v| !v.is_empty()).ok_or_else(|| bad(i + 1, "null or empty"))?;
+        }
+        let usage = |i: usize, v: Option<f64>| check_usage(i, v.ok_or_else(|| bad(i, "null"))?).map_err(|r| bad(i, &r));
+        Ok((timestamp_ms, text, usage(6, cpu)?, usage(7, mem)?))
+    }
+
     fn fill(
         &mut self,
         line: u64,
@@ -289,16 +310,7 @@ impl Row {
         cpu: Option<f64>,
         mem: Option<f64>,
     ) -> Result<(&Sample, u64), BadRow> {
-        let bad =
-            |i: usize, reason: &str| BadRow { line, field: SAMPLE_COLUMNS[i].to_string(), reason: reason.to_string() };
-        let timestamp_ms = ts.ok_or_else(|| bad(0, "null"))?;
-        check_timestamp_until(timestamp_ms, self.latest_ms).map_err(|r| bad(0, &r))?;
-        let mut text = [""; 5];
-        for (i, (slot, value)) in text.iter_mut().zip(strings).enumerate() {
-            *slot = value.filter(|v| !v.is_empty()).ok_or_else(|| bad(i + 1, "null or empty"))?;
-        }
-        let usage = |i: usize, v: Option<f64>| check_usage(i, v.ok_or_else(|| bad(i, "null"))?).map_err(|r| bad(i, &r));
-        let (cpu, mem) = (usage(6, cpu)?, usage(7, mem)?);
+        let (timestamp_ms, text, cpu, mem) = self.check(line, ts, Some(strings), cpu, mem)?;
         let s = &mut self.sample;
         s.timestamp_ms = timestamp_ms;
         s.cpu_cores = cpu;
@@ -319,9 +331,7 @@ impl Row {
         }
         Ok((&self.sample, self.run))
     }
-}
 
-impl Row {
     /// As `fill` for a row with the previous row's names: only the time and usage change.
     fn fill_numbers(
         &mut self,
@@ -330,12 +340,7 @@ impl Row {
         cpu: Option<f64>,
         mem: Option<f64>,
     ) -> Result<(&Sample, u64), BadRow> {
-        let bad =
-            |i: usize, reason: &str| BadRow { line, field: SAMPLE_COLUMNS[i].to_string(), reason: reason.to_string() };
-        let timestamp_ms = ts.ok_or_else(|| bad(0, "null"))?;
-        check_timestamp_until(timestamp_ms, self.latest_ms).map_err(|r| bad(0, &r))?;
-        let usage = |i: usize, v: Option<f64>| check_usage(i, v.ok_or_else(|| bad(i, "null"))?).map_err(|r| bad(i, &r));
-        let (cpu, mem) = (usage(6, cpu)?, usage(7, mem)?);
+        let (timestamp_ms, _, cpu, mem) = self.check(line, ts, None, cpu, mem)?;
         let s = &mut self.sample;
         (s.timestamp_ms, s.cpu_cores, s.memory_bytes) = (timestamp_ms, cpu, mem);
         Ok((&self.sample, self.run))
