@@ -1,13 +1,10 @@
 //! Back-test: figures re-computed by hand, a regression guard for the default policy, and
 //! the suite's goals on the synthetic scenarios and the public traces.
 
+use crate::support::root;
 use assert_cmd::Command;
 use serde_json::Value;
-use std::path::{Path, PathBuf};
-
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).to_path_buf()
-}
+use std::path::Path;
 
 fn backtest_json(args: &[&str]) -> Value {
     let out = Command::cargo_bin("podsizer").unwrap().arg("backtest").args(args).args(["-o", "json"]).output().unwrap();

@@ -7,12 +7,9 @@
 //! - `policy-*.toml`: `recommend` of the demo samples with `--policy FILE`;
 //! - `*.args`: the arguments, one a line.
 
+use crate::support::root;
 use assert_cmd::Command;
 use std::path::{Path, PathBuf};
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
 
 fn podsizer() -> Command {
     let mut cmd = Command::cargo_bin("podsizer").unwrap();

@@ -1,37 +1,12 @@
 //! End-to-end tests of the `podsizer` binary: real files, a real store, the real
 //! `kubectl kustomize`.
 
-use assert_cmd::Command;
+use crate::support::{copy_tree, fixtures, kubectl, podsizer};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 
-fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures")
-}
-
 fn demo_samples() -> PathBuf {
     fixtures().join("demo/samples.parquet")
-}
-
-fn podsizer() -> Command {
-    Command::cargo_bin("podsizer").unwrap()
-}
-
-fn kubectl() -> String {
-    std::env::var("PODSIZER_KUBECTL").unwrap_or_else(|_| "kubectl".into())
-}
-
-fn copy_tree(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_tree(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), target).unwrap();
-        }
-    }
 }
 
 /// A scratch copy of the demo GitOps tree.

@@ -3,27 +3,11 @@
 //! were recorded reads and sizes exactly as it did.
 
 use crate::support::demo;
+use crate::support::{copy_tree, podsizer};
 use assert_cmd::Command;
 use demo::{fixtures, kubectl};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
-
-fn podsizer() -> Command {
-    Command::cargo_bin("podsizer").unwrap()
-}
-
-fn copy_tree(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_tree(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), target).unwrap();
-        }
-    }
-}
 
 fn stdout_of(cmd: &mut Command) -> String {
     let out = cmd.output().unwrap();

@@ -4,16 +4,8 @@
 //! byte fails here; a change meant to move the numbers re-blesses with `PODSIZER_BLESS=1`
 //! and the diff shows in review.
 
-use assert_cmd::Command;
-use std::path::{Path, PathBuf};
-
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).to_path_buf()
-}
-
-fn podsizer() -> Command {
-    Command::cargo_bin("podsizer").unwrap()
-}
+use crate::support::{kubectl, podsizer, root};
+use std::path::Path;
 
 /// Compares `actual` with `fixtures/golden/NAME`, or writes it there when blessing.
 fn golden(name: &str, actual: &[u8]) {
@@ -74,10 +66,6 @@ fn demo_table_notes_and_patched_tree() {
     let notes = String::from_utf8_lossy(&run.stderr).replace(out.to_str().unwrap(), "<OUT>");
     golden("demo/stderr.txt", notes.as_bytes());
     golden("demo/gitops.txt", &listing(&out.join("gitops")));
-}
-
-fn kubectl() -> String {
-    std::env::var("PODSIZER_KUBECTL").unwrap_or_else(|_| "kubectl".into())
 }
 
 #[test]

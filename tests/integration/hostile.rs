@@ -2,13 +2,9 @@
 //! release binary against a real kustomize (kubectl), checking the overlay and the report
 //! are written whole or left exactly as they were.
 
-use assert_cmd::Command;
+use crate::support::podsizer;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
-
-fn podsizer() -> Command {
-    Command::cargo_bin("podsizer").unwrap()
-}
 
 /// Every file and folder under `dir` with its bytes.
 fn tree(dir: &Path) -> Vec<(PathBuf, Option<Vec<u8>>)> {

@@ -1,12 +1,8 @@
 //! Incremental sizing: stores keep per-day usage summaries beside their partitions, and a run
 //! that reuses them must give exactly what a run over the raw samples gives.
 
-use assert_cmd::Command;
+use crate::support::podsizer;
 use std::path::{Path, PathBuf};
-
-fn podsizer() -> Command {
-    Command::cargo_bin("podsizer").unwrap()
-}
 
 /// `recommend -o json` with `PODSIZER_STATS=1`: the output and the store's day statistics.
 fn recommend(args: &[&str]) -> (serde_json::Value, String) {

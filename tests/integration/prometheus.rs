@@ -21,6 +21,7 @@ use std::sync::atomic::Ordering;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
+use crate::support::podsizer_on_loopback;
 use crate::support::prometheus;
 use crate::support::rows;
 use podsizer::sources::prometheus::ReadPath::RemoteRead;
@@ -33,11 +34,7 @@ const MIB: f64 = 1024.0 * 1024.0;
 // Tools
 
 fn podsizer() -> Command {
-    let mut cmd = Command::cargo_bin("podsizer").unwrap();
-    for var in ["HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"] {
-        cmd.env_remove(var);
-    }
-    cmd
+    podsizer_on_loopback()
 }
 
 // ---------------------------------------------------------------------------------------------

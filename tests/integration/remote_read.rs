@@ -16,6 +16,7 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use std::time::Duration;
 
+use crate::support::podsizer_on_loopback;
 use crate::support::prometheus;
 use crate::support::rows;
 use prometheus::*;
@@ -194,11 +195,7 @@ fn rates_from_raw_samples_equal_prometheus_rate() {
 }
 
 fn podsizer() -> Command {
-    let mut cmd = Command::cargo_bin("podsizer").unwrap();
-    for var in ["HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"] {
-        cmd.env_remove(var);
-    }
-    cmd
+    podsizer_on_loopback()
 }
 
 struct Run {

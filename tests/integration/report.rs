@@ -1,34 +1,13 @@
 //! `podsizer report`: snapshots of the Markdown and JSON, the numbers against
 //! `recommend -o json`, week over week, the images, and the page in headless Chromium.
 
-use assert_cmd::Command;
+use crate::support::{copy_tree, fixtures, podsizer};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures")
-}
-
 fn demo_samples() -> PathBuf {
     fixtures().join("demo/samples.parquet")
-}
-
-fn podsizer() -> Command {
-    Command::cargo_bin("podsizer").unwrap()
-}
-
-fn copy_tree(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_tree(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), target).unwrap();
-        }
-    }
 }
 
 fn tree(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {

@@ -2,7 +2,7 @@
 //! proposed with the resources, written as patches and rendered with the real
 //! `kubectl kustomize`.
 
-use assert_cmd::Command;
+use crate::support::{kubectl, podsizer};
 use serde::Deserialize;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
@@ -13,14 +13,6 @@ const PER_CHILD: f64 = 100.0 * MI;
 
 fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/runtimes")
-}
-
-fn podsizer() -> Command {
-    Command::cargo_bin("podsizer").unwrap()
-}
-
-fn kubectl() -> String {
-    std::env::var("PODSIZER_KUBECTL").unwrap_or_else(|_| "kubectl".into())
 }
 
 fn copy_dir(from: &Path, to: &Path) {

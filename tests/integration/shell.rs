@@ -2,16 +2,12 @@
 //! `--quiet` and what piped output holds.
 
 use crate::support::demo;
-use assert_cmd::Command;
+use crate::support::podsizer;
 use demo::{fixtures, gitops_copy, kubectl};
 use std::path::{Path, PathBuf};
 
 fn binary() -> PathBuf {
     assert_cmd::cargo::cargo_bin("podsizer")
-}
-
-fn podsizer() -> Command {
-    Command::cargo_bin("podsizer").unwrap()
 }
 
 /// A folder holding only `kubectl-podsizer`, a symlink to the built binary.

@@ -6,3 +6,27 @@ pub mod fake_api;
 pub mod moto;
 pub mod prometheus;
 pub mod rows;
+
+use std::path::{Path, PathBuf};
+
+pub use demo::{fixtures, kubectl};
+pub use prometheus::copy_tree;
+
+/// The repository's root (fixtures, reports and the golden files live under it).
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).to_path_buf()
+}
+
+/// The release binary under test.
+pub fn podsizer() -> assert_cmd::Command {
+    assert_cmd::Command::cargo_bin("podsizer").unwrap()
+}
+
+/// The binary with proxy settings removed: these tests talk only to servers on loopback.
+pub fn podsizer_on_loopback() -> assert_cmd::Command {
+    let mut cmd = podsizer();
+    for var in ["HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"] {
+        cmd.env_remove(var);
+    }
+    cmd
+}
