@@ -74,7 +74,30 @@ pub struct Sample {
     pub memory_bytes: f64,
 }
 
+/// Who measured: cluster, namespace, kind, workload, pod and container joined by NUL (which no
+/// Kubernetes name holds). Two rows with the same identity and time are one measurement.
+pub fn series_identity(names: [&str; 6]) -> String {
+    names.join("\0")
+}
+
+/// FNV-1a: a hash that stays the same across Rust versions and runs, for file and state names.
+pub fn stable_hash(text: &str) -> u64 {
+    text.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
+}
+
 impl Sample {
+    /// See [`series_identity`].
+    pub fn series_identity(&self) -> String {
+        series_identity([
+            &self.cluster,
+            &self.namespace,
+            &self.workload_kind,
+            &self.workload,
+            &self.pod,
+            &self.container,
+        ])
+    }
+
     pub fn container_key(&self) -> ContainerKey {
         ContainerKey {
             workload: Workload {

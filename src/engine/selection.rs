@@ -180,16 +180,6 @@ fn open_inputs(specs: Vec<InputSpec>, skip_bad_rows: bool, notes: &mut Vec<Note>
     Ok(inputs)
 }
 
-/// Who measured what and when: two rows with the same identity are one measurement.
-fn identity(cluster: &str, namespace: &str, kind: &str, workload: &str, pod: &str, container: &str) -> String {
-    // NUL cannot appear in Kubernetes names, so the join is unambiguous.
-    [cluster, namespace, kind, workload, pod, container].join("\0")
-}
-
-fn sample_identity(s: &Sample) -> String {
-    identity(&s.cluster, &s.namespace, &s.workload_kind, &s.workload, &s.pod, &s.container)
-}
-
 /// A sample file's rows that another input already holds are dropped, so a store plus an
 /// export of it, or two overlapping exports, count each measurement once (as a store does
 /// within itself). A row repeated in an earlier file, or present in any store, goes.
@@ -211,19 +201,21 @@ fn drop_repeated_rows(inputs: &mut [Input], notes: &mut Vec<Note>) -> Result<()>
         let Input::Samples { path, samples } = input else { continue };
         files_left -= 1;
         let before = samples.len();
-        let mut keep: Vec<bool> =
-            samples.iter().map(|s| !earlier.contains(&(sample_identity(s), s.timestamp_ms))).collect();
+        let ids: Vec<(String, i64)> = samples.iter().map(|s| (s.series_identity(), s.timestamp_ms)).collect();
+        let mut keep: Vec<bool> = ids.iter().map(|id| !earlier.contains(id)).collect();
         let from_files = before - keep.iter().filter(|k| **k).count();
         let mut from_stores = 0;
-        for store in &stores {
-            from_stores += mark_rows_in_store(store, samples, &mut keep)?;
+        if let Some(rows) = FileRows::of(&ids, &keep).filter(|_| !stores.is_empty()) {
+            for store in &stores {
+                from_stores += rows.clear_held_by(store, &mut keep)?;
+            }
+        }
+        // Only a later file can repeat these rows.
+        if files_left > 0 {
+            earlier.extend(ids.into_iter().zip(&keep).filter(|(_, k)| **k).map(|(id, _)| id));
         }
         let mut i = 0;
         samples.retain(|_| (keep[i], i += 1).0);
-        // Only a later file can repeat these rows.
-        if files_left > 0 {
-            earlier.extend(samples.iter().map(|s| (sample_identity(s), s.timestamp_ms)));
-        }
         if from_files + from_stores > 0 {
             notes.push(Note::Warning(format!(
                 "note: {}: {} of {before} row(s) are already in another input ({from_files} in an earlier file, \
@@ -236,34 +228,51 @@ fn drop_repeated_rows(inputs: &mut [Input], notes: &mut Vec<Note>) -> Result<()>
     Ok(())
 }
 
-/// Clears `keep` for the file rows `store` holds too; returns how many it cleared.
-fn mark_rows_in_store(store: &Store, samples: &[Sample], keep: &mut [bool]) -> Result<usize> {
-    let mut rows: HashMap<String, HashMap<i64, usize>> = HashMap::new();
-    for (i, s) in samples.iter().enumerate().filter(|(i, _)| keep[*i]) {
-        rows.entry(sample_identity(s)).or_default().insert(s.timestamp_ms, i);
+/// A sample file's remaining rows by identity and time, to find those a store holds too.
+struct FileRows {
+    index: HashMap<String, HashMap<i64, usize>>,
+    first: i64,
+    last: i64,
+}
+
+impl FileRows {
+    fn of(ids: &[(String, i64)], keep: &[bool]) -> Option<Self> {
+        let mut index: HashMap<String, HashMap<i64, usize>> = HashMap::new();
+        let (mut first, mut last) = (i64::MAX, i64::MIN);
+        for (i, (id, ts)) in ids.iter().enumerate().filter(|(i, _)| keep[*i]) {
+            index.entry(id.clone()).or_default().insert(*ts, i);
+            (first, last) = (first.min(*ts), last.max(*ts));
+        }
+        (!index.is_empty()).then_some(FileRows { index, first, last })
     }
-    let (Some(first), Some(last)) =
-        (samples.iter().map(|s| s.timestamp_ms).min(), samples.iter().map(|s| s.timestamp_ms).max())
-    else {
-        return Ok(0);
-    };
-    let mut cleared = 0;
-    // Rows of one series share their names: look the names up once per series.
-    let mut last_series: Option<(u64, Option<String>)> = None;
-    store.scan(Some(first), Some(last + 1), |r| {
-        let cached = matches!(&last_series, Some((series, _)) if r.series != 0 && *series == r.series);
-        if !cached {
-            let id = identity(r.cluster, r.namespace, r.workload_kind, r.workload, r.pod, r.container);
-            last_series = Some((r.series, rows.contains_key(&id).then_some(id)));
-        }
-        let Some((_, Some(id))) = &last_series else { return };
-        if let Some(&i) = rows.get(id).and_then(|at| at.get(&r.timestamp_ms)) {
-            if std::mem::replace(&mut keep[i], false) {
-                cleared += 1;
+
+    /// Clears `keep` for the rows `store` holds too; returns how many it cleared.
+    fn clear_held_by(&self, store: &Store, keep: &mut [bool]) -> Result<usize> {
+        let mut cleared = 0;
+        // Rows of one series share their names: look the names up once per series.
+        let mut last_series: Option<(u64, Option<&HashMap<i64, usize>>)> = None;
+        store.scan(Some(self.first), Some(self.last + 1), |r| {
+            let cached = matches!(&last_series, Some((series, _)) if r.series != 0 && *series == r.series);
+            if !cached {
+                let id = crate::domain::series_identity([
+                    r.cluster,
+                    r.namespace,
+                    r.workload_kind,
+                    r.workload,
+                    r.pod,
+                    r.container,
+                ]);
+                last_series = Some((r.series, self.index.get(&id)));
             }
-        }
-    })?;
-    Ok(cleared)
+            let Some((_, Some(at))) = &last_series else { return };
+            if let Some(&i) = at.get(&r.timestamp_ms) {
+                if std::mem::replace(&mut keep[i], false) {
+                    cleared += 1;
+                }
+            }
+        })?;
+        Ok(cleared)
+    }
 }
 
 fn latest(inputs: &[Input]) -> Result<Option<i64>> {

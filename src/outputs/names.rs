@@ -68,7 +68,7 @@ pub fn file_stem(parts: &[&str]) -> String {
     while stem.as_bytes()[..cut].iter().rev().take(2).any(|&b| b == b'_') {
         cut -= 1;
     }
-    format!("{}~{:016x}", &stem[..cut], fnv1a(&stem))
+    format!("{}~{:016x}", &stem[..cut], crate::domain::stable_hash(&stem))
 }
 
 /// The file-name word for a workload kind: the API's kinds are known single words, written
@@ -82,10 +82,6 @@ pub fn kind_word(kind: &str) -> String {
     } else {
         safe_name(kind)
     }
-}
-
-fn fnv1a(text: &str) -> u64 {
-    text.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
 }
 
 #[cfg(test)]

@@ -63,34 +63,17 @@ pub struct ReadOutcome {
 /// Reads a CSV or Parquet sample file. With `skip_bad_rows == false` any bad row fails the
 /// whole file (nothing is returned, so nothing half-imported can follow).
 pub fn read_sample_file(path: &Path, skip_bad_rows: bool) -> Result<ReadOutcome, SourceError> {
-    let ext = path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase);
-    let mut outcome = match ext.as_deref() {
-        Some("csv") => read_csv(path)?,
-        Some("parquet") => read_parquet(path)?,
-        _ => return Err(SourceError::UnknownFormat { path: path.to_path_buf() }),
-    };
-    if outcome.skipped_count > 0 && !skip_bad_rows {
-        return Err(SourceError::BadRows {
-            path: path.to_path_buf(),
-            rows: outcome.skipped,
-            count: outcome.skipped_count,
-        });
-    }
-    if outcome.samples.is_empty() && outcome.skipped_count == 0 {
-        return Err(SourceError::Empty { path: path.to_path_buf() });
-    }
-    outcome.samples.shrink_to_fit();
-    Ok(outcome)
+    let mut samples = Vec::new();
+    let read = for_each_sample(path, skip_bad_rows, &mut |s, _| samples.push(s.clone()))?;
+    samples.shrink_to_fit();
+    Ok(ReadOutcome { samples, skipped: read.skipped, skipped_count: read.skipped_count })
 }
 
-fn record_bad(outcome: &mut ReadOutcome, bad: BadRow) {
-    outcome.skipped_count += 1;
-    if outcome.skipped.len() < MAX_REPORTED_BAD_ROWS {
-        outcome.skipped.push(bad);
-    }
-}
-
-fn read_csv(path: &Path) -> Result<ReadOutcome, SourceError> {
+fn stream_csv(
+    path: &Path,
+    outcome: &mut StreamOutcome,
+    visit: &mut dyn FnMut(&Sample, u64),
+) -> Result<(), SourceError> {
     let io = |source| SourceError::Io { path: path.to_path_buf(), source };
     let file = std::fs::File::open(path).map_err(io)?;
     let mut reader = csv::ReaderBuilder::new().flexible(true).from_reader(std::io::BufReader::new(file));
@@ -98,7 +81,6 @@ fn read_csv(path: &Path) -> Result<ReadOutcome, SourceError> {
     let headers = reader.headers().map_err(csv_err)?.clone();
     let index = column_indexes(path, headers.iter().map(str::trim))?;
     let cluster_index = headers.iter().position(|h| h.trim() == CLUSTER_COLUMN);
-    let mut outcome = ReadOutcome::default();
     let mut record = csv::StringRecord::new();
     loop {
         match reader.read_record(&mut record) {
@@ -112,12 +94,13 @@ fn read_csv(path: &Path) -> Result<ReadOutcome, SourceError> {
             Ok(mut sample) => {
                 sample.cluster =
                     cluster_index.and_then(|i| record.get(i)).map_or_else(String::new, |c| c.trim().into());
-                outcome.samples.push(sample)
+                outcome.rows += 1;
+                visit(&sample, 0);
             }
-            Err(bad) => record_bad(&mut outcome, bad),
+            Err(bad) => outcome.skip(bad),
         }
     }
-    Ok(outcome)
+    Ok(())
 }
 
 fn row_from_fields<'a>(line: u64, field: impl Fn(usize) -> Option<&'a str>) -> Result<Sample, BadRow> {
@@ -158,15 +141,6 @@ fn check_usage(column: usize, v: f64) -> Result<f64, String> {
     if column == 6 { check_cores(v) } else { check_memory(v) }.map(|()| v)
 }
 
-fn read_parquet(path: &Path) -> Result<ReadOutcome, SourceError> {
-    let file = std::fs::File::open(path).map_err(|source| SourceError::Io { path: path.to_path_buf(), source })?;
-    // A damaged file must be an error naming it, whatever the decoder thinks of its bytes.
-    let read = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| ParquetReader::new(file).finish()))
-        .unwrap_or_else(|_| Err(PolarsError::ComputeError("the Parquet decoder gave up on damaged data".into())));
-    let df = read.map_err(|source| SourceError::Parquet { path: path.to_path_buf(), source })?;
-    samples_from_frame(path, &df)
-}
-
 /// What a streamed read saw besides the rows it handed on.
 #[derive(Debug, Default)]
 pub struct StreamOutcome {
@@ -202,29 +176,20 @@ pub fn for_each_sample(
     Ok(outcome)
 }
 
-fn skip(outcome: &mut StreamOutcome, bad: BadRow) {
-    outcome.skipped_count += 1;
-    if outcome.skipped.len() < MAX_REPORTED_BAD_ROWS {
-        outcome.skipped.push(bad);
+impl StreamOutcome {
+    fn skip(&mut self, bad: BadRow) {
+        self.skipped_count += 1;
+        if self.skipped.len() < MAX_REPORTED_BAD_ROWS {
+            self.skipped.push(bad);
+        }
     }
 }
 
-fn stream_csv(
-    path: &Path,
-    outcome: &mut StreamOutcome,
-    visit: &mut dyn FnMut(&Sample, u64),
-) -> Result<(), SourceError> {
-    // CSV rows are parsed one by one anyway: read whole, hand on one at a time.
-    let read = read_csv(path)?;
-    for bad in read.skipped {
-        skip(outcome, bad);
-    }
-    outcome.skipped_count = read.skipped_count;
-    for s in &read.samples {
-        outcome.rows += 1;
-        visit(s, 0);
-    }
-    Ok(())
+/// Runs the Parquet decoder so that a damaged file is an error naming it, whatever the decoder
+/// thinks of its bytes (it can panic on some).
+fn guarded<T>(read: impl FnOnce() -> PolarsResult<T>) -> PolarsResult<T> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(read))
+        .unwrap_or_else(|_| Err(PolarsError::ComputeError("the Parquet decoder gave up on damaged data".into())))
 }
 
 fn stream_parquet(
@@ -234,28 +199,24 @@ fn stream_parquet(
 ) -> Result<(), SourceError> {
     let parquet_err = |source| SourceError::Parquet { path: path.to_path_buf(), source };
     let open = || std::fs::File::open(path).map_err(|source| SourceError::Io { path: path.to_path_buf(), source });
-    // A damaged file must be an error naming it, whatever the decoder thinks of its bytes.
-    let guarded = |read: Box<dyn FnOnce() -> PolarsResult<DataFrame>>| {
-        std::panic::catch_unwind(std::panic::AssertUnwindSafe(read))
-            .unwrap_or_else(|_| Err(PolarsError::ComputeError("the Parquet decoder gave up on damaged data".into())))
-    };
-    let groups: Vec<usize> = {
-        let mut reader = ParquetReader::new(open()?);
-        let metadata = reader.get_metadata().map_err(parquet_err)?;
-        metadata.row_groups.iter().map(|g| g.num_rows()).collect()
-    };
+    let file = open()?;
+    let groups: Vec<usize> = guarded(move || {
+        let metadata = ParquetReader::new(file).get_metadata()?.clone();
+        Ok(metadata.row_groups.iter().map(|g| g.num_rows()).collect())
+    })
+    .map_err(parquet_err)?;
     let mut row = Row::default();
     let mut offset = 0;
     for rows in groups {
         let file = open()?;
-        let df = guarded(Box::new(move || ParquetReader::new(file).with_slice(Some((offset, rows))).finish()))
-            .map_err(parquet_err)?;
+        let df =
+            guarded(move || ParquetReader::new(file).with_slice(Some((offset, rows))).finish()).map_err(parquet_err)?;
         each_row(&frame_columns(path, &df)?, offset as u64 + 1, &mut row, &mut |checked| match checked {
             Ok((sample, run)) => {
                 outcome.rows += 1;
                 visit(sample, run);
             }
-            Err(bad) => skip(outcome, bad),
+            Err(bad) => outcome.skip(bad),
         });
         offset += rows;
     }
@@ -355,18 +316,6 @@ fn set(field: &mut String, value: &str) -> bool {
     field.clear();
     field.push_str(value);
     true
-}
-
-/// Validates every row of a frame in the sample format.
-pub fn samples_from_frame(path: &Path, df: &DataFrame) -> Result<ReadOutcome, SourceError> {
-    let cols = frame_columns(path, df)?;
-    let mut outcome = ReadOutcome::default();
-    outcome.samples.reserve(df.height());
-    each_row(&cols, 1, &mut Row::default(), &mut |checked| match checked {
-        Ok((sample, _)) => outcome.samples.push(sample.clone()),
-        Err(bad) => record_bad(&mut outcome, bad),
-    });
-    Ok(outcome)
 }
 
 /// A row after validation: the sample and its run number, or why the row is bad.

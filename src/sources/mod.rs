@@ -15,4 +15,4 @@ pub mod synthetic;
 pub mod time;
 pub mod traces;
 
-pub use files::{read_sample_file, samples_from_frame, samples_to_frame, BadRow, SourceError, SAMPLE_COLUMNS};
+pub use files::{read_sample_file, samples_to_frame, BadRow, SourceError, SAMPLE_COLUMNS};

@@ -97,8 +97,3 @@ impl Progress for Silent {
     fn step(&self, _: &str) {}
     fn end(&self) {}
 }
-
-/// FNV-1a of a text, for state file names: stable across Rust versions, unlike DefaultHasher.
-pub fn stable_hash(text: &str) -> u64 {
-    text.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
-}

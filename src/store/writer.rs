@@ -120,19 +120,21 @@ pub(crate) struct RowKey(String, i64);
 impl RowKey {
     fn of(row: &super::SampleRef<'_>) -> Self {
         Self(
-            joined(&[row.cluster, row.namespace, row.workload_kind, row.workload, row.pod, row.container]),
+            crate::domain::series_identity([
+                row.cluster,
+                row.namespace,
+                row.workload_kind,
+                row.workload,
+                row.pod,
+                row.container,
+            ]),
             row.timestamp_ms,
         )
     }
 }
 
 fn row_key(s: &Sample) -> RowKey {
-    RowKey(joined(&[&s.cluster, &s.namespace, &s.workload_kind, &s.workload, &s.pod, &s.container]), s.timestamp_ms)
-}
-
-fn joined(parts: &[&str]) -> String {
-    // NUL cannot appear in Kubernetes names, so the join is unambiguous.
-    parts.join("\0")
+    RowKey(s.series_identity(), s.timestamp_ms)
 }
 
 /// A new part's name: creation time, process, a random per-process tag and sequence keep names

@@ -1,7 +1,7 @@
 //! End-to-end tests of the `podsizer` binary: real files, a real store, the real
 //! `kubectl kustomize`.
 
-use crate::support::{copy_tree, fixtures, kubectl, podsizer};
+use crate::support::{copy_tree, files_with_bytes, fixtures, kubectl, podsizer, quantity};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 
@@ -17,23 +17,6 @@ fn gitops() -> (tempfile::TempDir, PathBuf) {
     (dir, root)
 }
 
-fn snapshot_of_tree(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                stack.push(p);
-            } else {
-                out.push((p.clone(), std::fs::read(&p).unwrap()));
-            }
-        }
-    }
-    out.sort();
-    out
-}
-
 fn render(overlay: &Path) -> Vec<serde_norway::Value> {
     let out = std::process::Command::new(kubectl()).arg("kustomize").arg(overlay).output().expect("kubectl runs");
     assert!(out.status.success(), "render failed: {}", String::from_utf8_lossy(&out.stderr));
@@ -46,15 +29,6 @@ fn recommend_json(args: &[&str]) -> Value {
     let out = podsizer().arg("recommend").args(args).args(["-o", "json"]).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     serde_json::from_slice(&out.stdout).unwrap()
-}
-
-fn quantity(v: &serde_norway::Value) -> f64 {
-    let text = match v {
-        serde_norway::Value::String(s) => s.clone(),
-        serde_norway::Value::Number(n) => n.to_string(),
-        other => panic!("not a quantity: {other:?}"),
-    };
-    podsizer::domain::parse_quantity(&text).unwrap()
 }
 
 #[test]
@@ -223,12 +197,12 @@ fn unknown_container_is_refused_and_overlay_untouched() {
         text.push_str(&format!("{ts},shop,Deployment,api,api-1,sidecar,0.05,50000000\n"));
     }
     std::fs::write(&csv, text).unwrap();
-    let before = snapshot_of_tree(&overlay);
+    let before = files_with_bytes(&overlay);
     let out = podsizer().args(["recommend", "--input"]).arg(&csv).arg("--kustomize").arg(&overlay).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("sidecar") && err.contains("nginx, php-fpm, envoy"), "{err}");
-    assert_eq!(before, snapshot_of_tree(&overlay));
+    assert_eq!(before, files_with_bytes(&overlay));
 }
 
 #[test]
@@ -251,7 +225,7 @@ fn bad_inputs_name_file_line_and_field_and_leave_the_store_untouched() {
     let dir = tempfile::tempdir().unwrap();
     let store = dir.path().join("store");
     podsizer().args(["import", "--store"]).arg(&store).arg(demo_samples()).assert().success();
-    let before = snapshot_of_tree(&store);
+    let before = files_with_bytes(&store);
     let cases = [
         ("missing-columns.csv", "missing column(s) [\"workload_kind\", \"memory_bytes\"]"),
         ("negative-usage.csv", "line 3: field `cpu_cores`: negative usage"),
@@ -275,7 +249,7 @@ fn bad_inputs_name_file_line_and_field_and_leave_the_store_untouched() {
         let rec = podsizer().args(["recommend", "--input"]).arg(&path).output().unwrap();
         assert_eq!(rec.status.code(), Some(2), "{file}");
     }
-    assert_eq!(before, snapshot_of_tree(&store), "store unchanged by failed imports");
+    assert_eq!(before, files_with_bytes(&store), "store unchanged by failed imports");
 }
 
 #[test]

@@ -3,7 +3,7 @@
 //! were recorded reads and sizes exactly as it did.
 
 use crate::support::demo;
-use crate::support::{copy_tree, podsizer};
+use crate::support::{copy_tree, podsizer, quantity};
 use assert_cmd::Command;
 use demo::{fixtures, kubectl};
 use serde_json::Value;
@@ -140,15 +140,6 @@ fn render(overlay: &Path) -> Vec<serde_norway::Value> {
     serde_norway::Deserializer::from_str(&String::from_utf8(out.stdout).unwrap())
         .map(|d| serde::Deserialize::deserialize(d).unwrap())
         .collect()
-}
-
-fn quantity(v: &serde_norway::Value) -> f64 {
-    let text = match v {
-        serde_norway::Value::String(s) => s.clone(),
-        serde_norway::Value::Number(n) => n.to_string(),
-        other => panic!("not a quantity: {other:?}"),
-    };
-    podsizer::domain::parse_quantity(&text).unwrap()
 }
 
 #[test]

@@ -4,7 +4,7 @@
 //! byte fails here; a change meant to move the numbers re-blesses with `PODSIZER_BLESS=1`
 //! and the diff shows in review.
 
-use crate::support::{kubectl, podsizer, root};
+use crate::support::{files_with_bytes, kubectl, podsizer, root};
 use std::path::Path;
 
 /// Compares `actual` with `fixtures/golden/NAME`, or writes it there when blessing.
@@ -29,23 +29,10 @@ fn golden(name: &str, actual: &[u8]) {
 
 /// Every file under `dir`, sorted, as `== path\ncontent`.
 fn listing(dir: &Path) -> Vec<u8> {
-    let mut files = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for entry in std::fs::read_dir(&d).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                stack.push(path);
-            } else {
-                files.push(path);
-            }
-        }
-    }
-    files.sort();
     let mut out = Vec::new();
-    for f in files {
-        out.extend_from_slice(format!("== {}\n", f.strip_prefix(dir).unwrap().display()).as_bytes());
-        out.extend_from_slice(&std::fs::read(&f).unwrap());
+    for (path, bytes) in files_with_bytes(dir) {
+        out.extend_from_slice(format!("== {}\n", path.strip_prefix(dir).unwrap().display()).as_bytes());
+        out.extend_from_slice(&bytes);
     }
     out
 }

@@ -1,30 +1,13 @@
 //! `podsizer report`: snapshots of the Markdown and JSON, the numbers against
 //! `recommend -o json`, week over week, the images, and the page in headless Chromium.
 
-use crate::support::{copy_tree, fixtures, podsizer};
+use crate::support::{copy_tree, files_with_bytes, fixtures, podsizer};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 fn demo_samples() -> PathBuf {
     fixtures().join("demo/samples.parquet")
-}
-
-fn tree(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                stack.push(p);
-            } else {
-                out.push((p.clone(), std::fs::read(&p).unwrap()));
-            }
-        }
-    }
-    out.sort();
-    out
 }
 
 /// A scratch folder holding a copy of the demo GitOps tree at `gitops/`; commands run
@@ -52,9 +35,9 @@ fn report(dir: &Path, out: &str, extra: &[&str]) -> Value {
 #[test]
 fn markdown_and_json_snapshots() {
     let ws = workspace();
-    let before = tree(&ws.path().join("gitops"));
+    let before = files_with_bytes(&ws.path().join("gitops"));
     report(ws.path(), "out", &[]);
-    assert_eq!(before, tree(&ws.path().join("gitops")), "report reads the overlay but never writes to it");
+    assert_eq!(before, files_with_bytes(&ws.path().join("gitops")), "report reads the overlay but never writes to it");
     let md = std::fs::read_to_string(ws.path().join("out/index.md")).unwrap();
     let json = std::fs::read_to_string(ws.path().join("out/report.json")).unwrap();
     insta::assert_snapshot!("report_markdown", md);

@@ -11,10 +11,11 @@
 use super::logs::{self, LogsError, SettingsFold};
 use super::metrics::{self, Metric, NodeCapacity, Points, Query, Route};
 use super::{ApiCalls, Clients, Resolution};
+use crate::domain::stable_hash;
 use crate::domain::{format_timestamp, Sample, DAY_MS};
 use crate::sources::aws::{check_credentials, sdk_config, AwsError};
 use crate::sources::prometheus::ContainerSettings;
-use crate::sources::sink::{stable_hash, Progress, SampleSink, SinkError};
+use crate::sources::sink::{Progress, SampleSink, SinkError};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::{Duration, Instant};
 

@@ -30,3 +30,31 @@ pub fn podsizer_on_loopback() -> assert_cmd::Command {
     }
     cmd
 }
+
+/// Every file under `dir` (recursively) with its bytes, sorted: to compare a tree before and after.
+pub fn files_with_bytes(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                out.push((p.clone(), std::fs::read(&p).unwrap()));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// A Kubernetes quantity in rendered YAML (a string or a bare number), as cores or bytes.
+pub fn quantity(v: &serde_norway::Value) -> f64 {
+    let text = match v {
+        serde_norway::Value::String(s) => s.clone(),
+        serde_norway::Value::Number(n) => n.to_string(),
+        other => panic!("not a quantity: {other:?}"),
+    };
+    podsizer::domain::parse_quantity(&text).unwrap()
+}
