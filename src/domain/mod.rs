@@ -5,11 +5,13 @@ pub mod bounds;
 mod duration;
 mod node;
 mod quantity;
+mod rows;
 pub mod schema;
 
 pub use duration::{format_timestamp, parse_duration, parse_timestamp, DurationError, DAY_MS, HOUR_MS};
 pub use node::{NodeShape, NodeShapeError, DEFAULT_MAX_PODS};
 pub use quantity::{human_bytes, parse_quantity, Cpu, Memory, QuantityError};
+pub use rows::{Row, SampleRows, SeriesNames};
 
 use serde::{Deserialize, Serialize};
 use std::fmt;

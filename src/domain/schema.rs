@@ -42,26 +42,36 @@ pub fn column_indexes<'a>(path: &Path, names: impl Iterator<Item = &'a str>) -> 
 
 /// Builds the store's frame: typed columns in `SAMPLE_COLUMNS` order.
 pub fn samples_to_frame(samples: &[super::Sample]) -> PolarsResult<DataFrame> {
-    use super::Sample;
-    let strings = |f: fn(&Sample) -> &str| samples.iter().map(f).collect::<Vec<&str>>();
-    let ts = Int64Chunked::from_vec("timestamp".into(), samples.iter().map(|s| s.timestamp_ms).collect())
+    let rows = super::SampleRows::from_samples(samples);
+    let with_cluster = samples.iter().any(|s| !s.cluster.is_empty());
+    rows_to_frame(&rows, &rows.rows, with_cluster)
+}
+
+/// The store's frame of `slice`, rows of `rows` (whose series name them); the cluster column
+/// only `with_cluster` (without any cluster a part keeps the original eight columns, byte for
+/// byte).
+pub fn rows_to_frame(rows: &super::SampleRows, slice: &[super::Row], with_cluster: bool) -> PolarsResult<DataFrame> {
+    use super::SeriesNames;
+    let strings = |name: &str, f: fn(&SeriesNames) -> &str| {
+        StringChunked::from_iter_values(name.into(), slice.iter().map(|r| f(rows.names(r.series)))).into_column()
+    };
+    let ts = Int64Chunked::from_vec("timestamp".into(), slice.iter().map(|r| r.timestamp_ms).collect())
         .into_datetime(TimeUnit::Milliseconds, None)
         .into_column();
     let mut columns = vec![ts];
-    // Without any cluster the part keeps the original eight columns, byte for byte.
-    if samples.iter().any(|s| !s.cluster.is_empty()) {
-        columns.push(Column::new(CLUSTER_COLUMN.into(), strings(|s| &s.cluster)));
+    if with_cluster {
+        columns.push(strings(CLUSTER_COLUMN, |n| &n.cluster));
     }
     columns.extend([
-        Column::new("namespace".into(), strings(|s| &s.namespace)),
-        Column::new("workload_kind".into(), strings(|s| &s.workload_kind)),
-        Column::new("workload".into(), strings(|s| &s.workload)),
-        Column::new("pod".into(), strings(|s| &s.pod)),
-        Column::new("container".into(), strings(|s| &s.container)),
-        Column::new("cpu_cores".into(), samples.iter().map(|s| s.cpu_cores).collect::<Vec<f64>>()),
-        Column::new("memory_bytes".into(), samples.iter().map(|s| s.memory_bytes).collect::<Vec<f64>>()),
+        strings("namespace", |n| &n.namespace),
+        strings("workload_kind", |n| &n.workload_kind),
+        strings("workload", |n| &n.workload),
+        strings("pod", |n| &n.pod),
+        strings("container", |n| &n.container),
+        Column::new("cpu_cores".into(), slice.iter().map(|r| r.cpu_cores).collect::<Vec<f64>>()),
+        Column::new("memory_bytes".into(), slice.iter().map(|r| r.memory_bytes).collect::<Vec<f64>>()),
     ]);
-    DataFrame::new(samples.len(), columns)
+    DataFrame::new(slice.len(), columns)
 }
 
 /// Typed views of a frame's sample columns, checked once so row access cannot fail.

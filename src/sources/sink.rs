@@ -2,7 +2,7 @@
 //! `SampleSink` (`store::sink`): sources come before the store in the layer order, so an
 //! importer in `sources` writes through this trait and never names the store.
 
-use crate::domain::Sample;
+use crate::domain::SampleRows;
 use crate::sources::php_fpm_exporter::PodFigures;
 
 /// Any error of the destination (the store's own, boxed).
@@ -29,8 +29,8 @@ pub trait SampleSink {
     /// Whether the destination exists already (an earlier import created it).
     fn exists(&self) -> bool;
 
-    /// Stores rows; rows already stored are dropped and counted.
-    fn append(&mut self, samples: Vec<Sample>) -> Result<Appended, SinkError>;
+    /// Stores rows; rows already stored are dropped and counted. The rows may be reordered.
+    fn append(&mut self, rows: &mut SampleRows) -> Result<Appended, SinkError>;
 
     /// The resume state an earlier run saved under `name` (JSON text), if any.
     fn load_state(&self, name: &str) -> Result<Option<String>, SinkError>;

@@ -40,7 +40,7 @@
 
 use super::s3::{Object, Put, S3Error, S3Location, S3Options, S3};
 use super::{AppendReport, Store, StoreError, FORMAT_VERSION, MANIFEST};
-use crate::domain::{Sample, DAY_MS};
+use crate::domain::{SampleRows, DAY_MS};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -280,12 +280,12 @@ impl RemoteStore {
 
     /// Appends samples: pulls the days they fall on, appends to the mirror, uploads the new
     /// parts (and any earlier upload that failed).
-    pub fn append(&self, samples: Vec<Sample>) -> Result<(AppendReport, Transfer), RemoteError> {
-        let touched: BTreeSet<i64> = samples.iter().map(|s| s.timestamp_ms.div_euclid(DAY_MS) * DAY_MS).collect();
+    pub fn append(&self, batch: &mut SampleRows) -> Result<(AppendReport, Transfer), RemoteError> {
+        let touched: BTreeSet<i64> = batch.rows.iter().map(|r| r.timestamp_ms.div_euclid(DAY_MS) * DAY_MS).collect();
         let remote: BTreeSet<i64> = self.remote_days()?.into_iter().collect();
         let existing: Vec<i64> = touched.intersection(&remote).copied().collect();
         let mut transfer = self.pull_days(&existing)?;
-        let report = self.local.append(samples)?;
+        let report = self.local.append_rows(batch)?;
         {
             let mut record = self.record.lock().expect("sync record lock");
             for day in &touched {
@@ -526,10 +526,10 @@ impl AnyStore {
     }
 
     /// Appends samples; on S3 the new parts are uploaded before this returns.
-    pub fn append(&self, samples: Vec<Sample>) -> Result<AppendReport, RemoteError> {
+    pub fn append(&self, batch: &mut SampleRows) -> Result<AppendReport, RemoteError> {
         match self {
-            Self::Local(store) => Ok(store.append(samples)?),
-            Self::S3(remote) => Ok(remote.append(samples)?.0),
+            Self::Local(store) => Ok(store.append_rows(batch)?),
+            Self::S3(remote) => Ok(remote.append(batch)?.0),
         }
     }
 

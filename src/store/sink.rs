@@ -60,8 +60,8 @@ impl SampleSink for StoreSink {
         self.store.is_some() || Store::is_store(&self.local_root)
     }
 
-    fn append(&mut self, samples: Vec<crate::domain::Sample>) -> Result<Appended, SinkError> {
-        let report = self.store()?.append(samples)?;
+    fn append(&mut self, rows: &mut crate::domain::SampleRows) -> Result<Appended, SinkError> {
+        let report = self.store()?.append(rows)?;
         Ok(Appended { written: report.written, duplicates: report.duplicates })
     }
 
@@ -223,8 +223,14 @@ mod tests {
                 ..Default::default()
             }]
         };
-        assert_eq!(sink.append(rows()).unwrap(), Appended { written: 1, duplicates: 0 });
-        assert_eq!(sink.append(rows()).unwrap(), Appended { written: 0, duplicates: 1 });
+        assert_eq!(
+            sink.append(&mut crate::domain::SampleRows::from_samples(&rows())).unwrap(),
+            Appended { written: 1, duplicates: 0 }
+        );
+        assert_eq!(
+            sink.append(&mut crate::domain::SampleRows::from_samples(&rows())).unwrap(),
+            Appended { written: 0, duplicates: 1 }
+        );
         sink.remove_state("prometheus-1");
         assert_eq!(sink.load_state("prometheus-1").unwrap(), None);
     }

@@ -534,7 +534,9 @@ fn incremental_reruns_and_resumed_interruptions() {
     let dir = tempfile::tempdir().unwrap();
     let store = dir.path().join("store");
     let since = ts(data.first_ms - DAY_MS);
-    let mid = data.first_ms + 3 * DAY_MS + 17 * STEP;
+    // 22:17 UTC three days in, whatever the time of day the test runs: the rest of that day is
+    // one batch, so the interruption below lands in the next day's second batch.
+    let mid = (data.first_ms + 3 * DAY_MS).div_euclid(DAY_MS) * DAY_MS + 22 * 3_600_000 + 17 * STEP;
     let args = |until: &str| -> Vec<String> {
         ["--since", &since, "--max-points", "20000", "--concurrency", "1", "--until", until]
             .iter()
@@ -558,8 +560,9 @@ fn incremental_reruns_and_resumed_interruptions() {
     let done_pods = state_file(&store)["pending"]["done"].as_array().unwrap().len();
     assert!(
         done_pods > 0 && partial > truth_rows(&data.truth, mid).len(),
-        "batches before the failure were stored: {done_pods} pods, {partial} rows; {}",
-        broken.stderr
+        "batches before the failure were stored: {done_pods} pods, {partial} rows; {}; state {}",
+        broken.stderr,
+        state_file(&store)
     );
 
     // Resumed: only what is missing is fetched, and the store ends up exactly complete.

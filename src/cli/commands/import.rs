@@ -32,7 +32,7 @@ pub fn run(args: &ImportArgs, out: &mut dyn Write) -> Result<u8> {
     progress.finish_and_clear();
     let store = AnyStore::open_or_create(args.store.as_deref().expect("clap requires --store"), &args.s3.options())?;
     for (file, samples) in batches {
-        let report = store.append(samples)?;
+        let report = store.append(&mut crate::domain::SampleRows::from_samples(&samples))?;
         writeln!(
             out,
             "{}: {} rows read, {} added, {} already stored, {} day partition(s)",

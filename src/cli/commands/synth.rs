@@ -31,7 +31,7 @@ pub fn run(args: &SynthArgs, out: &mut dyn Write) -> Result<u8> {
         for day in 0..spec.days {
             let mut rows = Vec::new();
             spec.generate_day(day, |s| rows.push(in_cluster(s)));
-            total += store.append(rows)?.written;
+            total += store.append(&mut crate::domain::SampleRows::from_samples(&rows))?.written;
         }
         writeln!(
             out,
@@ -88,7 +88,8 @@ pub fn run_trace(args: &crate::cli::args::TraceArgs, out: &mut dyn Write) -> Res
     traces::read_family(root, &args.family, &mut |s| rows.push(s))?;
     match (&args.store, &args.out) {
         (Some(dir), _) => {
-            let report = AnyStore::open_or_create(dir, &args.s3.options())?.append(rows)?;
+            let report = AnyStore::open_or_create(dir, &args.s3.options())?
+                .append(&mut crate::domain::SampleRows::from_samples(&rows))?;
             writeln!(out, "{}: {} samples added ({} duplicates)", dir.display(), report.written, report.duplicates)?;
         }
         (None, Some(path)) => {

@@ -12,7 +12,7 @@ use super::logs::{self, LogsError, SettingsFold};
 use super::metrics::{self, Metric, NodeCapacity, Points, Query, Route};
 use super::{ApiCalls, Clients, Resolution};
 use crate::domain::stable_hash;
-use crate::domain::{format_timestamp, Sample, DAY_MS};
+use crate::domain::{format_timestamp, Sample, SampleRows, DAY_MS};
 use crate::sources::aws::{check_credentials, sdk_config, AwsError};
 use crate::sources::prometheus::ContainerSettings;
 use crate::sources::sink::{Progress, SampleSink, SinkError};
@@ -362,7 +362,7 @@ impl Run<'_> {
             self.sink.open().map_err(CloudwatchError::Sink)?;
             self.opened = true;
         }
-        let appended = self.sink.append(samples).map_err(CloudwatchError::Sink)?;
+        let appended = self.sink.append(&mut SampleRows::from_samples(&samples)).map_err(CloudwatchError::Sink)?;
         self.totals.store_time += writing.elapsed();
         self.totals.added += appended.written;
         self.totals.duplicates += appended.duplicates;

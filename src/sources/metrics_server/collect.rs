@@ -9,7 +9,7 @@
 
 use super::client::{self, ConnectOptions, MetricsServerError, Scope};
 use super::{samples_from_metrics, CollectorState, Inventory, ObjectKey, Round};
-use crate::domain::{format_timestamp, human_bytes, Sample};
+use crate::domain::{format_timestamp, human_bytes, Sample, SampleRows};
 use crate::sources::retry::Backoff;
 use crate::sources::sink::{CollectorSink, SinkError};
 use std::collections::{HashMap, HashSet};
@@ -371,7 +371,10 @@ impl Collector<'_> {
         let buffer = std::mem::take(&mut self.buffer);
         if !buffer.samples.is_empty() {
             let samples = buffer.samples.len();
-            let report = self.sink.append(buffer.samples).map_err(|source| CollectError::Flush { samples, source })?;
+            let report = self
+                .sink
+                .append(&mut SampleRows::from_samples(&buffer.samples))
+                .map_err(|source| CollectError::Flush { samples, source })?;
             self.summary.written += report.written;
             self.summary.duplicates += report.duplicates;
             self.log.routine(&format!(

@@ -1,195 +1,270 @@
-//! Rows of one window held until they are stored (see `Buffer`).
+//! Rows of one window held until they are stored, and the thread that stores them while the
+//! next window is fetched (see `Writer`).
 
-use crate::domain::{Sample, DAY_MS};
-use crate::sources::sink::SinkError;
+use crate::domain::SampleRows;
+use crate::sources::sink::{Appended, SampleSink, SinkError};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
 
-/// Samples waiting to be stored. Batches arrive pod by pod, each covering the whole window,
-/// while the store de-duplicates an append against the day's parts whose time range meets
-/// it: appending each batch (or each million rows) as it came re-read the day's earlier parts
-/// again and again, and that was most of an import's time. So rows are held here, labels
-/// interned (about 32 bytes a row instead of a `Sample`'s ~250), and stored at the end of the
-/// window (or every FLUSH_ROWS rows) in time order, in slices of disjoint time ranges.
-#[derive(Default)]
-pub(super) struct Buffer {
-    /// The cluster of every row.
+/// Holds a window's rows and stores them on a thread of its own.
+///
+/// Batches arrive pod by pod, each covering the whole window, while the store de-duplicates an
+/// append against the day's parts whose time range meets it: appending each batch as it came
+/// re-read the day's earlier parts again and again. So a window's rows are held here (in
+/// columns, about 32 bytes a row) and stored as one append, on the writer thread, while the
+/// next window is fetched: writing Parquet then costs little wall time. At most one window is
+/// being stored while another fills. Jobs run in order, so a state saved after an append is
+/// on disk only once that append is.
+pub(super) struct Writer {
     cluster: String,
-    /// (namespace, workload kind, workload, pod, container) of each series seen.
-    labels: Vec<[String; 5]>,
-    rows: Vec<Row>,
+    filling: SampleRows,
+    pods: Vec<(String, String)>,
+    jobs: Option<mpsc::Sender<Job>>,
+    done: mpsc::Receiver<Result<Done, SinkError>>,
+    appends_in_flight: usize,
+    spare: Option<SampleRows>,
+    pub stored: Stored,
 }
 
-struct Row {
-    timestamp_ms: i64,
-    cpu_cores: f64,
-    memory_bytes: f64,
-    series: u32,
+/// What the writer thread did.
+#[derive(Debug, Default, Clone)]
+pub(super) struct Stored {
+    pub added: u64,
+    pub duplicates: u64,
+    /// Time spent writing (alongside fetching).
+    pub time: Duration,
 }
 
-impl Buffer {
-    /// An empty buffer whose rows all belong to `cluster`.
-    pub(super) fn new(cluster: String) -> Self {
-        Self { cluster, ..Self::default() }
-    }
+enum Job {
+    Append(SampleRows),
+    SaveState(String),
+}
 
-    pub(super) fn len(&self) -> usize {
-        self.rows.len()
-    }
+enum Done {
+    Appended { rows: SampleRows, appended: Appended, took: Duration },
+    Saved,
+}
 
-    pub(super) fn is_empty(&self) -> bool {
-        self.rows.is_empty()
-    }
-
-    /// Adds samples grouped by series (as `join_samples` returns them).
-    pub(super) fn extend(&mut self, samples: Vec<Sample>) {
-        self.rows.reserve(samples.len());
-        for s in samples {
-            let same = self.labels.last().is_some_and(|l| {
-                l[4] == s.container
-                    && l[3] == s.pod
-                    && l[0] == s.namespace
-                    && l[2] == s.workload
-                    && l[1] == s.workload_kind
-            });
-            if !same {
-                self.labels.push([s.namespace, s.workload_kind, s.workload, s.pod, s.container]);
-            }
-            self.rows.push(Row {
-                timestamp_ms: s.timestamp_ms,
-                cpu_cores: s.cpu_cores,
-                memory_bytes: s.memory_bytes,
-                series: (self.labels.len() - 1) as u32,
-            });
-        }
-    }
-
-    /// Hands every row to `store` and empties the buffer: time-ordered slices of about
-    /// `slice_rows` rows, cut where the time (and the day) changes.
-    pub(super) fn drain(
-        &mut self,
-        slice_rows: usize,
-        mut store: impl FnMut(Vec<Sample>) -> Result<(), SinkError>,
-    ) -> Result<(), SinkError> {
-        let mut rows = std::mem::take(&mut self.rows);
-        let labels = std::mem::take(&mut self.labels);
-        // Each series' place in the store's row order (`Sample::store_order`): slices handed
-        // over already in that order make the store's own sort a single pass, where sorting
-        // by five strings per comparison took longer than everything else in the append.
-        let mut order: Vec<u32> = (0..labels.len() as u32).collect();
-        let key = |i: u32| {
-            let [ns, kind, workload, pod, container] = &labels[i as usize];
-            (ns, kind, workload, container, pod)
-        };
-        order.sort_by(|a, b| key(*a).cmp(&key(*b)));
-        let mut rank = vec![0u32; labels.len()];
-        for (place, pair) in order.iter().enumerate() {
-            rank[*pair as usize] = place as u32;
-        }
-        rows.sort_unstable_by_key(|r| (r.timestamp_ms, rank[r.series as usize]));
-        let mut start = 0;
-        while start < rows.len() {
-            let day = rows[start].timestamp_ms.div_euclid(DAY_MS);
-            let mut end = (start + slice_rows.max(1)).min(rows.len());
-            // Back to where the time changes, so no two slices share an instant...
-            while end < rows.len() && end > start && rows[end].timestamp_ms == rows[end - 1].timestamp_ms {
-                end -= 1;
-            }
-            if end == start {
-                // ...unless one instant alone has more rows than a slice.
-                let t = rows[start].timestamp_ms;
-                end = start + rows[start..].partition_point(|r| r.timestamp_ms == t);
-            }
-            // ...and no slice spans two days.
-            end = start + rows[start..end].partition_point(|r| r.timestamp_ms.div_euclid(DAY_MS) == day);
-            rows[start..end].sort_unstable_by_key(|r| (rank[r.series as usize], r.timestamp_ms));
-            let samples: Vec<Sample> = rows[start..end]
-                .iter()
-                .map(|r| {
-                    let [namespace, workload_kind, workload, pod, container] = labels[r.series as usize].clone();
-                    Sample {
-                        timestamp_ms: r.timestamp_ms,
-                        cluster: self.cluster.clone(),
-                        namespace,
-                        workload_kind,
-                        workload,
-                        pod,
-                        container,
-                        cpu_cores: r.cpu_cores,
-                        memory_bytes: r.memory_bytes,
+impl Writer {
+    /// Starts the writer thread in `scope`; `state_name` names the import state it saves.
+    pub(super) fn start<'scope>(
+        scope: &'scope std::thread::Scope<'scope, '_>,
+        sink: &'scope mut (dyn SampleSink + Send),
+        state_name: String,
+        cluster: String,
+    ) -> Self {
+        let (jobs, queue) = mpsc::channel::<Job>();
+        let (report, done) = mpsc::channel();
+        scope.spawn(move || {
+            for job in queue {
+                let outcome = match job {
+                    Job::Append(mut rows) => {
+                        let started = Instant::now();
+                        sink.append(&mut rows).map(|appended| {
+                            rows.clear();
+                            Done::Appended { rows, appended, took: started.elapsed() }
+                        })
                     }
-                })
-                .collect();
-            store(samples)?;
-            start = end;
+                    Job::SaveState(text) => sink.save_state(&state_name, &text).map(|()| Done::Saved),
+                };
+                // Jobs queued before the caller gave up (an interrupted import) still run: the
+                // state saved after the last append is what a re-run resumes from.
+                let failed = outcome.is_err();
+                let _ = report.send(outcome);
+                if failed {
+                    break;
+                }
+            }
+        });
+        Self {
+            cluster,
+            filling: SampleRows::new(),
+            pods: Vec::new(),
+            jobs: Some(jobs),
+            done,
+            appends_in_flight: 0,
+            spare: None,
+            stored: Stored::default(),
         }
-        Ok(())
+    }
+
+    /// Rows held, not yet handed to the writer thread.
+    pub(super) fn len(&self) -> usize {
+        self.filling.len()
+    }
+
+    /// Adds a batch's rows (naming this import's cluster on its series) and its pods.
+    pub(super) fn extend(&mut self, mut batch: SampleRows, pods: Vec<(String, String)>) {
+        if !self.cluster.is_empty() {
+            batch.set_cluster(&self.cluster);
+        }
+        self.filling.extend(batch);
+        self.pods.extend(pods);
+    }
+
+    /// Hands the rows held to the writer thread (after the previous hand-over is stored) and
+    /// returns the pods they cover.
+    pub(super) fn flush(&mut self) -> Result<Vec<(String, String)>, SinkError> {
+        if self.filling.is_empty() && self.pods.is_empty() {
+            return Ok(Vec::new());
+        }
+        while self.appends_in_flight > 0 {
+            self.wait_one()?;
+        }
+        let next = self.spare.take().unwrap_or_default();
+        let rows = std::mem::replace(&mut self.filling, next);
+        self.send(Job::Append(rows))?;
+        self.appends_in_flight += 1;
+        Ok(std::mem::take(&mut self.pods))
+    }
+
+    /// Saves the import state once everything handed over before is stored.
+    pub(super) fn save_state(&mut self, text: String) -> Result<(), SinkError> {
+        self.send(Job::SaveState(text))
+    }
+
+    /// Waits for every job; the first failure, if any.
+    pub(super) fn finish(mut self) -> Result<Stored, SinkError> {
+        drop(self.jobs.take());
+        loop {
+            match self.wait_one() {
+                Ok(()) => {}
+                Err(e) if e.is::<Stopped>() => return Ok(self.stored),
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    fn send(&mut self, job: Job) -> Result<(), SinkError> {
+        let sent = self.jobs.as_ref().is_some_and(|jobs| jobs.send(job).is_ok());
+        if sent {
+            return Ok(());
+        }
+        // The thread stopped on a failure: that failure is what to report.
+        loop {
+            self.wait_one()?;
+        }
+    }
+
+    fn wait_one(&mut self) -> Result<(), SinkError> {
+        match self.done.recv() {
+            Ok(Ok(Done::Appended { rows, appended, took })) => {
+                self.appends_in_flight -= 1;
+                self.stored.added += appended.written;
+                self.stored.duplicates += appended.duplicates;
+                self.stored.time += took;
+                self.spare = Some(rows);
+                Ok(())
+            }
+            Ok(Ok(Done::Saved)) => Ok(()),
+            Ok(Err(e)) => Err(e),
+            Err(mpsc::RecvError) => Err(Box::new(Stopped)),
+        }
     }
 }
+
+/// The writer thread has ended (every job done, or it stopped on a failure reported before).
+#[derive(Debug, thiserror::Error)]
+#[error("the store writer stopped")]
+struct Stopped;
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::Sample;
+    use crate::sources::php_fpm_exporter::PodFigures;
+    use crate::sources::sink::WorkloadContainer;
 
-    fn sample(pod: &str, container: &str, t: i64) -> Sample {
-        Sample {
-            timestamp_ms: t,
-            namespace: "ns".into(),
-            workload_kind: "Deployment".into(),
-            workload: "api".into(),
-            pod: pod.into(),
-            container: container.into(),
-            cpu_cores: t as f64 / 1e9,
-            memory_bytes: 1.0 + t as f64,
-            ..Default::default()
+    /// A sink that records what it was asked, in order, and fails appends when told to.
+    #[derive(Default)]
+    struct Recorder {
+        log: Vec<String>,
+        fail_append: bool,
+    }
+
+    impl SampleSink for Recorder {
+        fn open(&mut self) -> Result<(), SinkError> {
+            Ok(())
+        }
+        fn exists(&self) -> bool {
+            true
+        }
+        fn append(&mut self, rows: &mut SampleRows) -> Result<Appended, SinkError> {
+            if self.fail_append {
+                return Err("disk full".into());
+            }
+            let pods: Vec<String> = rows.to_samples().iter().map(|s| format!("{}/{}", s.cluster, s.pod)).collect();
+            self.log.push(format!("append {}", pods.join(",")));
+            Ok(Appended { written: rows.len() as u64, duplicates: 0 })
+        }
+        fn load_state(&self, _: &str) -> Result<Option<String>, SinkError> {
+            Ok(None)
+        }
+        fn save_state(&mut self, name: &str, json: &str) -> Result<(), SinkError> {
+            self.log.push(format!("save {name} {json}"));
+            Ok(())
+        }
+        fn remove_state(&mut self, _: &str) {}
+        fn state_location(&self, name: &str) -> String {
+            name.into()
+        }
+        fn record_php_fpm(
+            &mut self,
+            _: &str,
+            _: &str,
+            _: usize,
+            _: Vec<(WorkloadContainer, PodFigures)>,
+        ) -> Result<usize, SinkError> {
+            Ok(0)
+        }
+        fn sync(&mut self) -> Result<(), SinkError> {
+            Ok(())
         }
     }
 
+    fn rows(pod: &str) -> SampleRows {
+        let s = Sample { pod: pod.into(), container: "nginx".into(), timestamp_ms: 60_000, ..Default::default() };
+        SampleRows::from_samples(&[s])
+    }
+
+    fn pods(pod: &str) -> Vec<(String, String)> {
+        vec![("ns".into(), pod.into())]
+    }
+
     #[test]
-    fn buffered_rows_drain_once_in_disjoint_time_slices() {
-        let start = 20 * DAY_MS - 3 * 60_000;
-        let mut want = Vec::new();
-        let mut buffer = Buffer::default();
-        // Two batches (pods), each over the same six minutes across a day boundary, grouped by series.
-        for pod in ["api-a", "api-b"] {
-            let mut batch = Vec::new();
-            for c in ["nginx", "envoy"] {
-                batch.extend((0..6).map(|i| sample(pod, c, start + i * 60_000)));
-            }
-            want.extend(batch.clone());
-            buffer.extend(batch);
-        }
-        assert_eq!(buffer.len(), 24);
-        let mut slices: Vec<Vec<Sample>> = Vec::new();
-        buffer
-            .drain(5, |slice| {
-                slices.push(slice);
-                Ok(())
-            })
-            .unwrap();
-        assert!(buffer.is_empty());
-        let mut got: Vec<Sample> = slices.iter().flatten().cloned().collect();
-        let order = |s: &Sample| (s.pod.clone(), s.container.clone(), s.timestamp_ms);
-        got.sort_by_key(order);
-        want.sort_by_key(order);
-        assert_eq!(got, want);
-        // Slices of 4 rows (one instant of 2 pods x 2 containers; 5 would split one): 6 slices, no two
-        // sharing an instant, none spanning two days, each in the store's row order.
-        let ranges: Vec<(i64, i64)> = slices
-            .iter()
-            .map(|s| {
-                let times = s.iter().map(|r| r.timestamp_ms);
-                (times.clone().min().unwrap(), times.max().unwrap())
-            })
-            .collect();
-        assert_eq!(ranges.len(), 6, "{ranges:?}");
-        for (a, b) in &ranges {
-            assert_eq!(a.div_euclid(DAY_MS), b.div_euclid(DAY_MS));
-        }
-        for pair in ranges.windows(2) {
-            assert!(pair[0].1 < pair[1].0, "{ranges:?}");
-        }
-        for slice in &slices {
-            let keys: Vec<_> = slice.iter().map(|s| (&s.container, &s.pod, s.timestamp_ms)).collect();
-            assert!(keys.windows(2).all(|w| w[0] <= w[1]), "{keys:?}");
-        }
+    fn appends_and_state_saves_are_done_in_order_with_the_cluster_named() {
+        let mut sink = Recorder::default();
+        let stored = std::thread::scope(|scope| {
+            let mut w = Writer::start(scope, &mut sink, "s".into(), "eu".into());
+            w.extend(rows("a"), pods("a"));
+            w.extend(rows("b"), pods("b"));
+            assert_eq!(w.len(), 2);
+            assert_eq!(w.flush().unwrap(), [pods("a"), pods("b")].concat());
+            w.save_state("1".into()).unwrap();
+            w.extend(rows("c"), pods("c"));
+            assert_eq!(w.flush().unwrap(), pods("c"));
+            w.save_state("2".into()).unwrap();
+            assert!(w.flush().unwrap().is_empty(), "nothing held: nothing to hand over");
+            w.finish().unwrap()
+        });
+        assert_eq!(sink.log, ["append eu/a,eu/b", "save s 1", "append eu/c", "save s 2"]);
+        assert_eq!(stored.added, 3);
+    }
+
+    #[test]
+    fn a_failed_append_is_reported_and_no_state_after_it_is_saved() {
+        let mut sink = Recorder { fail_append: true, ..Recorder::default() };
+        let outcome = std::thread::scope(|scope| {
+            let mut w = Writer::start(scope, &mut sink, "s".into(), String::new());
+            w.extend(rows("a"), pods("a"));
+            w.flush().unwrap();
+            // Queued behind the failing append: never run.
+            let _ = w.save_state("after".into());
+            w.extend(rows("b"), pods("b"));
+            let second = w.flush().map(drop);
+            second.and_then(|()| w.finish().map(drop))
+        });
+        assert_eq!(outcome.unwrap_err().to_string(), "disk full");
+        assert!(sink.log.is_empty(), "{:?}", sink.log);
     }
 }

@@ -8,7 +8,7 @@ use super::payload::Series;
 use super::plan::Window;
 use super::query::{usage_queries, Scope};
 use super::{rate, remote_read, PrometheusError, CPU_METRIC, MEMORY_METRIC, SETTINGS_LOOKBACK};
-use crate::domain::Sample;
+use crate::domain::SampleRows;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -101,7 +101,7 @@ pub fn discover_pods(client: &Client, scope: &Scope, window: Window) -> Result<(
 pub struct BatchResult {
     pub index: usize,
     pub pods: Vec<(String, String)>,
-    pub samples: Vec<Sample>,
+    pub samples: SampleRows,
     pub stats: JoinStats,
 }
 
@@ -167,7 +167,7 @@ fn fetch_batch(
     owners: &Owners,
     window: Window,
     pods: &[(String, String)],
-) -> Result<(Vec<Sample>, JoinStats), PrometheusError> {
+) -> Result<(SampleRows, JoinStats), PrometheusError> {
     let (cpu, memory) = match options.read_path {
         ReadPath::QueryRange => {
             let (cpu_q, mem_q) = usage_queries(&options.scope, pods, options.rate_window_ms);

@@ -6,21 +6,21 @@
 //! the last instant imported; an interrupted run resumes the window it was in, skipping pods
 //! already stored (rows stored twice would be dropped by the store anyway).
 
-use super::buffer::Buffer;
+use super::buffer::Writer;
 use super::client::{Client, ClientConfig};
 use super::fetch::{discover_pods, fetch_kube_state, fetch_window, FetchOptions, ReadPath};
 use super::join::{ContainerSettings, JoinStats};
 use super::owners::Resolution;
-use super::plan::{align_up, day_windows, pod_batches, time_windows, Window, REMOTE_READ_POINTS};
+use super::plan::{align_up, day_windows, pod_batches, storage_windows, time_windows, Window, REMOTE_READ_POINTS};
 use super::query::Scope;
 use super::{remote_read, PrometheusError, MAX_POINTS_PER_SERIES, MEMORY_METRIC};
 use crate::domain::stable_hash;
-use crate::domain::{format_timestamp, Sample, DAY_MS};
+use crate::domain::{format_timestamp, SampleRows, DAY_MS};
 use crate::sources::php_fpm_exporter::{self, php_container};
 use crate::sources::sink::{Progress, SampleSink, SinkError};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::Ordering;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Which API reads the usage series.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -256,11 +256,8 @@ impl ImportSummary {
     }
 }
 
-/// Rows held (compactly, see `Buffer`) before they are stored: about 32 bytes each.
+/// Rows held (in columns, see `Buffer`) before they are stored: about 32 bytes each.
 const FLUSH_ROWS: usize = 16_000_000;
-/// Rows per store append; each append is one time slice that no other append of the same
-/// flush overlaps, so the store never re-reads what this flush wrote.
-const APPEND_ROWS: usize = 100_000;
 
 /// Remote read unless told otherwise; with `auto`, query_range where the server refuses it
 /// (one probe request), saying so.
@@ -302,22 +299,24 @@ struct Totals {
 }
 
 impl Totals {
-    fn note_batch(&mut self, samples: &[Sample], stats: &JoinStats) {
-        self.fetched += samples.len() as u64;
-        let mut last: Option<&Sample> = None;
-        for s in samples {
-            self.days.insert(s.timestamp_ms.div_euclid(DAY_MS));
-            // Samples come grouped by series: look at each series once.
-            if last.is_none_or(|l| (&l.namespace, &l.pod, &l.container) != (&s.namespace, &s.pod, &s.container)) {
-                self.series.insert((s.namespace.clone(), s.pod.clone(), s.container.clone()));
-                self.workload_containers.insert((
-                    s.namespace.clone(),
-                    s.workload_kind.clone(),
-                    s.workload.clone(),
-                    s.container.clone(),
-                ));
+    fn note_batch(&mut self, rows: &SampleRows, stats: &JoinStats) {
+        self.fetched += rows.len() as u64;
+        let mut last_day = None;
+        for day in rows.rows.iter().map(|r| r.timestamp_ms.div_euclid(DAY_MS)) {
+            if last_day != Some(day) {
+                self.days.insert(day);
+                last_day = Some(day);
             }
-            last = Some(s);
+        }
+        // A batch names only series with rows.
+        for s in rows.series() {
+            self.series.insert((s.namespace.clone(), s.pod.clone(), s.container.clone()));
+            self.workload_containers.insert((
+                s.namespace.clone(),
+                s.workload_kind.clone(),
+                s.workload.clone(),
+                s.container.clone(),
+            ));
         }
         self.join.unpaired += stats.unpaired;
         self.join.non_finite += stats.non_finite;
@@ -326,10 +325,75 @@ impl Totals {
     }
 }
 
+fn state_json(state: &State) -> String {
+    serde_json::to_string_pretty(state).expect("state serialises")
+}
+
+/// What every window of one import reads with.
+struct Run<'a> {
+    client: &'a Client,
+    options: &'a FetchOptions,
+    owners: &'a super::owners::Owners,
+    progress: &'a dyn Progress,
+}
+
+impl Run<'_> {
+    /// Fetches one window's batches of `pods` (those of a resumed window that are `done`
+    /// already left out by the caller) and hands its rows to the writer; the state records the window as pending until the writer has stored it.
+    #[allow(clippy::too_many_arguments)]
+    fn piece(
+        &self,
+        writer: &mut Writer,
+        state: &mut State,
+        totals: &mut Totals,
+        window: Window,
+        pods: &super::join::PodContainers,
+        done: BTreeSet<(String, String)>,
+        label: &str,
+    ) -> Result<(), ImportError> {
+        let step = self.options.step_ms;
+        let batches = pod_batches(pods, window.points(step), self.options.max_points_per_request);
+        self.progress.begin(
+            batches.len() as u64,
+            &format!("{label} ({} .. {})", format_timestamp(window.start_ms), format_timestamp(window.end_ms)),
+        );
+        state.pending = Some(Pending { window, done });
+        writer.save_state(state_json(state)).map_err(ImportError::Sink)?;
+        let commit = |writer: &mut Writer, state: &mut State| -> Result<(), ImportError> {
+            let pods = writer.flush().map_err(ImportError::Sink)?;
+            state.pending.as_mut().expect("set above").done.extend(pods);
+            writer.save_state(state_json(state)).map_err(ImportError::Sink)
+        };
+        let fetched = fetch_window(self.client, self.options, self.owners, window, batches, |batch| {
+            totals.note_batch(&batch.samples, &batch.stats);
+            writer.extend(batch.samples, batch.pods);
+            if writer.len() >= FLUSH_ROWS {
+                commit(writer, state)?;
+            }
+            self.progress.step(&format!(
+                "batches, {} samples, {} requests",
+                totals.fetched,
+                self.client.stats.requests.load(Ordering::Relaxed)
+            ));
+            Ok::<(), ImportError>(())
+        });
+        self.progress.end();
+        // Whatever arrived before a failure is kept, so a re-run resumes after it.
+        commit(writer, state)?;
+        if let Err(e) = fetched {
+            let url = self.client.url().to_string();
+            return Err(ImportError::Interrupted { url, window, source: Box::new(e) });
+        }
+        state.through_ms = Some(window.end_ms);
+        state.pending = None;
+        writer.save_state(state_json(state)).map_err(ImportError::Sink)
+    }
+}
+
 /// Imports `settings.from_ms ..= settings.to_ms` (what is not stored yet) into `sink`.
 pub fn import(
     settings: &ImportSettings,
-    sink: &mut dyn SampleSink,
+    sink: &mut (dyn SampleSink + Send),
     progress: &dyn Progress,
 ) -> Result<ImportOutcome, ImportError> {
     let step = settings.step_ms;
@@ -383,8 +447,9 @@ pub fn import(
         .map_err(|source| ImportError::KubeState { source })?;
     options.read_path = choose_read_path(&client, scope, settings.read_api, range.end_ms, progress)?;
     if options.read_path == ReadPath::RemoteRead {
-        // Raw samples become rows here: one UTC day per window (stored before the next is read)
-        // and smaller batches keep memory flat however many days or containers there are.
+        // Raw samples become rows here: one UTC day per window (split further by
+        // `storage_windows` once its series are known) and small batches keep memory flat
+        // however many days or containers there are.
         windows = windows
             .into_iter()
             .enumerate()
@@ -393,93 +458,37 @@ pub fn import(
         options.max_points_per_request = options.max_points_per_request.min(REMOTE_READ_POINTS);
     }
     sink.open().map_err(ImportError::Sink)?;
-    let save = |sink: &mut dyn SampleSink, state: &State| {
-        let text = serde_json::to_string_pretty(state).expect("state serialises");
-        sink.save_state(&name, &text).map_err(ImportError::Sink)
-    };
     let mut totals = Totals::default();
     let mut resolutions: BTreeMap<Resolution, BTreeSet<(String, String)>> = BTreeMap::new();
     let mut unlabelled = 0;
-
-    for (wi, window) in windows.iter().enumerate() {
-        let (mut pods, skipped) =
-            discover_pods(&client, scope, *window).map_err(|source| ImportError::Discover { source })?;
-        unlabelled += skipped;
-        for pod in pods.keys() {
-            resolutions.entry(ksm.owners.resolve(&pod.0, &pod.1).2).or_default().insert(pod.clone());
+    let run = Run { client: &client, options: &options, owners: &ksm.owners, progress };
+    std::thread::scope(|threads| -> Result<(), ImportError> {
+        let mut writer = Writer::start(threads, &mut *sink, name.clone(), state.identity_cluster.clone());
+        for (wi, window) in windows.iter().enumerate() {
+            let (mut pods, skipped) =
+                discover_pods(&client, scope, *window).map_err(|source| ImportError::Discover { source })?;
+            unlabelled += skipped;
+            for pod in pods.keys() {
+                resolutions.entry(ksm.owners.resolve(&pod.0, &pod.1).2).or_default().insert(pod.clone());
+            }
+            let mut done = match resume.take() {
+                Some(p) if p.window == *window => p.done,
+                _ => BTreeSet::new(),
+            };
+            pods.retain(|p, _| !done.contains(p));
+            let pieces = match options.read_path {
+                ReadPath::RemoteRead => storage_windows(*window, step, pods.values().sum()),
+                ReadPath::QueryRange => vec![*window],
+            };
+            let label = format!("window {}/{}", wi + 1, windows.len());
+            for piece in pieces {
+                run.piece(&mut writer, &mut state, &mut totals, piece, &pods, std::mem::take(&mut done), &label)?;
+            }
         }
-        let done = match resume.take() {
-            Some(p) if p.window == *window => p.done,
-            _ => BTreeSet::new(),
-        };
-        pods.retain(|p, _| !done.contains(p));
-        let batches = pod_batches(&pods, window.points(step), options.max_points_per_request);
-        progress.begin(
-            batches.len() as u64,
-            &format!(
-                "window {}/{} ({} .. {})",
-                wi + 1,
-                windows.len(),
-                format_timestamp(window.start_ms),
-                format_timestamp(window.end_ms)
-            ),
-        );
-        state.pending = Some(Pending { window: *window, done });
-        save(sink, &state)?;
-        // Batches are stored once per window (or every FLUSH_ROWS rows): see `Buffer`.
-        let mut buffer = Buffer::new(state.identity_cluster.clone());
-        let mut buffered_pods: Vec<(String, String)> = Vec::new();
-        let flush = |sink: &mut dyn SampleSink,
-                     buffer: &mut Buffer,
-                     pods: &mut Vec<(String, String)>,
-                     state: &mut State,
-                     totals: &mut Totals|
-         -> Result<(), ImportError> {
-            if buffer.is_empty() && pods.is_empty() {
-                return Ok(());
-            }
-            let writing = Instant::now();
-            let mut appended = crate::sources::sink::Appended::default();
-            buffer
-                .drain(APPEND_ROWS, |slice| {
-                    let a = sink.append(slice)?;
-                    appended.written += a.written;
-                    appended.duplicates += a.duplicates;
-                    Ok(())
-                })
-                .map_err(ImportError::Sink)?;
-            totals.store_time += writing.elapsed();
-            totals.added += appended.written;
-            totals.duplicates += appended.duplicates;
-            state.pending.as_mut().expect("set above").done.extend(pods.drain(..));
-            save(sink, state)
-        };
-        let fetched = fetch_window(&client, &options, &ksm.owners, *window, batches, |batch| {
-            totals.note_batch(&batch.samples, &batch.stats);
-            buffer.extend(batch.samples);
-            buffered_pods.extend(batch.pods);
-            if buffer.len() >= FLUSH_ROWS {
-                flush(sink, &mut buffer, &mut buffered_pods, &mut state, &mut totals)?;
-            }
-            progress.step(&format!(
-                "batches, {} samples, {} requests",
-                totals.fetched,
-                client.stats.requests.load(Ordering::Relaxed)
-            ));
-            Ok::<(), ImportError>(())
-        });
-        progress.end();
-        // Whatever arrived before a failure is kept, so a re-run resumes after it.
-        flush(sink, &mut buffer, &mut buffered_pods, &mut state, &mut totals)?;
-        fetched.map_err(|e| ImportError::Interrupted {
-            url: client.url().to_string(),
-            window: *window,
-            source: Box::new(e),
-        })?;
-        state.through_ms = Some(window.end_ms);
-        state.pending = None;
-        save(sink, &state)?;
-    }
+        let stored = writer.finish().map_err(ImportError::Sink)?;
+        (totals.added, totals.duplicates, totals.store_time) = (stored.added, stored.duplicates, stored.time);
+        Ok(())
+    })?;
     let all_pods: BTreeSet<&(String, String)> = resolutions.values().flatten().collect();
     if all_pods.is_empty() && first_run {
         sink.remove_state(&name);
@@ -506,7 +515,7 @@ pub fn import(
     let php_fpm =
         sink.record_php_fpm(&name, &state.identity_cluster, fetched_pods, per_container).map_err(ImportError::Sink)?;
     state.finished_at = Some(format_timestamp(settings.now_ms));
-    save(sink, &state)?;
+    sink.save_state(&name, &state_json(&state)).map_err(ImportError::Sink)?;
     sink.sync().map_err(|source| ImportError::Sync { source })?;
 
     let stats = &client.stats;

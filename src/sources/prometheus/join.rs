@@ -4,7 +4,7 @@
 use super::owners::{label, Owners};
 use super::payload::Series;
 use super::Labels;
-use crate::domain::{Resources, Sample};
+use crate::domain::{Resources, SampleRows, SeriesNames};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 /// What a batch's two series sets turned into.
@@ -21,8 +21,10 @@ pub struct JoinStats {
 }
 
 type SeriesKey = (String, String, String);
-/// Per instant: (CPU, memory), each when present.
-type Paired = BTreeMap<i64, (Option<f64>, Option<f64>)>;
+/// Points of one metric, sorted by time.
+type Points<'a> = std::borrow::Cow<'a, [(i64, f64)]>;
+/// Per container: the CPU series' points and the memory series' points.
+type Grouped<'a> = BTreeMap<SeriesKey, [Vec<&'a [(i64, f64)]>; 2]>;
 /// Containers with usage series, per (namespace, pod).
 pub type PodContainers = BTreeMap<(String, String), usize>;
 
@@ -30,16 +32,18 @@ pub(super) fn key_of(l: &Labels) -> Option<SeriesKey> {
     Some((label(l, "namespace")?.to_string(), label(l, "pod")?.to_string(), label(l, "container")?.to_string()))
 }
 
-/// Pairs CPU and memory points of the same container and instant into samples.
+/// Pairs CPU and memory points of the same container and instant into rows (no cluster
+/// named: the importer adds its own).
 pub fn join_samples(
     cpu: &[Series],
     memory: &[Series],
     batch: Option<&BTreeSet<(String, String)>>,
     owners: &Owners,
     stats: &mut JoinStats,
-) -> Vec<Sample> {
-    let mut points: BTreeMap<SeriesKey, Paired> = BTreeMap::new();
-    for (series, is_cpu) in [(cpu, true), (memory, false)] {
+) -> SampleRows {
+    // Several series of one container and metric (two scrape jobs, say) are folded by `max`.
+    let mut groups: Grouped = BTreeMap::new();
+    for (series, metric) in [(cpu, 0), (memory, 1)] {
         for s in series {
             let Some(key) = key_of(&s.labels) else {
                 stats.unlabelled += 1;
@@ -49,50 +53,81 @@ pub fn join_samples(
                 stats.outside += 1;
                 continue;
             }
-            let slot = points.entry(key).or_default();
-            for &(t, v) in &s.points {
-                if !v.is_finite() || v < 0.0 {
-                    stats.non_finite += 1;
-                    continue;
-                }
-                let e = slot.entry(t).or_default();
-                if is_cpu {
-                    e.0 = Some(e.0.map_or(v, |o: f64| o.max(v)));
-                } else {
-                    e.1 = Some(e.1.map_or(v, |o: f64| o.max(v)));
-                }
-            }
+            groups.entry(key).or_default()[metric].push(&s.points);
         }
     }
-    let mut out = Vec::new();
+    let mut out = SampleRows::new();
+    out.rows
+        .reserve(cpu.iter().map(|s| s.points.len()).sum::<usize>().min(memory.iter().map(|s| s.points.len()).sum()));
     let mut resolved: HashMap<(String, String), (String, String)> = HashMap::new();
-    for ((ns, pod, container), series) in points {
-        let (kind, workload) = resolved
-            .entry((ns.clone(), pod.clone()))
+    for ((namespace, pod, container), [c, m]) in groups {
+        let (cpu, memory) = (merged(&c, stats), merged(&m, stats));
+        let (workload_kind, workload) = resolved
+            .entry((namespace.clone(), pod.clone()))
             .or_insert_with(|| {
-                let (k, w, _) = owners.resolve(&ns, &pod);
+                let (k, w, _) = owners.resolve(&namespace, &pod);
                 (k, w)
             })
             .clone();
-        for (t, (c, m)) in series {
-            let (Some(cpu), Some(mem)) = (c, m) else {
-                stats.unpaired += 1;
-                continue;
-            };
-            out.push(Sample {
-                timestamp_ms: t,
-                namespace: ns.clone(),
-                workload_kind: kind.clone(),
-                workload: workload.clone(),
-                pod: pod.clone(),
-                container: container.clone(),
-                cpu_cores: cpu,
-                memory_bytes: mem,
-                ..Default::default()
-            });
-        }
+        let names = SeriesNames { namespace, workload_kind, workload, pod, container, ..SeriesNames::default() };
+        pair_points(&cpu, &memory, names, &mut out, stats);
     }
     out
+}
+
+/// Rows where both metrics have a point; the rest count as unpaired. The series is named in
+/// `out` only when it gets a row.
+fn pair_points(
+    cpu: &[(i64, f64)],
+    memory: &[(i64, f64)],
+    names: SeriesNames,
+    out: &mut SampleRows,
+    stats: &mut JoinStats,
+) {
+    let mut names = Some(names);
+    let mut id = None;
+    let (mut i, mut j, mut paired) = (0, 0, 0);
+    while i < cpu.len() && j < memory.len() {
+        let (t, c) = cpu[i];
+        match t.cmp(&memory[j].0) {
+            std::cmp::Ordering::Less => i += 1,
+            std::cmp::Ordering::Greater => j += 1,
+            std::cmp::Ordering::Equal => {
+                let series = *id.get_or_insert_with(|| out.series_id(names.take().expect("named once")));
+                out.push(series, t, c, memory[j].1);
+                (i, j, paired) = (i + 1, j + 1, paired + 1);
+            }
+        }
+    }
+    stats.unpaired += (cpu.len() + memory.len() - 2 * paired) as u64;
+}
+
+/// One metric's points of one container, valid ones only, sorted by time, one per instant
+/// (the highest): borrowed when the single series already is.
+fn merged<'a>(parts: &[&'a [(i64, f64)]], stats: &mut JoinStats) -> Points<'a> {
+    let valid = |v: f64| v.is_finite() && v >= 0.0;
+    if let [only] = parts {
+        if only.iter().all(|p| valid(p.1)) && only.windows(2).all(|w| w[0].0 < w[1].0) {
+            return Points::Borrowed(only);
+        }
+    }
+    let mut points: Vec<(i64, f64)> = Vec::new();
+    for p in parts.iter().flat_map(|p| p.iter()) {
+        if valid(p.1) {
+            points.push(*p);
+        } else {
+            stats.non_finite += 1;
+        }
+    }
+    points.sort_by_key(|p| p.0);
+    points.dedup_by(|later, kept| {
+        let same = later.0 == kept.0;
+        if same {
+            kept.1 = kept.1.max(later.1);
+        }
+        same
+    });
+    Points::Owned(points)
 }
 
 /// What kube-state-metrics says about one workload container.
@@ -178,7 +213,7 @@ mod tests {
             vec![Series { labels: l, points: vec![(0, 1.0), (60_000, 100.0), (120_000, 200.0), (180_000, 300.0)] }];
         let members: BTreeSet<(String, String)> = [("ns".to_string(), "p-0".to_string())].into();
         let mut stats = JoinStats::default();
-        let samples = join_samples(&cpu, &mem, Some(&members), &Owners::default(), &mut stats);
+        let samples = join_samples(&cpu, &mem, Some(&members), &Owners::default(), &mut stats).to_samples();
         assert_eq!(samples.len(), 2);
         assert_eq!((samples[0].timestamp_ms, samples[0].cpu_cores, samples[0].memory_bytes), (60_000, 0.5, 100.0));
         assert_eq!(samples[1].memory_bytes, 300.0);

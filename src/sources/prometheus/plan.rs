@@ -33,11 +33,29 @@ pub fn time_windows(from_ms: i64, to_ms: i64, step_ms: i64, max_points: i64) -> 
 
 /// Splits a window at UTC midnights, so each piece lies in one day of the store.
 pub fn day_windows(window: Window, step_ms: i64) -> Vec<Window> {
+    pieces(window, step_ms, crate::domain::DAY_MS)
+}
+
+/// Rows an import holds for one window before storing it (about 32 bytes each; one window is
+/// stored while the next is fetched).
+pub const WINDOW_ROWS: u64 = 1_000_000;
+
+/// Splits a window (within one UTC day) into pieces of whole hours that divide the day, as
+/// long as `series` series keep each piece within `WINDOW_ROWS` rows: the import's memory
+/// then stays flat however many containers there are.
+pub fn storage_windows(window: Window, step_ms: i64, series: usize) -> Vec<Window> {
+    let span_ms = (WINDOW_ROWS / series.max(1) as u64).max(1) as i64 * step_ms;
+    let hours = [24, 12, 8, 6, 4, 3, 2, 1].into_iter().find(|h| h * crate::domain::HOUR_MS <= span_ms).unwrap_or(1);
+    pieces(window, step_ms, hours * crate::domain::HOUR_MS)
+}
+
+/// Splits a window at multiples of `piece_ms` since the epoch (UTC midnights included).
+fn pieces(window: Window, step_ms: i64, piece_ms: i64) -> Vec<Window> {
     let mut out = Vec::new();
     let mut start = window.start_ms;
     while start <= window.end_ms {
-        let midnight = (start.div_euclid(crate::domain::DAY_MS) + 1) * crate::domain::DAY_MS;
-        let end = align_down(midnight - 1, step_ms).max(start).min(window.end_ms);
+        let boundary = (start.div_euclid(piece_ms) + 1) * piece_ms;
+        let end = align_down(boundary - 1, step_ms).max(start).min(window.end_ms);
         out.push(Window { start_ms: start, end_ms: end });
         start = end + step_ms;
     }
@@ -98,8 +116,17 @@ pub fn planned_requests(
             (1, 1, max_points_per_request.min(REMOTE_READ_POINTS))
         }
     };
-    let per_window: u64 =
-        windows.iter().map(|w| 1 + per_batch * pod_batches(&pods, w.points(step_ms), budget).len() as u64).sum();
+    let pieces = |w: Window| match path {
+        ReadPath::QueryRange => vec![w],
+        ReadPath::RemoteRead => storage_windows(w, step_ms, containers),
+    };
+    let per_window: u64 = windows
+        .iter()
+        .map(|w| {
+            let batches: usize = pieces(*w).iter().map(|p| pod_batches(&pods, p.points(step_ms), budget).len()).sum();
+            1 + per_batch * batches as u64
+        })
+        .sum();
     KSM_REQUESTS + crate::sources::php_fpm_exporter::REQUESTS + probe + per_window
 }
 
