@@ -49,7 +49,8 @@ pub enum Input {
         samples: Vec<Sample>,
     },
     /// A sample file that is a run's only input: read again on each pass, a row group at a time
-    /// (there is nothing to de-duplicate it against), so memory stays flat whatever its size.
+    /// (there is nothing to de-duplicate it against), so memory stays flat whatever its size;
+    /// its usage is usually built by the first pass (see `open_lone_file`).
     File {
         path: PathBuf,
         skip_bad_rows: bool,
