@@ -176,8 +176,10 @@ pub fn select(settings: SelectionSettings) -> Result<Selection> {
     } = settings;
     let mut notes = Vec::new();
     let rule = WindowRule { since, until, window_ms };
-    // With traffic shares, usage goes through raw series: nothing to build in advance.
-    let plan = traffic.is_empty().then_some(UsagePlan {
+    // With traffic shares, usage goes through raw series: nothing to build in advance. Without a
+    // window (a back-test's whole history) nobody sizes from usage: building it would only hold
+    // memory beside the series.
+    let plan = (traffic.is_empty() && window_ms.is_some()).then_some(UsagePlan {
         rule,
         cluster: &cluster,
         namespaces: &namespaces,
