@@ -49,12 +49,77 @@ pub enum Input {
         samples: Vec<Sample>,
     },
     /// A sample file that is a run's only input: read again on each pass, a row group at a time
-    /// (there is nothing to de-duplicate it against), so memory stays flat whatever its size.
+    /// (there is nothing to de-duplicate it against), so memory stays flat whatever its size;
+    /// its usage is usually built by the first pass (see `open_lone_file`).
     File {
         path: PathBuf,
         skip_bad_rows: bool,
         newest: Option<i64>,
+        /// Usage built during the check, when its window could be known in advance.
+        usage: Option<FileUsage>,
     },
+}
+
+/// Usage of a lone sample file built during the read that checks it, so `Selection::usage`
+/// need not read the file again: valid for the window and cluster it was built for.
+pub struct FileUsage {
+    since: Option<i64>,
+    until: Option<i64>,
+    cluster: Option<String>,
+    builder: UsageBuilder,
+    rows: u64,
+}
+
+/// How `[since, until)` follows from the settings and, for an open window, the newest sample.
+#[derive(Clone, Copy)]
+struct WindowRule {
+    since: Option<i64>,
+    until: Option<i64>,
+    window_ms: Option<i64>,
+}
+
+impl WindowRule {
+    fn needs_newest(self) -> bool {
+        self.since.is_none() && self.until.is_none() && self.window_ms.is_some()
+    }
+
+    /// Explicit bounds win; otherwise `window_ms` ending at `until` or just after `newest`.
+    fn resolve(self, newest: Option<i64>) -> (Option<i64>, Option<i64>) {
+        let (mut since, mut end) = (self.since, self.until);
+        if let (None, Some(window)) = (since, self.window_ms) {
+            if end.is_none() {
+                end = newest.map(|t| t + 1);
+            }
+            since = end.map(|e| e - window);
+        }
+        (since, end)
+    }
+}
+
+/// Which rows a selection keeps: the window and the name filters.
+struct RowFilter<'a> {
+    since: Option<i64>,
+    until: Option<i64>,
+    cluster: &'a Option<String>,
+    namespaces: &'a [String],
+    workloads: &'a [String],
+}
+
+impl RowFilter<'_> {
+    fn keep(&self, row: &SampleRef<'_>) -> bool {
+        self.since.is_none_or(|s| row.timestamp_ms >= s)
+            && self.until.is_none_or(|u| row.timestamp_ms < u)
+            && keep_cluster(self.cluster, row.cluster)
+            && keep_workload(self.namespaces, self.workloads, row.namespace, row.workload)
+    }
+}
+
+/// What building a lone file's usage during its check needs besides the window.
+struct UsagePlan<'a> {
+    rule: WindowRule,
+    cluster: &'a Option<String>,
+    namespaces: &'a [String],
+    workloads: &'a [String],
 }
 
 /// Streams a sample file's valid rows to `visit`, each run of rows with the same names as one
@@ -110,14 +175,19 @@ pub fn select(settings: SelectionSettings) -> Result<Selection> {
         rescan,
     } = settings;
     let mut notes = Vec::new();
-    let inputs = open_inputs(inputs, skip_bad_rows, &mut notes)?;
-    let (mut since, mut end) = (since, until);
-    if let (None, Some(window)) = (since, window_ms) {
-        if end.is_none() {
-            end = latest(&inputs)?.map(|t| t + 1);
-        }
-        since = end.map(|e| e - window);
-    }
+    let rule = WindowRule { since, until, window_ms };
+    // With traffic shares, usage goes through raw series: nothing to build in advance. Without a
+    // window (a back-test's whole history) nobody sizes from usage: building it would only hold
+    // memory beside the series.
+    let plan = (traffic.is_empty() && window_ms.is_some()).then_some(UsagePlan {
+        rule,
+        cluster: &cluster,
+        namespaces: &namespaces,
+        workloads: &workloads,
+    });
+    let inputs = open_inputs(inputs, skip_bad_rows, plan.as_ref(), &mut notes)?;
+    let newest = if rule.needs_newest() { latest(&inputs)? } else { None };
+    let (since, end) = rule.resolve(newest);
     if let (Some(s), Some(u)) = (since, until) {
         if s >= u {
             return Err(EngineError::EmptyWindow);
@@ -138,7 +208,12 @@ pub fn select(settings: SelectionSettings) -> Result<Selection> {
     })
 }
 
-fn open_inputs(specs: Vec<InputSpec>, skip_bad_rows: bool, notes: &mut Vec<Note>) -> Result<Vec<Input>> {
+fn open_inputs(
+    specs: Vec<InputSpec>,
+    skip_bad_rows: bool,
+    plan: Option<&UsagePlan<'_>>,
+    notes: &mut Vec<Note>,
+) -> Result<Vec<Input>> {
     let mut inputs = Vec::new();
     let mut seen = std::collections::HashSet::new();
     let alone = specs.len() == 1;
@@ -158,11 +233,7 @@ fn open_inputs(specs: Vec<InputSpec>, skip_bad_rows: bool, notes: &mut Vec<Note>
         if path.is_dir() {
             inputs.push(Input::Store(Store::open(&path)?));
         } else if path.exists() && alone {
-            // Read once here, fully validated (a bad file fails before any work, its warning
-            // comes first) and for its newest sample; the passes that follow stream it again.
-            let mut newest = None;
-            notes.extend(stream_file(&path, skip_bad_rows, &mut |r| newest = newest.max(Some(r.timestamp_ms)))?);
-            inputs.push(Input::File { path, skip_bad_rows, newest });
+            inputs.push(open_lone_file(path, skip_bad_rows, plan, notes)?);
         } else if path.exists() {
             let outcome = read_sample_file(&path, skip_bad_rows)?;
             if let Some(first) = outcome.skipped.first() {
@@ -178,6 +249,49 @@ fn open_inputs(specs: Vec<InputSpec>, skip_bad_rows: bool, notes: &mut Vec<Note>
     }
     drop_repeated_rows(&mut inputs, notes)?;
     Ok(inputs)
+}
+
+/// Reads a run's only input file once here, fully validated (a bad file fails before any work,
+/// its warning comes first) and for its newest sample. The usage is built in the same read when
+/// its window is known beforehand: from the settings, or from the newest time in the timestamp
+/// column alone (cheap). That guess can miss (with `--skip-bad-rows`, the newest row may be bad
+/// for another field): the built usage is then dropped and `Selection::usage` reads the file
+/// again, as it does for other uses of the rows.
+fn open_lone_file(
+    path: PathBuf,
+    skip_bad_rows: bool,
+    plan: Option<&UsagePlan<'_>>,
+    notes: &mut Vec<Note>,
+) -> Result<Input> {
+    let window = plan.and_then(|p| {
+        if p.rule.needs_newest() {
+            crate::sources::files::newest_time_guess(&path).map(|t| p.rule.resolve(Some(t)))
+        } else {
+            Some(p.rule.resolve(None))
+        }
+    });
+    let filter = plan.zip(window).map(|(p, (since, until))| RowFilter {
+        since,
+        until,
+        cluster: p.cluster,
+        namespaces: p.namespaces,
+        workloads: p.workloads,
+    });
+    let (mut newest, mut builder, mut rows) = (None, UsageBuilder::new(), 0);
+    notes.extend(stream_file(&path, skip_bad_rows, &mut |r| {
+        newest = newest.max(Some(r.timestamp_ms));
+        if filter.as_ref().is_some_and(|f| f.keep(r)) {
+            builder.observe(r);
+            rows += 1;
+        }
+    })?);
+    let usage = match (plan, window) {
+        (Some(p), Some((since, until))) if p.rule.resolve(newest) == (since, until) => {
+            Some(FileUsage { since, until, cluster: p.cluster.clone(), builder, rows })
+        }
+        _ => None,
+    };
+    Ok(Input::File { path, skip_bad_rows, newest, usage })
 }
 
 /// A sample file's rows that another input already holds are dropped, so a store plus an
@@ -289,18 +403,24 @@ fn latest(inputs: &[Input]) -> Result<Option<i64>> {
 }
 
 impl Selection {
+    fn filter(&self) -> RowFilter<'_> {
+        RowFilter {
+            since: self.since,
+            until: self.until,
+            cluster: &self.cluster,
+            namespaces: &self.namespaces,
+            workloads: &self.workloads,
+        }
+    }
+
     fn keep(&self, row: &SampleRef<'_>) -> bool {
-        self.in_window(row.timestamp_ms)
-            && keep_cluster(&self.cluster, row.cluster)
-            && self.keep_workload(row.namespace, row.workload)
+        self.filter().keep(row)
     }
 
-    fn in_window(&self, ts: i64) -> bool {
-        self.since.is_none_or(|s| ts >= s) && self.until.is_none_or(|u| ts < u)
-    }
-
-    fn keep_workload(&self, namespace: &str, workload: &str) -> bool {
-        keep_workload(&self.namespaces, &self.workloads, namespace, workload)
+    /// The usage a lone file's check built, if it was built for this window and cluster.
+    fn take_file_usage(&mut self) -> Option<FileUsage> {
+        let [Input::File { usage, .. }] = self.inputs.as_mut_slice() else { return None };
+        usage.take().filter(|u| (u.since, u.until, &u.cluster) == (self.since, self.until, &self.cluster))
     }
 
     /// Streams every selected row to `visit`; returns how many rows were seen.
@@ -397,16 +517,18 @@ impl Selection {
         if !self.traffic.is_empty() {
             return self.usage_projected();
         }
+        if let Some(built) = self.take_file_usage() {
+            if built.rows == 0 {
+                return Err(EngineError::NoSamples(self.nothing_selected()));
+            }
+            return Ok(built.builder.finish());
+        }
         let mut builder = UsageBuilder::new();
         let mut rows = 0;
         let (since, until, namespaces, workloads) = (self.since, self.until, &self.namespaces, &self.workloads);
         let cluster = &self.cluster;
-        let keep_row = |r: &SampleRef<'_>| {
-            since.is_none_or(|s| r.timestamp_ms >= s)
-                && until.is_none_or(|u| r.timestamp_ms < u)
-                && keep_cluster(cluster, r.cluster)
-                && keep_workload(namespaces, workloads, r.namespace, r.workload)
-        };
+        let filter = RowFilter { since, until, cluster, namespaces, workloads };
+        let keep_row = |r: &SampleRef<'_>| filter.keep(r);
         let keep_container = |k: &crate::domain::ContainerKey| {
             keep_cluster(cluster, &k.workload.cluster)
                 && keep_workload(namespaces, workloads, &k.workload.namespace, &k.workload.name)

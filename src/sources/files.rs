@@ -197,30 +197,98 @@ fn stream_parquet(
     outcome: &mut StreamOutcome,
     visit: &mut dyn FnMut(&Sample, u64),
 ) -> Result<(), SourceError> {
-    let parquet_err = |source| SourceError::Parquet { path: path.to_path_buf(), source };
-    let open = || std::fs::File::open(path).map_err(|source| SourceError::Io { path: path.to_path_buf(), source });
-    let file = open()?;
-    let groups: Vec<usize> = guarded(move || {
-        let metadata = ParquetReader::new(file).get_metadata()?.clone();
-        Ok(metadata.row_groups.iter().map(|g| g.num_rows()).collect())
-    })
-    .map_err(parquet_err)?;
+    let metadata = parquet_metadata(path)?;
+    let groups = row_groups(&metadata);
     let mut row = Row::default();
-    let mut offset = 0;
-    for rows in groups {
-        let file = open()?;
-        let df =
-            guarded(move || ParquetReader::new(file).with_slice(Some((offset, rows))).finish()).map_err(parquet_err)?;
-        each_row(&frame_columns(path, &df)?, offset as u64 + 1, &mut row, &mut |checked| match checked {
-            Ok((sample, run)) => {
-                outcome.rows += 1;
-                visit(sample, run);
+    // Decoding is about half the work: the next row group is decoded on a second thread while
+    // this one checks the current. The channel holds nothing, so at most two row groups are
+    // decoded at once and memory stays flat.
+    std::thread::scope(|scope| {
+        let (frames, decoded) = std::sync::mpsc::sync_channel(0);
+        scope.spawn(move || {
+            for &(offset, rows) in &groups {
+                let frame = decode_row_group(path, &metadata, offset, rows, None);
+                let failed = frame.is_err();
+                // The reader stops at an error or a bad schema: no use decoding on.
+                if frames.send((offset, frame)).is_err() || failed {
+                    break;
+                }
             }
-            Err(bad) => outcome.skip(bad),
         });
+        for (offset, frame) in decoded {
+            let df = frame?;
+            each_row(&frame_columns(path, &df)?, offset as u64 + 1, &mut row, &mut |checked| match checked {
+                Ok((sample, run)) => {
+                    outcome.rows += 1;
+                    visit(sample, run);
+                }
+                Err(bad) => outcome.skip(bad),
+            });
+        }
+        Ok(())
+    })
+}
+
+/// The file's footer, read once for every row group.
+fn parquet_metadata(path: &Path) -> Result<FileMetadataRef, SourceError> {
+    let file = open_file(path)?;
+    guarded(move || Ok(ParquetReader::new(file).get_metadata()?.clone()))
+        .map_err(|source| SourceError::Parquet { path: path.to_path_buf(), source })
+}
+
+fn open_file(path: &Path) -> Result<std::fs::File, SourceError> {
+    std::fs::File::open(path).map_err(|source| SourceError::Io { path: path.to_path_buf(), source })
+}
+
+/// Each row group's first row and row count.
+fn row_groups(metadata: &FileMetadataRef) -> Vec<(usize, usize)> {
+    let mut offset = 0;
+    let mut groups = Vec::new();
+    for rows in metadata.row_groups.iter().map(|g| g.num_rows()) {
+        groups.push((offset, rows));
         offset += rows;
     }
-    Ok(())
+    groups
+}
+
+/// One row group as a frame: every column, or only `columns`.
+fn decode_row_group(
+    path: &Path,
+    metadata: &FileMetadataRef,
+    offset: usize,
+    rows: usize,
+    columns: Option<Vec<String>>,
+) -> Result<DataFrame, SourceError> {
+    let file = open_file(path)?;
+    guarded(move || {
+        let mut reader = ParquetReader::new(file).with_slice(Some((offset, rows))).with_columns(columns);
+        reader.set_metadata(metadata.clone());
+        reader.finish()
+    })
+    .map_err(|source| SourceError::Parquet { path: path.to_path_buf(), source })
+}
+
+/// The newest time among a Parquet file's rows whose time passes the reader's checks, from the
+/// timestamp column alone: a cheap guess at the newest valid row (a row may still fail on
+/// another field). `None` when the file cannot tell this way (CSV, or anything the full read
+/// will explain as an error).
+pub fn newest_time_guess(path: &Path) -> Option<i64> {
+    let is_parquet = path.extension().and_then(|e| e.to_str()).is_some_and(|e| e.eq_ignore_ascii_case("parquet"));
+    if !is_parquet {
+        return None;
+    }
+    let metadata = parquet_metadata(path).ok()?;
+    let latest = latest_ms();
+    let mut newest = None;
+    for (offset, rows) in row_groups(&metadata) {
+        let df = decode_row_group(path, &metadata, offset, rows, Some(vec![SAMPLE_COLUMNS[0].to_string()])).ok()?;
+        let column = df.column(SAMPLE_COLUMNS[0]).ok()?;
+        // The same units as the full read: a datetime in any unit, or int64 epoch milliseconds.
+        let ms = column.cast(&DataType::Datetime(TimeUnit::Milliseconds, None)).ok()?.to_physical_repr();
+        let valid = ms.i64().ok()?.iter().flatten().filter(|t| check_timestamp_until(*t, latest).is_ok());
+        newest = newest.max(valid.max());
+    }
+    newest
 }
 
 /// One `Sample` refilled row after row, so streaming allocates only when a name grows.
@@ -324,17 +392,19 @@ type Checked<'a> = Result<(&'a Sample, u64), BadRow>;
 /// Every row of a frame, validated, in order: the sample, or why the row is bad. `first_line`
 /// numbers the frame's first row (rows count from 1 over the whole file).
 fn each_row(cols: &FrameColumns<'_>, first_line: u64, row: &mut Row, on: &mut dyn FnMut(Checked<'_>)) {
-    let mut iters = cols.strings.map(|c| c.iter());
-    let mut clusters = cols.cluster.map(|c| c.iter());
+    let (cpu, memory) = (Floats::of(&cols.cpu), Floats::of(&cols.memory));
     let mut names = NameViews::of(cols);
-    for (i, ((ts, cpu), mem)) in cols.timestamp_ms.iter().zip(cols.cpu.iter()).zip(cols.memory.iter()).enumerate() {
-        let strings = iters.each_mut().map(|it| it.next().flatten());
-        let cluster = clusters.as_mut().and_then(|it| it.next().flatten()).unwrap_or_default();
+    for (i, ts) in cols.timestamp_ms.iter().enumerate() {
         let line = first_line + i as u64;
-        let filled = if names.as_mut().is_some_and(|n| n.same_as_before(i)) {
-            row.fill_numbers(line, *ts, cpu, mem)
-        } else {
-            row.fill(line, *ts, strings, cluster, cpu, mem)
+        let (cpu, mem) = (cpu.at(i), memory.at(i));
+        let same = names.as_mut().is_some_and(|n| n.same_as_before(i));
+        let filled = match &names {
+            Some(_) if same => row.fill_numbers(line, *ts, cpu, mem),
+            Some(n) => row.fill(line, *ts, n.strings(i), n.cluster(i), cpu, mem),
+            None => {
+                let cluster = cols.cluster.and_then(|c| c.get(i)).unwrap_or_default();
+                row.fill(line, *ts, cols.strings.map(|c| c.get(i)), cluster, cpu, mem)
+            }
         };
         if let Some(n) = names.as_mut() {
             n.trusted = filled.is_ok();
@@ -343,12 +413,36 @@ fn each_row(cols: &FrameColumns<'_>, first_line: u64, row: &mut Row, on: &mut dy
     }
 }
 
+/// A float column read by row index: a plain slice when it is one chunk without nulls (a
+/// Parquet row group usually is), which is much cheaper per row than the general lookup.
+enum Floats<'a> {
+    Plain(&'a [f64]),
+    Any(&'a Float64Chunked),
+}
+
+impl<'a> Floats<'a> {
+    fn of(column: &'a Float64Chunked) -> Self {
+        column.cont_slice().map_or(Floats::Any(column), Floats::Plain)
+    }
+
+    fn at(&self, i: usize) -> Option<f64> {
+        match self {
+            Floats::Plain(values) => Some(values[i]),
+            Floats::Any(column) => column.get(i),
+        }
+    }
+}
+
+/// The Arrow array behind a one-chunk string column.
+type StringArray = <StringType as PolarsDataType>::Array;
+
 /// The 16-byte Arrow views of a frame's name columns. Equal dictionary-decoded strings share
 /// one view, so a row whose views all equal those of the previous row (whose names were valid)
 /// has the same names, found without reading the text: files sorted by container and pod repeat
 /// them row after row.
 struct NameViews<'a> {
-    columns: Vec<&'a StringChunked>,
+    /// The five name columns in `SAMPLE_COLUMNS` order, then the cluster column if any.
+    columns: Vec<&'a StringArray>,
     last: Vec<u128>,
     /// Whether the previous row's names passed validation (set by the caller).
     trusted: bool,
@@ -358,10 +452,11 @@ impl<'a> NameViews<'a> {
     /// `None` unless every name column is one chunk without nulls (views are per chunk; a
     /// null's view says nothing).
     fn of(cols: &FrameColumns<'a>) -> Option<Self> {
-        let columns: Vec<&'a StringChunked> = cols.strings.iter().copied().chain(cols.cluster).collect();
-        if columns.iter().any(|c| c.chunks().len() != 1 || c.null_count() > 0) {
+        let chunked: Vec<&'a StringChunked> = cols.strings.iter().copied().chain(cols.cluster).collect();
+        if chunked.iter().any(|c| c.chunks().len() != 1 || c.null_count() > 0) {
             return None;
         }
+        let columns: Vec<&'a StringArray> = chunked.iter().map(|c| c.downcast_as_array()).collect();
         let last = vec![u128::MAX; columns.len()];
         Some(NameViews { columns, last, trusted: false })
     }
@@ -370,12 +465,21 @@ impl<'a> NameViews<'a> {
     fn same_as_before(&mut self, i: usize) -> bool {
         let mut same = self.trusted;
         for (column, last) in self.columns.iter().zip(self.last.iter_mut()) {
-            let array = column.downcast_as_array();
-            let view = array.views()[i].as_u128();
+            let view = column.views()[i].as_u128();
             same &= view == *last;
             *last = view;
         }
         same
+    }
+
+    /// Row `i`'s five names (no nulls here).
+    fn strings(&self, i: usize) -> [Option<&'a str>; 5] {
+        std::array::from_fn(|c| Some(self.columns[c].value(i)))
+    }
+
+    /// Row `i`'s cluster, empty without the column.
+    fn cluster(&self, i: usize) -> &'a str {
+        self.columns.get(5).map_or("", |c| c.value(i))
     }
 }
 
@@ -501,5 +605,67 @@ mod tests {
         ParquetWriter::new(std::fs::File::create(&path).unwrap()).finish(&mut df).unwrap();
         let back = read_sample_file(&path, false).unwrap();
         assert_eq!(back.samples, samples);
+    }
+
+    /// Writes rows of one container at `times` (ms), the timestamp column stored as `unit` (or
+    /// int64 epoch ms when `None`), with one bad-cpu row among them.
+    fn parquet_at(dir: &Path, times: &[Option<i64>], unit: Option<(TimeUnit, Option<TimeZone>)>) -> PathBuf {
+        let n = times.len();
+        let stored = |t: &Option<i64>| {
+            let per_ms = match &unit {
+                Some((TimeUnit::Microseconds, _)) => 1_000,
+                Some((TimeUnit::Nanoseconds, _)) => 1_000_000,
+                _ => 1,
+            };
+            t.map(|t| t * per_ms)
+        };
+        let raw = Int64Chunked::from_iter_options("timestamp".into(), times.iter().map(stored));
+        let timestamp = match unit {
+            Some((unit, tz)) => raw.into_datetime(unit, tz).into_column(),
+            None => raw.into_column(),
+        };
+        let text = |name: &str| Column::new(name.into(), vec![name; n]);
+        let cpu: Vec<f64> = (0..n).map(|i| if i == 1 { -1.0 } else { 0.5 }).collect();
+        let mut df = DataFrame::new(
+            n,
+            vec![
+                timestamp,
+                text("namespace"),
+                text("workload_kind"),
+                text("workload"),
+                text("pod"),
+                text("container"),
+                Column::new("cpu_cores".into(), cpu),
+                Column::new("memory_bytes".into(), vec![1e8; n]),
+            ],
+        )
+        .unwrap();
+        let path = dir.join("s.parquet");
+        ParquetWriter::new(std::fs::File::create(&path).unwrap()).with_row_group_size(Some(2)).finish(&mut df).unwrap();
+        path
+    }
+
+    #[test]
+    fn the_newest_time_guess_reads_timestamps_as_the_full_read_does() {
+        let day = 86_400_000;
+        let t0 = 1_700_000_000_000;
+        // A null, a time far in the future (refused) and the newest valid time (on the bad-cpu row).
+        let times = [Some(t0), Some(t0 + 3 * day), None, Some(latest_ms() + 365 * day), Some(t0 + day)];
+        let units = [
+            None,
+            Some((TimeUnit::Milliseconds, None)),
+            Some((TimeUnit::Microseconds, None)),
+            Some((TimeUnit::Nanoseconds, Some(TimeZone::UTC))),
+        ];
+        for unit in units {
+            let dir = tempfile::tempdir().unwrap();
+            let path = parquet_at(dir.path(), &times, unit.clone());
+            assert_eq!(newest_time_guess(&path), Some(t0 + 3 * day), "{unit:?}: the time column alone");
+            let mut newest = None;
+            for_each_sample(&path, true, &mut |s, _| newest = newest.max(Some(s.timestamp_ms))).unwrap();
+            assert_eq!(newest, Some(t0 + day), "{unit:?}: the full read skips the bad-cpu row");
+        }
+        let (_d, csv) = write_temp("s.csv", HEADER);
+        assert_eq!(newest_time_guess(&csv), None, "CSV: no guess");
     }
 }

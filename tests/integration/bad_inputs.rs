@@ -93,3 +93,75 @@ fn regenerate_parquet_cases() {
         ParquetWriter::new(std::fs::File::create(path).unwrap()).finish(&mut df).unwrap();
     }
 }
+
+/// One container every 10 minutes for 4 days, then (when `bad_last`) a row 6 days later with a
+/// negative CPU: with `--skip-bad-rows` it is skipped, so it must not end the window.
+fn written_rows(dir: &Path, name: &str, bad_last: bool) -> (PathBuf, PathBuf) {
+    use podsizer::domain::Sample;
+    let start = 1_795_000_000_000_i64;
+    let mut samples: Vec<Sample> = (0..4 * 144)
+        .map(|i| Sample {
+            timestamp_ms: start + i * 600_000,
+            namespace: "shop".into(),
+            workload_kind: "Deployment".into(),
+            workload: "api".into(),
+            pod: format!("api-{}", i / 200),
+            container: "php".into(),
+            cpu_cores: 0.1 + (i % 13) as f64 * 0.02,
+            memory_bytes: 1e8 + (i % 7) as f64 * 1e6,
+            cluster: String::new(),
+        })
+        .collect();
+    if bad_last {
+        let last = samples.last().unwrap().clone();
+        samples.push(Sample { timestamp_ms: last.timestamp_ms + 6 * 86_400_000, cpu_cores: -1.0, ..last });
+    }
+    let mut df = podsizer::sources::files::samples_to_frame(&samples).unwrap();
+    let parquet = dir.join(format!("{name}.parquet"));
+    let file = std::fs::File::create(&parquet).unwrap();
+    polars::prelude::ParquetWriter::new(file).with_row_group_size(Some(100)).finish(&mut df).unwrap();
+    let mut csv = String::from("timestamp,namespace,workload_kind,workload,pod,container,cpu_cores,memory_bytes\n");
+    for s in &samples {
+        let ts = podsizer::domain::format_timestamp(s.timestamp_ms);
+        csv.push_str(&format!("{ts},shop,Deployment,api,{},php,{},{}\n", s.pod, s.cpu_cores, s.memory_bytes));
+    }
+    let csv_path = dir.join(format!("{name}.csv"));
+    std::fs::write(&csv_path, csv).unwrap();
+    (parquet, csv_path)
+}
+
+#[test]
+fn a_skipped_newest_row_does_not_end_the_window_of_a_lone_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let (bad, bad_csv) = written_rows(dir.path(), "bad", true);
+    let (clean, _) = written_rows(dir.path(), "clean", false);
+    let run = |input: &Path, extra: &[&str]| {
+        let out = podsizer()
+            .args(["recommend", "-o", "json", "--skip-bad-rows", "--window", "3d"])
+            .arg("-i")
+            .arg(input)
+            .args(extra)
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    for extra in [&[][..], &["--until", "2026-11-21"], &["--traffic-share", "api=0.5"], &["-n", "other"]] {
+        let (code, json, stderr) = run(&bad, extra);
+        let (clean_code, clean_json, clean_stderr) = run(&clean, extra);
+        let (_, csv_json, csv_stderr) = run(&bad_csv, extra);
+        assert_eq!((code, &json), (clean_code, &clean_json), "{extra:?}: as if the bad row were not there: {stderr}");
+        assert_eq!(json, csv_json, "{extra:?}: Parquet and CSV give the same answer");
+        if code == Some(0) {
+            let warning = "bad.parquet: skipped 1 bad row(s); first: line 577: field `cpu_cores`";
+            assert!(stderr.contains(warning), "{stderr}");
+            assert!(csv_stderr.contains("bad.csv: skipped 1 bad row(s); first: line 578"), "{csv_stderr}");
+        } else {
+            assert_eq!((&stderr, &stderr), (&clean_stderr, &csv_stderr), "{extra:?}: the same error");
+        }
+    }
+    assert_eq!(run(&bad, &["-n", "other"]).0, Some(2), "nothing selected is an error");
+}
