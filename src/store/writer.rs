@@ -146,7 +146,7 @@ impl Store {
 
 /// Rows per row group of a part: a frame of this many rows is all a write holds besides the
 /// rows themselves, however large the day.
-const ROW_GROUP_ROWS: usize = 256 * 1024;
+const ROW_GROUP_ROWS: usize = 128 * 1024;
 
 /// One part's Parquet bytes, written a row group at a time; `rows` is not empty.
 fn part_bytes(batch: &SampleRows, rows: &[Row]) -> polars::prelude::PolarsResult<Vec<u8>> {

@@ -138,6 +138,27 @@ mod tests {
     use super::*;
 
     #[test]
+    fn storage_windows_tile_a_day_in_whole_hours_within_the_row_budget() {
+        let step = 60_000;
+        let day = 20_000 * crate::domain::DAY_MS;
+        let whole = Window { start_ms: day, end_ms: day + crate::domain::DAY_MS - step };
+        for (series, hours) in [(1, 24), (600, 24), (900, 12), (2_700, 6), (5_400, 3), (1_000_000, 1)] {
+            let pieces = storage_windows(whole, step, series);
+            assert_eq!(pieces.len(), 24 / hours, "{series} series");
+            assert_eq!((pieces[0].start_ms, pieces.last().unwrap().end_ms), (whole.start_ms, whole.end_ms));
+            for pair in pieces.windows(2) {
+                assert_eq!(pair[1].start_ms, pair[0].end_ms + step, "no gap, no overlap");
+            }
+            if hours > 1 {
+                assert!(pieces.iter().all(|p| p.points(step) as u64 * series as u64 <= WINDOW_ROWS));
+            }
+        }
+        // A window starting mid-piece (a resumed or incremental run) ends at the piece boundary.
+        let late = Window { start_ms: day + 5 * 3_600_000, end_ms: whole.end_ms };
+        assert_eq!(storage_windows(late, step, 2_700)[0].end_ms, day + 6 * 3_600_000 - step);
+    }
+
+    #[test]
     fn windows_respect_the_point_limit_and_tile_the_range() {
         let step = 60_000;
         let from = align_up(1_000_123, step);
