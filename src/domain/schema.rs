@@ -115,7 +115,9 @@ pub fn frame_columns<'a>(path: &Path, df: &'a DataFrame) -> Result<FrameColumns<
     Ok(FrameColumns { timestamp_ms, strings, cluster, cpu: float("cpu_cores")?, memory: float("memory_bytes")? })
 }
 
-fn timestamps_ms(col: &Column) -> Option<Vec<Option<i64>>> {
+/// A timestamp column in epoch milliseconds: a datetime in any unit, or int64 epoch ms; `None`
+/// for any other type.
+pub fn timestamps_ms(col: &Column) -> Option<Vec<Option<i64>>> {
     let per_ms = match col.dtype() {
         DataType::Datetime(TimeUnit::Milliseconds, _) | DataType::Int64 => 1,
         DataType::Datetime(TimeUnit::Microseconds, _) => 1_000,

@@ -282,11 +282,9 @@ pub fn newest_time_guess(path: &Path) -> Option<i64> {
     let mut newest = None;
     for (offset, rows) in row_groups(&metadata) {
         let df = decode_row_group(path, &metadata, offset, rows, Some(vec![SAMPLE_COLUMNS[0].to_string()])).ok()?;
-        let column = df.column(SAMPLE_COLUMNS[0]).ok()?;
-        // The same units as the full read: a datetime in any unit, or int64 epoch milliseconds.
-        let ms = column.cast(&DataType::Datetime(TimeUnit::Milliseconds, None)).ok()?.to_physical_repr();
-        let valid = ms.i64().ok()?.iter().flatten().filter(|t| check_timestamp_until(*t, latest).is_ok());
-        newest = newest.max(valid.max());
+        // The conversion the full read makes (`frame_columns`).
+        let times = crate::domain::schema::timestamps_ms(df.column(SAMPLE_COLUMNS[0]).ok()?)?;
+        newest = newest.max(times.into_iter().flatten().filter(|t| check_timestamp_until(*t, latest).is_ok()).max());
     }
     newest
 }

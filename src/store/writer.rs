@@ -53,21 +53,9 @@ impl Store {
         // Integer keys: comparing five names per row took longer than writing the part. Stable,
         // so of two rows of one series and instant the first given is kept.
         let rank = batch.store_ranks();
-        let mut rows = std::mem::take(&mut batch.rows);
-        let outcome = self.append_sorted(batch, &mut rows, &rank, &mut report);
-        batch.rows = rows;
-        outcome.map(|()| report)
-    }
-
-    fn append_sorted(
-        &self,
-        batch: &SampleRows,
-        rows: &mut Vec<Row>,
-        rank: &[u32],
-        report: &mut AppendReport,
-    ) -> Result<(), StoreError> {
-        rows.sort_by_key(|r| (day_of(r.timestamp_ms), rank[r.series as usize], r.timestamp_ms));
-        rows.dedup_by(|b, a| a.series == b.series && a.timestamp_ms == b.timestamp_ms);
+        batch.rows.sort_by_key(|r| (day_of(r.timestamp_ms), rank[r.series as usize], r.timestamp_ms));
+        batch.rows.dedup_by(|b, a| a.series == b.series && a.timestamp_ms == b.timestamp_ms);
+        let (batch, rows): (&SampleRows, &[Row]) = (batch, &batch.rows);
         let mut start = 0;
         while start < rows.len() {
             let day = day_of(rows[start].timestamp_ms);
@@ -79,7 +67,7 @@ impl Store {
             start = end;
         }
         report.duplicates = report.received - report.written;
-        Ok(())
+        Ok(report)
     }
 
     fn append_day(&self, day: i64, batch: &SampleRows, rows: &[Row]) -> Result<usize, StoreError> {

@@ -2,28 +2,9 @@
 //! release binary against a real kustomize (kubectl), checking the overlay and the report
 //! are written whole or left exactly as they were.
 
-use crate::support::podsizer;
+use crate::support::{files_with_bytes, podsizer, tree_with_bytes as tree};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
-
-/// Every file and folder under `dir` with its bytes.
-fn tree(dir: &Path) -> Vec<(PathBuf, Option<Vec<u8>>)> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                out.push((p.clone(), None));
-                stack.push(p);
-            } else {
-                out.push((p.clone(), Some(std::fs::read(&p).unwrap())));
-            }
-        }
-    }
-    out.sort();
-    out
-}
 
 /// A base with a Deployment called `yes` whose containers are `null` and `on` (valid names
 /// that YAML 1.1 reads as a null and a bool), an overlay, and two days of samples for them.
@@ -259,5 +240,5 @@ fn a_part_with_flipped_bytes_is_refused_when_read_and_never_read_as_data() {
 }
 
 fn walk(dir: &Path) -> Vec<PathBuf> {
-    tree(dir).into_iter().filter(|(_, bytes)| bytes.is_some()).map(|(p, _)| p).collect()
+    files_with_bytes(dir).into_iter().map(|(p, _)| p).collect()
 }

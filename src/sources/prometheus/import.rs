@@ -6,13 +6,13 @@
 //! the last instant imported; an interrupted run resumes the window it was in, skipping pods
 //! already stored (rows stored twice would be dropped by the store anyway).
 
-use super::buffer::Writer;
 use super::client::{Client, ClientConfig};
 use super::fetch::{discover_pods, fetch_kube_state, fetch_window, FetchOptions, ReadPath};
 use super::join::{ContainerSettings, JoinStats};
 use super::owners::Resolution;
 use super::plan::{align_up, day_windows, pod_batches, storage_windows, time_windows, Window, REMOTE_READ_POINTS};
 use super::query::Scope;
+use super::writer::Writer;
 use super::{remote_read, PrometheusError, MAX_POINTS_PER_SERIES, MEMORY_METRIC};
 use crate::domain::stable_hash;
 use crate::domain::{format_timestamp, SampleRows, DAY_MS};
@@ -329,21 +329,21 @@ fn state_json(state: &State) -> String {
     serde_json::to_string_pretty(state).expect("state serialises")
 }
 
-/// What every window of one import reads with.
+/// What every window of one import reads with, and the writer its rows go to.
 struct Run<'a> {
     client: &'a Client,
     options: &'a FetchOptions,
     owners: &'a super::owners::Owners,
     progress: &'a dyn Progress,
+    writer: Writer,
 }
 
 impl Run<'_> {
     /// Fetches one window's batches of `pods` (those of a resumed window that are `done`
-    /// already left out by the caller) and hands its rows to the writer; the state records the window as pending until the writer has stored it.
-    #[allow(clippy::too_many_arguments)]
+    /// already left out by the caller) and hands its rows to the writer; the state records
+    /// the window as pending until the writer has stored it.
     fn piece(
-        &self,
-        writer: &mut Writer,
+        &mut self,
         state: &mut State,
         totals: &mut Totals,
         window: Window,
@@ -358,6 +358,7 @@ impl Run<'_> {
             &format!("{label} ({} .. {})", format_timestamp(window.start_ms), format_timestamp(window.end_ms)),
         );
         state.pending = Some(Pending { window, done });
+        let writer = &mut self.writer;
         writer.save_state(state_json(state)).map_err(ImportError::Sink)?;
         let commit = |writer: &mut Writer, state: &mut State| -> Result<(), ImportError> {
             let pods = writer.flush().map_err(ImportError::Sink)?;
@@ -461,9 +462,9 @@ pub fn import(
     let mut totals = Totals::default();
     let mut resolutions: BTreeMap<Resolution, BTreeSet<(String, String)>> = BTreeMap::new();
     let mut unlabelled = 0;
-    let run = Run { client: &client, options: &options, owners: &ksm.owners, progress };
     std::thread::scope(|threads| -> Result<(), ImportError> {
-        let mut writer = Writer::start(threads, &mut *sink, name.clone(), state.identity_cluster.clone());
+        let writer = Writer::start(threads, &mut *sink, name.clone(), state.identity_cluster.clone());
+        let mut run = Run { client: &client, options: &options, owners: &ksm.owners, progress, writer };
         for (wi, window) in windows.iter().enumerate() {
             let (mut pods, skipped) =
                 discover_pods(&client, scope, *window).map_err(|source| ImportError::Discover { source })?;
@@ -482,10 +483,10 @@ pub fn import(
             };
             let label = format!("window {}/{}", wi + 1, windows.len());
             for piece in pieces {
-                run.piece(&mut writer, &mut state, &mut totals, piece, &pods, std::mem::take(&mut done), &label)?;
+                run.piece(&mut state, &mut totals, piece, &pods, std::mem::take(&mut done), &label)?;
             }
         }
-        let stored = writer.finish().map_err(ImportError::Sink)?;
+        let stored = run.writer.finish().map_err(ImportError::Sink)?;
         (totals.added, totals.duplicates, totals.store_time) = (stored.added, stored.duplicates, stored.time);
         Ok(())
     })?;

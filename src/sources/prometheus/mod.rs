@@ -24,7 +24,6 @@
 //! - `fetch`: the steps of an import (kube-state-metrics, pod discovery, batches of a window)
 //! - `import`: the whole import, resumable, writing into a `SampleSink`
 
-mod buffer;
 pub mod chunks;
 mod client;
 mod fetch;
@@ -36,6 +35,7 @@ mod plan;
 mod query;
 pub mod rate;
 pub mod remote_read;
+mod writer;
 
 pub use client::{parse_header, Client, ClientConfig, RequestStats};
 pub use fetch::{

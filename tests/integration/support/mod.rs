@@ -31,22 +31,29 @@ pub fn podsizer_on_loopback() -> assert_cmd::Command {
     cmd
 }
 
-/// Every file under `dir` (recursively) with its bytes, sorted: to compare a tree before and after.
-pub fn files_with_bytes(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+/// Every file and folder under `dir` (recursively), files with their bytes, sorted: to compare a
+/// tree before and after, folders included.
+pub fn tree_with_bytes(dir: &Path) -> Vec<(PathBuf, Option<Vec<u8>>)> {
     let mut out = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
         for e in std::fs::read_dir(&d).unwrap() {
             let p = e.unwrap().path();
             if p.is_dir() {
+                out.push((p.clone(), None));
                 stack.push(p);
             } else {
-                out.push((p.clone(), std::fs::read(&p).unwrap()));
+                out.push((p.clone(), Some(std::fs::read(&p).unwrap())));
             }
         }
     }
     out.sort();
     out
+}
+
+/// Every file under `dir` (recursively) with its bytes, sorted.
+pub fn files_with_bytes(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+    tree_with_bytes(dir).into_iter().filter_map(|(p, bytes)| Some((p, bytes?))).collect()
 }
 
 /// A Kubernetes quantity in rendered YAML (a string or a bare number), as cores or bytes.

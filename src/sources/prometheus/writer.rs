@@ -109,7 +109,9 @@ impl Writer {
             return Ok(Vec::new());
         }
         while self.appends_in_flight > 0 {
-            self.wait_one()?;
+            if !self.wait_one()? {
+                return Err(Box::new(Stopped));
+            }
         }
         let next = self.spare.take().unwrap_or_default();
         let rows = std::mem::replace(&mut self.filling, next);
@@ -126,13 +128,8 @@ impl Writer {
     /// Waits for every job; the first failure, if any.
     pub(super) fn finish(mut self) -> Result<Stored, SinkError> {
         drop(self.jobs.take());
-        loop {
-            match self.wait_one() {
-                Ok(()) => {}
-                Err(e) if e.is::<Stopped>() => return Ok(self.stored),
-                Err(e) => return Err(e),
-            }
-        }
+        while self.wait_one()? {}
+        Ok(self.stored)
     }
 
     fn send(&mut self, job: Job) -> Result<(), SinkError> {
@@ -141,12 +138,12 @@ impl Writer {
             return Ok(());
         }
         // The thread stopped on a failure: that failure is what to report.
-        loop {
-            self.wait_one()?;
-        }
+        while self.wait_one()? {}
+        Err(Box::new(Stopped))
     }
 
-    fn wait_one(&mut self) -> Result<(), SinkError> {
+    /// Takes the writer thread's next report: `false` once the thread has ended.
+    fn wait_one(&mut self) -> Result<bool, SinkError> {
         match self.done.recv() {
             Ok(Ok(Done::Appended { rows, appended, took })) => {
                 self.appends_in_flight -= 1;
@@ -154,16 +151,16 @@ impl Writer {
                 self.stored.duplicates += appended.duplicates;
                 self.stored.time += took;
                 self.spare = Some(rows);
-                Ok(())
+                Ok(true)
             }
-            Ok(Ok(Done::Saved)) => Ok(()),
+            Ok(Ok(Done::Saved)) => Ok(true),
             Ok(Err(e)) => Err(e),
-            Err(mpsc::RecvError) => Err(Box::new(Stopped)),
+            Err(mpsc::RecvError) => Ok(false),
         }
     }
 }
 
-/// The writer thread has ended (every job done, or it stopped on a failure reported before).
+/// The writer thread ended on a failure already reported.
 #[derive(Debug, thiserror::Error)]
 #[error("the store writer stopped")]
 struct Stopped;
