@@ -7,8 +7,8 @@
 //! per-pod noise. Timed PODSIZER_BENCH_RUNS times (default 5): building the fleet, the
 //! requests and the simulation; the median is printed.
 
-use podsizer::analysis::backtest::{Point, Series};
 use podsizer::analysis::nodes::Fleet;
+use podsizer::analysis::series::{Point, Series};
 use podsizer::analysis::Sizing;
 use podsizer::domain::{ContainerKey, NodeShape, Workload, DAY_MS};
 use std::time::Instant;

@@ -108,7 +108,7 @@ pub fn advise(hpa: &Hpa, recs: &[&Recommendation], replicas: Option<Replicas>) -
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::analysis::recommend::{Proposal, Sizing};
+    use crate::analysis::sizing::{Proposal, Sizing};
     use crate::domain::{ContainerKey, Resources, Workload};
 
     fn rec(container: &str, current_cpu: f64, new_cpu: f64) -> Recommendation {

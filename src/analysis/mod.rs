@@ -8,7 +8,10 @@ pub mod nodes;
 pub mod policy;
 pub mod recommend;
 pub mod runtimes;
+pub mod series;
+pub mod sizing;
 pub mod strategies;
+pub mod strategy;
 pub mod summary;
 pub mod timeline;
 pub mod traffic;
@@ -16,7 +19,10 @@ pub mod trend;
 pub mod usage;
 
 pub use policy::{Policy, PolicyError, PolicySet};
-pub use recommend::{recommend, PodsizerStrategy, Proposal, Recommendation, Sizing, SizingInput, Strategy};
+pub use recommend::{recommend, Recommendation};
+pub use sizing::{Proposal, Sizing};
+pub use strategies::podsizer::PodsizerStrategy;
+pub use strategy::{SizingInput, Strategy};
 pub use usage::{ContainerUsage, UsageBuilder};
 
 /// Strategies by name, for `--strategy`.

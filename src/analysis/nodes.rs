@@ -15,8 +15,8 @@
 //!   when the sum of CPU use is above its allocatable CPU.
 //! - Cost = node-hours x the node's hourly price.
 
-use super::backtest::Series;
-use super::recommend::Sizing;
+use super::series::Series;
+use super::sizing::Sizing;
 use crate::domain::{NodeShape, Workload};
 use std::collections::HashMap;
 
@@ -174,7 +174,7 @@ impl<'a> Fleet<'a> {
 }
 
 /// The points of `s` in `[from, to)` (points are sorted by time).
-fn window(s: &Series, from: i64, to: i64) -> &[super::backtest::Point] {
+fn window(s: &Series, from: i64, to: i64) -> &[super::series::Point] {
     let a = s.points.partition_point(|p| p.ts < from);
     let b = s.points.partition_point(|p| p.ts < to);
     &s.points[a..b]
@@ -288,7 +288,7 @@ impl Packing {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::analysis::backtest::Point;
+    use crate::analysis::series::Point;
     use crate::domain::ContainerKey;
 
     const GIB: f64 = 1024.0 * 1024.0 * 1024.0;

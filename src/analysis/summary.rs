@@ -214,8 +214,8 @@ impl Decoder<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::analysis::UsageBuilder;
-    use crate::store::SampleRef;
+    use crate::analysis::usage::UsageBuilder;
+    use crate::domain::SampleRef;
 
     fn build(rows: &[(i64, &'static str, &'static str, f64)]) -> Vec<ContainerUsage> {
         let mut b = UsageBuilder::new();

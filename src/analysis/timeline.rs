@@ -1,10 +1,10 @@
 //! What a container's usage looked like over time, for reports: fixed-width buckets with
 //! median, p95 and peak; an hour-of-day x weekday grid; how often usage crossed a limit.
 //!
-//! Pure computation over a container's raw points (`backtest::Series`); local time is
+//! Pure computation over a container's raw points (`series::Series`); local time is
 //! given as a function so this module knows nothing about time-zone databases.
 
-use super::backtest::{Point, Series};
+use super::series::{Point, Series};
 
 /// p50, p95 and maximum of the samples in one bucket (all pods pooled).
 #[derive(Debug, Clone, Copy, PartialEq, Default, serde::Serialize)]

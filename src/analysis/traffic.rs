@@ -7,7 +7,7 @@
 //! (CPU standing in for load), clamped to [0, lowest working set]. With an HPA the replica
 //! count absorbs the traffic instead and per-pod usage is left as measured.
 
-use super::backtest::{Point, Series};
+use super::series::{Point, Series};
 use crate::domain::{format_timestamp, parse_timestamp};
 
 /// Share of production traffic over time: `(until, share)` steps, the last one open-ended.

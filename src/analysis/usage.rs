@@ -5,8 +5,8 @@
 //! never on the number of samples.
 
 use super::histogram::Histogram;
+use crate::domain::SampleRef;
 use crate::domain::{ContainerKey, Workload, DAY_MS};
-use crate::store::SampleRef;
 use std::collections::{BTreeMap, HashMap};
 
 /// One container's usage on one UTC day, pooled over all its pods.

@@ -7,6 +7,7 @@ use crate::engine::current::LiveSettings;
 use crate::engine::selection::{InputSpec, SelectionSettings};
 use crate::engine::sizing::SizingRun;
 use crate::engine::Note;
+use crate::store::remote::Window;
 use anyhow::Result;
 
 /// History a sizing command reads when neither `--since` nor `--window` is given.
@@ -18,7 +19,7 @@ pub const DEFAULT_WINDOW: &str = "14d";
 pub fn selection(args: &InputArgs, default_window: Option<&str>) -> Result<SelectionSettings> {
     let mut inputs = Vec::new();
     for path in &args.inputs {
-        match super::s3::open_input(path, args, default_window)? {
+        match super::s3::open_input(path, args, s3_window(args, default_window))? {
             Some(mirror) => inputs.push(InputSpec::Store(mirror)),
             None => inputs.push(InputSpec::Path(path.clone())),
         }
@@ -57,6 +58,17 @@ pub fn bounds(args: &InputArgs, default_window: Option<&str>) -> Bounds {
         None => default_window.map(|w| parse_duration(w).expect("a valid default window")),
     };
     Bounds { since: args.since.as_ref().map(|t| t.ms), until: args.until.as_ref().map(|t| t.ms), window_ms }
+}
+
+/// The partitions `select_with_default` can read: explicit bounds, or the window before
+/// `--until`, or the window before the newest partition.
+fn s3_window(args: &InputArgs, default_window: Option<&str>) -> Window {
+    let b = bounds(args, default_window);
+    match (b.since, b.until, b.window_ms) {
+        (Some(_), until, _) | (None, until, None) => Window::Range { since: b.since, until },
+        (None, Some(u), Some(d)) => Window::Range { since: Some(u - d), until: Some(u) },
+        (None, None, Some(duration)) => Window::Latest { duration },
+    }
 }
 
 /// `--live`, `--kubeconfig` or `--context` given: the cluster to read current settings from.

@@ -8,12 +8,11 @@ use crate::store::Store;
 use anyhow::{Context, Result};
 use std::path::Path;
 
-/// For an `s3://` input: connects, pulls the partitions the selection can touch into the
-/// mirror and returns the mirror as a store. `None` when `path` is not an S3 URL.
-pub fn open_input(path: &Path, args: &InputArgs, default_window: Option<&str>) -> Result<Option<Store>> {
+/// For an `s3://` input: connects, pulls the partitions of `window` (those the selection can
+/// touch) into the mirror and returns the mirror as a store. `None` when `path` is not an S3 URL.
+pub fn open_input(path: &Path, args: &InputArgs, window: Window) -> Result<Option<Store>> {
     let Some(location) = S3Location::from_path(path) else { return Ok(None) };
     let location = location?;
-    let window = window(args, default_window);
     let started = std::time::Instant::now();
     let remote = RemoteStore::open(&location, &args.s3.options())?;
     let transfer = remote.pull(window).with_context(|| format!("reading {location}"))?;
@@ -26,15 +25,4 @@ pub fn open_input(path: &Path, args: &InputArgs, default_window: Option<&str>) -
         ));
     }
     Ok(Some(remote.local().clone()))
-}
-
-/// The partitions `select_with_default` can read: explicit bounds, or the window before
-/// `--until`, or the window before the newest partition.
-fn window(args: &InputArgs, default_window: Option<&str>) -> Window {
-    let b = super::resolve::bounds(args, default_window);
-    match (b.since, b.until, b.window_ms) {
-        (Some(_), until, _) | (None, until, None) => Window::Range { since: b.since, until },
-        (None, Some(u), Some(d)) => Window::Range { since: Some(u - d), until: Some(u) },
-        (None, None, Some(duration)) => Window::Latest { duration },
-    }
 }

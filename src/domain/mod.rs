@@ -150,3 +150,38 @@ impl Resources {
         *self == Self::default()
     }
 }
+
+/// A borrowed row, valid for the duration of the visitor call.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SampleRef<'a> {
+    pub timestamp_ms: i64,
+    /// Empty: no cluster recorded (parts written before clusters were, or without one).
+    pub cluster: &'a str,
+    pub namespace: &'a str,
+    pub workload_kind: &'a str,
+    pub workload: &'a str,
+    pub pod: &'a str,
+    pub container: &'a str,
+    pub cpu_cores: f64,
+    pub memory_bytes: f64,
+    /// Names one run of rows of the same pod's container: rows with equal non-zero ids have
+    /// equal names, so consumers may skip comparing them. 0: unknown, compare the names.
+    pub series: u64,
+}
+
+impl SampleRef<'_> {
+    pub fn from_sample(s: &Sample) -> SampleRef<'_> {
+        SampleRef {
+            timestamp_ms: s.timestamp_ms,
+            cluster: &s.cluster,
+            namespace: &s.namespace,
+            workload_kind: &s.workload_kind,
+            workload: &s.workload,
+            pod: &s.pod,
+            container: &s.container,
+            cpu_cores: s.cpu_cores,
+            memory_bytes: s.memory_bytes,
+            series: 0,
+        }
+    }
+}

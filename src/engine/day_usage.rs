@@ -10,8 +10,9 @@
 use super::{Note, Progress, Result};
 use crate::analysis::summary;
 use crate::analysis::{ContainerUsage, UsageBuilder};
+use crate::domain::SampleRef;
 use crate::domain::{ContainerKey, DAY_MS};
-use crate::store::{PartSet, SampleRef, Store};
+use crate::store::{PartSet, Store};
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;

@@ -7,7 +7,7 @@
 use super::selection::SelectionSettings;
 use super::sizing::{size_all, SizingRun, SizingSettings};
 use super::{EngineError, Note, Progress, Result};
-use crate::analysis::backtest::{Prices, Series};
+use crate::analysis::series::{Prices, Series};
 use crate::domain::NodeShape;
 use crate::outputs::bot::git::Repo;
 use crate::outputs::bot::github::GitHub;

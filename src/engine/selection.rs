@@ -2,12 +2,13 @@
 //! until)`, namespace/workload/cluster filters and traffic shares; and the usage built from them.
 
 use super::{EngineError, Note, Progress, Result};
-use crate::analysis::backtest::{Series, SeriesBuilder};
+use crate::analysis::series::{Series, SeriesBuilder};
 use crate::analysis::traffic::TrafficShare;
 use crate::analysis::{ContainerUsage, UsageBuilder};
 use crate::domain::Sample;
+use crate::domain::SampleRef;
 use crate::sources::files::read_sample_file;
-use crate::store::{SampleRef, Store};
+use crate::store::Store;
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 

@@ -5,12 +5,13 @@ use super::current::{current_settings, LiveSettings};
 use super::selection::{select, SelectionSettings};
 use super::sizing::one_cluster;
 use super::{EngineError, Note, Result};
-use crate::analysis::backtest::{self, BacktestResult, BacktestSetup, FoldPlan, Prices, Series, SeriesBuilder};
+use crate::analysis::backtest::{self, BacktestResult, BacktestSetup, FoldPlan};
+use crate::analysis::series::{Prices, Series, SeriesBuilder};
 use crate::analysis::{PolicySet, Strategy, STRATEGY_NAMES};
+use crate::domain::SampleRef;
 use crate::domain::{parse_timestamp, ContainerKey, NodeShape, Resources, Sample, DAY_MS};
 use crate::outputs::backtest as render;
 use crate::sources::{synthetic, traces};
-use crate::store::SampleRef;
 use std::collections::HashMap;
 use std::path::PathBuf;
 

@@ -1,7 +1,8 @@
 //! Back-test results as a table, JSON, CSV or a Markdown summary.
 
-use crate::analysis::backtest::{BacktestResult, NodeResult, Outcome, Prices};
+use crate::analysis::backtest::{BacktestResult, NodeResult, Outcome};
 use crate::analysis::nodes::NodeOutcome;
+use crate::analysis::series::Prices;
 use crate::domain::format_timestamp;
 use serde::Serialize;
 

@@ -3,11 +3,8 @@
 //! how often `pm.max_children` was reached, per pod over the import's window. The exporter
 //! runs as a sidecar, so its series carry the pod's `namespace` and `pod` labels.
 
-use super::prometheus::{promql_duration, Client, Labels, PrometheusError, Scope};
+use super::prometheus::{promql_duration, Client, Labels, PrometheusError, Scope, PHP_FPM_EXPORTER_REQUESTS};
 use std::collections::BTreeMap;
-
-/// Requests made once per import for the exporter's figures.
-pub const REQUESTS: u64 = 4;
 
 /// One pod's figures over a window.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
@@ -19,7 +16,7 @@ pub struct PodFigures {
 }
 
 /// The instant queries, each `max by (namespace, pod)` over the window ending at its time.
-pub fn queries(scope: &Scope, window_ms: i64) -> [(&'static str, String); 4] {
+pub fn queries(scope: &Scope, window_ms: i64) -> [(&'static str, String); PHP_FPM_EXPORTER_REQUESTS as usize] {
     let r = promql_duration(window_ms.max(60_000));
     let sel = |metric: &str| scope.ksm(metric, &[]);
     [

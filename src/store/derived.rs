@@ -66,7 +66,7 @@ impl Store {
         bytes.extend_from_slice(fingerprint.as_bytes());
         bytes.push(b'\n');
         bytes.extend_from_slice(payload);
-        super::writer::write_atomically(&derived_path(&parts.dir, name), &bytes)
+        super::write_atomically(&derived_path(&parts.dir, name), &bytes)
     }
 }
 

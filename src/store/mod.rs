@@ -14,6 +14,7 @@
 pub mod atomic;
 mod derived;
 pub mod facts;
+mod part;
 mod reader;
 pub mod remote;
 pub mod s3;
@@ -22,7 +23,8 @@ pub mod sink;
 mod writer;
 
 pub use derived::PartSet;
-pub use reader::{new_series_id, SampleRef, ScanStats};
+pub use part::new_series_id;
+pub use reader::ScanStats;
 pub use writer::AppendReport;
 
 use std::path::{Path, PathBuf};
@@ -75,6 +77,11 @@ struct Manifest {
     version: u32,
 }
 
+/// Writes a file so that readers see either nothing or all of it (`atomic`).
+pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
+    atomic::write_atomically(path, bytes).map_err(|e| io_err(&e.path, e.action)(e.source))
+}
+
 impl Store {
     /// Opens an existing store.
     pub fn open(root: &Path) -> Result<Self, StoreError> {
@@ -108,7 +115,7 @@ impl Store {
         std::fs::create_dir_all(root).map_err(io_err(root, "create store directory"))?;
         let manifest = Manifest { format: "podsizer-store".into(), version: FORMAT_VERSION };
         let text = serde_json::to_string_pretty(&manifest).expect("manifest serialises");
-        writer::write_atomically(&root.join(MANIFEST), text.as_bytes())?;
+        write_atomically(&root.join(MANIFEST), text.as_bytes())?;
         Ok(Self { root: root.to_path_buf() })
     }
 

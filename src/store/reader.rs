@@ -1,47 +1,8 @@
 //! Streaming reads: one part at a time, rows handed to a visitor, never the whole store.
 
+use super::part::{for_each_row, part_latest_timestamp};
 use super::{PartSet, Store, StoreError};
-use crate::domain::schema::frame_columns;
-use crate::domain::DAY_MS;
-use polars::prelude::ParquetReader;
-use polars::prelude::SerReader;
-use std::path::Path;
-use std::sync::atomic::{AtomicU64, Ordering};
-
-/// A borrowed row, valid for the duration of the visitor call.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct SampleRef<'a> {
-    pub timestamp_ms: i64,
-    /// Empty: no cluster recorded (parts written before clusters were, or without one).
-    pub cluster: &'a str,
-    pub namespace: &'a str,
-    pub workload_kind: &'a str,
-    pub workload: &'a str,
-    pub pod: &'a str,
-    pub container: &'a str,
-    pub cpu_cores: f64,
-    pub memory_bytes: f64,
-    /// Names one run of rows of the same pod's container: rows with equal non-zero ids have
-    /// equal names, so consumers may skip comparing them. 0: unknown, compare the names.
-    pub series: u64,
-}
-
-impl SampleRef<'_> {
-    pub fn from_sample(s: &crate::domain::Sample) -> SampleRef<'_> {
-        SampleRef {
-            timestamp_ms: s.timestamp_ms,
-            cluster: &s.cluster,
-            namespace: &s.namespace,
-            workload_kind: &s.workload_kind,
-            workload: &s.workload,
-            pod: &s.pod,
-            container: &s.container,
-            cpu_cores: s.cpu_cores,
-            memory_bytes: s.memory_bytes,
-            series: 0,
-        }
-    }
-}
+use crate::domain::{SampleRef, DAY_MS};
 
 #[derive(Debug, Default, Clone, Copy)]
 pub struct ScanStats {
@@ -132,119 +93,11 @@ impl Store {
     }
 }
 
-/// The newest timestamp of one part, decoding only that column.
-fn part_latest_timestamp(path: &Path) -> Result<Option<i64>, StoreError> {
-    let damaged =
-        |source: Box<dyn std::error::Error + Send + Sync>| StoreError::Part { path: path.to_path_buf(), source };
-    let df = ParquetReader::new(std::io::Cursor::new(verified_bytes(path)?))
-        .with_columns(Some(vec!["timestamp".to_string()]))
-        .finish()
-        .map_err(|e| damaged(Box::new(e)))?;
-    let column = df.column("timestamp").map_err(|e| damaged(Box::new(e)))?;
-    let physical = column.to_physical_repr();
-    let values = physical.i64().map_err(|e| damaged(Box::new(e)))?;
-    Ok(values.iter().flatten().max())
-}
-
-/// A part's bytes, checked against the checksum its name records (parts written before
-/// checksums were recorded are read as they are).
-fn verified_bytes(path: &Path) -> Result<Vec<u8>, StoreError> {
-    let bytes = std::fs::read(path).map_err(super::io_err(path, "read part"))?;
-    match super::writer::part_checksum(path) {
-        Some(expected) if xxhash_rust::xxh3::xxh3_64(&bytes) != expected => {
-            Err(StoreError::Checksum { path: path.to_path_buf() })
-        }
-        _ => Ok(bytes),
-    }
-}
-
-/// Reads one part a row group at a time (a part can hold a whole day of a large import; all
-/// of it at once would be gigabytes of decoded strings) and hands each row to `visit`. Parts
-/// were validated when written, so a null or wrong type here means the file was damaged.
-pub(crate) fn for_each_row(path: &Path, mut visit: impl FnMut(SampleRef<'_>)) -> Result<(), StoreError> {
-    let damaged =
-        |source: Box<dyn std::error::Error + Send + Sync>| StoreError::Part { path: path.to_path_buf(), source };
-    let bytes = verified_bytes(path)?;
-    let open = || Ok::<_, StoreError>(std::io::Cursor::new(bytes.as_slice()));
-    let mut reader = ParquetReader::new(open()?);
-    let metadata = reader.get_metadata().map_err(|e| damaged(Box::new(e)))?.clone();
-    let mut offset = 0;
-    for group in &metadata.row_groups {
-        let rows = group.num_rows();
-        let mut df =
-            ParquetReader::new(open()?).with_slice(Some((offset, rows))).finish().map_err(|e| damaged(Box::new(e)))?;
-        visit_frame(path, &mut df, &mut visit).map_err(damaged)?;
-        offset += rows;
-    }
-    Ok(())
-}
-
-/// Ids for `SampleRef::series`, unique within the process.
-static NEXT_SERIES: AtomicU64 = AtomicU64::new(1);
-
-/// A new id for a run of rows of one pod's container (see `SampleRef::series`).
-pub fn new_series_id() -> u64 {
-    NEXT_SERIES.fetch_add(1, Ordering::Relaxed)
-}
-
-fn visit_frame(
-    path: &Path,
-    df: &mut polars::prelude::DataFrame,
-    visit: &mut impl FnMut(SampleRef<'_>),
-) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
-    df.rechunk_mut();
-    let cols = frame_columns(path, df)?;
-    let null = || -> Box<dyn std::error::Error + Send + Sync> { "null value in a stored row".into() };
-    if cols.strings.iter().any(|c| c.null_count() > 0) {
-        return Err(null());
-    }
-    let names = cols.strings.map(|c| c.downcast_as_array());
-    let (cpu, memory) = (cols.cpu.cont_slice().map_err(|_| null())?, cols.memory.cont_slice().map_err(|_| null())?);
-    let views = names.map(|a| a.views().as_slice());
-    let cluster_views = cols.cluster.map(|c| c.downcast_as_array().views().as_slice());
-    // Rows come sorted by container and pod, and equal dictionary-decoded strings share one
-    // view, so comparing five 16-byte views finds where a run starts without touching text.
-    let mut last_views = [u128::MAX; 5];
-    let mut last_cluster_view = u128::MAX;
-    let mut current: [&str; 5] = [""; 5];
-    let mut current_cluster = "";
-    let mut series = 0;
-    for (i, ts) in cols.timestamp_ms.iter().enumerate() {
-        let cluster_view = cluster_views.map_or(0, |v| v[i].as_u128());
-        // Pod and container first: they change most often.
-        if [3, 4, 2, 1, 0].into_iter().any(|c| views[c][i].as_u128() != last_views[c])
-            || cluster_view != last_cluster_view
-        {
-            for c in 0..5 {
-                last_views[c] = views[c][i].as_u128();
-                current[c] = names[c].value(i);
-            }
-            last_cluster_view = cluster_view;
-            // A null cluster (a file's empty cell) is no cluster.
-            current_cluster = cols.cluster.and_then(|c| c.get(i)).unwrap_or_default();
-            series = NEXT_SERIES.fetch_add(1, Ordering::Relaxed);
-        }
-        let [namespace, workload_kind, workload, pod, container] = current;
-        visit(SampleRef {
-            timestamp_ms: ts.ok_or_else(null)?,
-            cluster: current_cluster,
-            namespace,
-            workload_kind,
-            workload,
-            pod,
-            container,
-            cpu_cores: cpu[i],
-            memory_bytes: memory[i],
-            series,
-        });
-    }
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::domain::Sample;
+    use std::path::Path;
 
     fn sample(ts: i64, pod: &str, cpu: f64) -> Sample {
         Sample {

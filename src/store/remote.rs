@@ -164,7 +164,7 @@ impl RemoteStore {
         let mirror = options.mirror_dir(location);
         std::fs::create_dir_all(&mirror).map_err(io(&mirror, "create the S3 mirror directory"))?;
         if !Store::is_store(&mirror) {
-            super::writer::write_atomically(&mirror.join(MANIFEST), &manifest)?;
+            super::write_atomically(&mirror.join(MANIFEST), &manifest)?;
         }
         let local = Store::open(&mirror)?;
         let record = match std::fs::read(mirror.join(SYNC_FILE)) {
@@ -348,9 +348,9 @@ impl RemoteStore {
                         _ => {
                             // Another writer's part of the same name: never replace it; ours
                             // moves to a fresh name and goes up on this push or the next.
-                            let (first, last) = super::writer::part_time_range(&path).unwrap_or((i64::MIN, i64::MAX));
-                            let checksum = super::writer::part_checksum(&path);
-                            let fresh = path.with_file_name(super::writer::part_name(first, last, checksum));
+                            let (first, last) = super::part::part_time_range(&path).unwrap_or((i64::MIN, i64::MAX));
+                            let checksum = super::part::part_checksum(&path);
+                            let fresh = path.with_file_name(super::part::part_name(first, last, checksum));
                             std::fs::rename(&path, &fresh).map_err(io(&path, "rename a part"))?;
                             record.pending.remove(rel);
                             let fresh_rel = relative(self.local.root(), &fresh).expect("inside the mirror");
@@ -417,7 +417,7 @@ impl RemoteStore {
 
     fn save(&self, record: &SyncRecord) -> Result<(), RemoteError> {
         let bytes = serde_json::to_vec(record).expect("sync record serialises");
-        super::writer::write_atomically(&self.local.root().join(SYNC_FILE), &bytes)?;
+        super::write_atomically(&self.local.root().join(SYNC_FILE), &bytes)?;
         Ok(())
     }
 }
@@ -494,10 +494,10 @@ fn writer_id(mirror: &Path) -> Result<String, RemoteError> {
     }
     // Random per mirror (not per process: two mirrors in one process are two writers).
     let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
-    let seed = (nanos, mirror, super::writer::process_tag());
+    let seed = (nanos, mirror, super::part::process_tag());
     let id =
         format!("{:016x}", std::hash::BuildHasher::hash_one(&std::collections::hash_map::RandomState::new(), seed));
-    super::writer::write_atomically(&path, id.as_bytes())?;
+    super::write_atomically(&path, id.as_bytes())?;
     Ok(id)
 }
 

@@ -48,7 +48,7 @@ fn write_file(path: &Path, text: &str) -> Result<(), StoreError> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).map_err(io_err(dir, "create directory"))?;
     }
-    super::writer::write_atomically(path, text.as_bytes())
+    super::write_atomically(path, text.as_bytes())
 }
 
 impl SampleSink for StoreSink {

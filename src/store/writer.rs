@@ -1,13 +1,13 @@
 //! Atomic, de-duplicating appends.
 
-use super::{day_dir_name, io_err, Store, StoreError};
+use super::part::{for_each_row, part_name, part_time_range};
+use super::{day_dir_name, io_err, write_atomically, Store, StoreError};
 use crate::domain::schema::rows_to_frame;
 use crate::domain::{Row, Sample, SampleRows, SeriesNames, DAY_MS};
 use polars::prelude::{ParquetCompression, ParquetWriter};
 use polars_parquet::write::ZstdLevel;
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 /// What an append did.
 #[derive(Debug, Default, Clone, PartialEq, Eq, serde::Serialize)]
@@ -19,8 +19,6 @@ pub struct AppendReport {
     pub parts_written: u64,
     pub days: u64,
 }
-
-static PART_COUNTER: AtomicU64 = AtomicU64::new(0);
 
 impl Store {
     /// Adds samples; rows already stored for the same container, pod and timestamp are
@@ -105,7 +103,7 @@ impl Store {
             }
             // Rows of one run share their names (`SampleRef::series`): one identity per run.
             let mut run: (u64, String) = (0, String::new());
-            super::reader::for_each_row(&part, |row| {
+            for_each_row(&part, |row| {
                 if row.series == 0 || row.series != run.0 {
                     let names = [row.cluster, row.namespace, row.workload_kind, row.workload, row.pod, row.container];
                     run = (row.series, crate::domain::series_identity(names));
@@ -158,46 +156,4 @@ fn part_bytes(batch: &SampleRows, rows: &[Row]) -> polars::prelude::PolarsResult
 
 fn day_of(ts: i64) -> i64 {
     ts.div_euclid(DAY_MS) * DAY_MS
-}
-
-/// A new part's name: creation time, process, a random per-process tag and sequence keep names
-/// unique and in write order (across machines too, for a store on S3); the rows' time range
-/// (`-t<first>-<last>`, epoch ms) lets appends skip parts; the checksum of the file's bytes
-/// (`-x<xxh3 in hex>`) lets readers tell a damaged part from a good one.
-pub(crate) fn part_name(first_ms: i64, last_ms: i64, checksum: Option<u64>) -> String {
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
-    let seq = PART_COUNTER.fetch_add(1, Ordering::Relaxed);
-    let (pid, tag) = (std::process::id(), process_tag() as u32);
-    let checksum = checksum.map_or(String::new(), |c| format!("-x{c:016x}"));
-    format!("part-{nanos:020}-{pid}-{tag:08x}-{seq}-t{first_ms}-{last_ms}{checksum}.parquet")
-}
-
-/// Random once per process (std's OS-seeded hash keys): with it, part names from writers on
-/// several machines sharing one S3 prefix differ even with equal clocks and pids (pid 1).
-pub(crate) fn process_tag() -> u64 {
-    static TAG: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
-    *TAG.get_or_init(|| {
-        std::hash::BuildHasher::hash_one(&std::collections::hash_map::RandomState::new(), std::process::id())
-    })
-}
-
-/// The time range a part's name records; `None` for parts named before ranges were recorded.
-pub(crate) fn part_time_range(path: &Path) -> Option<(i64, i64)> {
-    let name = path.file_name()?.to_str()?.strip_suffix(".parquet")?;
-    let name = name.rsplit_once("-x").map_or(name, |(before, _)| before);
-    let (_, range) = name.rsplit_once("-t")?;
-    let (first, last) = range.split_once('-')?;
-    Some((first.parse().ok()?, last.parse().ok()?))
-}
-
-/// The checksum a part's name records; `None` for parts named before checksums were recorded.
-pub(crate) fn part_checksum(path: &Path) -> Option<u64> {
-    let name = path.file_name()?.to_str()?.strip_suffix(".parquet")?;
-    let (_, hex) = name.rsplit_once("-x")?;
-    (hex.len() == 16).then(|| u64::from_str_radix(hex, 16).ok())?
-}
-
-/// Writes a file so that readers see either nothing or all of it (`atomic`).
-pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
-    super::atomic::write_atomically(path, bytes).map_err(|e| io_err(&e.path, e.action)(e.source))
 }

@@ -3,7 +3,7 @@
 //! buffers and upstream connection pools, and spends its quota switching between them.
 
 use super::{workers_for, RuntimeAdvice, Setting, SettingChange};
-use crate::analysis::Sizing;
+use crate::analysis::sizing::Sizing;
 
 /// envoy's settings as the container's args give them.
 #[derive(Debug, Clone, PartialEq)]

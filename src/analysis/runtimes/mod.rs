@@ -10,7 +10,8 @@ pub mod envoy;
 pub mod nginx;
 pub mod php_fpm;
 
-use crate::analysis::{Policy, Sizing};
+use crate::analysis::policy::Policy;
+use crate::analysis::sizing::Sizing;
 use serde::Serialize;
 
 /// Where a setting lives in the GitOps tree, so a patch changes it there and nowhere else.

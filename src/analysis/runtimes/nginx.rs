@@ -3,7 +3,7 @@
 //! fifth of a core.
 
 use super::{workers_for, Origin, RuntimeAdvice, Setting, SettingChange};
-use crate::analysis::Sizing;
+use crate::analysis::sizing::Sizing;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum WorkerProcesses {

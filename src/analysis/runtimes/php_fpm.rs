@@ -4,8 +4,9 @@
 //! lowering `pm.max_children` plants the same failure.
 
 use super::{Measured, Origin, RuntimeAdvice, Setting, SettingChange};
-use crate::analysis::recommend::round_up;
-use crate::analysis::{Policy, Sizing};
+use crate::analysis::policy::Policy;
+use crate::analysis::sizing::round_up;
+use crate::analysis::sizing::Sizing;
 use crate::domain::human_bytes;
 
 /// Environment variables read as pool settings: the `PHP_FPM_PM_*` family (images whose pool

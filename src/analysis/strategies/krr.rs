@@ -7,7 +7,8 @@
 //! - Floors 10m CPU and 100 MiB; values rounded up to 1m and 1 MiB. krr's window (14 days),
 //!   minimum of 100 samples and step are podsizer's own history settings here.
 
-use crate::analysis::recommend::{round_up, Sizing, SizingInput, Strategy};
+use crate::analysis::sizing::{round_up, Sizing};
+use crate::analysis::strategy::{SizingInput, Strategy};
 use crate::domain::{human_bytes, Cpu};
 
 const CPU_FLOOR: f64 = 0.010;

@@ -3,5 +3,6 @@
 
 pub mod krr;
 pub mod plain;
+pub mod podsizer;
 pub mod podsizer_p50;
 pub mod vpa;

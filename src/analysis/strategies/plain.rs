@@ -1,7 +1,8 @@
 //! The team's rule taken literally: request = p50 of usage, limit = 2 x request, nothing
 //! else. Kept to show in back-tests what podsizer's guards, floors and growth handling buy.
 
-use crate::analysis::recommend::{round_up, Sizing, SizingInput, Strategy};
+use crate::analysis::sizing::{round_up, Sizing};
+use crate::analysis::strategy::{SizingInput, Strategy};
 
 pub struct PlainStrategy;
 

@@ -3,7 +3,9 @@
 //! hours costs and what it saves in eviction exposure.
 
 use crate::analysis::policy::{MemoryBasis, Policy};
-use crate::analysis::recommend::{PodsizerStrategy, Sizing, SizingInput, Strategy};
+use crate::analysis::sizing::Sizing;
+use crate::analysis::strategies::podsizer::PodsizerStrategy;
+use crate::analysis::strategy::{SizingInput, Strategy};
 
 pub struct PodsizerP50Strategy;
 

@@ -14,7 +14,8 @@
 //! OOM bump needs OOM events, which samples do not carry yet.
 
 use crate::analysis::histogram::Histogram;
-use crate::analysis::recommend::{round_up, Sizing, SizingInput, Strategy};
+use crate::analysis::sizing::{round_up, Sizing};
+use crate::analysis::strategy::{SizingInput, Strategy};
 use crate::domain::{human_bytes, Cpu, DAY_MS};
 
 const HALF_LIFE_MS: f64 = DAY_MS as f64;

@@ -305,12 +305,12 @@ pub struct PriceArgs {
 }
 
 impl PriceArgs {
-    pub fn prices(&self) -> anyhow::Result<crate::analysis::backtest::Prices> {
+    pub fn prices(&self) -> anyhow::Result<crate::analysis::series::Prices> {
         for (name, price) in [("--core-hour-price", self.core_hour_price), ("--gib-hour-price", self.gib_hour_price)] {
             if !price.is_finite() || price < 0.0 {
                 anyhow::bail!("{name} {price}: must be a number >= 0");
             }
         }
-        Ok(crate::analysis::backtest::Prices { core_hour: self.core_hour_price, gib_hour: self.gib_hour_price })
+        Ok(crate::analysis::series::Prices { core_hour: self.core_hour_price, gib_hour: self.gib_hour_price })
     }
 }

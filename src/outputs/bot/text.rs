@@ -1,6 +1,6 @@
 //! What the bot says: which changes are worth a review, the PR title and a summary body.
 
-use crate::analysis::backtest::Prices;
+use crate::analysis::series::Prices;
 use crate::analysis::Recommendation;
 use crate::domain::{human_bytes, Cpu};
 

@@ -12,7 +12,7 @@ pub mod html;
 pub mod markdown;
 pub mod previous;
 
-use crate::analysis::backtest::{Prices, Series};
+use crate::analysis::series::{Prices, Series};
 use crate::analysis::timeline::{self, Bucket, Spread};
 use crate::analysis::{Proposal, Recommendation};
 use crate::domain::{format_timestamp, ContainerKey, Workload, DAY_MS};
@@ -187,7 +187,7 @@ pub fn iso_week(tz: Tz, ms: i64) -> String {
     }
 }
 
-fn whole_spread(points: &[crate::analysis::backtest::Point]) -> (Spread, Spread) {
+fn whole_spread(points: &[crate::analysis::series::Point]) -> (Spread, Spread) {
     let mut cpu: Vec<f64> = points.iter().map(|p| p.cpu).collect();
     let mut mem: Vec<f64> = points.iter().map(|p| p.memory).collect();
     let s = |v: &mut Vec<f64>| {

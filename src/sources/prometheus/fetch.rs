@@ -5,7 +5,7 @@ use super::client::Client;
 use super::join::{container_settings, join_samples, key_of, ContainerSettings, JoinStats, PodContainers};
 use super::owners::Owners;
 use super::payload::Series;
-use super::plan::Window;
+use super::plan::{ReadPath, Window};
 use super::query::{usage_queries, Scope};
 use super::{rate, remote_read, PrometheusError, CPU_METRIC, MEMORY_METRIC, SETTINGS_LOOKBACK};
 use crate::domain::SampleRows;
@@ -24,24 +24,6 @@ pub struct FetchOptions {
     /// Requests in flight at once.
     pub concurrency: usize,
     pub read_path: ReadPath,
-}
-
-/// How usage series are read.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ReadPath {
-    /// Raw samples through remote read; rates computed here (`rate.rs`).
-    RemoteRead,
-    /// `query_range`: Prometheus evaluates `rate()` at every step.
-    QueryRange,
-}
-
-impl std::fmt::Display for ReadPath {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            ReadPath::RemoteRead => "remote read (raw samples as XOR chunks, rates computed by podsizer)",
-            ReadPath::QueryRange => "query_range (rates evaluated by Prometheus)",
-        })
-    }
 }
 
 /// What kube-state-metrics told us, fetched once per import.

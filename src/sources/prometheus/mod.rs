@@ -39,14 +39,14 @@ mod writer;
 
 pub use client::{parse_header, Client, ClientConfig, RequestStats};
 pub use fetch::{
-    discover_pods, fetch_kube_state, fetch_window, remote_usage, BatchResult, FetchOptions, KubeStateMetrics, ReadPath,
+    discover_pods, fetch_kube_state, fetch_window, remote_usage, BatchResult, FetchOptions, KubeStateMetrics,
 };
 pub use join::{container_settings, join_samples, ContainerSettings, JoinStats, PodContainers};
 pub use owners::{guess_from_name, Owners, Resolution};
 pub use payload::{parse_matrix, parse_series, parse_vector, PayloadError, Series};
 pub use plan::{
-    align_down, align_up, day_windows, planned_requests, pod_batches, time_windows, Window, KSM_REQUESTS,
-    REMOTE_READ_POINTS,
+    align_down, align_up, day_windows, planned_requests, pod_batches, time_windows, ReadPath, Window, KSM_REQUESTS,
+    PHP_FPM_EXPORTER_REQUESTS, REMOTE_READ_POINTS,
 };
 pub use query::{any_of, promql_duration, quote, regex_escape, usage_queries, Scope};
 

@@ -1,7 +1,7 @@
 //! Planning: time windows within Prometheus's point limit, UTC-day windows for remote read,
 //! pod batches within a response budget, and how many requests an import makes.
 
-use super::{ReadPath, MAX_POINTS_PER_SERIES};
+use super::MAX_POINTS_PER_SERIES;
 pub use crate::sources::time::{align_down, align_up};
 use std::collections::BTreeMap;
 
@@ -60,6 +60,24 @@ fn pieces(window: Window, step_ms: i64, piece_ms: i64) -> Vec<Window> {
         start = end + step_ms;
     }
     out
+}
+
+/// How usage series are read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReadPath {
+    /// Raw samples through remote read; rates computed here (`rate.rs`).
+    RemoteRead,
+    /// `query_range`: Prometheus evaluates `rate()` at every step.
+    QueryRange,
+}
+
+impl std::fmt::Display for ReadPath {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            ReadPath::RemoteRead => "remote read (raw samples as XOR chunks, rates computed by podsizer)",
+            ReadPath::QueryRange => "query_range (rates evaluated by Prometheus)",
+        })
+    }
 }
 
 /// Points one remote-read batch may decode: its samples are held as rows until stored, so
@@ -127,8 +145,12 @@ pub fn planned_requests(
             1 + per_batch * batches as u64
         })
         .sum();
-    KSM_REQUESTS + crate::sources::php_fpm_exporter::REQUESTS + probe + per_window
+    KSM_REQUESTS + PHP_FPM_EXPORTER_REQUESTS + probe + per_window
 }
+
+/// Requests made once per import for the php-fpm exporter's figures (`sources::php_fpm_exporter`:
+/// one query per figure).
+pub const PHP_FPM_EXPORTER_REQUESTS: u64 = 4;
 
 /// Requests made once per import for kube-state-metrics data.
 pub const KSM_REQUESTS: u64 = 6;
@@ -213,13 +235,13 @@ mod tests {
         let step = 60_000;
         let n = planned_requests(500, 3, 0, 7 * 1440 * step, step, 500_000, ReadPath::QueryRange);
         // One window of 10,081 points; 49 containers (16 pods) per request: 11 batches.
-        assert_eq!(n, KSM_REQUESTS + crate::sources::php_fpm_exporter::REQUESTS + 1 + 2 * 11);
+        assert_eq!(n, KSM_REQUESTS + PHP_FPM_EXPORTER_REQUESTS + 1 + 2 * 11);
         let n_small = planned_requests(500, 3, 0, 7 * 1440 * step, step, 100_000, ReadPath::QueryRange);
         assert!(n_small > n);
         // Remote read: one window per day (8 here: the range ends on a midnight), 50,000 points
         // a batch: 33 containers (11 pods) of a day, 16 batches.
         let remote = planned_requests(500, 3, 0, 7 * 1440 * step, step, 500_000, ReadPath::RemoteRead);
-        let php_fpm = crate::sources::php_fpm_exporter::REQUESTS;
+        let php_fpm = PHP_FPM_EXPORTER_REQUESTS;
         assert_eq!(
             remote,
             KSM_REQUESTS + php_fpm + 1 + 7 * (1 + 16) + (1 + 1),
