@@ -5,12 +5,19 @@
 //! `domain` (units, identities) -> `sources` (how samples arrive) -> `store` (samples at
 //! rest) -> `analysis` (pure sizing logic) -> `outputs` (documents, patches) -> `engine` (the
 //! runs the commands share: selection, sizing, back-tests) -> `cli` (arguments, printing).
-//! docs/architecture.md maps each command onto these layers.
+//! `domain` and `analysis` are the `podsizer-core` crate (no I/O, no polars, no AWS, no
+//! kube), re-exported here. docs/architecture.md maps each command onto these layers.
 
-pub mod analysis;
+pub use podsizer_core::analysis;
 pub mod cli;
-pub mod domain;
 pub mod engine;
 pub mod outputs;
 pub mod sources;
 pub mod store;
+
+/// Units and identities shared by every layer (`podsizer_core::domain`), and the sample
+/// schema of files and store parts, which needs polars and so lives here, not in the core.
+pub mod domain {
+    pub use podsizer_core::domain::*;
+    pub mod schema;
+}

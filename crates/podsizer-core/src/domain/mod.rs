@@ -6,7 +6,6 @@ mod duration;
 mod node;
 mod quantity;
 mod rows;
-pub mod schema;
 
 pub use duration::{format_timestamp, parse_duration, parse_timestamp, DurationError, DAY_MS, HOUR_MS};
 pub use node::{NodeShape, NodeShapeError, DEFAULT_MAX_PODS};
