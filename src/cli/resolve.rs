@@ -17,8 +17,9 @@ pub const DEFAULT_WINDOW: &str = "14d";
 /// None` and no bounds given, everything is selected.
 pub fn selection(args: &InputArgs, default_window: Option<&str>) -> Result<SelectionSettings> {
     let mut inputs = Vec::new();
+    let (pull_args, pull_window) = s3_pull_plan(args, default_window);
     for path in &args.inputs {
-        match super::s3::open_input(path, args, default_window)? {
+        match super::s3::open_input(path, &pull_args, pull_window)? {
             Some(mirror) => inputs.push(InputSpec::Store(mirror)),
             None => inputs.push(InputSpec::Path(path.clone())),
         }
@@ -41,6 +42,19 @@ pub fn selection(args: &InputArgs, default_window: Option<&str>) -> Result<Selec
         skip_bad_rows: args.skip_bad_rows,
         rescan: args.rescan,
     })
+}
+
+/// The flags an `s3://` input's pull is planned from. An open window (no `--since`/`--until`)
+/// ends at the newest sample of the *selection*; with a name filter (`--cluster`, `-n`,
+/// `--workload`) only the data can tell where that is, and the bucket's newest days may hold
+/// none of it (a cluster whose collector stopped): every day is pulled then (the mirror keeps
+/// them, so later runs fetch only new days), and the engine cuts the window.
+fn s3_pull_plan<'a>(args: &InputArgs, default_window: Option<&'a str>) -> (InputArgs, Option<&'a str>) {
+    let filtered = args.cluster.is_some() || !args.namespaces.is_empty() || !args.workloads.is_empty();
+    if filtered && args.since.is_none() && args.until.is_none() {
+        return (InputArgs { window: None, ..args.clone() }, None);
+    }
+    (args.clone(), default_window)
 }
 
 /// The window as given: `--since`/`--until`, and `--window` (or the command's default) when

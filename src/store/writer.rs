@@ -89,7 +89,11 @@ impl Store {
         }
         let bytes =
             part_bytes(batch, &fresh).map_err(|e| StoreError::Part { path: dir.clone(), source: Box::new(e) })?;
-        let checksum = xxhash_rust::xxh3::xxh3_64(&bytes);
+        let checksum = super::checksum::of(&bytes);
+        // The name records the range of the rows written (not of the batch), so that parts of
+        // one day stay disjoint and readers need not remember each row (`measurements`).
+        let (first, last) =
+            fresh.iter().fold((i64::MAX, i64::MIN), |(lo, hi), r| (lo.min(r.timestamp_ms), hi.max(r.timestamp_ms)));
         write_atomically(&dir.join(part_name(first, last, Some(checksum))), &bytes)?;
         Ok(fresh.len())
     }
@@ -168,7 +172,7 @@ pub(crate) fn part_name(first_ms: i64, last_ms: i64, checksum: Option<u64>) -> S
     let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
     let seq = PART_COUNTER.fetch_add(1, Ordering::Relaxed);
     let (pid, tag) = (std::process::id(), process_tag() as u32);
-    let checksum = checksum.map_or(String::new(), |c| format!("-x{c:016x}"));
+    let checksum = checksum.map_or(String::new(), super::checksum::name_suffix);
     format!("part-{nanos:020}-{pid}-{tag:08x}-{seq}-t{first_ms}-{last_ms}{checksum}.parquet")
 }
 
@@ -192,9 +196,7 @@ pub(crate) fn part_time_range(path: &Path) -> Option<(i64, i64)> {
 
 /// The checksum a part's name records; `None` for parts named before checksums were recorded.
 pub(crate) fn part_checksum(path: &Path) -> Option<u64> {
-    let name = path.file_name()?.to_str()?.strip_suffix(".parquet")?;
-    let (_, hex) = name.rsplit_once("-x")?;
-    (hex.len() == 16).then(|| u64::from_str_radix(hex, 16).ok())?
+    super::checksum::in_name(path, ".parquet")
 }
 
 /// Writes a file so that readers see either nothing or all of it (`atomic`).
