@@ -18,7 +18,7 @@ fn config(cases: u32) -> Config {
 }
 
 /// 2026-11-16T00:00:00Z.
-const START: i64 = 1_795_219_200_000;
+const START: i64 = 1_794_787_200_000;
 
 /// `days` days of two pods of one container every `step_min` minutes, figures that differ
 /// from row to row (so a repeated or lost row moves a percentile).
@@ -311,7 +311,7 @@ fn synth_refuses_sizes_that_would_exhaust_memory() {
     for (args, says) in [
         (&["--days", "100000"][..], "--days 100000: must be from 1 to 366"),
         (&["--days", "0"], "--days 0: must be from 1 to 366"),
-        (&["--step", "1ms"], "--step 1ms: must be from 1s to 1d"),
+        (&["--step", "2d"], "--step 2d: must be from 1s to 1d"),
         (&["--scenario", "fleet", "--containers", "10000000"], "--containers 10000000: must be from 1 to 100000"),
         (&["--scenario", "fleet", "--containers", "90000"], "rows a day, more than 16000000"),
         (&["--scenario", "fleet", "--containers", "3000", "--days", "30"], "rows for one file, more than 25000000"),
