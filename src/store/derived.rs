@@ -205,7 +205,7 @@ mod checksum_tests {
         }
         // Rewriting replaces the damaged file; the day holds one derived file again.
         store.write_derived(&parts, "usage", b"some payload").unwrap();
-        assert_eq!(store.derived_files(&parts.dir, "usage").unwrap(), [path.clone()]);
+        assert_eq!(store.derived_files(&parts.dir, "usage").unwrap(), std::slice::from_ref(&path));
         assert_eq!(store.read_derived(&parts, "usage").unwrap(), Derived::Fresh(b"some payload".to_vec()));
     }
 
