@@ -5,7 +5,9 @@
 //! as derived data of the day's parts and merged on later runs, so a weekly run that adds a
 //! day reads one new day instead of fourteen. Days are independent, so they are summarised
 //! on all cores. A day the window only partly covers (the oldest, usually) is summarised
-//! whole for next time and also read with the window's bounds for this run.
+//! whole for next time and also read with the window's bounds for this run. A saved summary
+//! whose bytes fail the checksum in its name is never used: the day is summarised again from
+//! its parts and the run warns, naming the file.
 
 use super::{Note, Progress, Result};
 use crate::analysis::summary;
