@@ -18,8 +18,9 @@ pub const DEFAULT_WINDOW: &str = "14d";
 /// None` and no bounds given, everything is selected.
 pub fn selection(args: &InputArgs, default_window: Option<&str>) -> Result<SelectionSettings> {
     let mut inputs = Vec::new();
+    let pull = s3_pull_window(args, default_window);
     for path in &args.inputs {
-        match super::s3::open_input(path, args, s3_window(args, default_window))? {
+        match super::s3::open_input(path, args, pull)? {
             Some(mirror) => inputs.push(InputSpec::Store(mirror)),
             None => inputs.push(InputSpec::Path(path.clone())),
         }
@@ -60,9 +61,17 @@ pub fn bounds(args: &InputArgs, default_window: Option<&str>) -> Bounds {
     Bounds { since: args.since.as_ref().map(|t| t.ms), until: args.until.as_ref().map(|t| t.ms), window_ms }
 }
 
-/// The partitions `select_with_default` can read: explicit bounds, or the window before
-/// `--until`, or the window before the newest partition.
-fn s3_window(args: &InputArgs, default_window: Option<&str>) -> Window {
+/// The day partitions an `s3://` input's pull needs: explicit bounds, or the window before
+/// `--until`, or the window before the newest partition. An open window (no `--since`/`--until`)
+/// ends at the newest sample of the *selection*; with a name filter (`--cluster`, `-n`,
+/// `--workload`) only the data can tell where that is, and the bucket's newest days may hold
+/// none of it (a cluster whose collector stopped): every day is pulled then (the mirror keeps
+/// them, so later runs fetch only new days), and the engine cuts the window.
+fn s3_pull_window(args: &InputArgs, default_window: Option<&str>) -> Window {
+    let filtered = args.cluster.is_some() || !args.namespaces.is_empty() || !args.workloads.is_empty();
+    if filtered && args.since.is_none() && args.until.is_none() {
+        return Window::Range { since: None, until: None };
+    }
     let b = bounds(args, default_window);
     match (b.since, b.until, b.window_ms) {
         (Some(_), until, _) | (None, until, None) => Window::Range { since: b.since, until },

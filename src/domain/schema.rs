@@ -128,3 +128,121 @@ pub fn timestamps_ms(col: &Column) -> Option<Vec<Option<i64>>> {
     let values = physical.i64().ok()?;
     Some(values.iter().map(|v| v.map(|x| x.div_euclid(per_ms))).collect())
 }
+
+/// What a Parquet sample file's column may be, checked on the file's schema before anything is
+/// decoded: Parquet holds types (decimals, structs, lists, ...) that the reader would not turn
+/// into samples (and that the decoder cannot always read), so they are a type error naming the
+/// file and column, never a decode.
+fn accepts(column: &str, dtype: &ArrowDataType) -> bool {
+    use ArrowDataType as A;
+    let text = |t: &A| matches!(t, A::Utf8 | A::LargeUtf8 | A::Utf8View);
+    match column {
+        "timestamp" => matches!(dtype, A::Timestamp(..) | A::Int64),
+        "cpu_cores" | "memory_bytes" => matches!(
+            dtype,
+            A::Int8
+                | A::Int16
+                | A::Int32
+                | A::Int64
+                | A::UInt8
+                | A::UInt16
+                | A::UInt32
+                | A::UInt64
+                | A::Float32
+                | A::Float64
+        ),
+        _ => text(dtype) || matches!(dtype, A::Dictionary(_, values, _) if text(values)),
+    }
+}
+
+/// What `accepts` wants, as the type errors of decoded frames say it.
+fn expected(column: &str) -> &'static str {
+    match column {
+        "timestamp" => "datetime or int64 epoch ms",
+        "cpu_cores" | "memory_bytes" => "number",
+        _ => "string",
+    }
+}
+
+/// A Parquet type as a person knows it.
+fn type_name(dtype: &ArrowDataType) -> String {
+    use ArrowDataType as A;
+    match dtype {
+        A::Decimal(p, s) | A::Decimal32(p, s) | A::Decimal64(p, s) | A::Decimal256(p, s) => {
+            format!("decimal({p}, {s})")
+        }
+        A::Struct(_) => "struct".into(),
+        A::List(_) | A::LargeList(_) | A::FixedSizeList(..) => "list".into(),
+        A::Map(..) => "map".into(),
+        other => format!("{other:?}").to_lowercase(),
+    }
+}
+
+/// The columns to decode from a Parquet sample file with this schema (the sample columns, and
+/// the cluster column when present; other columns are never decoded), or what is wrong with it.
+pub fn parquet_columns(path: &Path, schema: &ArrowSchema) -> Result<Vec<String>, SchemaError> {
+    column_indexes(path, schema.iter_names().map(|n| n.as_str()))?;
+    let cluster = schema.get(CLUSTER_COLUMN).map(|_| CLUSTER_COLUMN);
+    let mut columns = Vec::with_capacity(SAMPLE_COLUMNS.len() + 1);
+    for column in cluster.into_iter().chain(SAMPLE_COLUMNS) {
+        let dtype = &schema.get(column).expect("presence checked above").dtype;
+        if !accepts(column, dtype) {
+            return Err(SchemaError::ColumnType {
+                path: path.to_path_buf(),
+                column: column.to_string(),
+                found: type_name(dtype),
+                expected: expected(column),
+            });
+        }
+        columns.push(column.to_string());
+    }
+    Ok(columns)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn schema(overrides: &[(&str, ArrowDataType)]) -> ArrowSchema {
+        let dtype = |c: &str| match c {
+            "timestamp" => ArrowDataType::Timestamp(ArrowTimeUnit::Millisecond, None),
+            "cpu_cores" | "memory_bytes" => ArrowDataType::Float64,
+            _ => ArrowDataType::Utf8View,
+        };
+        let mut columns: Vec<(&str, ArrowDataType)> = SAMPLE_COLUMNS.iter().map(|c| (*c, dtype(c))).collect();
+        for (name, t) in overrides {
+            match columns.iter_mut().find(|(n, _)| n == name) {
+                Some(slot) => slot.1 = t.clone(),
+                None => columns.push((name, t.clone())),
+            }
+        }
+        columns.into_iter().map(|(n, t)| ArrowField::new(n.into(), t, true)).collect()
+    }
+
+    #[test]
+    fn parquet_column_types_are_checked_before_decoding() {
+        let path = Path::new("s.parquet");
+        let decimal = ArrowDataType::Decimal(10, 3);
+        let record = ArrowDataType::Struct(vec![ArrowField::new("uid".into(), ArrowDataType::Utf8, true)]);
+        let list = ArrowDataType::LargeList(Box::new(ArrowField::new("item".into(), ArrowDataType::Float64, true)));
+        let cases = [
+            ("cpu_cores", decimal.clone(), "decimal(10, 3)"),
+            ("timestamp", decimal, "decimal(10, 3)"),
+            ("pod", record.clone(), "struct"),
+            ("cluster", record.clone(), "struct"),
+            ("memory_bytes", list, "list"),
+            ("namespace", ArrowDataType::Binary, "binary"),
+        ];
+        for (column, dtype, shown) in cases {
+            let err = parquet_columns(path, &schema(&[(column, dtype)])).unwrap_err().to_string();
+            assert!(err.contains("s.parquet") && err.contains(&format!("`{column}` has type {shown}")), "{err}");
+        }
+        // Columns outside the sample format are never decoded, whatever their type.
+        let wanted = parquet_columns(path, &schema(&[("labels", record)])).unwrap();
+        assert_eq!(wanted, SAMPLE_COLUMNS.map(String::from));
+        let with_cluster = parquet_columns(path, &schema(&[("cluster", ArrowDataType::LargeUtf8)])).unwrap();
+        assert_eq!(with_cluster[0], CLUSTER_COLUMN);
+        let ints = schema(&[("timestamp", ArrowDataType::Int64), ("cpu_cores", ArrowDataType::UInt16)]);
+        assert!(parquet_columns(path, &ints).is_ok());
+    }
+}

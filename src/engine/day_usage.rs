@@ -5,14 +5,16 @@
 //! as derived data of the day's parts and merged on later runs, so a weekly run that adds a
 //! day reads one new day instead of fourteen. Days are independent, so they are summarised
 //! on all cores. A day the window only partly covers (the oldest, usually) is summarised
-//! whole for next time and also read with the window's bounds for this run.
+//! whole for next time and also read with the window's bounds for this run. A saved summary
+//! whose bytes fail the checksum in its name is never used: the day is summarised again from
+//! its parts and the run warns, naming the file.
 
 use super::{Note, Progress, Result};
 use crate::analysis::summary;
 use crate::analysis::{ContainerUsage, UsageBuilder};
 use crate::domain::SampleRef;
 use crate::domain::{ContainerKey, DAY_MS};
-use crate::store::{PartSet, Store};
+use crate::store::{Derived, PartSet, Store};
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
@@ -43,6 +45,8 @@ struct DayResult {
     usage: Vec<ContainerUsage>,
     reused: bool,
     partial: bool,
+    /// The day's saved summary was damaged (and was rebuilt): what to tell.
+    damaged: Option<Note>,
 }
 
 /// Adds the window's usage from `store` to `builder`; returns the rows it stands for.
@@ -95,6 +99,7 @@ pub fn add_store_usage(
                 stats.summaries_reused += u64::from(day.reused);
                 stats.summaries_built += u64::from(!day.reused);
                 stats.partial_days += u64::from(day.partial);
+                notes.extend(day.damaged);
                 for usage in day.usage.into_iter().filter(|u| (window.keep_container)(&u.key)) {
                     rows += usage.samples();
                     builder.absorb(usage);
@@ -123,27 +128,65 @@ fn day_usage(
     window: &Window<'_>,
     unsaved: &std::sync::OnceLock<crate::store::StoreError>,
 ) -> Result<DayResult> {
-    if let Some(whole) = load_summary(store, parts).filter(|_| !window.rescan) {
-        if covers(window, &whole) {
-            return Ok(DayResult { usage: whole, reused: true, partial: false });
+    let saved = if window.rescan { Saved::Missing } else { load_summary(store, parts)? };
+    let damaged = match saved {
+        Saved::Usable(whole) if covers(window, &whole) => {
+            return Ok(DayResult { usage: whole, reused: true, partial: false, damaged: None });
         }
-        return Ok(DayResult { usage: scan_window(store, parts, window)?, reused: true, partial: true });
-    }
+        Saved::Usable(_) => {
+            let usage = scan_window(store, parts, window)?;
+            return Ok(DayResult { usage, reused: true, partial: true, damaged: None });
+        }
+        Saved::Missing => None,
+        Saved::Damaged(note) => Some(note),
+    };
     let (whole, inside) = summarise(store, day, parts, window)?;
-    if let Err(e) = store.write_derived(parts, SUMMARY, &summary::encode(&whole)) {
-        // A summary is a cache: the run goes on, and says once that the next one will be slower.
-        let _ = unsaved.set(e);
-    }
+    save_summary(store, parts, &whole, unsaved);
     Ok(match inside {
-        Some(usage) => DayResult { usage, reused: false, partial: true },
-        None => DayResult { usage: whole, reused: false, partial: false },
+        Some(usage) => DayResult { usage, reused: false, partial: true, damaged },
+        None => DayResult { usage: whole, reused: false, partial: false, damaged },
     })
 }
 
-fn load_summary(store: &Store, parts: &PartSet) -> Option<Vec<ContainerUsage>> {
-    let bytes = store.read_derived(parts, SUMMARY).ok()??;
-    // A damaged summary is only a cache miss: it is rebuilt from the parts.
-    summary::decode(&bytes).ok()
+fn save_summary(
+    store: &Store,
+    parts: &PartSet,
+    whole: &[ContainerUsage],
+    unsaved: &std::sync::OnceLock<crate::store::StoreError>,
+) {
+    if let Err(e) = store.write_derived(parts, SUMMARY, &summary::encode(whole)) {
+        // A summary is a cache: the run goes on, and says once that the next one will be slower.
+        let _ = unsaved.set(e);
+    }
+}
+
+/// A day's saved summary as the run may use it.
+enum Saved {
+    Usable(Vec<ContainerUsage>),
+    /// None built from the day's current parts.
+    Missing,
+    /// Damaged after it was written: rebuilt from the parts, and the run says so.
+    Damaged(Note),
+}
+
+fn load_summary(store: &Store, parts: &PartSet) -> Result<Saved> {
+    let damaged = |path: &std::path::Path, why: &str| {
+        Saved::Damaged(Note::Warning(format!(
+            "warning: {}: {why}; not used, the day's usage was rebuilt from its parts",
+            path.display()
+        )))
+    };
+    Ok(match store.read_derived(parts, SUMMARY)? {
+        Derived::Missing => Saved::Missing,
+        Derived::Damaged(path) => {
+            damaged(&path, "usage summary damaged (its bytes do not match the checksum in its name)")
+        }
+        // Intact bytes that do not decode: written by another version of podsizer.
+        Derived::Fresh(bytes) => match summary::decode(&bytes) {
+            Ok(usage) => Saved::Usable(usage),
+            Err(e) => damaged(&parts.dir, &e.to_string()),
+        },
+    })
 }
 
 /// Summarises a whole day; when the window cuts the day, the same pass also builds the
@@ -189,4 +232,37 @@ fn scan_window(store: &Store, parts: &PartSet, window: &Window<'_>) -> Result<Ve
         }
     })?;
     Ok(builder.finish())
+}
+
+/// The newest sample of the containers `keep` selects, from the newest day that holds one:
+/// through the days' summaries (built and saved when missing, as the usage read that follows
+/// would), so a filter costs no more than an unfiltered run.
+pub fn newest_selected(
+    store: &Store,
+    keep: &dyn Fn(&ContainerKey) -> bool,
+    rescan: bool,
+    notes: &mut Vec<Note>,
+) -> Result<Option<i64>> {
+    for (_, dir) in store.partitions()?.into_iter().rev() {
+        let parts = PartSet::read(&dir)?;
+        let saved = if rescan { Saved::Missing } else { load_summary(store, &parts)? };
+        let whole = match saved {
+            Saved::Usable(whole) => whole,
+            unusable => {
+                if let Saved::Damaged(note) = unusable {
+                    notes.push(note);
+                }
+                let mut builder = UsageBuilder::new();
+                store.scan_partition(&parts, None, None, |row| builder.observe(row))?;
+                let whole = builder.finish();
+                // Not saved: the usage read says so once.
+                save_summary(store, &parts, &whole, &std::sync::OnceLock::new());
+                whole
+            }
+        };
+        if let Some(newest) = whole.iter().filter(|u| keep(&u.key)).filter_map(ContainerUsage::last_ms).max() {
+            return Ok(Some(newest));
+        }
+    }
+    Ok(None)
 }

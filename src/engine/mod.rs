@@ -34,6 +34,7 @@
 
 pub mod current;
 mod day_usage;
+mod file_inputs;
 pub mod pull_request;
 pub mod selection;
 pub mod sizing;

@@ -1,6 +1,7 @@
 //! Which samples a run reads: inputs (sample files and stores), the time window `[since,
 //! until)`, namespace/workload/cluster filters and traffic shares; and the usage built from them.
 
+use super::file_inputs::{drop_repeated_rows, open_lone_file, skipped_rows, stream_file, FileUsage, UsagePlan};
 use super::{EngineError, Note, Progress, Result};
 use crate::analysis::series::{Series, SeriesBuilder};
 use crate::analysis::traffic::TrafficShare;
@@ -9,8 +10,8 @@ use crate::domain::Sample;
 use crate::domain::SampleRef;
 use crate::sources::files::read_sample_file;
 use crate::store::Store;
-use std::collections::{HashMap, HashSet};
-use std::path::{Path, PathBuf};
+use std::collections::HashMap;
+use std::path::PathBuf;
 
 /// One input as the caller resolved it: a path (sample file or store folder), or a store it
 /// opened itself (an S3 mirror, a Prometheus cache).
@@ -50,42 +51,36 @@ pub enum Input {
         samples: Vec<Sample>,
     },
     /// A sample file that is a run's only input: read again on each pass, a row group at a time
-    /// (there is nothing to de-duplicate it against), so memory stays flat whatever its size;
-    /// its usage is usually built by the first pass (see `open_lone_file`).
+    /// (no other input to de-duplicate it against), so memory stays flat whatever its size;
+    /// its usage is usually built by the first pass (see `file_inputs::open_lone_file`).
     File {
         path: PathBuf,
         skip_bad_rows: bool,
+        /// The newest sample the name filters select.
         newest: Option<i64>,
         /// Usage built during the check, when its window could be known in advance.
         usage: Option<FileUsage>,
+        /// The file's series are not in time order, so it may repeat a measurement: every read
+        /// goes through the set of its measurements.
+        dedup: bool,
     },
-}
-
-/// Usage of a lone sample file built during the read that checks it, so `Selection::usage`
-/// need not read the file again: valid for the window and cluster it was built for.
-pub struct FileUsage {
-    since: Option<i64>,
-    until: Option<i64>,
-    cluster: Option<String>,
-    builder: UsageBuilder,
-    rows: u64,
 }
 
 /// How `[since, until)` follows from the settings and, for an open window, the newest sample.
 #[derive(Clone, Copy)]
-struct WindowRule {
+pub(super) struct WindowRule {
     since: Option<i64>,
     until: Option<i64>,
     window_ms: Option<i64>,
 }
 
 impl WindowRule {
-    fn needs_newest(self) -> bool {
+    pub(super) fn needs_newest(self) -> bool {
         self.since.is_none() && self.until.is_none() && self.window_ms.is_some()
     }
 
     /// Explicit bounds win; otherwise `window_ms` ending at `until` or just after `newest`.
-    fn resolve(self, newest: Option<i64>) -> (Option<i64>, Option<i64>) {
+    pub(super) fn resolve(self, newest: Option<i64>) -> (Option<i64>, Option<i64>) {
         let (mut since, mut end) = (self.since, self.until);
         if let (None, Some(window)) = (since, self.window_ms) {
             if end.is_none() {
@@ -97,49 +92,44 @@ impl WindowRule {
     }
 }
 
-/// Which rows a selection keeps: the window and the name filters.
-struct RowFilter<'a> {
-    since: Option<i64>,
-    until: Option<i64>,
-    cluster: &'a Option<String>,
+/// The name filters of a selection: cluster, namespaces, workload globs.
+#[derive(Clone, Copy)]
+pub(super) struct Names<'a> {
+    pub(super) cluster: &'a Option<String>,
     namespaces: &'a [String],
     workloads: &'a [String],
 }
 
-impl RowFilter<'_> {
-    fn keep(&self, row: &SampleRef<'_>) -> bool {
-        self.since.is_none_or(|s| row.timestamp_ms >= s)
-            && self.until.is_none_or(|u| row.timestamp_ms < u)
-            && keep_cluster(self.cluster, row.cluster)
+impl Names<'_> {
+    pub(super) fn keep(&self, row: &SampleRef<'_>) -> bool {
+        keep_cluster(self.cluster, row.cluster)
             && keep_workload(self.namespaces, self.workloads, row.namespace, row.workload)
+    }
+
+    pub(super) fn keep_key(&self, key: &crate::domain::ContainerKey) -> bool {
+        let w = &key.workload;
+        keep_cluster(self.cluster, &w.cluster) && keep_workload(self.namespaces, self.workloads, &w.namespace, &w.name)
+    }
+
+    /// Whether the filters select every row.
+    fn all(&self) -> bool {
+        self.cluster.is_none() && self.namespaces.is_empty() && self.workloads.is_empty()
     }
 }
 
-/// What building a lone file's usage during its check needs besides the window.
-struct UsagePlan<'a> {
-    rule: WindowRule,
-    cluster: &'a Option<String>,
-    namespaces: &'a [String],
-    workloads: &'a [String],
+/// Which rows a selection keeps: the window and the name filters.
+pub(super) struct RowFilter<'a> {
+    pub(super) since: Option<i64>,
+    pub(super) until: Option<i64>,
+    pub(super) names: Names<'a>,
 }
 
-/// Streams a sample file's valid rows to `visit`, each run of rows with the same names as one
-/// series; the warning for skipped rows, if any.
-fn stream_file(path: &Path, skip_bad_rows: bool, visit: &mut dyn FnMut(&SampleRef<'_>)) -> Result<Option<Note>> {
-    let (mut run, mut series) = (0, 0);
-    let outcome = crate::sources::files::for_each_sample(path, skip_bad_rows, &mut |s, r| {
-        if r == 0 {
-            series = 0;
-        } else if r != run {
-            (run, series) = (r, crate::store::new_series_id());
-        }
-        visit(&SampleRef { series, ..SampleRef::from_sample(s) });
-    })?;
-    Ok(outcome.skipped.first().map(|first| skipped_rows(path, outcome.skipped_count, first)))
-}
-
-fn skipped_rows(path: &Path, count: u64, first: &crate::sources::files::BadRow) -> Note {
-    Note::Warning(format!("warning: {}: skipped {count} bad row(s); first: {first}", path.display()))
+impl RowFilter<'_> {
+    pub(super) fn keep(&self, row: &SampleRef<'_>) -> bool {
+        self.since.is_none_or(|s| row.timestamp_ms >= s)
+            && self.until.is_none_or(|u| row.timestamp_ms < u)
+            && self.names.keep(row)
+    }
 }
 
 /// Inputs plus the resolved time window `[since, until)`.
@@ -180,14 +170,12 @@ pub fn select(settings: SelectionSettings) -> Result<Selection> {
     // With traffic shares, usage goes through raw series: nothing to build in advance. Without a
     // window (a back-test's whole history) nobody sizes from usage: building it would only hold
     // memory beside the series.
-    let plan = (traffic.is_empty() && window_ms.is_some()).then_some(UsagePlan {
-        rule,
-        cluster: &cluster,
-        namespaces: &namespaces,
-        workloads: &workloads,
-    });
-    let inputs = open_inputs(inputs, skip_bad_rows, plan.as_ref(), &mut notes)?;
-    let newest = if rule.needs_newest() { latest(&inputs)? } else { None };
+    let plan = (traffic.is_empty() && window_ms.is_some()).then_some(UsagePlan { rule });
+    let names = Names { cluster: &cluster, namespaces: &namespaces, workloads: &workloads };
+    let inputs = open_inputs(inputs, skip_bad_rows, &names, plan.as_ref(), &mut notes)?;
+    // The window ends at the newest sample of the selected data, not of all of it: another
+    // cluster's newer day must not shorten (or empty) this cluster's history.
+    let newest = if rule.needs_newest() { latest(&inputs, &names, rescan, &mut notes)? } else { None };
     let (since, end) = rule.resolve(newest);
     if let (Some(s), Some(u)) = (since, until) {
         if s >= u {
@@ -212,7 +200,8 @@ pub fn select(settings: SelectionSettings) -> Result<Selection> {
 fn open_inputs(
     specs: Vec<InputSpec>,
     skip_bad_rows: bool,
-    plan: Option<&UsagePlan<'_>>,
+    names: &Names<'_>,
+    plan: Option<&UsagePlan>,
     notes: &mut Vec<Note>,
 ) -> Result<Vec<Input>> {
     let mut inputs = Vec::new();
@@ -234,7 +223,7 @@ fn open_inputs(
         if path.is_dir() {
             inputs.push(Input::Store(Store::open(&path)?));
         } else if path.exists() && alone {
-            inputs.push(open_lone_file(path, skip_bad_rows, plan, notes)?);
+            inputs.push(open_lone_file(path, skip_bad_rows, names, plan, notes)?);
         } else if path.exists() {
             let outcome = read_sample_file(&path, skip_bad_rows)?;
             if let Some(first) = outcome.skipped.first() {
@@ -252,150 +241,17 @@ fn open_inputs(
     Ok(inputs)
 }
 
-/// Reads a run's only input file once here, fully validated (a bad file fails before any work,
-/// its warning comes first) and for its newest sample. The usage is built in the same read when
-/// its window is known beforehand: from the settings, or from the newest time in the timestamp
-/// column alone (cheap). That guess can miss (with `--skip-bad-rows`, the newest row may be bad
-/// for another field): the built usage is then dropped and `Selection::usage` reads the file
-/// again, as it does for other uses of the rows.
-fn open_lone_file(
-    path: PathBuf,
-    skip_bad_rows: bool,
-    plan: Option<&UsagePlan<'_>>,
-    notes: &mut Vec<Note>,
-) -> Result<Input> {
-    let window = plan.and_then(|p| {
-        if p.rule.needs_newest() {
-            crate::sources::files::newest_time_guess(&path).map(|t| p.rule.resolve(Some(t)))
-        } else {
-            Some(p.rule.resolve(None))
-        }
-    });
-    let filter = plan.zip(window).map(|(p, (since, until))| RowFilter {
-        since,
-        until,
-        cluster: p.cluster,
-        namespaces: p.namespaces,
-        workloads: p.workloads,
-    });
-    let (mut newest, mut builder, mut rows) = (None, UsageBuilder::new(), 0);
-    notes.extend(stream_file(&path, skip_bad_rows, &mut |r| {
-        newest = newest.max(Some(r.timestamp_ms));
-        if filter.as_ref().is_some_and(|f| f.keep(r)) {
-            builder.observe(r);
-            rows += 1;
-        }
-    })?);
-    let usage = match (plan, window) {
-        (Some(p), Some((since, until))) if p.rule.resolve(newest) == (since, until) => {
-            Some(FileUsage { since, until, cluster: p.cluster.clone(), builder, rows })
-        }
-        _ => None,
-    };
-    Ok(Input::File { path, skip_bad_rows, newest, usage })
-}
-
-/// A sample file's rows that another input already holds are dropped, so a store plus an
-/// export of it, or two overlapping exports, count each measurement once (as a store does
-/// within itself). A row repeated in an earlier file, or present in any store, goes.
-fn drop_repeated_rows(inputs: &mut [Input], notes: &mut Vec<Note>) -> Result<()> {
-    let stores: Vec<Store> = inputs
-        .iter()
-        .filter_map(|i| match i {
-            Input::Store(s) => Some(s.clone()),
-            Input::Samples { .. } | Input::File { .. } => None,
-        })
-        .collect();
-    let files = inputs.iter().filter(|i| matches!(i, Input::Samples { .. })).count();
-    if files == 0 || (files == 1 && stores.is_empty()) {
-        return Ok(());
-    }
-    let mut earlier: HashSet<(String, i64)> = HashSet::new();
-    let mut files_left = files;
-    for input in inputs.iter_mut() {
-        let Input::Samples { path, samples } = input else { continue };
-        files_left -= 1;
-        let before = samples.len();
-        let ids: Vec<(String, i64)> = samples.iter().map(|s| (s.series_identity(), s.timestamp_ms)).collect();
-        let mut keep: Vec<bool> = ids.iter().map(|id| !earlier.contains(id)).collect();
-        let from_files = before - keep.iter().filter(|k| **k).count();
-        let mut from_stores = 0;
-        if let Some(rows) = FileRows::of(&ids, &keep).filter(|_| !stores.is_empty()) {
-            for store in &stores {
-                from_stores += rows.clear_held_by(store, &mut keep)?;
-            }
-        }
-        // Only a later file can repeat these rows.
-        if files_left > 0 {
-            earlier.extend(ids.into_iter().zip(&keep).filter(|(_, k)| **k).map(|(id, _)| id));
-        }
-        let mut i = 0;
-        samples.retain(|_| (keep[i], i += 1).0);
-        if from_files + from_stores > 0 {
-            notes.push(Note::Warning(format!(
-                "note: {}: {} of {before} row(s) are already in another input ({from_files} in an earlier file, \
-                 {from_stores} in a store); each measurement is counted once",
-                path.display(),
-                from_files + from_stores
-            )));
-        }
-    }
-    Ok(())
-}
-
-/// A sample file's remaining rows by identity and time, to find those a store holds too.
-struct FileRows {
-    index: HashMap<String, HashMap<i64, usize>>,
-    first: i64,
-    last: i64,
-}
-
-impl FileRows {
-    fn of(ids: &[(String, i64)], keep: &[bool]) -> Option<Self> {
-        let mut index: HashMap<String, HashMap<i64, usize>> = HashMap::new();
-        let (mut first, mut last) = (i64::MAX, i64::MIN);
-        for (i, (id, ts)) in ids.iter().enumerate().filter(|(i, _)| keep[*i]) {
-            index.entry(id.clone()).or_default().insert(*ts, i);
-            (first, last) = (first.min(*ts), last.max(*ts));
-        }
-        (!index.is_empty()).then_some(FileRows { index, first, last })
-    }
-
-    /// Clears `keep` for the rows `store` holds too; returns how many it cleared.
-    fn clear_held_by(&self, store: &Store, keep: &mut [bool]) -> Result<usize> {
-        let mut cleared = 0;
-        // Rows of one series share their names: look the names up once per series.
-        let mut last_series: Option<(u64, Option<&HashMap<i64, usize>>)> = None;
-        store.scan(Some(self.first), Some(self.last + 1), |r| {
-            let cached = matches!(&last_series, Some((series, _)) if r.series != 0 && *series == r.series);
-            if !cached {
-                let id = crate::domain::series_identity([
-                    r.cluster,
-                    r.namespace,
-                    r.workload_kind,
-                    r.workload,
-                    r.pod,
-                    r.container,
-                ]);
-                last_series = Some((r.series, self.index.get(&id)));
-            }
-            let Some((_, Some(at))) = &last_series else { return };
-            if let Some(&i) = at.get(&r.timestamp_ms) {
-                if std::mem::replace(&mut keep[i], false) {
-                    cleared += 1;
-                }
-            }
-        })?;
-        Ok(cleared)
-    }
-}
-
-fn latest(inputs: &[Input]) -> Result<Option<i64>> {
+/// The newest sample the name filters select, over every input.
+fn latest(inputs: &[Input], names: &Names<'_>, rescan: bool, notes: &mut Vec<Note>) -> Result<Option<i64>> {
     let mut latest: Option<i64> = None;
     for input in inputs {
         let t = match input {
-            Input::Store(s) => s.latest_timestamp()?,
-            Input::Samples { samples, .. } => samples.iter().map(|s| s.timestamp_ms).max(),
+            // Unfiltered, the newest partition's time column answers.
+            Input::Store(s) if names.all() => s.latest_timestamp()?,
+            Input::Store(s) => super::day_usage::newest_selected(s, &|k| names.keep_key(k), rescan, notes)?,
+            Input::Samples { samples, .. } => {
+                samples.iter().filter(|s| names.keep(&SampleRef::from_sample(s))).map(|s| s.timestamp_ms).max()
+            }
             Input::File { newest, .. } => *newest,
         };
         latest = latest.max(t);
@@ -404,14 +260,12 @@ fn latest(inputs: &[Input]) -> Result<Option<i64>> {
 }
 
 impl Selection {
+    fn names(&self) -> Names<'_> {
+        Names { cluster: &self.cluster, namespaces: &self.namespaces, workloads: &self.workloads }
+    }
+
     fn filter(&self) -> RowFilter<'_> {
-        RowFilter {
-            since: self.since,
-            until: self.until,
-            cluster: &self.cluster,
-            namespaces: &self.namespaces,
-            workloads: &self.workloads,
-        }
+        RowFilter { since: self.since, until: self.until, names: self.names() }
     }
 
     fn keep(&self, row: &SampleRef<'_>) -> bool {
@@ -446,8 +300,8 @@ impl Selection {
                         }
                     }
                 }
-                Input::File { path, skip_bad_rows, .. } => {
-                    stream_file(path, *skip_bad_rows, &mut |r| {
+                Input::File { path, skip_bad_rows, dedup, .. } => {
+                    stream_file(path, *skip_bad_rows, *dedup, &mut |r| {
                         if self.keep(r) {
                             rows += 1;
                             visit(r);
@@ -528,12 +382,10 @@ impl Selection {
         let mut rows = 0;
         let (since, until, namespaces, workloads) = (self.since, self.until, &self.namespaces, &self.workloads);
         let cluster = &self.cluster;
-        let filter = RowFilter { since, until, cluster, namespaces, workloads };
+        let names = Names { cluster, namespaces, workloads };
+        let filter = RowFilter { since, until, names };
         let keep_row = |r: &SampleRef<'_>| filter.keep(r);
-        let keep_container = |k: &crate::domain::ContainerKey| {
-            keep_cluster(cluster, &k.workload.cluster)
-                && keep_workload(namespaces, workloads, &k.workload.namespace, &k.workload.name)
-        };
+        let keep_container = |k: &crate::domain::ContainerKey| names.keep_key(k);
         let window = super::day_usage::Window {
             since,
             until,
@@ -555,8 +407,8 @@ impl Selection {
                         rows += 1;
                     }
                 }
-                Input::File { path, skip_bad_rows, .. } => {
-                    stream_file(path, *skip_bad_rows, &mut |r| {
+                Input::File { path, skip_bad_rows, dedup, .. } => {
+                    stream_file(path, *skip_bad_rows, *dedup, &mut |r| {
                         if self.keep(r) {
                             builder.observe(r);
                             rows += 1;

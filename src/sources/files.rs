@@ -197,7 +197,7 @@ fn stream_parquet(
     outcome: &mut StreamOutcome,
     visit: &mut dyn FnMut(&Sample, u64),
 ) -> Result<(), SourceError> {
-    let metadata = parquet_metadata(path)?;
+    let (metadata, columns) = parquet_metadata(path)?;
     let groups = row_groups(&metadata);
     let mut row = Row::default();
     // Decoding is about half the work: the next row group is decoded on a second thread while
@@ -207,7 +207,7 @@ fn stream_parquet(
         let (frames, decoded) = std::sync::mpsc::sync_channel(0);
         scope.spawn(move || {
             for &(offset, rows) in &groups {
-                let frame = decode_row_group(path, &metadata, offset, rows, None);
+                let frame = decode_row_group(path, &metadata, offset, rows, Some(columns.clone()));
                 let failed = frame.is_err();
                 // The reader stops at an error or a bad schema: no use decoding on.
                 if frames.send((offset, frame)).is_err() || failed {
@@ -229,11 +229,17 @@ fn stream_parquet(
     })
 }
 
-/// The file's footer, read once for every row group.
-fn parquet_metadata(path: &Path) -> Result<FileMetadataRef, SourceError> {
+/// The file's footer, read once for every row group, and the columns to decode (checked on
+/// the file's schema first: see `schema::parquet_columns`).
+fn parquet_metadata(path: &Path) -> Result<(FileMetadataRef, Vec<String>), SourceError> {
     let file = open_file(path)?;
-    guarded(move || Ok(ParquetReader::new(file).get_metadata()?.clone()))
-        .map_err(|source| SourceError::Parquet { path: path.to_path_buf(), source })
+    let (metadata, schema) = guarded(move || {
+        let mut reader = ParquetReader::new(file);
+        let metadata = reader.get_metadata()?.clone();
+        Ok((metadata, reader.schema()?))
+    })
+    .map_err(|source| SourceError::Parquet { path: path.to_path_buf(), source })?;
+    Ok((metadata, crate::domain::schema::parquet_columns(path, &schema)?))
 }
 
 fn open_file(path: &Path) -> Result<std::fs::File, SourceError> {
@@ -277,7 +283,7 @@ pub fn newest_time_guess(path: &Path) -> Option<i64> {
     if !is_parquet {
         return None;
     }
-    let metadata = parquet_metadata(path).ok()?;
+    let (metadata, _) = parquet_metadata(path).ok()?;
     let latest = latest_ms();
     let mut newest = None;
     for (offset, rows) in row_groups(&metadata) {

@@ -42,6 +42,23 @@ pub fn traffic(ts_ms: i64) -> f64 {
     (0.15 + 0.85 * daily.powf(1.5)) * weekly
 }
 
+/// What `synth` may be asked for: a generated day is held in memory before it is stored, and a
+/// generated file whole before it is written, so absurd flags are refused up front instead of
+/// exhausting memory.
+pub mod limits {
+    /// Days of history (a year and a day).
+    pub const MAX_DAYS: i64 = 366;
+    /// Fleet containers.
+    pub const MAX_CONTAINERS: usize = 100_000;
+    /// Sampling interval bounds, in ms.
+    pub const MIN_STEP_MS: i64 = 1_000;
+    pub const MAX_STEP_MS: i64 = super::DAY_MS;
+    /// Rows of one generated day (a store is written a day at a time): 10,000 containers at 1 minute.
+    pub const MAX_ROWS_PER_DAY: u64 = 16_000_000;
+    /// Rows of one generated file (held whole): 1,000 containers × 14 days at 1 minute.
+    pub const MAX_FILE_ROWS: u64 = 25_000_000;
+}
+
 /// Shape of one workload of the fleet.
 #[derive(Debug, Clone)]
 pub struct ApiWorkload {
@@ -92,6 +109,11 @@ impl FleetSpec {
             })
             .collect();
         Self { workloads, start_ms, days, step_ms, seed: 11, growth_per_week: 0.0, share_until: None }
+    }
+
+    /// Rows one day of this spec holds.
+    pub fn rows_per_day(&self) -> u64 {
+        (self.containers() as u64).saturating_mul((DAY_MS / self.step_ms.max(1)) as u64)
     }
 
     pub fn containers(&self) -> usize {

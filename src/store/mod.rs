@@ -3,7 +3,7 @@
 //! ```text
 //! STORE/podsizer-store.json          format marker and version
 //! STORE/day=2026-11-20/part-*.parquet  immutable parts, rows sorted by container, pod, time
-//! STORE/day=2026-11-20/derived-*.bin   data derived from the day's parts (see `derived`)
+//! STORE/day=2026-11-20/derived-*-x<xxh3>.bin  data derived from the day's parts (see `derived`)
 //! ```
 //! Parts are written to a hidden temp file, fsynced and renamed into place, so a reader or a
 //! crash never sees half a part. Appends never rewrite existing parts: a new part holds only
@@ -12,8 +12,10 @@
 //! the same layout and is used through a local mirror (`remote`).
 
 pub mod atomic;
+mod checksum;
 mod derived;
 pub mod facts;
+mod measurements;
 mod part;
 mod reader;
 pub mod remote;
@@ -22,7 +24,8 @@ pub mod sample_file;
 pub mod sink;
 mod writer;
 
-pub use derived::PartSet;
+pub use derived::{Derived, PartSet};
+pub use measurements::Measurements;
 pub use part::new_series_id;
 pub use reader::ScanStats;
 pub use writer::AppendReport;
@@ -50,6 +53,8 @@ pub enum StoreError {
     Part { path: PathBuf, source: Box<dyn std::error::Error + Send + Sync> },
     #[error("{path}: refusing the whole append: row of {row}: field `timestamp`: {reason}")]
     Implausible { path: PathBuf, row: String, reason: String },
+    #[error("{path}: a folder named like a day partition, but not as podsizer names them (day=YYYY-MM-DD); a copy of a day under another spelling would count its rows twice, so the store is not read: move it out of the store")]
+    Layout { path: PathBuf },
     #[error("{path}: disk full while writing; nothing was added to the store (free space and re-run)")]
     DiskFull { path: PathBuf },
 }
@@ -127,17 +132,22 @@ impl Store {
         &self.root
     }
 
-    /// Day partitions present, oldest first, as (day start in epoch ms, directory).
+    /// Day partitions present, oldest first, as (day start in epoch ms, directory). Every
+    /// `day=` entry must be spelled as podsizer writes it: `day=2026-1-5`, `day=2026-01-05 copy`
+    /// or `day=2026-01-05T00:00:00Z` beside `day=2026-01-05` would be a second copy of a day,
+    /// so such a store is refused, naming the entry.
     pub fn partitions(&self) -> Result<Vec<(i64, PathBuf)>, StoreError> {
         let mut days = Vec::new();
         for entry in std::fs::read_dir(&self.root).map_err(io_err(&self.root, "list store"))? {
             let entry = entry.map_err(io_err(&self.root, "list store"))?;
             let name = entry.file_name();
-            let Some(day) = name.to_str().and_then(|n| n.strip_prefix("day=")) else {
+            let Some(name) = name.to_str() else { continue };
+            if !name.starts_with("day=") {
                 continue;
-            };
-            if let Ok(start) = crate::domain::parse_timestamp(day) {
-                days.push((start, entry.path()));
+            }
+            match day_of_dir(&entry.path()) {
+                Some(start) => days.push((start, entry.path())),
+                None => return Err(StoreError::Layout { path: entry.path() }),
             }
         }
         days.sort();
@@ -159,10 +169,12 @@ impl Store {
     }
 }
 
-/// The first instant of a `day=YYYY-MM-DD` directory's day.
+/// The first instant of a `day=YYYY-MM-DD` directory's day; `None` unless the name is spelled
+/// exactly as `day_dir_name` spells that day.
 fn day_of_dir(dir: &Path) -> Option<i64> {
     let name = dir.file_name()?.to_str()?;
-    crate::domain::parse_timestamp(name.strip_prefix("day=")?).ok()
+    let start = crate::domain::parse_timestamp(name.strip_prefix("day=")?).ok()?;
+    (day_dir_name(start) == name).then_some(start)
 }
 
 fn day_dir_name(day_start_ms: i64) -> String {

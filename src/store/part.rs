@@ -1,12 +1,13 @@
 //! One Parquet part of the store: its name (creation order, the rows' time range, the
-//! checksum of its bytes), and reading it back, checked against that checksum, a row group
-//! at a time. The reader and the writer (which reads a day's parts to skip stored rows) both
-//! build on this.
+//! checksum of its bytes), and reading it back, checked against that checksum and its column
+//! types, a row group at a time. The reader and the writer (which reads a day's parts to skip
+//! stored rows) both build on this.
 
-use super::{io_err, StoreError};
+use super::StoreError;
 use crate::domain::schema::frame_columns;
 use crate::domain::SampleRef;
-use polars::prelude::{ParquetReader, SerReader};
+use polars::prelude::SerReader;
+use polars::prelude::{FileMetadataRef, ParquetReader};
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -20,7 +21,7 @@ pub(crate) fn part_name(first_ms: i64, last_ms: i64, checksum: Option<u64>) -> S
     let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
     let seq = PART_COUNTER.fetch_add(1, Ordering::Relaxed);
     let (pid, tag) = (std::process::id(), process_tag() as u32);
-    let checksum = checksum.map_or(String::new(), |c| format!("-x{c:016x}"));
+    let checksum = checksum.map_or(String::new(), super::checksum::name_suffix);
     format!("part-{nanos:020}-{pid}-{tag:08x}-{seq}-t{first_ms}-{last_ms}{checksum}.parquet")
 }
 
@@ -44,16 +45,16 @@ pub(crate) fn part_time_range(path: &Path) -> Option<(i64, i64)> {
 
 /// The checksum a part's name records; `None` for parts named before checksums were recorded.
 pub(crate) fn part_checksum(path: &Path) -> Option<u64> {
-    let name = path.file_name()?.to_str()?.strip_suffix(".parquet")?;
-    let (_, hex) = name.rsplit_once("-x")?;
-    (hex.len() == 16).then(|| u64::from_str_radix(hex, 16).ok())?
+    super::checksum::in_name(path, ".parquet")
 }
 
 /// The newest timestamp of one part, decoding only that column.
 pub(crate) fn part_latest_timestamp(path: &Path) -> Result<Option<i64>, StoreError> {
     let damaged =
         |source: Box<dyn std::error::Error + Send + Sync>| StoreError::Part { path: path.to_path_buf(), source };
-    let df = ParquetReader::new(std::io::Cursor::new(verified_bytes(path)?))
+    let bytes = verified_bytes(path)?;
+    sample_columns(path, &bytes)?;
+    let df = ParquetReader::new(std::io::Cursor::new(bytes))
         .with_columns(Some(vec!["timestamp".to_string()]))
         .finish()
         .map_err(|e| damaged(Box::new(e)))?;
@@ -66,13 +67,7 @@ pub(crate) fn part_latest_timestamp(path: &Path) -> Result<Option<i64>, StoreErr
 /// A part's bytes, checked against the checksum its name records (parts written before
 /// checksums were recorded are read as they are).
 fn verified_bytes(path: &Path) -> Result<Vec<u8>, StoreError> {
-    let bytes = std::fs::read(path).map_err(io_err(path, "read part"))?;
-    match part_checksum(path) {
-        Some(expected) if xxhash_rust::xxh3::xxh3_64(&bytes) != expected => {
-            Err(StoreError::Checksum { path: path.to_path_buf() })
-        }
-        _ => Ok(bytes),
-    }
+    super::checksum::read_verified(path, part_checksum(path), "read part")
 }
 
 /// Reads one part a row group at a time (a part can hold a whole day of a large import; all
@@ -82,18 +77,31 @@ pub(crate) fn for_each_row(path: &Path, mut visit: impl FnMut(SampleRef<'_>)) ->
     let damaged =
         |source: Box<dyn std::error::Error + Send + Sync>| StoreError::Part { path: path.to_path_buf(), source };
     let bytes = verified_bytes(path)?;
-    let open = || Ok::<_, StoreError>(std::io::Cursor::new(bytes.as_slice()));
-    let mut reader = ParquetReader::new(open()?);
-    let metadata = reader.get_metadata().map_err(|e| damaged(Box::new(e)))?.clone();
+    let (metadata, columns) = sample_columns(path, &bytes)?;
     let mut offset = 0;
     for group in &metadata.row_groups {
         let rows = group.num_rows();
-        let mut df =
-            ParquetReader::new(open()?).with_slice(Some((offset, rows))).finish().map_err(|e| damaged(Box::new(e)))?;
+        let mut reader = ParquetReader::new(std::io::Cursor::new(bytes.as_slice()))
+            .with_slice(Some((offset, rows)))
+            .with_columns(Some(columns.clone()));
+        reader.set_metadata(metadata.clone());
+        let mut df = reader.finish().map_err(|e| damaged(Box::new(e)))?;
         visit_frame(path, &mut df, &mut visit).map_err(damaged)?;
         offset += rows;
     }
     Ok(())
+}
+
+/// A part's footer and the columns to decode, its column types checked before any decoding
+/// (a part written before checksums were recorded is not vouched for by one).
+fn sample_columns(path: &Path, bytes: &[u8]) -> Result<(FileMetadataRef, Vec<String>), StoreError> {
+    let damaged =
+        |source: Box<dyn std::error::Error + Send + Sync>| StoreError::Part { path: path.to_path_buf(), source };
+    let mut reader = ParquetReader::new(std::io::Cursor::new(bytes));
+    let metadata = reader.get_metadata().map_err(|e| damaged(Box::new(e)))?.clone();
+    let schema = reader.schema().map_err(|e| damaged(Box::new(e)))?;
+    let columns = crate::domain::schema::parquet_columns(path, &schema).map_err(|e| damaged(Box::new(e)))?;
+    Ok((metadata, columns))
 }
 
 /// Ids for `SampleRef::series`, unique within the process.

@@ -1,7 +1,8 @@
 //! Streaming reads: one part at a time, rows handed to a visitor, never the whole store.
 
-use super::part::{for_each_row, part_latest_timestamp};
-use super::{PartSet, Store, StoreError};
+use super::measurements::PartOrder;
+use super::part::{for_each_row, part_latest_timestamp, part_time_range};
+use super::{Measurements, PartSet, Store, StoreError};
 use crate::domain::{SampleRef, DAY_MS};
 
 #[derive(Debug, Default, Clone, Copy)]
@@ -41,7 +42,8 @@ impl Store {
         Ok(stats)
     }
 
-    /// Visits the rows of one day's parts (as listed in `parts`) within `[since, until)`.
+    /// Visits the rows of one day's parts (as listed in `parts`) within `[since, until)`, each
+    /// (series, timestamp) once (see `measurements`).
     pub fn scan_partition(
         &self,
         parts: &PartSet,
@@ -50,28 +52,42 @@ impl Store {
         mut visit: impl FnMut(&SampleRef<'_>),
     ) -> Result<ScanStats, StoreError> {
         let mut stats = ScanStats::default();
+        // Parts whose recorded time ranges are disjoint cannot repeat each other's rows.
+        let mut once = (!disjoint(parts)).then(Measurements::default);
         for part in parts.paths() {
             stats.parts += 1;
             // A part copied into the wrong day, or a `day=` link to another day, would count its
-            // rows twice or in the wrong window: every row must belong to its partition's day.
-            let day = part.parent().and_then(super::day_of_dir);
-            let mut stray: Option<i64> = None;
+            // rows twice or in the wrong window: every row must belong to its partition's day,
+            // and to the time range its name records.
+            let day = part.parent().and_then(super::day_of_dir).map(|d| (d, d + DAY_MS - 1));
+            let range = part_time_range(&part);
+            let mut order = PartOrder::default();
+            let mut wrong: Option<String> = None;
             for_each_row(&part, |row| {
-                if day.is_some_and(|d| row.timestamp_ms < d || row.timestamp_ms >= d + DAY_MS) {
-                    stray.get_or_insert(row.timestamp_ms);
+                if wrong.is_some() {
                     return;
                 }
-                if since.is_some_and(|s| row.timestamp_ms < s) || until.is_some_and(|u| row.timestamp_ms >= u) {
+                let ts = row.timestamp_ms;
+                let outside = |r: Option<(i64, i64)>| r.is_some_and(|(lo, hi)| ts < lo || ts > hi);
+                let at = || crate::domain::format_timestamp(ts);
+                if outside(day) {
+                    wrong = Some(format!("holds a row of {}, outside its day partition", at()));
+                } else if outside(range) {
+                    wrong = Some(format!("holds a row of {}, outside the time range its name records", at()));
+                } else if let Some(why) = once.is_none().then(|| order.check(&row).err()).flatten() {
+                    // Without the set, the order is what rules out a repeat inside the part.
+                    wrong = Some(why);
+                }
+                let in_window = since.is_none_or(|s| ts >= s) && until.is_none_or(|u| ts < u);
+                if wrong.is_some() || !in_window || once.as_mut().is_some_and(|o| !o.first_time(&row)) {
                     return;
                 }
                 stats.rows += 1;
-                stats.min_ms = Some(stats.min_ms.map_or(row.timestamp_ms, |m| m.min(row.timestamp_ms)));
-                stats.max_ms = Some(stats.max_ms.map_or(row.timestamp_ms, |m| m.max(row.timestamp_ms)));
+                stats.min_ms = Some(stats.min_ms.map_or(ts, |m| m.min(ts)));
+                stats.max_ms = Some(stats.max_ms.map_or(ts, |m| m.max(ts)));
                 visit(&row);
             })?;
-            if let Some(ts) = stray {
-                let message =
-                    format!("holds a row of {}, outside its day partition", crate::domain::format_timestamp(ts));
+            if let Some(message) = wrong {
                 return Err(StoreError::Part { path: part.clone(), source: message.into() });
             }
         }
@@ -91,6 +107,15 @@ impl Store {
         }
         Ok(None)
     }
+}
+
+/// Whether a day's parts record pairwise disjoint time ranges (every podsizer part since
+/// ranges were recorded; overlaps come from two writers storing the same rows, or a copy).
+fn disjoint(parts: &PartSet) -> bool {
+    let ranges: Option<Vec<(i64, i64)>> = parts.paths().map(|p| part_time_range(&p)).collect();
+    let Some(mut ranges) = ranges else { return false };
+    ranges.sort_unstable();
+    ranges.windows(2).all(|w| w[0].1 < w[1].0)
 }
 
 #[cfg(test)]
@@ -202,6 +227,37 @@ mod tests {
                 .collect();
             let err = chain.join(": ");
             assert!(err.contains("day=1970-01-02") && err.contains("outside its day partition"), "{err}");
+        }
+    }
+
+    #[test]
+    fn a_part_copied_in_beside_its_original_counts_its_rows_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open_or_create(dir.path()).unwrap();
+        let rows: Vec<Sample> = (0..10).map(|i| sample(i * 60_000, "a", i as f64)).collect();
+        store.append(rows[..6].to_vec()).unwrap();
+        store.append(rows[4..].to_vec()).unwrap();
+        let day = store.partitions().unwrap()[0].1.clone();
+        let parts = Store::parts(&day).unwrap();
+        assert_eq!(parts.len(), 2, "the second append stored only rows 6..10");
+        // A copy of the first part under another writer's name, its own checksum intact.
+        let name = parts[0].file_name().unwrap().to_str().unwrap().replacen("part-0", "part-9", 1);
+        std::fs::copy(&parts[0], day.join(name)).unwrap();
+        let mut want = rows.clone();
+        want.sort_by(|a, b| a.store_order(b));
+        assert_eq!(collect(&store), want, "each measurement once");
+        assert_eq!(store.scan(None, None, |_| {}).unwrap().rows, 10);
+    }
+
+    #[test]
+    fn a_day_folder_spelled_otherwise_is_refused_by_name() {
+        for spelling in ["day=1970-1-1", "day=1970-01-01T00:00:00Z", "day=1970-01-01.bak", "day=soon"] {
+            let dir = tempfile::tempdir().unwrap();
+            let store = Store::open_or_create(dir.path()).unwrap();
+            store.append(vec![sample(0, "a", 1.0)]).unwrap();
+            std::fs::create_dir(dir.path().join(spelling)).unwrap();
+            let err = store.scan(None, None, |_| {}).unwrap_err();
+            assert!(matches!(&err, StoreError::Layout { path } if path.ends_with(spelling)), "{err}");
         }
     }
 

@@ -87,7 +87,11 @@ impl Store {
         }
         let bytes =
             part_bytes(batch, &fresh).map_err(|e| StoreError::Part { path: dir.clone(), source: Box::new(e) })?;
-        let checksum = xxhash_rust::xxh3::xxh3_64(&bytes);
+        let checksum = super::checksum::of(&bytes);
+        // The name records the range of the rows written (not of the batch), so that parts of
+        // one day stay disjoint and readers need not remember each row (`measurements`).
+        let (first, last) =
+            fresh.iter().fold((i64::MAX, i64::MIN), |(lo, hi), r| (lo.min(r.timestamp_ms), hi.max(r.timestamp_ms)));
         write_atomically(&dir.join(part_name(first, last, Some(checksum))), &bytes)?;
         Ok(fresh.len())
     }

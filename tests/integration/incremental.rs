@@ -96,8 +96,14 @@ fn a_damaged_summary_is_rebuilt_not_trusted() {
     let (clean, _) = recommend(&input);
     let mut damaged = 0;
     for day in std::fs::read_dir(&store).unwrap() {
-        let summary = day.unwrap().path().join("derived-usage.bin");
-        if summary.exists() {
+        let day = day.unwrap().path();
+        // `derived-usage-x<checksum>.bin`: the one summary of the day.
+        let summary = std::fs::read_dir(&day)
+            .into_iter()
+            .flatten()
+            .map(|e| e.unwrap().path())
+            .find(|p| p.file_name().unwrap().to_str().unwrap().starts_with("derived-usage-x"));
+        if let Some(summary) = summary {
             let mut bytes = std::fs::read(&summary).unwrap();
             let n = bytes.len();
             bytes.truncate(n - n / 3);
@@ -106,7 +112,12 @@ fn a_damaged_summary_is_rebuilt_not_trusted() {
         }
     }
     assert_eq!(damaged, 3);
+    let out = podsizer().env("PODSIZER_STATS", "1").arg("recommend").args(input).args(["-o", "json"]).output().unwrap();
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(stderr.matches("usage summary damaged").count(), 3, "each damaged day is told: {stderr}");
+    assert!(stderr.contains(&stats_of(3, 0, 3, 0)), "{stderr}");
+    assert_eq!(clean, serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap());
     let (again, stats) = recommend(&input);
-    assert!(stats.contains(&stats_of(3, 0, 3, 0)), "{stats}");
+    assert!(stats.contains(&stats_of(3, 3, 0, 0)), "rebuilt once: {stats}");
     assert_eq!(clean, again);
 }

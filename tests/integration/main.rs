@@ -23,3 +23,4 @@ mod report;
 mod runtimes;
 mod s3_store;
 mod shell;
+mod store_safety;

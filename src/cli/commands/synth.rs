@@ -2,7 +2,7 @@
 
 use crate::cli::args::{Scenario, SynthArgs};
 use crate::domain::{parse_duration, parse_timestamp, Sample};
-use crate::sources::synthetic::FleetSpec;
+use crate::sources::synthetic::{limits, FleetSpec};
 use crate::store::remote::AnyStore;
 use crate::store::sample_file::write_samples;
 use anyhow::{bail, Context, Result};
@@ -10,12 +10,56 @@ use std::io::Write;
 
 pub fn spec(args: &SynthArgs) -> Result<FleetSpec> {
     let start = parse_timestamp(&args.start).context("--start")?;
-    let step = parse_duration(&args.step).context("--step")?;
-    Ok(match args.scenario {
+    let step = checked_step(args)?;
+    check_days(args.days)?;
+    if args.scenario == Scenario::Fleet && !(1..=limits::MAX_CONTAINERS).contains(&args.containers) {
+        bail!("--containers {}: must be from 1 to {}", args.containers, limits::MAX_CONTAINERS);
+    }
+    let spec = match args.scenario {
         Scenario::Demo => FleetSpec::demo(start, args.days, step),
         Scenario::Fleet => FleetSpec::fleet(args.containers, start, args.days, step),
         Scenario::Backtest => bail!("the backtest scenarios have their own shapes"),
-    })
+    };
+    check_rows(&spec, args.store.is_none())?;
+    Ok(spec)
+}
+
+/// `--step`, within what a generated day may hold.
+fn checked_step(args: &SynthArgs) -> Result<i64> {
+    let step = parse_duration(&args.step).context("--step")?;
+    if !(limits::MIN_STEP_MS..=limits::MAX_STEP_MS).contains(&step) {
+        bail!("--step {}: must be from 1s to 1d", args.step);
+    }
+    Ok(step)
+}
+
+fn check_days(days: i64) -> Result<()> {
+    if !(1..=limits::MAX_DAYS).contains(&days) {
+        bail!("--days {days}: must be from 1 to {}", limits::MAX_DAYS);
+    }
+    Ok(())
+}
+
+/// A day is held whole before it is stored, a file whole before it is written.
+fn check_rows(spec: &FleetSpec, whole_file: bool) -> Result<()> {
+    let per_day = spec.rows_per_day();
+    if per_day > limits::MAX_ROWS_PER_DAY {
+        bail!(
+            "{} containers every {} s make {per_day} rows a day, more than {} (fewer --containers or a longer --step)",
+            spec.containers(),
+            spec.step_ms / 1000,
+            limits::MAX_ROWS_PER_DAY
+        );
+    }
+    let total = per_day.saturating_mul(spec.days as u64);
+    if whole_file && total > limits::MAX_FILE_ROWS {
+        bail!(
+            "{total} rows for one file, more than {} (fewer --days or --containers, a longer --step, or --store DIR, \
+             which is written a day at a time)",
+            limits::MAX_FILE_ROWS
+        );
+    }
+    Ok(())
 }
 
 pub fn run(args: &SynthArgs, out: &mut dyn Write) -> Result<u8> {
@@ -62,7 +106,8 @@ pub fn run(args: &SynthArgs, out: &mut dyn Write) -> Result<u8> {
 /// All back-test scenarios in one file, thinned to one sample per `--step`.
 fn run_scenarios(args: &SynthArgs, out: &mut dyn Write) -> Result<u8> {
     let start = parse_timestamp(&args.start).context("--start")?;
-    let step = parse_duration(&args.step).context("--step")?;
+    let step = checked_step(args)?;
+    check_days(args.days)?;
     let path = args.out.as_deref().ok_or_else(|| anyhow::anyhow!("--scenario backtest writes a file: give --out"))?;
     let mut rows = Vec::new();
     for name in crate::sources::synthetic::SCENARIOS {
