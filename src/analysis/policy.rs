@@ -228,7 +228,9 @@ pub struct PolicySet {
 
 impl PolicySet {
     pub fn load(path: &Path) -> Result<Self, PolicyError> {
-        let text = std::fs::read_to_string(path).map_err(|source| PolicyError::Io { path: path.into(), source })?;
+        let limit = crate::sources::input_file::POLICY_MAX_BYTES;
+        let text = crate::sources::input_file::read_to_string_bounded(path, limit)
+            .map_err(|source| PolicyError::Io { path: path.into(), source })?;
         Self::parse(path, &text)
     }
 

@@ -7,6 +7,7 @@ mod node;
 mod quantity;
 mod rows;
 pub mod schema;
+pub mod server_text;
 
 pub use duration::{format_timestamp, parse_duration, parse_timestamp, DurationError, DAY_MS, HOUR_MS};
 pub use node::{NodeShape, NodeShapeError, DEFAULT_MAX_PODS};

@@ -22,4 +22,5 @@ mod remote_read;
 mod report;
 mod runtimes;
 mod s3_store;
+mod server_safety;
 mod shell;
