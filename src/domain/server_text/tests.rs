@@ -55,7 +55,7 @@ fn echoes() -> Vec<(&'static str, String)> {
         ("base64 of the url, shifted", base64(format!("u={URL}").as_bytes())),
         ("base64 of the url, shifted twice", base64(format!("ur={URL}").as_bytes())),
         ("url-safe base64", base64(format!("x{path}").as_bytes()).replace('+', "-").replace('/', "_")),
-        ("split by a control character", format!("see /services/T0000SE\u{1b}CRET/B0000SECRET/xoxSECRET\u{7}token")),
+        ("split by a control character", "see /services/T0000SE\u{1b}CRET/B0000SECRET/xoxSECRET\u{7}token".to_string()),
     ]
 }
 
