@@ -240,6 +240,15 @@ fn input_files_that_never_end_are_refused_at_a_bound() {
         }
     }
     assert!(!dir.path().join("never-written").exists());
+    // The same bound on a kubeconfig named by KUBECONFIG rather than --kubeconfig.
+    let (code, text) = output_of(
+        podsizer_on_loopback()
+            .env("KUBECONFIG", "/dev/zero")
+            .args(["recommend", "--context", "fake", "--input"])
+            .arg(demo_samples()),
+    );
+    assert_eq!(code, Some(2), "{text}");
+    assert!(text.contains("/dev/zero: larger than 16 MiB"), "{text}");
 }
 
 // ---------------------------------------------------------------------------------------------
