@@ -48,7 +48,9 @@ pub fn check_folder(dir: &Path) -> Result<(), ReportError> {
     foreign.sort();
     let shown: Vec<&str> = foreign.iter().take(3).map(|s| s.as_str()).collect();
     let what = if foreign.is_empty() {
-        "a report.json that is not a podsizer report".to_string()
+        let mut names: Vec<&str> = entries.iter().map(String::as_str).collect();
+        names.sort_unstable();
+        format!("{} but no report.json of a podsizer report", names.join(", "))
     } else {
         format!("{} entr{} a report does not write ({})", foreign.len(), plural(foreign.len()), shown.join(", "))
     };
@@ -141,6 +143,8 @@ mod tests {
         std::fs::create_dir_all(at("other-json")).unwrap();
         std::fs::write(at("other-json/report.json"), "{\"format\": \"someone-else/1\"}").unwrap();
         std::fs::write(at("a-file"), "x").unwrap();
+        std::fs::create_dir_all(at("lone-page")).unwrap();
+        std::fs::write(at("lone-page/index.html"), "<h1>our site</h1>").unwrap();
         std::os::unix::fs::symlink("/", at("root-link")).unwrap();
         for (rel, ok, why) in [
             ("missing", true, ""),
@@ -148,7 +152,8 @@ mod tests {
             ("marked", true, ""),
             ("old-report", true, ""),
             ("site", false, "1 entry a report does not write (assets)"),
-            ("other-json", false, "a report.json that is not a podsizer report"),
+            ("other-json", false, "it holds report.json but no report.json of a podsizer report"),
+            ("lone-page", false, "it holds index.html but no report.json of a podsizer report"),
             ("a-file", false, "it is not a folder"),
             ("root-link", false, "entries a report does not write"),
         ] {
