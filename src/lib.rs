@@ -15,9 +15,11 @@ pub mod outputs;
 pub mod sources;
 pub mod store;
 
-/// Units and identities shared by every layer (`podsizer_core::domain`), and the sample
-/// schema of files and store parts, which needs polars and so lives here, not in the core.
+/// Units and identities shared by every layer (`podsizer_core::domain`), plus two pieces the
+/// core does without: the sample schema of files and store parts (it needs polars) and the
+/// sanitizer and redactor of server text (its property tests need proptest).
 pub mod domain {
     pub use podsizer_core::domain::*;
     pub mod schema;
+    pub mod server_text;
 }

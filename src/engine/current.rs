@@ -42,6 +42,7 @@ pub fn current_settings(
         kubeconfig: live.kubeconfig.clone(),
         context: live.context.clone(),
         request_timeout: Some(Duration::from_secs(30)),
+        ..ConnectOptions::default()
     };
     let scope = LiveScope { namespaces: live.namespaces.clone() };
     let objects = read_live_objects(&connect, &scope).map_err(EngineError::Live)?;

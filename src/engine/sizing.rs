@@ -13,6 +13,7 @@ use crate::domain::Resources;
 use crate::outputs::kustomize::{self, RenderedWorkload};
 use crate::outputs::runtime_patches::runtime_patches;
 use crate::outputs::runtime_settings::RuntimeOverlay;
+use crate::sources::input_file::{read_to_string_bounded, POLICY_MAX_BYTES};
 use std::path::{Path, PathBuf};
 
 /// How to size, besides which samples.
@@ -46,12 +47,13 @@ pub fn strategy(name: &str) -> Result<Box<dyn Strategy>> {
         .ok_or_else(|| EngineError::UnknownStrategy { name: name.to_string(), known: STRATEGY_NAMES.join(", ") })
 }
 
-/// The policy file's policies, or the defaults.
+/// The policy file's policies, or the defaults. The file is read with a bound (a policy file
+/// that never ends is refused, not read into memory).
 pub fn load_policy(path: Option<&Path>) -> Result<PolicySet> {
-    Ok(match path {
-        Some(p) => PolicySet::load(p)?,
-        None => PolicySet::default(),
-    })
+    let Some(path) = path else { return Ok(PolicySet::default()) };
+    let text = read_to_string_bounded(path, POLICY_MAX_BYTES)
+        .map_err(|source| crate::analysis::PolicyError::Io { path: path.into(), source })?;
+    Ok(PolicySet::parse(path, &text)?)
 }
 
 /// Everything `recommend` needs besides the samples.

@@ -15,12 +15,20 @@ pub mod yaml;
 /// The HTTP client the bot and the notifications post with: statuses come back as answers (the
 /// caller words the error), and nothing hangs longer than 30 s.
 pub(crate) fn http_agent() -> ureq::Agent {
+    agent_config().build().new_agent()
+}
+
+/// [`http_agent`] that follows no redirect: a webhook URL is a credential, and a redirect
+/// (to another host, or a POST turned into a GET) is an answer, not a delivery.
+pub(crate) fn http_agent_without_redirects() -> ureq::Agent {
+    agent_config().max_redirects(0).build().new_agent()
+}
+
+fn agent_config() -> ureq::config::ConfigBuilder<ureq::typestate::AgentScope> {
     ureq::Agent::config_builder()
         .http_status_as_error(false)
         .timeout_global(Some(std::time::Duration::from_secs(30)))
         .user_agent(concat!("podsizer/", env!("CARGO_PKG_VERSION")))
-        .build()
-        .new_agent()
 }
 
 pub use format::{document, render, OutputFormat};

@@ -4,6 +4,7 @@
 //! An incoming-webhook URL is a credential (whoever has it can post), so it appears in no
 //! message, error or log line: errors say "the notification webhook" and what it answered.
 
+use crate::domain::server_text::{server_message, Redactor, SERVER_TEXT_MAX_CHARS};
 use crate::outputs::report::ReportDoc;
 use serde_json::{json, Value};
 
@@ -21,6 +22,11 @@ pass --notify-format slack or --notify-format teams"
     Rejected { status: u16, message: String },
     #[error("cannot reach the notification webhook: {message}")]
     Transport { message: String },
+    #[error(
+        "the notification webhook answered HTTP {status}, a redirect to {to}; redirects are not followed, \
+so the summary was not sent (give the webhook's final URL)"
+    )]
+    Redirected { status: u16, to: String },
 }
 
 /// The chat service behind a webhook, which decides the payload's shape.
@@ -193,11 +199,15 @@ fn teams_payload(notice: &Notice) -> Value {
     })
 }
 
-/// Posts the payload. Nothing in an error comes from the URL.
+/// Posts the payload. A redirect is not followed (and is not a delivery); every server text
+/// in an error is cleaned of control characters and has the URL redacted in every encoding.
 pub fn send(url: &str, payload: &Value) -> Result<(), NotifyError> {
     use std::io::Read;
-    let agent = super::http_agent();
-    let transport = |e: &dyn std::fmt::Display| NotifyError::Transport { message: redact(&e.to_string(), url) };
+    let agent = super::http_agent_without_redirects();
+    let redactor = redactor(url);
+    let transport = |e: &dyn std::fmt::Display| NotifyError::Transport {
+        message: server_message(&e.to_string(), &redactor, SERVER_TEXT_MAX_CHARS),
+    };
     let body = serde_json::to_vec(payload).expect("JSON value serialises");
     let mut response =
         agent.post(url).header("Content-Type", "application/json").send(body.as_slice()).map_err(|e| transport(&e))?;
@@ -205,21 +215,26 @@ pub fn send(url: &str, payload: &Value) -> Result<(), NotifyError> {
     if (200..300).contains(&status) {
         return Ok(());
     }
+    if (300..400).contains(&status) {
+        let location = response.headers().get("location").and_then(|v| v.to_str().ok()).unwrap_or_default();
+        return Err(NotifyError::Redirected { status, to: redirect_host(location, &redactor) });
+    }
     let mut text = String::new();
-    let _ = response.body_mut().as_reader().take(4096).read_to_string(&mut text);
-    let message: String = text.trim().chars().take(300).collect();
-    Err(NotifyError::Rejected { status, message: redact(&message, url) })
+    let _ = response.body_mut().as_reader().take(16 * 1024).read_to_string(&mut text);
+    Err(NotifyError::Rejected { status, message: server_message(&text, &redactor, SERVER_TEXT_MAX_CHARS) })
 }
 
-/// Removes the URL and its path (where Slack and Teams keep the secret) from a text.
-fn redact(text: &str, url: &str) -> String {
-    let mut out = text.replace(url, "<webhook>");
-    if let Some(path) = url.split("://").nth(1).and_then(|rest| rest.find('/').map(|i| &rest[i..])) {
-        if path.len() > 1 {
-            out = out.replace(path, "/<redacted>");
-        }
-    }
-    out
+/// The webhook URL (a credential) in every encoding a server may echo it in.
+fn redactor(url: &str) -> Redactor {
+    Redactor::new().url(url, "<webhook>")
+}
+
+/// Where a redirect points, said as its host only (its path may carry the secret on).
+fn redirect_host(location: &str, redactor: &Redactor) -> String {
+    let Some((_, rest)) = location.split_once("://") else { return "the same host".to_string() };
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let host = authority.rsplit_once('@').map_or(authority, |(_, host)| host);
+    server_message(host, redactor, 100)
 }
 
 #[cfg(test)]
@@ -277,7 +292,15 @@ mod tests {
     fn redaction_removes_url_and_path() {
         let url = "https://hooks.slack.com/services/T000/B000/SECRET";
         let text = format!("error at {url} and again /services/T000/B000/SECRET");
-        let clean = redact(&text, url);
+        let clean = redactor(url).apply(&text);
         assert!(!clean.contains("SECRET"), "{clean}");
+    }
+
+    #[test]
+    fn a_redirect_is_named_by_its_host_only() {
+        let r = redactor("https://hooks.slack.com/services/T000/B000/SECRETSECRET");
+        assert_eq!(redirect_host("https://user:pw@evil.example:8443/x/SECRETSECRET?y", &r), "evil.example:8443");
+        assert_eq!(redirect_host("/elsewhere", &r), "the same host");
+        assert_eq!(redirect_host("http://ev\u{1b}[2Jil.example/", &r), "ev[2Jil.example");
     }
 }

@@ -6,6 +6,7 @@
 //! hyper 1 on rustls with the ring provider the rest of the tree already uses, instead of the
 //! SDK's default client, which would compile aws-lc-rs.
 
+use crate::domain::server_text::{sanitize, server_message, Redactor, SERVER_TEXT_MAX_CHARS};
 use aws_config::retry::RetryConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_cloudwatch::config::ProvideCredentials;
@@ -129,7 +130,7 @@ where
         SdkError::ServiceError(se) => {
             let err = se.err();
             let code = err.code().unwrap_or("Unknown").to_string();
-            let message = err.message().unwrap_or("").to_string();
+            let message = server_message(err.message().unwrap_or(""), &Redactor::new(), SERVER_TEXT_MAX_CHARS);
             match code.as_str() {
                 "AccessDenied" | "AccessDeniedException" | "UnauthorizedOperation" | "UnauthorizedException" => {
                     AwsError::AccessDenied {
@@ -158,10 +159,10 @@ where
         SdkError::DispatchFailure(_) | SdkError::TimeoutError(_) => AwsError::Unreachable {
             service: service.to_string(),
             region: region.to_string(),
-            message: error_chain(e),
+            message: sanitize(&error_chain(e)),
             endpoint_hint: endpoint_url.map_or_else(String::new, |u| format!(", and --endpoint-url {u}")),
         },
-        _ => api("Unknown", error_chain(e)),
+        _ => api("Unknown", sanitize(&error_chain(e))),
     }
 }
 

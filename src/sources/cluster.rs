@@ -9,13 +9,12 @@
 //! The objects come back as one multi-document YAML text, the same shape `kubectl kustomize`
 //! renders, so the overlay's reader turns both into current settings the same way.
 
-use super::metrics_server::client::{connect, list_all, ConnectOptions, MetricsServerError};
+use super::metrics_server::client::{connect, list_all, ApiServer, ConnectOptions, MetricsServerError};
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, StatefulSet};
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
 use k8s_openapi::api::batch::v1::CronJob;
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube::api::{Api, ListParams};
-use kube::Client;
 use serde::Serialize;
 
 /// Objects per list page.
@@ -44,16 +43,16 @@ pub fn read_live_objects(connect_opts: &ConnectOptions, scope: &LiveScope) -> Re
         .build()
         .map_err(|e| MetricsServerError::Config(format!("starting the runtime: {e}")))?;
     runtime.block_on(async {
-        let (client, _server) = connect(connect_opts).await?;
+        let server = connect(connect_opts).await?;
         let mut docs = Vec::new();
-        list_kind::<Deployment>(&client, scope, "apps", "deployments", &mut docs).await?;
-        list_kind::<StatefulSet>(&client, scope, "apps", "statefulsets", &mut docs).await?;
-        list_kind::<DaemonSet>(&client, scope, "apps", "daemonsets", &mut docs).await?;
-        list_kind::<CronJob>(&client, scope, "batch", "cronjobs", &mut docs).await?;
-        list_kind::<HorizontalPodAutoscaler>(&client, scope, "autoscaling", "horizontalpodautoscalers", &mut docs)
+        list_kind::<Deployment>(&server, scope, "apps", "deployments", &mut docs).await?;
+        list_kind::<StatefulSet>(&server, scope, "apps", "statefulsets", &mut docs).await?;
+        list_kind::<DaemonSet>(&server, scope, "apps", "daemonsets", &mut docs).await?;
+        list_kind::<CronJob>(&server, scope, "batch", "cronjobs", &mut docs).await?;
+        list_kind::<HorizontalPodAutoscaler>(&server, scope, "autoscaling", "horizontalpodautoscalers", &mut docs)
             .await?;
         let mut notes = Vec::new();
-        match list_kind::<ConfigMap>(&client, scope, "", "configmaps", &mut docs).await {
+        match list_kind::<ConfigMap>(&server, scope, "", "configmaps", &mut docs).await {
             Ok(()) => {}
             Err(e @ MetricsServerError::Forbidden { .. }) => {
                 notes.push(format!("{e}: php-fpm pool files and nginx.conf in ConfigMaps are not read"))
@@ -65,7 +64,7 @@ pub fn read_live_objects(connect_opts: &ConnectOptions, scope: &LiveScope) -> Re
 }
 
 async fn list_kind<K>(
-    client: &Client,
+    server: &ApiServer,
     scope: &LiveScope,
     group: &str,
     resource: &str,
@@ -79,14 +78,14 @@ where
         + std::fmt::Debug,
 {
     let apis: Vec<Api<K>> = if scope.namespaces.is_empty() {
-        vec![Api::all(client.clone())]
+        vec![Api::all(server.client.clone())]
     } else {
-        scope.namespaces.iter().map(|ns| Api::namespaced(client.clone(), ns)).collect()
+        scope.namespaces.iter().map(|ns| Api::namespaced(server.client.clone(), ns)).collect()
     };
     let what = format!("listing {resource}");
     let params = ListParams::default().limit(PAGE);
     for api in apis {
-        for object in list_all(&api, &params, &what, group, resource).await? {
+        for object in list_all(server, &api, &params, &what, group, resource).await? {
             // k8s-openapi writes apiVersion and kind, which list items leave out.
             let yaml = serde_norway::to_string(&object)
                 .map_err(|e| MetricsServerError::Config(format!("{what}: cannot re-encode an object: {e}")))?;

@@ -5,6 +5,7 @@ pub mod aws;
 pub mod cloudwatch;
 pub mod cluster;
 pub mod files;
+pub mod input_file;
 pub mod metrics_server;
 pub mod owners;
 pub mod php_fpm_exporter;

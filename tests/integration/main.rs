@@ -22,5 +22,6 @@ mod remote_read;
 mod report;
 mod runtimes;
 mod s3_store;
+mod server_safety;
 mod shell;
 mod store_safety;

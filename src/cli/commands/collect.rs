@@ -37,6 +37,7 @@ fn settings(args: &MetricsServerArgs) -> anyhow::Result<CollectSettings> {
             kubeconfig: args.kubeconfig.clone(),
             context: args.context.clone(),
             request_timeout: Some(duration_arg(&args.request_timeout, "request-timeout")?),
+            ..ConnectOptions::default()
         },
         cluster: args.cluster.clone().unwrap_or_default(),
     })

@@ -35,13 +35,24 @@ pub fn demo_spec() -> FleetSpec {
     FleetSpec::demo(crate::domain::parse_timestamp("2026-11-16").expect("valid date"), 7, 60_000)
 }
 
+/// The folder the demo writes `gitops/` and `samples.parquet` into: missing or empty only, so
+/// nothing of the user's is overwritten (`--out ~` or `--out .` is refused, naming the folder).
 fn scratch_dir(requested: Option<&Path>) -> Result<PathBuf> {
     let dir = match requested {
         Some(d) => d.to_path_buf(),
         None => std::env::temp_dir().join(format!("podsizer-demo-{}", std::process::id())),
     };
-    if dir.join("gitops").exists() {
-        anyhow::bail!("{} already holds a demo; pass another --out", dir.display());
+    let empty = match std::fs::read_dir(&dir) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => true,
+        Err(e) => return Err(e).with_context(|| format!("{}: cannot use it for the demo", dir.display())),
+        Ok(mut entries) => entries.next().is_none(),
+    };
+    if !empty {
+        anyhow::bail!(
+            "{}: refusing to write the demo there: the folder is not empty (the demo writes gitops/ and \
+samples.parquet); give a new or empty folder with --out",
+            dir.display()
+        );
     }
     Ok(dir)
 }

@@ -190,7 +190,9 @@ fn parse_cluster_label(text: &str) -> Result<(String, String)> {
 fn headers(args: &PrometheusArgs) -> Result<Vec<(String, String)>> {
     let mut headers = args.headers.iter().map(|h| parse_header(h)).collect::<Result<Vec<_>, _>>()?;
     if let Some(file) = &args.bearer_token_file {
-        let token = std::fs::read_to_string(file).with_context(|| format!("--bearer-token-file {}", file.display()))?;
+        let limit = crate::sources::input_file::TOKEN_MAX_BYTES;
+        let token = crate::sources::input_file::read_to_string_bounded(file, limit)
+            .with_context(|| format!("--bearer-token-file {}", file.display()))?;
         let token = token.trim();
         if token.is_empty() {
             bail!("--bearer-token-file {}: the file is empty", file.display());

@@ -14,6 +14,8 @@ pub fn run(args: &ReportArgs, out: &mut dyn Write) -> Result<u8> {
     let tz = args.tz;
     let prices = args.prices.prices()?;
     crate::cli::notify::check(&args.notify)?;
+    // Before the sizing run: a folder the report may not write into fails at once.
+    report::check_folder(&args.out)?;
     let previous = args.previous.as_deref().map(PreviousReport::load).transpose().context("--previous")?;
     // The same sizing as `recommend` (HPA advice included); a report writes no patch.
     let run = sizing_run(&args.input, args.kustomize.as_deref(), &args.sizing)?;

@@ -43,13 +43,11 @@ impl GitHub {
         Self { api: api.trim_end_matches('/').to_string(), repo: repo.to_string(), token, agent, writes: 0 }
     }
 
-    /// Replaces the token wherever it appears (error bodies can echo request headers).
+    /// Server text made safe to print, the token replaced in every encoding it may be echoed
+    /// in (error bodies can echo request headers).
     fn redact(&self, text: &str) -> String {
-        if self.token.is_empty() {
-            text.to_string()
-        } else {
-            text.replace(&self.token, "***")
-        }
+        use crate::domain::server_text::{server_message, Redactor, SERVER_TEXT_MAX_CHARS};
+        server_message(text, &Redactor::new().secret(&self.token, "***"), SERVER_TEXT_MAX_CHARS)
     }
 
     fn call(&mut self, method: &str, path: &str, body: Option<Value>) -> Result<Value, GitHubError> {

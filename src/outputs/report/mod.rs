@@ -8,6 +8,7 @@
 pub mod charts;
 mod content;
 mod doc;
+mod folder;
 pub mod html;
 pub mod markdown;
 pub mod previous;
@@ -20,9 +21,10 @@ use crate::outputs::format::{RecommendationDoc, WindowDoc};
 use chrono::{Datelike, TimeZone, Timelike};
 use chrono_tz::Tz;
 use std::collections::{BTreeMap, HashMap};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 pub use doc::*;
+pub use folder::{check_folder, write, write_with, Written, MARKER};
 pub use previous::PreviousReport;
 
 /// Identifies the JSON layout; bump when a field changes meaning.
@@ -43,6 +45,12 @@ pub enum ReportError {
     Previous { path: PathBuf, message: String },
     #[error(transparent)]
     Files(#[from] crate::outputs::fileset::FileSetError),
+    #[error(
+        "{path}: refusing to write the report there: {why}; give a new or empty folder (or, to let reports \
+replace index.html, index.md, report.json and charts/ there, create the file {marker} in it)",
+        marker = MARKER
+    )]
+    NotReportFolder { path: PathBuf, why: String },
 }
 
 /// What the report is made from.
@@ -534,56 +542,6 @@ fn totals(containers: &[ContainerDoc], recs: &[Recommendation], prices: &Prices)
         memory_request_gib: NowProposed { current: now(mem_now, 3), proposed: Some(round(mem_new, 3)) },
         monthly_cost: NowProposed { current: now(cost_now, 2), proposed: Some(round(cost_new, 2)) },
         monthly_savings: now(cost_now - cost_new, 2),
-    }
-}
-
-/// Files a written report consists of, relative to its folder.
-#[derive(Debug, Default)]
-pub struct Written {
-    pub files: Vec<String>,
-}
-
-/// Writes `index.html`, `index.md`, `report.json` and `charts/` into `dir` (created if
-/// missing). Charts left from an earlier run into the same folder that this report does
-/// not use are removed.
-pub fn write(report: &Report, dir: &Path) -> Result<Written, ReportError> {
-    write_with(report, dir, crate::outputs::fileset::stage_file)
-}
-
-/// [`write`] with the temp-file writer given (tests inject a full disk). Every file goes in
-/// all or nothing (`outputs::fileset`): a failed write leaves last week's report whole.
-pub fn write_with(report: &Report, dir: &Path, stage: crate::outputs::fileset::Stage) -> Result<Written, ReportError> {
-    let io = |path: &Path| {
-        let path = path.to_path_buf();
-        move |source| ReportError::Io { path, source }
-    };
-    std::fs::create_dir_all(dir).map_err(io(dir))?;
-    let mut files = charts::render_all(report)?;
-    let blocks = content::blocks(report);
-    let json = serde_json::to_string_pretty(&report.doc).expect("report serialises") + "\n";
-    for (name, text) in [
-        ("index.md", markdown::render(&blocks)),
-        ("index.html", html::render(&format!("Sizing report {}", report.doc.week), &blocks)),
-        ("report.json", json),
-    ] {
-        files.push((name.to_string(), text.into_bytes()));
-    }
-    crate::outputs::fileset::commit(dir, &files, stage)?.finish();
-    remove_stale_charts(&dir.join("charts"), &files);
-    Ok(Written { files: files.into_iter().map(|(name, _)| name).collect() })
-}
-
-/// Charts left from an earlier run into the same folder that this report does not use.
-fn remove_stale_charts(chart_dir: &Path, files: &[(String, Vec<u8>)]) {
-    let keep: std::collections::HashSet<&str> = files.iter().map(|(n, _)| n.as_str()).collect();
-    if let Ok(entries) = std::fs::read_dir(chart_dir) {
-        for e in entries.flatten() {
-            let name = format!("charts/{}", e.file_name().to_string_lossy());
-            let ours = name.ends_with(".usage.png") || name.ends_with(".cpu-by-hour.svg");
-            if ours && !keep.contains(name.as_str()) {
-                let _ = std::fs::remove_file(e.path());
-            }
-        }
     }
 }
 

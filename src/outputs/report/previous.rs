@@ -78,7 +78,9 @@ impl PreviousReport {
     /// Reads `DIR/report.json` (or the file itself when given one).
     pub fn load(path: &Path) -> Result<Self, ReportError> {
         let file = if path.is_dir() { path.join("report.json") } else { path.to_path_buf() };
-        let text = std::fs::read_to_string(&file).map_err(|source| ReportError::Io { path: file.clone(), source })?;
+        let limit = crate::sources::input_file::REPORT_JSON_MAX_BYTES;
+        let text = crate::sources::input_file::read_to_string_bounded(&file, limit)
+            .map_err(|source| ReportError::Io { path: file.clone(), source })?;
         let report: Self = serde_json::from_str(&text)
             .map_err(|e| ReportError::Previous { path: file.clone(), message: e.to_string() })?;
         if report.format != super::FORMAT {

@@ -5,13 +5,13 @@
 //! The same code talks to a real cluster and to the tests' fake API server.
 
 use super::{Inventory, OwnerIndex};
+use crate::domain::server_text::{sanitize, server_message, Redactor, SERVER_TEXT_MAX_CHARS};
 use k8s_metrics::v1beta1::PodMetrics;
 use k8s_openapi::api::apps::v1::ReplicaSet;
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::Pod;
 use kube::api::{Api, ListParams};
-use kube::config::{KubeConfigOptions, Kubeconfig};
-use kube::{Client, Config};
+use kube::Client;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -38,6 +38,11 @@ has the ClusterRole) ({message})"
     Api { what: String, code: u16, message: String },
     #[error("{what}: temporary failure (retried with backoff): {message}")]
     Transient { what: String, message: String },
+    #[error(
+        "listing {resource} from the API server {server}: {problem}; stopped listing (a server paging in a loop, \
+or a list larger than podsizer reads)"
+    )]
+    Paging { server: String, resource: String, problem: String },
 }
 
 impl MetricsServerError {
@@ -55,30 +60,48 @@ pub struct ConnectOptions {
     pub context: Option<String>,
     /// Connect and read timeout of each request.
     pub request_timeout: Option<Duration>,
+    /// How much one list may hold.
+    pub limits: ListLimits,
 }
 
-/// Builds a client the way kubectl finds its configuration; also returns the API server's URL
-/// (for messages).
-pub async fn connect(opts: &ConnectOptions) -> Result<(Client, String), MetricsServerError> {
-    let cfg_err = |e: &dyn std::fmt::Display| MetricsServerError::Config(e.to_string());
-    let kc_opts = KubeConfigOptions { context: opts.context.clone(), ..KubeConfigOptions::default() };
-    let mut config = if let Some(path) = &opts.kubeconfig {
-        let kc =
-            Kubeconfig::read_from(path).map_err(|e| MetricsServerError::Config(format!("{}: {e}", path.display())))?;
-        Config::from_custom_kubeconfig(kc, &kc_opts).await.map_err(|e| cfg_err(&e))?
-    } else if opts.context.is_some() {
-        Config::from_kubeconfig(&kc_opts).await.map_err(|e| cfg_err(&e))?
-    } else {
-        Config::infer().await.map_err(|e| cfg_err(&e))?
-    };
+/// Bounds on one list (all its pages), so a server that pages without end (a `continue` token
+/// that never runs out) cannot keep podsizer listing forever. A token that repeats an earlier
+/// one ends the list at once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ListLimits {
+    pub max_pages: usize,
+    pub max_items: usize,
+}
+
+impl Default for ListLimits {
+    /// Far above what a real cluster holds: Kubernetes supports 150,000 pods; pages can be
+    /// sparse (a label selector filters after the page is cut), hence many more pages than
+    /// `items / page size`.
+    fn default() -> Self {
+        Self { max_pages: 100_000, max_items: 1_000_000 }
+    }
+}
+
+/// A client for one API server, with its URL (for messages) and the list bounds.
+#[derive(Clone)]
+pub struct ApiServer {
+    pub client: Client,
+    pub url: String,
+    pub limits: ListLimits,
+}
+
+/// Builds a client the way kubectl finds its configuration (`kubeconfig::client_config`).
+pub async fn connect(opts: &ConnectOptions) -> Result<ApiServer, MetricsServerError> {
+    let mut config = super::kubeconfig::client_config(opts).await?;
     if let Some(t) = opts.request_timeout {
         config.connect_timeout = Some(t);
         config.read_timeout = Some(t);
     }
     // Retries are ours: with backoff, logged, and bounded by the collection interval.
     config.default_retry = false;
-    let server = config.cluster_url.to_string();
-    Ok((Client::try_from(config).map_err(|e| cfg_err(&e))?, server))
+    let url = config.cluster_url.to_string();
+    let client = Client::try_from(config).map_err(|e| MetricsServerError::Config(e.to_string()))?;
+    Ok(ApiServer { client, url, limits: opts.limits })
 }
 
 /// Which pods to sample.
@@ -100,7 +123,8 @@ fn classify(e: kube::Error, what: &str, group: &str, resource: &str) -> MetricsS
     let what = what.to_string();
     match e {
         kube::Error::Api(status) => {
-            let message = if status.message.is_empty() { status.reason.clone() } else { status.message.clone() };
+            let text = if status.message.is_empty() { &status.reason } else { &status.message };
+            let message = server_message(text, &Redactor::new(), SERVER_TEXT_MAX_CHARS);
             match status.code {
                 401 => MetricsServerError::Unauthorized { what, message },
                 403 => MetricsServerError::Forbidden { what, rule: rule_for(group, resource), message },
@@ -112,7 +136,7 @@ fn classify(e: kube::Error, what: &str, group: &str, resource: &str) -> MetricsS
             }
         }
         // Timeouts, refused or reset connections, truncated bodies: the server may come back.
-        other => MetricsServerError::Transient { what, message: error_chain(&other) },
+        other => MetricsServerError::Transient { what, message: sanitize(&error_chain(&other)) },
     }
 }
 
@@ -127,30 +151,59 @@ fn error_chain(e: &dyn std::error::Error) -> String {
     text
 }
 
-/// Lists every object of one API (all pages, following `continue`), handing each page to `page`.
-async fn list_pages<K>(
-    api: &Api<K>,
-    params: &ListParams,
-    what: &str,
-    group: &str,
-    resource: &str,
-    mut page: impl FnMut(Vec<K>),
-) -> Result<(), MetricsServerError>
-where
-    K: kube::Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
-{
-    let mut lp = params.clone();
-    loop {
-        let list = api.list(&lp).await.map_err(|e| classify(e, what, group, resource))?;
-        page(list.items);
-        match list.metadata.continue_.filter(|c| !c.is_empty()) {
-            Some(token) => lp = params.clone().continue_token(&token),
-            None => return Ok(()),
+/// One list: what is listed and from where (for messages), and its bounds.
+struct ListRun<'a> {
+    server: &'a ApiServer,
+    what: &'a str,
+    group: &'a str,
+    resource: &'a str,
+}
+
+impl ListRun<'_> {
+    fn paging(&self, problem: String) -> MetricsServerError {
+        let resource =
+            if self.group.is_empty() { self.resource.to_string() } else { format!("{}.{}", self.resource, self.group) };
+        MetricsServerError::Paging { server: self.server.url.clone(), resource, problem }
+    }
+
+    /// Every object of one API (all pages, following `continue`), each page handed to `page`;
+    /// ends with an error on a repeated token or beyond the server's [`ListLimits`].
+    async fn pages<K>(
+        &self,
+        api: &Api<K>,
+        params: &ListParams,
+        mut page: impl FnMut(Vec<K>),
+    ) -> Result<(), MetricsServerError>
+    where
+        K: kube::Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+    {
+        let limits = self.server.limits;
+        let mut tokens = std::collections::HashSet::new();
+        let (mut pages, mut items) = (0usize, 0usize);
+        let mut lp = params.clone();
+        loop {
+            let list = api.list(&lp).await.map_err(|e| classify(e, self.what, self.group, self.resource))?;
+            pages += 1;
+            items += list.items.len();
+            if items > limits.max_items {
+                return Err(self.paging(format!("more than {} objects", limits.max_items)));
+            }
+            page(list.items);
+            let Some(token) = list.metadata.continue_.filter(|c| !c.is_empty()) else { return Ok(()) };
+            if !tokens.insert(token.clone()) {
+                return Err(self.paging(format!("page {pages} repeats an earlier `continue` token")));
+            }
+            if pages >= limits.max_pages {
+                return Err(self
+                    .paging(format!("more than {} pages (with --page-size that small, raise it)", limits.max_pages)));
+            }
+            lp = params.clone().continue_token(&token);
         }
     }
 }
 
 pub(crate) async fn list_all<K>(
+    server: &ApiServer,
     api: &Api<K>,
     params: &ListParams,
     what: &str,
@@ -161,7 +214,7 @@ where
     K: kube::Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
 {
     let mut items = Vec::new();
-    list_pages(api, params, what, group, resource, |page| items.extend(page)).await?;
+    ListRun { server, what, group, resource }.pages(api, params, |page| items.extend(page)).await?;
     Ok(items)
 }
 
@@ -185,33 +238,33 @@ fn params(scope: &Scope, with_selector: bool) -> ListParams {
 }
 
 /// One round of `metrics.k8s.io/v1beta1` PodMetrics in scope.
-pub async fn list_pod_metrics(client: &Client, scope: &Scope) -> Result<Vec<PodMetrics>, MetricsServerError> {
+pub async fn list_pod_metrics(server: &ApiServer, scope: &Scope) -> Result<Vec<PodMetrics>, MetricsServerError> {
     let mut out = Vec::new();
-    for api in apis::<PodMetrics>(client, scope) {
-        out.extend(
-            list_all(&api, &params(scope, true), "listing pods.metrics.k8s.io", "metrics.k8s.io", "pods").await?,
-        );
+    for api in apis::<PodMetrics>(&server.client, scope) {
+        let what = "listing pods.metrics.k8s.io";
+        out.extend(list_all(server, &api, &params(scope, true), what, "metrics.k8s.io", "pods").await?);
     }
     Ok(out)
 }
 
 /// Pods in scope with their owners: one paginated list each of ReplicaSets, Jobs and pods;
 /// pods are reduced to what the collector keeps page by page.
-pub async fn list_inventory(client: &Client, scope: &Scope) -> Result<Inventory, MetricsServerError> {
+pub async fn list_inventory(server: &ApiServer, scope: &Scope) -> Result<Inventory, MetricsServerError> {
     let mut replicasets = Vec::new();
     let mut jobs = Vec::new();
-    for api in apis::<ReplicaSet>(client, scope) {
-        replicasets.extend(list_all(&api, &params(scope, false), "listing replicasets", "apps", "replicasets").await?);
+    for api in apis::<ReplicaSet>(&server.client, scope) {
+        let what = "listing replicasets";
+        replicasets.extend(list_all(server, &api, &params(scope, false), what, "apps", "replicasets").await?);
     }
-    for api in apis::<Job>(client, scope) {
-        jobs.extend(list_all(&api, &params(scope, false), "listing jobs", "batch", "jobs").await?);
+    for api in apis::<Job>(&server.client, scope) {
+        jobs.extend(list_all(server, &api, &params(scope, false), "listing jobs", "batch", "jobs").await?);
     }
     let owners = OwnerIndex::new(&replicasets, &jobs);
     drop((replicasets, jobs));
     let mut inventory = Inventory::default();
-    for api in apis::<Pod>(client, scope) {
-        list_pages(&api, &params(scope, true), "listing pods", "", "pods", |page| inventory.add_pods(&owners, &page))
-            .await?;
+    let pods = ListRun { server, what: "listing pods", group: "", resource: "pods" };
+    for api in apis::<Pod>(&server.client, scope) {
+        pods.pages(&api, &params(scope, true), |page| inventory.add_pods(&owners, &page)).await?;
     }
     Ok(inventory)
 }

@@ -105,7 +105,7 @@ struct Collector<'a> {
     settings: &'a CollectSettings,
     sink: &'a mut dyn CollectorSink,
     log: &'a dyn CollectLog,
-    client: Option<kube::Client>,
+    client: Option<client::ApiServer>,
     state: CollectorState,
     taken: HashMap<ObjectKey, i64>,
     inventory: Option<(Inventory, Instant)>,
@@ -255,7 +255,7 @@ impl Collector<'_> {
     /// Runs `op` again on 429, 5xx and timeouts, with jittered exponential backoff.
     async fn retrying<T, F, Fut>(&mut self, what: &str, mut op: F) -> Result<T, MetricsServerError>
     where
-        F: FnMut(kube::Client) -> Fut,
+        F: FnMut(client::ApiServer) -> Fut,
         Fut: std::future::Future<Output = Result<T, MetricsServerError>>,
     {
         let cap = RETRY_CAP.min(self.settings.interval.max(RETRY_BASE));
@@ -266,8 +266,8 @@ impl Collector<'_> {
             let client = match &self.client {
                 Some(c) => c.clone(),
                 None => {
-                    let (c, server) = client::connect(&self.settings.connect).await?;
-                    self.summary.server = Some(server);
+                    let c = client::connect(&self.settings.connect).await?;
+                    self.summary.server = Some(c.url.clone());
                     self.client = Some(c.clone());
                     c
                 }

@@ -10,6 +10,7 @@
 
 pub mod client;
 pub mod collect;
+mod kubeconfig;
 
 use crate::domain::{canonical_kind, parse_quantity, Resources, Sample};
 use k8s_metrics::v1beta1::PodMetrics;

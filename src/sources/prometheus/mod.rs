@@ -62,19 +62,25 @@ pub const SETTINGS_LOOKBACK: &str = "1h";
 /// Labels of one series.
 pub type Labels = BTreeMap<String, String>;
 
+/// What a server wrote, safe to print (no control characters, one line, cut).
+fn shown(text: &str) -> String {
+    use crate::domain::server_text::{server_message, Redactor, SERVER_TEXT_MAX_CHARS};
+    server_message(text, &Redactor::new(), SERVER_TEXT_MAX_CHARS)
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum PrometheusError {
-    #[error("{url}: cannot connect: {message} (is Prometheus running there, and is --url right?)")]
+    #[error("{url}: cannot connect: {} (is Prometheus running there, and is --url right?)", shown(message))]
     Connect { url: String, message: String },
     #[error("{url}: no complete answer within {secs}s (raise --timeout, or lower --max-points / --concurrency)")]
     Timeout { url: String, secs: u64 },
-    #[error("{url}: HTTP {status}: {message}")]
+    #[error("{url}: HTTP {status}: {}", shown(message))]
     Status { url: String, status: u16, message: String },
-    #[error("{url}: Prometheus refused the query ({kind}): {message}")]
+    #[error("{url}: Prometheus refused the query ({}): {}", shown(kind), shown(message))]
     Api { url: String, kind: String, message: String },
-    #[error("{url}: remote read not available: {message}")]
+    #[error("{url}: remote read not available: {}", shown(message))]
     NoRemoteRead { url: String, message: String },
-    #[error("{url}: unexpected response: {message}")]
+    #[error("{url}: unexpected response: {}", shown(message))]
     BadResponse { url: String, message: String },
     #[error("{0}")]
     Config(String),

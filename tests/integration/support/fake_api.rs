@@ -3,7 +3,8 @@
 //! `/apis/apps/v1/replicasets`, `/apis/batch/v1/jobs`, namespaced or not, and for live current
 //! settings deployments, statefulsets, daemonsets, cronjobs and `autoscaling/v2`
 //! horizontalpodautoscalers) with `limit`/`continue`
-//! pagination, label selectors, Status error bodies, injected failures and delays. PodMetrics
+//! pagination, label selectors, Status error bodies, injected failures and delays, and
+//! misbehaving pagination (a repeated `continue` token, pages without end). PodMetrics
 //! items are shaped from a recorded-shape PodMetrics response kept in
 //! fixtures/samples/metrics-k8s-io/ (the fields and quantity formats metrics-server serves).
 #![allow(dead_code)]
@@ -33,6 +34,17 @@ pub struct Fault {
     pub times: usize,
 }
 
+/// Pagination that a broken or hostile API server serves on one list path.
+#[derive(Clone, Debug)]
+pub enum Paging {
+    /// Every page, the last included, says `continue: tok-1`: a client that follows it
+    /// asks for the same page again and again.
+    RepeatToken,
+    /// A fresh token on every page, each page holding this many objects (copies of the
+    /// list's first object under new names; none when the list is empty).
+    Endless { objects_per_page: usize },
+}
+
 /// (container, CPU nanocores, memory KiB)
 pub type ContainerUsage = (String, u64, u64);
 
@@ -56,6 +68,10 @@ pub struct Cluster {
     /// Metrics rounds started (first-page metrics requests).
     pub metrics_rounds: usize,
     pub faults: Vec<Fault>,
+    /// (path prefix, pagination served there).
+    pub paging: Vec<(String, Paging)>,
+    /// The `message` of injected Status error bodies instead of the usual one.
+    pub status_message: Option<String>,
     pub requests: Vec<String>,
     pub auth: BTreeSet<String>,
 }
@@ -101,6 +117,11 @@ impl FakeApi {
             delay: Duration::from_millis(delay_ms),
             times,
         });
+    }
+
+    /// Serves `paging` on list paths starting with `prefix`.
+    pub fn paging(&self, prefix: &str, paging: Paging) {
+        self.cluster.lock().unwrap().paging.push((prefix.into(), paging));
     }
 
     pub fn requests(&self) -> Vec<String> {
@@ -165,7 +186,13 @@ pub fn serve(mut conn: TcpStream, cluster: &Mutex<Cluster>, hook: &Mutex<Option<
             f.clone()
         });
         match fault {
-            Some(f) if f.status != 0 => (f.status, status_body(f.status, path), f.delay),
+            Some(f) if f.status != 0 => {
+                let body = match &c.status_message {
+                    Some(message) => status_body_with(f.status, message),
+                    None => status_body(f.status, path),
+                };
+                (f.status, body, f.delay)
+            }
             other => {
                 let delay = other.map_or(Duration::ZERO, |f| f.delay);
                 let (status, body) = answer(&mut c, hook, path, &params);
@@ -208,6 +235,12 @@ pub fn percent_decode(s: &str) -> String {
         i += 1;
     }
     String::from_utf8_lossy(&out).into_owned()
+}
+
+/// A Status error body with the server's own `message`.
+pub fn status_body_with(code: u16, message: &str) -> String {
+    json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure", "message": message, "reason": "BadRequest", "code": code})
+        .to_string()
 }
 
 pub fn status_body(code: u16, path: &str) -> String {
@@ -331,7 +364,33 @@ pub fn answer(
         metadata["remainingItemCount"] = json!(items.len() - end);
     }
     let (kind, api_version) = list_kind(key);
+    let paging = c.paging.iter().find(|(prefix, _)| path.starts_with(prefix.as_str())).map(|(_, p)| p.clone());
+    let page = match paging {
+        None => page,
+        Some(Paging::RepeatToken) => {
+            metadata["continue"] = json!("tok-1");
+            page
+        }
+        Some(Paging::Endless { objects_per_page }) => {
+            let next = offset + objects_per_page.max(1);
+            metadata["continue"] = json!(format!("tok-{next}"));
+            endless_page(items.first(), offset, objects_per_page)
+        }
+    };
     (200, json!({"kind": kind, "apiVersion": api_version, "metadata": metadata, "items": page}).to_string())
+}
+
+/// Copies of `first` named `<name>-<n>` for n from `offset`: an endless list's page.
+fn endless_page(first: Option<&Value>, offset: usize, count: usize) -> Vec<Value> {
+    let Some(first) = first else { return Vec::new() };
+    let name = first["metadata"]["name"].as_str().unwrap_or("object").to_string();
+    (offset..offset + count)
+        .map(|n| {
+            let mut copy = first.clone();
+            copy["metadata"]["name"] = json!(format!("{name}-{n}"));
+            copy
+        })
+        .collect()
 }
 
 /// PodMetrics for every pod with usage, shaped like the real sample (its timestamp is the

@@ -227,11 +227,6 @@ pub struct PolicySet {
 }
 
 impl PolicySet {
-    pub fn load(path: &Path) -> Result<Self, PolicyError> {
-        let text = std::fs::read_to_string(path).map_err(|source| PolicyError::Io { path: path.into(), source })?;
-        Self::parse(path, &text)
-    }
-
     pub fn parse(path: &Path, text: &str) -> Result<Self, PolicyError> {
         let file: FileSpec = toml::from_str(text)
             .map_err(|e| PolicyError::Syntax { path: path.into(), message: syntax_message(text, &e) })?;
