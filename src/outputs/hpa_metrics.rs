@@ -156,10 +156,12 @@ mod tests {
         serde_norway::from_str(yaml).unwrap()
     }
 
+    /// (spec, api version, cpu, memory, container targets, default, unmovable)
+    type Case = (&'static str, &'static str, Option<f64>, Option<f64>, usize, bool, Vec<&'static str>);
+
     #[test]
     fn reads_every_kind_of_metric() {
-        // (spec, api version, cpu, memory, container targets, default, unmovable)
-        let cases: Vec<(&str, &str, Option<f64>, Option<f64>, usize, bool, Vec<&str>)> = vec![
+        let cases: Vec<Case> = vec![
             ("maxReplicas: 3", "autoscaling/v2", Some(80.0), None, 0, true, vec![]),
             ("metrics: []", "autoscaling/v2", Some(80.0), None, 0, true, vec![]),
             ("maxReplicas: 3", V1, Some(80.0), None, 0, true, vec![]),

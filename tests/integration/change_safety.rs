@@ -260,6 +260,9 @@ fn caps_hold_after_php_fpm_raises_the_limit_and_absurd_exporter_figures_exit_2()
     }
 }
 
+/// (case, HPA manifest, path to the target in the rendered HPA's spec, expected target, warning)
+type HpaCase = (&'static str, String, &'static [&'static str], Option<f64>, Option<&'static str>);
+
 /// The HPA variants of issue #30 on a workload whose CPU request drops from 1 core.
 #[test]
 fn hpas_are_patched_within_the_api_or_warned_about() {
@@ -276,8 +279,7 @@ fn hpas_are_patched_within_the_api_or_warned_about() {
         format!("{v2}  metrics:\n    - type: Resource\n      resource: {{name: cpu, target: {{type: Utilization, averageUtilization: {n}}}}}\n")
     };
     let moved = |target: f64| (target / new_cpu).round();
-    // (case, HPA manifest, path to the target in the rendered HPA's spec, expected target, warning)
-    let cases: Vec<(&str, String, &[&str], Option<f64>, Option<&str>)> = vec![
+    let cases: Vec<HpaCase> = vec![
         ("no metrics", v2.clone(), &["metrics", "0", "resource", "target", "averageUtilization"], Some(moved(80.0)), None),
         (
             "autoscaling/v1",
@@ -316,7 +318,7 @@ fn hpas_are_patched_within_the_api_or_warned_about() {
         ),
     ];
     for (case, hpa, path, expected, warning) in cases {
-        let dir = overlay(&tmp.path().join(case.replace(' ', "-").replace('/', "-")), &resources, 4, Some(&hpa));
+        let dir = overlay(&tmp.path().join(case.replace([' ', '/'], "-")), &resources, 4, Some(&hpa));
         let out = podsizer()
             .args(["recommend", "--force", "--input"])
             .arg(&store)

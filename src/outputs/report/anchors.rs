@@ -93,7 +93,7 @@ mod tests {
         let name = "[a-zA-Z0-9._\\-/ \n\u{1b}]{0,8}";
         let key = (name, name, name, name);
         runner
-            .run(&(key.clone(), key), |(a, b)| {
+            .run(&(key, key), |(a, b)| {
                 let (x, y) = (container(&doc("", &a.0, &a.1, &a.2, &a.3)), container(&doc("", &b.0, &b.1, &b.2, &b.3)));
                 prop_assert_eq!(x == y, a == b);
                 prop_assert!(x.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)), "{}", x);

@@ -126,7 +126,7 @@ pub const MAX_MONTHLY_COST: f64 = 1e12;
 const FIELDS: [&str; 4] = ["cpu.request_cores", "cpu.limit_cores", "memory.request_bytes", "memory.limit_bytes"];
 
 fn check_cost(v: f64) -> Result<(), String> {
-    if !v.is_finite() || v < 0.0 || v > MAX_MONTHLY_COST {
+    if !v.is_finite() || !(0.0..=MAX_MONTHLY_COST).contains(&v) {
         return Err(format!(
             "{} is not a monthly cost (a number from 0 to {})",
             crate::domain::bounds::short_number(v),
