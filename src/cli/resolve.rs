@@ -90,12 +90,14 @@ pub fn live(args: &InputArgs) -> Option<LiveSettings> {
     })
 }
 
-/// Prints the engine's notes: notes unless `--quiet`, warnings and drift always.
+/// Prints the engine's notes: notes unless `--quiet`, warnings and drift always. Names in
+/// them are data: control characters are shown escaped, never sent to the terminal.
 pub fn print_notes(notes: &[Note]) {
+    use crate::outputs::format::printable;
     for n in notes {
         match n {
-            Note::Note(text) => super::progress::note(text),
-            Note::Warning(text) | Note::Drift(text) => eprintln!("{text}"),
+            Note::Note(text) => super::progress::note(&printable(text)),
+            Note::Warning(text) | Note::Drift(text) => eprintln!("{}", printable(text)),
         }
     }
 }

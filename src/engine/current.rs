@@ -188,12 +188,13 @@ mod tests {
                 min_replicas: Some(3),
                 max_replicas: max,
                 cpu_utilization: Some(cpu),
-                memory_utilization: None,
+                ..Default::default()
             },
             namespace: Some("shop".into()),
             target_kind: "Deployment".into(),
             target_name: "api".into(),
             metrics: serde_norway::Value::Null,
+            api_version: "autoscaling/v2".into(),
         }
     }
 

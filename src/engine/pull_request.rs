@@ -219,11 +219,8 @@ impl Bot<'_> {
     ) -> String {
         let overlay = &self.settings.overlay;
         let report = crate::outputs::report::markdown_without_charts(report);
-        let list: String = changes.iter().map(|c| format!("- {c}\n")).collect();
-        let body = format!(
-            "**podsizer** proposes new requests and limits for `{overlay}`: requests cost ${:.0}/month now, ${:.0}/month proposed.\n\n{list}\n{report}\n<sub>Opened by `podsizer pr`; it updates this pull request on its next run and never overwrites commits that are not its own.</sub>\n",
-            cost.0, cost.1
-        );
+        let body =
+            format!("{}\n{}\n{report}\n{}", text::intro(overlay, cost), text::change_list(changes), text::FOOTER);
         if body.len() <= MAX_BODY {
             body
         } else {

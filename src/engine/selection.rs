@@ -340,6 +340,7 @@ impl Selection {
                     facts.oom_kills.entry(k).or_default().extend(v);
                 }
                 facts.php_fpm.extend(more.php_fpm);
+                facts.rejected.extend(more.rejected);
             }
         }
         facts

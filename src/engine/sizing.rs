@@ -81,6 +81,10 @@ pub fn recommend_all(
     let window_end = selection.until.unwrap_or_else(|| usage.iter().filter_map(|u| u.last_ms()).max().unwrap_or(0));
     let per_pod = containers_per_workload(usage.iter().map(|u| &u.key));
     let facts = selection.facts();
+    // Side-file figures are input like samples: one out of bounds fails the run, naming where.
+    if let Some((path, reason)) = facts.rejected.first() {
+        return Err(EngineError::Input { path: path.clone(), reason: reason.clone() });
+    }
     let mut recs = Vec::with_capacity(usage.len());
     for u in &usage {
         let (mut policy, applied) = plan.policy.for_container(&u.key);
@@ -99,13 +103,14 @@ pub fn recommend_all(
             oom_limit_bytes: facts.oom_limit(&u.key, selection.since),
         };
         let mut rec = recommend(strategy.as_ref(), &input, &applied);
-        if let Some(runtime) = plan.runtimes.find(&u.key) {
+        let runtime = plan.runtimes.find(&u.key).map(|runtime| {
             let measured = Measured {
                 peak_working_set_bytes: u.memory_max(),
                 php_fpm: facts.php_fpm.get(&u.key).map(exporter_facts),
             };
-            advise_runtime(&mut rec, runtime, &policy, &measured);
-        }
+            (runtime, measured)
+        });
+        finish(&mut rec, runtime.as_ref().map(|(r, m)| (*r, m)), &policy);
         if let Some(note) = selection.projection(&u.key) {
             rec.rationale.insert(0, note.clone());
         }
@@ -113,6 +118,16 @@ pub fn recommend_all(
     }
     timings.sizing_seconds = started.elapsed().as_secs_f64();
     Ok(recs)
+}
+
+/// The rules that run on a strategy's proposal, then the caps: every rule runs before them,
+/// so none (php-fpm's refusal raises the memory limit) can lift a figure past what one
+/// container can use.
+fn finish(rec: &mut Recommendation, runtime: Option<(&ContainerRuntime, &Measured)>, policy: &crate::analysis::Policy) {
+    if let Some((runtime, measured)) = runtime {
+        advise_runtime(rec, runtime, policy, measured);
+    }
+    crate::analysis::recommend::apply_caps(rec);
 }
 
 fn exporter_facts(f: &crate::store::facts::PhpFpmFacts) -> runtimes::php_fpm::ExporterFacts {
@@ -166,19 +181,10 @@ fn current_for(overlay: &[RenderedWorkload], u: &crate::analysis::ContainerUsage
         .map(|(_, r)| *r)
 }
 
-/// True when a sized proposal differs from what is set now.
+/// True when a sized proposal differs from what is set now, runtime settings included
+/// (`analysis::changes`, the one notion of a change).
 pub fn changes_anything(r: &Recommendation) -> bool {
-    let Some(s) = r.sizing() else { return false };
-    let c = r.current.unwrap_or_default();
-    let differs = |a: Option<f64>, b: Option<f64>| match (a, b) {
-        (Some(x), Some(y)) => (x - y).abs() > 1e-9 * x.abs().max(1.0),
-        (None, None) => false,
-        _ => true,
-    };
-    differs(c.cpu_request_cores, Some(s.cpu_request_cores))
-        || differs(c.cpu_limit_cores, s.cpu_limit_cores)
-        || differs(c.memory_request_bytes, Some(s.memory_request_bytes))
-        || differs(c.memory_limit_bytes, Some(s.memory_limit_bytes))
+    crate::analysis::changes::changes_anything(r)
 }
 
 /// Everything one sizing run produced: the shared first half of `recommend`, `report` and `pr`.
@@ -226,7 +232,7 @@ pub fn size_all(input: SelectionSettings, sizing: &SizingSettings, progress: &dy
     } else if let Some(live) = live {
         one_cluster(&live.describe(), clusters())?;
     }
-    let hpa_patches = apply_hpa_advice(&overlay.hpas, &mut recommendations);
+    let hpa_patches = apply_hpa_advice(&overlay.hpas, &mut recommendations, &mut notes);
     let runtime_patches = runtime_patches(&overlay.workloads, &overlay.runtimes, &recommendations);
     notes.append(&mut selection.notes);
     Ok(SizingRun { selection, overlay, recommendations, hpa_patches, runtime_patches, notes, timings })
@@ -265,8 +271,14 @@ pub fn one_cluster<'a>(target: &str, clusters: impl Iterator<Item = &'a str>) ->
 }
 
 /// For each workload an HPA scales: explains what the new requests do to scaling (in every
-/// container's rationale) and returns the HPA patches that keep the threshold in place.
-pub fn apply_hpa_advice(hpas: &[kustomize::RenderedHpa], recs: &mut [Recommendation]) -> Vec<kustomize::PatchFile> {
+/// container's rationale), warns of what podsizer cannot keep in place (metrics it cannot
+/// move, targets out of the API's range) and returns the HPA patches that keep the
+/// threshold in place.
+pub fn apply_hpa_advice(
+    hpas: &[kustomize::RenderedHpa],
+    recs: &mut [Recommendation],
+    notes: &mut Vec<Note>,
+) -> Vec<kustomize::PatchFile> {
     let mut patches = Vec::new();
     for h in hpas {
         let targets = |r: &Recommendation| {
@@ -282,8 +294,109 @@ pub fn apply_hpa_advice(hpas: &[kustomize::RenderedHpa], recs: &mut [Recommendat
         let advice = crate::analysis::hpa::advise(&h.hpa, &members, replicas);
         for r in recs.iter_mut().filter(|r| targets(r)) {
             r.rationale.extend(advice.notes.iter().cloned());
+            r.rationale.extend(advice.warnings.iter().map(|w| format!("warning: {w}")));
         }
+        notes.extend(advice.warnings.iter().map(|w| Note::Warning(format!("warning: {w}"))));
         patches.extend(kustomize::hpa_patch(h, &advice));
     }
     patches
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analysis::runtimes::{php_fpm, Origin, RuntimeSettings};
+    use crate::analysis::{Proposal, Sizing};
+    use crate::domain::bounds::{MAX_CORES, MAX_MEMORY_BYTES};
+    use crate::domain::{ContainerKey, Resources};
+
+    fn rec(limit_bytes: f64) -> Recommendation {
+        Recommendation {
+            key: ContainerKey { workload: Default::default(), container: "php-fpm".into() },
+            strategy: "podsizer".into(),
+            proposal: Proposal::Sized(Sizing {
+                cpu_request_cores: 0.5,
+                cpu_limit_cores: Some(1.0),
+                memory_request_bytes: limit_bytes / 2.0,
+                memory_limit_bytes: limit_bytes,
+            }),
+            current: Some(Resources { memory_limit_bytes: Some(limit_bytes), ..Default::default() }),
+            samples: 1000,
+            pods: 1,
+            first_ms: None,
+            last_ms: None,
+            confidence: 1.0,
+            rationale: vec![],
+            replicas: None,
+            runtime: None,
+        }
+    }
+
+    fn pool(children: u32) -> ContainerRuntime {
+        let mut p = php_fpm::Pool::default();
+        let origin = Origin::ConfigMap { name: "api-php-fpm".into(), key: "www.conf".into() };
+        p.set("pm.max_children", &children.to_string(), origin).unwrap();
+        ContainerRuntime {
+            kind: "Deployment".into(),
+            workload: "api".into(),
+            namespace: None,
+            container: "php-fpm".into(),
+            settings: RuntimeSettings::PhpFpm(Box::new(p)),
+            unread: vec![],
+        }
+    }
+
+    fn measured(per_child: f64) -> Measured {
+        Measured {
+            peak_working_set_bytes: 1e9,
+            php_fpm: Some(php_fpm::ExporterFacts { per_child_peak_bytes: Some(per_child), ..Default::default() }),
+        }
+    }
+
+    #[test]
+    fn caps_hold_after_php_fpm_raises_the_limit() {
+        let mut keep = crate::analysis::Policy::default();
+        keep.php_fpm.lower_max_children = false;
+        let gi = 1024f64.powi(3);
+        // (pm.max_children, per child bytes): the refusal needs 97.7Ti, 12.5Pi, ~2^72 bytes.
+        for (children, per_child) in [(50, 2000.0 * gi), (200, MAX_MEMORY_BYTES), (u32::MAX, MAX_MEMORY_BYTES)] {
+            let mut r = rec(gi);
+            finish(&mut r, Some((&pool(children), &measured(per_child))), &keep);
+            let s = r.sizing().unwrap();
+            assert_eq!(s.memory_limit_bytes, MAX_MEMORY_BYTES, "{children} x {per_child}");
+            assert!(r.rationale.iter().any(|l| l.starts_with("memory limit capped at 64Ti")), "{:?}", r.rationale);
+            assert!(r.rationale.iter().any(|l| l.contains("php-fpm: refused memory limit")), "{:?}", r.rationale);
+        }
+    }
+
+    #[test]
+    fn no_rule_and_no_input_lifts_a_figure_past_the_caps() {
+        use proptest::prelude::*;
+        let mut runner = proptest::test_runner::TestRunner::new(proptest::test_runner::Config {
+            cases: 256,
+            rng_algorithm: proptest::test_runner::RngAlgorithm::ChaCha,
+            ..Default::default()
+        });
+        let gi = 1024f64.powi(3);
+        runner
+            .run(
+                &(1u32..=u32::MAX, 0.0..=MAX_MEMORY_BYTES, 1.0..=64.0 * gi, any::<bool>()),
+                |(children, per_child, limit, lower)| {
+                    let mut policy = crate::analysis::Policy::default();
+                    policy.php_fpm.lower_max_children = lower;
+                    let mut r = rec(limit);
+                    finish(&mut r, Some((&pool(children), &measured(per_child))), &policy);
+                    let s = r.sizing().unwrap();
+                    for v in [s.memory_limit_bytes, s.memory_request_bytes] {
+                        prop_assert!(v.is_finite() && (0.0..=MAX_MEMORY_BYTES).contains(&v), "{}", v);
+                    }
+                    for v in [Some(s.cpu_request_cores), s.cpu_limit_cores].into_iter().flatten() {
+                        prop_assert!(v.is_finite() && (0.0..=MAX_CORES).contains(&v), "{}", v);
+                    }
+                    prop_assert!(s.memory_request_bytes <= s.memory_limit_bytes);
+                    Ok(())
+                },
+            )
+            .unwrap();
+    }
 }

@@ -69,6 +69,8 @@ pub struct RenderedHpa {
     pub target_name: String,
     /// The `spec.metrics` list as rendered (rewritten whole in a patch: it has no merge key).
     pub metrics: serde_norway::Value,
+    /// `autoscaling/v2`, or `autoscaling/v1` (one CPU field instead of metrics).
+    pub api_version: String,
 }
 
 /// Everything podsizer reads from a rendered overlay.
@@ -106,28 +108,24 @@ fn hpa_of(v: &serde_norway::Value) -> Option<RenderedHpa> {
     let spec = v.get("spec")?;
     let target = spec.get("scaleTargetRef")?;
     let metrics = spec.get("metrics").cloned().unwrap_or(serde_norway::Value::Sequence(vec![]));
-    let utilization = |resource: &str| -> Option<f64> {
-        metrics.as_sequence()?.iter().find_map(|m| {
-            let r = m.get("resource")?;
-            let t = r.get("target")?;
-            (m.get("type")?.as_str()? == "Resource"
-                && r.get("name")?.as_str()? == resource
-                && t.get("type")?.as_str()? == "Utilization")
-                .then(|| t.get("averageUtilization")?.as_f64())?
-        })
-    };
+    let api_version = v.get("apiVersion").and_then(|a| a.as_str()).unwrap_or("autoscaling/v2").to_string();
+    let read = super::hpa_metrics::read(spec, &api_version);
     Some(RenderedHpa {
         hpa: crate::analysis::hpa::Hpa {
             name: v.get("metadata")?.get("name")?.as_str()?.to_string(),
             min_replicas: spec.get("minReplicas").and_then(|m| m.as_u64()).map(|m| m as u32),
             max_replicas: spec.get("maxReplicas")?.as_u64()? as u32,
-            cpu_utilization: utilization("cpu"),
-            memory_utilization: utilization("memory"),
+            cpu_utilization: read.cpu,
+            memory_utilization: read.memory,
+            container_targets: read.containers,
+            default_metrics: read.default_metrics,
+            unmovable: read.unmovable,
         },
         namespace: v.get("metadata")?.get("namespace").and_then(|n| n.as_str()).map(String::from),
         target_kind: target.get("kind")?.as_str()?.to_string(),
         target_name: target.get("name")?.as_str()?.to_string(),
         metrics,
+        api_version,
     })
 }
 
@@ -136,27 +134,13 @@ pub fn hpa_patch(rendered: &RenderedHpa, advice: &crate::analysis::hpa::HpaAdvic
     if !advice.changes_anything() {
         return None;
     }
-    let mut metrics = rendered.metrics.clone();
-    for m in metrics.as_sequence_mut()? {
-        let Some(resource) = m.get("resource").and_then(|r| r.get("name")).and_then(|n| n.as_str()).map(String::from)
-        else {
-            continue;
-        };
-        let new = match resource.as_str() {
-            "cpu" => advice.cpu_utilization,
-            "memory" => advice.memory_utilization,
-            _ => None,
-        };
-        if let (Some(new), Some(target)) = (new, m.get_mut("resource").and_then(|r| r.get_mut("target"))) {
-            if target.get("type").and_then(|t| t.as_str()) == Some("Utilization") {
-                target["averageUtilization"] = serde_norway::Value::from(new);
-            }
-        }
-    }
-    let mut spec = serde_norway::Mapping::new();
-    spec.insert("metrics".into(), metrics);
-    let doc =
-        manifest("autoscaling/v2", "HorizontalPodAutoscaler", &rendered.hpa.name, serde_norway::Value::Mapping(spec));
+    let spec = super::hpa_metrics::patch_spec(&rendered.metrics, &rendered.hpa, advice, &rendered.api_version);
+    let doc = manifest(
+        &rendered.api_version,
+        "HorizontalPodAutoscaler",
+        &rendered.hpa.name,
+        serde_norway::Value::Mapping(spec),
+    );
     let text = format!(
         "{PATCH_HEADER}# Keeps the HPA's scaling threshold where it was now that the requests change.\n{}",
         super::yaml::to_string(&doc)

@@ -4,6 +4,7 @@ pub mod backtest;
 pub mod bot;
 pub mod fileset;
 pub mod format;
+pub mod hpa_metrics;
 pub mod kustomize;
 pub mod names;
 pub mod notify;

@@ -97,6 +97,19 @@ impl Notice {
         Some((format!("${now:.0} → ${proposed:.0} per month"), saving))
     }
 
+    /// The same notice with control characters in every text shown as `\u{..}`.
+    fn printable(&self) -> Notice {
+        use crate::outputs::format::printable;
+        let all = |lines: &[String]| lines.iter().map(|l| printable(l)).collect();
+        Notice {
+            title: printable(&self.title),
+            monthly_cost: self.monthly_cost,
+            changes: all(&self.changes),
+            risks: all(&self.risks),
+            link: self.link.as_ref().map(|(label, url)| (printable(label), url.clone())),
+        }
+    }
+
     /// One line for notifications shown without formatting (phone banners, Slack's `text`).
     pub fn fallback_text(&self) -> String {
         let mut parts = vec![self.title.clone()];
@@ -123,8 +136,10 @@ fn slack_escape(text: &str) -> String {
     text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
 }
 
-/// The JSON body for the chat service.
+/// The JSON body for the chat service. Every text goes through `format::printable` first:
+/// names are data, and a newline or escape sequence in one must not shape the message.
 pub fn payload(flavor: Flavor, notice: &Notice) -> Value {
+    let notice = &notice.printable();
     match flavor {
         Flavor::Teams => teams_payload(notice),
         Flavor::Slack | Flavor::Auto => slack_payload(notice),

@@ -33,13 +33,36 @@ pub fn queries(scope: &Scope, window_ms: i64) -> [(&'static str, String); PHP_FP
     ]
 }
 
-/// Folds one query's answer into the per-pod figures.
-pub fn fold(figures: &mut BTreeMap<(String, String), PodFigures>, field: &str, answer: &[(Labels, f64)]) {
+/// Most processes one php-fpm pool can count (`pm.max_children` is a 32-bit count).
+const MAX_PROCESSES: f64 = u32::MAX as f64;
+
+/// Checks one figure like a sample: finite, not negative, and within what one container can
+/// hold (64Ti for the per-child memory, a 32-bit count for the process figures). The
+/// message names the value; the caller names the field and where it came from.
+pub fn check(field: &str, value: f64) -> Result<(), String> {
+    if field == "per_child_peak_bytes" {
+        return crate::domain::bounds::check_memory(value);
+    }
+    if !value.is_finite() || value < 0.0 {
+        return Err(format!("{} is not a count (finite, not negative)", crate::domain::bounds::short_number(value)));
+    }
+    if value > MAX_PROCESSES {
+        return Err(format!("{} is more processes than a pool can have", crate::domain::bounds::short_number(value)));
+    }
+    Ok(())
+}
+
+/// Folds one query's answer into the per-pod figures; a figure out of bounds is refused,
+/// naming its metric and pod.
+pub fn fold(
+    figures: &mut BTreeMap<(String, String), PodFigures>,
+    field: &str,
+    answer: &[(Labels, f64)],
+) -> Result<(), String> {
     for (labels, value) in answer {
         let (Some(ns), Some(pod)) = (labels.get("namespace"), labels.get("pod")) else { continue };
-        if !value.is_finite() {
-            continue;
-        }
+        check(field, *value)
+            .map_err(|reason| format!("php-fpm exporter figure {field} of pod {ns}/{pod}: {reason}"))?;
         let f = figures.entry((ns.clone(), pod.clone())).or_default();
         let slot = match field {
             "per_child_peak_bytes" => &mut f.per_child_peak_bytes,
@@ -49,6 +72,7 @@ pub fn fold(figures: &mut BTreeMap<(String, String), PodFigures>, field: &str, a
         };
         *slot = Some(slot.map_or(*value, |v: f64| v.max(*value)));
     }
+    Ok(())
 }
 
 /// Asks Prometheus for the four figures at `end_ms` over `window_ms`. Four requests; an
@@ -61,7 +85,8 @@ pub fn fetch(
 ) -> Result<BTreeMap<(String, String), PodFigures>, PrometheusError> {
     let mut figures = BTreeMap::new();
     for (field, q) in queries(scope, window_ms) {
-        fold(&mut figures, field, &client.query(&q, end_ms)?);
+        fold(&mut figures, field, &client.query(&q, end_ms)?)
+            .map_err(|message| PrometheusError::BadResponse { url: client.url().to_string(), message })?;
     }
     Ok(figures)
 }
@@ -88,14 +113,43 @@ mod tests {
     #[test]
     fn folds_answers_per_pod_keeping_the_highest() {
         let mut f = BTreeMap::new();
-        fold(&mut f, "per_child_peak_bytes", &[(labels("shop", "api-1"), 2.0e8), (labels("shop", "api-2"), 1.5e8)]);
-        fold(&mut f, "per_child_peak_bytes", &[(labels("shop", "api-1"), 1.0e8)]);
-        fold(&mut f, "max_children_reached", &[(labels("shop", "api-1"), 3.0), (Labels::new(), 9.0)]);
+        fold(&mut f, "per_child_peak_bytes", &[(labels("shop", "api-1"), 2.0e8), (labels("shop", "api-2"), 1.5e8)])
+            .unwrap();
+        fold(&mut f, "per_child_peak_bytes", &[(labels("shop", "api-1"), 1.0e8)]).unwrap();
+        fold(&mut f, "max_children_reached", &[(labels("shop", "api-1"), 3.0), (Labels::new(), 9.0)]).unwrap();
         let api1 = f[&("shop".to_string(), "api-1".to_string())];
         assert_eq!(api1.per_child_peak_bytes, Some(2.0e8));
         assert_eq!(api1.max_children_reached, Some(3.0));
         assert_eq!(api1.max_active, None);
         assert_eq!(f.len(), 2, "a series without namespace/pod is not attributed");
+    }
+
+    #[test]
+    fn figures_out_of_bounds_are_refused_naming_metric_and_pod() {
+        // (field, value, refused)
+        let cases = [
+            ("per_child_peak_bytes", 2.0e8, false),
+            ("per_child_peak_bytes", 0.0, false),
+            ("per_child_peak_bytes", -1.0, true),
+            ("per_child_peak_bytes", f64::NAN, true),
+            ("per_child_peak_bytes", f64::INFINITY, true),
+            ("per_child_peak_bytes", 1e300, true),
+            ("per_child_peak_bytes", 65.0 * 1024f64.powi(4), true),
+            ("max_active", 7.0, false),
+            ("max_active", -3.0, true),
+            ("max_total", f64::NAN, true),
+            ("max_children_reached", 1e300, true),
+            ("max_children_reached", 12.0, false),
+        ];
+        for (field, value, refused) in cases {
+            let mut f = BTreeMap::new();
+            let result = fold(&mut f, field, &[(labels("shop", "api-1"), value)]);
+            assert_eq!(result.is_err(), refused, "{field} = {value}: {result:?}");
+            if let Err(e) = result {
+                assert!(e.contains(field) && e.contains("shop/api-1"), "{e}");
+                assert!(f.is_empty(), "nothing kept from a refused answer");
+            }
+        }
     }
 
     #[test]

@@ -23,6 +23,9 @@ pub struct Facts {
     pub oom_kills: HashMap<ContainerKey, Vec<OomKill>>,
     /// What the php-fpm exporter said about a container's pool (`php_fpm` in import files).
     pub php_fpm: HashMap<ContainerKey, PhpFpmFacts>,
+    /// Figures of readable side files that are out of bounds (negative, 1e300, ...): the
+    /// file and `field: why`. Sizing refuses to run on them, as it refuses such samples.
+    pub rejected: Vec<(std::path::PathBuf, String)>,
 }
 
 /// php-fpm exporter figures of one container over an import's window.
@@ -50,6 +53,21 @@ impl From<crate::sources::php_fpm_exporter::PodFigures> for PhpFpmFacts {
 }
 
 impl PhpFpmFacts {
+    /// Every figure checked like a sample (`php_fpm_exporter::check`); `Err("field: why")`.
+    pub fn check(&self) -> Result<(), String> {
+        for (field, v) in [
+            ("per_child_peak_bytes", self.per_child_peak_bytes),
+            ("max_active", self.max_active),
+            ("max_total", self.max_total),
+            ("max_children_reached", self.max_children_reached),
+        ] {
+            if let Some(v) = v {
+                crate::sources::php_fpm_exporter::check(field, v).map_err(|why| format!("{field}: {why}"))?;
+            }
+        }
+        Ok(())
+    }
+
     /// Two imports (or two pods) of the same container: the higher of each figure.
     pub fn merge(&mut self, other: &PhpFpmFacts) {
         let max = |a: Option<f64>, b: Option<f64>| match (a, b) {
@@ -108,7 +126,7 @@ impl Facts {
             for entry in dir.flatten() {
                 if let Some(v) = read(&entry.path()) {
                     facts.add_prometheus(&v);
-                    facts.add_php_fpm(&v);
+                    facts.add_php_fpm(&v, &entry.path());
                 }
             }
         }
@@ -135,12 +153,16 @@ impl Facts {
         }
     }
 
-    fn add_php_fpm(&mut self, v: &Value) {
+    fn add_php_fpm(&mut self, v: &Value, path: &Path) {
         let cluster = file_cluster(v);
-        for c in v.get("php_fpm").and_then(Value::as_array).into_iter().flatten() {
+        for (i, c) in v.get("php_fpm").and_then(Value::as_array).into_iter().flatten().enumerate() {
             let (Some(k), Ok(f)) = (key(c, cluster), serde_json::from_value::<PhpFpmFacts>(c.clone())) else {
                 continue;
             };
+            if let Err(why) = f.check() {
+                self.rejected.push((path.to_path_buf(), format!("php_fpm[{i}].{why}")));
+                continue;
+            }
             self.php_fpm.entry(k).or_default().merge(&f);
         }
     }

@@ -5,6 +5,7 @@ mod support;
 
 mod backtest;
 mod bad_inputs;
+mod change_safety;
 mod cli;
 mod cloudwatch;
 mod clusters;

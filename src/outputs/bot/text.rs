@@ -2,61 +2,21 @@
 
 use crate::analysis::series::Prices;
 use crate::analysis::Recommendation;
-use crate::domain::{human_bytes, Cpu};
+use crate::outputs::format::printable;
+use crate::outputs::report::markdown;
 
-/// A change is worth a review when it is at least `relative` of the old value *and* at
-/// least the absolute step (so 10m -> 11m is not).
-#[derive(Debug, Clone, Copy)]
-pub struct Thresholds {
-    pub relative: f64,
-    pub cpu_cores: f64,
-    pub memory_bytes: f64,
-}
+pub use crate::analysis::changes::Thresholds;
 
-impl Default for Thresholds {
-    fn default() -> Self {
-        Self { relative: 0.10, cpu_cores: 0.010, memory_bytes: 16.0 * 1024.0 * 1024.0 }
-    }
-}
-
-fn worth(old: Option<f64>, new: Option<f64>, absolute: f64, t: &Thresholds) -> bool {
-    match (old, new) {
-        (None, None) => false,
-        (Some(o), Some(n)) => (n - o).abs() >= absolute && (n - o).abs() >= t.relative * o.abs(),
-        _ => true,
-    }
-}
-
-/// One line per container whose proposal moves a setting beyond the thresholds.
+/// One line per container whose proposal moves a setting beyond the thresholds, runtime
+/// settings included (`analysis::changes`). Names are shown with control characters escaped:
+/// these lines reach commit messages, pull-request bodies and chat messages.
 pub fn significant_changes(recs: &[Recommendation], t: &Thresholds) -> Vec<String> {
-    let mut lines = Vec::new();
-    for r in recs {
-        let Some(s) = r.sizing() else { continue };
-        let c = r.current.unwrap_or_default();
-        let cpu = |v: Option<f64>| v.map_or("none".into(), |x| Cpu(x).to_string());
-        let mem = |v: Option<f64>| v.map_or("none".into(), human_bytes);
-        let mut moved = Vec::new();
-        if worth(c.cpu_request_cores, Some(s.cpu_request_cores), t.cpu_cores, t) {
-            moved.push(format!("CPU request {} -> {}", cpu(c.cpu_request_cores), cpu(Some(s.cpu_request_cores))));
-        }
-        if worth(c.cpu_limit_cores, s.cpu_limit_cores, t.cpu_cores, t) {
-            moved.push(format!("CPU limit {} -> {}", cpu(c.cpu_limit_cores), cpu(s.cpu_limit_cores)));
-        }
-        if worth(c.memory_request_bytes, Some(s.memory_request_bytes), t.memory_bytes, t) {
-            moved.push(format!(
-                "memory request {} -> {}",
-                mem(c.memory_request_bytes),
-                mem(Some(s.memory_request_bytes))
-            ));
-        }
-        if worth(c.memory_limit_bytes, Some(s.memory_limit_bytes), t.memory_bytes, t) {
-            moved.push(format!("memory limit {} -> {}", mem(c.memory_limit_bytes), mem(Some(s.memory_limit_bytes))));
-        }
-        if !moved.is_empty() {
-            lines.push(format!("{}: {}", r.key, moved.join(", ")));
-        }
-    }
-    lines
+    recs.iter()
+        .filter_map(|r| {
+            let moved = crate::analysis::changes::moves(r, t);
+            (!moved.is_empty()).then(|| printable(&format!("{}: {}", r.key, moved.join(", "))))
+        })
+        .collect()
 }
 
 const HOURS_PER_MONTH: f64 = 730.0;
@@ -82,26 +42,38 @@ pub fn monthly_cost(recs: &[Recommendation], prices: &Prices) -> (f64, f64) {
 pub fn title(overlay: &str, changes: usize, cost: (f64, f64)) -> String {
     let delta = cost.1 - cost.0;
     let money = if delta <= 0.0 { format!("saves ${:.0}/month", -delta) } else { format!("adds ${delta:.0}/month") };
-    format!("podsizer: resize {changes} container(s) in {overlay} ({money} in requests)")
+    printable(&format!("podsizer: resize {changes} container(s) in {overlay} ({money} in requests)"))
 }
+
+/// The first line of every body: what is proposed where, and the money.
+pub fn intro(overlay: &str, cost: (f64, f64)) -> String {
+    format!(
+        "**podsizer** proposes new requests and limits for {}: requests cost ${:.0}/month now, ${:.0}/month proposed.\n",
+        markdown::code_span(overlay),
+        cost.0,
+        cost.1
+    )
+}
+
+/// The changes as a Markdown list, every line escaped (names are data: a newline in one
+/// must not start a heading of its own).
+pub fn change_list(changes: &[String]) -> String {
+    changes.iter().map(|c| format!("- {}\n", markdown::escape(c))).collect()
+}
+
+pub const FOOTER: &str = "<sub>Opened by `podsizer pr`; it updates this pull request on its next run and never overwrites commits that are not its own.</sub>\n";
 
 /// A self-contained body: summary line, the changes, and each number's reasons.
 pub fn summary_body(overlay: &str, recs: &[Recommendation], changes: &[String], cost: (f64, f64)) -> String {
-    let mut md = format!(
-        "**podsizer** proposes new requests and limits for `{overlay}`: requests cost ${:.0}/month now, ${:.0}/month proposed.\n\n## Changes\n\n",
-        cost.0, cost.1
-    );
-    for line in changes {
-        md.push_str(&format!("- {line}\n"));
-    }
+    let mut md = format!("{}\n## Changes\n\n{}", intro(overlay, cost), change_list(changes));
     md.push_str("\n## Why\n");
     for r in recs.iter().filter(|r| r.sizing().is_some()) {
-        md.push_str(&format!("\n**{}** ({} samples, confidence {:.0}%)\n", r.key, r.samples, r.confidence * 100.0));
-        for line in &r.rationale {
-            md.push_str(&format!("- {line}\n"));
-        }
+        let key = markdown::escape(&r.key.to_string());
+        md.push_str(&format!("\n**{key}** ({} samples, confidence {:.0}%)\n", r.samples, r.confidence * 100.0));
+        md.push_str(&change_list(&r.rationale));
     }
-    md.push_str("\n<sub>Opened by `podsizer pr`; it updates this pull request on its next run and never overwrites commits that are not its own.</sub>\n");
+    md.push('\n');
+    md.push_str(FOOTER);
     md
 }
 
@@ -110,22 +82,91 @@ mod tests {
     use super::*;
 
     #[test]
-    fn thresholds_need_both_relative_and_absolute_moves() {
-        let t = Thresholds::default();
-        assert!(!worth(Some(0.010), Some(0.011), t.cpu_cores, &t), "10m -> 11m is noise");
-        assert!(!worth(Some(2.0), Some(2.15), t.cpu_cores, &t), "7.5% of 2 cores is below 10%");
-        assert!(worth(Some(1.0), Some(0.24), t.cpu_cores, &t));
-        assert!(worth(None, Some(0.1), t.cpu_cores, &t), "setting a value that was unset");
-        assert!(worth(Some(1.0), None, t.cpu_cores, &t), "removing a limit");
-        assert!(!worth(None, None, t.cpu_cores, &t));
-    }
-
-    #[test]
     fn title_carries_the_money() {
         assert_eq!(
             title("overlays/production", 3, (100.0, 40.0)),
             "podsizer: resize 3 container(s) in overlays/production (saves $60/month in requests)"
         );
         assert!(title("o", 1, (10.0, 12.0)).contains("adds $2/month"));
+    }
+
+    /// A recommendation whose names carry `hostile` in every part.
+    fn rec(hostile: &str) -> Recommendation {
+        use crate::analysis::{Proposal, Sizing};
+        use crate::domain::{ContainerKey, Resources, Workload};
+        Recommendation {
+            key: ContainerKey {
+                workload: Workload {
+                    cluster: format!("prod{hostile}"),
+                    namespace: format!("shop{hostile}"),
+                    kind: "Deployment".into(),
+                    name: format!("api{hostile}"),
+                },
+                container: format!("php{hostile}"),
+            },
+            strategy: "podsizer".into(),
+            proposal: Proposal::Sized(Sizing {
+                cpu_request_cores: 0.25,
+                cpu_limit_cores: None,
+                memory_request_bytes: 1e8,
+                memory_limit_bytes: 2e8,
+            }),
+            current: Some(Resources { cpu_request_cores: Some(1.0), ..Default::default() }),
+            samples: 10,
+            pods: 1,
+            first_ms: None,
+            last_ms: None,
+            confidence: 1.0,
+            rationale: vec![format!("policy override `x{hostile}` applies")],
+            replicas: None,
+            runtime: None,
+        }
+    }
+
+    #[test]
+    fn control_characters_in_names_reach_no_body_commit_or_chat_message() {
+        use crate::outputs::notify::{payload, Flavor, Notice};
+        for hostile in ["\n## Approved", "\r\n## Approved\r\n", "\u{1b}[2J", "\u{85}## Approved", "\u{0}x\u{7f}"] {
+            let recs = [rec(hostile)];
+            let changes = significant_changes(&recs, &Thresholds::default());
+            assert_eq!(changes.len(), 1);
+            let overlay = format!("overlays/prod{hostile}");
+            let body = summary_body(&overlay, &recs, &changes, (1.0, 0.5));
+            let pr_parts =
+                format!("{}{}{}", intro(&overlay, (1.0, 0.5)), change_list(&changes), title(&overlay, 1, (1.0, 0.5)));
+            let notice = Notice {
+                title: title(&overlay, 1, (1.0, 0.5)),
+                monthly_cost: None,
+                changes: changes.clone(),
+                risks: vec![format!("x{hostile}: risk")],
+                link: None,
+            };
+            let chat = [payload(Flavor::Slack, &notice).to_string(), payload(Flavor::Teams, &notice).to_string()];
+            for text in [body.as_str(), pr_parts.as_str(), changes[0].as_str()] {
+                for line in text.lines() {
+                    assert!(!line.chars().any(char::is_control), "{hostile:?}: {line:?}");
+                    assert!(!line.trim_start().starts_with("## Approved"), "{hostile:?} made a heading: {text}");
+                }
+            }
+            for json in chat {
+                let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+                let mut strings = Vec::new();
+                collect(&v, &mut strings);
+                for s in strings {
+                    let shown = s.replace('\n', "");
+                    assert!(!shown.chars().any(char::is_control), "{hostile:?}: {s:?}");
+                    assert!(!s.contains("\n## Approved"), "{hostile:?}: {s:?}");
+                }
+            }
+        }
+    }
+
+    fn collect(v: &serde_json::Value, out: &mut Vec<String>) {
+        match v {
+            serde_json::Value::String(s) => out.push(s.clone()),
+            serde_json::Value::Array(a) => a.iter().for_each(|x| collect(x, out)),
+            serde_json::Value::Object(o) => o.values().for_each(|x| collect(x, out)),
+            _ => {}
+        }
     }
 }

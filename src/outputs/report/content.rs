@@ -1,6 +1,6 @@
 //! The report's content as a list of blocks, rendered to Markdown and to HTML.
 
-use super::{charts, exposure_share, ContainerDoc, NowProposed, Report, ReportDoc, SETTINGS};
+use super::{NowProposed, Report, ReportDoc};
 use crate::domain::{human_bytes, Cpu};
 use crate::outputs::format::RecommendationDoc;
 
@@ -42,19 +42,19 @@ pub enum Block {
     },
 }
 
-fn t(s: impl Into<String>) -> Inline {
+pub(super) fn t(s: impl Into<String>) -> Inline {
     Inline::Text(s.into())
 }
 
-fn b(s: impl Into<String>) -> Inline {
+pub(super) fn b(s: impl Into<String>) -> Inline {
     Inline::Strong(s.into())
 }
 
-fn code(s: impl Into<String>) -> Inline {
+pub(super) fn code(s: impl Into<String>) -> Inline {
     Inline::Code(s.into())
 }
 
-fn heading(level: u8, text: impl Into<String>, id: impl Into<String>) -> Block {
+pub(super) fn heading(level: u8, text: impl Into<String>, id: impl Into<String>) -> Block {
     Block::Heading { level, text: text.into(), id: id.into() }
 }
 
@@ -67,7 +67,7 @@ pub fn money(v: f64) -> String {
     format!("{sign}${}.{cents:02}", count(whole))
 }
 
-fn percent_change(before: f64, after: f64) -> String {
+pub(super) fn percent_change(before: f64, after: f64) -> String {
     if before == 0.0 {
         return String::new();
     }
@@ -87,7 +87,7 @@ fn mem(v: Option<f64>) -> String {
     v.map_or_else(|| "-".into(), human_bytes)
 }
 
-fn count(n: u64) -> String {
+pub(super) fn count(n: u64) -> String {
     let digits = n.to_string();
     let mut out = String::new();
     for (i, c) in digits.chars().enumerate() {
@@ -109,7 +109,7 @@ fn local_time(report: &Report, ms: i64) -> String {
 }
 
 /// Settings of one container as (now, proposed) in `SETTINGS` order.
-fn settings(r: &RecommendationDoc) -> [(Option<f64>, Option<f64>, bool); 4] {
+pub(super) fn settings(r: &RecommendationDoc) -> [(Option<f64>, Option<f64>, bool); 4] {
     let cur = r.current.as_ref();
     let sized = r.status == "sized";
     [
@@ -120,7 +120,7 @@ fn settings(r: &RecommendationDoc) -> [(Option<f64>, Option<f64>, bool); 4] {
     ]
 }
 
-fn show(i: usize, v: Option<f64>) -> String {
+pub(super) fn show(i: usize, v: Option<f64>) -> String {
     if i < 2 {
         cpu(v)
     } else {
@@ -155,28 +155,17 @@ fn change_cell(i: usize, now: Option<f64>, proposed: Option<f64>, sized: bool) -
     }
 }
 
-fn workload_title(ns: &str, kind: &str, name: &str) -> String {
+pub(super) fn workload_title(ns: &str, kind: &str, name: &str) -> String {
     format!("{ns} / {}/{name}", kind.to_lowercase())
 }
 
 /// `cluster / ` before a title, for workloads with a cluster.
-fn cluster_title(cluster: &str) -> String {
+pub(super) fn cluster_title(cluster: &str) -> String {
     if cluster.is_empty() {
         String::new()
     } else {
         format!("{cluster} / ")
     }
-}
-
-fn anchor(c: &ContainerDoc) -> String {
-    format!(
-        "c-{}{}-{}-{}-{}",
-        super::cluster_prefix(&c.cluster),
-        super::slug(&c.namespace),
-        super::slug(&c.workload.kind),
-        super::slug(&c.workload.name),
-        super::slug(&c.container)
-    )
 }
 
 fn short_flag(code: &str) -> &'static str {
@@ -197,7 +186,7 @@ fn short_flag(code: &str) -> &'static str {
     }
 }
 
-fn cost_cell(c: &NowProposed) -> Line {
+pub(super) fn cost_cell(c: &NowProposed) -> Line {
     match (c.current, c.proposed) {
         (Some(a), Some(p)) => vec![t(format!("{} → ", money(a))), b(money(p))],
         (None, Some(p)) => vec![t("? → "), b(money(p))],
@@ -207,7 +196,7 @@ fn cost_cell(c: &NowProposed) -> Line {
 }
 
 /// Text whose `backticked` parts (names in rationales) become code spans.
-fn with_code(text: &str) -> Line {
+pub(super) fn with_code(text: &str) -> Line {
     if !text.matches('`').count().is_multiple_of(2) {
         return vec![t(text)];
     }
@@ -222,12 +211,13 @@ pub fn blocks(report: &Report) -> Vec<Block> {
     let doc = &report.doc;
     let mut out = Vec::new();
     intro(report, &mut out);
-    summary(doc, &mut out);
+    summary(report, &mut out);
     changes_table(doc, &mut out);
+    runtime_changes(doc, &mut out);
     nodes(doc, &mut out);
     week_over_week(doc, &mut out);
-    containers(report, &mut out);
-    workloads(report, &mut out);
+    super::details::containers(report, &mut out);
+    super::details::workloads(report, &mut out);
     how_to_read(report, &mut out);
     out
 }
@@ -265,11 +255,12 @@ fn intro(report: &Report, out: &mut Vec<Block>) {
     ]));
 }
 
-fn summary(doc: &ReportDoc, out: &mut Vec<Block>) {
+fn summary(report: &Report, out: &mut Vec<Block>) {
+    let doc = &report.doc;
     out.push(heading(2, "In short", "summary"));
     let tot = &doc.totals;
-    let changing =
-        doc.recommendations.iter().filter(|r| settings(r).iter().any(|(n, p, s)| *s && super::differs(*n, *p))).count();
+    // Runtime settings count: a pool resized behind an unchanged limit is a change.
+    let changing = report.changes.iter().filter(|moves| !moves.is_empty()).count();
     let flagged = doc.containers.iter().filter(|c| c.risk.flags.iter().any(|f| f.code != "current_unknown")).count();
     let mut items = Vec::new();
     match (tot.monthly_cost.current, tot.monthly_cost.proposed, tot.monthly_savings) {
@@ -363,7 +354,7 @@ fn changes_table(doc: &ReportDoc, out: &mut Vec<Block>) {
         let s = settings(r);
         let mut row: Vec<Line> = vec![
             vec![t(workload_title(&r.namespace, &r.workload.kind, &r.workload.name))],
-            vec![Inline::Link { text: r.container.clone(), href: format!("#{}", anchor(c)) }],
+            vec![Inline::Link { text: r.container.clone(), href: format!("#{}", super::anchors::container(c)) }],
         ];
         for (i, (n, p, sized)) in s.iter().enumerate() {
             row.push(change_cell(i, *n, *p, *sized));
@@ -376,7 +367,7 @@ fn changes_table(doc: &ReportDoc, out: &mut Vec<Block>) {
     }
     for (cluster, rows) in groups {
         if !cluster.is_empty() {
-            out.push(heading(3, format!("Cluster {cluster}"), format!("cluster-{}", super::slug(cluster))));
+            out.push(heading(3, format!("Cluster {cluster}"), super::anchors::cluster(cluster)));
         }
         changes_rows(rows, out);
     }
@@ -507,165 +498,29 @@ fn week_over_week(doc: &ReportDoc, out: &mut Vec<Block>) {
     });
 }
 
-fn containers(report: &Report, out: &mut Vec<Block>) {
-    let doc = &report.doc;
-    out.push(heading(2, "Containers", "containers"));
-    out.push(Block::Para(vec![
-        t("Each chart shows the container's use over the window in 10-minute steps, all pods pooled: "),
-        b("blue line"),
-        t(" the median, "),
-        b("blue band"),
-        t(" median to p95, "),
-        b("thin line"),
-        t(" the peak. Horizontal lines: "),
-        b("orange = now"),
-        t(", "),
-        b("green = proposed"),
-        t("; dashed = request, solid = limit."),
-    ]));
+/// php-fpm, envoy and nginx settings the proposal changes with the resources (only with an
+/// overlay); `recommend --kustomize` and `pr` write them as patches of their own.
+fn runtime_changes(doc: &ReportDoc, out: &mut Vec<Block>) {
+    let mut items = Vec::new();
     for (r, c) in doc.recommendations.iter().zip(&doc.containers) {
-        out.push(heading(
-            3,
-            format!(
-                "{}{} / {}",
-                cluster_title(&c.cluster),
-                workload_title(&r.namespace, &r.workload.kind, &r.workload.name),
-                r.container
-            ),
-            anchor(c),
-        ));
-        out.push(Block::Image {
-            src: c.chart.clone(),
-            alt: format!(
-                "CPU and memory use of {} over the window, with current and proposed requests and limits",
-                r.container
-            ),
-            width: charts::USAGE_SIZE.0,
-            height: charts::USAGE_SIZE.1,
-        });
-        let s = settings(r);
-        let mut now_row = vec![vec![t("now")]];
-        let mut new_row = vec![vec![t("proposed")]];
-        let mut change_row = vec![vec![t("change")]];
-        for (i, (n, p, sized)) in s.iter().enumerate() {
-            now_row.push(vec![t(match (r.current.is_some(), n) {
-                (false, _) => "?".to_string(),
-                (true, None) => "not set".to_string(),
-                (true, v) => show(i, *v),
-            })]);
-            new_row.push(vec![b(if !sized {
-                "no proposal".into()
-            } else if i == 1 && p.is_none() {
-                "no limit".into()
-            } else {
-                show(i, *p)
-            })]);
-            change_row.push(vec![t(match (n, p) {
-                (Some(n), Some(p)) if *sized => percent_change(*n, *p),
-                _ => String::new(),
-            })]);
-        }
-        out.push(Block::Table {
-            head: std::iter::once(String::new()).chain(SETTINGS.iter().map(|s| s.to_string())).collect(),
-            right: vec![false, true, true, true, true],
-            rows: vec![now_row, new_row, change_row],
-        });
-        out.push(Block::Para(vec![b("Why these numbers:")]));
-        out.push(Block::List(r.rationale.iter().map(|l| with_code(l)).collect()));
-        let u = &c.usage;
-        out.push(Block::Para(vec![
-            b("Use over the window:"),
-            t(" "),
-            t(format!(
-                "CPU median {}, p95 {}, peak {}; memory median {}, p95 {}, peak {}; {:.1} pods on average, {} samples.",
-                Cpu(u.cpu_cores.p50).millicores_text(),
-                Cpu(u.cpu_cores.p95).millicores_text(),
-                Cpu(u.cpu_cores.max).millicores_text(),
-                human_bytes(u.memory_bytes.p50),
-                human_bytes(u.memory_bytes.p95),
-                human_bytes(u.memory_bytes.max),
-                c.replicas,
-                count(c.risk.samples)
-            )),
-        ]));
-        let share = |above: Option<u64>| {
-            above.map_or("unknown".to_string(), |a| format!("{:.1}%", exposure_share(a, c.risk.samples) * 100.0))
-        };
-        out.push(Block::Para(vec![
-            b("Eviction exposure:"),
-            t(format!(
-                " working set above the memory request in {} of samples now, {} with the proposal.",
-                share(c.risk.memory_above_current_request),
-                share(c.risk.memory_above_proposed_request)
-            )),
-        ]));
-        let mut cost = vec![b("Cost per month:"), t(" ")];
-        cost.extend(cost_cell(&c.monthly_cost));
-        cost.push(t(format!(" ({:.1} pods × requests × prices × 730 h).", c.replicas)));
-        out.push(Block::Para(cost));
-        if c.risk.flags.is_empty() {
-            out.push(Block::Para(vec![
-                b("Risk:"),
-                t(" none found (no samples above the current or proposed limits)."),
-            ]));
-        } else {
-            out.push(Block::Para(vec![b("Risk:")]));
-            out.push(Block::List(c.risk.flags.iter().map(|f| vec![Inline::Flag(f.text.clone())]).collect()));
-        }
-    }
-}
-
-fn workloads(report: &Report, out: &mut Vec<Block>) {
-    let doc = &report.doc;
-    out.push(heading(2, "Daily cycle per workload", "daily-cycle"));
-    out.push(Block::Para(vec![t(format!(
-        "Mean CPU use of one pod (all its containers) by hour of day and weekday, in {}: the cycle the request has to live with. Darker is busier; the numbers are millicores.",
-        doc.time_zone
-    ))]));
-    for (w, data) in doc.workloads.iter().zip(&report.workloads) {
-        out.push(heading(
-            3,
-            format!("{}{}", cluster_title(&w.cluster), workload_title(&w.namespace, &w.kind, &w.name)),
-            format!(
-                "w-{}{}-{}-{}",
-                super::cluster_prefix(&w.cluster),
-                super::slug(&w.namespace),
-                super::slug(&w.kind),
-                super::slug(&w.name)
-            ),
-        ));
-        out.push(Block::Image {
-            src: w.heatmap.clone(),
-            alt: format!("Mean CPU per pod of {} by hour and weekday", w.name),
-            width: charts::HEATMAP_SIZE.0,
-            height: charts::HEATMAP_SIZE.1,
-        });
-        let mut line = Vec::new();
-        if let (Some(hi), Some(lo)) = (&w.busiest, &w.quietest) {
-            line.push(t(format!(
-                "Busiest: {} {:02}:00 at {} per pod; quietest: {} {:02}:00 at {}.",
-                hi.weekday,
-                hi.hour,
-                Cpu(hi.cpu_cores).millicores_text(),
-                lo.weekday,
-                lo.hour,
-                Cpu(lo.cpu_cores).millicores_text()
-            )));
-            if let Some(req) = data.proposed_pod_request {
-                let above = data.grid.iter().flatten().flatten().filter(|v| **v > req).count();
-                let cells = data.grid.iter().flatten().flatten().count();
-                line.push(t(format!(
-                    " The proposed requests add up to {} per pod; {} of the {} hour-slots average above that (pods then borrow CPU up to their limits).",
-                    Cpu(req),
-                    above,
-                    cells
-                )));
+        if let Some(a) = &r.runtime {
+            for ch in &a.changes {
+                items.push(vec![
+                    Inline::Link { text: r.container.clone(), href: format!("#{}", super::anchors::container(c)) },
+                    t(format!(": {} {} {} → ", a.runtime, ch.setting, ch.current.as_deref().unwrap_or("unset"))),
+                    b(ch.proposed.clone()),
+                    t(" (in "),
+                    code(ch.origin.to_string()),
+                    t(")"),
+                ]);
             }
         }
-        if !line.is_empty() {
-            out.push(Block::Para(line));
-        }
     }
+    if items.is_empty() {
+        return;
+    }
+    out.push(Block::Para(vec![b("Runtime settings to change with the resources:")]));
+    out.push(Block::List(items));
 }
 
 fn how_to_read(report: &Report, out: &mut Vec<Block>) {

@@ -53,7 +53,7 @@ pub struct PricesDoc {
     pub hours_per_month: f64,
 }
 
-#[derive(Debug, Serialize, Clone, Copy, PartialEq)]
+#[derive(Debug, Serialize, Clone, Copy, PartialEq, Default)]
 pub struct NowProposed {
     pub current: Option<f64>,
     pub proposed: Option<f64>,
@@ -81,7 +81,7 @@ pub struct WorkloadRefDoc {
     pub name: String,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, Default)]
 pub struct UsageDoc {
     /// Over all samples of the window, all pods pooled.
     pub cpu_cores: Spread,
@@ -94,7 +94,7 @@ pub struct FlagDoc {
     pub text: String,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, Default)]
 pub struct RiskDoc {
     pub samples: u64,
     pub cpu_above_current_limit: Option<u64>,

@@ -2,7 +2,10 @@
 
 use super::content::{Block, Inline, Line};
 
+/// Text as HTML character data or an attribute value; control characters shown as `\u{..}`
+/// (`format::printable`), as in every other output.
 pub fn escape(text: &str) -> String {
+    let text = crate::outputs::format::printable(text);
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {

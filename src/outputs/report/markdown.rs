@@ -2,7 +2,11 @@
 
 use super::content::{Block, Inline, Line};
 
-fn escape(text: &str) -> String {
+/// Text as Markdown that shows it literally: characters that would start emphasis, a link,
+/// HTML or a table cell are backslash-escaped, and control characters (a newline in a name
+/// would start a heading of its own) are shown as `\u{..}` (`format::printable`).
+pub fn escape(text: &str) -> String {
+    let text = crate::outputs::format::printable(text);
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {
@@ -16,6 +20,12 @@ fn escape(text: &str) -> String {
     out
 }
 
+/// Text as a Markdown code span: backticks cannot close it early, `|` cannot split a table
+/// cell, control characters are escaped.
+pub fn code_span(text: &str) -> String {
+    format!("`{}`", crate::outputs::format::printable(text).replace('`', "'").replace('|', "\\|"))
+}
+
 fn inline(line: &Line) -> String {
     let mut out = String::new();
     for i in line {
@@ -26,11 +36,7 @@ fn inline(line: &Line) -> String {
                 out.push_str(&escape(s));
                 out.push_str("**");
             }
-            Inline::Code(s) => {
-                out.push('`');
-                out.push_str(&s.replace('`', "'").replace('|', "\\|"));
-                out.push('`');
-            }
+            Inline::Code(s) => out.push_str(&code_span(s)),
             Inline::Link { text, href } => out.push_str(&format!("[{}]({})", escape(text), href)),
         }
     }
@@ -41,10 +47,15 @@ pub fn render(blocks: &[Block]) -> String {
     let mut out = String::new();
     for block in blocks {
         match block {
-            Block::Heading { level, text, .. } => {
+            Block::Heading { level, text, id } => {
                 out.push_str(&"#".repeat(*level as usize));
                 out.push(' ');
                 out.push_str(&escape(text));
+                // Container, workload and cluster headings carry their id, so the table's
+                // `#c-...` links land on them (Markdown derives no such id from the text).
+                if *level >= 3 {
+                    out.push_str(&format!(" <a id=\"{}\"></a>", super::html::escape(id)));
+                }
                 out.push('\n');
             }
             Block::Para(line) => {
@@ -101,5 +112,27 @@ mod tests {
             rows: vec![vec![vec![Inline::Text("a|b".into())], vec![Inline::Strong("1".into())]]],
         };
         assert_eq!(render(&[t]), "| x | n |\n|---|---:|\n| a\\|b | **1** |\n");
+    }
+
+    #[test]
+    fn names_cannot_start_lines_of_their_own() {
+        let name = "api\n## Approved\r\n- [x] \u{1b}[2Jdone";
+        let blocks = [
+            Block::Heading { level: 3, text: format!("shop / {name}"), id: "c-x".into() },
+            Block::Para(vec![Inline::Text(name.into()), Inline::Code(name.into()), Inline::Strong(name.into())]),
+            Block::List(vec![vec![Inline::Link { text: name.into(), href: "#c-x".into() }]]),
+            Block::Table {
+                head: vec![name.into()],
+                right: vec![false],
+                rows: vec![vec![vec![Inline::Flag(name.into())]]],
+            },
+        ];
+        let md = render(&blocks);
+        for line in md.lines() {
+            assert!(!line.chars().any(char::is_control), "{line:?}");
+            assert!(!line.starts_with("## ") && !line.starts_with("- [x]"), "a name made its own line: {md}");
+        }
+        let html = super::super::html::render(name, &blocks);
+        assert!(!html.contains('\u{1b}') && !html.contains("api\n"), "{html}");
     }
 }

@@ -5,17 +5,21 @@
 //! and renders the page twice from one list of blocks (`content`), as Markdown and as HTML,
 //! so both always say the same thing. Nothing here knows about the command line.
 
+mod anchors;
 pub mod charts;
 mod content;
+mod details;
 mod doc;
+mod flags;
 mod folder;
 pub mod html;
 pub mod markdown;
 pub mod previous;
 
+use crate::analysis::changes::{moves, Thresholds};
 use crate::analysis::series::{Prices, Series};
 use crate::analysis::timeline::{self, Bucket, Spread};
-use crate::analysis::{Proposal, Recommendation};
+use crate::analysis::Recommendation;
 use crate::domain::{format_timestamp, ContainerKey, Workload, DAY_MS};
 use crate::outputs::format::{RecommendationDoc, WindowDoc};
 use chrono::{Datelike, TimeZone, Timelike};
@@ -43,6 +47,8 @@ pub enum ReportError {
     Chart { file: String, message: String },
     #[error("{path}: not a podsizer report ({message})")]
     Previous { path: PathBuf, message: String },
+    #[error("{path}: {message}")]
+    PreviousFigure { path: PathBuf, message: String },
     #[error(transparent)]
     Files(#[from] crate::outputs::fileset::FileSetError),
     #[error(
@@ -80,6 +86,9 @@ pub struct Report {
     pub containers: Vec<ContainerData>,
     pub workloads: Vec<WorkloadData>,
     pub current_source: Option<String>,
+    /// Per container (in `doc.containers` order), every setting the proposal moves, runtime
+    /// settings included: the one notion of a change (`analysis::changes`).
+    pub changes: Vec<Vec<String>>,
 }
 
 /// One container's chart data, in `doc.containers` order.
@@ -123,35 +132,11 @@ pub fn monthly_cost(prices: &Prices, replicas: f64, cpu_cores: f64, memory_bytes
     replicas * (cpu_cores * prices.core_hour + memory_bytes / GIB * prices.gib_hour) * HOURS_PER_MONTH
 }
 
-/// True when a setting differs (a value and no value differ; tiny float noise does not).
-pub fn differs(a: Option<f64>, b: Option<f64>) -> bool {
-    match (a, b) {
-        (Some(x), Some(y)) => (x - y).abs() > 1e-9 * x.abs().max(1.0),
-        (None, None) => false,
-        _ => true,
-    }
-}
+pub use crate::analysis::changes::differs;
 
 fn round(v: f64, digits: i32) -> f64 {
     let f = 10f64.powi(digits);
     (v * f).round() / f
-}
-
-/// File-name-safe lower-case text: `Deployment` -> `deployment`, `a/b c` -> `a-b-c`.
-pub fn slug(text: &str) -> String {
-    text.chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c.to_ascii_lowercase() } else { '-' })
-        .collect()
-}
-
-/// `cluster.` for anchors of a workload with a cluster, so two clusters' workloads of the
-/// same name stay apart.
-pub fn cluster_prefix(cluster: &str) -> String {
-    if cluster.is_empty() {
-        String::new()
-    } else {
-        format!("{}.", slug(cluster))
-    }
 }
 
 /// The workload's name parts for file names: its cluster first when it has one.
@@ -216,109 +201,6 @@ fn whole_spread(points: &[crate::analysis::series::Point]) -> (Spread, Spread) {
     (r(c, 6), r(m, 0))
 }
 
-fn flags_for(
-    r: &Recommendation,
-    usage: &UsageDoc,
-    now: &timeline::Crossings,
-    proposed: Option<&timeline::Crossings>,
-    exposure: (Option<u64>, Option<u64>),
-) -> Vec<FlagDoc> {
-    let mut flags = Vec::new();
-    let cur = r.current.unwrap_or_default();
-    match &r.proposal {
-        Proposal::InsufficientHistory { have_span_ms, need_span_ms, .. } => flags.push(FlagDoc {
-            code: "not_enough_history",
-            text: format!(
-                "not enough history: {:.0} h of the {:.0} h needed, so no proposal",
-                *have_span_ms as f64 / 3.6e6,
-                *need_span_ms as f64 / 3.6e6
-            ),
-        }),
-        Proposal::Excluded => flags.push(FlagDoc { code: "excluded", text: "excluded by policy: no proposal".into() }),
-        Proposal::Sized(_) if (r.confidence * 100.0).round() < 100.0 => flags.push(FlagDoc {
-            code: "short_history",
-            text: format!(
-                "short history: {:.1} days (confidence {:.0}%; a week gives full confidence)",
-                (r.last_ms.unwrap_or(0) - r.first_ms.unwrap_or(0)) as f64 / DAY_MS as f64,
-                r.confidence * 100.0
-            ),
-        }),
-        Proposal::Sized(_) => {}
-    }
-    if now.cpu_above_limit > 0 {
-        flags.push(FlagDoc {
-            code: "throttled_now",
-            text: format!(
-                "CPU above the current limit in {} of {} samples ({:.2}%): throttled now",
-                now.cpu_above_limit,
-                now.samples,
-                now.cpu_share() * 100.0
-            ),
-        });
-    }
-    if now.memory_above_limit > 0 {
-        flags.push(FlagDoc {
-            code: "memory_above_limit_now",
-            text: format!(
-                "working set above the current memory limit in {} samples: OOM kills likely",
-                now.memory_above_limit
-            ),
-        });
-    } else if let Some(limit) = cur.memory_limit_bytes.filter(|l| usage.memory_bytes.max >= 0.9 * l) {
-        flags.push(FlagDoc {
-            code: "oom_risk_now",
-            text: format!(
-                "memory peak {} is {:.0}% of the current limit {}: OOM risk",
-                crate::domain::human_bytes(usage.memory_bytes.max),
-                usage.memory_bytes.max / limit * 100.0,
-                crate::domain::human_bytes(limit)
-            ),
-        });
-    }
-    if let Some(p) = proposed {
-        if p.cpu_share() > 0.001 {
-            flags.push(FlagDoc {
-                code: "throttling_risk",
-                text: format!(
-                    "CPU would be above the proposed limit in {:.2}% of samples: throttling risk",
-                    p.cpu_share() * 100.0
-                ),
-            });
-        }
-        if p.memory_above_limit > 0 {
-            flags.push(FlagDoc {
-                code: "oom_risk_proposed",
-                text: format!("working set above the proposed memory limit in {} samples", p.memory_above_limit),
-            });
-        }
-    }
-    let samples = now.samples;
-    for (code, above, whose) in
-        [("eviction_exposure_now", exposure.0, "current"), ("eviction_exposure", exposure.1, "proposed")]
-    {
-        let share = exposure_share(above.unwrap_or(0), samples);
-        if share > EXPOSURE_FLAG {
-            flags.push(FlagDoc {
-                code,
-                text: format!(
-                    "working set above the {whose} memory request in {:.1}% of samples: among the first pods evicted when the node runs short of memory",
-                    share * 100.0
-                ),
-            });
-        }
-    }
-    for risk in r.runtime.iter().flat_map(|a| &a.risks) {
-        flags.push(FlagDoc { code: "runtime_risk", text: risk.clone() });
-    }
-    if r.current.is_none_or(|c| c.is_empty()) {
-        flags.push(FlagDoc {
-            code: "current_unknown",
-            text: "current settings unknown (not in the overlay, or no --kustomize)".into(),
-        });
-    }
-    flags
-}
-
 /// Builds the report. `recommendations` and `series` are matched by container key.
 pub fn build(input: &ReportInput<'_>) -> Report {
     let by_key: HashMap<&ContainerKey, &Series> = input.series.iter().map(|s| (&s.key, s)).collect();
@@ -349,7 +231,7 @@ pub fn build(input: &ReportInput<'_>) -> Report {
         let above = |request: f64| points.iter().filter(|p| p.memory > request).count() as u64;
         let exposure =
             (cur.and_then(|c| c.memory_request_bytes).map(above), sizing.map(|s| above(s.memory_request_bytes)));
-        let flags = flags_for(r, &usage, &now, proposed.as_ref(), exposure);
+        let flags = flags::flags_for(r, &usage, &now, proposed.as_ref(), exposure);
         let cost_now = cur
             .and_then(|c| Some(monthly_cost(&input.prices, replicas, c.cpu_request_cores?, c.memory_request_bytes?)));
         let cost_proposed =
@@ -443,6 +325,7 @@ pub fn build(input: &ReportInput<'_>) -> Report {
         containers: data,
         workloads: workload_data,
         current_source: input.current_source.clone(),
+        changes: input.recommendations.iter().map(|r| moves(r, &Thresholds::ANY)).collect(),
     }
 }
 

@@ -89,8 +89,53 @@ impl PreviousReport {
                 message: format!("format `{}`, expected `{}`", report.format, super::FORMAT),
             });
         }
+        report.check().map_err(|message| ReportError::PreviousFigure { path: file, message })?;
         Ok(report)
     }
+
+    /// Every figure checked like a sample (finite, not negative, within one container's
+    /// 1,024 cores / 64Ti; costs below [`MAX_MONTHLY_COST`]): a hand-edited or damaged file
+    /// would otherwise print nonsense week-over-week figures. `Err` names the field.
+    pub fn check(&self) -> Result<(), String> {
+        use crate::domain::bounds::{check_cores, check_memory};
+        let costs = &self.totals.monthly_cost;
+        for (field, v) in [("current", costs.current), ("proposed", costs.proposed)] {
+            if let Some(v) = v {
+                check_cost(v).map_err(|why| format!("totals.monthly_cost.{field}: {why}"))?;
+            }
+        }
+        for (i, r) in self.recommendations.iter().enumerate() {
+            let mut sides = vec![("", four(r.cpu, r.memory))];
+            if let Some(c) = r.current {
+                sides.push(("current.", four(Some(c.cpu), Some(c.memory))));
+            }
+            for (side, values) in sides {
+                for (setting, v) in FIELDS.iter().zip(values) {
+                    let Some(v) = v else { continue };
+                    let checked = if setting.starts_with("cpu") { check_cores(v) } else { check_memory(v) };
+                    checked.map_err(|why| format!("recommendations[{i}].{side}{setting}: {why}"))?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// More than any cluster's requests cost a month: a figure above is a damaged file.
+pub const MAX_MONTHLY_COST: f64 = 1e12;
+
+/// The JSON fields of the four settings, in `SETTINGS` order.
+const FIELDS: [&str; 4] = ["cpu.request_cores", "cpu.limit_cores", "memory.request_bytes", "memory.limit_bytes"];
+
+fn check_cost(v: f64) -> Result<(), String> {
+    if !v.is_finite() || !(0.0..=MAX_MONTHLY_COST).contains(&v) {
+        return Err(format!(
+            "{} is not a monthly cost (a number from 0 to {})",
+            crate::domain::bounds::short_number(v),
+            crate::domain::bounds::short_number(MAX_MONTHLY_COST)
+        ));
+    }
+    Ok(())
 }
 
 /// Four settings of one side (proposed or current), in `SETTINGS` order.
@@ -248,5 +293,58 @@ fn relative(before: Option<f64>, after: Option<f64>) -> Option<f64> {
     match (before, after) {
         (Some(b), Some(a)) if b != 0.0 => Some(((a - b) / b * 1000.0).round() / 1000.0),
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn report() -> serde_json::Value {
+        json!({
+            "format": super::super::FORMAT, "week": "2026-W47",
+            "window": {"since": null, "until": null},
+            "totals": {"monthly_cost": {"current": 100.0, "proposed": 40.0}},
+            "recommendations": [{
+                "namespace": "shop", "workload": {"kind": "Deployment", "name": "api"}, "container": "php-fpm",
+                "status": "sized",
+                "cpu": {"request_cores": 0.24, "limit_cores": 1.2},
+                "memory": {"request_bytes": 5.4e8, "limit_bytes": 1.1e9},
+                "current": {"cpu": {"request_cores": 1.0, "limit_cores": 2.0},
+                            "memory": {"request_bytes": 1.07e9, "limit_bytes": 2.1e9}}
+            }]
+        })
+    }
+
+    #[test]
+    fn absurd_figures_are_refused_naming_file_and_field() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("report.json");
+        std::fs::write(&file, report().to_string()).unwrap();
+        assert!(PreviousReport::load(dir.path()).is_ok(), "the valid file loads");
+        // (JSON pointer, value, field named in the message)
+        let cases = [
+            ("/recommendations/0/cpu/request_cores", json!(-1.0), "recommendations[0].cpu.request_cores"),
+            ("/recommendations/0/cpu/limit_cores", json!(1e300), "recommendations[0].cpu.limit_cores"),
+            ("/recommendations/0/cpu/request_cores", json!(2048), "recommendations[0].cpu.request_cores"),
+            ("/recommendations/0/memory/limit_bytes", json!(1e300), "recommendations[0].memory.limit_bytes"),
+            ("/recommendations/0/memory/request_bytes", json!(-5), "recommendations[0].memory.request_bytes"),
+            ("/recommendations/0/current/cpu/limit_cores", json!(-0.5), "recommendations[0].current.cpu.limit_cores"),
+            (
+                "/recommendations/0/current/memory/limit_bytes",
+                json!(7.1e13),
+                "recommendations[0].current.memory.limit_bytes",
+            ),
+            ("/totals/monthly_cost/current", json!(-3.0), "totals.monthly_cost.current"),
+            ("/totals/monthly_cost/proposed", json!(1e300), "totals.monthly_cost.proposed"),
+        ];
+        for (pointer, value, field) in cases {
+            let mut doc = report();
+            *doc.pointer_mut(pointer).unwrap() = value.clone();
+            std::fs::write(&file, doc.to_string()).unwrap();
+            let err = PreviousReport::load(&file).unwrap_err().to_string();
+            assert!(err.contains("report.json") && err.contains(field), "{pointer} = {value}: {err}");
+        }
     }
 }

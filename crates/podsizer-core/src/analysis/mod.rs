@@ -2,6 +2,7 @@
 //! caller feeds rows in and gets recommendations out.
 
 pub mod backtest;
+pub mod changes;
 pub mod histogram;
 pub mod hpa;
 pub mod nodes;

@@ -336,7 +336,7 @@ fn percentile(field: &str, v: f64) -> Result<f64, FieldError> {
     if (0.0..=100.0).contains(&v) {
         Ok(v)
     } else {
-        Err(field_error(field, format!("{v} is not a percentile (0-100)")))
+        Err(field_error(field, format!("{} is not a percentile (0-100)", crate::domain::bounds::short_number(v))))
     }
 }
 
@@ -357,6 +357,8 @@ fn non_negative(field: &str, v: f64) -> Result<f64, FieldError> {
 fn ratio(field: &str, v: f64) -> Result<f64, FieldError> {
     if (1.0..=MAX_FACTOR).contains(&v) {
         Ok(v)
+    } else if v.is_nan() {
+        Err(field_error(field, format!("NaN must be a number from 1 to {MAX_FACTOR}")))
     } else if v < 1.0 {
         Err(field_error(field, format!("{v} must be >= 1 (a limit below the request is not allowed)")))
     } else {
@@ -518,6 +520,32 @@ mod tests {
         }
         let err = PolicySet::parse(Path::new("p.toml"), "[defaults.cpu]\nrequest_pct = 50\n").unwrap_err().to_string();
         assert!(err.contains("request_pct") && err.contains("line"), "{err}");
+    }
+
+    #[test]
+    fn absurd_numbers_are_refused_naming_file_and_field() {
+        // Every number of the file is checked like a sample: NaN, infinities, negatives,
+        // 1e300 and figures past one container's 1,024 cores / 64Ti.
+        let cases = [
+            ("[defaults.cpu]\nrequest_percentile = nan\n", "defaults.cpu.request_percentile"),
+            ("[defaults.cpu]\npeak_percentile = -1\n", "defaults.cpu.peak_percentile"),
+            ("[defaults.cpu]\nlimit_ratio = nan\n", "defaults.cpu.limit_ratio"),
+            ("[defaults.cpu]\nlimit_ratio = inf\n", "defaults.cpu.limit_ratio"),
+            ("[defaults.cpu]\npeak_headroom = 1e300\n", "defaults.cpu.peak_headroom"),
+            ("[defaults.cpu]\npeak_headroom = -0.5\n", "defaults.cpu.peak_headroom"),
+            ("[defaults.memory]\nrequest_margin = nan\n", "defaults.memory.request_margin"),
+            ("[defaults.memory]\nlimit_ratio = 1e300\n", "defaults.memory.limit_ratio"),
+            ("[defaults.cpu]\nfloor = \"2000\"\n", "defaults.cpu.floor"),
+            ("[defaults.cpu]\nstep = \"-1\"\n", "defaults.cpu.step"),
+            ("[defaults.memory]\nfloor = \"65Ti\"\n", "defaults.memory.floor"),
+            ("[defaults.memory]\nstep = \"0\"\n", "defaults.memory.step"),
+            ("[defaults.php_fpm]\nmaster_memory = \"1e300\"\n", "defaults.php_fpm.master_memory"),
+            ("[[override]]\nname = \"o\"\nmatch = {}\nmemory = { peak_headroom = inf }\n", "o.memory.peak_headroom"),
+        ];
+        for (text, field) in cases {
+            let err = PolicySet::parse(Path::new("p.toml"), text).unwrap_err().to_string();
+            assert!(err.starts_with("p.toml: ") && err.contains(field), "{text}: {err}");
+        }
     }
 
     #[test]

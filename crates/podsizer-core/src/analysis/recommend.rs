@@ -60,6 +60,15 @@ fn capped(mut s: Sizing, rationale: &mut Vec<String>) -> Sizing {
     s
 }
 
+/// Holds a recommendation's proposal to the caps, saying so in its rationale. `recommend`
+/// applies it to the strategy's figures; a caller that runs further rules on the proposal
+/// (runtime advice may raise the memory limit) applies it again after the last of them.
+pub fn apply_caps(rec: &mut Recommendation) {
+    if let Proposal::Sized(s) = &mut rec.proposal {
+        *s = capped(*s, &mut rec.rationale);
+    }
+}
+
 /// Applies the history gate and exclusion, then the strategy.
 pub fn recommend(strategy: &dyn Strategy, input: &SizingInput<'_>, overrides: &[String]) -> Recommendation {
     let usage = input.usage;

@@ -6,6 +6,11 @@ use super::quantity::parse_quantity;
 const GIB: f64 = 1024.0 * 1024.0 * 1024.0;
 /// The kubelet's default `maxPods`.
 pub const DEFAULT_MAX_PODS: u32 = 110;
+/// Far above any kubelet's `maxPods` in use; a larger count is a typo.
+pub const MAX_PODS: u32 = 100_000;
+/// Far above any node's price per hour; a larger one is a typo (`1e300`), and would turn
+/// every cost into nonsense.
+pub const MAX_PRICE_HOUR: f64 = 100_000.0;
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct NodeShape {
@@ -35,8 +40,25 @@ impl NodeShape {
         if !ok(shape.cpu_cores) || !ok(shape.memory_bytes) || shape.max_pods == 0 {
             return Err(fail("CPU, memory and pods must be > 0".into()));
         }
-        if shape.price_hour.is_some_and(|p| !p.is_finite() || p < 0.0) {
-            return Err(fail("price must be a finite number >= 0".into()));
+        // A node beyond these is a unit mistake (`4000c`, `16e9g`), as a container would be.
+        use super::bounds::{short_number, MAX_CORES, MAX_MEMORY_BYTES};
+        if shape.cpu_cores > MAX_CORES {
+            return Err(fail(format!(
+                "{} cores is more than a node offers (at most {MAX_CORES})",
+                short_number(shape.cpu_cores)
+            )));
+        }
+        if shape.memory_bytes > MAX_MEMORY_BYTES {
+            return Err(fail(format!(
+                "{} bytes of memory is more than a node offers (at most 64Ti)",
+                short_number(shape.memory_bytes)
+            )));
+        }
+        if shape.max_pods > MAX_PODS {
+            return Err(fail(format!("{} pods is more than a node runs (at most {MAX_PODS})", shape.max_pods)));
+        }
+        if shape.price_hour.is_some_and(|p| !p.is_finite() || !(0.0..=MAX_PRICE_HOUR).contains(&p)) {
+            return Err(fail(format!("price must be a number from 0 to {MAX_PRICE_HOUR} per node-hour")));
         }
         Ok(shape)
     }
@@ -111,6 +133,20 @@ mod tests {
             ("cpu=4,memory=1Gi,disk=1", "unknown key"),
             ("0c1g", "> 0"),
             ("cpu=4,memory=1Gi,pods=-1", "pods"),
+            ("-4c16g", "> 0"),
+            ("nanc16g", "> 0"),
+            ("infc16g", "> 0"),
+            ("4cnang", "> 0"),
+            ("1e300c16g", "at most 1024"),
+            ("2048c16g", "at most 1024"),
+            ("4c1e12g", "at most 64Ti"),
+            ("cpu=0,memory=1Gi", "> 0"),
+            ("cpu=1e300,memory=1Gi", "cpu=1e300"),
+            ("cpu=4,memory=1Gi,pods=0", "> 0"),
+            ("cpu=4,memory=1Gi,pods=4000000000", "at most 100000"),
+            ("cpu=4,memory=1Gi,price=-1", "price"),
+            ("cpu=4,memory=1Gi,price=NaN", "price"),
+            ("cpu=4,memory=1Gi,price=1e300", "price"),
         ] {
             let err = NodeShape::parse(text).unwrap_err().to_string();
             assert!(err.contains(why) && err.contains(text), "{text}: {err}");
