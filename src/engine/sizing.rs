@@ -225,7 +225,7 @@ pub fn size_all(input: SelectionSettings, sizing: &SizingSettings, progress: &dy
         one_cluster(&live.describe(), clusters())?;
     }
     let hpa_patches = apply_hpa_advice(&overlay.hpas, &mut recommendations);
-    let runtime_patches = runtime_patches(&overlay.workloads, &overlay.runtimes, &recommendations);
+    let runtime_patches = runtime_patches(&overlay.workloads, &overlay.runtimes, &mut recommendations)?;
     notes.append(&mut selection.notes);
     Ok(SizingRun { selection, overlay, recommendations, hpa_patches, runtime_patches, notes, timings })
 }

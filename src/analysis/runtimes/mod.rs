@@ -9,6 +9,7 @@
 pub mod envoy;
 pub mod nginx;
 pub mod php_fpm;
+pub mod process;
 
 use crate::analysis::{Policy, Sizing};
 use serde::Serialize;
