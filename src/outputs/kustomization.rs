@@ -214,7 +214,7 @@ pub fn write_plan_with(
 fn rendered_docs(dir: &Path, yaml: &str) -> Result<Vec<serde_norway::Value>, KustomizeError> {
     use serde::Deserialize;
     serde_norway::Deserializer::from_str(yaml)
-        .map(|d| serde_norway::Value::deserialize(d))
+        .map(serde_norway::Value::deserialize)
         .collect::<Result<_, _>>()
         .map_err(|e| KustomizeError::RenderedYaml { dir: dir.to_path_buf(), message: e.to_string() })
 }

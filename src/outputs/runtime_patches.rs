@@ -29,6 +29,9 @@ struct ContainerEdits {
 /// (kind, namespace, name) of a rendered workload.
 type WorkloadId = (String, Option<String>, String);
 
+/// Per data key of one ConfigMap: (setting, value) to write.
+type FileChanges = BTreeMap<String, Vec<(String, String)>>;
+
 /// Per file, per setting: (recommendation index, proposed value) of every container proposing it.
 type FileProposals = BTreeMap<FileId, BTreeMap<String, Vec<(usize, String)>>>;
 
@@ -70,8 +73,7 @@ pub fn runtime_patches(
             }
         }
     }
-    let mut by_config_map: BTreeMap<(Option<String>, String), BTreeMap<String, Vec<(String, String)>>> =
-        BTreeMap::new();
+    let mut by_config_map: BTreeMap<(Option<String>, String), FileChanges> = BTreeMap::new();
     for (file, settings) in &files {
         let resolved = merge_shared(file, settings, runtimes, recs)?;
         by_config_map.entry((file.0.clone(), file.1.clone())).or_default().insert(file.2.clone(), resolved);
@@ -235,7 +237,7 @@ fn metadata(name: &str, namespace: Option<&str>) -> Value {
 fn config_map_patch(
     namespace: Option<&str>,
     name: &str,
-    keys: &BTreeMap<String, Vec<(String, String)>>,
+    keys: &FileChanges,
     runtimes: &RuntimeOverlay,
 ) -> Option<PatchFile> {
     let mut data = Mapping::new();

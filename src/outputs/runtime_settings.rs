@@ -397,7 +397,8 @@ mod tests {
     fn pool_files_are_read_as_php_fpm_reads_them() {
         let max = |r: &RuntimeOverlay| pool_of(r).0.max_children.as_ref().map(|s| (s.value, s.origin.to_string()));
         // (data, mounts, volume, max_children read and where, unread)
-        let cases: &[(&str, &str, &str, Option<(u32, &str)>, bool)] = &[
+        type Case<'a> = (&'a str, &'a str, &'a str, Option<(u32, &'a str)>, bool);
+        let cases: &[Case] = &[
             // A commented header is still a header: the second pool is seen.
             (
                 "  www.conf: \"[www] ; main\\npm.max_children = 9\\n[b] ; other\\npm.max_children = 3\\n\"\n",

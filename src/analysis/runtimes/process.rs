@@ -127,7 +127,8 @@ mod tests {
 
     #[test]
     fn runtimes_are_told_by_process_not_by_name() {
-        let cases: &[(&str, &[&str], &[&str], Option<Runtime>)] = &[
+        type Case<'a> = (&'a str, &'a [&'a str], &'a [&'a str], Option<Runtime>);
+        let cases: &[Case] = &[
             ("envoyproxy/envoy:v1.31.2", &[], &["-c", "/e.yaml"], Some(Runtime::Envoy)),
             ("envoyproxy/envoy-distroless:v1.31", &[], &[], Some(Runtime::Envoy)),
             ("ghcr.io/acme/envoy-xds-reloader:1", &[], &[], None),
