@@ -281,6 +281,33 @@ mod tests {
     }
 
     #[test]
+    fn targets_name_the_namespace_and_listed_entries_must_select_the_same_object() {
+        let in_a = PatchFile::new("Deployment", "api", Some("a"), false, "", serde_norway::Value::Null);
+        let target = |k: &str| {
+            let updated = add_patch_entry(Path::new("k.yaml"), k, &in_a).unwrap().unwrap();
+            let v: serde_norway::Value = serde_norway::from_str(&updated).unwrap();
+            v["patches"][0]["target"]["namespace"].as_str().map(String::from)
+        };
+        assert_eq!(target("resources: [../a, ../b]\n"), Some("a".into()));
+        // The kustomization's own `namespace:` is applied after its patches: not in the target.
+        assert_eq!(target("namespace: a\nresources: [../base]\n"), None);
+        let listed = |t: &str| {
+            let k = format!("resources: [../a]\npatches:\n- path: podsizer-deployment-api.yaml\n  target: {t}\n");
+            add_patch_entry(Path::new("k.yaml"), &k, &in_a)
+        };
+        assert_eq!(listed("{kind: Deployment, name: api, namespace: a}").unwrap(), None);
+        assert_eq!(listed("{kind: Deployment, name: api}").unwrap(), None, "an earlier podsizer's entry");
+        for other in [
+            "{kind: Deployment, name: api, namespace: b}",
+            "{kind: Deployment, name: web}",
+            "{kind: StatefulSet, name: api}",
+        ] {
+            let err = listed(other).unwrap_err().to_string();
+            assert!(err.contains("another target") && err.contains("a/Deployment/api"), "{err}");
+        }
+    }
+
+    #[test]
     fn invalid_kustomization_is_refused() {
         assert!(add_patch_entry(Path::new("k.yaml"), "resources: [unclosed\n", &patch()).is_err());
     }
