@@ -233,7 +233,15 @@ pub fn size_all(input: SelectionSettings, sizing: &SizingSettings, progress: &dy
         one_cluster(&live.describe(), clusters())?;
     }
     let hpa_patches = apply_hpa_advice(&overlay.hpas, &mut recommendations, &mut notes);
-    let runtime_patches = runtime_patches(&overlay.workloads, &overlay.runtimes, &recommendations);
+    // A shared file that cannot get one safe value stops a run that may write the overlay; a
+    // run on the live cluster alone writes nothing, so it reports without those patches.
+    let runtime_patches = match runtime_patches(&overlay.workloads, &overlay.runtimes, &mut recommendations) {
+        Err(e) if overlay_dir.is_none() => {
+            notes.push(Note::Warning(format!("warning: {e}")));
+            Vec::new()
+        }
+        other => other?,
+    };
     notes.append(&mut selection.notes);
     Ok(SizingRun { selection, overlay, recommendations, hpa_patches, runtime_patches, notes, timings })
 }

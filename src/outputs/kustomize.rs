@@ -5,9 +5,14 @@
 //!   container, so every container is checked against the rendered overlay first;
 //! - containers named in a patch move to the front in patch order, so each patch lists
 //!   every container of the workload in base order (name-only entries change nothing else);
-//! - a patch body must carry the *base* namespace to match, which the rendered overlay does
-//!   not show; patches are therefore attached with a `target` (kind + anchored name), which
-//!   matches whatever the namespace;
+//! - without a `target`, a patch body must carry the *base* namespace to match, which the
+//!   rendered overlay does not show; patches are therefore attached with a `target` of kind,
+//!   anchored name and the rendered namespace (a `target` matches the namespace an object
+//!   renders in, and the body's own `metadata.namespace` is then ignored), so a base reused in
+//!   two namespaces gets one patch per namespace;
+//! - a `configMapGenerator`'s ConfigMap renders with a hash suffix that a `target` does not
+//!   match, and kustomize says nothing: after writing, the overlay is rendered again and every
+//!   patch must show in it, or everything is rolled back;
 //! - numbers in a patch stay YAML numbers unless the base value was quoted, so every
 //!   quantity is written as a string;
 //! - `cpu: null` under `limits` removes an existing CPU limit.
@@ -36,8 +41,12 @@ pub enum KustomizeError {
     RenderedYaml { dir: PathBuf, message: String },
     #[error("{workload}: container `{container}` is not in the overlay (it has: {known}); refusing to write a patch that would add an image-less container")]
     UnknownContainer { workload: String, container: String, known: String },
-    #[error("{workload}: {count} resources of this kind and name in the overlay; cannot target one patch")]
-    Ambiguous { workload: String, count: usize },
+    #[error("{workload}: the overlay renders {count} objects it could be ({objects}); cannot target one patch")]
+    Ambiguous { workload: String, count: usize, objects: String },
+    #[error("{file}: {message}")]
+    SharedFile { file: String, message: String },
+    #[error("{file} did not change {object} in the render{hint}; every patch was rolled back")]
+    NotApplied { file: String, object: String, hint: String },
     #[error("none of the {count} workload(s) in the samples are in the overlay {dir} (it has: {known})")]
     NothingMatches { dir: PathBuf, count: usize, known: String },
     #[error("{path}: {message}")]
@@ -135,28 +144,33 @@ pub fn hpa_patch(rendered: &RenderedHpa, advice: &crate::analysis::hpa::HpaAdvic
         return None;
     }
     let spec = super::hpa_metrics::patch_spec(&rendered.metrics, &rendered.hpa, advice, &rendered.api_version);
+    let namespace = rendered.namespace.as_deref();
     let doc = manifest(
         &rendered.api_version,
         "HorizontalPodAutoscaler",
         &rendered.hpa.name,
+        namespace,
         serde_norway::Value::Mapping(spec),
     );
-    let text = format!(
-        "{PATCH_HEADER}# Keeps the HPA's scaling threshold where it was now that the requests change.\n{}",
-        super::yaml::to_string(&doc)
-    );
-    Some(PatchFile {
-        file_name: patch_file_name("HorizontalPodAutoscaler", &rendered.hpa.name),
-        kind: "HorizontalPodAutoscaler".into(),
-        name: rendered.hpa.name.clone(),
-        text,
-    })
+    let comment =
+        format!("{PATCH_HEADER}# Keeps the HPA's scaling threshold where it was now that the requests change.\n");
+    Some(PatchFile::new("HorizontalPodAutoscaler", &rendered.hpa.name, namespace, false, &comment, doc))
 }
 
-/// `apiVersion`, `kind`, `metadata.name` and `spec` of a patch, as a YAML value.
-fn manifest(api: &str, kind: &str, name: &str, spec: serde_norway::Value) -> serde_norway::Value {
+/// `apiVersion`, `kind`, `metadata` (name, and the namespace the object renders in) and
+/// `spec` of a patch, as a YAML value.
+fn manifest(
+    api: &str,
+    kind: &str,
+    name: &str,
+    namespace: Option<&str>,
+    spec: serde_norway::Value,
+) -> serde_norway::Value {
     let mut metadata = serde_norway::Mapping::new();
     metadata.insert("name".into(), name.into());
+    if let Some(ns) = namespace {
+        metadata.insert("namespace".into(), ns.into());
+    }
     let mut doc = serde_norway::Mapping::new();
     doc.insert("apiVersion".into(), api.into());
     doc.insert("kind".into(), kind.into());
@@ -321,7 +335,41 @@ pub struct PatchFile {
     pub file_name: String,
     pub kind: String,
     pub name: String,
+    /// The namespace the target renders in: the `target` selects it, so a base reused in two
+    /// namespaces is patched per namespace.
+    pub namespace: Option<String>,
+    /// A runtime-settings patch of a workload (a second file beside its resource patch).
+    pub runtime: bool,
+    /// The document, checked against the render after writing.
+    pub body: serde_norway::Value,
     pub text: String,
+}
+
+impl PatchFile {
+    /// A patch of `body` (a whole document) with comment lines on top, written by the one emitter.
+    pub fn new(
+        kind: &str,
+        name: &str,
+        namespace: Option<&str>,
+        runtime: bool,
+        comment: &str,
+        body: serde_norway::Value,
+    ) -> PatchFile {
+        PatchFile {
+            file_name: patch_file_name(kind, name, runtime, None),
+            kind: kind.to_string(),
+            name: name.to_string(),
+            namespace: namespace.map(String::from),
+            runtime,
+            text: format!("{comment}{}", super::yaml::to_string(&body)),
+            body,
+        }
+    }
+
+    /// `ns/Kind/name`, for messages.
+    pub fn object(&self) -> String {
+        format!("{}/{}/{}", self.namespace.as_deref().unwrap_or("-"), self.kind, self.name)
+    }
 }
 
 /// The patches for a set of recommendations, checked against the rendered overlay.
@@ -337,7 +385,8 @@ pub struct PatchPlan {
 /// Checks every sized container against the overlay and builds one patch per workload.
 pub fn plan(dir: &Path, workloads: &[RenderedWorkload], recs: &[Recommendation]) -> Result<PatchPlan, KustomizeError> {
     let mut plan = PatchPlan::default();
-    let mut by_workload: BTreeMap<(String, String), (&RenderedWorkload, Vec<&Recommendation>)> = BTreeMap::new();
+    type Id = (String, Option<String>, String);
+    let mut by_workload: BTreeMap<Id, (&RenderedWorkload, Vec<&Recommendation>)> = BTreeMap::new();
     for r in recs {
         let found = find_workload(workloads, r);
         let Some(target) = found.first() else {
@@ -345,7 +394,12 @@ pub fn plan(dir: &Path, workloads: &[RenderedWorkload], recs: &[Recommendation])
             continue;
         };
         if found.len() > 1 {
-            return Err(KustomizeError::Ambiguous { workload: r.key.workload.to_string(), count: found.len() });
+            let objects = found.iter().map(|w| workload_id(w)).collect::<Vec<_>>().join(", ");
+            return Err(KustomizeError::Ambiguous {
+                workload: r.key.workload.to_string(),
+                count: found.len(),
+                objects,
+            });
         }
         if r.sizing().is_none() {
             plan.unchanged.push(r.key.to_string());
@@ -358,16 +412,13 @@ pub fn plan(dir: &Path, workloads: &[RenderedWorkload], recs: &[Recommendation])
                 known: target.containers.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>().join(", "),
             });
         }
-        by_workload.entry((target.kind.clone(), target.name.clone())).or_insert((target, Vec::new())).1.push(r);
+        let id = (target.kind.clone(), target.namespace.clone(), target.name.clone());
+        by_workload.entry(id).or_insert((target, Vec::new())).1.push(r);
     }
     plan.not_in_overlay.sort();
     plan.not_in_overlay.dedup();
     if by_workload.is_empty() && !plan.not_in_overlay.is_empty() {
-        let known = workloads
-            .iter()
-            .map(|w| format!("{}/{}/{}", w.namespace.as_deref().unwrap_or("(no namespace)"), w.kind, w.name))
-            .collect::<Vec<_>>()
-            .join(", ");
+        let known = workloads.iter().map(workload_id).collect::<Vec<_>>().join(", ");
         return Err(KustomizeError::NothingMatches { dir: dir.to_path_buf(), count: plan.not_in_overlay.len(), known });
     }
     for (target, recs) in by_workload.values() {
@@ -376,10 +427,22 @@ pub fn plan(dir: &Path, workloads: &[RenderedWorkload], recs: &[Recommendation])
     Ok(plan)
 }
 
-/// `podsizer-<kind>-<name>.yaml`, with the name made safe by `names::safe_name`: one file
-/// per object, never a path.
-pub fn patch_file_name(kind: &str, name: &str) -> String {
-    format!("podsizer-{}-{}.yaml", super::names::kind_word(kind), super::names::file_stem(&[name]))
+fn workload_id(w: &RenderedWorkload) -> String {
+    format!("{}/{}/{}", w.namespace.as_deref().unwrap_or("(no namespace)"), w.kind, w.name)
+}
+
+/// `podsizer-<kind>-<name>.yaml` (`podsizer-runtime-<kind>-<name>.yaml` for a workload's
+/// runtime settings), names made safe by `names::file_stem`: one file per object, never a
+/// path. When the overlay renders the object's kind and name in several namespaces the stem
+/// is `<namespace>.<name>`. No two objects share a file: `runtime-` is no kind's word, and a
+/// stem of two names has a `.`, which a stem of one never has.
+pub fn patch_file_name(kind: &str, name: &str, runtime: bool, namespace: Option<&str>) -> String {
+    let stem = match namespace {
+        Some(ns) => super::names::file_stem(&[ns, name]),
+        None => super::names::file_stem(&[name]),
+    };
+    let role = if runtime { "runtime-" } else { "" };
+    format!("podsizer-{role}{}-{stem}.yaml", super::names::kind_word(kind))
 }
 
 fn patch_for(target: &RenderedWorkload, recs: &[&Recommendation]) -> PatchFile {
@@ -404,13 +467,9 @@ fn patch_for(target: &RenderedWorkload, recs: &[&Recommendation]) -> PatchFile {
         outer.insert((*key).into(), serde_norway::Value::Mapping(spec));
         spec = outer;
     }
-    let doc = manifest(api, &target.kind, &target.name, serde_norway::Value::Mapping(spec));
-    PatchFile {
-        file_name: patch_file_name(&target.kind, &target.name),
-        kind: target.kind.clone(),
-        name: target.name.clone(),
-        text: format!("{PATCH_HEADER}{}", super::yaml::to_string(&doc)),
-    }
+    let namespace = target.namespace.as_deref();
+    let doc = manifest(api, &target.kind, &target.name, namespace, serde_norway::Value::Mapping(spec));
+    PatchFile::new(&target.kind, &target.name, namespace, false, PATCH_HEADER, doc)
 }
 
 /// One container of a patch: its name alone (keeps base order) or with the new resources.
@@ -443,212 +502,32 @@ fn container_entry(name: &str, current: &Resources, sizing: Option<&crate::analy
     Value::Mapping(entry)
 }
 
-/// A kustomize `target.name` (a regular expression) matching exactly `name`.
-fn name_regex(name: &str) -> String {
-    let mut out = String::with_capacity(name.len());
-    for c in name.chars() {
-        if "\\.+*?()|[]{}^$".contains(c) {
-            out.push('\\');
-        }
-        out.push(c);
-    }
-    out
-}
-
-/// The `patches:` entry of one patch file, indented by `pad`.
-fn patch_entry(patch: &PatchFile, pad: &str) -> String {
-    use serde_norway::{Mapping, Value};
-    let mut target = Mapping::new();
-    target.insert("kind".into(), patch.kind.clone().into());
-    target.insert("name".into(), name_regex(&patch.name).into());
-    let mut entry = Mapping::new();
-    entry.insert("path".into(), patch.file_name.clone().into());
-    entry.insert("target".into(), Value::Mapping(target));
-    let text = super::yaml::to_string(&Value::Sequence(vec![Value::Mapping(entry)]));
-    text.lines().map(|l| format!("{pad}{l}\n")).collect()
-}
-
-/// Adds `- path: FILE` (with its target) to the `patches:` list, keeping every other line
-/// of the file as it was. Returns `None` when the entry is already there.
-pub fn add_patch_entry(path: &Path, original: &str, patch: &PatchFile) -> Result<Option<String>, KustomizeError> {
-    let bad = |message: String| KustomizeError::Kustomization { path: path.to_path_buf(), message };
-    let parsed: serde_norway::Value =
-        serde_norway::from_str(original).map_err(|e| bad(format!("not valid YAML: {e}")))?;
-    if lists_patch(&parsed, &patch.file_name) {
-        return Ok(None);
-    }
-    let lines: Vec<&str> = original.lines().collect();
-    let header = lines
-        .iter()
-        .position(|l| l.trim_end() == "patches:" || l.starts_with("patches: #") || l.trim_end() == "patches: []");
-    let updated = match header {
-        Some(h) if lines[h].trim_end() == "patches: []" => {
-            let mut out: Vec<String> = lines.iter().map(|l| (*l).to_string()).collect();
-            out[h] = format!("patches:\n{}", patch_entry(patch, "").trim_end());
-            out.join("\n") + "\n"
-        }
-        Some(h) => {
-            // The list ends at the next line that starts a new top-level key.
-            let end = (h + 1..lines.len())
-                .find(|&i| {
-                    let l = lines[i];
-                    !l.is_empty() && !l.starts_with([' ', '-', '#', '\t'])
-                })
-                .unwrap_or(lines.len());
-            let pad = lines[h + 1..end]
-                .iter()
-                .find_map(|l| l.strip_suffix(l.trim_start()).filter(|_| l.trim_start().starts_with('-')))
-                .unwrap_or("");
-            let mut out: Vec<String> = lines[..end].iter().map(|l| (*l).to_string()).collect();
-            while out.last().is_some_and(|l| l.trim().is_empty()) {
-                out.pop();
-            }
-            out.push(patch_entry(patch, pad).trim_end().to_string());
-            out.extend(lines[end..].iter().map(|l| (*l).to_string()));
-            out.join("\n") + "\n"
-        }
-        None => {
-            let mut out = original.to_string();
-            if !out.ends_with('\n') && !out.is_empty() {
-                out.push('\n');
-            }
-            out + "patches:\n" + &patch_entry(patch, "")
-        }
-    };
-    check_only_patch_added(&parsed, &updated, &patch.file_name).map_err(bad)?;
-    Ok(Some(updated))
-}
-
-fn lists_patch(v: &serde_norway::Value, file: &str) -> bool {
-    v.get("patches")
-        .and_then(|p| p.as_sequence())
-        .is_some_and(|s| s.iter().any(|e| e.get("path").and_then(|p| p.as_str()) == Some(file)))
-}
-
-/// Guards the text edit: the result parses, lists the patch, and differs from the original
-/// in nothing else.
-fn check_only_patch_added(before: &serde_norway::Value, after: &str, file: &str) -> Result<(), String> {
-    let mut after: serde_norway::Value =
-        serde_norway::from_str(after).map_err(|e| format!("edit produced invalid YAML ({e}); file left unchanged"))?;
-    if !lists_patch(&after, file) {
-        return Err("could not add the patch entry to `patches:` (unusual layout); add it by hand".into());
-    }
-    let mut before = before.clone();
-    for v in [&mut before, &mut after] {
-        if let Some(m) = v.as_mapping_mut() {
-            if let Some(serde_norway::Value::Sequence(s)) = m.get_mut("patches") {
-                s.retain(|e| e.get("path").and_then(|p| p.as_str()) != Some(file));
-                if s.is_empty() {
-                    m.remove("patches");
-                }
-            }
-        }
-    }
-    if before == after {
-        Ok(())
-    } else {
-        Err("adding the patch entry would change other settings; file left unchanged".into())
-    }
-}
-
-/// What `write_plan` changed.
-#[derive(Debug, Default)]
-pub struct WriteReport {
-    pub written: Vec<PathBuf>,
-    pub unchanged: Vec<PathBuf>,
-}
-
-/// Writes patch files and the kustomization entry all or nothing (`fileset`), then renders
-/// the overlay again; if it no longer renders, every file is put back as it was.
-pub fn write_plan(dir: &Path, plan: &PatchPlan) -> Result<WriteReport, KustomizeError> {
-    write_plan_with(dir, plan, super::fileset::stage_file)
-}
-
-/// [`write_plan`] with the temp-file writer given (tests inject a full disk).
-pub fn write_plan_with(
-    dir: &Path,
-    plan: &PatchPlan,
-    stage: super::fileset::Stage,
-) -> Result<WriteReport, KustomizeError> {
-    let kpath = kustomization_path(dir)?;
-    let io = |path: &Path| {
-        let path = path.to_path_buf();
-        move |source| KustomizeError::Io { path, source }
-    };
-    let original = std::fs::read_to_string(&kpath).map_err(io(&kpath))?;
-    let mut kustomization = original.clone();
-    let mut changes: Vec<(String, Vec<u8>)> = Vec::new();
-    let mut report = WriteReport::default();
-    for patch in &plan.patches {
-        let path = dir.join(&patch.file_name);
-        if std::fs::read_to_string(&path).ok().as_deref() == Some(patch.text.as_str()) {
-            report.unchanged.push(path);
-        } else {
-            changes.push((patch.file_name.clone(), patch.text.clone().into_bytes()));
-        }
-        if let Some(updated) = add_patch_entry(&kpath, &kustomization, patch)? {
-            kustomization = updated;
-        }
-    }
-    if original != kustomization {
-        let name = kpath.file_name().and_then(|n| n.to_str()).unwrap_or("kustomization.yaml");
-        changes.push((name.to_string(), kustomization.into_bytes()));
-    }
-    let committed = super::fileset::commit(dir, &changes, stage)?;
-    if let Err(e) = render_text(dir) {
-        committed.rollback();
-        return Err(KustomizeError::RolledBack(Box::new(e)));
-    }
-    committed.finish();
-    report.written = changes.iter().map(|(name, _)| dir.join(name)).collect();
-    Ok(report)
-}
+pub use super::kustomization::{add_patch_entry, write_plan, write_plan_with, WriteReport};
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn patch() -> PatchFile {
-        PatchFile {
-            file_name: "podsizer-deployment-api.yaml".into(),
-            kind: "Deployment".into(),
-            name: "api".into(),
-            text: String::new(),
+    #[test]
+    fn patch_file_names_never_collide() {
+        let names = ["api", "api-runtime", "runtime", "api.runtime", "a", "a.api", "runtime-api", "deployment-api"];
+        let namespaces = [None, Some("a"), Some("api"), Some("runtime")];
+        let mut seen = std::collections::BTreeMap::new();
+        for kind in ["Deployment", "ConfigMap", "HorizontalPodAutoscaler"] {
+            for name in names {
+                for ns in namespaces {
+                    for runtime in [false, true] {
+                        let file = patch_file_name(kind, name, runtime, ns);
+                        let id = (kind, name, ns, runtime);
+                        if let Some(other) = seen.insert(file.clone(), id) {
+                            panic!("{file}: {other:?} and {id:?}");
+                        }
+                    }
+                }
+            }
         }
-    }
-
-    #[test]
-    fn appends_to_an_existing_list_keeping_comments() {
-        let original = "# team comment\nresources:\n  - ../../base\npatches:\n  - path: other.yaml\nlabels:\n  - pairs: {env: prod}\n";
-        let updated = add_patch_entry(Path::new("k.yaml"), original, &patch()).unwrap().unwrap();
-        assert!(updated.starts_with("# team comment\n"));
-        assert!(
-            updated.contains("  - path: other.yaml\n  - path: \"podsizer-deployment-api.yaml\"\n    target:\n"),
-            "{updated}"
-        );
-        assert!(updated.ends_with("labels:\n  - pairs: {env: prod}\n"));
-        assert_eq!(
-            add_patch_entry(Path::new("k.yaml"), &updated, &patch()).unwrap(),
-            None,
-            "re-run must not duplicate"
-        );
-    }
-
-    #[test]
-    fn creates_the_list_when_missing_or_empty() {
-        for original in
-            ["resources:\n- ../../base\n", "resources:\n- ../../base\npatches: []\n", "resources: [../../base]"]
-        {
-            let updated = add_patch_entry(Path::new("k.yaml"), original, &patch()).unwrap().unwrap();
-            let v: serde_norway::Value = serde_norway::from_str(&updated).unwrap();
-            assert!(lists_patch(&v, "podsizer-deployment-api.yaml"), "{updated}");
-            assert_eq!(v["patches"][0]["target"]["name"].as_str(), Some("api"));
-        }
-    }
-
-    #[test]
-    fn invalid_kustomization_is_refused() {
-        assert!(add_patch_entry(Path::new("k.yaml"), "resources: [unclosed\n", &patch()).is_err());
+        assert_eq!(patch_file_name("Deployment", "api", true, None), "podsizer-runtime-deployment-api.yaml");
+        assert_eq!(patch_file_name("Deployment", "api", false, Some("a")), "podsizer-deployment-a.api.yaml");
     }
 
     #[test]

@@ -1,10 +1,12 @@
 //! What podsizer produces: tables and documents, kustomize patches.
 
+pub mod applied;
 pub mod backtest;
 pub mod bot;
 pub mod fileset;
 pub mod format;
 pub mod hpa_metrics;
+pub mod kustomization;
 pub mod kustomize;
 pub mod names;
 pub mod notify;

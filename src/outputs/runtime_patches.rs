@@ -2,11 +2,16 @@
 //! carrying the whole rewritten file (a `data` key is one string), and a workload patch
 //! setting env values (merged by name) and envoy's args (a list without a merge key, so
 //! written whole from the rendered list). Each YAML document is built as a value and
-//! serialised; only settings that were found are ever changed.
+//! written by the one emitter (`yaml.rs`); only settings that were found are ever changed.
+//!
+//! A ConfigMap file can be read by several containers (two Deployments sharing one pool file,
+//! or one namespace's copy of a base). One key gets one value: the proposals for it are
+//! merged into the one that is safe for every user (the smallest worker count), every user's
+//! advice says so, and a file that a user could not read completely is not changed at all.
 
-use super::kustomize::{find_workload, patch_file_name, PatchFile, RenderedWorkload};
-use super::runtime_settings::RuntimeOverlay;
-use crate::analysis::runtimes::{envoy, nginx, php_fpm, Origin, RuntimeSettings};
+use super::kustomize::{find_workload, KustomizeError, PatchFile, RenderedWorkload};
+use super::runtime_settings::{FileId, RuntimeOverlay};
+use crate::analysis::runtimes::{envoy, nginx, php_fpm, ContainerRuntime, Origin, RuntimeSettings, SettingChange};
 use crate::analysis::Recommendation;
 use serde_norway::{Mapping, Value};
 use std::collections::BTreeMap;
@@ -21,54 +26,179 @@ struct ContainerEdits {
     args: Option<Vec<String>>,
 }
 
-/// The patches for every runtime change the recommendations carry.
+/// (kind, namespace, name) of a rendered workload.
+type WorkloadId = (String, Option<String>, String);
+
+/// Per data key of one ConfigMap: (setting, value) to write.
+type FileChanges = BTreeMap<String, Vec<(String, String)>>;
+
+/// Per file, per setting: (recommendation index, proposed value) of every container proposing it.
+type FileProposals = BTreeMap<FileId, BTreeMap<String, Vec<(usize, String)>>>;
+
+/// The patches for every runtime change the recommendations carry. Proposals for a shared
+/// file are merged first (which may lower a container's proposal; its advice says so).
 pub fn runtime_patches(
     workloads: &[RenderedWorkload],
     runtimes: &RuntimeOverlay,
-    recs: &[Recommendation],
-) -> Vec<PatchFile> {
-    let mut files: BTreeMap<String, BTreeMap<String, Vec<(String, String)>>> = BTreeMap::new();
-    let mut workload_edits: BTreeMap<(String, String), BTreeMap<String, ContainerEdits>> = BTreeMap::new();
-    for r in recs {
+    recs: &mut [Recommendation],
+) -> Result<Vec<PatchFile>, KustomizeError> {
+    let mut files: FileProposals = BTreeMap::new();
+    let mut workload_edits: BTreeMap<WorkloadId, BTreeMap<String, ContainerEdits>> = BTreeMap::new();
+    for (i, r) in recs.iter().enumerate() {
         let Some(advice) = &r.runtime else { continue };
-        let Some(target) = find_workload(workloads, r).into_iter().next() else { continue };
-        let edits = || ((target.kind.clone(), target.name.clone()), r.key.container.clone());
+        let found = find_workload(workloads, r);
+        let [target] = found.as_slice() else { continue };
+        let id = (target.kind.clone(), target.namespace.clone(), target.name.clone());
         for change in &advice.changes {
             match &change.origin {
                 Origin::ConfigMap { name, key } => files
-                    .entry(name.clone())
+                    .entry((target.namespace.clone(), name.clone(), key.clone()))
                     .or_default()
-                    .entry(key.clone())
+                    .entry(change.setting.clone())
                     .or_default()
-                    .push((change.setting.clone(), change.proposed.clone())),
-                Origin::Env { name } => {
-                    let (w, c) = edits();
-                    workload_edits
-                        .entry(w)
-                        .or_default()
-                        .entry(c)
-                        .or_default()
-                        .env
-                        .push((name.clone(), change.proposed.clone()));
-                }
+                    .push((i, change.proposed.clone())),
+                Origin::Env { name } => workload_edits
+                    .entry(id.clone())
+                    .or_default()
+                    .entry(r.key.container.clone())
+                    .or_default()
+                    .env
+                    .push((name.clone(), change.proposed.clone())),
                 Origin::Args => {
                     let Some(RuntimeSettings::Envoy(s)) = runtimes.find(&r.key).map(|c| &c.settings) else { continue };
                     let Ok(n) = change.proposed.parse() else { continue };
-                    let (w, c) = edits();
-                    workload_edits.entry(w).or_default().entry(c).or_default().args =
+                    workload_edits.entry(id.clone()).or_default().entry(r.key.container.clone()).or_default().args =
                         Some(envoy::with_concurrency(&s.args, n));
                 }
             }
         }
     }
-    let mut patches: Vec<PatchFile> =
-        files.iter().filter_map(|(name, keys)| config_map_patch(name, keys, runtimes)).collect();
-    for ((kind, name), edits) in &workload_edits {
-        if let Some(w) = workloads.iter().find(|w| w.kind == *kind && w.name == *name) {
+    let mut by_config_map: BTreeMap<(Option<String>, String), FileChanges> = BTreeMap::new();
+    for (file, settings) in &files {
+        let resolved = merge_shared(file, settings, runtimes, recs)?;
+        by_config_map.entry((file.0.clone(), file.1.clone())).or_default().insert(file.2.clone(), resolved);
+    }
+    let mut patches = Vec::new();
+    for ((namespace, name), keys) in &by_config_map {
+        patches.extend(config_map_patch(namespace.as_deref(), name, keys, runtimes));
+    }
+    for ((kind, namespace, name), edits) in &workload_edits {
+        if let Some(w) = workloads.iter().find(|w| w.kind == *kind && w.name == *name && w.namespace == *namespace) {
             patches.push(workload_patch(w, edits));
         }
     }
-    patches
+    Ok(patches)
+}
+
+/// `ns/Kind/name container c`, for messages.
+fn user_id(c: &ContainerRuntime) -> String {
+    format!("{}/{}/{} container {}", c.namespace.as_deref().unwrap_or("-"), c.kind, c.workload, c.container)
+}
+
+fn is_user(r: &Recommendation, c: &ContainerRuntime) -> bool {
+    let w = &r.key.workload;
+    w.kind == c.kind
+        && w.name == c.workload
+        && r.key.container == c.container
+        && c.namespace.as_deref().is_none_or(|ns| ns == w.namespace)
+}
+
+/// One value per setting of a file read by several containers: the smallest proposal (fewer
+/// php-fpm children or nginx workers fit every user's memory and CPU limits: each proposal
+/// was made to fit its own container's). Every user's advice is told the value it gets.
+/// A user whose settings could not all be read refuses the change: a lower pm.max_children
+/// may fall under a pm.start_servers podsizer cannot see, and php-fpm would not start.
+fn merge_shared(
+    file: &FileId,
+    settings: &BTreeMap<String, Vec<(usize, String)>>,
+    runtimes: &RuntimeOverlay,
+    recs: &mut [Recommendation],
+) -> Result<Vec<(String, String)>, KustomizeError> {
+    let (ns, cm, key) = file;
+    let place = format!("ConfigMap {}/{cm}, key {key}", ns.as_deref().unwrap_or("-"));
+    let users = runtimes.users_of(file);
+    let proposers: Vec<usize> = settings.values().flatten().map(|(i, _)| *i).collect();
+    if let Some(blind) = users.iter().find(|u| !u.unread.is_empty()) {
+        let by = recs[proposers[0]].key.to_string();
+        return Err(KustomizeError::SharedFile {
+            file: place,
+            message: format!(
+                "{by} would change it, but {} also reads it and some of its settings could not be read ({}); refusing to change a file one of its users cannot be judged against",
+                user_id(blind),
+                blind.unread.join("; ")
+            ),
+        });
+    }
+    let all_users: Vec<String> = users.iter().map(|u| user_id(u)).collect();
+    let mut out = Vec::new();
+    for (setting, proposals) in settings {
+        let values: Vec<u32> = proposals.iter().filter_map(|(_, v)| v.parse().ok()).collect();
+        let Some(&value) = values.iter().min().filter(|_| values.len() == proposals.len()) else {
+            let shown: Vec<String> = proposals.iter().map(|(i, v)| format!("{} wants {v}", recs[*i].key)).collect();
+            return Err(KustomizeError::SharedFile {
+                file: place,
+                message: format!("{setting}: conflicting proposals ({}) that are not counts", shown.join(", ")),
+            });
+        };
+        let value = value.to_string();
+        if all_users.len() > 1 {
+            tell_users(&users, (setting, &value), file, &all_users, recs);
+        }
+        out.push((setting.clone(), value));
+    }
+    Ok(out)
+}
+
+/// Puts the merged value into every sized user's advice: its change's proposal, or a new
+/// change for a user whose own settings needed none, with a sentence naming the other users.
+fn tell_users(
+    users: &[&ContainerRuntime],
+    (setting, value): (&str, &str),
+    file: &FileId,
+    all_users: &[String],
+    recs: &mut [Recommendation],
+) {
+    let (ns, cm, key) = file;
+    let place = format!("ConfigMap {}/{cm}, key {key}", ns.as_deref().unwrap_or("-"));
+    for u in users {
+        let Some(rec) = recs.iter_mut().find(|r| is_user(r, u)) else { continue };
+        let Some(advice) = rec.runtime.as_mut() else { continue };
+        let others: Vec<&str> = all_users.iter().filter(|o| **o != user_id(u)).map(String::as_str).collect();
+        let origin = Origin::ConfigMap { name: cm.clone(), key: key.clone() };
+        let line = match advice.changes.iter_mut().find(|c| c.setting == setting && c.origin == origin) {
+            Some(c) if c.proposed == value => continue,
+            Some(c) => {
+                let own = std::mem::replace(&mut c.proposed, value.to_string());
+                format!("{}: {setting} {value}, not {own}: {place} is shared with {}; the smallest proposal fits every one of them", advice.runtime, others.join(", "))
+            }
+            None => {
+                let current = current_of(&u.settings, setting);
+                if current.as_deref() == Some(value) {
+                    continue;
+                }
+                advice.changes.push(SettingChange {
+                    setting: setting.to_string(),
+                    current: current.clone(),
+                    proposed: value.to_string(),
+                    origin,
+                });
+                format!("{}: {setting} {} -> {value}: {place} is shared with {}, whose proposal is lower; fewer workers stay within this container's limits", advice.runtime, current.as_deref().unwrap_or("unset"), others.join(", "))
+            }
+        };
+        advice.rationale.push(line.clone());
+        rec.rationale.push(line);
+    }
+}
+
+/// A runtime's current value of a setting, as text.
+fn current_of(settings: &RuntimeSettings, setting: &str) -> Option<String> {
+    match settings {
+        RuntimeSettings::PhpFpm(pool) => pool.value_of(setting),
+        RuntimeSettings::Nginx(s) if setting == "worker_processes" => {
+            s.worker_processes.as_ref().map(|w| w.value.to_string())
+        }
+        _ => None,
+    }
 }
 
 fn rewrite(text: &str, changes: &[(String, String)]) -> String {
@@ -77,7 +207,13 @@ fn rewrite(text: &str, changes: &[(String, String)]) -> String {
         .filter(|(k, _)| php_fpm::KEYS.contains(&k.as_str()))
         .map(|(k, v)| (k.as_str(), v.clone()))
         .collect();
-    let mut out = if pool.is_empty() { text.to_string() } else { php_fpm::with_values(text, &pool) };
+    let mut out = text.to_string();
+    if !pool.is_empty() {
+        // The reader accepted this file only with one pool section holding pool keys.
+        if let Some((section, _)) = php_fpm::pool_sections(text).into_iter().find(|(s, _)| !s.is_empty()) {
+            out = php_fpm::with_values(&out, &section, &pool);
+        }
+    }
     if let Some((_, n)) = changes.iter().find(|(k, _)| k == "worker_processes") {
         if let Ok(n) = n.parse() {
             out = nginx::with_worker_processes(&out, n);
@@ -86,36 +222,37 @@ fn rewrite(text: &str, changes: &[(String, String)]) -> String {
     out
 }
 
-fn document(header: &str, doc: Mapping) -> String {
-    HEADER.to_string() + header + &serde_norway::to_string(&Value::Mapping(doc)).expect("a mapping serialises")
-}
-
 fn mapping<const N: usize>(pairs: [(&str, Value); N]) -> Mapping {
     pairs.into_iter().map(|(k, v)| (Value::from(k), v)).collect()
 }
 
+fn metadata(name: &str, namespace: Option<&str>) -> Value {
+    let mut m = mapping([("name", name.into())]);
+    if let Some(ns) = namespace {
+        m.insert("namespace".into(), ns.into());
+    }
+    Value::Mapping(m)
+}
+
 fn config_map_patch(
+    namespace: Option<&str>,
     name: &str,
-    keys: &BTreeMap<String, Vec<(String, String)>>,
+    keys: &FileChanges,
     runtimes: &RuntimeOverlay,
 ) -> Option<PatchFile> {
     let mut data = Mapping::new();
     for (key, changes) in keys {
-        let text = runtimes.files.get(&(name.to_string(), key.clone()))?;
+        let text = runtimes.files.get(&(namespace.map(String::from), name.to_string(), key.clone()))?;
         data.insert(key.as_str().into(), rewrite(text, changes).into());
     }
     let doc = mapping([
         ("apiVersion", "v1".into()),
         ("kind", "ConfigMap".into()),
-        ("metadata", Value::Mapping(mapping([("name", name.into())]))),
+        ("metadata", metadata(name, namespace)),
         ("data", Value::Mapping(data)),
     ]);
-    Some(PatchFile {
-        file_name: patch_file_name("ConfigMap", name),
-        kind: "ConfigMap".into(),
-        name: name.to_string(),
-        text: document("# Pool and server settings rewritten to fit the proposed requests and limits.\n", doc),
-    })
+    let comment = format!("{HEADER}# Pool and server settings rewritten to fit the proposed requests and limits.\n");
+    Some(PatchFile::new("ConfigMap", name, namespace, false, &comment, Value::Mapping(doc)))
 }
 
 fn workload_patch(w: &RenderedWorkload, edits: &BTreeMap<String, ContainerEdits>) -> PatchFile {
@@ -152,15 +289,11 @@ fn workload_patch(w: &RenderedWorkload, edits: &BTreeMap<String, ContainerEdits>
     let mut doc = mapping([
         ("apiVersion", api.into()),
         ("kind", w.kind.as_str().into()),
-        ("metadata", Value::Mapping(mapping([("name", w.name.as_str().into())]))),
+        ("metadata", metadata(&w.name, w.namespace.as_deref())),
     ]);
     if let Value::Mapping(spec) = body {
         doc.extend(spec);
     }
-    PatchFile {
-        file_name: patch_file_name(&w.kind, &format!("{}-runtime", w.name)),
-        kind: w.kind.clone(),
-        name: w.name.clone(),
-        text: document("# Worker counts (env, args) matched to the proposed requests and limits.\n", doc),
-    }
+    let comment = format!("{HEADER}# Worker counts (env, args) matched to the proposed requests and limits.\n");
+    PatchFile::new(&w.kind, &w.name, w.namespace.as_deref(), true, &comment, Value::Mapping(doc))
 }

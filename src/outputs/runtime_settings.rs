@@ -3,18 +3,22 @@
 //! environment variables, and envoy's args. Everything is read from what `kubectl kustomize`
 //! renders, so overlays, generators and patches have already been applied.
 
+use crate::analysis::runtimes::process::{Process, Runtime};
 use crate::analysis::runtimes::{envoy, nginx, php_fpm, ContainerRuntime, Origin, RuntimeSettings, Setting};
 use serde::Deserialize;
 use serde_norway::Value;
 use std::collections::BTreeMap;
+
+/// (namespace, ConfigMap name, data key): one file of the overlay. ConfigMaps of the same
+/// name in two namespaces are two files.
+pub type FileId = (Option<String>, String, String);
 
 /// The runtime settings of an overlay, and the ConfigMap files they were read from (a patch
 /// rewrites the whole file, so it needs the rendered text).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct RuntimeOverlay {
     pub containers: Vec<ContainerRuntime>,
-    /// (ConfigMap name, key) -> file text.
-    pub files: BTreeMap<(String, String), String>,
+    pub files: BTreeMap<FileId, String>,
 }
 
 impl RuntimeOverlay {
@@ -28,13 +32,27 @@ impl RuntimeOverlay {
                 && c.namespace.as_deref().is_none_or(|ns| ns == w.namespace)
         })
     }
+
+    /// The containers that run a runtime reading this file, as `ns/Kind/name container c`.
+    pub fn users_of(&self, file: &FileId) -> Vec<&ContainerRuntime> {
+        self.containers.iter().filter(|c| c.namespace == file.0 && reads(&c.settings, &file.1, &file.2)).collect()
+    }
 }
 
-/// A ConfigMap as rendered: namespace and data.
-struct ConfigMap {
-    namespace: Option<String>,
-    data: BTreeMap<String, String>,
+/// Whether a runtime's settings were read from (or would be written to) ConfigMap `cm`, `key`.
+fn reads(settings: &RuntimeSettings, cm: &str, key: &str) -> bool {
+    let here = |o: &Origin| matches!(o, Origin::ConfigMap { name, key: k } if name == cm && k == key);
+    match settings {
+        RuntimeSettings::PhpFpm(pool) => pool.origins().any(here),
+        // Only a container that runs nginx has its worker_processes read (a sidecar mounting
+        // the file reports it unread and has none).
+        RuntimeSettings::Nginx(s) => s.worker_processes.as_ref().is_some_and(|w| here(&w.origin)),
+        RuntimeSettings::Envoy(_) => false,
+    }
 }
+
+/// ConfigMaps as rendered: data by (namespace, name).
+type ConfigMaps = BTreeMap<(Option<String>, String), BTreeMap<String, String>>;
 
 fn str_of<'a>(v: &'a Value, key: &str) -> Option<&'a str> {
     v.get(key)?.as_str()
@@ -45,7 +63,7 @@ fn str_of<'a>(v: &'a Value, key: &str) -> Option<&'a str> {
 pub fn parse_runtimes(yaml: &str) -> RuntimeOverlay {
     let docs: Vec<Value> =
         serde_norway::Deserializer::from_str(yaml).filter_map(|d| Value::deserialize(d).ok()).collect();
-    let config_maps: BTreeMap<String, ConfigMap> = docs
+    let config_maps: ConfigMaps = docs
         .iter()
         .filter(|d| str_of(d, "kind") == Some("ConfigMap"))
         .filter_map(|d| {
@@ -57,10 +75,7 @@ pub fn parse_runtimes(yaml: &str) -> RuntimeOverlay {
                     m.iter().filter_map(|(k, v)| Some((k.as_str()?.to_string(), v.as_str()?.to_string()))).collect()
                 })
                 .unwrap_or_default();
-            Some((
-                str_of(meta, "name")?.to_string(),
-                ConfigMap { namespace: str_of(meta, "namespace").map(String::from), data },
-            ))
+            Some(((str_of(meta, "namespace").map(String::from), str_of(meta, "name")?.to_string()), data))
         })
         .collect();
     let mut out = RuntimeOverlay::default();
@@ -80,22 +95,34 @@ fn pod_spec(doc: &Value) -> Option<&Value> {
     path.iter().try_fold(doc, |v, k| v.get(k))
 }
 
-fn read_workload(doc: &Value, config_maps: &BTreeMap<String, ConfigMap>, out: &mut RuntimeOverlay) {
+/// A ConfigMap volume: its ConfigMap and, with `items:`, which keys appear under which paths.
+struct Volume<'a> {
+    config_map: &'a str,
+    items: Option<Vec<(&'a str, &'a str)>>,
+}
+
+fn read_workload(doc: &Value, config_maps: &ConfigMaps, out: &mut RuntimeOverlay) {
     let Some(spec) = pod_spec(doc) else { return };
     let meta = doc.get("metadata");
     let namespace = meta.and_then(|m| str_of(m, "namespace")).map(String::from);
     let (Some(kind), Some(name)) = (str_of(doc, "kind"), meta.and_then(|m| str_of(m, "name"))) else { return };
-    // Volume name -> ConfigMap name, for the ConfigMaps of this namespace.
-    let volumes: BTreeMap<&str, &str> = spec
+    let volumes: BTreeMap<&str, Volume> = spec
         .get("volumes")
         .and_then(Value::as_sequence)
         .into_iter()
         .flatten()
-        .filter_map(|v| Some((str_of(v, "name")?, str_of(v.get("configMap")?, "name")?)))
+        .filter_map(|v| {
+            let cm = v.get("configMap")?;
+            let items = cm
+                .get("items")
+                .and_then(Value::as_sequence)
+                .map(|items| items.iter().filter_map(|i| Some((str_of(i, "key")?, str_of(i, "path")?))).collect());
+            Some((str_of(v, "name")?, Volume { config_map: str_of(cm, "name")?, items }))
+        })
         .collect();
     for c in spec.get("containers").and_then(Value::as_sequence).into_iter().flatten() {
         let Some(container) = str_of(c, "name") else { continue };
-        let files = mounted_files(c, &volumes, config_maps, namespace.as_deref());
+        let files = mounted_files(c, &volumes, config_maps, &namespace);
         for (settings, unread) in runtimes_of(c, &files) {
             out.containers.push(ContainerRuntime {
                 kind: kind.to_string(),
@@ -106,30 +133,65 @@ fn read_workload(doc: &Value, config_maps: &BTreeMap<String, ConfigMap>, out: &m
                 unread,
             });
         }
-        for (cm, key, text) in files {
-            out.files.insert((cm, key), text);
+        for f in files {
+            out.files.insert((namespace.clone(), f.config_map, f.key), f.text);
         }
     }
 }
 
-/// (ConfigMap, key, text) of every ConfigMap file the container mounts: the `subPath` key,
-/// or every key when the whole ConfigMap is mounted as a directory.
+/// A ConfigMap key as the container sees it.
+#[derive(Debug, Clone)]
+struct Mounted {
+    config_map: String,
+    key: String,
+    /// Where the process finds it: the mount path, or the mount directory joined with the
+    /// key's path (its `items:` path, else the key).
+    path: String,
+    /// Mounted on its own with `subPath` (placed deliberately), not as one file of a directory.
+    single: bool,
+    text: String,
+}
+
+impl Mounted {
+    fn file_name(&self) -> &str {
+        self.path.rsplit('/').next().unwrap_or(&self.path)
+    }
+
+    fn origin(&self) -> Origin {
+        Origin::ConfigMap { name: self.config_map.clone(), key: self.key.clone() }
+    }
+}
+
+/// Every ConfigMap file the container mounts, in path order: the `subPath` entry, or every
+/// entry when the whole ConfigMap is mounted as a directory. With `items:` only the listed
+/// keys are there, under their `path` (which a `subPath` names).
 fn mounted_files(
     c: &Value,
-    volumes: &BTreeMap<&str, &str>,
-    config_maps: &BTreeMap<String, ConfigMap>,
-    namespace: Option<&str>,
-) -> Vec<(String, String, String)> {
+    volumes: &BTreeMap<&str, Volume>,
+    config_maps: &ConfigMaps,
+    namespace: &Option<String>,
+) -> Vec<Mounted> {
     let mut files = Vec::new();
     for m in c.get("volumeMounts").and_then(Value::as_sequence).into_iter().flatten() {
-        let Some(cm_name) = str_of(m, "name").and_then(|v| volumes.get(v)) else { continue };
-        let Some(cm) = config_maps.get(*cm_name).filter(|cm| cm.namespace.as_deref() == namespace) else { continue };
-        for (key, text) in &cm.data {
-            if str_of(m, "subPath").is_none_or(|p| p == key) {
-                files.push((cm_name.to_string(), key.clone(), text.clone()));
-            }
+        let Some(volume) = str_of(m, "name").and_then(|v| volumes.get(v)) else { continue };
+        let Some(data) = config_maps.get(&(namespace.clone(), volume.config_map.to_string())) else { continue };
+        let entries: Vec<(&str, &str)> = match &volume.items {
+            Some(items) => items.clone(),
+            None => data.keys().map(|k| (k.as_str(), k.as_str())).collect(),
+        };
+        let mount_path = str_of(m, "mountPath").unwrap_or("").trim_end_matches('/');
+        for (key, path) in entries {
+            let Some(text) = data.get(key) else { continue };
+            let (path, single) = match str_of(m, "subPath") {
+                Some(sub) if sub == path => (mount_path.to_string(), true),
+                Some(_) => continue,
+                None => (format!("{mount_path}/{path}"), false),
+            };
+            let (config_map, key, text) = (volume.config_map.to_string(), key.to_string(), text.clone());
+            files.push(Mounted { config_map, key, path, single, text });
         }
     }
+    files.sort_by(|a, b| a.path.cmp(&b.path));
     files
 }
 
@@ -155,50 +217,110 @@ fn strings(v: Option<&Value>) -> Vec<String> {
         .collect()
 }
 
-fn runtimes_of(c: &Value, files: &[(String, String, String)]) -> Vec<(RuntimeSettings, Vec<String>)> {
+/// The runtimes a container runs, with their settings. A settings file or variable in a
+/// container whose process is not that runtime is reported as unread, never used.
+fn runtimes_of(c: &Value, files: &[Mounted]) -> Vec<(RuntimeSettings, Vec<String>)> {
     let env = env_of(c);
+    let process = Process::of(str_of(c, "image").unwrap_or(""), &strings(c.get("command")), &strings(c.get("args")));
+    let not_it = |runtime: Runtime, what: String| {
+        format!(
+            "{what} is there, but the container runs {} (not recognised as {}): not read",
+            process.describe(),
+            runtime.name()
+        )
+    };
+    let pool_files: Vec<&Mounted> = files.iter().filter(|f| is_pool_file(f)).collect();
+    let nginx_conf = files.iter().find(|f| f.file_name() == "nginx.conf");
     let mut out = Vec::new();
-    out.extend(php_fpm_of(&env, files));
-    out.extend(nginx_of(files));
-    if is_envoy(c) {
-        out.push(envoy_of(c));
+    if process.runs(Runtime::PhpFpm) {
+        out.extend(php_fpm_of(&env, &pool_files));
+    }
+    if let Some(conf) = nginx_conf.filter(|_| process.runs(Runtime::Nginx)) {
+        out.push(nginx_of(conf));
+    }
+    if process.runs(Runtime::Envoy) {
+        out.push(envoy_of(c, &process));
+    }
+    if !out.is_empty() {
+        return out;
+    }
+    // A container that runs none of them but holds one's settings: said, never used.
+    if let Some(f) = pool_files.first() {
+        let why = not_it(Runtime::PhpFpm, format!("a php-fpm pool ({})", f.origin()));
+        out.push((RuntimeSettings::PhpFpm(Box::default()), vec![why]));
+    } else if php_fpm::ENV_NAMES.iter().any(|(var, _)| env.contains_key(*var)) {
+        let why = not_it(Runtime::PhpFpm, "PHP_FPM_*/FPM_* env".into());
+        out.push((RuntimeSettings::PhpFpm(Box::default()), vec![why]));
+    }
+    if let Some(conf) = nginx_conf {
+        let settings = nginx::Settings { worker_processes: None, conf: conf.origin() };
+        let why = not_it(Runtime::Nginx, format!("nginx.conf ({})", conf.origin()));
+        out.push((RuntimeSettings::Nginx(settings), vec![why]));
     }
     out
 }
 
-fn php_fpm_of(
-    env: &BTreeMap<String, Option<String>>,
-    files: &[(String, String, String)],
-) -> Option<(RuntimeSettings, Vec<String>)> {
-    let mut pool = php_fpm::Pool::default();
+/// A file php-fpm reads as a pool: a `subPath` mount, or a `.conf` file of a mounted
+/// directory (php-fpm's `include=…/php-fpm.d/*.conf`) that sets any pool key.
+fn is_pool_file(f: &Mounted) -> bool {
+    (f.single || f.file_name().ends_with(".conf")) && !php_fpm::pool_sections(&f.text).is_empty()
+}
+
+/// The pool of a php-fpm container: every pool file in path order (php-fpm includes them so,
+/// a later file's key overriding an earlier one), then the env. More than one pool, or keys
+/// outside a pool section, are not understood: reported, and nothing of the pool is used.
+fn php_fpm_of(env: &BTreeMap<String, Option<String>>, files: &[&Mounted]) -> Option<(RuntimeSettings, Vec<String>)> {
     let mut unread = Vec::new();
-    let mut found = false;
+    let mut values: Vec<(String, String, &Mounted)> = Vec::new();
+    let mut pools: Vec<String> = Vec::new();
+    for f in files {
+        for (section, keys) in php_fpm::pool_sections(&f.text) {
+            if section.is_empty() {
+                unread.push(format!(
+                    "pool keys outside a [pool] section ({}): which pool they belong to is not known",
+                    f.origin()
+                ));
+            } else if !pools.contains(&section) {
+                pools.push(section);
+            }
+            values.extend(keys.into_iter().map(|(k, v)| (k, v, *f)));
+        }
+    }
+    if pools.len() > 1 {
+        let where_ = files.iter().map(|f| f.origin().to_string()).collect::<Vec<_>>().join("; ");
+        unread.push(format!(
+            "{} pools ({}) in {where_}: podsizer sizes one pool per container",
+            pools.len(),
+            pools.join(", ")
+        ));
+    }
+    if !unread.is_empty() {
+        return Some((RuntimeSettings::PhpFpm(Box::default()), unread));
+    }
+    let mut pool = php_fpm::Pool::default();
+    let mut in_file = Vec::new();
+    let found = !values.is_empty() || php_fpm::ENV_NAMES.iter().any(|(var, _)| env.contains_key(*var));
     let mut set = |key: &str, raw: &str, origin: Origin, unread: &mut Vec<String>| {
         if let Err(e) = pool.set(key, raw, origin) {
             unread.push(e);
         }
     };
-    let mut in_file = Vec::new();
-    if let Some((cm, key, values)) =
-        files.iter().map(|(cm, key, text)| (cm, key, php_fpm::pool_values(text))).find(|(_, _, v)| !v.is_empty())
-    {
-        found = true;
-        for (k, raw) in values {
-            in_file.push(k.clone());
-            match php_fpm::env_reference(&raw) {
-                Some(var) => match env.get(var) {
-                    Some(Some(v)) => set(&k, v, Origin::Env { name: var.to_string() }, &mut unread),
-                    _ => unread.push(format!(
-                        "{k} = ${{{var}}} ({cm}, key {key}): {var} has no literal value in the container env"
-                    )),
-                },
-                None => set(&k, &raw, Origin::ConfigMap { name: cm.clone(), key: key.clone() }, &mut unread),
-            }
+    // Later files and later lines win, as in php-fpm.
+    for (k, raw, f) in &values {
+        in_file.push(k.clone());
+        match php_fpm::env_reference(raw) {
+            Some(var) => match env.get(var) {
+                Some(Some(v)) => set(k, v, Origin::Env { name: var.to_string() }, &mut unread),
+                _ => unread.push(format!(
+                    "{k} = ${{{var}}} ({}): {var} has no literal value in the container env",
+                    f.origin()
+                )),
+            },
+            None => set(k, raw, f.origin(), &mut unread),
         }
     }
     for (var, key) in php_fpm::ENV_NAMES {
         let Some(value) = env.get(*var) else { continue };
-        found = true;
         if in_file.iter().any(|k| k == key) {
             continue;
         }
@@ -210,26 +332,26 @@ fn php_fpm_of(
     found.then_some((RuntimeSettings::PhpFpm(Box::new(pool)), unread))
 }
 
-fn nginx_of(files: &[(String, String, String)]) -> Option<(RuntimeSettings, Vec<String>)> {
-    let (cm, key, text) = files.iter().find(|(_, key, _)| key == "nginx.conf")?;
-    let conf = Origin::ConfigMap { name: cm.clone(), key: key.clone() };
-    let (worker_processes, unread) = match nginx::worker_processes_in(text) {
+fn nginx_of(f: &Mounted) -> (RuntimeSettings, Vec<String>) {
+    let conf = f.origin();
+    let (worker_processes, unread) = match nginx::worker_processes_in(&f.text) {
         Ok(v) => (v.map(|value| Setting { value, origin: conf.clone() }), vec![]),
         Err(v) => (None, vec![format!("worker_processes {v:?} ({conf}) is neither auto nor a number")]),
     };
-    Some((RuntimeSettings::Nginx(nginx::Settings { worker_processes, conf }), unread))
+    (RuntimeSettings::Nginx(nginx::Settings { worker_processes, conf }), unread)
 }
 
-fn is_envoy(c: &Value) -> bool {
-    let image = str_of(c, "image").unwrap_or("");
-    let repo = image.rsplit('/').next().unwrap_or("").split([':', '@']).next().unwrap_or("");
-    repo == "envoy" || repo.starts_with("envoy-") || str_of(c, "name") == Some("envoy")
-}
-
-fn envoy_of(c: &Value) -> (RuntimeSettings, Vec<String>) {
+fn envoy_of(c: &Value, process: &Process) -> (RuntimeSettings, Vec<String>) {
     let args = strings(c.get("args"));
     let command = strings(c.get("command"));
     let mut unread = Vec::new();
+    if let Some(script) = &process.script {
+        // Flags inside a script are one string: podsizer does not rewrite scripts.
+        unread.push(format!(
+            "envoy runs from a shell script (sh -c {script:?}): its --concurrency is not read or patched"
+        ));
+        return (RuntimeSettings::Envoy(envoy::Settings { concurrency: None, args }), unread);
+    }
     let concurrency = match envoy::concurrency_in(&args) {
         Ok(v) => v.map(|value| Setting { value, origin: Origin::Args }),
         Err(flag) => {
@@ -248,4 +370,103 @@ fn envoy_of(c: &Value) -> (RuntimeSettings, Vec<String>) {
     }
     let settings = envoy::Settings { concurrency, args };
     (RuntimeSettings::Envoy(settings), unread)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A Deployment `api` in namespace `shop` with one container (`image`, `mounts`) and a
+    /// ConfigMap `pool` holding `data`.
+    fn overlay(image: &str, mounts: &str, volume: &str, data: &str) -> String {
+        format!(
+            "kind: Deployment\nmetadata: {{name: api, namespace: shop}}\nspec:\n  template:\n    spec:\n      containers:\n      - name: app\n        image: {image}\n        volumeMounts: {mounts}\n      volumes:\n      - {{name: pool, configMap: {{name: pool{volume}}}}}\n---\nkind: ConfigMap\nmetadata: {{name: pool, namespace: shop}}\ndata:\n{data}"
+        )
+    }
+
+    fn pool_of(r: &RuntimeOverlay) -> (&php_fpm::Pool, &[String]) {
+        match &r.containers[0].settings {
+            RuntimeSettings::PhpFpm(p) => (p, &r.containers[0].unread),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    const DIR: &str = "[{name: pool, mountPath: /usr/local/etc/php-fpm.d}]";
+
+    #[test]
+    fn pool_files_are_read_as_php_fpm_reads_them() {
+        let max = |r: &RuntimeOverlay| pool_of(r).0.max_children.as_ref().map(|s| (s.value, s.origin.to_string()));
+        // (data, mounts, volume, max_children read and where, unread)
+        type Case<'a> = (&'a str, &'a str, &'a str, Option<(u32, &'a str)>, bool);
+        let cases: &[Case] = &[
+            // A commented header is still a header: the second pool is seen.
+            (
+                "  www.conf: \"[www] ; main\\npm.max_children = 9\\n[b] ; other\\npm.max_children = 3\\n\"\n",
+                DIR,
+                "",
+                None,
+                true,
+            ),
+            (
+                "  www.conf: \"[www] ; main\\npm.max_children = 9\\n\"\n",
+                DIR,
+                "",
+                Some((9, "ConfigMap pool, key www.conf")),
+                false,
+            ),
+            // An override file later in the directory wins.
+            (
+                "  www.conf: \"[www]\\npm.max_children = 9\\n\"\n  zz.conf: \"[www]\\npm.max_children = 4\\n\"\n",
+                DIR,
+                "",
+                Some((4, "ConfigMap pool, key zz.conf")),
+                false,
+            ),
+            // Not a .conf file: php-fpm does not include it.
+            (
+                "  www.conf: \"[www]\\npm.max_children = 9\\n\"\n  zz.bak: \"[www]\\npm.max_children = 4\\n\"\n",
+                DIR,
+                "",
+                Some((9, "ConfigMap pool, key www.conf")),
+                false,
+            ),
+            // `items:` remaps key `p` to path www.conf: subPath names the path, and only listed keys exist.
+            (
+                "  p: \"[www]\\npm.max_children = 7\\n\"\n  zz.conf: \"[www]\\npm.max_children = 1\\n\"\n",
+                "[{name: pool, mountPath: /x/www.conf, subPath: www.conf}]",
+                ", items: [{key: p, path: www.conf}]",
+                Some((7, "ConfigMap pool, key p")),
+                false,
+            ),
+            (
+                "  p: \"[www]\\npm.max_children = 7\\n\"\n  zz.conf: \"[www]\\npm.max_children = 1\\n\"\n",
+                DIR,
+                ", items: [{key: p, path: www.conf}]",
+                Some((7, "ConfigMap pool, key p")),
+                false,
+            ),
+            // Keys outside any section: not given to a pool.
+            ("  www.conf: \"pm.max_children = 9\\n\"\n", DIR, "", None, true),
+        ];
+        for (data, mounts, volume, want, unread) in cases {
+            let r = parse_runtimes(&overlay("php:8.3-fpm", mounts, volume, data));
+            assert_eq!(max(&r), want.map(|(v, o)| (v, o.to_string())), "{data}");
+            assert_eq!(!pool_of(&r).1.is_empty(), *unread, "{data}: {:?}", pool_of(&r).1);
+        }
+    }
+
+    #[test]
+    fn a_container_that_does_not_run_the_runtime_reports_its_file_unread() {
+        let data = "  www.conf: \"[www]\\npm.max_children = 9\\n\"\n  nginx.conf: \"worker_processes 4;\\n\"\n";
+        let r = parse_runtimes(&overlay("jimmidyson/configmap-reload:v0.9", DIR, "", data));
+        assert_eq!(r.containers.len(), 2, "{r:?}");
+        for c in &r.containers {
+            assert!(c.unread[0].contains("not recognised as"), "{c:?}");
+        }
+        assert!(r.users_of(&(Some("shop".into()), "pool".into(), "nginx.conf".into())).is_empty());
+        let nginx = parse_runtimes(&overlay("nginx:1.27", DIR, "", data));
+        let users = nginx.users_of(&(Some("shop".into()), "pool".into(), "nginx.conf".into()));
+        assert_eq!(users.len(), 1);
+        assert!(nginx.users_of(&(None, "pool".into(), "nginx.conf".into())).is_empty(), "namespaces are kept apart");
+    }
 }

@@ -56,12 +56,33 @@ fn value_after_key(out: &mut String, v: &Value, indent: usize) {
             out.push('\n');
             sequence(out, s, indent);
         }
+        Value::String(text) if is_literal_block(text) => {
+            out.push_str(" |\n");
+            for line in text.lines() {
+                if !line.is_empty() {
+                    pad(out, indent + 2);
+                    out.push_str(line);
+                }
+                out.push('\n');
+            }
+        }
         other => {
             out.push(' ');
             out.push_str(&scalar(other));
             out.push('\n');
         }
     }
+}
+
+/// A file held in a string (a ConfigMap's nginx.conf) is written as a literal block, which
+/// every reader takes as a string, byte for byte: several lines of printable ASCII ending in
+/// exactly one newline, the first line not indented (its indentation would set the block's).
+fn is_literal_block(text: &str) -> bool {
+    text.contains('\n')
+        && text.ends_with('\n')
+        && !text.ends_with("\n\n")
+        && !text.starts_with([' ', '\n'])
+        && text.chars().all(|c| c == '\n' || (' '..='~').contains(&c))
 }
 
 fn sequence(out: &mut String, s: &[Value], indent: usize) {
@@ -161,6 +182,31 @@ mod tests {
         round_trip(&v);
         let text = to_string(&v);
         assert!(text.contains("b:\n- \"x\"\n- c: 2\n  d:\n  - 1\n"), "{text}");
+    }
+
+    #[test]
+    fn files_in_strings_are_literal_blocks_that_read_back_byte_for_byte() {
+        let texts = [
+            "worker_processes 1;\nevents {\n    worker_connections 1024;\n}\n",
+            "[www]\n\npm = dynamic   \n  ; indented comment\n---\n...\n# not a comment in YAML\n",
+            "yes\nno\n",
+        ];
+        for text in texts {
+            let mut m = serde_norway::Mapping::new();
+            m.insert("nginx.conf".into(), text.into());
+            let mut outer = serde_norway::Mapping::new();
+            outer.insert("data".into(), Value::Mapping(m));
+            let v = Value::Mapping(outer);
+            assert!(to_string(&v).starts_with("data:\n  \"nginx.conf\": |\n    "), "{}", to_string(&v));
+            round_trip(&v);
+        }
+        for text in ["no newline", "two\n\n", " lead\nx\n", "tab\there\n", "é\n", "\nx\n"] {
+            let mut m = serde_norway::Mapping::new();
+            m.insert("k".into(), text.into());
+            let v = Value::Mapping(m);
+            assert!(to_string(&v).starts_with("k: \""), "{text:?}: {}", to_string(&v));
+            round_trip(&v);
+        }
     }
 
     #[test]

@@ -16,6 +16,7 @@ mod incremental;
 mod layers;
 mod live;
 mod notify;
+mod overlay_safety;
 mod pr;
 mod prometheus;
 mod properties;

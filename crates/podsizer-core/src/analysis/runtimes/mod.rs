@@ -9,6 +9,7 @@
 pub mod envoy;
 pub mod nginx;
 pub mod php_fpm;
+pub mod process;
 
 use crate::analysis::policy::Policy;
 use crate::analysis::sizing::Sizing;

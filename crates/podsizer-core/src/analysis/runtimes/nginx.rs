@@ -28,49 +28,95 @@ pub struct Settings {
     pub conf: Origin,
 }
 
-/// The main-context `worker_processes` of an nginx.conf. `Err` carries a value that is
-/// neither `auto` nor a number (a template placeholder, say).
-pub fn worker_processes_in(conf: &str) -> Result<Option<WorkerProcesses>, String> {
-    let mut depth = 0usize;
-    for line in conf.lines() {
-        let code = line.split('#').next().unwrap_or("");
-        let trimmed = code.trim();
-        if depth == 0 {
-            if let Some(rest) = trimmed.strip_prefix("worker_processes") {
-                if rest.starts_with(char::is_whitespace) {
-                    let value = rest.trim().trim_end_matches(';').trim();
-                    return match value {
-                        "auto" => Ok(Some(WorkerProcesses::Auto)),
-                        v => v.parse().map(|n| Some(WorkerProcesses::Count(n))).map_err(|_| v.to_string()),
-                    };
-                }
-            }
-        }
-        depth += code.matches('{').count();
-        depth = depth.saturating_sub(code.matches('}').count());
-    }
-    Ok(None)
+/// One token of an nginx.conf: a word (quotes kept) or one of `;`, `{`, `}`, with its bytes.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Token<'a> {
+    text: &'a str,
+    start: usize,
 }
 
-/// The conf with the main-context `worker_processes` value replaced, every other byte kept.
-pub fn with_worker_processes(conf: &str, n: u32) -> String {
-    let mut out = String::with_capacity(conf.len());
-    let mut done = false;
-    for line in conf.split_inclusive('\n') {
-        let lead = line.len() - line.trim_start().len();
-        let body = &line[lead..];
-        if !done && body.starts_with("worker_processes") {
-            if let Some(semi) = body.find(';') {
-                out.push_str(&line[..lead]);
-                out.push_str(&format!("worker_processes {n}"));
-                out.push_str(&body[semi..]);
-                done = true;
-                continue;
+/// The tokens of an nginx.conf, comments dropped. nginx reads a directive up to its `;`
+/// whatever the line breaks, so the reader and the writer work on tokens, never on lines.
+fn tokens(conf: &str) -> Vec<Token<'_>> {
+    let bytes = conf.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        if b.is_ascii_whitespace() {
+            i += 1;
+        } else if b == b'#' {
+            while i < bytes.len() && bytes[i] != b'\n' {
+                i += 1;
             }
+        } else if matches!(b, b';' | b'{' | b'}') {
+            out.push(Token { text: &conf[i..i + 1], start: i });
+            i += 1;
+        } else {
+            let start = i;
+            let quote = matches!(b, b'"' | b'\'').then_some(b);
+            i += 1;
+            while i < bytes.len() {
+                let c = bytes[i];
+                match quote {
+                    Some(_) if c == b'\\' => i += 1,
+                    Some(q) if c == q => {
+                        i += 1;
+                        break;
+                    }
+                    Some(_) => {}
+                    None if c.is_ascii_whitespace() || matches!(c, b';' | b'{' | b'}') => break,
+                    None => {}
+                }
+                i += 1;
+            }
+            out.push(Token { text: &conf[start..i.min(bytes.len())], start });
         }
-        out.push_str(line);
     }
     out
+}
+
+/// The value tokens of the main-context `worker_processes` directive: its text and its byte
+/// span in the file (from the first value token to the end of the last).
+fn main_worker_processes(conf: &str) -> Option<(String, std::ops::Range<usize>)> {
+    let tokens = tokens(conf);
+    let mut depth = 0usize;
+    let mut statement_start = true;
+    for (i, t) in tokens.iter().enumerate() {
+        match t.text {
+            "{" => depth += 1,
+            "}" => depth = depth.saturating_sub(1),
+            "worker_processes" if depth == 0 && statement_start => {
+                let values: Vec<&Token> = tokens[i + 1..].iter().take_while(|v| v.text != ";").collect();
+                let (first, last) = (values.first()?, values.last()?);
+                let span = first.start..last.start + last.text.len();
+                let text = values.iter().map(|v| v.text).collect::<Vec<_>>().join(" ");
+                return Some((text, span));
+            }
+            _ => {}
+        }
+        statement_start = matches!(t.text, ";" | "{" | "}");
+    }
+    None
+}
+
+/// The main-context `worker_processes` of an nginx.conf (a directive may span lines). `Err`
+/// carries a value that is neither `auto` nor a number (a template placeholder, say).
+pub fn worker_processes_in(conf: &str) -> Result<Option<WorkerProcesses>, String> {
+    let Some((value, _)) = main_worker_processes(conf) else { return Ok(None) };
+    match value.as_str() {
+        "auto" => Ok(Some(WorkerProcesses::Auto)),
+        v => v.parse().map(|n| Some(WorkerProcesses::Count(n))).map_err(|_| v.to_string()),
+    }
+}
+
+/// The conf with the main-context `worker_processes` value replaced (the same directive the
+/// reader found), every other byte kept.
+pub fn with_worker_processes(conf: &str, n: u32) -> String {
+    match main_worker_processes(conf) {
+        Some((_, span)) => format!("{}{n}{}", &conf[..span.start], &conf[span.end..]),
+        None => conf.to_string(),
+    }
 }
 
 pub fn advise(s: &Settings, sizing: &Sizing) -> RuntimeAdvice {
@@ -124,9 +170,40 @@ mod tests {
     }
 
     #[test]
+    fn directives_split_over_lines_are_read_and_rewritten_in_place() {
+        let cases = [
+            (
+                "worker_processes\n    4;\nevents {}\n",
+                Some(WorkerProcesses::Count(4)),
+                "worker_processes\n    2;\nevents {}\n",
+            ),
+            (
+                "user nginx; worker_processes auto; # x\n",
+                Some(WorkerProcesses::Auto),
+                "user nginx; worker_processes 2; # x\n",
+            ),
+            (
+                "events {\n}\nworker_processes # how many\n  8\n  ;\n",
+                Some(WorkerProcesses::Count(8)),
+                "events {\n}\nworker_processes # how many\n  2\n  ;\n",
+            ),
+            ("http { server { worker_processes 3; } }\n", None, "http { server { worker_processes 3; } }\n"),
+            ("set $x \"worker_processes 9;\"; events {}\n", None, "set $x \"worker_processes 9;\"; events {}\n"),
+        ];
+        for (conf, want, rewritten) in cases {
+            assert_eq!(worker_processes_in(conf), Ok(want.clone()), "{conf:?}");
+            assert_eq!(with_worker_processes(conf, 2), rewritten, "{conf:?}");
+            if want.is_some() {
+                assert_eq!(worker_processes_in(&with_worker_processes(conf, 2)), Ok(Some(WorkerProcesses::Count(2))));
+            }
+        }
+        assert!(worker_processes_in("worker_processes 2\n 4;\n").is_err(), "two values are not a count");
+    }
+
+    #[test]
     fn rewrite_keeps_everything_else() {
         let out = with_worker_processes(CONF, 2);
-        assert_eq!(out, CONF.replace("worker_processes  auto;", "worker_processes 2;"));
+        assert_eq!(out, CONF.replace("worker_processes  auto;", "worker_processes  2;"));
         assert_eq!(worker_processes_in(&out), Ok(Some(WorkerProcesses::Count(2))));
     }
 

@@ -58,6 +58,20 @@ impl Pool {
         Ok(())
     }
 
+    /// A setting's value as text, `None` when it was not found.
+    pub fn value_of(&self, key: &str) -> Option<String> {
+        if key == "pm" {
+            return self.pm.as_ref().map(|s| s.value.clone());
+        }
+        self.counts().into_iter().find(|(k, _)| *k == key).and_then(|(_, s)| s).map(|s| s.value.to_string())
+    }
+
+    /// Where each setting that was found lives.
+    pub fn origins(&self) -> impl Iterator<Item = &Origin> {
+        let counts = self.counts().into_iter().filter_map(|(_, s)| s).map(|s| &s.origin);
+        self.pm.iter().map(|s| &s.origin).chain(counts)
+    }
+
     fn counts(&self) -> [(&'static str, Option<&Setting<u32>>); 5] {
         [
             ("pm.max_children", self.max_children.as_ref()),
@@ -69,26 +83,49 @@ impl Pool {
     }
 }
 
-/// The pool keys of a php-fpm `.conf` (INI syntax, `;` comments) with their raw values, in
-/// file order. Only the first pool section counts: one container, one pool.
-pub fn pool_values(conf: &str) -> Vec<(String, String)> {
-    let mut out = Vec::new();
-    let mut pools = 0;
-    for line in conf.lines() {
-        let line = line.trim();
-        if line.starts_with('[') && line.trim_end_matches(';').ends_with(']') {
-            pools += usize::from(!line.eq_ignore_ascii_case("[global]"));
-            if pools > 1 {
-                break;
-            }
-            continue;
+/// One line of a php-fpm `.conf` (INI syntax, `;` comments), as the reader and the writer
+/// both see it.
+#[derive(Debug, Clone, PartialEq)]
+enum Line<'a> {
+    /// `[name]`, maybe followed by a comment.
+    Section(&'a str),
+    /// A pool key podsizer reads, with its raw value (comment and quotes removed).
+    Setting {
+        key: &'a str,
+        value: &'a str,
+    },
+    Other,
+}
+
+fn classify(line: &str) -> Line<'_> {
+    let code = line.split(';').next().unwrap_or("").trim();
+    if let Some(name) = code.strip_prefix('[').and_then(|c| c.strip_suffix(']')) {
+        return Line::Section(name.trim());
+    }
+    match line.split_once('=') {
+        Some((k, v)) if KEYS.contains(&k.trim()) && !k.trim_start().starts_with(';') => {
+            Line::Setting { key: k.trim(), value: v.split(';').next().unwrap_or("").trim().trim_matches('"') }
         }
-        if let Some((k, v)) = line.split_once('=') {
-            let key = k.trim();
-            if !key.starts_with(';') && KEYS.contains(&key) {
-                let value = v.split(';').next().unwrap_or("").trim().trim_matches('"');
-                out.push((key.to_string(), value.to_string()));
+        _ => Line::Other,
+    }
+}
+
+/// The pool settings of one file, per section in file order. Keys before any section header
+/// are under the name `""` (php-fpm would give them to whatever section included the file,
+/// which the file alone does not say). `[global]` holds no pool keys.
+pub fn pool_sections(conf: &str) -> Vec<(String, Vec<(String, String)>)> {
+    let mut out: Vec<(String, Vec<(String, String)>)> = Vec::new();
+    let mut section = String::new();
+    for line in conf.lines() {
+        match classify(line) {
+            Line::Section(name) => section = name.to_string(),
+            Line::Setting { key, value } if !section.eq_ignore_ascii_case("global") => {
+                match out.iter_mut().find(|(s, _)| *s == section) {
+                    Some((_, values)) => values.push((key.to_string(), value.to_string())),
+                    None => out.push((section.clone(), vec![(key.to_string(), value.to_string())])),
+                }
             }
+            _ => {}
         }
     }
     out
@@ -100,19 +137,23 @@ pub fn env_reference(value: &str) -> Option<&str> {
     value.strip_prefix("${")?.strip_suffix('}')
 }
 
-/// The conf with `key = value` lines replaced, every other byte (comments, order) kept.
-pub fn with_values(conf: &str, values: &[(&str, String)]) -> String {
+/// The conf with every `key = value` line of section `pool` replaced (php-fpm keeps the last
+/// of repeated keys, so all of them get the new value), every other byte kept.
+pub fn with_values(conf: &str, pool: &str, values: &[(&str, String)]) -> String {
     let mut out = String::with_capacity(conf.len());
-    let mut pools = 0;
+    let mut section = String::new();
     for line in conf.split_inclusive('\n') {
-        let lead = line.len() - line.trim_start().len();
-        let trimmed = line.trim();
-        if trimmed.starts_with('[') && !trimmed.eq_ignore_ascii_case("[global]") {
-            pools += 1;
-        }
-        let key = line[lead..].split('=').next().unwrap_or("").trim();
-        match values.iter().find(|(k, _)| *k == key).filter(|_| line.contains('=') && pools <= 1) {
+        let new = match classify(line) {
+            Line::Section(name) => {
+                section = name.to_string();
+                None
+            }
+            Line::Setting { key, .. } if section == pool => values.iter().find(|(k, _)| *k == key),
+            _ => None,
+        };
+        match new {
             Some((k, v)) => {
+                let lead = line.len() - line.trim_start().len();
                 let eol = if line.ends_with('\n') { "\n" } else { "" };
                 out.push_str(&format!("{}{k} = {v}{eol}", &line[..lead]));
             }
@@ -433,21 +474,35 @@ mod tests {
     }
 
     #[test]
-    fn reads_and_rewrites_a_pool_file() {
-        let conf = "[global]\nerror_log = /proc/self/fd/2\n[www]\n; tuned in 2024\npm = dynamic\npm.max_children = 50 ; peak season\npm.start_servers=${START}\n[other]\npm.max_children = 3\n";
+    fn reads_and_rewrites_a_pool_file_by_section() {
+        let conf = "[global]\nerror_log = /proc/self/fd/2\n[www] ; the app\n; tuned in 2024\npm = dynamic\npm.max_children = 50 ; peak season\npm.start_servers=${START}\n[other]\npm.max_children = 3\n";
+        let sections = pool_sections(conf);
+        let pair = |k: &str, v: &str| (k.to_string(), v.to_string());
         assert_eq!(
-            pool_values(conf),
+            sections,
             [
-                ("pm".to_string(), "dynamic".to_string()),
-                ("pm.max_children".to_string(), "50".to_string()),
-                ("pm.start_servers".to_string(), "${START}".to_string())
+                (
+                    "www".to_string(),
+                    vec![pair("pm", "dynamic"), pair("pm.max_children", "50"), pair("pm.start_servers", "${START}")]
+                ),
+                ("other".to_string(), vec![pair("pm.max_children", "3")]),
             ]
         );
         assert_eq!(env_reference("${START}"), Some("START"));
-        let out = with_values(conf, &[("pm.max_children", "12".to_string())]);
+        let out = with_values(conf, "www", &[("pm.max_children", "12".to_string())]);
         assert!(out.contains("pm.max_children = 12\npm.start_servers=${START}\n"), "{out}");
         assert_eq!(out.lines().count(), conf.lines().count());
-        assert!(out.ends_with("[other]\npm.max_children = 3\n"), "only the first pool: {out}");
+        assert!(out.ends_with("[other]\npm.max_children = 3\n"), "only the named pool: {out}");
+        let other = with_values(conf, "other", &[("pm.max_children", "2".to_string())]);
+        assert!(other.ends_with("[other]\npm.max_children = 2\n") && other.contains("= 50 ; peak"), "{other}");
         assert!(Pool::default().set("pm.max_children", "lots", cm()).is_err());
+    }
+
+    #[test]
+    fn keys_outside_a_section_and_in_global_are_told_apart() {
+        let sections = pool_sections("pm.max_children = 9\n[global]\npm.max_children = 1\n[www]\npm = static\n");
+        assert_eq!(sections.len(), 2);
+        assert_eq!(sections[0].0, "", "headerless keys are not given to a pool");
+        assert_eq!(sections[1].0, "www");
     }
 }

@@ -1,0 +1,156 @@
+//! Which runtime a container runs, told by its process (command, or the image's entrypoint
+//! when there is no command), never by a container name or a name prefix: a sidecar that
+//! mounts nginx.conf is not nginx, and `envoy-xds-reloader` is not envoy. A settings file
+//! belongs to a runtime only when the container runs that runtime.
+
+/// The runtimes podsizer sizes the workers of.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Runtime {
+    PhpFpm,
+    Envoy,
+    Nginx,
+}
+
+impl Runtime {
+    pub fn name(self) -> &'static str {
+        match self {
+            Runtime::PhpFpm => "php-fpm",
+            Runtime::Envoy => "envoy",
+            Runtime::Nginx => "nginx",
+        }
+    }
+}
+
+/// What a container's spec says it runs.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Process {
+    /// The executable's file name, from `command` (through `sh -c` and init wrappers);
+    /// `None` when the image's own entrypoint runs.
+    pub exe: Option<String>,
+    /// The `sh -c` script the executable was found in, if any (its flags are not patchable).
+    pub script: Option<String>,
+    pub image: String,
+}
+
+/// Images whose entrypoint is the runtime itself (the repository's last path segment).
+const ENVOY_IMAGES: &[&str] =
+    &["envoy", "envoy-distroless", "envoy-alpine", "envoy-dev", "envoy-contrib", "envoy-debug"];
+const NGINX_IMAGES: &[&str] = &["nginx", "nginx-unprivileged", "openresty"];
+/// Entrypoints that start the real process from their arguments.
+const WRAPPERS: &[&str] = &["tini", "tini-static", "dumb-init", "docker-php-entrypoint", "docker-entrypoint.sh"];
+const SHELLS: &[&str] = &["sh", "bash", "ash", "dash", "zsh"];
+
+fn base(path: &str) -> &str {
+    path.rsplit('/').next().unwrap_or(path)
+}
+
+/// The executable a shell script runs: the word after its `exec`, or the first word of a
+/// script that is one plain command. `None` for anything longer (pipes, `&&`, several lines).
+fn script_exe(script: &str) -> Option<String> {
+    let words: Vec<&str> = script.split_whitespace().collect();
+    if let Some(i) = words.iter().rposition(|w| *w == "exec") {
+        return words.get(i + 1).map(|w| base(w).to_string());
+    }
+    let plain = !script.contains(['\n', ';', '|', '&', '`', '$', '(']);
+    plain.then(|| words.first().map(|w| base(w).to_string())).flatten()
+}
+
+impl Process {
+    pub fn of(image: &str, command: &[String], args: &[String]) -> Process {
+        let mut argv: Vec<&String> = command.iter().collect();
+        while argv.first().is_some_and(|a| WRAPPERS.contains(&base(a))) {
+            argv.remove(0);
+            while argv.first().is_some_and(|a| a.starts_with('-')) {
+                argv.remove(0);
+            }
+        }
+        let Some(first) = argv.first() else {
+            // A wrapper alone runs its args.
+            let exe = (!command.is_empty()).then(|| args.first().map(|a| base(a).to_string())).flatten();
+            return Process { exe, script: None, image: image.to_string() };
+        };
+        if SHELLS.contains(&base(first)) {
+            let script = match argv.iter().position(|a| *a == "-c") {
+                Some(i) => argv.get(i + 1).map(|s| s.to_string()).or_else(|| args.first().cloned()),
+                None => None,
+            };
+            let exe = script.as_deref().and_then(script_exe);
+            return Process { exe, script, image: image.to_string() };
+        }
+        Process { exe: Some(base(first).to_string()), script: None, image: image.to_string() }
+    }
+
+    /// The repository's last path segment, without tag or digest: `envoyproxy/envoy:v1` -> `envoy`.
+    fn image_repo(&self) -> &str {
+        let without_digest = self.image.split('@').next().unwrap_or("");
+        let last = base(without_digest);
+        last.split(':').next().unwrap_or("")
+    }
+
+    pub fn runs(&self, runtime: Runtime) -> bool {
+        let image = self.image.to_ascii_lowercase();
+        match (runtime, self.exe.as_deref()) {
+            (Runtime::Envoy, Some(exe)) => exe == "envoy",
+            (Runtime::Nginx, Some(exe)) => exe == "nginx",
+            (Runtime::PhpFpm, Some(exe)) => exe.starts_with("php-fpm"),
+            // A shell script whose command could not be told: nothing is assumed.
+            (_, None) if self.script.is_some() => false,
+            (Runtime::Envoy, None) => ENVOY_IMAGES.contains(&self.image_repo()),
+            (Runtime::Nginx, None) => NGINX_IMAGES.contains(&self.image_repo()),
+            // php-fpm images are named freely (`php:8.3-fpm`, `webdevops/php-nginx`, an app's own
+            // `php-api`); an exporter or other tool image is not the pool's process.
+            (Runtime::PhpFpm, None) => image.contains("php") && !image.contains("exporter"),
+        }
+    }
+
+    /// "image X" or "command envoy (sh -c …)", for messages.
+    pub fn describe(&self) -> String {
+        match (&self.exe, &self.script) {
+            (Some(exe), None) => format!("command {exe} (image {})", self.image),
+            (exe, Some(script)) => format!(
+                "sh -c {script:?} (image {}){}",
+                self.image,
+                if exe.is_none() { ", not a single command" } else { "" }
+            ),
+            (None, None) => format!("image {}", self.image),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn v(items: &[&str]) -> Vec<String> {
+        items.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn runtimes_are_told_by_process_not_by_name() {
+        type Case<'a> = (&'a str, &'a [&'a str], &'a [&'a str], Option<Runtime>);
+        let cases: &[Case] = &[
+            ("envoyproxy/envoy:v1.31.2", &[], &["-c", "/e.yaml"], Some(Runtime::Envoy)),
+            ("envoyproxy/envoy-distroless:v1.31", &[], &[], Some(Runtime::Envoy)),
+            ("ghcr.io/acme/envoy-xds-reloader:1", &[], &[], None),
+            ("busybox", &["/usr/local/bin/envoy"], &["-c", "x"], Some(Runtime::Envoy)),
+            ("busybox", &["sh", "-c", "exec envoy -c /e.yaml --concurrency 2"], &[], Some(Runtime::Envoy)),
+            ("busybox", &["sh", "-c"], &["exec /usr/bin/envoy -c /e.yaml"], Some(Runtime::Envoy)),
+            ("busybox", &["sh", "-c", "envoy -c x | tee log"], &[], None),
+            ("nginx:1.27-alpine", &[], &[], Some(Runtime::Nginx)),
+            ("nginxinc/nginx-unprivileged:1.27", &[], &[], Some(Runtime::Nginx)),
+            ("nginx/nginx-prometheus-exporter:1.1", &[], &[], None),
+            ("jimmidyson/configmap-reload:v0.9", &[], &["--volume-dir=/etc/nginx"], None),
+            ("nginx:1.27", &["tini", "--", "nginx"], &["-g", "daemon off;"], Some(Runtime::Nginx)),
+            ("php:8.3-fpm-alpine", &[], &[], Some(Runtime::PhpFpm)),
+            ("ghcr.io/example/php-api:2.14.0", &[], &[], Some(Runtime::PhpFpm)),
+            ("hipages/php-fpm_exporter:2", &[], &[], None),
+            ("php:8.3-cli", &["php-fpm8.3", "-F"], &[], Some(Runtime::PhpFpm)),
+            ("php:8.3-fpm", &["php", "artisan", "queue:work"], &[], None),
+        ];
+        for (image, command, args, want) in cases {
+            let p = Process::of(image, &v(command), &v(args));
+            let got = [Runtime::PhpFpm, Runtime::Envoy, Runtime::Nginx].into_iter().find(|r| p.runs(*r));
+            assert_eq!(got, *want, "{image} {command:?} {args:?}: {p:?}");
+        }
+    }
+}
