@@ -7,23 +7,13 @@
 //! a repeat with memory per series only. A file that is out of order is read through a set of
 //! its measurements instead (memory per row), and the repeats it dropped are told in a note.
 
-use super::selection::{Input, Names, RowFilter, WindowRule};
+use super::inputs::{FileUsage, Input, Names, RowFilter, WindowRule};
 use super::{Note, Result};
 use crate::analysis::UsageBuilder;
 use crate::domain::SampleRef;
 use crate::store::{Measurements, Store};
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
-
-/// Usage of a lone sample file built during the read that checks it, so `Selection::usage`
-/// need not read the file again: valid for the window and cluster it was built for.
-pub struct FileUsage {
-    pub(super) since: Option<i64>,
-    pub(super) until: Option<i64>,
-    pub(super) cluster: Option<String>,
-    pub(super) builder: UsageBuilder,
-    pub(super) rows: u64,
-}
 
 /// What building a lone file's usage during its check needs besides the window.
 pub(super) struct UsagePlan {

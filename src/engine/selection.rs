@@ -1,12 +1,12 @@
 //! Which samples a run reads: inputs (sample files and stores), the time window `[since,
 //! until)`, namespace/workload/cluster filters and traffic shares; and the usage built from them.
 
-use super::file_inputs::{drop_repeated_rows, open_lone_file, skipped_rows, stream_file, FileUsage, UsagePlan};
+use super::file_inputs::{drop_repeated_rows, open_lone_file, skipped_rows, stream_file, UsagePlan};
+use super::inputs::{FileUsage, Input, Names, RowFilter, WindowRule};
 use super::{EngineError, Note, Progress, Result};
 use crate::analysis::series::{Series, SeriesBuilder};
 use crate::analysis::traffic::TrafficShare;
 use crate::analysis::{ContainerUsage, UsageBuilder};
-use crate::domain::Sample;
 use crate::domain::SampleRef;
 use crate::sources::files::read_sample_file;
 use crate::store::Store;
@@ -41,95 +41,6 @@ pub struct SelectionSettings {
     pub skip_bad_rows: bool,
     /// Rebuild stores' per-day usage summaries instead of reusing them.
     pub rescan: bool,
-}
-
-/// One opened input.
-pub enum Input {
-    Store(Store),
-    Samples {
-        path: PathBuf,
-        samples: Vec<Sample>,
-    },
-    /// A sample file that is a run's only input: read again on each pass, a row group at a time
-    /// (no other input to de-duplicate it against), so memory stays flat whatever its size;
-    /// its usage is usually built by the first pass (see `file_inputs::open_lone_file`).
-    File {
-        path: PathBuf,
-        skip_bad_rows: bool,
-        /// The newest sample the name filters select.
-        newest: Option<i64>,
-        /// Usage built during the check, when its window could be known in advance.
-        usage: Option<FileUsage>,
-        /// The file's series are not in time order, so it may repeat a measurement: every read
-        /// goes through the set of its measurements.
-        dedup: bool,
-    },
-}
-
-/// How `[since, until)` follows from the settings and, for an open window, the newest sample.
-#[derive(Clone, Copy)]
-pub(super) struct WindowRule {
-    since: Option<i64>,
-    until: Option<i64>,
-    window_ms: Option<i64>,
-}
-
-impl WindowRule {
-    pub(super) fn needs_newest(self) -> bool {
-        self.since.is_none() && self.until.is_none() && self.window_ms.is_some()
-    }
-
-    /// Explicit bounds win; otherwise `window_ms` ending at `until` or just after `newest`.
-    pub(super) fn resolve(self, newest: Option<i64>) -> (Option<i64>, Option<i64>) {
-        let (mut since, mut end) = (self.since, self.until);
-        if let (None, Some(window)) = (since, self.window_ms) {
-            if end.is_none() {
-                end = newest.map(|t| t + 1);
-            }
-            since = end.map(|e| e - window);
-        }
-        (since, end)
-    }
-}
-
-/// The name filters of a selection: cluster, namespaces, workload globs.
-#[derive(Clone, Copy)]
-pub(super) struct Names<'a> {
-    pub(super) cluster: &'a Option<String>,
-    namespaces: &'a [String],
-    workloads: &'a [String],
-}
-
-impl Names<'_> {
-    pub(super) fn keep(&self, row: &SampleRef<'_>) -> bool {
-        keep_cluster(self.cluster, row.cluster)
-            && keep_workload(self.namespaces, self.workloads, row.namespace, row.workload)
-    }
-
-    pub(super) fn keep_key(&self, key: &crate::domain::ContainerKey) -> bool {
-        let w = &key.workload;
-        keep_cluster(self.cluster, &w.cluster) && keep_workload(self.namespaces, self.workloads, &w.namespace, &w.name)
-    }
-
-    /// Whether the filters select every row.
-    fn all(&self) -> bool {
-        self.cluster.is_none() && self.namespaces.is_empty() && self.workloads.is_empty()
-    }
-}
-
-/// Which rows a selection keeps: the window and the name filters.
-pub(super) struct RowFilter<'a> {
-    pub(super) since: Option<i64>,
-    pub(super) until: Option<i64>,
-    pub(super) names: Names<'a>,
-}
-
-impl RowFilter<'_> {
-    pub(super) fn keep(&self, row: &SampleRef<'_>) -> bool {
-        self.since.is_none_or(|s| row.timestamp_ms >= s)
-            && self.until.is_none_or(|u| row.timestamp_ms < u)
-            && self.names.keep(row)
-    }
 }
 
 /// Inputs plus the resolved time window `[since, until)`.
@@ -479,13 +390,4 @@ impl Selection {
             })
             .collect()
     }
-}
-
-fn keep_cluster(wanted: &Option<String>, cluster: &str) -> bool {
-    wanted.as_deref().is_none_or(|c| c == cluster)
-}
-
-fn keep_workload(namespaces: &[String], workloads: &[String], namespace: &str, workload: &str) -> bool {
-    (namespaces.is_empty() || namespaces.iter().any(|n| n == namespace))
-        && (workloads.is_empty() || workloads.iter().any(|w| crate::analysis::policy::glob(w, workload)))
 }

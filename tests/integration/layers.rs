@@ -244,11 +244,10 @@ impl Crate {
 
     /// What `module`'s `pub use` lines re-export: item name -> full path.
     fn reexports(&self, module: &ModPath) -> Vec<(String, ModPath)> {
-        let code = &self.modules[module];
         let mut found = Vec::new();
-        for line in code.split(';') {
-            let line = line.trim();
-            let Some(rest) = line.strip_prefix("pub use ").or_else(|| line.strip_prefix("pub(crate) use ")) else {
+        for statement in interface_statements(&self.modules[module]).0 {
+            let Some(rest) = statement.strip_prefix("pub use ").or_else(|| statement.strip_prefix("pub(crate) use "))
+            else {
                 continue;
             };
             let text = if rest.starts_with("crate::") || rest.starts_with("super::") || rest.starts_with("self::") {
@@ -285,14 +284,7 @@ impl Crate {
     fn edges(&self) -> std::collections::BTreeMap<ModPath, std::collections::BTreeSet<ModPath>> {
         let mut edges = std::collections::BTreeMap::new();
         for (module, code) in &self.modules {
-            let body: String = code
-                .split(';')
-                .filter(|s| {
-                    let s = s.trim_start();
-                    !(s.starts_with("pub use ") || s.starts_with("pub(crate) use ") || s.starts_with("pub mod "))
-                })
-                .collect::<Vec<_>>()
-                .join(";");
+            let body = interface_statements(code).1;
             let set: &mut std::collections::BTreeSet<ModPath> = edges.entry(module.clone()).or_default();
             for p in named_paths(&body, module) {
                 if let Some(target) = self.resolve(&p, 0) {
@@ -304,6 +296,31 @@ impl Crate {
         }
         edges
     }
+}
+
+/// A module's `pub use`, `pub(crate) use` and `pub mod` statements (its interface: not
+/// dependencies of its own), and the rest of its code.
+fn interface_statements(code: &str) -> (Vec<String>, String) {
+    let mut interface = Vec::new();
+    let mut rest = String::new();
+    let mut open: Option<String> = None;
+    for line in code.lines() {
+        let trimmed = line.trim();
+        let starts = ["pub use ", "pub(crate) use ", "pub mod "].iter().any(|p| trimmed.starts_with(p));
+        match open.as_mut() {
+            Some(statement) => statement.push_str(trimmed),
+            None if starts => open = Some(trimmed.to_string()),
+            None => {
+                rest.push_str(line);
+                rest.push('\n');
+                continue;
+            }
+        }
+        if trimmed.ends_with(';') || trimmed.ends_with('{') {
+            interface.push(open.take().unwrap_or_default().trim_end_matches(';').to_string());
+        }
+    }
+    (interface, rest)
 }
 
 /// Every cycle's members (strongly connected components of more than one module), by name.
@@ -384,12 +401,13 @@ fn the_cycle_check_sees_a_knot_and_follows_reexports() {
     modules.insert(m("a"), "mod x;\npub use x::Thing;\nuse crate::b::{self, other::Y};\n".to_string());
     modules.insert(m("a::x"), "pub struct Thing;\n".to_string());
     modules.insert(m("b"), "use super::a::Thing;\nfn f() { crate::c::g(); }\n".to_string());
-    modules.insert(m("c"), "fn g() {}\n".to_string());
+    // A re-export right after an item's closing brace is interface, not a use of b.
+    modules.insert(m("c"), "fn g() {}\npub use crate::b::{\n    f,\n};\n".to_string());
     let krate = Crate { modules };
     let edges = krate.edges();
     assert!(edges[&m("b")].contains(&m("a::x")), "a re-export is followed: {edges:?}");
     assert!(edges[&m("b")].contains(&m("c")));
-    assert!(cycles(&edges).is_empty(), "b uses a's re-export of a::x, a uses b: a -> b -> a::x is no cycle");
+    assert!(cycles(&edges).is_empty(), "b uses a's re-export of a::x, a uses b, c re-exports b: no cycle {edges:?}");
     let mut knot = krate.modules.clone();
     knot.insert(m("c"), "fn g() { crate::b::f(); }\n".to_string());
     let found = cycles(&Crate { modules: knot }.edges());

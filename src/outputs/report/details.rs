@@ -1,7 +1,7 @@
 //! The report's detail sections: one per container (chart, numbers, reasons, risks) and one
 //! per workload (its daily cycle).
 
-use super::content::{
+use super::blocks::{
     b, cluster_title, cost_cell, count, heading, percent_change, settings, show, t, with_code, workload_title, Block,
     Inline,
 };

@@ -1,6 +1,6 @@
 //! The report as one HTML page: inline CSS, no scripts, images beside it in `charts/`.
 
-use super::content::{Block, Inline, Line};
+use super::blocks::{Block, Inline, Line};
 
 /// Text as HTML character data or an attribute value; control characters shown as `\u{..}`
 /// (`format::printable`), as in every other output.

@@ -1,6 +1,6 @@
 //! The report as Markdown (GitHub-flavoured: tables, images beside the file).
 
-use super::content::{Block, Inline, Line};
+use super::blocks::{Block, Inline, Line};
 
 /// Text as Markdown that shows it literally: characters that would start emphasis, a link,
 /// HTML or a table cell are backslash-escaped, and control characters (a newline in a name

@@ -6,6 +6,7 @@
 //! so both always say the same thing. Nothing here knows about the command line.
 
 mod anchors;
+mod blocks;
 pub mod charts;
 mod content;
 mod details;
@@ -436,7 +437,7 @@ pub fn markdown_text(report: &Report) -> String {
 /// The Markdown without chart images: for places that cannot host the chart files, such as
 /// a pull-request body.
 pub fn markdown_without_charts(report: &Report) -> String {
-    let blocks: Vec<content::Block> =
-        content::blocks(report).into_iter().filter(|b| !matches!(b, content::Block::Image { .. })).collect();
+    let blocks: Vec<blocks::Block> =
+        content::blocks(report).into_iter().filter(|b| !matches!(b, blocks::Block::Image { .. })).collect();
     markdown::render(&blocks)
 }

@@ -92,7 +92,9 @@ pub struct ApiServer {
 
 /// Builds a client the way kubectl finds its configuration (`kubeconfig::client_config`).
 pub async fn connect(opts: &ConnectOptions) -> Result<ApiServer, MetricsServerError> {
-    let mut config = super::kubeconfig::client_config(opts).await?;
+    let mut config = super::kubeconfig::client_config(opts.kubeconfig.as_deref(), opts.context.as_deref())
+        .await
+        .map_err(|e| MetricsServerError::Config(e.0))?;
     if let Some(t) = opts.request_timeout {
         config.connect_timeout = Some(t);
         config.read_timeout = Some(t);

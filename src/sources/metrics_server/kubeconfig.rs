@@ -4,22 +4,27 @@
 //! endless FIFO is an error, not memory exhaustion), and the chosen cluster's `server` must be an
 //! `http://` or `https://` URL (kube's client panics on a URL without a scheme).
 
-use super::client::{ConnectOptions, MetricsServerError};
 use crate::sources::input_file::{read_to_string_bounded, KUBECONFIG_MAX_BYTES};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::Config;
 use std::path::{Path, PathBuf};
 
-fn config_error(text: String) -> MetricsServerError {
-    MetricsServerError::Config(text)
+/// A kubeconfig that cannot be used, said in one line that names the file and field (the
+/// client reports it as a configuration error).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub(crate) struct KubeconfigError(pub(crate) String);
+
+fn config_error(text: String) -> KubeconfigError {
+    KubeconfigError(text)
 }
 
-/// The client configuration for `opts`.
-pub(crate) async fn client_config(opts: &ConnectOptions) -> Result<Config, MetricsServerError> {
-    let files = kubeconfig_files(opts.kubeconfig.as_deref());
-    let inferred = opts.kubeconfig.is_none() && opts.context.is_none();
+/// The client configuration for `--kubeconfig` and `--context`.
+pub(crate) async fn client_config(kubeconfig: Option<&Path>, context: Option<&str>) -> Result<Config, KubeconfigError> {
+    let files = kubeconfig_files(kubeconfig);
+    let inferred = kubeconfig.is_none() && context.is_none();
     let mut config = if files.is_empty() {
-        if opts.context.is_some() {
+        if context.is_some() {
             return Err(config_error(
                 "--context needs a kubeconfig: none found (--kubeconfig, KUBECONFIG or ~/.kube/config)".into(),
             ));
@@ -31,8 +36,8 @@ pub(crate) async fn client_config(opts: &ConnectOptions) -> Result<Config, Metri
         for path in &files {
             merged = merged.merge(read_kubeconfig(path)?).map_err(|e| config_error(format!("{named}: {e}")))?;
         }
-        check_server(&merged, opts.context.as_deref(), &named)?;
-        let kc_opts = KubeConfigOptions { context: opts.context.clone(), ..KubeConfigOptions::default() };
+        check_server(&merged, context, &named)?;
+        let kc_opts = KubeConfigOptions { context: context.map(String::from), ..KubeConfigOptions::default() };
         Config::from_custom_kubeconfig(merged, &kc_opts).await.map_err(|e| config_error(format!("{named}: {e}")))?
     };
     if inferred {
@@ -63,7 +68,7 @@ fn kubeconfig_files(flag: Option<&Path>) -> Vec<PathBuf> {
 /// One kubeconfig file, read up to [`KUBECONFIG_MAX_BYTES`]. A regular file is read by kube
 /// itself (it resolves certificate and exec paths relative to the file); anything else (a
 /// pipe, a device) is read once here.
-fn read_kubeconfig(path: &Path) -> Result<Kubeconfig, MetricsServerError> {
+fn read_kubeconfig(path: &Path) -> Result<Kubeconfig, KubeconfigError> {
     let at = |e: &dyn std::fmt::Display| config_error(format!("{}: {e}", path.display()));
     let meta = std::fs::metadata(path).map_err(|e| at(&e))?;
     if meta.is_file() && meta.len() <= KUBECONFIG_MAX_BYTES {
@@ -74,7 +79,7 @@ fn read_kubeconfig(path: &Path) -> Result<Kubeconfig, MetricsServerError> {
 }
 
 /// The chosen context's cluster must have an `http://` or `https://` server URL.
-fn check_server(kc: &Kubeconfig, context: Option<&str>, named: &str) -> Result<(), MetricsServerError> {
+fn check_server(kc: &Kubeconfig, context: Option<&str>, named: &str) -> Result<(), KubeconfigError> {
     let Some(context) = context.or(kc.current_context.as_deref()) else { return Ok(()) };
     let cluster = kc.contexts.iter().find(|c| c.name == context).and_then(|c| c.context.as_ref());
     let Some(cluster) = cluster.map(|c| c.cluster.as_str()) else { return Ok(()) };
