@@ -12,15 +12,19 @@ use chrono::TimeZone;
 use chrono_tz::Tz;
 use plotters::coord::Shift;
 use plotters::prelude::*;
-use plotters::style::text_anchor::{HPos, Pos, VPos};
+use plotters::style::text_anchor::{HPos, VPos};
+
+mod heatmap;
+mod text;
+
+pub use heatmap::heatmap_svg;
+use text::register_font;
+pub use text::{text_width, Label};
 
 /// Pixel size of a container's usage chart.
 pub const USAGE_SIZE: (u32, u32) = (1000, 640);
 /// Pixel size of a workload's heat map.
 pub const HEATMAP_SIZE: (u32, u32) = (1000, 320);
-
-const FONT: &[u8] = include_bytes!("../../../assets/fonts/DejaVuSans.ttf");
-const FAMILY: &str = "sans-serif";
 
 /// Current settings: orange. Proposed: green. Usage: blue. Same in every chart and the page.
 pub const NOW: RGBColor = RGBColor(217, 95, 2);
@@ -31,113 +35,6 @@ const INK: RGBColor = RGBColor(31, 35, 40);
 const MUTED: RGBColor = RGBColor(89, 99, 110);
 const GRID: RGBColor = RGBColor(225, 229, 234);
 
-/// Text drawn with ab_glyph directly, honouring each glyph's bearings (plotters' own
-/// ab_glyph layout drops them, which spaces letters unevenly). Bitmap charts only: on SVG
-/// it would be pixels, so the heat map keeps plotters' `Text` and lets the browser lay out.
-pub struct Label {
-    pub text: String,
-    pub at: (i32, i32),
-    pub size: f32,
-    pub color: RGBColor,
-    pub h: HPos,
-    pub v: VPos,
-    /// Rotated to read bottom to top (y-axis descriptions).
-    pub vertical: bool,
-}
-
-fn face() -> &'static ab_glyph::FontRef<'static> {
-    static FACE: std::sync::OnceLock<ab_glyph::FontRef<'static>> = std::sync::OnceLock::new();
-    FACE.get_or_init(|| ab_glyph::FontRef::try_from_slice(FONT).expect("bundled font is valid"))
-}
-
-/// Advance width of `text` at `size` px.
-pub fn text_width(text: &str, size: f32) -> f32 {
-    use ab_glyph::{Font, ScaleFont};
-    let scaled = face().as_scaled(size);
-    let mut width = 0.0;
-    let mut prev = None;
-    for c in text.chars() {
-        let id = scaled.glyph_id(c);
-        if let Some(p) = prev {
-            width += scaled.kern(p, id);
-        }
-        width += scaled.h_advance(id);
-        prev = Some(id);
-    }
-    width
-}
-
-impl Label {
-    fn new(text: impl Into<String>, at: (i32, i32), size: f32, color: RGBColor, h: HPos, v: VPos) -> Self {
-        Self { text: text.into(), at, size, color, h, v, vertical: false }
-    }
-
-    /// Pixels `(x, y, coverage)` of the text anchored at `(x0, y0)`.
-    fn pixels(&self, (x0, y0): (i32, i32)) -> Vec<(i32, i32, f32)> {
-        use ab_glyph::{Font, ScaleFont};
-        let font = face();
-        let scaled = font.as_scaled(self.size);
-        let width = text_width(&self.text, self.size);
-        let cap = 0.626 * self.size; // DejaVu Sans cap height for a px scale
-        let start = match self.h {
-            HPos::Left => 0.0,
-            HPos::Center => -width / 2.0,
-            HPos::Right => -width,
-        };
-        let baseline = match self.v {
-            VPos::Top => scaled.ascent(),
-            VPos::Center => cap / 2.0,
-            VPos::Bottom => scaled.descent(),
-        };
-        let mut out = Vec::new();
-        let mut caret = start;
-        let mut prev = None;
-        for c in self.text.chars() {
-            let id = scaled.glyph_id(c);
-            if let Some(p) = prev {
-                caret += scaled.kern(p, id);
-            }
-            let glyph = id.with_scale_and_position(self.size, ab_glyph::point(caret, baseline));
-            if let Some(outline) = font.outline_glyph(glyph) {
-                let b = outline.px_bounds();
-                outline.draw(|gx, gy, cov| {
-                    let (u, w) = ((b.min.x + gx as f32).round() as i32, (b.min.y + gy as f32).round() as i32);
-                    let (x, y) = if self.vertical { (x0 + w, y0 - u) } else { (x0 + u, y0 + w) };
-                    out.push((x, y, cov));
-                });
-            }
-            caret += scaled.h_advance(id);
-            prev = Some(id);
-        }
-        out
-    }
-}
-
-impl<'a> plotters::element::PointCollection<'a, (i32, i32)> for &'a Label {
-    type Point = &'a (i32, i32);
-    type IntoIter = std::iter::Once<&'a (i32, i32)>;
-    fn point_iter(self) -> Self::IntoIter {
-        std::iter::once(&self.at)
-    }
-}
-
-impl<DB: DrawingBackend> plotters::element::Drawable<DB> for Label {
-    fn draw<I: Iterator<Item = plotters_backend::BackendCoord>>(
-        &self,
-        mut pos: I,
-        backend: &mut DB,
-        _: (u32, u32),
-    ) -> Result<(), plotters_backend::DrawingErrorKind<DB::ErrorType>> {
-        let Some(at) = pos.next() else { return Ok(()) };
-        for (x, y, cov) in self.pixels(at) {
-            if cov > 0.01 {
-                backend.draw_pixel((x, y), self.color.mix(cov.min(1.0) as f64).to_backend_color())?;
-            }
-        }
-        Ok(())
-    }
-}
-
 /// A round step for about `n` ticks up to `top`: 1, 2, 2.5 or 5 x 10^k.
 fn nice_ticks(top: f64, n: f64) -> Vec<f64> {
     if top <= 0.0 || !top.is_finite() {
@@ -147,20 +44,6 @@ fn nice_ticks(top: f64, n: f64) -> Vec<f64> {
     let mag = 10f64.powf(raw.log10().floor());
     let step = [1.0, 2.0, 2.5, 5.0, 10.0].iter().map(|m| m * mag).find(|s| *s >= raw).unwrap_or(10.0 * mag);
     (0..).map(|i| i as f64 * step).take_while(|v| *v <= top + 1e-9).collect()
-}
-
-fn register_font() {
-    static ONCE: std::sync::Once = std::sync::Once::new();
-    ONCE.call_once(|| {
-        plotters::style::register_font(FAMILY, FontStyle::Normal, FONT)
-            .unwrap_or_else(|_| panic!("bundled font assets/fonts/DejaVuSans.ttf is valid"));
-    });
-}
-
-fn font(size: f64, color: RGBColor) -> TextStyle<'static> {
-    let mut style = TextStyle::from((FAMILY, size).into_font());
-    style.color = color.to_backend_color();
-    style
 }
 
 fn chart_err(file: &str) -> impl Fn(String) -> ReportError + '_ {
@@ -596,92 +479,6 @@ fn encode_png(rgb: &[u8], w: u32, h: u32) -> Result<Vec<u8>, String> {
 }
 
 /// Sequential blues, light to dark (ColorBrewer "Blues").
-fn blues(t: f64) -> RGBColor {
-    const STOPS: [(u8, u8, u8); 5] = [(239, 246, 255), (198, 219, 239), (107, 174, 214), (33, 113, 181), (8, 48, 107)];
-    let t = t.clamp(0.0, 1.0) * (STOPS.len() - 1) as f64;
-    let i = (t.floor() as usize).min(STOPS.len() - 2);
-    let f = t - i as f64;
-    let mix = |a: u8, b: u8| (a as f64 + (b as f64 - a as f64) * f).round() as u8;
-    let (a, b) = (STOPS[i], STOPS[i + 1]);
-    RGBColor(mix(a.0, b.0), mix(a.1, b.1), mix(a.2, b.2))
-}
-
-/// Hour-of-day x weekday grid of mean CPU cores per pod, as SVG.
-pub fn heatmap_svg(grid: &[[Option<f64>; 24]; 7], tz_name: &str, title: &str) -> Result<String, String> {
-    register_font();
-    let (w, h) = HEATMAP_SIZE;
-    let mut svg = String::new();
-    {
-        let root = SVGBackend::with_string(&mut svg, (w, h)).into_drawing_area();
-        let e = |x: DrawingAreaErrorKind<<SVGBackend as DrawingBackend>::ErrorType>| x.to_string();
-        root.fill(&WHITE).map_err(e)?;
-        let max = grid.iter().flatten().flatten().copied().fold(0.0, f64::max);
-        let millicores = max < 10.0;
-        let unit = if millicores { "millicores" } else { "cores" };
-        root.draw(&Text::new(
-            format!("{title}: mean CPU per pod ({unit}) by hour and weekday, {tz_name}"),
-            (14, 10),
-            font(16.0, INK),
-        ))
-        .map_err(e)?;
-        let (left, top, cw, ch) = (56, 44, 34, 30);
-        let center = Pos::new(HPos::Center, VPos::Center);
-        for (d, row) in grid.iter().enumerate() {
-            let y = top + d as i32 * ch;
-            root.draw(&Text::new(
-                super::WEEKDAYS[d],
-                (left - 10, y + ch / 2),
-                font(13.0, INK).pos(Pos::new(HPos::Right, VPos::Center)),
-            ))
-            .map_err(e)?;
-            for (hour, v) in row.iter().enumerate() {
-                let x = left + hour as i32 * cw;
-                let rect = [(x, y), (x + cw - 1, y + ch - 1)];
-                match v {
-                    Some(v) => {
-                        let t = if max > 0.0 { v / max } else { 0.0 };
-                        root.draw(&Rectangle::new(rect, blues(t).filled())).map_err(e)?;
-                        let text = if millicores { format!("{:.0}", v * 1000.0) } else { format!("{v:.1}") };
-                        let color = if t > 0.55 { WHITE } else { INK };
-                        root.draw(&Text::new(text, (x + cw / 2, y + ch / 2), font(11.0, color).pos(center)))
-                            .map_err(e)?;
-                    }
-                    None => root.draw(&Rectangle::new(rect, RGBColor(244, 245, 247).filled())).map_err(e)?,
-                }
-            }
-        }
-        let grid_bottom = top + 7 * ch;
-        for hour in 0..24 {
-            let x = left + hour * cw + cw / 2;
-            root.draw(&Text::new(format!("{hour:02}"), (x, grid_bottom + 12), font(12.0, INK).pos(center)))
-                .map_err(e)?;
-        }
-        root.draw(&Text::new(
-            format!("hour of day ({tz_name})"),
-            (left + 12 * cw, grid_bottom + 34),
-            font(13.0, MUTED).pos(center),
-        ))
-        .map_err(e)?;
-        // Colour scale.
-        let bx = left + 24 * cw + 26;
-        let steps = 42;
-        for i in 0..steps {
-            let t = 1.0 - i as f64 / (steps - 1) as f64;
-            let y0 = top + i * (7 * ch) / steps;
-            let y1 = top + (i + 1) * (7 * ch) / steps;
-            root.draw(&Rectangle::new([(bx, y0), (bx + 16, y1)], blues(t).filled())).map_err(e)?;
-        }
-        let scale = |v: f64| if millicores { format!("{:.0}m", v * 1000.0) } else { format!("{v:.1}") };
-        let left_mid = Pos::new(HPos::Left, VPos::Center);
-        root.draw(&Text::new(scale(max), (bx + 22, top + 6), font(12.0, INK).pos(left_mid))).map_err(e)?;
-        root.draw(&Text::new(scale(max / 2.0), (bx + 22, top + 7 * ch / 2), font(12.0, INK).pos(left_mid)))
-            .map_err(e)?;
-        root.draw(&Text::new(scale(0.0), (bx + 22, grid_bottom - 6), font(12.0, INK).pos(left_mid))).map_err(e)?;
-        root.present().map_err(e)?;
-    }
-    Ok(svg)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
