@@ -94,14 +94,7 @@ impl FileOrder {
         if let Some((_, id, last)) = self.run.take() {
             self.last.insert(id, last);
         }
-        let id = crate::domain::series_identity([
-            row.cluster,
-            row.namespace,
-            row.workload_kind,
-            row.workload,
-            row.pod,
-            row.container,
-        ]);
+        let id = row.series_identity();
         if let Some(before) = self.last.get(&id) {
             self.ordered &= row.timestamp_ms > *before;
         }
@@ -252,14 +245,7 @@ impl FileRows {
         store.scan(Some(self.first), Some(self.last + 1), |r| {
             let cached = matches!(&last_series, Some((series, _)) if r.series != 0 && *series == r.series);
             if !cached {
-                let id = crate::domain::series_identity([
-                    r.cluster,
-                    r.namespace,
-                    r.workload_kind,
-                    r.workload,
-                    r.pod,
-                    r.container,
-                ]);
+                let id = r.series_identity();
                 last_series = Some((r.series, self.index.get(&id)));
             }
             let Some((_, Some(at))) = &last_series else { return };

@@ -26,24 +26,13 @@ impl Measurements {
             Some((run, series)) if run != 0 && run == row.series => series,
             _ => {
                 let next = self.series.len() as u32;
-                let series = *self.series.entry(identity(row)).or_insert(next);
+                let series = *self.series.entry(row.series_identity()).or_insert(next);
                 self.run = Some((row.series, series));
                 series
             }
         };
         self.seen.insert((series, row.timestamp_ms))
     }
-}
-
-fn identity(row: &SampleRef<'_>) -> String {
-    crate::domain::series_identity([
-        row.cluster,
-        row.namespace,
-        row.workload_kind,
-        row.workload,
-        row.pod,
-        row.container,
-    ])
 }
 
 /// Checks that a part's rows are in the order the store writes them (each series one run of
@@ -65,7 +54,7 @@ impl PartOrder {
         };
         let same_run = matches!(&self.last, Some((run, ..)) if *run != 0 && *run == row.series);
         if !same_run {
-            let id = identity(row);
+            let id = row.series_identity();
             // A new run of the same names (a row group boundary) continues the series.
             let continues = matches!(&self.last, Some((_, last_id, _)) if *last_id == id);
             if !continues {

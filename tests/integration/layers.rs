@@ -50,7 +50,7 @@ fn every_module_uses_only_earlier_layers() {
 fn layer_breaks(src: &Path, files: &[PathBuf]) -> Vec<String> {
     let mut wrong = Vec::new();
     for file in files {
-        let rel = file.strip_prefix(&src).unwrap();
+        let rel = file.strip_prefix(src).unwrap();
         let Some(own) = rel.components().next().and_then(|c| c.as_os_str().to_str()) else { continue };
         let Some(rank) = ORDER.iter().position(|l| *l == own.trim_end_matches(".rs")) else { continue };
         let text = std::fs::read_to_string(file).unwrap();

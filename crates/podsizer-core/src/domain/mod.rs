@@ -169,6 +169,13 @@ pub struct SampleRef<'a> {
 }
 
 impl SampleRef<'_> {
+    /// See [`series_identity`].
+    pub fn series_identity(&self) -> String {
+        series_identity([self.cluster, self.namespace, self.workload_kind, self.workload, self.pod, self.container])
+    }
+}
+
+impl SampleRef<'_> {
     pub fn from_sample(s: &Sample) -> SampleRef<'_> {
         SampleRef {
             timestamp_ms: s.timestamp_ms,
