@@ -48,6 +48,15 @@ fn is_invisible_format(c: char) -> bool {
     matches!(c, '\u{061C}' | '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2069}' | '\u{FEFF}')
 }
 
+/// The host (and port) a redirect's `Location` points to, without scheme, credentials, path or
+/// query (a URL's path or user part may hold a secret): `None` for a relative location, which
+/// stays on the same host. Still server text: callers clean or redact it before printing.
+pub fn location_host(location: &str) -> Option<&str> {
+    let (_, rest) = location.split_once("://")?;
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    Some(authority.rsplit_once('@').map_or(authority, |(_, host)| host))
+}
+
 /// The first `max_chars` characters, with `…` when something was cut.
 pub fn truncate_chars(text: &str, max_chars: usize) -> String {
     match text.char_indices().nth(max_chars) {

@@ -246,10 +246,10 @@ fn redactor(url: &str) -> Redactor {
 
 /// Where a redirect points, said as its host only (its path may carry the secret on).
 fn redirect_host(location: &str, redactor: &Redactor) -> String {
-    let Some((_, rest)) = location.split_once("://") else { return "the same host".to_string() };
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
-    let host = authority.rsplit_once('@').map_or(authority, |(_, host)| host);
-    server_message(host, redactor, 100)
+    match crate::domain::server_text::location_host(location) {
+        Some(host) => server_message(host, redactor, 100),
+        None => "the same host".to_string(),
+    }
 }
 
 #[cfg(test)]

@@ -444,3 +444,28 @@ fn the_demo_writes_only_into_a_new_or_empty_folder() {
     assert!(text.contains(&format!("{}: refusing to write the demo there", dir.path().display())), "{text}");
     assert_eq!(tree_with_bytes(dir.path()), before);
 }
+
+#[test]
+fn a_prometheus_redirect_is_not_followed_and_its_headers_go_nowhere() {
+    for status in [301, 302, 307, 308] {
+        let (elsewhere, elsewhere_hits) = answering(200, String::new(), b"{}".to_vec());
+        let location = format!("location: http://user:pw@localhost:{elsewhere}/prom{SECRET_PATH}\r\n");
+        let (prometheus, hits) = answering(status, location, Vec::new());
+        let dir = tempfile::tempdir().unwrap();
+        let (code, text) = output_of(
+            podsizer_on_loopback()
+                .args(["import", "prometheus", "--retries", "0", "--header", "X-Scope-OrgID: tenant-secret", "--url"])
+                .arg(format!("http://127.0.0.1:{prometheus}"))
+                .arg("--store")
+                .arg(dir.path().join("store")),
+        );
+        assert_eq!(code, Some(2), "{status}: {text}");
+        assert!(hits.load(Ordering::SeqCst) >= 1, "{status}: Prometheus was asked");
+        assert_eq!(elsewhere_hits.load(Ordering::SeqCst), 0, "{status}: the redirect was followed");
+        assert!(text.contains(&format!("HTTP {status}, a redirect to localhost:{elsewhere}")), "{status}: {text}");
+        assert!(
+            !text.contains("SECRET") && !text.contains("pw@"),
+            "{status}: the path and credentials stay out: {text}"
+        );
+    }
+}

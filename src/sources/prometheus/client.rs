@@ -76,7 +76,10 @@ impl Client {
             )));
         }
         config.url = url;
+        // No redirect is followed: ureq keeps custom headers (`--header`, a tenant or a token) on
+        // a redirect to another host. A 3xx is an answer that names where to go instead.
         let agent = ureq::Agent::config_builder()
+            .max_redirects(0)
             .timeout_global(Some(config.timeout))
             .http_status_as_error(false)
             .user_agent(concat!("podsizer/", env!("CARGO_PKG_VERSION")))
@@ -138,6 +141,11 @@ impl Client {
         }
         .map_err(transport)?;
         let status = response.status().as_u16();
+        if (300..400).contains(&status) {
+            let location = response.headers().get("location").and_then(|v| v.to_str().ok()).unwrap_or_default();
+            let to = crate::domain::server_text::location_host(location).unwrap_or("the same host").to_string();
+            return Err(Failure::Permanent(PrometheusError::Redirected { url: url.to_string(), status, to }));
+        }
         let content_type =
             response.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
         let mut body = Vec::new();

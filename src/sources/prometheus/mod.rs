@@ -76,6 +76,12 @@ pub enum PrometheusError {
     Timeout { url: String, secs: u64 },
     #[error("{url}: HTTP {status}: {}", shown(message))]
     Status { url: String, status: u16, message: String },
+    #[error(
+        "{url}: HTTP {status}, a redirect to {}: podsizer follows no redirect (its headers, tokens included, would go \
+         along); give the address it points to instead",
+        shown(to)
+    )]
+    Redirected { url: String, status: u16, to: String },
     #[error("{url}: Prometheus refused the query ({}): {}", shown(kind), shown(message))]
     Api { url: String, kind: String, message: String },
     #[error("{url}: remote read not available: {}", shown(message))]
