@@ -307,7 +307,13 @@ fn dataset() -> &'static Dataset {
         let dir = root.join(format!("prometheus-data-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
-        let now = chrono::Utc::now().timestamp_millis();
+        // The data ends at the time the test runs, so a failure can depend on the time of day:
+        // PODSIZER_TEST_NOW_MS replays the dataset of the run that printed it.
+        let now = std::env::var("PODSIZER_TEST_NOW_MS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| chrono::Utc::now().timestamp_millis());
+        eprintln!("prometheus dataset: PODSIZER_TEST_NOW_MS={now}");
         let days = 8;
         let start = now.div_euclid(STEP) * STEP - days * DAY_MS - 5 * STEP;
         let truth = cluster_truth(start, days);
