@@ -4,6 +4,8 @@
 //! from this process's cutime/cstime), wall time and peak RSS (PODSIZER_STATS=1), median of
 //! several runs. A round here is the heaviest kind: inventory listing (pods, ReplicaSets,
 //! Jobs), PodMetrics, joining, and the store append of every sample.
+// Helpers shared inside this test crate are not API: `pub` there means "for the other modules".
+#![allow(unreachable_pub)]
 
 mod common;
 #[path = "../tests/integration/support/fake_api.rs"]

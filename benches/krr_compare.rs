@@ -56,6 +56,8 @@
 //! pods as fit 500,000 points) per window, a remote-read probe and six kube-state-metrics
 //! lookups: `podsizer::sources::prometheus::planned_requests` computes it, and the bench prints
 //! both.
+// Helpers shared inside this test crate are not API: `pub` there means "for the other modules".
+#![allow(unreachable_pub)]
 
 mod common;
 #[path = "../tests/integration/support/prometheus.rs"]

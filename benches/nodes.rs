@@ -6,6 +6,8 @@
 //! and an HPA-like Deployment whose pod count changes every hour. Use is a daily cycle with
 //! per-pod noise. Timed PODSIZER_BENCH_RUNS times (default 5): building the fleet, the
 //! requests and the simulation; the median is printed.
+// Helpers shared inside this test crate are not API: `pub` there means "for the other modules".
+#![allow(unreachable_pub)]
 
 use podsizer::analysis::nodes::Fleet;
 use podsizer::analysis::series::{Point, Series};

@@ -9,6 +9,8 @@
 //! reporting medians, their ratio and the peak RSS of the child process.
 //!
 //! Sizes: PODSIZER_BENCH_CONTAINERS (default 1000; the large case is 10000).
+// Helpers shared inside this test crate are not API: `pub` there means "for the other modules".
+#![allow(unreachable_pub)]
 
 #[path = "common/mod.rs"]
 mod common;

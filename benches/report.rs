@@ -5,6 +5,8 @@
 //! uses for that size), then runs the release binary's `report` on it several times and
 //! prints the median wall time, the peak RSS and the size of what was written. The target
 //! is under 10 s for 100 containers. Size: PODSIZER_BENCH_CONTAINERS (default 100).
+// Helpers shared inside this test crate are not API: `pub` there means "for the other modules".
+#![allow(unreachable_pub)]
 
 #[path = "common/mod.rs"]
 mod common;

@@ -1,14 +1,14 @@
 //! The command line: argument types, input resolution, one module per command, and the
 //! mapping from errors to exit codes (0 ok, 1 changes proposed with --fail-on-change, 2 error).
 
-pub mod args;
-pub mod commands;
+mod args;
+mod commands;
 mod notify;
-pub mod progress;
-pub mod resolve;
-pub mod s3;
-pub mod shell;
-pub mod values;
+mod progress;
+mod resolve;
+mod s3;
+mod shell;
+mod values;
 
 use args::{Cli, Command};
 use clap::FromArgMatches;
@@ -59,7 +59,7 @@ pub(crate) fn stat(line: &str) {
 }
 
 /// Runs one command; `invoked` is how the user typed the program (`podsizer` or `kubectl podsizer`).
-pub fn dispatch(command: &Command, invoked: &str, out: &mut dyn Write) -> anyhow::Result<u8> {
+pub(crate) fn dispatch(command: &Command, invoked: &str, out: &mut dyn Write) -> anyhow::Result<u8> {
     match command {
         Command::Recommend(a) => commands::recommend::run(a, out),
         Command::Report(a) => commands::report::run(a, out),

@@ -12,18 +12,18 @@ fn webhook(args: &NotifyArgs) -> Option<&str> {
 }
 
 /// Fails before any work when the payload shape cannot be known.
-pub fn check(args: &NotifyArgs) -> anyhow::Result<()> {
+pub(super) fn check(args: &NotifyArgs) -> anyhow::Result<()> {
     if let Some(url) = webhook(args) {
         args.notify_format.resolve(url)?;
     }
     Ok(())
 }
 
-pub fn wanted(args: &NotifyArgs) -> bool {
+pub(super) fn wanted(args: &NotifyArgs) -> bool {
     webhook(args).is_some()
 }
 
-pub fn post(args: &NotifyArgs, notice: &Notice) {
+pub(super) fn post(args: &NotifyArgs, notice: &Notice) {
     let Some(url) = webhook(args) else { return };
     let sent = args.notify_format.resolve(url).and_then(|flavor| notify::send(url, &notify::payload(flavor, notice)));
     match sent {

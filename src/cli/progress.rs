@@ -13,23 +13,23 @@ use std::time::Duration;
 static QUIET: AtomicBool = AtomicBool::new(false);
 
 /// Set once from the global `-q/--quiet` flag.
-pub fn set_quiet(quiet: bool) {
+pub(super) fn set_quiet(quiet: bool) {
     QUIET.store(quiet, Ordering::Relaxed);
 }
 
-pub fn is_quiet() -> bool {
+pub(super) fn is_quiet() -> bool {
     QUIET.load(Ordering::Relaxed)
 }
 
 /// An informational line on stderr (what was written, what was skipped and why); not with `--quiet`.
-pub fn note(line: &str) {
+pub(super) fn note(line: &str) {
     if !is_quiet() {
         eprintln!("{line}");
     }
 }
 
 /// Whether bars are drawn: a person watching a terminal, not a log.
-pub fn bars_visible(quiet: bool, stderr_is_terminal: bool, in_ci: bool) -> bool {
+pub(super) fn bars_visible(quiet: bool, stderr_is_terminal: bool, in_ci: bool) -> bool {
     !quiet && stderr_is_terminal && !in_ci
 }
 
@@ -50,7 +50,7 @@ fn tick(bar: &ProgressBar, every_ms: u64) {
 }
 
 /// A bar over `len` steps of known work (days read, windows fetched, files imported).
-pub fn bar(len: u64, what: &str) -> ProgressBar {
+pub(super) fn bar(len: u64, what: &str) -> ProgressBar {
     let style = ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} {msg} ({elapsed})")
         .expect("static template")
         .progress_chars("=> ");
@@ -60,7 +60,7 @@ pub fn bar(len: u64, what: &str) -> ProgressBar {
 }
 
 /// A spinner for work of unknown length (calls that page until the service says done).
-pub fn spinner(what: &str) -> ProgressBar {
+pub(super) fn spinner(what: &str) -> ProgressBar {
     let style = ProgressStyle::with_template("{spinner} {prefix}: {msg} ({elapsed})").expect("static template");
     let spinner = ProgressBar::with_draw_target(None, target()).with_style(style).with_prefix(what.to_string());
     tick(&spinner, 120);
@@ -93,14 +93,14 @@ mod tests {
 
 /// Progress of an import or a sizing run on a terminal: a bar per stage (or one spinner), notes on stderr.
 #[derive(Default)]
-pub struct Bars {
+pub(super) struct Bars {
     bar: std::cell::RefCell<Option<indicatif::ProgressBar>>,
     spinner: bool,
 }
 
 impl Bars {
     /// A spinner with the running counts instead of bars.
-    pub fn spinner() -> Self {
+    pub(super) fn spinner() -> Self {
         Self { spinner: true, ..Self::default() }
     }
 }

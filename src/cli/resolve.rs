@@ -11,12 +11,12 @@ use crate::store::remote::Window;
 use anyhow::Result;
 
 /// History a sizing command reads when neither `--since` nor `--window` is given.
-pub const DEFAULT_WINDOW: &str = "14d";
+pub(super) const DEFAULT_WINDOW: &str = "14d";
 
 /// The samples a command reads: `s3://` stores pulled into their mirrors, `--prometheus`
 /// imported into its cache store, the window and filters parsed. With `default_window ==
 /// None` and no bounds given, everything is selected.
-pub fn selection(args: &InputArgs, default_window: Option<&str>) -> Result<SelectionSettings> {
+pub(super) fn selection(args: &InputArgs, default_window: Option<&str>) -> Result<SelectionSettings> {
     let mut inputs = Vec::new();
     let pull = s3_pull_window(args, default_window);
     for path in &args.inputs {
@@ -47,13 +47,13 @@ pub fn selection(args: &InputArgs, default_window: Option<&str>) -> Result<Selec
 
 /// The window as given: `--since`/`--until`, and `--window` (or the command's default) when
 /// `--since` is not given. The engine ends an open window just after the newest sample.
-pub struct Bounds {
+pub(super) struct Bounds {
     pub since: Option<i64>,
     pub until: Option<i64>,
     pub window_ms: Option<i64>,
 }
 
-pub fn bounds(args: &InputArgs, default_window: Option<&str>) -> Bounds {
+pub(super) fn bounds(args: &InputArgs, default_window: Option<&str>) -> Bounds {
     let window_ms = match &args.window {
         Some(w) => Some(w.ms),
         None => default_window.map(|w| parse_duration(w).expect("a valid default window")),
@@ -81,7 +81,7 @@ fn s3_pull_window(args: &InputArgs, default_window: Option<&str>) -> Window {
 }
 
 /// `--live`, `--kubeconfig` or `--context` given: the cluster to read current settings from.
-pub fn live(args: &InputArgs) -> Option<LiveSettings> {
+pub(super) fn live(args: &InputArgs) -> Option<LiveSettings> {
     let live = &args.live;
     (live.live || live.kubeconfig.is_some() || live.context.is_some()).then(|| LiveSettings {
         kubeconfig: live.kubeconfig.clone(),
@@ -92,7 +92,7 @@ pub fn live(args: &InputArgs) -> Option<LiveSettings> {
 
 /// Prints the engine's notes: notes unless `--quiet`, warnings and drift always. Names in
 /// them are data: control characters are shown escaped, never sent to the terminal.
-pub fn print_notes(notes: &[Note]) {
+pub(super) fn print_notes(notes: &[Note]) {
     use crate::outputs::format::printable;
     for n in notes {
         match n {
@@ -103,7 +103,7 @@ pub fn print_notes(notes: &[Note]) {
 }
 
 /// A sizing run's notes, and with `PODSIZER_STATS` its store and timing figures.
-pub fn report_run(run: &SizingRun) {
+pub(super) fn report_run(run: &SizingRun) {
     print_notes(&run.notes);
     for (root, stats) in &run.selection.day_stats {
         super::stat(&format!("store={} {stats:?}", root.display()));

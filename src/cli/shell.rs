@@ -10,23 +10,23 @@ use std::io::Write;
 use std::path::Path;
 
 /// The file name kubectl looks for on PATH to run `kubectl podsizer`.
-pub const PLUGIN_FILE: &str = "kubectl-podsizer";
+pub(super) const PLUGIN_FILE: &str = "kubectl-podsizer";
 
 /// The file name kubectl runs to complete `kubectl podsizer ...` (kubectl 1.26 and later).
-pub const PLUGIN_COMPLETION_FILE: &str = "kubectl_complete-podsizer";
+pub(super) const PLUGIN_COMPLETION_FILE: &str = "kubectl_complete-podsizer";
 
 fn file_stem(argv0: Option<&OsStr>) -> &str {
     argv0.map(Path::new).and_then(Path::file_stem).and_then(OsStr::to_str).unwrap_or("")
 }
 
 /// True when started as kubectl's completion helper for the plugin.
-pub fn is_plugin_completion(argv0: Option<&OsStr>) -> bool {
+pub(super) fn is_plugin_completion(argv0: Option<&OsStr>) -> bool {
     file_stem(argv0) == PLUGIN_COMPLETION_FILE
 }
 
 /// How the user typed the command: `kubectl podsizer` when this binary runs as the plugin
 /// (kubectl passes the plugin's path as argv[0]), else `podsizer`.
-pub fn invoked_as(argv0: Option<&OsStr>) -> &'static str {
+pub(super) fn invoked_as(argv0: Option<&OsStr>) -> &'static str {
     if file_stem(argv0) == PLUGIN_FILE {
         "kubectl podsizer"
     } else {
@@ -35,7 +35,7 @@ pub fn invoked_as(argv0: Option<&OsStr>) -> &'static str {
 }
 
 /// The clap command with usage lines and hints in the form the user typed.
-pub fn command(invoked: &str) -> clap::Command {
+pub(super) fn command(invoked: &str) -> clap::Command {
     let cmd = Cli::command();
     if invoked == "podsizer" {
         return cmd;
@@ -54,7 +54,7 @@ fn executable_name(invoked: &str) -> &'static str {
     }
 }
 
-pub fn completions(args: &CompletionsArgs, invoked: &str, out: &mut dyn Write) -> Result<u8> {
+pub(super) fn completions(args: &CompletionsArgs, invoked: &str, out: &mut dyn Write) -> Result<u8> {
     let name = executable_name(invoked);
     let mut cmd = Cli::command().bin_name(name);
     clap_complete::generate(args.shell, &mut cmd, name, out);
@@ -68,7 +68,7 @@ const NO_FILES: u8 = 4;
 /// kubectl's completion protocol for plugins: `kubectl_complete-podsizer WORD... PARTIAL` prints
 /// one candidate per line, then `:DIRECTIVE`. Candidates are subcommands, long options and the
 /// possible values of an option or positional, from the clap definitions.
-pub fn plugin_completions(words: &[String]) -> (Vec<String>, u8) {
+pub(super) fn plugin_completions(words: &[String]) -> (Vec<String>, u8) {
     let (partial, before) = words.split_last().map_or(("", &[][..]), |(p, b)| (p.as_str(), b));
     let mut cmd = Cli::command();
     cmd.build();
@@ -114,7 +114,7 @@ fn possible_values(arg: &clap::Arg) -> Vec<String> {
 
 /// One page for the command and one per (nested) subcommand: `podsizer.1`,
 /// `podsizer-recommend.1`, `podsizer-import-prometheus.1`, ...
-pub fn man_pages(args: &ManArgs, out: &mut dyn Write) -> Result<u8> {
+pub(super) fn man_pages(args: &ManArgs, out: &mut dyn Write) -> Result<u8> {
     std::fs::create_dir_all(&args.out).with_context(|| format!("creating {}", args.out.display()))?;
     let mut cmd = Cli::command().disable_help_subcommand(true);
     cmd.build();

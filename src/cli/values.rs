@@ -6,28 +6,28 @@ use std::fmt;
 
 /// A duration such as `14d` or `1d12h`, in milliseconds.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Span {
+pub(crate) struct Span {
     pub ms: i64,
     text: String,
 }
 
 /// A time: RFC 3339 or a date, in epoch milliseconds.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Time {
+pub(crate) struct Time {
     pub ms: i64,
     text: String,
 }
 
 /// A CPU or memory quantity (`10m`, `16Mi`): cores or bytes.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Quantity {
+pub(crate) struct Quantity {
     pub value: f64,
     text: String,
 }
 
 /// A relative change: `10%` or `0.1`.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Share {
+pub(crate) struct Share {
     pub fraction: f64,
     text: String,
 }
@@ -39,29 +39,34 @@ macro_rules! shown_as_written {
                 f.write_str(&self.text)
             }
         }
+    )*};
+}
+macro_rules! written_text {
+    ($($t:ty),*) => {$(
         impl $t {
             /// As the user wrote it.
-            pub fn text(&self) -> &str {
+            pub(crate) fn text(&self) -> &str {
                 &self.text
             }
         }
     )*};
 }
+written_text!(Span, Time);
 shown_as_written!(Span, Time, Quantity, Share);
 
-pub fn span(text: &str) -> Result<Span, String> {
+pub(super) fn span(text: &str) -> Result<Span, String> {
     parse_duration(text).map(|ms| Span { ms, text: text.to_string() }).map_err(|e| e.to_string())
 }
 
-pub fn time(text: &str) -> Result<Time, String> {
+pub(super) fn time(text: &str) -> Result<Time, String> {
     parse_timestamp(text).map(|ms| Time { ms, text: text.to_string() }).map_err(|e| e.to_string())
 }
 
-pub fn quantity(text: &str) -> Result<Quantity, String> {
+pub(super) fn quantity(text: &str) -> Result<Quantity, String> {
     parse_quantity(text).map(|value| Quantity { value, text: text.to_string() }).map_err(|e| e.to_string())
 }
 
-pub fn share(text: &str) -> Result<Share, String> {
+pub(super) fn share(text: &str) -> Result<Share, String> {
     let v = match text.trim().strip_suffix('%') {
         Some(p) => p.trim().parse::<f64>().map(|p| p / 100.0),
         None => text.trim().parse::<f64>(),
@@ -73,16 +78,16 @@ pub fn share(text: &str) -> Result<Share, String> {
     Ok(Share { fraction: v, text: text.to_string() })
 }
 
-pub fn time_zone(text: &str) -> Result<chrono_tz::Tz, String> {
+pub(super) fn time_zone(text: &str) -> Result<chrono_tz::Tz, String> {
     text.parse().map_err(|_| "unknown time zone; use an IANA name such as UTC, Europe/Berlin or Asia/Tokyo".to_string())
 }
 
-pub fn traffic_share(text: &str) -> Result<crate::analysis::traffic::TrafficShare, String> {
+pub(super) fn traffic_share(text: &str) -> Result<crate::analysis::traffic::TrafficShare, String> {
     crate::analysis::traffic::TrafficShare::parse(text).map_err(|e| e.to_string())
 }
 
 /// A strategy name (`--strategy`), one of `analysis::STRATEGY_NAMES`.
-pub fn strategy() -> clap::builder::PossibleValuesParser {
+pub(super) fn strategy() -> clap::builder::PossibleValuesParser {
     clap::builder::PossibleValuesParser::new(crate::analysis::STRATEGY_NAMES)
 }
 

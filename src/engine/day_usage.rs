@@ -23,7 +23,7 @@ use std::sync::mpsc;
 const SUMMARY: &str = "usage";
 
 /// What a run needs from the caller: the window and the row/container filters.
-pub struct Window<'a> {
+pub(super) struct Window<'a> {
     pub since: Option<i64>,
     pub until: Option<i64>,
     pub keep_row: &'a (dyn Fn(&SampleRef<'_>) -> bool + Sync),
@@ -50,7 +50,7 @@ struct DayResult {
 }
 
 /// Adds the window's usage from `store` to `builder`; returns the rows it stands for.
-pub fn add_store_usage(
+pub(super) fn add_store_usage(
     store: &Store,
     window: &Window<'_>,
     builder: &mut UsageBuilder,
@@ -237,7 +237,7 @@ fn scan_window(store: &Store, parts: &PartSet, window: &Window<'_>) -> Result<Ve
 /// The newest sample of the containers `keep` selects, from the newest day that holds one:
 /// through the days' summaries (built and saved when missing, as the usage read that follows
 /// would), so a filter costs no more than an unfiltered run.
-pub fn newest_selected(
+pub(super) fn newest_selected(
     store: &Store,
     keep: &dyn Fn(&ContainerKey) -> bool,
     rescan: bool,

@@ -1,5 +1,7 @@
 //! The integration tests: one binary (one link of polars, the AWS SDKs and kube), a module per
 //! area, helpers in `support`. Run one area with `cargo test --release --test integration AREA::`.
+// Helpers shared inside this test crate are not API: `pub` there means "for the other modules".
+#![allow(unreachable_pub)]
 
 mod support;
 

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 #[derive(Debug, Args)]
 #[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
-pub struct ImportArgs {
+pub(crate) struct ImportArgs {
     /// Another source instead of files: `podsizer import prometheus --url URL --store DIR`.
     #[command(subcommand)]
     pub source: Option<ImportSource>,
@@ -30,7 +30,7 @@ pub struct ImportArgs {
 // Parsed once per process: the size of the larger variant costs nothing worth a Box.
 #[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
-pub enum ImportSource {
+pub(crate) enum ImportSource {
     /// Read usage history from Prometheus (or Thanos, Mimir, VictoriaMetrics, AMP) into a store.
     #[command(long_about = PROMETHEUS_HELP)]
     Prometheus(PrometheusArgs),
@@ -39,7 +39,7 @@ pub enum ImportSource {
     Cloudwatch(CloudwatchArgs),
 }
 
-pub const CLOUDWATCH_HELP: &str = "Reads per-container CPU and memory of an EKS cluster from Amazon CloudWatch \
+pub(crate) const CLOUDWATCH_HELP: &str = "Reads per-container CPU and memory of an EKS cluster from Amazon CloudWatch \
 Container Insights: the performance log events (`--from logs`: exact millicores and bytes per minute, workloads from \
 the pods' owners) or the enhanced-observability ContainerInsights metrics (`--from metrics`: GetMetricData, percentages \
 turned into cores and bytes with the container's limit or the node's capacity). `--from auto` uses the logs when the \
@@ -50,7 +50,7 @@ See docs/sources/cloudwatch.md for the IAM policy and the cost of an import.";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
-pub enum CloudwatchFrom {
+pub(crate) enum CloudwatchFrom {
     /// The performance log group if it exists, else the metrics.
     Auto,
     /// Performance log events (FilterLogEvents).
@@ -60,7 +60,7 @@ pub enum CloudwatchFrom {
 }
 
 #[derive(Debug, Args)]
-pub struct CloudwatchArgs {
+pub(crate) struct CloudwatchArgs {
     /// EKS cluster name, as in /aws/containerinsights/<NAME>/performance and the ClusterName dimension.
     #[arg(long, value_name = "NAME")]
     pub cluster: String,
@@ -98,7 +98,7 @@ pub struct CloudwatchArgs {
     pub max_datapoints_per_call: i64,
 }
 
-pub const PROMETHEUS_HELP: &str = "Reads container CPU (rate of container_cpu_usage_seconds_total) and memory \
+pub(crate) const PROMETHEUS_HELP: &str = "Reads container CPU (rate of container_cpu_usage_seconds_total) and memory \
 (container_memory_working_set_bytes) from cAdvisor series, as raw samples by remote read (or evaluated by \
 query_range where remote read is refused; see --read-api), and pod owners, current requests/limits \
 and OOM kills from kube-state-metrics series. Needs only the Prometheus HTTP API, no Kubernetes API.\n\n\
@@ -106,26 +106,27 @@ Re-runs fetch only what is new since the last import of the same URL and scope; 
 where it stopped. See docs/sources/prometheus.md for the PromQL and for Thanos, Mimir and AMP.";
 
 #[derive(Debug, Args)]
-pub struct CollectArgs {
+pub(crate) struct CollectArgs {
     #[command(subcommand)]
     pub source: CollectSource,
 }
 
 #[derive(Debug, Subcommand)]
-pub enum CollectSource {
+pub(crate) enum CollectSource {
     /// Sample metrics.k8s.io PodMetrics every --interval into a store, with owners, settings and OOM kills.
     #[command(long_about = COLLECT_HELP)]
     MetricsServer(MetricsServerArgs),
 }
 
-pub const COLLECT_HELP: &str = "Lists metrics.k8s.io/v1beta1 PodMetrics every --interval (paginated), joins each pod \
+pub(crate) const COLLECT_HELP: &str =
+    "Lists metrics.k8s.io/v1beta1 PodMetrics every --interval (paginated), joins each pod \
 to its owner workload from a cached inventory of pods, ReplicaSets and Jobs, and appends one row per container to \
 the store, skipping metrics windows already stored. Samples are flushed atomically every --flush-every rounds and \
 on SIGTERM/SIGINT; current requests/limits, restarts and OOM kills go to STORE/collector/state.json.\n\n\
 Authenticates as kubectl does: --kubeconfig, KUBECONFIG, ~/.kube/config, or the in-cluster service account.";
 
 #[derive(Debug, Args)]
-pub struct MetricsServerArgs {
+pub(crate) struct MetricsServerArgs {
     /// Store directory or s3://BUCKET/PREFIX (created if missing).
     #[arg(long, value_name = "DIR|S3_URL")]
     pub store: PathBuf,
@@ -176,7 +177,7 @@ pub struct MetricsServerArgs {
 }
 
 #[derive(Debug, Args)]
-pub struct PrometheusArgs {
+pub(crate) struct PrometheusArgs {
     /// Prometheus base URL (Thanos/Mimir: include the API prefix, e.g. https://mimir/prometheus).
     #[arg(long, value_name = "URL", env = "PODSIZER_PROMETHEUS_URL")]
     pub url: String,
@@ -235,7 +236,7 @@ pub struct PrometheusArgs {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
-pub enum ReadApi {
+pub(crate) enum ReadApi {
     #[default]
     Auto,
     RemoteRead,

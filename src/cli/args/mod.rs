@@ -3,8 +3,8 @@
 mod importers;
 mod sizing;
 
-pub use importers::*;
-pub use sizing::*;
+pub(super) use importers::*;
+pub(super) use sizing::*;
 
 use super::values::{self, Span, Time};
 use crate::outputs::OutputFormat;
@@ -21,7 +21,7 @@ at about twice that (raised by guards so limits cover real peaks), explains ever
 as kustomize patches into a GitOps overlay.\n\nExit codes: 0 success, 1 changes proposed (recommend --fail-on-change) or `pr` stopped by commits that are not its own, 2 error.",
     after_help = "Start with `podsizer demo` to see it work on a bundled week of samples."
 )]
-pub struct Cli {
+pub(super) struct Cli {
     /// Print only results and warnings: no progress bars, no notes.
     #[arg(short, long, global = true)]
     pub quiet: bool,
@@ -30,7 +30,7 @@ pub struct Cli {
 }
 
 #[derive(Debug, Subcommand)]
-pub enum Command {
+pub(crate) enum Command {
     /// Propose requests and limits per workload container from usage history.
     Recommend(RecommendArgs),
     /// Write the weekly sizing report (HTML, Markdown, JSON and charts) into a folder.
@@ -59,7 +59,7 @@ pub enum Command {
     Man(ManArgs),
 }
 
-pub const COMPLETIONS_HELP: &str = "Prints a completion script for the shell, generated from this binary's own \
+pub(super) const COMPLETIONS_HELP: &str = "Prints a completion script for the shell, generated from this binary's own \
 arguments, so it always matches the installed version.\n\n\
   bash        source <(podsizer completions bash)            (or save it in ~/.local/share/bash-completion/completions/podsizer)\n\
   zsh         podsizer completions zsh > \"${fpath[1]}/_podsizer\"\n\
@@ -67,14 +67,14 @@ arguments, so it always matches the installed version.\n\n\
   powershell  podsizer completions powershell | Out-String | Invoke-Expression";
 
 #[derive(Debug, Args)]
-pub struct CompletionsArgs {
+pub(crate) struct CompletionsArgs {
     /// The shell to complete in.
     #[arg(value_enum)]
     pub shell: clap_complete::Shell,
 }
 
 #[derive(Debug, Args)]
-pub struct ManArgs {
+pub(crate) struct ManArgs {
     /// Folder for the pages (created if missing), e.g. ~/.local/share/man/man1.
     #[arg(long, value_name = "DIR")]
     pub out: PathBuf,
@@ -83,7 +83,7 @@ pub struct ManArgs {
 /// Which samples to read: files and stores, Prometheus, or both.
 #[derive(Debug, Args, Clone)]
 #[command(group(clap::ArgGroup::new("samples").required(true).multiple(true).args(["inputs", "prometheus"])))]
-pub struct InputArgs {
+pub(crate) struct InputArgs {
     /// Sample file (.csv, .parquet), store directory or s3://BUCKET/PREFIX store; repeat to combine several.
     #[arg(short, long = "input", value_name = "PATH")]
     pub inputs: Vec<PathBuf>,
@@ -128,7 +128,7 @@ pub struct InputArgs {
 
 /// The live cluster as the source of current settings.
 #[derive(Debug, Args, Clone, Default)]
-pub struct LiveArgs {
+pub(crate) struct LiveArgs {
     /// Read current requests, limits and HPAs from the cluster (Deployments, StatefulSets,
     /// DaemonSets, CronJobs, autoscaling/v2 HPAs; in the -n namespaces or all). With --kustomize
     /// the overlay still gives current settings and every difference from the cluster is shown as drift.
@@ -144,7 +144,7 @@ pub struct LiveArgs {
 
 /// `--prometheus URL`: usage read straight from Prometheus through a cache store.
 #[derive(Debug, Args, Clone, Default)]
-pub struct PrometheusInputArgs {
+pub(crate) struct PrometheusInputArgs {
     /// Read usage from Prometheus (Thanos, Mimir, ...: the prefix before /api/v1): the window is
     /// imported into a cache store first; later runs fetch only what is new.
     #[arg(long, value_name = "URL")]
@@ -175,7 +175,7 @@ pub struct PrometheusInputArgs {
 
 /// How `s3://` stores are reached and where they are mirrored (docs/store.md, "Store on S3").
 #[derive(Debug, Args, Clone, Default)]
-pub struct S3Args {
+pub(crate) struct S3Args {
     /// S3-compatible endpoint for s3:// stores (MinIO, Ceph, moto; path-style addressing) [default: AWS].
     #[arg(long, value_name = "URL", env = "PODSIZER_S3_ENDPOINT")]
     pub s3_endpoint: Option<String>,
@@ -191,7 +191,7 @@ pub struct S3Args {
 }
 
 impl S3Args {
-    pub fn options(&self) -> crate::store::s3::S3Options {
+    pub(crate) fn options(&self) -> crate::store::s3::S3Options {
         crate::store::s3::S3Options {
             endpoint: self.s3_endpoint.clone(),
             region: self.s3_region.clone(),
@@ -203,7 +203,7 @@ impl S3Args {
 
 /// How `recommend`, `report` and `pr` size: the same flags, the same meaning.
 #[derive(Debug, Args, Clone)]
-pub struct SizingArgs {
+pub(crate) struct SizingArgs {
     /// Policy file (TOML) with defaults and per-container overrides; see fixtures/policy.example.toml.
     #[arg(long, value_name = "FILE")]
     pub policy: Option<PathBuf>,
@@ -217,7 +217,7 @@ pub struct SizingArgs {
 
 /// A summary posted to a chat webhook after the work is done.
 #[derive(Debug, Args, Clone)]
-pub struct NotifyArgs {
+pub(crate) struct NotifyArgs {
     /// Slack or Microsoft Teams incoming-webhook URL to post a summary to. Prefer the environment
     /// variable: the URL is a credential, and is never printed.
     #[arg(long, value_name = "URL", env = "PODSIZER_NOTIFY_WEBHOOK", hide_env_values = true)]
@@ -228,7 +228,7 @@ pub struct NotifyArgs {
 }
 
 #[derive(Debug, Args)]
-pub struct DemoArgs {
+pub(crate) struct DemoArgs {
     /// Where to copy the demo GitOps tree and samples [default: a new temp directory].
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
@@ -238,7 +238,7 @@ pub struct DemoArgs {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Scenario {
+pub(crate) enum Scenario {
     /// One `api` Deployment (nginx, php-fpm, envoy) with three replicas.
     Demo,
     /// Many single-replica workloads of three containers each (benchmarks).
@@ -249,7 +249,7 @@ pub enum Scenario {
 }
 
 #[derive(Debug, Args)]
-pub struct SynthArgs {
+pub(crate) struct SynthArgs {
     #[arg(long, value_enum, default_value = "demo")]
     pub scenario: Scenario,
     /// Number of containers (fleet scenario).
@@ -277,7 +277,7 @@ pub struct SynthArgs {
 }
 
 #[derive(Debug, Args)]
-pub struct TraceArgs {
+pub(crate) struct TraceArgs {
     /// Trace family: google-2019, bitbrains, azure or google-2011.
     pub family: String,
     /// The public traces folder, laid out as docs/traces.md describes.
@@ -295,7 +295,7 @@ pub struct TraceArgs {
 
 /// Prices behind every cost figure (report, back-test, pull-request title).
 #[derive(Debug, Args, Clone, Copy)]
-pub struct PriceArgs {
+pub(crate) struct PriceArgs {
     /// Price of one core for one hour, in dollars.
     #[arg(long, default_value_t = 0.04)]
     pub core_hour_price: f64,
@@ -305,7 +305,7 @@ pub struct PriceArgs {
 }
 
 impl PriceArgs {
-    pub fn prices(&self) -> anyhow::Result<crate::analysis::series::Prices> {
+    pub(crate) fn prices(&self) -> anyhow::Result<crate::analysis::series::Prices> {
         for (name, price) in [("--core-hour-price", self.core_hour_price), ("--gib-hour-price", self.gib_hour_price)] {
             if !price.is_finite() || price < 0.0 {
                 anyhow::bail!("{name} {price}: must be a number >= 0");

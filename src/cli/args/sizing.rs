@@ -7,7 +7,7 @@ use clap::Args;
 use std::path::PathBuf;
 
 #[derive(Debug, Args)]
-pub struct RecommendArgs {
+pub(crate) struct RecommendArgs {
     #[command(flatten)]
     pub input: InputArgs,
     /// Output format.
@@ -28,7 +28,7 @@ pub struct RecommendArgs {
 }
 
 #[derive(Debug, Args)]
-pub struct ReportArgs {
+pub(crate) struct ReportArgs {
     #[command(flatten)]
     pub input: InputArgs,
     /// Folder to write index.html, index.md, report.json and charts/ into (e.g. reports/2026-W48).
@@ -57,7 +57,7 @@ pub struct ReportArgs {
     pub nodes: Vec<crate::domain::NodeShape>,
 }
 
-pub const BACKTEST_HELP: &str = "Sizes each container from a training window with each strategy, then replays the \
+pub(crate) const BACKTEST_HELP: &str = "Sizes each container from a training window with each strategy, then replays the \
 following holdout window against the proposal.\n\n\
 Figures (per container, and in total over containers every strategy could size):\n\
   CPU slack      sum over samples of max(request - usage, 0) / sum of request (requested but unused)\n\
@@ -78,7 +78,7 @@ With --node SHAPE, each holdout's pods are also placed onto nodes of that alloca
 Default prices: $0.04 per core-hour, $0.005 per GiB-hour.";
 
 #[derive(Debug, Args)]
-pub struct BacktestArgs {
+pub(crate) struct BacktestArgs {
     #[command(flatten)]
     pub input: InputArgs,
     /// Training window before each split.
@@ -117,14 +117,14 @@ pub struct BacktestArgs {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum BacktestFormat {
+pub(crate) enum BacktestFormat {
     Table,
     Json,
     Csv,
 }
 
 #[derive(Debug, Args)]
-pub struct SuiteArgs {
+pub(crate) struct SuiteArgs {
     /// The public traces folder, laid out as docs/traces.md describes. Without it only the
     /// synthetic scenarios run, with a notice saying where the traces are published.
     #[arg(long, env = "PODSIZER_TRACES", value_name = "DIR")]
@@ -144,7 +144,7 @@ pub struct SuiteArgs {
 }
 
 #[derive(Debug, Args)]
-pub struct PrArgs {
+pub(crate) struct PrArgs {
     #[command(flatten)]
     pub input: InputArgs,
     /// A clean checkout of the GitOps repository.

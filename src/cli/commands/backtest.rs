@@ -9,7 +9,7 @@ use crate::outputs::backtest as render;
 use anyhow::{Context, Result};
 use std::io::Write;
 
-pub fn run(args: &BacktestArgs, out: &mut dyn Write) -> Result<u8> {
+pub(crate) fn run(args: &BacktestArgs, out: &mut dyn Write) -> Result<u8> {
     let policy = load_policy(args.policy.as_deref())?;
     let plan = FoldPlan {
         train_ms: args.train.ms,
@@ -39,7 +39,7 @@ pub fn run(args: &BacktestArgs, out: &mut dyn Write) -> Result<u8> {
     Ok(0)
 }
 
-pub fn run_suite(args: &SuiteArgs, out: &mut dyn Write) -> Result<u8> {
+pub(crate) fn run_suite(args: &SuiteArgs, out: &mut dyn Write) -> Result<u8> {
     let policies = load_policy(args.policy.as_deref())?;
     let mut print = |note| resolve::print_notes(&[note]);
     let entries = suite::suite(args.traces.as_deref(), &args.families, &policies, &args.nodes, &mut print)?;

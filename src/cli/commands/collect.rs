@@ -65,7 +65,7 @@ impl CollectLog for Log {
     }
 }
 
-pub fn run(args: &MetricsServerArgs, out: &mut dyn Write) -> anyhow::Result<u8> {
+pub(crate) fn run(args: &MetricsServerArgs, out: &mut dyn Write) -> anyhow::Result<u8> {
     let settings = settings(args)?;
     let mut sink = StoreSink::new(&args.store, &args.s3.options());
     let summary = collect::collect(&settings, &mut sink, &Log)?;

@@ -31,7 +31,7 @@ const GITOPS: &[(&str, &str)] = &[
 ];
 
 /// The demo's week: the same generator and seed as `fixtures/demo/samples.parquet`.
-pub fn demo_spec() -> FleetSpec {
+pub(crate) fn demo_spec() -> FleetSpec {
     FleetSpec::demo(crate::domain::parse_timestamp("2026-11-16").expect("valid date"), 7, 60_000)
 }
 
@@ -57,7 +57,7 @@ samples.parquet); give a new or empty folder with --out",
     Ok(dir)
 }
 
-pub fn run(args: &DemoArgs, out: &mut dyn Write) -> Result<u8> {
+pub(crate) fn run(args: &DemoArgs, out: &mut dyn Write) -> Result<u8> {
     let dir = scratch_dir(args.out.as_deref())?;
     for (rel, text) in GITOPS {
         let path = dir.join("gitops").join(rel);

@@ -7,7 +7,7 @@ use anyhow::Result;
 use std::io::Write;
 
 /// Validates every file before writing anything: one bad file means nothing is imported.
-pub fn run(args: &ImportArgs, out: &mut dyn Write) -> Result<u8> {
+pub(crate) fn run(args: &ImportArgs, out: &mut dyn Write) -> Result<u8> {
     let mut batches = Vec::new();
     let progress = crate::cli::progress::bar(args.files.len() as u64, "reading files");
     for file in &args.files {

@@ -53,7 +53,7 @@ fn settings(args: &CloudwatchArgs) -> Result<CloudwatchSettings> {
     })
 }
 
-pub fn run(args: &CloudwatchArgs, out: &mut dyn Write) -> Result<u8> {
+pub(crate) fn run(args: &CloudwatchArgs, out: &mut dyn Write) -> Result<u8> {
     let started = Instant::now();
     let settings = settings(args)?;
     let mut sink = StoreSink::new(&args.store, &Default::default());

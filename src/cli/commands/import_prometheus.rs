@@ -81,7 +81,7 @@ fn scope(args: &PrometheusArgs) -> Result<Scope> {
     })
 }
 
-pub fn run(args: &PrometheusArgs, out: &mut dyn Write) -> Result<u8> {
+pub(crate) fn run(args: &PrometheusArgs, out: &mut dyn Write) -> Result<u8> {
     let started = Instant::now();
     let settings = settings(args)?;
     let mut sink = StoreSink::new(&args.store, &args.s3.options());
@@ -208,7 +208,7 @@ fn headers(args: &PrometheusArgs) -> Result<Vec<(String, String)>> {
 /// `--prometheus URL` on `recommend`, `report`, `pr` and `backtest`: imports the window (the
 /// first time) or what is new since the last run into a cache store and returns its path. The
 /// import's summary goes to stderr, so stdout holds only the command's own output.
-pub fn import_for_sizing(input: &InputArgs, default_window: Option<&str>) -> Result<PathBuf> {
+pub(crate) fn import_for_sizing(input: &InputArgs, default_window: Option<&str>) -> Result<PathBuf> {
     let p = &input.prometheus;
     // Commands that read all history (backtest: train + holdout windows) get 30 days.
     let window = input.window.as_ref().map(|w| w.text()).or(default_window).unwrap_or("30d");

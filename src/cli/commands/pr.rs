@@ -31,7 +31,7 @@ fn settings(args: &PrArgs) -> Result<PrSettings> {
     })
 }
 
-pub fn run(args: &PrArgs, out: &mut dyn Write) -> Result<u8> {
+pub(crate) fn run(args: &PrArgs, out: &mut dyn Write) -> Result<u8> {
     let settings = settings(args)?;
     crate::cli::notify::check(&args.notify)?;
     settings.check()?;

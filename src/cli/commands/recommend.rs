@@ -13,7 +13,7 @@ use std::io::Write;
 use std::path::Path;
 
 /// The shared sizing run of `recommend`, `report` and `pr`, with its notes printed.
-pub fn sizing_run(input: &InputArgs, overlay: Option<&Path>, sizing: &SizingArgs) -> Result<SizingRun> {
+pub(crate) fn sizing_run(input: &InputArgs, overlay: Option<&Path>, sizing: &SizingArgs) -> Result<SizingRun> {
     let settings = SizingSettings {
         policy: load_policy(sizing.policy.as_deref())?,
         strategy: sizing.strategy.clone(),
@@ -27,7 +27,7 @@ pub fn sizing_run(input: &InputArgs, overlay: Option<&Path>, sizing: &SizingArgs
     Ok(run)
 }
 
-pub fn run(args: &RecommendArgs, out: &mut dyn Write) -> Result<u8> {
+pub(crate) fn run(args: &RecommendArgs, out: &mut dyn Write) -> Result<u8> {
     let run = sizing_run(&args.input, args.kustomize.as_deref(), &args.sizing)?;
     let recs = &run.recommendations;
     let doc = document(&args.sizing.strategy, run.selection.since, run.selection.until, recs);
@@ -65,7 +65,7 @@ fn say_runtimes(recs: &[Recommendation]) {
 }
 
 /// Writes (or with `dry_run`, shows) the patches and says what happened on stderr.
-pub fn write_overlay(dir: &Path, plan: &kustomize::PatchPlan, dry_run: bool) -> Result<()> {
+pub(crate) fn write_overlay(dir: &Path, plan: &kustomize::PatchPlan, dry_run: bool) -> Result<()> {
     for w in &plan.not_in_overlay {
         note(&format!("note: {w} is not in the overlay {}; no patch for it", dir.display()));
     }

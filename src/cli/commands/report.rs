@@ -10,7 +10,7 @@ use crate::outputs::report::{self, PreviousReport, ReportInput};
 use anyhow::{Context, Result};
 use std::io::Write;
 
-pub fn run(args: &ReportArgs, out: &mut dyn Write) -> Result<u8> {
+pub(crate) fn run(args: &ReportArgs, out: &mut dyn Write) -> Result<u8> {
     let tz = args.tz;
     let prices = args.prices.prices()?;
     crate::cli::notify::check(&args.notify)?;

@@ -8,7 +8,7 @@ use crate::store::sample_file::write_samples;
 use anyhow::{bail, Context, Result};
 use std::io::Write;
 
-pub fn spec(args: &SynthArgs) -> Result<FleetSpec> {
+pub(crate) fn spec(args: &SynthArgs) -> Result<FleetSpec> {
     let start = parse_timestamp(&args.start).context("--start")?;
     let step = checked_step(args)?;
     check_days(args.days)?;
@@ -62,7 +62,7 @@ fn check_rows(spec: &FleetSpec, whole_file: bool) -> Result<()> {
     Ok(())
 }
 
-pub fn run(args: &SynthArgs, out: &mut dyn Write) -> Result<u8> {
+pub(crate) fn run(args: &SynthArgs, out: &mut dyn Write) -> Result<u8> {
     if args.scenario == Scenario::Backtest {
         return run_scenarios(args, out);
     }
@@ -124,7 +124,7 @@ fn run_scenarios(args: &SynthArgs, out: &mut dyn Write) -> Result<u8> {
 }
 
 /// `podsizer trace FAMILY`: a public trace converted to samples.
-pub fn run_trace(args: &crate::cli::args::TraceArgs, out: &mut dyn Write) -> Result<u8> {
+pub(crate) fn run_trace(args: &crate::cli::args::TraceArgs, out: &mut dyn Write) -> Result<u8> {
     use crate::sources::traces;
     let Some(root) = &args.traces else {
         bail!("no traces folder: give --traces DIR or set {}\n{}", traces::TRACES_ENV, traces::where_to_get());

@@ -29,17 +29,17 @@ fn join(prefix: &str, cluster: &str, names: &[&str]) -> String {
 }
 
 /// `c-shop.deployment.api.php-fpm` (`c-prod.shop...` with a cluster).
-pub fn container(c: &ContainerDoc) -> String {
+pub(super) fn container(c: &ContainerDoc) -> String {
     join("c", &c.cluster, &[&c.namespace, &kind(&c.workload.kind), &c.workload.name, &c.container])
 }
 
 /// `w-shop.deployment.api`.
-pub fn workload(w: &WorkloadDoc) -> String {
+pub(super) fn workload(w: &WorkloadDoc) -> String {
     join("w", &w.cluster, &[&w.namespace, &kind(&w.kind), &w.name])
 }
 
 /// `cluster-prod-eu`.
-pub fn cluster(name: &str) -> String {
+pub(super) fn cluster(name: &str) -> String {
     format!("cluster-{}", safe_name(name))
 }
 

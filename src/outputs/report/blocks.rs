@@ -18,7 +18,7 @@ pub enum Inline {
     },
 }
 
-pub type Line = Vec<Inline>;
+pub(super) type Line = Vec<Inline>;
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Block {
@@ -59,7 +59,7 @@ pub(super) fn heading(level: u8, text: impl Into<String>, id: impl Into<String>)
     Block::Heading { level, text: text.into(), id: id.into() }
 }
 
-pub fn money(v: f64) -> String {
+pub(super) fn money(v: f64) -> String {
     let sign = if v < 0.0 { "-" } else { "" };
     let v = v.abs();
     let whole = v.trunc() as u64;

@@ -3,7 +3,7 @@
 use super::blocks::*;
 use super::{NowProposed, Report, ReportDoc};
 
-pub fn blocks(report: &Report) -> Vec<Block> {
+pub(super) fn blocks(report: &Report) -> Vec<Block> {
     let doc = &report.doc;
     let mut out = Vec::new();
     intro(report, &mut out);

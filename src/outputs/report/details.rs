@@ -8,7 +8,7 @@ use super::blocks::{
 use super::{charts, exposure_share, Report, SETTINGS};
 use crate::domain::{human_bytes, Cpu};
 
-pub fn containers(report: &Report, out: &mut Vec<Block>) {
+pub(super) fn containers(report: &Report, out: &mut Vec<Block>) {
     let doc = &report.doc;
     out.push(heading(2, "Containers", "containers"));
     out.push(Block::Para(vec![
@@ -116,7 +116,7 @@ pub fn containers(report: &Report, out: &mut Vec<Block>) {
     }
 }
 
-pub fn workloads(report: &Report, out: &mut Vec<Block>) {
+pub(super) fn workloads(report: &Report, out: &mut Vec<Block>) {
     let doc = &report.doc;
     out.push(heading(2, "Daily cycle per workload", "daily-cycle"));
     out.push(Block::Para(vec![t(format!(

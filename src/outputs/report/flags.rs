@@ -6,7 +6,7 @@ use crate::analysis::timeline;
 use crate::analysis::{Proposal, Recommendation};
 use crate::domain::DAY_MS;
 
-pub fn flags_for(
+pub(super) fn flags_for(
     r: &Recommendation,
     usage: &UsageDoc,
     now: &timeline::Crossings,

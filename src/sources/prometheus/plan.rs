@@ -38,12 +38,12 @@ pub fn day_windows(window: Window, step_ms: i64) -> Vec<Window> {
 
 /// Rows an import holds for one window before storing it (about 32 bytes each; one window is
 /// stored while the next is fetched).
-pub const WINDOW_ROWS: u64 = 1_000_000;
+pub(super) const WINDOW_ROWS: u64 = 1_000_000;
 
 /// Splits a window (within one UTC day) into pieces of whole hours that divide the day, as
 /// long as `series` series keep each piece within `WINDOW_ROWS` rows: the import's memory
 /// then stays flat however many containers there are.
-pub fn storage_windows(window: Window, step_ms: i64, series: usize) -> Vec<Window> {
+pub(super) fn storage_windows(window: Window, step_ms: i64, series: usize) -> Vec<Window> {
     let span_ms = (WINDOW_ROWS / series.max(1) as u64).max(1) as i64 * step_ms;
     let hours = [24, 12, 8, 6, 4, 3, 2, 1].into_iter().find(|h| h * crate::domain::HOUR_MS <= span_ms).unwrap_or(1);
     pieces(window, step_ms, hours * crate::domain::HOUR_MS)

@@ -7,10 +7,10 @@ const GIB: f64 = 1024.0 * 1024.0 * 1024.0;
 /// The kubelet's default `maxPods`.
 pub const DEFAULT_MAX_PODS: u32 = 110;
 /// Far above any kubelet's `maxPods` in use; a larger count is a typo.
-pub const MAX_PODS: u32 = 100_000;
+pub(super) const MAX_PODS: u32 = 100_000;
 /// Far above any node's price per hour; a larger one is a typo (`1e300`), and would turn
 /// every cost into nonsense.
-pub const MAX_PRICE_HOUR: f64 = 100_000.0;
+pub(super) const MAX_PRICE_HOUR: f64 = 100_000.0;
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct NodeShape {
