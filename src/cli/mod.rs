@@ -3,6 +3,7 @@
 
 mod args;
 mod commands;
+mod hints;
 mod notify;
 mod progress;
 mod resolve;
@@ -46,6 +47,9 @@ pub fn main() -> ExitCode {
         Err(e) => {
             // The whole chain on one line, each cause once: "error: what failed: why".
             eprintln!("error: {e:#}");
+            if let Some(hint) = hints::hint(&e) {
+                eprintln!("hint: {hint}");
+            }
             ExitCode::from(2)
         }
     }

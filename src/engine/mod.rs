@@ -71,19 +71,19 @@ pub enum EngineError {
     TrafficShare(#[from] crate::analysis::traffic::TrafficShareError),
     #[error(transparent)]
     Trace(#[from] crate::sources::traces::TraceError),
-    #[error("reading current settings from the cluster (--live)")]
+    #[error("reading current settings from the cluster")]
     Live(#[source] crate::sources::metrics_server::client::MetricsServerError),
     #[error("{path}: {reason}")]
     Input { path: PathBuf, reason: String },
-    #[error("--since must be before --until")]
+    #[error("the window is empty: its start is not before its end")]
     EmptyWindow,
     #[error("no samples match the selection{0}")]
     NoSamples(String),
     #[error("unknown strategy `{name}`; known: {known}")]
     UnknownStrategy { name: String, known: String },
-    #[error("--traffic-share: no workload named {name:?} in the selected samples (they have: {known})")]
+    #[error("traffic share for {name:?}: no workload of that name in the selected samples (they have: {known})")]
     UnknownTrafficWorkload { name: String, known: String },
-    #[error("the samples hold {count} clusters ({names}) and {target} is one; choose it with --cluster NAME")]
+    #[error("the samples hold {count} clusters ({names}) and {target} is one: one cluster must be chosen")]
     SeveralClusters { count: usize, names: String, target: String },
     #[error("the history is too short for one holdout window of {holdout}")]
     HistoryTooShort { holdout: String },
@@ -93,6 +93,10 @@ pub enum EngineError {
     GitHub(#[from] crate::outputs::bot::github::GitHubError),
     #[error("{0}")]
     PullRequest(String),
+    #[error("opening a pull request needs GITHUB_TOKEN in the environment and the repository OWNER/NAME")]
+    NoGitHub,
+    #[error("overlay {overlay:?}: {problem}")]
+    OverlayPath { overlay: String, problem: String },
     #[error("returning to the original checkout")]
     Checkout(#[source] crate::outputs::bot::git::GitError),
     #[error("scenario {name}: {message}")]

@@ -48,10 +48,7 @@ impl PrSettings {
     /// What can be refused before any work: no token or repository, an overlay path that leaves the checkout.
     pub fn check(&self) -> Result<()> {
         if !self.dry_run && (self.token.is_empty() || self.github_repo.is_none()) {
-            return Err(EngineError::PullRequest(
-                "opening a pull request needs GITHUB_TOKEN in the environment and --github-repo OWNER/NAME (or use --dry-run)"
-                    .into(),
-            ));
+            return Err(EngineError::NoGitHub);
         }
         overlay_is_relative(&self.overlay)
     }
@@ -252,9 +249,10 @@ fn overlay_is_relative(overlay: &str) -> Result<()> {
     use std::path::Component;
     let plain = Path::new(overlay).components().all(|c| matches!(c, Component::Normal(_) | Component::CurDir));
     if overlay.is_empty() || !plain {
-        return Err(EngineError::PullRequest(format!(
-            "--overlay {overlay:?}: must be a folder inside the repository, relative to it, without `..`"
-        )));
+        return Err(EngineError::OverlayPath {
+            overlay: overlay.to_string(),
+            problem: "must be a folder inside the repository, relative to it, without `..`".into(),
+        });
     }
     Ok(())
 }
@@ -269,11 +267,10 @@ fn overlay_inside(repo: &Path, overlay: &str) -> Result<PathBuf> {
         )));
     };
     if !real_dir.starts_with(&real_repo) {
-        return Err(EngineError::PullRequest(format!(
-            "--overlay {overlay:?}: resolves to {}, outside the repository {}",
-            real_dir.display(),
-            real_repo.display()
-        )));
+        return Err(EngineError::OverlayPath {
+            overlay: overlay.to_string(),
+            problem: format!("resolves to {}, outside the repository {}", real_dir.display(), real_repo.display()),
+        });
     }
     Ok(dir)
 }

@@ -26,10 +26,10 @@ pub const FALLBACK_REGION: &str = "us-east-1";
 pub enum AwsError {
     #[error("endpoint URL `{0}` must start with http:// or https://")]
     Endpoint(String),
-    #[error("no AWS region: pass --region, or set AWS_REGION or a region in the profile (~/.aws/config)")]
+    #[error("no AWS region: none was named, and neither AWS_REGION nor the profile (~/.aws/config) has one")]
     NoRegion,
     #[error(
-        "no AWS credentials: {0}; set AWS_PROFILE (or --profile) for a profile in ~/.aws, run `aws sso login` \
+        "no AWS credentials: {0}; set AWS_PROFILE for a profile in ~/.aws, run `aws sso login` \
          for an SSO profile, or export AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"
     )]
     NoCredentials(String),
@@ -39,7 +39,7 @@ pub enum AwsError {
     BadCredentials { operation: String, code: String, message: String },
     #[error("{operation}: still throttled after {MAX_ATTEMPTS} attempts with backoff ({message}); re-run later to resume, or raise the account's API quota")]
     Throttled { operation: String, message: String },
-    #[error("cannot reach {service} in region {region}: {message} (is --region right{endpoint_hint}?)")]
+    #[error("cannot reach {service} in region {region}: {message} (is the region right{endpoint_hint}?)")]
     Unreachable { service: String, region: String, message: String, endpoint_hint: String },
     #[error("{operation} failed ({code}): {message}")]
     Api { operation: String, code: String, message: String },
@@ -160,7 +160,7 @@ where
             service: service.to_string(),
             region: region.to_string(),
             message: sanitize(&error_chain(e)),
-            endpoint_hint: endpoint_url.map_or_else(String::new, |u| format!(", and --endpoint-url {u}")),
+            endpoint_hint: endpoint_url.map_or_else(String::new, |u| format!(", and the endpoint {u}")),
         },
         _ => api("Unknown", sanitize(&error_chain(e))),
     }

@@ -41,9 +41,7 @@ pub enum StoreError {
     Io { path: PathBuf, action: &'static str, source: std::io::Error },
     #[error("{path} is not a podsizer store (no {MANIFEST}) and is not empty; refusing to write into it")]
     NotAStore { path: PathBuf },
-    #[error(
-        "{path}: no podsizer store here (missing {MANIFEST}); create one with `podsizer import ... --store {path}`"
-    )]
+    #[error("{path}: no podsizer store here (missing {MANIFEST})")]
     Missing { path: PathBuf },
     #[error("{path}: store format version {found} is newer than this podsizer understands ({FORMAT_VERSION}); upgrade podsizer")]
     Version { path: PathBuf, found: u32 },

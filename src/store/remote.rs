@@ -60,7 +60,7 @@ pub enum RemoteError {
     S3(#[from] S3Error),
     #[error(transparent)]
     Store(#[from] StoreError),
-    #[error("{url}: no podsizer store here (missing {MANIFEST}); create one with `podsizer import ... --store {url}`")]
+    #[error("{url}: no podsizer store here (missing {MANIFEST})")]
     Missing { url: String },
     #[error("{url}: store format version {found} is newer than this podsizer understands ({FORMAT_VERSION}); upgrade podsizer")]
     Version { url: String, found: u32 },

@@ -113,11 +113,13 @@ pub enum S3Error {
     Url(String),
     #[error(transparent)]
     Config(#[from] AwsError),
-    #[error("s3://{bucket}: no such bucket at {endpoint} (create it first, or check the name, --s3-endpoint and the region)")]
+    #[error(
+        "s3://{bucket}: no such bucket at {endpoint} (create it first, or check the name, the endpoint and the region)"
+    )]
     NoSuchBucket { bucket: String, endpoint: String },
     #[error("{url}: access denied for {action} ({detail}); the credentials need s3:ListBucket on the bucket and s3:GetObject, s3:PutObject on the prefix")]
     AccessDenied { url: String, action: &'static str, detail: String },
-    #[error("{url}: the bucket is in another region ({detail}); set AWS_REGION or --s3-region")]
+    #[error("{url}: the bucket is in another region ({detail}); its region must be the bucket's")]
     WrongRegion { url: String, detail: String },
     #[error("cannot reach S3 at {endpoint} for {action}: {detail}")]
     Unreachable { endpoint: String, action: &'static str, detail: String },

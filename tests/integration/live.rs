@@ -124,7 +124,8 @@ fn forbidden_reads_name_the_rbac_rule() {
     let kubeconfig = api.kubeconfig(kube_dir.path(), "fake");
     let (output, err) = run(podsizer(&["recommend"]).arg("--kubeconfig").arg(&kubeconfig));
     assert_eq!(output.status.code(), Some(2), "{err}");
-    assert!(err.contains("reading current settings from the cluster (--live)"), "{err}");
+    assert!(err.contains("error: reading current settings from the cluster: "), "{err}");
+    assert!(err.contains("\nhint: the cluster is read for --live"), "the flag is named by the CLI: {err}");
     assert!(err.contains("403 Forbidden listing horizontalpodautoscalers"), "{err}");
     assert!(
         err.contains(r#"apiGroups: ["autoscaling"], resources: ["horizontalpodautoscalers"], verbs: ["list"]"#),

@@ -19,9 +19,11 @@ use std::time::Duration;
 pub enum MetricsServerError {
     #[error("Kubernetes client configuration: {0}")]
     Config(String),
+    #[error("Kubernetes client configuration: {0}")]
+    Kubeconfig(super::kubeconfig::KubeconfigError),
     #[error(
         "401 Unauthorized {what}: the API server rejected the credentials ({message}); refresh them \
-(e.g. `kubectl get pods` to re-login) or check --kubeconfig/--context"
+(e.g. `kubectl get pods` to re-login) or check the kubeconfig and context"
     )]
     Unauthorized { what: String, message: String },
     #[error(
@@ -94,7 +96,7 @@ pub struct ApiServer {
 pub async fn connect(opts: &ConnectOptions) -> Result<ApiServer, MetricsServerError> {
     let mut config = super::kubeconfig::client_config(opts.kubeconfig.as_deref(), opts.context.as_deref())
         .await
-        .map_err(|e| MetricsServerError::Config(e.0))?;
+        .map_err(MetricsServerError::Kubeconfig)?;
     if let Some(t) = opts.request_timeout {
         config.connect_timeout = Some(t);
         config.read_timeout = Some(t);
@@ -196,8 +198,10 @@ impl ListRun<'_> {
                 return Err(self.paging(format!("page {pages} repeats an earlier `continue` token")));
             }
             if pages >= limits.max_pages {
-                return Err(self
-                    .paging(format!("more than {} pages (with --page-size that small, raise it)", limits.max_pages)));
+                return Err(self.paging(format!(
+                    "more than {} pages (the page size is too small for this list)",
+                    limits.max_pages
+                )));
             }
             lp = params.clone().continue_token(&token);
         }

@@ -12,11 +12,15 @@ use std::path::{Path, PathBuf};
 /// A kubeconfig that cannot be used, said in one line that names the file and field (the
 /// client reports it as a configuration error).
 #[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub(crate) struct KubeconfigError(pub(crate) String);
+pub enum KubeconfigError {
+    #[error("a context was named, but no kubeconfig was found (none given, KUBECONFIG unset, no ~/.kube/config)")]
+    NoneForContext,
+    #[error("{0}")]
+    Other(String),
+}
 
 fn config_error(text: String) -> KubeconfigError {
-    KubeconfigError(text)
+    KubeconfigError::Other(text)
 }
 
 /// The client configuration for `--kubeconfig` and `--context`.
@@ -25,9 +29,7 @@ pub(crate) async fn client_config(kubeconfig: Option<&Path>, context: Option<&st
     let inferred = kubeconfig.is_none() && context.is_none();
     let mut config = if files.is_empty() {
         if context.is_some() {
-            return Err(config_error(
-                "--context needs a kubeconfig: none found (--kubeconfig, KUBECONFIG or ~/.kube/config)".into(),
-            ));
+            return Err(KubeconfigError::NoneForContext);
         }
         Config::incluster().map_err(|e| config_error(format!("no kubeconfig found, and not in a cluster: {e}")))?
     } else {

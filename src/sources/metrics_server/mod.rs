@@ -11,6 +11,7 @@
 pub mod client;
 pub mod collect;
 mod kubeconfig;
+pub use kubeconfig::KubeconfigError;
 
 use crate::domain::{canonical_kind, parse_quantity, Resources, Sample};
 use k8s_metrics::v1beta1::PodMetrics;

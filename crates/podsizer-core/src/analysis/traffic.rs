@@ -18,7 +18,7 @@ pub struct TrafficShare {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("invalid --traffic-share {text:?}: {reason} (expected WORKLOAD=SHARE, or WORKLOAD=SHARE@UNTIL,...,SHARE, e.g. api=0.3@2026-11-20,1.0)")]
+#[error("invalid traffic share {text:?}: {reason} (expected WORKLOAD=SHARE, or WORKLOAD=SHARE@UNTIL,...,SHARE, e.g. api=0.3@2026-11-20,1.0)")]
 pub struct TrafficShareError {
     pub text: String,
     pub reason: String,

@@ -82,7 +82,7 @@ pub enum CloudwatchError {
         format_timestamp(*at_ms)
     )]
     MetricsInterrupted { cluster: String, at_ms: i64, period_s: i64, source: Box<AwsError> },
-    #[error("{location}: unreadable import state (delete it to import from --since again)")]
+    #[error("{location}: unreadable import state (delete it to import the whole window again)")]
     State { location: String, source: serde_json::Error },
     #[error(transparent)]
     Sink(SinkError),
