@@ -12,16 +12,16 @@ use std::path::Path;
 
 const MIB: u64 = 1024 * 1024;
 /// A kubeconfig: certificates and keys inline for hundreds of clusters fit many times over.
-pub const KUBECONFIG_MAX_BYTES: u64 = 16 * MIB;
+pub(crate) const KUBECONFIG_MAX_BYTES: u64 = 16 * MIB;
 /// A policy file: thousands of per-container overrides fit many times over.
-pub const POLICY_MAX_BYTES: u64 = 16 * MIB;
+pub(crate) const POLICY_MAX_BYTES: u64 = 16 * MIB;
 /// Last week's `report.json`: about 4 KiB a container, so some 60,000 containers.
-pub const REPORT_JSON_MAX_BYTES: u64 = 256 * MIB;
+pub(crate) const REPORT_JSON_MAX_BYTES: u64 = 256 * MIB;
 /// A bearer-token file: one token (service-account tokens are about 1 KiB).
-pub const TOKEN_MAX_BYTES: u64 = MIB;
+pub(crate) const TOKEN_MAX_BYTES: u64 = MIB;
 
 /// The file's bytes; an error (kind `InvalidData`) when it holds more than `limit` bytes.
-pub fn read_bounded(path: &Path, limit: u64) -> std::io::Result<Vec<u8>> {
+pub(crate) fn read_bounded(path: &Path, limit: u64) -> std::io::Result<Vec<u8>> {
     let file = std::fs::File::open(path)?;
     let meta = file.metadata()?;
     if meta.is_file() && meta.len() > limit {
@@ -36,7 +36,7 @@ pub fn read_bounded(path: &Path, limit: u64) -> std::io::Result<Vec<u8>> {
 }
 
 /// [`read_bounded`] as UTF-8 text.
-pub fn read_to_string_bounded(path: &Path, limit: u64) -> std::io::Result<String> {
+pub(crate) fn read_to_string_bounded(path: &Path, limit: u64) -> std::io::Result<String> {
     String::from_utf8(read_bounded(path, limit)?)
         .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, format!("not UTF-8 text: {e}")))
 }

@@ -2,18 +2,18 @@
 //! none of them knows about the store's layout or about analysis.
 
 pub mod aws;
-pub mod cloudwatch;
+pub(crate) mod cloudwatch;
 pub mod cluster;
 pub mod files;
-pub mod input_file;
+pub(crate) mod input_file;
 pub mod metrics_server;
-pub mod owners;
-pub mod php_fpm_exporter;
+pub(crate) mod owners;
+pub(crate) mod php_fpm_exporter;
 pub mod prometheus;
-pub mod retry;
+pub(crate) mod retry;
 pub mod sink;
 pub mod synthetic;
-pub mod time;
-pub mod traces;
+pub(crate) mod time;
+pub(crate) mod traces;
 
 pub use files::{read_sample_file, samples_to_frame, BadRow, SourceError, SAMPLE_COLUMNS};

@@ -15,19 +15,19 @@
 const NAME_HASH_ALPHABET: &str = "bcdfghjklmnpqrstvwxz2456789";
 
 /// True when `s` is `min..=max` characters of the safe alphabet.
-pub fn is_hash(s: &str, min: usize, max: usize) -> bool {
+pub(crate) fn is_hash(s: &str, min: usize, max: usize) -> bool {
     (min..=max).contains(&s.len()) && s.chars().all(|c| NAME_HASH_ALPHABET.contains(c))
 }
 
 /// `api-5b8f7d9c4-x2x9k` -> `api`: the Deployment of a pod named by a ReplicaSet.
-pub fn deployment_of_pod(pod: &str) -> Option<&str> {
+pub(crate) fn deployment_of_pod(pod: &str) -> Option<&str> {
     let mut parts = pod.rsplitn(3, '-');
     let (suffix, hash, base) = (parts.next()?, parts.next()?, parts.next()?);
     (is_hash(suffix, 5, 5) && is_hash(hash, 6, 10) && !base.is_empty()).then_some(base)
 }
 
 /// `<cronjob>-<minutes since epoch>`: the name the CronJob controller gives its Jobs.
-pub fn cronjob_of(job: &str) -> Option<&str> {
+pub(crate) fn cronjob_of(job: &str) -> Option<&str> {
     let (base, stamp) = job.rsplit_once('-')?;
     (stamp.len() >= 8 && stamp.chars().all(|c| c.is_ascii_digit()) && !base.is_empty()).then_some(base)
 }
@@ -35,7 +35,7 @@ pub fn cronjob_of(job: &str) -> Option<&str> {
 /// The workload of a pod from one owner reference, climbing ReplicaSet -> Deployment and
 /// Job -> CronJob by name (without the owner chain). `template_hash` is the pod's
 /// `pod-template-hash` label when known.
-pub fn workload_from_owner(kind: &str, name: &str, pod: &str, template_hash: Option<&str>) -> (String, String) {
+pub(crate) fn workload_from_owner(kind: &str, name: &str, pod: &str, template_hash: Option<&str>) -> (String, String) {
     match kind {
         "ReplicaSet" => {
             let base = template_hash
@@ -58,7 +58,7 @@ pub fn workload_from_owner(kind: &str, name: &str, pod: &str, template_hash: Opt
 
 /// The kind of the controller named `owner` that named `pod`, read from the rest of the
 /// pod's name; `None` when the name does not follow a controller's pattern.
-pub fn kind_from_pod_name(owner: &str, pod: &str) -> Option<&'static str> {
+pub(crate) fn kind_from_pod_name(owner: &str, pod: &str) -> Option<&'static str> {
     if owner == pod || owner.is_empty() {
         return None;
     }

@@ -16,7 +16,7 @@ pub struct PodFigures {
 }
 
 /// The instant queries, each `max by (namespace, pod)` over the window ending at its time.
-pub fn queries(scope: &Scope, window_ms: i64) -> [(&'static str, String); PHP_FPM_EXPORTER_REQUESTS as usize] {
+pub(crate) fn queries(scope: &Scope, window_ms: i64) -> [(&'static str, String); PHP_FPM_EXPORTER_REQUESTS as usize] {
     let r = promql_duration(window_ms.max(60_000));
     let sel = |metric: &str| scope.ksm(metric, &[]);
     [
@@ -39,7 +39,7 @@ const MAX_PROCESSES: f64 = u32::MAX as f64;
 /// Checks one figure like a sample: finite, not negative, and within what one container can
 /// hold (64Ti for the per-child memory, a 32-bit count for the process figures). The
 /// message names the value; the caller names the field and where it came from.
-pub fn check(field: &str, value: f64) -> Result<(), String> {
+pub(crate) fn check(field: &str, value: f64) -> Result<(), String> {
     if field == "per_child_peak_bytes" {
         return crate::domain::bounds::check_memory(value);
     }
@@ -54,7 +54,7 @@ pub fn check(field: &str, value: f64) -> Result<(), String> {
 
 /// Folds one query's answer into the per-pod figures; a figure out of bounds is refused,
 /// naming its metric and pod.
-pub fn fold(
+pub(crate) fn fold(
     figures: &mut BTreeMap<(String, String), PodFigures>,
     field: &str,
     answer: &[(Labels, f64)],
@@ -77,7 +77,7 @@ pub fn fold(
 
 /// Asks Prometheus for the four figures at `end_ms` over `window_ms`. Four requests; an
 /// answer without exporter series is simply empty.
-pub fn fetch(
+pub(crate) fn fetch(
     client: &Client,
     scope: &Scope,
     end_ms: i64,
@@ -93,7 +93,7 @@ pub fn fetch(
 
 /// The container the exporter speaks for: the one named `php-fpm`, else the only one whose
 /// name contains `php`.
-pub fn php_container<'a>(containers: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+pub(crate) fn php_container<'a>(containers: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
     let all: Vec<&str> = containers.into_iter().collect();
     if let Some(c) = all.iter().find(|c| **c == "php-fpm") {
         return Some(c);

@@ -7,7 +7,7 @@ use std::time::Duration;
 /// optionally with "equal jitter" (between half and all of it) so many clients do not retry
 /// in step.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Backoff {
+pub(crate) struct Backoff {
     pub retries: u32,
     pub base: Duration,
     pub max: Duration,
@@ -17,26 +17,26 @@ pub struct Backoff {
 
 impl Backoff {
     /// `retries` retries after `base`, `2 x base`, `4 x base`, ... without a cap or jitter.
-    pub fn doubling(retries: u32, base: Duration) -> Self {
+    pub(crate) fn doubling(retries: u32, base: Duration) -> Self {
         Self { retries, base, max: Duration::MAX, jitter_seed: None }
     }
 
     /// The pauses before each retry, in order; `None` once the retries are used up.
-    pub fn schedule(self) -> Schedule {
+    pub(crate) fn schedule(self) -> Schedule {
         Schedule { backoff: self, attempt: 0 }
     }
 }
 
 /// The pauses of one retried operation.
 #[derive(Debug, Clone)]
-pub struct Schedule {
+pub(crate) struct Schedule {
     backoff: Backoff,
     attempt: u32,
 }
 
 impl Schedule {
     /// Retries made so far.
-    pub fn retries(&self) -> u32 {
+    pub(crate) fn retries(&self) -> u32 {
         self.attempt
     }
 }
@@ -60,14 +60,14 @@ impl Iterator for Schedule {
 
 /// One attempt's failure: worth another attempt or not.
 #[derive(Debug)]
-pub enum Failure<E> {
+pub(crate) enum Failure<E> {
     Transient(E),
     Permanent(E),
 }
 
 /// Runs `attempt` until it succeeds, fails permanently, or the retries are used up (the last
 /// error is returned), sleeping between attempts; `on_retry` hears of each retry first.
-pub fn retry<T, E>(
+pub(crate) fn retry<T, E>(
     backoff: Backoff,
     mut attempt: impl FnMut() -> Result<T, Failure<E>>,
     mut on_retry: impl FnMut(&E, Duration),

@@ -17,13 +17,13 @@ use crate::domain::Sample;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 
-pub const FAMILIES: &[&str] = &["google-2019", "bitbrains", "azure", "google-2011"];
+pub(crate) const FAMILIES: &[&str] = &["google-2019", "bitbrains", "azure", "google-2011"];
 
 /// The setting that names the traces folder when `--traces` is not given.
-pub const TRACES_ENV: &str = "PODSIZER_TRACES";
+pub(crate) const TRACES_ENV: &str = "PODSIZER_TRACES";
 
 /// Where one family is published and what podsizer reads of it under the traces folder.
-pub struct Publication {
+pub(crate) struct Publication {
     pub family: &'static str,
     /// The provider's own page.
     pub origin: &'static str,
@@ -31,7 +31,7 @@ pub struct Publication {
     pub layout: &'static str,
 }
 
-pub const PUBLISHED: &[Publication] = &[
+pub(crate) const PUBLISHED: &[Publication] = &[
     Publication {
         family: "google-2019",
         origin: "Google ClusterData 2019 (CC-BY 4.0): https://github.com/google/cluster-data/blob/master/ClusterData2019.md",
@@ -55,7 +55,7 @@ pub const PUBLISHED: &[Publication] = &[
 ];
 
 /// Where the families are published and how to lay them out, for a user who has none yet.
-pub fn where_to_get() -> String {
+pub(crate) fn where_to_get() -> String {
     let mut text = format!(
         "The public traces are not shipped with podsizer: download them, lay them out in one folder, \
          and name it with --traces DIR or {TRACES_ENV}. docs/traces.md gives the copies used, \
@@ -68,7 +68,7 @@ pub fn where_to_get() -> String {
 }
 
 /// The file or folder a family is read from under `root`, or `None` for an unknown family.
-pub fn family_path(root: &Path, family: &str) -> Option<PathBuf> {
+pub(crate) fn family_path(root: &Path, family: &str) -> Option<PathBuf> {
     let rel = match family {
         "google-2019" => "google-2019-borg-sample",
         "bitbrains" => "bitbrains-rnd/vms",
@@ -94,7 +94,7 @@ pub enum TraceError {
 }
 
 /// Streams every sample of a trace family found under `root` (the traces folder).
-pub fn read_family(root: &Path, family: &str, emit: &mut dyn FnMut(Sample)) -> Result<(), TraceError> {
+pub(crate) fn read_family(root: &Path, family: &str, emit: &mut dyn FnMut(Sample)) -> Result<(), TraceError> {
     let path = family_path(root, family).ok_or_else(|| TraceError::Family(family.to_string()))?;
     match family {
         "google-2019" => google_2019(&path, emit),

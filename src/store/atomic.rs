@@ -17,7 +17,7 @@ pub struct AtomicWriteError {
 
 /// A file being written under a temp name until `commit`.
 #[derive(Debug)]
-pub struct AtomicFile {
+pub(crate) struct AtomicFile {
     path: PathBuf,
     tmp: PathBuf,
     file: Option<std::fs::File>,
@@ -25,12 +25,12 @@ pub struct AtomicFile {
 
 impl AtomicFile {
     /// Starts writing `path` (through `.<name>.<pid>.tmp`).
-    pub fn create(path: &Path) -> Result<Self, AtomicWriteError> {
+    pub(crate) fn create(path: &Path) -> Result<Self, AtomicWriteError> {
         Self::create_tagged(path, "tmp")
     }
 
     /// As `create`, with the temp file ending `.<pid>.<tag>` (e.g. `download.tmp`).
-    pub fn create_tagged(path: &Path, tag: &str) -> Result<Self, AtomicWriteError> {
+    pub(crate) fn create_tagged(path: &Path, tag: &str) -> Result<Self, AtomicWriteError> {
         let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
         let tmp = path.with_file_name(format!(".{name}.{}.{tag}", std::process::id()));
         let file = std::fs::File::create(&tmp).map_err(|source| AtomicWriteError {
@@ -41,13 +41,13 @@ impl AtomicFile {
         Ok(Self { path: path.to_path_buf(), tmp, file: Some(file) })
     }
 
-    pub fn write_all(&mut self, bytes: &[u8]) -> Result<(), AtomicWriteError> {
+    pub(crate) fn write_all(&mut self, bytes: &[u8]) -> Result<(), AtomicWriteError> {
         let file = self.file.as_mut().expect("open until commit");
         file.write_all(bytes).map_err(|source| AtomicWriteError { path: self.tmp.clone(), action: "write", source })
     }
 
     /// Flushes the temp file to disk and renames it into place.
-    pub fn commit(mut self) -> Result<(), AtomicWriteError> {
+    pub(crate) fn commit(mut self) -> Result<(), AtomicWriteError> {
         let file = self.file.take().expect("open until commit");
         file.sync_all().map_err(|source| AtomicWriteError { path: self.tmp.clone(), action: "fsync", source })?;
         drop(file);
@@ -77,7 +77,7 @@ impl Drop for AtomicFile {
 }
 
 /// Writes `bytes` to `path` atomically.
-pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), AtomicWriteError> {
+pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), AtomicWriteError> {
     let mut file = AtomicFile::create(path)?;
     file.write_all(bytes)?;
     file.commit()

@@ -11,7 +11,7 @@
 //! nothing. One lock file serialises writers on one machine. A store on S3 (`s3://...`) has
 //! the same layout and is used through a local mirror (`remote`).
 
-pub mod atomic;
+pub(crate) mod atomic;
 mod checksum;
 mod derived;
 pub mod facts;
@@ -20,7 +20,7 @@ mod part;
 mod reader;
 pub mod remote;
 pub mod s3;
-pub mod sample_file;
+pub(crate) mod sample_file;
 pub mod sink;
 mod writer;
 

@@ -7,7 +7,7 @@ use polars::prelude::{ParquetCompression, ParquetWriter};
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, thiserror::Error)]
-pub enum SampleFileError {
+pub(crate) enum SampleFileError {
     #[error("{}: a sample file ends in .csv or .parquet", path.display())]
     Extension { path: PathBuf },
     #[error("{}: encoding the samples", path.display())]
@@ -17,7 +17,7 @@ pub enum SampleFileError {
 }
 
 /// Writes `rows` (sorted first, as the store sorts them) to `path` atomically.
-pub fn write_samples(path: &Path, rows: &mut [Sample]) -> Result<(), SampleFileError> {
+pub(crate) fn write_samples(path: &Path, rows: &mut [Sample]) -> Result<(), SampleFileError> {
     rows.sort_by(|a, b| a.store_order(b));
     let encode =
         |e: Box<dyn std::error::Error + Send + Sync>| SampleFileError::Encode { path: path.to_path_buf(), source: e };

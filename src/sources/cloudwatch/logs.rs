@@ -12,17 +12,17 @@ use serde_json::Value;
 use std::collections::BTreeMap;
 
 /// Events per FilterLogEvents page (the service's maximum).
-pub const PAGE_EVENTS: i32 = 10_000;
+pub(crate) const PAGE_EVENTS: i32 = 10_000;
 /// Examples of malformed events kept for the summary.
 const EXAMPLES: usize = 5;
 
-pub fn log_group(cluster: &str) -> String {
+pub(crate) fn log_group(cluster: &str) -> String {
     format!("/aws/containerinsights/{cluster}/performance")
 }
 
 /// The server-side filter: only container events (and only these namespaces). Matching is
 /// repeated on the client, so a service that ignores the pattern changes nothing.
-pub fn filter_pattern(namespaces: &[String]) -> String {
+pub(crate) fn filter_pattern(namespaces: &[String]) -> String {
     if namespaces.is_empty() {
         return r#"{ $.Type = "Container" }"#.to_string();
     }
@@ -37,7 +37,7 @@ fn json_string(s: &str) -> String {
 
 /// One container event, understood.
 #[derive(Debug, Clone, PartialEq)]
-pub struct ContainerEvent {
+pub(crate) struct ContainerEvent {
     pub sample: Sample,
     pub resources: Resources,
     pub oom_killed: bool,
@@ -46,7 +46,7 @@ pub struct ContainerEvent {
 
 /// What one log event turned out to be.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Parsed {
+pub(crate) enum Parsed {
     Container(Box<ContainerEvent>),
     /// Node, Pod, Service, ... events, or another namespace: not ours, not an error.
     Skipped,
@@ -96,7 +96,7 @@ fn setting(event: &Value, key: &str, scale: f64) -> Option<f64> {
 }
 
 /// Parses one event message. `namespaces` non-empty keeps only those.
-pub fn parse_event(message: &str, namespaces: &[String]) -> Parsed {
+pub(crate) fn parse_event(message: &str, namespaces: &[String]) -> Parsed {
     let Ok(event) = serde_json::from_str::<Value>(message) else {
         return Parsed::Malformed("not JSON".into());
     };
@@ -163,7 +163,7 @@ fn owner(k8s: &Value, pod: &str) -> (String, String, Resolution) {
 
 /// One FilterLogEvents page, parsed.
 #[derive(Debug, Default)]
-pub struct Page {
+pub(crate) struct Page {
     pub events: Vec<ContainerEvent>,
     pub skipped: u64,
     pub malformed: u64,
@@ -172,7 +172,7 @@ pub struct Page {
 }
 
 #[derive(Debug, thiserror::Error)]
-pub enum LogsError {
+pub(crate) enum LogsError {
     #[error("log group {0} does not exist")]
     NoLogGroup(String),
     #[error("the saved page token was refused ({0})")]
@@ -185,7 +185,7 @@ pub enum LogsError {
 }
 
 /// Reads one page of container events in `[start_ms, end_ms]` (both included).
-pub async fn fetch_page(
+pub(crate) async fn fetch_page(
     clients: &Clients,
     calls: &ApiCalls,
     cluster: &str,
@@ -233,12 +233,12 @@ pub async fn fetch_page(
 
 /// The newest requests/limits seen per workload container, and OOM-killed pods.
 #[derive(Debug, Default)]
-pub struct SettingsFold {
+pub(crate) struct SettingsFold {
     latest: BTreeMap<(String, String, String, String), (i64, ContainerSettings)>,
 }
 
 impl SettingsFold {
-    pub fn add(&mut self, e: &ContainerEvent) {
+    pub(crate) fn add(&mut self, e: &ContainerEvent) {
         let s = &e.sample;
         let key = (s.namespace.clone(), s.workload_kind.clone(), s.workload.clone(), s.container.clone());
         let slot = self.latest.entry(key).or_insert_with(|| {
@@ -263,7 +263,7 @@ impl SettingsFold {
     }
 
     /// Merges into what an earlier import saved (newer runs win per container).
-    pub fn merge_into(self, current: &mut Vec<ContainerSettings>) {
+    pub(crate) fn merge_into(self, current: &mut Vec<ContainerSettings>) {
         for (_, (_, new)) in self.latest {
             match current.iter_mut().find(|c| {
                 (&c.namespace, &c.workload_kind, &c.workload, &c.container)

@@ -12,22 +12,22 @@
 //!
 //! Both modes make pure pieces (parsing, planning, converting) separate from the calls.
 
-pub mod import;
-pub mod logs;
-pub mod metrics;
+pub(crate) mod import;
+pub(crate) mod logs;
+pub(crate) mod metrics;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-pub use crate::sources::aws::AwsError;
+pub(crate) use crate::sources::aws::AwsError;
 
 /// Price of GetMetricData per metric requested, and of ListMetrics per request (us-east-1).
-pub const USD_PER_METRIC_REQUESTED: f64 = 0.01 / 1000.0;
-pub const USD_PER_LIST_METRICS: f64 = 0.01 / 1000.0;
+pub(crate) const USD_PER_METRIC_REQUESTED: f64 = 0.01 / 1000.0;
+pub(crate) const USD_PER_LIST_METRICS: f64 = 0.01 / 1000.0;
 
 /// Calls made by one import, for the progress line and the summary.
 #[derive(Debug, Default)]
-pub struct ApiCalls {
+pub(crate) struct ApiCalls {
     pub filter_log_events: AtomicU64,
     pub list_metrics: AtomicU64,
     /// GetMetricData calls, continuations (NextToken) included.
@@ -42,20 +42,20 @@ pub struct ApiCalls {
 }
 
 impl ApiCalls {
-    pub fn get(counter: &AtomicU64) -> u64 {
+    pub(crate) fn get(counter: &AtomicU64) -> u64 {
         counter.load(Ordering::Relaxed)
     }
 
-    pub fn add(counter: &AtomicU64, n: u64) {
+    pub(crate) fn add(counter: &AtomicU64, n: u64) {
         counter.fetch_add(n, Ordering::Relaxed);
     }
 
     /// API calls, not counting retries.
-    pub fn calls(&self) -> u64 {
+    pub(crate) fn calls(&self) -> u64 {
         Self::get(&self.filter_log_events) + Self::get(&self.list_metrics) + Self::get(&self.get_metric_data)
     }
 
-    pub fn estimated_usd(&self) -> f64 {
+    pub(crate) fn estimated_usd(&self) -> f64 {
         Self::get(&self.metrics_requested) as f64 * USD_PER_METRIC_REQUESTED
             + Self::get(&self.list_metrics) as f64 * USD_PER_LIST_METRICS
     }
@@ -63,7 +63,7 @@ impl ApiCalls {
 
 /// Counts every HTTP attempt an SDK client makes (retries show up here, not in the call counts).
 #[derive(Debug, Clone)]
-pub struct AttemptCounter(pub Arc<AtomicU64>);
+pub(crate) struct AttemptCounter(pub Arc<AtomicU64>);
 
 impl aws_sdk_cloudwatch::config::Intercept for AttemptCounter {
     fn name(&self) -> &'static str {
@@ -82,7 +82,7 @@ impl aws_sdk_cloudwatch::config::Intercept for AttemptCounter {
 }
 
 /// Clients for both services from one configuration, counting attempts into `calls`.
-pub struct Clients {
+pub(crate) struct Clients {
     pub logs: aws_sdk_cloudwatchlogs::Client,
     pub cloudwatch: aws_sdk_cloudwatch::Client,
     pub region: String,
@@ -90,7 +90,7 @@ pub struct Clients {
 }
 
 impl Clients {
-    pub fn new(config: &aws_config::SdkConfig, calls: &ApiCalls, endpoint_url: Option<&str>) -> Self {
+    pub(crate) fn new(config: &aws_config::SdkConfig, calls: &ApiCalls, endpoint_url: Option<&str>) -> Self {
         let counter = AttemptCounter(calls.attempts.clone());
         let logs = aws_sdk_cloudwatchlogs::config::Builder::from(config).interceptor(counter.clone()).build();
         let cloudwatch = aws_sdk_cloudwatch::config::Builder::from(config).interceptor(counter).build();
@@ -102,7 +102,11 @@ impl Clients {
         }
     }
 
-    pub fn logs_error<E, R>(&self, e: &aws_sdk_cloudwatchlogs::error::SdkError<E, R>, operation: &str) -> AwsError
+    pub(crate) fn logs_error<E, R>(
+        &self,
+        e: &aws_sdk_cloudwatchlogs::error::SdkError<E, R>,
+        operation: &str,
+    ) -> AwsError
     where
         E: aws_sdk_cloudwatchlogs::error::ProvideErrorMetadata + std::error::Error + 'static,
         R: std::fmt::Debug + 'static,
@@ -117,7 +121,11 @@ impl Clients {
         )
     }
 
-    pub fn cloudwatch_error<E, R>(&self, e: &aws_sdk_cloudwatch::error::SdkError<E, R>, operation: &str) -> AwsError
+    pub(crate) fn cloudwatch_error<E, R>(
+        &self,
+        e: &aws_sdk_cloudwatch::error::SdkError<E, R>,
+        operation: &str,
+    ) -> AwsError
     where
         E: aws_sdk_cloudwatch::error::ProvideErrorMetadata + std::error::Error + 'static,
         R: std::fmt::Debug + 'static,
@@ -136,7 +144,7 @@ impl Clients {
 /// How a pod's workload was found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]
-pub enum Resolution {
+pub(crate) enum Resolution {
     /// From the event's `kubernetes.pod_owners`.
     Owner,
     /// From the pod name next to the owner's name (metrics mode; the kind is inferred).
@@ -145,11 +153,11 @@ pub enum Resolution {
     PodItself,
 }
 
-pub use crate::sources::owners::workload_from_owner;
+pub(crate) use crate::sources::owners::workload_from_owner;
 
 /// Metrics mode knows the owner's name (`PodName`) and the pod's (`FullPodName`), not the
 /// kind: the kind is read from how the controller named the pod.
-pub fn workload_from_names(owner: &str, pod: &str) -> (String, String, Resolution) {
+pub(crate) fn workload_from_names(owner: &str, pod: &str) -> (String, String, Resolution) {
     match crate::sources::owners::kind_from_pod_name(owner, pod) {
         Some(kind) => (kind.into(), owner.to_string(), Resolution::Name),
         None => ("Pod".into(), pod.to_string(), Resolution::PodItself),

@@ -22,7 +22,7 @@ const RETRY_CAP: Duration = Duration::from_secs(30);
 
 /// How to sample, resolved from the command line (or set by a library caller).
 #[derive(Debug, Clone)]
-pub struct CollectSettings {
+pub(crate) struct CollectSettings {
     /// Time between the starts of two rounds.
     pub interval: Duration,
     /// Stop once the next round would start this long after the start.
@@ -44,7 +44,7 @@ pub struct CollectSettings {
 }
 
 /// What the collector says while it works; the CLI prints each line with a timestamp.
-pub trait CollectLog {
+pub(crate) trait CollectLog {
     /// What every round does (start, round counts, flushes): the CLI drops these with `--quiet`.
     fn routine(&self, line: &str);
     /// Retries, skipped rounds, OOM kills, signals, an unreadable side record: always worth reading.
@@ -53,7 +53,7 @@ pub trait CollectLog {
 
 /// What a collection did.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct CollectSummary {
+pub(crate) struct CollectSummary {
     pub rounds: u64,
     /// Samples new to the store.
     pub written: u64,
@@ -69,7 +69,7 @@ pub struct CollectSummary {
 }
 
 #[derive(Debug, thiserror::Error)]
-pub enum CollectError {
+pub(crate) enum CollectError {
     #[error(transparent)]
     Open(SinkError),
     #[error("starting the runtime")]
@@ -117,7 +117,7 @@ struct Collector<'a> {
 
 /// Samples metrics-server into `sink` until the rounds, the duration or a signal end it; the
 /// sink is opened first (a new store is created even if the cluster does not answer).
-pub fn collect(
+pub(crate) fn collect(
     settings: &CollectSettings,
     sink: &mut dyn CollectorSink,
     log: &dyn CollectLog,

@@ -9,7 +9,7 @@
 //! error classification; [`collect`] is the sampling loop.
 
 pub mod client;
-pub mod collect;
+pub(crate) mod collect;
 mod kubeconfig;
 pub use kubeconfig::KubeconfigError;
 

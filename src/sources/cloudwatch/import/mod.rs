@@ -23,14 +23,14 @@ mod from_logs;
 mod from_metrics;
 
 /// Data younger than this may still be arriving (agents flush every minute; logs can lag).
-pub const SETTLE_MS: i64 = 5 * 60_000;
+pub(crate) const SETTLE_MS: i64 = 5 * 60_000;
 /// Rows buffered before an append (each append re-reads the day's keys, so not every page).
 const FLUSH_ROWS: usize = 200_000;
 
 /// Where usage comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
-pub enum Mode {
+pub(crate) enum Mode {
     /// The performance log group if it exists, else the metrics.
     #[default]
     Auto,
@@ -42,7 +42,7 @@ pub enum Mode {
 
 /// Everything an import needs, resolved (no command-line types).
 #[derive(Debug, Clone, Default)]
-pub struct CloudwatchSettings {
+pub(crate) struct CloudwatchSettings {
     pub cluster: String,
     pub region: Option<String>,
     pub profile: Option<String>,
@@ -61,7 +61,7 @@ pub struct CloudwatchSettings {
 }
 
 #[derive(Debug, thiserror::Error)]
-pub enum CloudwatchError {
+pub(crate) enum CloudwatchError {
     #[error("starting the async runtime")]
     Runtime { source: std::io::Error },
     #[error(transparent)]
@@ -117,7 +117,7 @@ struct PendingLogs {
 
 /// Running totals of an import.
 #[derive(Debug, Default)]
-pub struct Totals {
+pub(crate) struct Totals {
     pub fetched: u64,
     pub added: u64,
     pub duplicates: u64,
@@ -153,11 +153,11 @@ impl Totals {
 
 /// Conversion counts, the first node capacities that differed (lowest and highest CPU
 /// millicores and memory bytes), and containers impossible to convert (name -> why).
-pub type MetricsOutcome = (metrics::Conversion, Option<(f64, f64, f64, f64)>, BTreeMap<String, String>);
+pub(crate) type MetricsOutcome = (metrics::Conversion, Option<(f64, f64, f64, f64)>, BTreeMap<String, String>);
 
 /// What an import did, for the caller to print.
 #[derive(Debug)]
-pub struct CloudwatchSummary {
+pub(crate) struct CloudwatchSummary {
     pub cluster: String,
     pub region: String,
     /// The mode used (logs or metrics).
@@ -201,7 +201,7 @@ struct Run<'a> {
 }
 
 /// Imports what is not stored yet of `settings.since_ms ..= settings.until_ms` into `sink`.
-pub fn import(
+pub(crate) fn import(
     settings: &CloudwatchSettings,
     sink: &mut dyn SampleSink,
     progress: &dyn Progress,
@@ -411,7 +411,7 @@ fn merge_settings(current: &mut Vec<ContainerSettings>, newer: Vec<ContainerSett
 }
 
 /// The sink's state name: `cloudwatch-<cluster>-<region>[-<namespaces hash>]`.
-pub fn state_name(cluster: &str, region: &str, namespaces: &[String]) -> String {
+pub(crate) fn state_name(cluster: &str, region: &str, namespaces: &[String]) -> String {
     let safe = |s: &str| -> String {
         s.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' }).collect()
     };

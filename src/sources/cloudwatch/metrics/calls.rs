@@ -8,7 +8,7 @@ use aws_sdk_cloudwatch::types::{
 };
 
 /// Lists the container series of a cluster, one paginated ListMetrics per metric name.
-pub async fn list_series(
+pub(crate) async fn list_series(
     clients: &Clients,
     calls: &ApiCalls,
     cluster: &str,
@@ -73,7 +73,7 @@ fn query_spec(q: &Query, id: String, cluster: &str, period_s: i64) -> MetricData
 }
 
 /// Runs one planned call over `[start, end)`, following NextToken, and returns each query's points.
-pub async fn fetch_batch(
+pub(crate) async fn fetch_batch(
     clients: &Clients,
     calls: &ApiCalls,
     cluster: &str,

@@ -8,11 +8,11 @@ use crate::sources::prometheus::ContainerSettings;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 /// Values of one query: epoch ms -> value.
-pub type Points = BTreeMap<i64, f64>;
+pub(crate) type Points = BTreeMap<i64, f64>;
 
 /// Node capacity per instant, when every node agreed.
 #[derive(Debug, Default, Clone)]
-pub struct NodeCapacity {
+pub(crate) struct NodeCapacity {
     pub cpu_millicores: Points,
     pub memory_bytes: Points,
     /// Instants where nodes differed: (lowest, highest) CPU millicores and memory bytes.
@@ -20,7 +20,7 @@ pub struct NodeCapacity {
 }
 
 impl NodeCapacity {
-    pub fn from_points(min_cpu: &Points, max_cpu: &Points, min_mem: &Points, max_mem: &Points) -> Self {
+    pub(crate) fn from_points(min_cpu: &Points, max_cpu: &Points, min_mem: &Points, max_mem: &Points) -> Self {
         let mut cap = NodeCapacity::default();
         for (&t, &lo) in min_cpu {
             let (Some(&hi), Some(&mlo), Some(&mhi)) = (max_cpu.get(&t), min_mem.get(&t), max_mem.get(&t)) else {
@@ -39,7 +39,7 @@ impl NodeCapacity {
 
 /// What converting one container's points gave.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct Conversion {
+pub(crate) struct Conversion {
     pub via_limit: u64,
     pub via_node: u64,
     /// Points of % of node without a single node capacity at that instant.
@@ -92,7 +92,7 @@ fn usage(
 }
 
 /// Samples of one container from its queried points.
-pub fn convert(
+pub(crate) fn convert(
     id: &ContainerId,
     available: &BTreeSet<Metric>,
     values: &HashMap<Metric, Points>,
@@ -158,7 +158,7 @@ pub fn convert(
 }
 
 /// Requests and limits per workload container from the newest values (highest across pods).
-pub fn settings(per_container: &[(ContainerId, HashMap<Metric, Points>)]) -> Vec<ContainerSettings> {
+pub(crate) fn settings(per_container: &[(ContainerId, HashMap<Metric, Points>)]) -> Vec<ContainerSettings> {
     let mut by_key: BTreeMap<(String, String, String, String), ContainerSettings> = BTreeMap::new();
     for (id, values) in per_container {
         let (kind, workload, _) = match &id.pod {

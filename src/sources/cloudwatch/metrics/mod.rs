@@ -26,24 +26,24 @@
 mod calls;
 mod convert;
 
-pub use crate::sources::time::{align_down, align_up};
-pub use calls::{fetch_batch, list_series};
-pub use convert::{convert, settings, Conversion, NodeCapacity, Points};
+pub(crate) use crate::sources::time::{align_down, align_up};
+pub(crate) use calls::{fetch_batch, list_series};
+pub(crate) use convert::{convert, settings, Conversion, NodeCapacity, Points};
 
 use crate::domain::DAY_MS;
 use aws_sdk_cloudwatch::types::Dimension;
 use std::collections::{BTreeMap, BTreeSet};
 
-pub const NAMESPACE: &str = "ContainerInsights";
-pub const MAX_QUERIES_PER_CALL: usize = 500;
-pub const MAX_DATAPOINTS_PER_CALL: i64 = 100_800;
+pub(crate) const NAMESPACE: &str = "ContainerInsights";
+pub(crate) const MAX_QUERIES_PER_CALL: usize = 500;
+pub(crate) const MAX_DATAPOINTS_PER_CALL: i64 = 100_800;
 
 /// Retention of each resolution: 60 s data for 15 days, 300 s for 63 days, 3600 s for 455.
-pub const RESOLUTIONS: [(i64, i64); 3] = [(60, 15 * DAY_MS), (300, 63 * DAY_MS), (3600, 455 * DAY_MS)];
+pub(crate) const RESOLUTIONS: [(i64, i64); 3] = [(60, 15 * DAY_MS), (300, 63 * DAY_MS), (3600, 455 * DAY_MS)];
 
 /// The container metrics read, and what each is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Metric {
+pub(crate) enum Metric {
     CpuOfNode,
     MemoryOfNode,
     CpuOfLimit,
@@ -55,7 +55,7 @@ pub enum Metric {
 }
 
 impl Metric {
-    pub const ALL: [Metric; 8] = [
+    pub(crate) const ALL: [Metric; 8] = [
         Metric::CpuOfNode,
         Metric::MemoryOfNode,
         Metric::CpuOfLimit,
@@ -66,7 +66,7 @@ impl Metric {
         Metric::MemoryRequest,
     ];
 
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Metric::CpuOfNode => "container_cpu_utilization",
             Metric::MemoryOfNode => "container_memory_utilization",
@@ -79,7 +79,7 @@ impl Metric {
         }
     }
 
-    pub fn from_name(name: &str) -> Option<Metric> {
+    pub(crate) fn from_name(name: &str) -> Option<Metric> {
         Metric::ALL.into_iter().find(|m| m.name() == name)
     }
 }
@@ -87,14 +87,15 @@ impl Metric {
 // ---------------------------------------------------------------------------------------------
 // Planning
 
-/// The period CloudWatch still keeps for data this old.
-pub fn period_for_age(age_ms: i64) -> Option<i64> {
+/// The period CloudWatch still keeps for data this old (the table's test reads it).
+#[cfg(test)]
+fn period_for_age(age_ms: i64) -> Option<i64> {
     RESOLUTIONS.iter().find(|(_, keep)| age_ms <= *keep).map(|(p, _)| *p)
 }
 
 /// A stretch of time read at one period: `[start_ms, end_ms)`, both on the period's grid.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct Band {
+pub(crate) struct Band {
     pub start_ms: i64,
     pub end_ms: i64,
     pub period_s: i64,
@@ -102,7 +103,7 @@ pub struct Band {
 
 /// Splits `[from, to)` by the resolution still available (oldest first). Time older than
 /// 455 days is dropped; edges fall on the coarser grid so bands never overlap.
-pub fn bands(from_ms: i64, to_ms: i64, now_ms: i64) -> Vec<Band> {
+pub(crate) fn bands(from_ms: i64, to_ms: i64, now_ms: i64) -> Vec<Band> {
     let mut out = Vec::new();
     let mut edge_new = to_ms;
     for (period, keep) in RESOLUTIONS {
@@ -125,7 +126,7 @@ pub fn bands(from_ms: i64, to_ms: i64, now_ms: i64) -> Vec<Band> {
 
 /// Time pages of a band for `queries` queries: each call of up to `per_call` queries covers
 /// at most 100,800 datapoints, so no answer needs a NextToken.
-pub fn time_pages(band: Band, queries: usize, per_call: usize, max_datapoints: i64) -> Vec<(i64, i64)> {
+pub(crate) fn time_pages(band: Band, queries: usize, per_call: usize, max_datapoints: i64) -> Vec<(i64, i64)> {
     let width = queries.clamp(1, per_call.clamp(1, MAX_QUERIES_PER_CALL)) as i64;
     let periods = (max_datapoints.clamp(1, MAX_DATAPOINTS_PER_CALL) / width).max(1);
     let span = periods * band.period_s * 1000;
@@ -141,7 +142,7 @@ pub fn time_pages(band: Band, queries: usize, per_call: usize, max_datapoints: i
 
 /// One container of one pod, as the metrics name it.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
-pub struct ContainerId {
+pub(crate) struct ContainerId {
     pub namespace: String,
     /// `PodName`: the owner workload's name.
     pub owner: String,
@@ -168,7 +169,7 @@ impl ContainerId {
 
 /// Container series found by ListMetrics, grouped per container.
 #[derive(Debug, Default)]
-pub struct Inventory {
+pub(crate) struct Inventory {
     pub containers: BTreeMap<ContainerId, BTreeSet<Metric>>,
     /// Entries listed more than once (one per datum on some servers).
     pub duplicates: u64,
@@ -177,7 +178,7 @@ pub struct Inventory {
 }
 
 /// Groups listed (metric name, dimensions) of one cluster into containers, de-duplicated.
-pub fn inventory(listed: &[(String, Vec<(String, String)>)], cluster: &str, namespaces: &[String]) -> Inventory {
+pub(crate) fn inventory(listed: &[(String, Vec<(String, String)>)], cluster: &str, namespaces: &[String]) -> Inventory {
     let mut inv = Inventory::default();
     let mut seen = BTreeSet::new();
     for (name, dims) in listed {
@@ -220,7 +221,7 @@ pub fn inventory(listed: &[(String, Vec<(String, String)>)], cluster: &str, name
 
 /// How usage of one resource is read for a container.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-pub enum Route {
+pub(crate) enum Route {
     /// % of the container's limit x the limit.
     Limit,
     /// % of the node x the node's capacity (same on every node).
@@ -229,11 +230,11 @@ pub enum Route {
     Missing,
 }
 
-pub fn cpu_route(m: &BTreeSet<Metric>) -> Route {
+pub(crate) fn cpu_route(m: &BTreeSet<Metric>) -> Route {
     route(m, Metric::CpuOfLimit, Metric::CpuLimit, Metric::CpuOfNode)
 }
 
-pub fn memory_route(m: &BTreeSet<Metric>) -> Route {
+pub(crate) fn memory_route(m: &BTreeSet<Metric>) -> Route {
     route(m, Metric::MemoryOfLimit, Metric::MemoryLimit, Metric::MemoryOfNode)
 }
 
@@ -248,7 +249,7 @@ fn route(m: &BTreeSet<Metric>, of_limit: Metric, limit: Metric, of_node: Metric)
 }
 
 /// The metrics to query for a container; `settings` adds requests and limits (last page only).
-pub fn metrics_to_query(m: &BTreeSet<Metric>, settings: bool) -> Vec<Metric> {
+pub(crate) fn metrics_to_query(m: &BTreeSet<Metric>, settings: bool) -> Vec<Metric> {
     let mut out = BTreeSet::new();
     for (r, of_limit, limit, of_node) in [
         (cpu_route(m), Metric::CpuOfLimit, Metric::CpuLimit, Metric::CpuOfNode),
@@ -273,7 +274,7 @@ pub fn metrics_to_query(m: &BTreeSet<Metric>, settings: bool) -> Vec<Metric> {
 }
 
 /// Cluster-wide node capacity: Minimum and Maximum of `node_cpu_limit` / `node_memory_limit`.
-pub const NODE_CAPACITY: [(&str, &str); 4] = [
+pub(crate) const NODE_CAPACITY: [(&str, &str); 4] = [
     ("node_cpu_limit", "Minimum"),
     ("node_cpu_limit", "Maximum"),
     ("node_memory_limit", "Minimum"),
@@ -282,7 +283,7 @@ pub const NODE_CAPACITY: [(&str, &str); 4] = [
 
 /// One query of a planned call.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub enum Query {
+pub(crate) enum Query {
     Container(ContainerId, Metric),
     NodeCapacity(usize),
 }
@@ -290,7 +291,7 @@ pub enum Query {
 /// Cuts a time page's queries into calls of at most `per_call` (node capacity first, when
 /// needed): ceil(queries / per_call) calls. Points are joined once the whole page is in, so a
 /// container's series may sit in different calls.
-pub fn batches(plan: &[(ContainerId, Vec<Metric>)], per_call: usize, node_capacity: bool) -> Vec<Vec<Query>> {
+pub(crate) fn batches(plan: &[(ContainerId, Vec<Metric>)], per_call: usize, node_capacity: bool) -> Vec<Vec<Query>> {
     let per_call = per_call.clamp(1, MAX_QUERIES_PER_CALL);
     let capacity = if node_capacity { 0..NODE_CAPACITY.len() } else { 0..0 };
     let all: Vec<Query> = capacity
