@@ -11,6 +11,7 @@ pub mod kustomize;
 pub mod names;
 pub mod notify;
 pub mod report;
+pub(crate) mod runtime_env;
 pub mod runtime_patches;
 pub mod runtime_settings;
 pub mod yaml;

@@ -1,6 +1,7 @@
 //! Reads php-fpm, envoy and nginx settings out of the rendered overlay: pool files and
 //! nginx.conf held in ConfigMaps the container mounts, the `PHP_FPM_PM_*`/`FPM_PM_*`
-//! environment variables, and envoy's args. Everything is read from what `kubectl kustomize`
+//! environment variables, and envoy's args (the JVM, Go, Node.js and Python servers:
+//! `runtime_env`). Everything is read from what `kubectl kustomize`
 //! renders, so overlays, generators and patches have already been applied.
 
 use crate::analysis::runtimes::process::{Process, Runtime};
@@ -40,21 +41,16 @@ impl RuntimeOverlay {
 }
 
 /// Whether a runtime's settings were read from (or would be written to) ConfigMap `cm`, `key`.
+/// Only a container that runs the runtime has its settings read (a sidecar mounting the file
+/// reports it unread and has none).
 fn reads(settings: &RuntimeSettings, cm: &str, key: &str) -> bool {
-    let here = |o: &Origin| matches!(o, Origin::ConfigMap { name, key: k } if name == cm && k == key);
-    match settings {
-        RuntimeSettings::PhpFpm(pool) => pool.origins().any(here),
-        // Only a container that runs nginx has its worker_processes read (a sidecar mounting
-        // the file reports it unread and has none).
-        RuntimeSettings::Nginx(s) => s.worker_processes.as_ref().is_some_and(|w| here(&w.origin)),
-        RuntimeSettings::Envoy(_) => false,
-    }
+    settings.origins().into_iter().any(|o| matches!(o, Origin::ConfigMap { name, key: k } if name == cm && k == key))
 }
 
 /// ConfigMaps as rendered: data by (namespace, name).
-type ConfigMaps = BTreeMap<(Option<String>, String), BTreeMap<String, String>>;
+pub(crate) type ConfigMaps = BTreeMap<(Option<String>, String), BTreeMap<String, String>>;
 
-fn str_of<'a>(v: &'a Value, key: &str) -> Option<&'a str> {
+pub(crate) fn str_of<'a>(v: &'a Value, key: &str) -> Option<&'a str> {
     v.get(key)?.as_str()
 }
 
@@ -123,7 +119,15 @@ fn read_workload(doc: &Value, config_maps: &ConfigMaps, out: &mut RuntimeOverlay
     for c in spec.get("containers").and_then(Value::as_sequence).into_iter().flatten() {
         let Some(container) = str_of(c, "name") else { continue };
         let files = mounted_files(c, &volumes, config_maps, &namespace);
-        for (settings, unread) in runtimes_of(c, &files) {
+        let env = super::runtime_env::env_sources(c, config_maps, &namespace);
+        let process =
+            Process::of(str_of(c, "image").unwrap_or(""), &strings(c.get("command")), &strings(c.get("args")));
+        let mut found = runtimes_of(c, &files);
+        found.extend(super::runtime_env::runtimes_of(c, &process, &env));
+        // The runtime the container runs comes before settings it holds for one it does not
+        // run (a JVM that mounts nginx.conf), so it is the one advised.
+        found.sort_by_key(|(_, unread)| unread.iter().any(|u| u.contains("(not recognised as ")));
+        for (settings, unread) in found {
             out.containers.push(ContainerRuntime {
                 kind: kind.to_string(),
                 workload: name.to_string(),
@@ -131,7 +135,13 @@ fn read_workload(doc: &Value, config_maps: &ConfigMaps, out: &mut RuntimeOverlay
                 container: container.to_string(),
                 settings,
                 unread,
+                raw: super::runtime_env::raw_spec(c, &env),
             });
+        }
+        for source in env.values() {
+            if let super::runtime_env::EnvSource::ConfigMap { name, key, text } = source {
+                out.files.insert((namespace.clone(), name.clone(), key.clone()), text.clone());
+            }
         }
         for f in files {
             out.files.insert((namespace.clone(), f.config_map, f.key), f.text);
@@ -205,7 +215,7 @@ fn env_of(c: &Value) -> BTreeMap<String, Option<String>> {
         .collect()
 }
 
-fn strings(v: Option<&Value>) -> Vec<String> {
+pub(crate) fn strings(v: Option<&Value>) -> Vec<String> {
     v.and_then(Value::as_sequence)
         .into_iter()
         .flatten()
