@@ -1,6 +1,7 @@
 pub mod backtest;
 pub mod collect;
 pub mod demo;
+pub mod demo_polyglot;
 pub mod import;
 pub mod import_cloudwatch;
 pub mod import_prometheus;
