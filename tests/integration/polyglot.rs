@@ -16,7 +16,7 @@ fn render(dir: &Path) -> Vec<serde_norway::Value> {
 }
 
 fn rec<'a>(doc: &'a Value, workload: &str) -> &'a Value {
-    doc["recommendations"].as_array().unwrap().iter().find(|r| r["workload"] == workload).unwrap()
+    doc["recommendations"].as_array().unwrap().iter().find(|r| r["workload"]["name"] == workload).unwrap()
 }
 
 /// (setting, current, proposed) of a container's runtime changes.
