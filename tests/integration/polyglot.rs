@@ -132,6 +132,31 @@ fn demo_polyglot_sizes_every_runtime_and_the_render_shows_it() {
     let gunicorn = container(&docs, "catalog");
     assert_eq!(args(gunicorn), ["--bind", "0.0.0.0:8000", "--workers", &by_cpu.to_string(), "catalog.wsgi"]);
 
+    // KEDA: web's cpu trigger is a share of the pod's request, moved by old / new request so it
+    // scales at the same load (60% of 250m); the Prometheus trigger and ingest's Kafka-only
+    // ScaledObject are left as they are, and said so.
+    let new_request = web["cpu"]["request_cores"].as_f64().unwrap();
+    let moved = (60.0 * 0.25 / new_request).round() as u32;
+    let scaled = |name: &str| {
+        docs.iter().find(|d| d["kind"] == "ScaledObject" && d["metadata"]["name"] == name).unwrap()["spec"]["triggers"]
+            .clone()
+    };
+    let web_triggers = scaled("web");
+    assert_eq!(web_triggers[0]["metadata"]["value"].as_str(), Some(moved.to_string().as_str()));
+    assert_eq!(web_triggers[1]["metadata"]["threshold"].as_str(), Some("200"));
+    assert_eq!(web_triggers[1]["type"].as_str(), Some("prometheus"));
+    assert_eq!(scaled("ingest")[0]["metadata"]["lagThreshold"].as_str(), Some("500"));
+    let said =
+        |r: &Value, text: &str| r["rationale"].as_array().unwrap().iter().any(|l| l.as_str().unwrap().contains(text));
+    assert!(said(web, &format!("the patch sets averageUtilization {moved}%")), "{web}");
+    assert!(said(web, "the `prometheus` trigger of ScaledObject `web`"), "{web}");
+    assert!(
+        said(ingest, "the `kafka` trigger of ScaledObject `ingest`, which does not follow the requests"),
+        "{ingest}"
+    );
+    assert!(out.join("gitops/overlays/production/podsizer-scaledobject-web.yaml").is_file());
+    assert!(!out.join("gitops/overlays/production/podsizer-scaledobject-ingest.yaml").exists());
+
     // Every finding is in the rationale too, and the resources were patched with them.
     for (workload, runtime) in [("orders", "jvm"), ("ingest", "go"), ("web", "node"), ("catalog", "gunicorn")] {
         let r = rec(&doc, workload);

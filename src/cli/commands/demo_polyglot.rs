@@ -13,6 +13,7 @@ pub const GITOPS: &[(&str, &str)] = &[
     ("base/ingest.yaml", include_str!("../../../fixtures/polyglot/gitops/base/ingest.yaml")),
     ("base/web.yaml", include_str!("../../../fixtures/polyglot/gitops/base/web.yaml")),
     ("base/catalog.yaml", include_str!("../../../fixtures/polyglot/gitops/base/catalog.yaml")),
+    ("base/scaledobjects.yaml", include_str!("../../../fixtures/polyglot/gitops/base/scaledobjects.yaml")),
     (
         "overlays/production/kustomization.yaml",
         include_str!("../../../fixtures/polyglot/gitops/overlays/production/kustomization.yaml"),
