@@ -351,6 +351,7 @@ mod tests {
             container: "php-fpm".into(),
             settings: RuntimeSettings::PhpFpm(Box::new(p)),
             unread: vec![],
+            raw: Default::default(),
         }
     }
 

@@ -69,7 +69,8 @@ pub struct RenderedWorkload {
     pub containers: Vec<(String, Resources)>,
 }
 
-/// An HPA as the overlay renders it.
+/// An HPA as the overlay renders it, or a KEDA ScaledObject read as the HPA it makes
+/// (`api_version` `keda.sh/…`, `metrics` its triggers).
 #[derive(Debug, Clone, PartialEq)]
 pub struct RenderedHpa {
     pub hpa: crate::analysis::hpa::Hpa,
@@ -108,6 +109,15 @@ pub fn parse_hpas(dir: &Path, yaml: &str) -> Result<Vec<RenderedHpa>, KustomizeE
             .map_err(|e| KustomizeError::RenderedYaml { dir: dir.to_path_buf(), message: e.to_string() })?;
         if v.get("kind").and_then(|k| k.as_str()) == Some("HorizontalPodAutoscaler") {
             out.extend(hpa_of(&v));
+        } else if super::keda::is_scaled_object(&v) {
+            out.extend(super::keda::read(&v).map(|s| RenderedHpa {
+                hpa: s.hpa,
+                namespace: s.namespace,
+                target_kind: s.target_kind,
+                target_name: s.target_name,
+                metrics: s.triggers,
+                api_version: s.api_version,
+            }));
         }
     }
     Ok(out)
@@ -138,10 +148,20 @@ fn hpa_of(v: &serde_norway::Value) -> Option<RenderedHpa> {
     })
 }
 
-/// A patch moving the HPA's utilization targets as advised; `None` when nothing changes.
+/// A patch moving the HPA's (or KEDA ScaledObject's) utilization targets as advised; `None`
+/// when nothing changes.
 pub fn hpa_patch(rendered: &RenderedHpa, advice: &crate::analysis::hpa::HpaAdvice) -> Option<PatchFile> {
     if !advice.changes_anything() {
         return None;
+    }
+    if rendered.api_version.starts_with(super::keda::GROUP) {
+        let spec = super::keda::patch_spec(&rendered.metrics, advice);
+        let (name, namespace) = (super::keda::object_name(&rendered.hpa), rendered.namespace.as_deref());
+        let doc = manifest(&rendered.api_version, "ScaledObject", name, namespace, serde_norway::Value::Mapping(spec));
+        let comment = format!(
+            "{PATCH_HEADER}# Keeps the ScaledObject's cpu/memory scaling threshold where it was now that the requests change.\n"
+        );
+        return Some(PatchFile::new("ScaledObject", name, namespace, false, &comment, doc));
     }
     let spec = super::hpa_metrics::patch_spec(&rendered.metrics, &rendered.hpa, advice, &rendered.api_version);
     let namespace = rendered.namespace.as_deref();

@@ -74,9 +74,11 @@ pub fn file_stem(parts: &[&str]) -> String {
 /// The file-name word for a workload kind: the API's kinds are known single words, written
 /// in lower case as kubectl users expect (`deployment`); anything else is encoded.
 pub fn kind_word(kind: &str) -> String {
-    // ConfigMap: the php-fpm pool and nginx.conf patches.
-    let known =
-        crate::domain::WORKLOAD_KINDS.iter().chain(&["HorizontalPodAutoscaler", "ConfigMap"]).any(|k| *k == kind);
+    // ConfigMap: the runtime settings patches; ScaledObject: KEDA's, beside the HPA's.
+    let known = crate::domain::WORKLOAD_KINDS
+        .iter()
+        .chain(&["HorizontalPodAutoscaler", "ConfigMap", "ScaledObject"])
+        .any(|k| *k == kind);
     if known {
         kind.to_ascii_lowercase()
     } else {

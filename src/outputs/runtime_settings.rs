@@ -1,8 +1,10 @@
 //! Reads php-fpm, envoy and nginx settings out of the rendered overlay: pool files and
 //! nginx.conf held in ConfigMaps the container mounts, the `PHP_FPM_PM_*`/`FPM_PM_*`
-//! environment variables, and envoy's args. Everything is read from what `kubectl kustomize`
+//! environment variables, and envoy's args (the JVM, Go, Node.js and Python servers:
+//! `runtime_env`). Everything is read from what `kubectl kustomize`
 //! renders, so overlays, generators and patches have already been applied.
 
+use super::rendered::{str_of, strings, ConfigMaps};
 use crate::analysis::runtimes::process::{Process, Runtime};
 use crate::analysis::runtimes::{envoy, nginx, php_fpm, ContainerRuntime, Origin, RuntimeSettings, Setting};
 use serde::Deserialize;
@@ -40,22 +42,10 @@ impl RuntimeOverlay {
 }
 
 /// Whether a runtime's settings were read from (or would be written to) ConfigMap `cm`, `key`.
+/// Only a container that runs the runtime has its settings read (a sidecar mounting the file
+/// reports it unread and has none).
 fn reads(settings: &RuntimeSettings, cm: &str, key: &str) -> bool {
-    let here = |o: &Origin| matches!(o, Origin::ConfigMap { name, key: k } if name == cm && k == key);
-    match settings {
-        RuntimeSettings::PhpFpm(pool) => pool.origins().any(here),
-        // Only a container that runs nginx has its worker_processes read (a sidecar mounting
-        // the file reports it unread and has none).
-        RuntimeSettings::Nginx(s) => s.worker_processes.as_ref().is_some_and(|w| here(&w.origin)),
-        RuntimeSettings::Envoy(_) => false,
-    }
-}
-
-/// ConfigMaps as rendered: data by (namespace, name).
-type ConfigMaps = BTreeMap<(Option<String>, String), BTreeMap<String, String>>;
-
-fn str_of<'a>(v: &'a Value, key: &str) -> Option<&'a str> {
-    v.get(key)?.as_str()
+    settings.origins().into_iter().any(|o| matches!(o, Origin::ConfigMap { name, key: k } if name == cm && k == key))
 }
 
 /// Reads every workload container's runtime settings. Documents that are not valid YAML are
@@ -123,7 +113,15 @@ fn read_workload(doc: &Value, config_maps: &ConfigMaps, out: &mut RuntimeOverlay
     for c in spec.get("containers").and_then(Value::as_sequence).into_iter().flatten() {
         let Some(container) = str_of(c, "name") else { continue };
         let files = mounted_files(c, &volumes, config_maps, &namespace);
-        for (settings, unread) in runtimes_of(c, &files) {
+        let env = super::runtime_env::env_sources(c, config_maps, &namespace);
+        let process =
+            Process::of(str_of(c, "image").unwrap_or(""), &strings(c.get("command")), &strings(c.get("args")));
+        let mut found = runtimes_of(c, &files);
+        found.extend(super::runtime_env::runtimes_of(c, &process, &env));
+        // The runtime the container runs comes before settings it holds for one it does not
+        // run (a JVM that mounts nginx.conf), so it is the one advised.
+        found.sort_by_key(|(_, unread)| unread.iter().any(|u| u.contains("(not recognised as ")));
+        for (settings, unread) in found {
             out.containers.push(ContainerRuntime {
                 kind: kind.to_string(),
                 workload: name.to_string(),
@@ -131,7 +129,13 @@ fn read_workload(doc: &Value, config_maps: &ConfigMaps, out: &mut RuntimeOverlay
                 container: container.to_string(),
                 settings,
                 unread,
+                raw: super::runtime_env::raw_spec(c, &env),
             });
+        }
+        for source in env.values() {
+            if let super::runtime_env::EnvSource::ConfigMap { name, key, text } = source {
+                out.files.insert((namespace.clone(), name.clone(), key.clone()), text.clone());
+            }
         }
         for f in files {
             out.files.insert((namespace.clone(), f.config_map, f.key), f.text);
@@ -202,18 +206,6 @@ fn env_of(c: &Value) -> BTreeMap<String, Option<String>> {
         .into_iter()
         .flatten()
         .filter_map(|e| Some((str_of(e, "name")?.to_string(), str_of(e, "value").map(String::from))))
-        .collect()
-}
-
-fn strings(v: Option<&Value>) -> Vec<String> {
-    v.and_then(Value::as_sequence)
-        .into_iter()
-        .flatten()
-        .filter_map(|s| match s {
-            Value::String(s) => Some(s.clone()),
-            Value::Number(n) => Some(n.to_string()),
-            _ => None,
-        })
         .collect()
 }
 
@@ -468,5 +460,54 @@ mod tests {
         let users = nginx.users_of(&(Some("shop".into()), "pool".into(), "nginx.conf".into()));
         assert_eq!(users.len(), 1);
         assert!(nginx.users_of(&(None, "pool".into(), "nginx.conf".into())).is_empty(), "namespaces are kept apart");
+    }
+}
+
+/// The JVM, Go, Node.js and Python readers (`runtime_env`), through the whole overlay reader.
+#[cfg(test)]
+mod env_tests {
+    use super::parse_runtimes;
+    use crate::analysis::runtimes::{Origin, RuntimeSettings};
+
+    fn overlay(container: &str) -> String {
+        format!(
+            "kind: Deployment\nmetadata: {{name: svc, namespace: shop}}\nspec:\n  template:\n    spec:\n      containers:\n      - name: app\n{container}---\nkind: ConfigMap\nmetadata: {{name: jvm, namespace: shop}}\ndata:\n  JAVA_TOOL_OPTIONS: \"-XX:MaxRAMPercentage=80 -XX:+UseG1GC\"\n  GOMAXPROCS: \"8\"\n"
+        )
+    }
+
+    #[test]
+    fn jvm_flags_apply_in_order_and_configmap_values_keep_their_key() {
+        let c = "        image: eclipse-temurin:21-jre\n        command: [java]\n        args: [-Xmx1g, -jar, /app.jar]\n        envFrom: [{configMapRef: {name: jvm}}]\n        env:\n        - {name: JDK_JAVA_OPTIONS, value: \"-Xmx512m -XX:ActiveProcessorCount=4\"}\n";
+        let r = parse_runtimes(&overlay(c));
+        let jvm = r.containers.iter().find_map(|c| match &c.settings {
+            RuntimeSettings::Jvm(s) => Some(s.clone()),
+            _ => None,
+        });
+        let jvm = jvm.expect("a JVM");
+        // The args come last, so -Xmx1g wins over JDK_JAVA_OPTIONS' -Xmx512m.
+        assert_eq!(jvm.max_heap.as_ref().map(|s| (s.value.as_str(), &s.origin)), Some(("1g", &Origin::Args)));
+        let pct = jvm.max_ram_percentage.unwrap();
+        assert_eq!(pct.origin, Origin::ConfigMap { name: "jvm".into(), key: "JAVA_TOOL_OPTIONS".into() });
+        assert_eq!(pct.value, "80");
+        assert_eq!(jvm.active_processor_count.unwrap().origin, Origin::Env { name: "JDK_JAVA_OPTIONS".into() });
+        // envFrom also brought GOMAXPROCS: that is Go's variable, read as Go's.
+        assert!(r.containers.iter().any(|c| matches!(c.settings, RuntimeSettings::Go(_))));
+    }
+
+    #[test]
+    fn unreadable_and_foreign_settings_are_reported_not_used() {
+        let secret = "        image: node:22\n        env:\n        - {name: NODE_OPTIONS, valueFrom: {secretKeyRef: {name: s, key: k}}}\n";
+        let r = parse_runtimes(&overlay(secret));
+        assert!(r.containers[0].unread[0].starts_with("NODE_OPTIONS: set with valueFrom"), "{:?}", r.containers);
+        let sidecar = "        image: busybox\n        env:\n        - {name: JAVA_TOOL_OPTIONS, value: -Xmx1g}\n";
+        let r = parse_runtimes(&overlay(sidecar));
+        assert!(r.containers[0].unread[0].contains("not recognised as the JVM"), "{:?}", r.containers);
+        let config = "        image: acme/api\n        command: [gunicorn]\n        args: [-c, /etc/g.py, -w, \"4\"]\n";
+        let r = parse_runtimes(&overlay(config));
+        assert!(r.containers[0].unread[0].contains("config file"), "{:?}", r.containers);
+        let bad = "        image: acme/api\n        command: [uvicorn]\n        args: [--workers, \"$(N)\"]\n        env: [{name: GOMEMLIMIT, value: 900M}]\n";
+        let r = parse_runtimes(&overlay(bad));
+        assert_eq!(r.containers.len(), 2);
+        assert!(r.containers.iter().all(|c| c.unread.len() == 1), "{:?}", r.containers);
     }
 }

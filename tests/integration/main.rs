@@ -19,6 +19,7 @@ mod layers;
 mod live;
 mod notify;
 mod overlay_safety;
+mod polyglot;
 mod pr;
 mod prometheus;
 mod properties;

@@ -53,7 +53,7 @@ fn store(dir: &Path, workload: &str, containers: &[(&str, f64, f64)]) -> PathBuf
 }
 
 /// Seconds since the epoch as RFC 3339 (UTC), without a date crate in the tests.
-fn chrono_free_rfc3339(secs: i64) -> String {
+pub(crate) fn chrono_free_rfc3339(secs: i64) -> String {
     let days = secs.div_euclid(86_400);
     let rem = secs.rem_euclid(86_400);
     // Civil-from-days (Howard Hinnant's algorithm).

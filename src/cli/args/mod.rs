@@ -235,6 +235,17 @@ pub(crate) struct DemoArgs {
     /// Output format for the recommendations.
     #[arg(short, long, value_enum, default_value = "table")]
     pub output: OutputFormat,
+    /// Which bundled stack to size.
+    #[arg(long, value_enum, default_value = "php")]
+    pub stack: DemoStack,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum DemoStack {
+    /// One `api` Deployment: nginx, php-fpm and envoy, with an HPA.
+    Php,
+    /// A JVM, a Go, a Node.js and a gunicorn service, each with its runtime's settings.
+    Polyglot,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

@@ -1,7 +1,7 @@
 //! `podsizer demo`: the whole job on a bundled week of samples, in a scratch copy of the
 //! demo GitOps tree so the repository is never modified.
 
-use crate::cli::args::{DemoArgs, InputArgs, RecommendArgs, SizingArgs};
+use crate::cli::args::{DemoArgs, DemoStack, InputArgs, RecommendArgs, SizingArgs};
 use crate::cli::progress::note;
 use crate::sources::synthetic::FleetSpec;
 use anyhow::{Context, Result};
@@ -57,20 +57,62 @@ samples.parquet); give a new or empty folder with --out",
     Ok(dir)
 }
 
+<<<<<<< HEAD
 pub(crate) fn run(args: &DemoArgs, out: &mut dyn Write) -> Result<u8> {
+=======
+/// What differs between the bundled stacks.
+struct Stack {
+    tree: &'static [(&'static str, &'static str)],
+    rows: Vec<crate::domain::Sample>,
+    /// "shop/Deployment/api (nginx, php-fpm, envoy)".
+    what: String,
+    /// The patch file the closing note points at.
+    patch: &'static str,
+}
+
+fn stack(which: DemoStack) -> Stack {
+    match which {
+        DemoStack::Php => {
+            let spec = demo_spec();
+            let mut rows = Vec::new();
+            for day in 0..spec.days {
+                spec.generate_day(day, |s| rows.push(s));
+            }
+            Stack {
+                tree: GITOPS,
+                rows,
+                what: "shop/Deployment/api (nginx, php-fpm, envoy)".into(),
+                patch: "podsizer-deployment-api.yaml",
+            }
+        }
+        DemoStack::Polyglot => {
+            use super::demo_polyglot as p;
+            let start = crate::domain::parse_timestamp("2026-11-16").expect("valid date");
+            Stack {
+                tree: p::GITOPS,
+                rows: p::samples(start, 7),
+                what: format!(
+                    "{} pods each of {}/Deployment/orders (JVM), ingest (Go), web (Node.js) and catalog (gunicorn)",
+                    p::REPLICAS,
+                    p::NAMESPACE
+                ),
+                patch: "podsizer-runtime-deployment-catalog.yaml",
+            }
+        }
+    }
+}
+
+pub fn run(args: &DemoArgs, out: &mut dyn Write) -> Result<u8> {
+>>>>>>> runtimes
     let dir = scratch_dir(args.out.as_deref())?;
-    for (rel, text) in GITOPS {
+    let Stack { tree, mut rows, what, patch } = stack(args.stack);
+    for (rel, text) in tree {
         let path = dir.join("gitops").join(rel);
         std::fs::create_dir_all(path.parent().expect("has parent"))
             .with_context(|| format!("creating {}", path.display()))?;
         std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
     }
     let samples = dir.join("samples.parquet");
-    let spec = demo_spec();
-    let mut rows = Vec::new();
-    for day in 0..spec.days {
-        spec.generate_day(day, |s| rows.push(s));
-    }
     crate::store::sample_file::write_samples(&samples, &mut rows)?;
     let overlay = dir.join("gitops/overlays/production");
     // Without kubectl the demo still shows the numbers; only the patch step needs it.
@@ -81,11 +123,7 @@ pub(crate) fn run(args: &DemoArgs, out: &mut dyn Write) -> Result<u8> {
     if !have_kubectl {
         eprintln!("demo: kubectl not found: showing recommendations without writing patches (install kubectl >= 1.27 for that step)");
     }
-    note(&format!(
-        "demo: {} samples of shop/Deployment/api (nginx, php-fpm, envoy) over 7 days -> {}",
-        rows.len(),
-        samples.display()
-    ));
+    note(&format!("demo: {} samples of {what} over 7 days -> {}", rows.len(), samples.display()));
     if have_kubectl {
         note(&format!("demo: writing patches into a copy of the GitOps tree: {}", overlay.display()));
     }
@@ -115,7 +153,7 @@ pub(crate) fn run(args: &DemoArgs, out: &mut dyn Write) -> Result<u8> {
     if !have_kubectl {
         return Ok(0);
     }
-    note(&format!("demo: done. See the patch:   cat {}", overlay.join("podsizer-deployment-api.yaml").display()));
+    note(&format!("demo: done. See the patch:   cat {}", overlay.join(patch).display()));
     note(&format!("demo: and the rendered result: kubectl kustomize {}", overlay.display()));
     Ok(0)
 }

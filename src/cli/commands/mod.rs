@@ -1,6 +1,7 @@
 pub(super) mod backtest;
 pub(super) mod collect;
 pub(super) mod demo;
+pub(super) mod demo_polyglot;
 pub(super) mod import;
 pub(super) mod import_cloudwatch;
 pub(super) mod import_prometheus;

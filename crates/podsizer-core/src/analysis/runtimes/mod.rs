@@ -1,15 +1,22 @@
 //! Runtimes that size themselves from their own settings rather than from the container's
-//! resources: php-fpm (`pm.max_children`), envoy (`--concurrency`) and nginx
-//! (`worker_processes`). A resource change alone can be undone or made dangerous by the
+//! resources: php-fpm (`pm.max_children`), envoy (`--concurrency`), nginx
+//! (`worker_processes`), the JVM (`-Xmx`, `MaxRAMPercentage`, `ActiveProcessorCount`), Go
+//! (`GOMEMLIMIT`, `GOMAXPROCS`), Node.js (`--max-old-space-size`) and gunicorn/uvicorn
+//! (`--workers`, `WEB_CONCURRENCY`). A resource change alone can be undone or made dangerous by the
 //! process inside, so these rules propose the setting together with the resources.
 //!
 //! The settings come in already read (the overlay reader lives in `outputs`); here they are
 //! only judged, and every decision leaves a sentence for the rationale.
 
 pub mod envoy;
+pub mod flags;
+pub mod go;
+pub mod jvm;
 pub mod nginx;
+pub mod node;
 pub mod php_fpm;
 pub mod process;
+pub mod python;
 
 use crate::analysis::policy::Policy;
 use crate::analysis::sizing::Sizing;
@@ -50,6 +57,10 @@ pub enum RuntimeSettings {
     PhpFpm(Box<php_fpm::Pool>),
     Envoy(envoy::Settings),
     Nginx(nginx::Settings),
+    Jvm(jvm::Settings),
+    Go(go::Settings),
+    Node(node::Settings),
+    Python(python::Settings),
 }
 
 impl RuntimeSettings {
@@ -58,8 +69,96 @@ impl RuntimeSettings {
             RuntimeSettings::PhpFpm(_) => "php-fpm",
             RuntimeSettings::Envoy(_) => "envoy",
             RuntimeSettings::Nginx(_) => "nginx",
+            RuntimeSettings::Jvm(_) => "jvm",
+            RuntimeSettings::Go(_) => "go",
+            RuntimeSettings::Node(_) => "node",
+            RuntimeSettings::Python(s) => s.server.name(),
         }
     }
+
+    /// A setting's current value as text, `None` when it was not found.
+    pub fn value_of(&self, setting: &str) -> Option<String> {
+        match self {
+            RuntimeSettings::PhpFpm(pool) => pool.value_of(setting),
+            RuntimeSettings::Nginx(s) if setting == "worker_processes" => {
+                s.worker_processes.as_ref().map(|w| w.value.to_string())
+            }
+            RuntimeSettings::Jvm(s) => s.value_of(setting),
+            RuntimeSettings::Go(s) => s.value_of(setting),
+            RuntimeSettings::Node(s) if setting == flags::MAX_OLD_SPACE.setting => {
+                s.max_old_space.as_ref().map(|x| x.value.clone())
+            }
+            RuntimeSettings::Python(s) if setting == flags::WORKERS.setting => {
+                s.workers.as_ref().map(|x| x.value.clone())
+            }
+            _ => None,
+        }
+    }
+
+    /// Where every setting that was found lives (a ConfigMap key read by several containers
+    /// gets one value that is safe for all of them).
+    pub fn origins(&self) -> Vec<&Origin> {
+        match self {
+            RuntimeSettings::PhpFpm(pool) => pool.origins().collect(),
+            RuntimeSettings::Envoy(_) => Vec::new(),
+            RuntimeSettings::Nginx(s) => s.worker_processes.iter().map(|w| &w.origin).collect(),
+            RuntimeSettings::Jvm(s) => s.origins().collect(),
+            RuntimeSettings::Go(s) => s.origins().collect(),
+            RuntimeSettings::Node(s) => s.max_old_space.iter().map(|x| &x.origin).collect(),
+            RuntimeSettings::Python(s) => s.workers.iter().map(|x| &x.origin).collect(),
+        }
+    }
+}
+
+/// The container's literal env values and args as rendered: the text a patch rewrites when
+/// a setting is one flag inside them.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct RawSpec {
+    pub env: Vec<(String, String)>,
+    pub args: Vec<String>,
+}
+
+/// `text` with a setting set to `value`: the flag rewritten in place when the setting is a
+/// flag (`JAVA_TOOL_OPTIONS`, `NODE_OPTIONS`, a ConfigMap key holding one of them), else
+/// the whole value (`GOMEMLIMIT`, `WEB_CONCURRENCY`, `PHP_FPM_PM_MAX_CHILDREN`).
+pub fn set_value(text: &str, setting: &str, value: &str) -> String {
+    match flags::by_setting(setting) {
+        Some(flag) => flags::set_in_text(text, flag, value),
+        None => value.to_string(),
+    }
+}
+
+/// A proposed value as a number to compare proposals for one shared key: the smallest heap,
+/// share or worker count fits every user.
+pub fn magnitude(setting: &str, value: &str) -> Option<f64> {
+    match setting {
+        "-Xmx" => jvm::parse_size(value),
+        "GOMEMLIMIT" => go::parse_memory_limit(value),
+        _ => value.parse::<f64>().ok().filter(|v| v.is_finite()),
+    }
+}
+
+/// A risk flag when today's settings let the runtime grow past the current limit, or else
+/// past the proposed one (applying the resources without the runtime patch would plant it).
+/// `grows(limit)` is its peak under a limit, `today(limit)` says how it is made up.
+fn growth_risk(
+    who: &str,
+    current_limit: Option<f64>,
+    proposed_limit: f64,
+    grows: impl Fn(f64) -> f64,
+    today: impl Fn(f64) -> String,
+) -> Option<String> {
+    use crate::domain::human_bytes;
+    if let Some(limit) = current_limit.filter(|l| grows(*l) > *l) {
+        return Some(format!("{who} can grow to {}, above its limit {}", today(limit), human_bytes(limit)));
+    }
+    (grows(proposed_limit) > proposed_limit).then(|| {
+        format!(
+            "{who} can grow to {} with today's settings, above the proposed limit {}: change them with the resources",
+            today(proposed_limit),
+            human_bytes(proposed_limit)
+        )
+    })
 }
 
 /// One container's runtime settings, as read from the rendered overlay.
@@ -72,6 +171,26 @@ pub struct ContainerRuntime {
     pub settings: RuntimeSettings,
     /// Things that looked like settings but could not be read (and will not be patched).
     pub unread: Vec<String>,
+    pub raw: RawSpec,
+}
+
+impl ContainerRuntime {
+    /// The value env `name` gets with these changes of settings held in it.
+    pub fn env_after(&self, name: &str, changes: &[&SettingChange]) -> String {
+        let raw = self.raw.env.iter().find(|(n, _)| n == name).map(|(_, v)| v.clone()).unwrap_or_default();
+        changes.iter().fold(raw, |text, c| set_value(&text, &c.setting, &c.proposed))
+    }
+
+    /// The args with these changes of settings held in them.
+    pub fn args_after(&self, changes: &[&SettingChange]) -> Vec<String> {
+        changes.iter().fold(self.raw.args.clone(), |args, c| {
+            match (c.setting.as_str(), flags::by_setting(&c.setting), c.proposed.parse()) {
+                ("--concurrency", _, Ok(n)) => envoy::with_concurrency(&args, n),
+                (_, Some(flag), _) => flags::set_in_args(&args, flag, &c.proposed),
+                _ => args,
+            }
+        })
+    }
 }
 
 /// A setting podsizer proposes to change, where it lives and its value before and after.
@@ -118,6 +237,7 @@ pub fn advise(
     // A setting that could not be read may be the one a change would break (a start_servers
     // above the new max_children stops php-fpm), so nothing of that runtime is changed then.
     let complete = runtime.unread.is_empty();
+    let peak = measured.peak_working_set_bytes;
     let mut advice = match &runtime.settings {
         RuntimeSettings::PhpFpm(pool) if !complete && policy.php_fpm.lower_max_children => {
             let mut keep = policy.clone();
@@ -125,11 +245,13 @@ pub fn advise(
             php_fpm::advise(pool, sizing, current_memory_limit, &keep, measured)
         }
         RuntimeSettings::PhpFpm(pool) => php_fpm::advise(pool, sizing, current_memory_limit, policy, measured),
-        RuntimeSettings::Envoy(_) | RuntimeSettings::Nginx(_) if !complete => {
-            RuntimeAdvice { runtime: runtime.settings.name().into(), ..Default::default() }
-        }
+        _ if !complete => RuntimeAdvice { runtime: runtime.settings.name().into(), ..Default::default() },
         RuntimeSettings::Envoy(s) => envoy::advise(s, sizing),
         RuntimeSettings::Nginx(s) => nginx::advise(s, sizing),
+        RuntimeSettings::Jvm(s) => jvm::advise(s, sizing, current_memory_limit, policy, peak),
+        RuntimeSettings::Go(s) => go::advise(s, sizing, current_memory_limit, policy, peak),
+        RuntimeSettings::Node(s) => node::advise(s, sizing, current_memory_limit, policy, peak),
+        RuntimeSettings::Python(s) => python::advise(s, sizing, current_memory_limit, policy, peak),
     };
     advice.unread.extend(runtime.unread.iter().cloned());
     if !complete {

@@ -9,6 +9,10 @@ pub enum Runtime {
     PhpFpm,
     Envoy,
     Nginx,
+    Jvm,
+    Node,
+    Gunicorn,
+    Uvicorn,
 }
 
 impl Runtime {
@@ -17,6 +21,10 @@ impl Runtime {
             Runtime::PhpFpm => "php-fpm",
             Runtime::Envoy => "envoy",
             Runtime::Nginx => "nginx",
+            Runtime::Jvm => "the JVM",
+            Runtime::Node => "Node.js",
+            Runtime::Gunicorn => "gunicorn",
+            Runtime::Uvicorn => "uvicorn",
         }
     }
 }
@@ -36,6 +44,12 @@ pub struct Process {
 const ENVOY_IMAGES: &[&str] =
     &["envoy", "envoy-distroless", "envoy-alpine", "envoy-dev", "envoy-contrib", "envoy-debug"];
 const NGINX_IMAGES: &[&str] = &["nginx", "nginx-unprivileged", "openresty"];
+/// JDK and JRE images whose entrypoint is `java` or a shell that runs what follows; distroless
+/// `java17-debian12` and the like by prefix.
+const JVM_IMAGES: &[&str] =
+    &["openjdk", "eclipse-temurin", "amazoncorretto", "ibm-semeru-runtimes", "sapmachine", "zulu-openjdk"];
+/// Launchers that run `node` with the container's environment (and so its `NODE_OPTIONS`).
+const NODE_EXES: &[&str] = &["node", "nodejs", "npm", "npx", "yarn", "pnpm"];
 /// Entrypoints that start the real process from their arguments.
 const WRAPPERS: &[&str] = &["tini", "tini-static", "dumb-init", "docker-php-entrypoint", "docker-entrypoint.sh"];
 const SHELLS: &[&str] = &["sh", "bash", "ash", "dash", "zsh"];
@@ -77,7 +91,14 @@ impl Process {
             let exe = script.as_deref().and_then(script_exe);
             return Process { exe, script, image: image.to_string() };
         }
-        Process { exe: Some(base(first).to_string()), script: None, image: image.to_string() }
+        // `python -m gunicorn` runs gunicorn.
+        let exe = base(first);
+        let rest: Vec<&String> = argv.iter().skip(1).copied().chain(args).collect();
+        let exe = match (exe.starts_with("python"), rest.as_slice()) {
+            (true, [m, module, ..]) if *m == "-m" => module.as_str(),
+            _ => exe,
+        };
+        Process { exe: Some(exe.to_string()), script: None, image: image.to_string() }
     }
 
     /// The repository's last path segment, without tag or digest: `envoyproxy/envoy:v1` -> `envoy`.
@@ -93,6 +114,10 @@ impl Process {
             (Runtime::Envoy, Some(exe)) => exe == "envoy",
             (Runtime::Nginx, Some(exe)) => exe == "nginx",
             (Runtime::PhpFpm, Some(exe)) => exe.starts_with("php-fpm"),
+            (Runtime::Jvm, Some(exe)) => exe == "java",
+            (Runtime::Node, Some(exe)) => NODE_EXES.contains(&exe),
+            (Runtime::Gunicorn, Some(exe)) => exe == "gunicorn",
+            (Runtime::Uvicorn, Some(exe)) => exe == "uvicorn",
             // A shell script whose command could not be told: nothing is assumed.
             (_, None) if self.script.is_some() => false,
             (Runtime::Envoy, None) => ENVOY_IMAGES.contains(&self.image_repo()),
@@ -100,6 +125,14 @@ impl Process {
             // php-fpm images are named freely (`php:8.3-fpm`, `webdevops/php-nginx`, an app's own
             // `php-api`); an exporter or other tool image is not the pool's process.
             (Runtime::PhpFpm, None) => image.contains("php") && !image.contains("exporter"),
+            (Runtime::Jvm, None) => {
+                let repo = self.image_repo();
+                JVM_IMAGES.contains(&repo)
+                    || (repo.starts_with("java") && repo[4..].starts_with(|c: char| c.is_ascii_digit()))
+            }
+            (Runtime::Node, None) => self.image_repo() == "node",
+            // gunicorn and uvicorn images are an app's own: only a command tells them.
+            (Runtime::Gunicorn | Runtime::Uvicorn, None) => false,
         }
     }
 
@@ -146,10 +179,31 @@ mod tests {
             ("hipages/php-fpm_exporter:2", &[], &[], None),
             ("php:8.3-cli", &["php-fpm8.3", "-F"], &[], Some(Runtime::PhpFpm)),
             ("php:8.3-fpm", &["php", "artisan", "queue:work"], &[], None),
+            ("eclipse-temurin:21-jre", &["java"], &["-jar", "/app.jar"], Some(Runtime::Jvm)),
+            ("eclipse-temurin:21-jre", &[], &[], Some(Runtime::Jvm)),
+            ("gcr.io/distroless/java17-debian12", &[], &["app.jar"], Some(Runtime::Jvm)),
+            ("ghcr.io/acme/javascript-tools:1", &[], &[], None),
+            ("ghcr.io/acme/orders:1.4", &["tini", "--", "java"], &["-jar", "x.jar"], Some(Runtime::Jvm)),
+            ("node:22-alpine", &[], &["server.js"], Some(Runtime::Node)),
+            ("ghcr.io/acme/web:3", &["npm", "start"], &[], Some(Runtime::Node)),
+            ("ghcr.io/acme/web:3", &["sh", "-c", "exec node dist/main.js"], &[], Some(Runtime::Node)),
+            ("ghcr.io/acme/api:2", &["gunicorn"], &["-w", "4", "app:app"], Some(Runtime::Gunicorn)),
+            ("ghcr.io/acme/api:2", &["python3", "-m", "gunicorn"], &["app:app"], Some(Runtime::Gunicorn)),
+            ("ghcr.io/acme/api:2", &["python"], &["-m", "uvicorn", "app:app"], Some(Runtime::Uvicorn)),
+            ("python:3.12", &["python", "manage.py", "runserver"], &[], None),
+        ];
+        let all = [
+            Runtime::PhpFpm,
+            Runtime::Envoy,
+            Runtime::Nginx,
+            Runtime::Jvm,
+            Runtime::Node,
+            Runtime::Gunicorn,
+            Runtime::Uvicorn,
         ];
         for (image, command, args, want) in cases {
             let p = Process::of(image, &v(command), &v(args));
-            let got = [Runtime::PhpFpm, Runtime::Envoy, Runtime::Nginx].into_iter().find(|r| p.runs(*r));
+            let got = all.into_iter().find(|r| p.runs(*r));
             assert_eq!(got, *want, "{image} {command:?} {args:?}: {p:?}");
         }
     }
