@@ -12,8 +12,11 @@ use crate::domain::{human_bytes, Cpu};
 /// each of their changes is a fix or a guard.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Thresholds {
+    /// Smallest move as a share of the old value (0.10 = 10%).
     pub relative: f64,
+    /// Smallest CPU move, in cores.
     pub cpu_cores: f64,
+    /// Smallest memory move, in bytes.
     pub memory_bytes: f64,
 }
 

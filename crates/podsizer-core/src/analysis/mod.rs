@@ -39,4 +39,5 @@ pub fn strategy_by_name(name: &str) -> Option<Box<dyn Strategy>> {
     }
 }
 
+/// Every name [`strategy_by_name`] knows, the default (`podsizer`) first.
 pub const STRATEGY_NAMES: &[&str] = &["podsizer", "podsizer-p50", "vpa", "krr", "krr-limit", "plain-2x"];

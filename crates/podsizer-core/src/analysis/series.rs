@@ -9,7 +9,9 @@ use std::collections::HashMap;
 /// Prices used for cost; defaults are typical on-demand list prices per unit-hour.
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
 pub struct Prices {
+    /// Price of one core for one hour (default 0.04).
     pub core_hour: f64,
+    /// Price of one GiB of memory for one hour (default 0.005).
     pub gib_hour: f64,
 }
 
@@ -22,17 +24,24 @@ impl Default for Prices {
 /// One measurement of a container in a pod.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Point {
+    /// Epoch milliseconds, UTC.
     pub ts: i64,
+    /// Index of the pod in [`Series::pods`].
     pub pod: u32,
+    /// CPU usage in cores.
     pub cpu: f64,
+    /// Memory usage (working set) in bytes.
     pub memory: f64,
 }
 
 /// A container's raw history.
 #[derive(Debug, Clone)]
 pub struct Series {
+    /// The container the points measured.
     pub key: ContainerKey,
+    /// Names of the pods that ran it, indexed by [`Point::pod`].
     pub pods: Vec<String>,
+    /// Every pod's points, sorted by time then pod once [`SeriesBuilder::finish`] returns them.
     pub points: Vec<Point>,
 }
 
@@ -74,6 +83,7 @@ pub struct SeriesBuilder {
 }
 
 impl SeriesBuilder {
+    /// Adds one row to its container's series (in arrival order; `finish` sorts).
     pub fn observe(&mut self, row: &SampleRef<'_>) {
         let key = ContainerKey {
             workload: crate::domain::Workload {
@@ -97,6 +107,7 @@ impl SeriesBuilder {
         series.points.push(Point { ts: row.timestamp_ms, pod, cpu: row.cpu_cores, memory: row.memory_bytes });
     }
 
+    /// The series, sorted by container, each one's points by time then pod.
     pub fn finish(self) -> Vec<Series> {
         let mut all = self.series;
         for s in &mut all {

@@ -9,17 +9,24 @@ use super::series::{Point, Series};
 /// p50, p95 and maximum of the samples in one bucket (all pods pooled).
 #[derive(Debug, Clone, Copy, PartialEq, Default, serde::Serialize)]
 pub struct Spread {
+    /// Median (nearest rank), in the figure's unit (cores or bytes).
     pub p50: f64,
+    /// 95th percentile (nearest rank).
     pub p95: f64,
+    /// Highest sample; 0 for an empty bucket.
     pub max: f64,
 }
 
 /// One time bucket `[start_ms, start_ms + width)` of one container.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Bucket {
+    /// Start of the bucket in epoch ms, a multiple of the bucket width.
     pub start_ms: i64,
+    /// Samples in the bucket, every pod's counted (never 0: empty buckets are left out).
     pub samples: u32,
+    /// CPU usage in cores.
     pub cpu: Spread,
+    /// Memory usage (working set) in bytes.
     pub memory: Spread,
 }
 
@@ -76,7 +83,9 @@ pub fn buckets(points: &[Point], width_ms: i64) -> Vec<Bucket> {
 /// Mean of a value per (weekday, hour of day) cell; weekday 0 = Monday.
 #[derive(Debug, Clone, PartialEq)]
 pub struct WeekGrid {
+    /// Sum of the values per `[weekday][hour]`.
     pub sum: [[f64; 24]; 7],
+    /// Number of values per `[weekday][hour]`.
     pub count: [[u64; 24]; 7],
 }
 
@@ -87,6 +96,7 @@ impl Default for WeekGrid {
 }
 
 impl WeekGrid {
+    /// Mean of one cell (weekday 0 = Monday, hour 0..24); `None` when no value fell in it.
     pub fn mean(&self, weekday: usize, hour: usize) -> Option<f64> {
         let n = self.count[weekday][hour];
         (n > 0).then(|| self.sum[weekday][hour] / n as f64)
@@ -135,6 +145,7 @@ pub fn cpu_week_grid(points: &[Point], local: impl Fn(i64) -> (usize, usize)) ->
 /// How often usage went above given limits, over a series.
 #[derive(Debug, Clone, Copy, PartialEq, Default, serde::Serialize)]
 pub struct Crossings {
+    /// Samples counted (every pod's).
     pub samples: u64,
     /// Samples whose CPU usage was above the CPU limit (throttled).
     pub cpu_above_limit: u64,
@@ -143,6 +154,7 @@ pub struct Crossings {
 }
 
 impl Crossings {
+    /// Share of samples above the CPU limit, 0..=1 (0 without samples).
     pub fn cpu_share(&self) -> f64 {
         if self.samples == 0 {
             0.0

@@ -13,14 +13,18 @@ use crate::domain::{format_timestamp, parse_timestamp};
 /// Share of production traffic over time: `(until, share)` steps, the last one open-ended.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TrafficShare {
+    /// The workload's name (any kind, any namespace) the share applies to.
     pub workload: String,
     steps: Vec<(Option<i64>, f64)>,
 }
 
+/// Why a traffic share text was rejected.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("invalid traffic share {text:?}: {reason} (expected WORKLOAD=SHARE, or WORKLOAD=SHARE@UNTIL,...,SHARE, e.g. api=0.3@2026-11-20,1.0)")]
 pub struct TrafficShareError {
+    /// The share as written.
     pub text: String,
+    /// What is wrong with it.
     pub reason: String,
 }
 
@@ -52,6 +56,7 @@ impl TrafficShare {
         Ok(Self { workload: workload.trim().to_string(), steps })
     }
 
+    /// The share (0.01..=1) in force at `ts` (epoch ms): the first step whose `until` is later.
     pub fn at(&self, ts: i64) -> f64 {
         self.steps.iter().find(|(until, _)| until.is_none_or(|u| ts < u)).map_or(1.0, |(_, s)| *s)
     }

@@ -3,15 +3,21 @@
 
 use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
 
+/// One hour in milliseconds, the unit of every duration and instant in podsizer.
 pub const HOUR_MS: i64 = 3_600_000;
+/// One day in milliseconds (24 h: UTC days, no daylight saving).
 pub const DAY_MS: i64 = 24 * HOUR_MS;
 
+/// Why a duration or timestamp text was rejected; each variant holds the text as given.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DurationError {
+    /// Not a number followed by a unit (`s`, `m`, `h`, `d`, `w`), or too large for i64 ms.
     #[error("invalid duration {0:?}: expected a number and a unit, e.g. 30s, 15m, 12h, 14d, 2w")]
     Duration(String),
+    /// A duration of zero: no window or step can be empty.
     #[error("invalid duration {0:?}: must be longer than zero")]
     Zero(String),
+    /// Neither RFC 3339 nor a `YYYY-MM-DD` date.
     #[error("invalid timestamp {0:?}: expected RFC 3339, e.g. 2026-11-20T14:00:00Z, or a date 2026-11-20")]
     Timestamp(String),
 }

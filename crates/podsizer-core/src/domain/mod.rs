@@ -23,8 +23,11 @@ pub struct Workload {
     /// before clusters were recorded, single-cluster imports). First, so sorting groups by it.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub cluster: String,
+    /// The namespace the workload lives in.
     pub namespace: String,
+    /// The owner's kind as the API spells it (`Deployment`; see [`canonical_kind`]).
     pub kind: String,
+    /// The owner's name (`api`), not a pod's.
     pub name: String,
 }
 
@@ -40,7 +43,9 @@ impl fmt::Display for Workload {
 /// One container of a workload: the unit a recommendation is made for.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ContainerKey {
+    /// The workload whose pod template holds the container.
     pub workload: Workload,
+    /// The container's name in the pod template.
     pub container: String,
 }
 
@@ -66,12 +71,21 @@ pub struct Sample {
     pub timestamp_ms: i64,
     /// Empty: no cluster recorded.
     pub cluster: String,
+    /// The pod's namespace.
     pub namespace: String,
+    /// The owning workload's kind (`Deployment`), see [`Workload::kind`].
     pub workload_kind: String,
+    /// The owning workload's name.
     pub workload: String,
+    /// The pod the container ran in: pods of one workload are pooled when sizing.
     pub pod: String,
+    /// The container's name.
     pub container: String,
+    /// CPU usage in cores (0.25 = 250m), averaged over the source's sampling interval; checked
+    /// against [`bounds::MAX_CORES`] where read.
     pub cpu_cores: f64,
+    /// Memory usage in bytes (the working set, what the OOM killer compares with the limit);
+    /// checked against [`bounds::MAX_MEMORY_BYTES`] where read.
     pub memory_bytes: f64,
 }
 
@@ -99,6 +113,7 @@ impl Sample {
         ])
     }
 
+    /// The container this row measured (its pod dropped: sizing pools a workload's pods).
     pub fn container_key(&self) -> ContainerKey {
         ContainerKey {
             workload: Workload {
@@ -138,13 +153,18 @@ impl Sample {
 /// Requests and limits as set on a container; `None` means not set.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 pub struct Resources {
+    /// `resources.requests.cpu` in cores.
     pub cpu_request_cores: Option<f64>,
+    /// `resources.limits.cpu` in cores.
     pub cpu_limit_cores: Option<f64>,
+    /// `resources.requests.memory` in bytes.
     pub memory_request_bytes: Option<f64>,
+    /// `resources.limits.memory` in bytes.
     pub memory_limit_bytes: Option<f64>,
 }
 
 impl Resources {
+    /// True when none of the four is set.
     pub fn is_empty(&self) -> bool {
         *self == Self::default()
     }
@@ -153,15 +173,23 @@ impl Resources {
 /// A borrowed row, valid for the duration of the visitor call.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct SampleRef<'a> {
+    /// Milliseconds since the Unix epoch, UTC.
     pub timestamp_ms: i64,
     /// Empty: no cluster recorded (parts written before clusters were, or without one).
     pub cluster: &'a str,
+    /// As [`Sample::namespace`].
     pub namespace: &'a str,
+    /// As [`Sample::workload_kind`].
     pub workload_kind: &'a str,
+    /// As [`Sample::workload`].
     pub workload: &'a str,
+    /// As [`Sample::pod`].
     pub pod: &'a str,
+    /// As [`Sample::container`].
     pub container: &'a str,
+    /// CPU usage in cores, as [`Sample::cpu_cores`].
     pub cpu_cores: f64,
+    /// Memory usage (working set) in bytes, as [`Sample::memory_bytes`].
     pub memory_bytes: f64,
     /// Names one run of rows of the same pod's container: rows with equal non-zero ids have
     /// equal names, so consumers may skip comparing them. 0: unknown, compare the names.
@@ -176,6 +204,7 @@ impl SampleRef<'_> {
 }
 
 impl SampleRef<'_> {
+    /// Borrows an owned row; `series` is 0 (unknown), so consumers compare its names.
     pub fn from_sample(s: &Sample) -> SampleRef<'_> {
         SampleRef {
             timestamp_ms: s.timestamp_ms,

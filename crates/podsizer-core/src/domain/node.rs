@@ -12,25 +12,34 @@ pub(super) const MAX_PODS: u32 = 100_000;
 /// every cost into nonsense.
 pub(super) const MAX_PRICE_HOUR: f64 = 100_000.0;
 
+/// What one node offers to pods (allocatable, not capacity), for packing pods in the back-test.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct NodeShape {
     /// As written on the command line (`4c16g`, `cpu=4,memory=16Gi`).
     pub name: String,
+    /// Allocatable CPU in cores, above 0 and at most [`crate::domain::bounds::MAX_CORES`].
     pub cpu_cores: f64,
+    /// Allocatable memory in bytes, above 0 and at most 64 TiB.
     pub memory_bytes: f64,
+    /// Pods the kubelet admits on the node ([`DEFAULT_MAX_PODS`] unless given), 1..=100,000.
     pub max_pods: u32,
     /// Price per node-hour; `None`: priced from its CPU and memory at the back-test's prices.
     pub price_hour: Option<f64>,
 }
 
+/// Why a node shape text was rejected.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[error("node shape `{text}`: {reason} (write `4c16g` or `cpu=4,memory=16Gi[,pods=110][,price=0.19]`)")]
 pub struct NodeShapeError {
+    /// The shape as written.
     pub text: String,
+    /// What is wrong with it.
     pub reason: String,
 }
 
 impl NodeShape {
+    /// Parses `4c16g` (cores and GiB) or `cpu=4,memory=16Gi[,pods=110][,price=0.19]`
+    /// (Kubernetes quantities), refusing figures no node has.
     pub fn parse(text: &str) -> Result<Self, NodeShapeError> {
         let fail = |reason: String| NodeShapeError { text: text.to_string(), reason };
         let mut shape =

@@ -11,7 +11,9 @@ use std::fmt;
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("invalid quantity {text:?}: {reason}")]
 pub struct QuantityError {
+    /// The quantity as written.
     pub text: String,
+    /// What is wrong with it (`unknown suffix`, `malformed number` ...).
     pub reason: &'static str,
 }
 
@@ -83,6 +85,7 @@ pub struct Cpu(pub f64);
 pub struct Memory(pub f64);
 
 impl Cpu {
+    /// The figure in millicores (`0.25` -> `250.0`), unrounded.
     pub fn millicores(self) -> f64 {
         self.0 * 1000.0
     }

@@ -11,11 +11,17 @@ use std::collections::HashMap;
 /// pod and container.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct SeriesNames {
+    /// The cluster; empty when none was recorded.
     pub cluster: String,
+    /// The pod's namespace.
     pub namespace: String,
+    /// The owning workload's kind (`Deployment`).
     pub workload_kind: String,
+    /// The owning workload's name.
     pub workload: String,
+    /// The pod's name.
     pub pod: String,
+    /// The container's name.
     pub container: String,
 }
 
@@ -61,9 +67,13 @@ impl SeriesNames {
 /// One measurement of the series `series` (an index into `SampleRows::series`).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Row {
+    /// Index of the row's names in [`SampleRows::series`].
     pub series: u32,
+    /// Milliseconds since the Unix epoch, UTC.
     pub timestamp_ms: i64,
+    /// CPU usage in cores.
     pub cpu_cores: f64,
+    /// Memory usage (working set) in bytes.
     pub memory_bytes: f64,
 }
 
@@ -72,10 +82,12 @@ pub struct Row {
 pub struct SampleRows {
     series: Vec<SeriesNames>,
     index: HashMap<SeriesNames, u32>,
+    /// The rows in the order they were pushed (not sorted).
     pub rows: Vec<Row>,
 }
 
 impl SampleRows {
+    /// No series, no rows.
     pub fn new() -> Self {
         Self::default()
     }
@@ -91,11 +103,13 @@ impl SampleRows {
         id
     }
 
+    /// Adds one row of the series `series` (an index from [`SampleRows::series_id`]).
     pub fn push(&mut self, series: u32, timestamp_ms: i64, cpu_cores: f64, memory_bytes: f64) {
         debug_assert!((series as usize) < self.series.len());
         self.rows.push(Row { series, timestamp_ms, cpu_cores, memory_bytes });
     }
 
+    /// The names of the series at index `series`; panics on an index not handed out here.
     pub fn names(&self, series: u32) -> &SeriesNames {
         &self.series[series as usize]
     }
@@ -105,10 +119,12 @@ impl SampleRows {
         &self.series
     }
 
+    /// The number of rows (not of series).
     pub fn len(&self) -> usize {
         self.rows.len()
     }
 
+    /// True when there are no rows.
     pub fn is_empty(&self) -> bool {
         self.rows.is_empty()
     }
@@ -176,6 +192,7 @@ impl SampleRows {
         }
     }
 
+    /// Every row as a `Sample`, in row order (names copied per row: for tests and small callers).
     pub fn to_samples(&self) -> Vec<Sample> {
         self.rows.iter().map(|r| self.sample(r)).collect()
     }
