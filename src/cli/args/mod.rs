@@ -241,7 +241,7 @@ pub(crate) struct DemoArgs {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum DemoStack {
+pub(crate) enum DemoStack {
     /// One `api` Deployment: nginx, php-fpm and envoy, with an HPA.
     Php,
     /// A JVM, a Go, a Node.js and a gunicorn service, each with its runtime's settings.

@@ -57,9 +57,6 @@ samples.parquet); give a new or empty folder with --out",
     Ok(dir)
 }
 
-<<<<<<< HEAD
-pub(crate) fn run(args: &DemoArgs, out: &mut dyn Write) -> Result<u8> {
-=======
 /// What differs between the bundled stacks.
 struct Stack {
     tree: &'static [(&'static str, &'static str)],
@@ -102,8 +99,7 @@ fn stack(which: DemoStack) -> Stack {
     }
 }
 
-pub fn run(args: &DemoArgs, out: &mut dyn Write) -> Result<u8> {
->>>>>>> runtimes
+pub(crate) fn run(args: &DemoArgs, out: &mut dyn Write) -> Result<u8> {
     let dir = scratch_dir(args.out.as_deref())?;
     let Stack { tree, mut rows, what, patch } = stack(args.stack);
     for (rel, text) in tree {

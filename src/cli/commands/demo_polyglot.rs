@@ -6,7 +6,7 @@ use crate::domain::{Sample, DAY_MS, HOUR_MS};
 use crate::sources::synthetic::{traffic, Rng};
 
 /// The polyglot GitOps tree, embedded so the demo works from any directory.
-pub const GITOPS: &[(&str, &str)] = &[
+pub(crate) const GITOPS: &[(&str, &str)] = &[
     ("base/kustomization.yaml", include_str!("../../../fixtures/polyglot/gitops/base/kustomization.yaml")),
     ("base/orders.yaml", include_str!("../../../fixtures/polyglot/gitops/base/orders.yaml")),
     ("base/orders-jvm.yaml", include_str!("../../../fixtures/polyglot/gitops/base/orders-jvm.yaml")),
@@ -20,7 +20,7 @@ pub const GITOPS: &[(&str, &str)] = &[
     ),
 ];
 
-pub const NAMESPACE: &str = "store";
+pub(crate) const NAMESPACE: &str = "store";
 
 /// How one service uses CPU (cores) and memory (MiB) at a traffic level from 0 to 1.
 struct Shape {
@@ -41,10 +41,10 @@ const SERVICES: &[Shape] = &[
 ];
 
 /// Pods per service.
-pub const REPLICAS: usize = 2;
+pub(crate) const REPLICAS: usize = 2;
 
 /// A week of one-minute samples of every pod, deterministic: the same rows on every run.
-pub fn samples(start_ms: i64, days: i64) -> Vec<Sample> {
+pub(crate) fn samples(start_ms: i64, days: i64) -> Vec<Sample> {
     let step = 60_000;
     let mut rows = Vec::new();
     for (si, s) in SERVICES.iter().enumerate() {
