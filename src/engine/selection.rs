@@ -17,19 +17,25 @@ use std::path::PathBuf;
 /// opened itself (an S3 mirror, a Prometheus cache).
 #[derive(Debug)]
 pub enum InputSpec {
+    /// A sample file (CSV or Parquet) or a store folder: a folder is opened as a store.
     Path(PathBuf),
+    /// A store already open.
     Store(Store),
 }
 
 /// What to read, resolved: no strings left to parse.
 #[derive(Debug, Default)]
 pub struct SelectionSettings {
+    /// Where the samples are; the same path given twice is read once.
     pub inputs: Vec<InputSpec>,
+    /// First instant of the window, epoch ms (inclusive).
     pub since: Option<i64>,
+    /// End of the window, epoch ms (exclusive).
     pub until: Option<i64>,
     /// History ending at `until` or just after the newest sample, when `since` is not given;
     /// `None` with no bounds selects everything.
     pub window_ms: Option<i64>,
+    /// Only these namespaces (all when empty).
     pub namespaces: Vec<String>,
     /// Workload name globs.
     pub workloads: Vec<String>,
@@ -45,12 +51,18 @@ pub struct SelectionSettings {
 
 /// Inputs plus the resolved time window `[since, until)`.
 pub struct Selection {
+    /// The inputs, opened.
     pub inputs: Vec<Input>,
+    /// The window's first instant, epoch ms (inclusive); `None`: from the oldest sample.
     pub since: Option<i64>,
+    /// The window's end, epoch ms (exclusive); `None`: through the newest sample.
     pub until: Option<i64>,
     namespaces: Vec<String>,
     workloads: Vec<String>,
+    /// Only this cluster's rows, as in [`SelectionSettings::cluster`].
     pub cluster: Option<String>,
+    /// The traffic shares in force (a sizing run adds the policy file's and drops those of
+    /// workloads an HPA scales).
     pub traffic: Vec<TrafficShare>,
     /// What each traffic projection did, per container, for the rationale.
     projections: HashMap<String, String>,
@@ -381,6 +393,7 @@ impl Selection {
         Ok(usage)
     }
 
+    /// Each input's name (a store's root folder or a file's path), in the order given.
     pub fn source_names(&self) -> Vec<String> {
         self.inputs
             .iter()

@@ -19,7 +19,9 @@ use std::path::{Path, PathBuf};
 /// How to size, besides which samples.
 #[derive(Debug, Clone)]
 pub struct SizingSettings {
+    /// The policies: defaults and per-container overrides ([`load_policy`] reads a file).
     pub policy: PolicySet,
+    /// The strategy's name (see [`strategy`]); `podsizer` by default.
     pub strategy: String,
     /// Size containers even with less history than the policy asks for.
     pub force: bool,
@@ -58,8 +60,11 @@ pub fn load_policy(path: Option<&Path>) -> Result<PolicySet> {
 
 /// Everything `recommend` needs besides the samples.
 pub struct Plan<'a> {
+    /// As [`SizingSettings::policy`].
     pub policy: &'a PolicySet,
+    /// As [`SizingSettings::strategy`].
     pub strategy: &'a str,
+    /// As [`SizingSettings::force`].
     pub force: bool,
     /// Rendered overlay, for current values.
     pub overlay: &'a [RenderedWorkload],
@@ -189,8 +194,11 @@ pub fn changes_anything(r: &Recommendation) -> bool {
 
 /// Everything one sizing run produced: the shared first half of `recommend`, `report` and `pr`.
 pub struct SizingRun {
+    /// The samples read, with the resolved window (reports read raw series from it again).
     pub selection: Selection,
+    /// Current settings: the rendered overlay, or the live cluster's objects; empty with neither.
     pub overlay: kustomize::Overlay,
+    /// One per container in the selection, in container order.
     pub recommendations: Vec<Recommendation>,
     /// HPA patches that keep scaling thresholds in place (only `recommend` and `pr` write them).
     pub hpa_patches: Vec<kustomize::PatchFile>,
@@ -198,6 +206,7 @@ pub struct SizingRun {
     pub runtime_patches: Vec<kustomize::PatchFile>,
     /// Notes, warnings and drift, in the order they arose.
     pub notes: Vec<Note>,
+    /// Where the run's time went.
     pub timings: Timings,
 }
 
