@@ -8,7 +8,7 @@ use super::kustomize::{KustomizeError, PatchFile};
 use serde_norway::Value;
 
 /// `Ok` when the render shows every value of the patch on its object (kind, name, namespace).
-pub fn check(patch: &PatchFile, docs: &[Value]) -> Result<(), KustomizeError> {
+pub(crate) fn check(patch: &PatchFile, docs: &[Value]) -> Result<(), KustomizeError> {
     let object = docs.iter().find(|d| {
         d["kind"].as_str() == Some(patch.kind.as_str())
             && d["metadata"]["name"].as_str() == Some(patch.name.as_str())

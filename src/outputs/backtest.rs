@@ -94,7 +94,7 @@ struct Doc<'a> {
     containers: Vec<ContainerDoc>,
 }
 
-pub fn json(result: &BacktestResult, prices: &Prices) -> String {
+pub(crate) fn json(result: &BacktestResult, prices: &Prices) -> String {
     let doc = Doc {
         prices: *prices,
         folds: result
@@ -165,7 +165,7 @@ fn vpa_cost(outcomes: &[(String, Option<Outcome>)]) -> Option<f64> {
 }
 
 /// Rows: per container (when asked) then totals.
-pub fn rows(result: &BacktestResult, per_container: bool) -> Vec<[String; 10]> {
+pub(crate) fn rows(result: &BacktestResult, per_container: bool) -> Vec<[String; 10]> {
     let mut rows = Vec::new();
     if per_container {
         for c in &result.containers {
@@ -229,7 +229,7 @@ const NODE_HEADER: [&str; 8] = [
 ];
 
 /// One row per strategy: nodes needed and node-minutes of memory pressure and CPU contention.
-pub fn node_rows(n: &NodeResult) -> Vec<[String; 8]> {
+pub(crate) fn node_rows(n: &NodeResult) -> Vec<[String; 8]> {
     n.outcomes
         .iter()
         .map(|(name, o)| {
@@ -247,7 +247,7 @@ pub fn node_rows(n: &NodeResult) -> Vec<[String; 8]> {
         .collect()
 }
 
-pub fn table(result: &BacktestResult, per_container: bool) -> String {
+pub(crate) fn table(result: &BacktestResult, per_container: bool) -> String {
     let mut out = aligned(HEADER, &rows(result, per_container));
     let folds: Vec<String> = result
         .folds
@@ -282,7 +282,7 @@ pub fn table(result: &BacktestResult, per_container: bool) -> String {
     out
 }
 
-pub fn csv(result: &BacktestResult) -> String {
+pub(crate) fn csv(result: &BacktestResult) -> String {
     let mut w = csv::Writer::from_writer(Vec::new());
     w.write_record([
         "namespace",
@@ -324,7 +324,7 @@ pub fn csv(result: &BacktestResult) -> String {
 }
 
 /// Markdown table rows (no header) of totals for one scope, for the back-test report.
-pub fn markdown_rows(scope: &str, result: &BacktestResult) -> String {
+pub(crate) fn markdown_rows(scope: &str, result: &BacktestResult) -> String {
     let totals: Vec<(String, Option<Outcome>)> = result.totals.iter().map(|(n, o)| (n.clone(), Some(*o))).collect();
     let vpa = vpa_cost(&totals);
     let n = result.containers.len() - result.skipped;
@@ -340,7 +340,7 @@ pub fn markdown_rows(scope: &str, result: &BacktestResult) -> String {
 }
 
 /// Markdown rows of the node back-test for one scope.
-pub fn markdown_node_rows(scope: &str, result: &BacktestResult) -> String {
+pub(crate) fn markdown_node_rows(scope: &str, result: &BacktestResult) -> String {
     let mut md = String::new();
     for n in &result.nodes {
         for r in node_rows(n) {
@@ -350,6 +350,6 @@ pub fn markdown_node_rows(scope: &str, result: &BacktestResult) -> String {
     md
 }
 
-pub const MARKDOWN_NODE_HEADER: &str = "| scope | pods placed | node shape | strategy | nodes peak | nodes mean | memory pressure | CPU contention | node cost $ | oversized pods |\n|---|---|---|---|---|---|---|---|---|---|\n";
+pub(crate) const MARKDOWN_NODE_HEADER: &str = "| scope | pods placed | node shape | strategy | nodes peak | nodes mean | memory pressure | CPU contention | node cost $ | oversized pods |\n|---|---|---|---|---|---|---|---|---|---|\n";
 
-pub const MARKDOWN_HEADER: &str = "| scope | strategy | containers | cost $ | vs vpa | CPU slack | memory slack | CPU > request | CPU > limit | memory > request | memory > request, mean per container | OOM kills |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n";
+pub(crate) const MARKDOWN_HEADER: &str = "| scope | strategy | containers | cost $ | vs vpa | CPU slack | memory slack | CPU > request | CPU > limit | memory > request | memory > request, mean per container | OOM kills |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n";

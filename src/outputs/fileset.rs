@@ -25,10 +25,10 @@ pub enum FileSetError {
 }
 
 /// Writes one temp file; tests swap it for one that fails (a full disk stand-in).
-pub type Stage = fn(&Path, &[u8]) -> std::io::Result<()>;
+pub(crate) type Stage = fn(&Path, &[u8]) -> std::io::Result<()>;
 
 /// The default [`Stage`]: a new file, written and fsynced.
-pub fn stage_file(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+pub(crate) fn stage_file(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let mut f = std::fs::OpenOptions::new().write(true).create_new(true).open(path)?;
     f.write_all(bytes)?;
     f.sync_all()
@@ -45,13 +45,13 @@ struct Entry {
 
 /// Files that were put in place, with their originals kept aside until [`Committed::finish`].
 #[must_use = "finish() keeps the new files; rollback() restores the old ones"]
-pub struct Committed {
+pub(crate) struct Committed {
     entries: Vec<Entry>,
     done: bool,
 }
 
 /// Writes `files` (relative path, bytes) into `root` all or nothing.
-pub fn commit(root: &Path, files: &[(String, Vec<u8>)], stage: Stage) -> Result<Committed, FileSetError> {
+pub(crate) fn commit(root: &Path, files: &[(String, Vec<u8>)], stage: Stage) -> Result<Committed, FileSetError> {
     let mut entries = plan(root, files)?;
     let staged = stage_all(&mut entries, files, stage);
     let swapped = staged.and_then(|()| swap_all(&mut entries));
@@ -67,13 +67,13 @@ pub fn commit(root: &Path, files: &[(String, Vec<u8>)], stage: Stage) -> Result<
 
 impl Committed {
     /// Puts every original back (and removes files that did not exist before).
-    pub fn rollback(mut self) {
+    pub(crate) fn rollback(mut self) {
         undo(&self.entries);
         self.done = true;
     }
 
     /// Keeps the new files and drops the originals.
-    pub fn finish(mut self) {
+    pub(crate) fn finish(mut self) {
         self.drop_backups();
     }
 

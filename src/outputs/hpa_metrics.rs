@@ -11,11 +11,11 @@
 use crate::analysis::hpa::{ContainerTarget, Hpa, HpaAdvice, DEFAULT_CPU_UTILIZATION};
 use serde_norway::{Mapping, Value};
 
-pub const V1: &str = "autoscaling/v1";
+pub(crate) const V1: &str = "autoscaling/v1";
 
 /// What the metrics say, for `analysis::hpa::Hpa`.
 #[derive(Debug, Default, PartialEq)]
-pub struct Targets {
+pub(crate) struct Targets {
     pub cpu: Option<f64>,
     pub memory: Option<f64>,
     pub containers: Vec<ContainerTarget>,
@@ -36,7 +36,7 @@ fn utilization(target: Option<&Value>) -> Option<f64> {
 }
 
 /// Reads an HPA's `spec` (`api_version` from its manifest).
-pub fn read(spec: &Value, api_version: &str) -> Targets {
+pub(crate) fn read(spec: &Value, api_version: &str) -> Targets {
     let mut out = Targets::default();
     if api_version == V1 {
         let set = spec.get("targetCPUUtilizationPercentage");
@@ -100,7 +100,7 @@ fn utilization_target(n: u32) -> Value {
 
 /// The `spec` of the HPA patch: the rendered metrics with the moved targets (the list has
 /// no merge key, so it is written whole), the default CPU metric written out, or v1's field.
-pub fn patch_spec(metrics: &Value, hpa: &Hpa, advice: &HpaAdvice, api_version: &str) -> Mapping {
+pub(crate) fn patch_spec(metrics: &Value, hpa: &Hpa, advice: &HpaAdvice, api_version: &str) -> Mapping {
     let mut spec = Mapping::new();
     if api_version == V1 {
         if let Some(n) = advice.cpu_utilization {

@@ -12,9 +12,9 @@ use crate::analysis::hpa::{ContainerTarget, Hpa, HpaAdvice};
 use serde_norway::Value;
 
 /// The group a ScaledObject's `apiVersion` names.
-pub const GROUP: &str = "keda.sh/";
+pub(crate) const GROUP: &str = "keda.sh/";
 
-pub fn is_scaled_object(v: &Value) -> bool {
+pub(crate) fn is_scaled_object(v: &Value) -> bool {
     v.get("kind").and_then(Value::as_str) == Some("ScaledObject")
         && v.get("apiVersion").and_then(Value::as_str).is_some_and(|a| a.starts_with(GROUP))
 }
@@ -33,7 +33,7 @@ fn utilization_trigger(t: &Value) -> Option<&str> {
 
 /// A ScaledObject read as the HPA KEDA makes of it.
 #[derive(Debug, Clone, PartialEq)]
-pub struct ScaledObject {
+pub(crate) struct ScaledObject {
     pub hpa: Hpa,
     pub namespace: Option<String>,
     pub target_kind: String,
@@ -44,7 +44,7 @@ pub struct ScaledObject {
 }
 
 /// A ScaledObject as the HPA advice reads it. `None` when it has no target.
-pub fn read(v: &Value) -> Option<ScaledObject> {
+pub(crate) fn read(v: &Value) -> Option<ScaledObject> {
     let spec = v.get("spec")?;
     let target = spec.get("scaleTargetRef")?;
     let name = text(v, &["metadata", "name"])?;
@@ -88,13 +88,13 @@ pub fn read(v: &Value) -> Option<ScaledObject> {
 }
 
 /// The ScaledObject's name from the name of the HPA KEDA makes, `keda-hpa-<name>`.
-pub fn object_name(hpa: &Hpa) -> &str {
+pub(crate) fn object_name(hpa: &Hpa) -> &str {
     hpa.name.strip_prefix("keda-hpa-").unwrap_or(&hpa.name)
 }
 
 /// The `spec` of the patch: the rendered triggers with the moved values, as strings (KEDA
 /// reads trigger metadata as strings).
-pub fn patch_spec(triggers: &Value, advice: &HpaAdvice) -> serde_norway::Mapping {
+pub(crate) fn patch_spec(triggers: &Value, advice: &HpaAdvice) -> serde_norway::Mapping {
     let mut triggers = triggers.clone();
     for t in triggers.as_sequence_mut().into_iter().flatten() {
         let Some(resource) = utilization_trigger(t).map(String::from) else { continue };

@@ -1,21 +1,21 @@
 //! What podsizer produces: tables and documents, kustomize patches.
 
-pub mod applied;
-pub mod backtest;
-pub mod bot;
-pub mod fileset;
+pub(crate) mod applied;
+pub(crate) mod backtest;
+pub(crate) mod bot;
+pub(crate) mod fileset;
 pub mod format;
-pub mod hpa_metrics;
-pub mod keda;
-pub mod kustomization;
+pub(crate) mod hpa_metrics;
+pub(crate) mod keda;
+pub(crate) mod kustomization;
 pub mod kustomize;
 pub mod names;
-pub mod notify;
+pub(crate) mod notify;
 pub(crate) mod rendered;
-pub mod report;
+pub(crate) mod report;
 pub(crate) mod runtime_env;
-pub mod runtime_patches;
-pub mod runtime_settings;
+pub(crate) mod runtime_patches;
+pub(crate) mod runtime_settings;
 pub mod yaml;
 
 /// The HTTP client the bot and the notifications post with: statuses come back as answers (the

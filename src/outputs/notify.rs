@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 const MAX_LINES: usize = 10;
 
 #[derive(Debug, thiserror::Error)]
-pub enum NotifyError {
+pub(crate) enum NotifyError {
     #[error(
         "cannot tell whether the notification webhook is Slack or Microsoft Teams from its host; \
 pass --notify-format slack or --notify-format teams"
@@ -31,7 +31,7 @@ so the summary was not sent (give the webhook's final URL)"
 
 /// The chat service behind a webhook, which decides the payload's shape.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Flavor {
+pub(crate) enum Flavor {
     /// From the webhook's host: hooks.slack.com is Slack; webhook.office.com, logic.azure.com
     /// and powerplatform.com (Teams workflows) are Teams.
     Auto,
@@ -41,7 +41,7 @@ pub enum Flavor {
 
 impl Flavor {
     /// The concrete flavor for `url`; `Auto` looks at the host only.
-    pub fn resolve(self, url: &str) -> Result<Flavor, NotifyError> {
+    pub(crate) fn resolve(self, url: &str) -> Result<Flavor, NotifyError> {
         if self != Flavor::Auto {
             return Ok(self);
         }
@@ -138,7 +138,7 @@ fn slack_escape(text: &str) -> String {
 
 /// The JSON body for the chat service. Every text goes through `format::printable` first:
 /// names are data, and a newline or escape sequence in one must not shape the message.
-pub fn payload(flavor: Flavor, notice: &Notice) -> Value {
+pub(crate) fn payload(flavor: Flavor, notice: &Notice) -> Value {
     let notice = &notice.printable();
     match flavor {
         Flavor::Teams => teams_payload(notice),
@@ -216,7 +216,7 @@ fn teams_payload(notice: &Notice) -> Value {
 
 /// Posts the payload. A redirect is not followed (and is not a delivery); every server text
 /// in an error is cleaned of control characters and has the URL redacted in every encoding.
-pub fn send(url: &str, payload: &Value) -> Result<(), NotifyError> {
+pub(crate) fn send(url: &str, payload: &Value) -> Result<(), NotifyError> {
     use std::io::Read;
     let agent = super::http_agent_without_redirects();
     let redactor = redactor(url);

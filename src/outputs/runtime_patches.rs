@@ -39,7 +39,7 @@ type FileProposals = BTreeMap<FileId, BTreeMap<String, Vec<(usize, String)>>>;
 
 /// The patches for every runtime change the recommendations carry. Proposals for a shared
 /// file are merged first (which may lower a container's proposal; its advice says so).
-pub fn runtime_patches(
+pub(crate) fn runtime_patches(
     workloads: &[RenderedWorkload],
     runtimes: &RuntimeOverlay,
     recs: &mut [Recommendation],

@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 
 /// (namespace, ConfigMap name, data key): one file of the overlay. ConfigMaps of the same
 /// name in two namespaces are two files.
-pub type FileId = (Option<String>, String, String);
+pub(crate) type FileId = (Option<String>, String, String);
 
 /// The runtime settings of an overlay, and the ConfigMap files they were read from (a patch
 /// rewrites the whole file, so it needs the rendered text).
@@ -50,7 +50,7 @@ fn reads(settings: &RuntimeSettings, cm: &str, key: &str) -> bool {
 
 /// Reads every workload container's runtime settings. Documents that are not valid YAML are
 /// skipped: `parse_workloads` reports them.
-pub fn parse_runtimes(yaml: &str) -> RuntimeOverlay {
+pub(crate) fn parse_runtimes(yaml: &str) -> RuntimeOverlay {
     let docs: Vec<Value> =
         serde_norway::Deserializer::from_str(yaml).filter_map(|d| Value::deserialize(d).ok()).collect();
     let config_maps: ConfigMaps = docs

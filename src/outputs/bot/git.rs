@@ -5,8 +5,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// Who the bot commits as; commits by anyone else on the bot branch are a human's.
-pub const BOT_NAME: &str = "podsizer-bot";
-pub const BOT_EMAIL: &str = "podsizer-bot@users.noreply.github.com";
+pub(crate) const BOT_NAME: &str = "podsizer-bot";
+pub(crate) const BOT_EMAIL: &str = "podsizer-bot@users.noreply.github.com";
 
 #[derive(Debug, thiserror::Error)]
 pub enum GitError {
@@ -17,21 +17,21 @@ pub enum GitError {
 }
 
 /// A git work tree.
-pub struct Repo {
+pub(crate) struct Repo {
     dir: PathBuf,
 }
 
 impl Repo {
-    pub fn new(dir: &Path) -> Self {
+    pub(crate) fn new(dir: &Path) -> Self {
         Self { dir: dir.to_path_buf() }
     }
 
-    pub fn dir(&self) -> &Path {
+    pub(crate) fn dir(&self) -> &Path {
         &self.dir
     }
 
     /// Runs git and returns trimmed stdout.
-    pub fn run(&self, args: &[&str]) -> Result<String, GitError> {
+    pub(crate) fn run(&self, args: &[&str]) -> Result<String, GitError> {
         let out = Command::new("git")
             .arg("-C")
             .arg(&self.dir)
@@ -51,12 +51,12 @@ impl Repo {
     }
 
     /// Uncommitted changes (tracked or untracked), as `git status --porcelain` lines.
-    pub fn dirty(&self) -> Result<Vec<String>, GitError> {
+    pub(crate) fn dirty(&self) -> Result<Vec<String>, GitError> {
         Ok(self.run(&["status", "--porcelain"])?.lines().map(String::from).collect())
     }
 
     /// The current branch, or the commit when detached.
-    pub fn head(&self) -> Result<String, GitError> {
+    pub(crate) fn head(&self) -> Result<String, GitError> {
         match self.run(&["symbolic-ref", "--quiet", "--short", "HEAD"]) {
             Ok(branch) => Ok(branch),
             Err(_) => self.run(&["rev-parse", "HEAD"]),
@@ -64,12 +64,12 @@ impl Repo {
     }
 
     /// The commit a ref points to, or `None` when it does not exist.
-    pub fn resolve(&self, reference: &str) -> Option<String> {
+    pub(crate) fn resolve(&self, reference: &str) -> Option<String> {
         self.run(&["rev-parse", "--verify", "--quiet", &format!("{reference}^{{commit}}")]).ok()
     }
 
     /// Authors (`Name <email>`) of commits in `range` that are not the bot.
-    pub fn foreign_authors(&self, range: &str) -> Result<Vec<String>, GitError> {
+    pub(crate) fn foreign_authors(&self, range: &str) -> Result<Vec<String>, GitError> {
         let log = self.run(&["log", "--format=%an <%ae>", range])?;
         let mut authors: Vec<String> = log.lines().filter(|l| !l.contains(BOT_EMAIL)).map(String::from).collect();
         authors.dedup();

@@ -3,7 +3,7 @@
 
 use serde_json::{json, Value};
 
-pub const API_VERSION: &str = "2022-11-28";
+pub(crate) const API_VERSION: &str = "2022-11-28";
 
 #[derive(Debug, thiserror::Error)]
 pub enum GitHubError {
@@ -23,12 +23,12 @@ pub enum GitHubError {
 
 /// An open pull request.
 #[derive(Debug, Clone, PartialEq)]
-pub struct PullRequest {
+pub(crate) struct PullRequest {
     pub number: u64,
     pub url: String,
 }
 
-pub struct GitHub {
+pub(crate) struct GitHub {
     api: String,
     repo: String,
     token: String,
@@ -38,7 +38,7 @@ pub struct GitHub {
 }
 
 impl GitHub {
-    pub fn new(api: &str, repo: &str, token: String) -> Self {
+    pub(crate) fn new(api: &str, repo: &str, token: String) -> Self {
         let agent = crate::outputs::http_agent();
         Self { api: api.trim_end_matches('/').to_string(), repo: repo.to_string(), token, agent, writes: 0 }
     }
@@ -105,14 +105,20 @@ impl GitHub {
     }
 
     /// The open pull request from `branch` (in this repository), if any.
-    pub fn find_open(&mut self, branch: &str) -> Result<Option<PullRequest>, GitHubError> {
+    pub(crate) fn find_open(&mut self, branch: &str) -> Result<Option<PullRequest>, GitHubError> {
         let owner = self.repo.split('/').next().unwrap_or_default().to_string();
         let path = format!("/repos/{}/pulls?state=open&head={owner}:{branch}", self.repo);
         let list = self.call("GET", &path, None)?;
         Ok(list.as_array().and_then(|a| a.first()).and_then(pull_request))
     }
 
-    pub fn open(&mut self, branch: &str, base: &str, title: &str, body: &str) -> Result<PullRequest, GitHubError> {
+    pub(crate) fn open(
+        &mut self,
+        branch: &str,
+        base: &str,
+        title: &str,
+        body: &str,
+    ) -> Result<PullRequest, GitHubError> {
         let path = format!("/repos/{}/pulls", self.repo);
         let value =
             self.call("POST", &path, Some(json!({ "title": title, "head": branch, "base": base, "body": body })))?;
@@ -120,7 +126,7 @@ impl GitHub {
             .ok_or_else(|| GitHubError::Invalid { message: "no pull request number in GitHub's answer".into() })
     }
 
-    pub fn update(&mut self, number: u64, title: &str, body: &str) -> Result<PullRequest, GitHubError> {
+    pub(crate) fn update(&mut self, number: u64, title: &str, body: &str) -> Result<PullRequest, GitHubError> {
         let path = format!("/repos/{}/pulls/{number}", self.repo);
         let value = self.call("PATCH", &path, Some(json!({ "title": title, "body": body })))?;
         pull_request(&value)

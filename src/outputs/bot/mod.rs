@@ -2,6 +2,6 @@
 //! reviewed pull request, updating its own PR on later runs and never overwriting commits
 //! that a human pushed to its branch.
 
-pub mod git;
-pub mod github;
-pub mod text;
+pub(crate) mod git;
+pub(crate) mod github;
+pub(crate) mod text;

@@ -5,12 +5,12 @@ use crate::analysis::Recommendation;
 use crate::outputs::format::printable;
 use crate::outputs::report::markdown;
 
-pub use crate::analysis::changes::Thresholds;
+pub(crate) use crate::analysis::changes::Thresholds;
 
 /// One line per container whose proposal moves a setting beyond the thresholds, runtime
 /// settings included (`analysis::changes`). Names are shown with control characters escaped:
 /// these lines reach commit messages, pull-request bodies and chat messages.
-pub fn significant_changes(recs: &[Recommendation], t: &Thresholds) -> Vec<String> {
+pub(crate) fn significant_changes(recs: &[Recommendation], t: &Thresholds) -> Vec<String> {
     recs.iter()
         .filter_map(|r| {
             let moved = crate::analysis::changes::moves(r, t);
@@ -23,7 +23,7 @@ const HOURS_PER_MONTH: f64 = 730.0;
 
 /// Monthly cost of requests (current, proposed) over containers that have both, counting
 /// each container's median replica count.
-pub fn monthly_cost(recs: &[Recommendation], prices: &Prices) -> (f64, f64) {
+pub(crate) fn monthly_cost(recs: &[Recommendation], prices: &Prices) -> (f64, f64) {
     let gib = 1024f64.powi(3);
     let mut now = 0.0;
     let mut proposed = 0.0;
@@ -39,14 +39,14 @@ pub fn monthly_cost(recs: &[Recommendation], prices: &Prices) -> (f64, f64) {
     (now, proposed)
 }
 
-pub fn title(overlay: &str, changes: usize, cost: (f64, f64)) -> String {
+pub(crate) fn title(overlay: &str, changes: usize, cost: (f64, f64)) -> String {
     let delta = cost.1 - cost.0;
     let money = if delta <= 0.0 { format!("saves ${:.0}/month", -delta) } else { format!("adds ${delta:.0}/month") };
     printable(&format!("podsizer: resize {changes} container(s) in {overlay} ({money} in requests)"))
 }
 
 /// The first line of every body: what is proposed where, and the money.
-pub fn intro(overlay: &str, cost: (f64, f64)) -> String {
+pub(crate) fn intro(overlay: &str, cost: (f64, f64)) -> String {
     format!(
         "**podsizer** proposes new requests and limits for {}: requests cost ${:.0}/month now, ${:.0}/month proposed.\n",
         markdown::code_span(overlay),
@@ -57,14 +57,14 @@ pub fn intro(overlay: &str, cost: (f64, f64)) -> String {
 
 /// The changes as a Markdown list, every line escaped (names are data: a newline in one
 /// must not start a heading of its own).
-pub fn change_list(changes: &[String]) -> String {
+pub(crate) fn change_list(changes: &[String]) -> String {
     changes.iter().map(|c| format!("- {}\n", markdown::escape(c))).collect()
 }
 
-pub const FOOTER: &str = "<sub>Opened by `podsizer pr`; it updates this pull request on its next run and never overwrites commits that are not its own.</sub>\n";
+pub(crate) const FOOTER: &str = "<sub>Opened by `podsizer pr`; it updates this pull request on its next run and never overwrites commits that are not its own.</sub>\n";
 
 /// A self-contained body: summary line, the changes, and each number's reasons.
-pub fn summary_body(overlay: &str, recs: &[Recommendation], changes: &[String], cost: (f64, f64)) -> String {
+pub(crate) fn summary_body(overlay: &str, recs: &[Recommendation], changes: &[String], cost: (f64, f64)) -> String {
     let mut md = format!("{}\n## Changes\n\n{}", intro(overlay, cost), change_list(changes));
     md.push_str("\n## Why\n");
     for r in recs.iter().filter(|r| r.sizing().is_some()) {

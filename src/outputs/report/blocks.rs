@@ -6,7 +6,7 @@ use crate::domain::{human_bytes, Cpu};
 use crate::outputs::format::RecommendationDoc;
 
 #[derive(Debug, Clone, PartialEq)]
-pub enum Inline {
+pub(crate) enum Inline {
     Text(String),
     Strong(String),
     Code(String),
@@ -21,7 +21,7 @@ pub enum Inline {
 pub(super) type Line = Vec<Inline>;
 
 #[derive(Debug, Clone, PartialEq)]
-pub enum Block {
+pub(crate) enum Block {
     Heading {
         level: u8,
         text: String,

@@ -12,7 +12,7 @@ use crate::outputs::fileset::{self, Stage};
 use std::path::Path;
 
 /// The file that marks a folder as a podsizer report's; a later report may write there.
-pub const MARKER: &str = ".podsizer-report";
+pub(crate) const MARKER: &str = ".podsizer-report";
 
 const MARKER_TEXT: &str = "This folder holds a report written by `podsizer report`.\n\
 A later `podsizer report --out` into it replaces index.html, index.md, report.json and charts/.\n";
@@ -22,12 +22,12 @@ const REPORT_ENTRIES: [&str; 5] = ["index.html", "index.md", "report.json", "cha
 
 /// Files a written report consists of, relative to its folder (the marker left out).
 #[derive(Debug, Default)]
-pub struct Written {
+pub(crate) struct Written {
     pub files: Vec<String>,
 }
 
 /// Whether a report may be written into `dir`: missing, empty, or holding a podsizer report.
-pub fn check_folder(dir: &Path) -> Result<(), ReportError> {
+pub(crate) fn check_folder(dir: &Path) -> Result<(), ReportError> {
     let refuse = |why: String| ReportError::NotReportFolder { path: dir.to_path_buf(), why };
     match std::fs::metadata(dir) {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
@@ -83,13 +83,13 @@ fn is_earlier_report(dir: &Path, entries: &[String]) -> bool {
 /// Writes `index.html`, `index.md`, `report.json`, `charts/` and the marker into `dir`
 /// (created if missing) after [`check_folder`]. Charts left from an earlier run into the
 /// same folder that this report does not use are removed.
-pub fn write(report: &Report, dir: &Path) -> Result<Written, ReportError> {
+pub(crate) fn write(report: &Report, dir: &Path) -> Result<Written, ReportError> {
     write_with(report, dir, fileset::stage_file)
 }
 
 /// [`write`] with the temp-file writer given (tests inject a full disk). Every file goes in
 /// all or nothing (`outputs::fileset`): a failed write leaves last week's report whole.
-pub fn write_with(report: &Report, dir: &Path, stage: Stage) -> Result<Written, ReportError> {
+pub(crate) fn write_with(report: &Report, dir: &Path, stage: Stage) -> Result<Written, ReportError> {
     check_folder(dir)?;
     std::fs::create_dir_all(dir).map_err(|source| ReportError::Io { path: dir.to_path_buf(), source })?;
     let mut files = charts::render_all(report)?;

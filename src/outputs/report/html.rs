@@ -4,7 +4,7 @@ use super::blocks::{Block, Inline, Line};
 
 /// Text as HTML character data or an attribute value; control characters shown as `\u{..}`
 /// (`format::printable`), as in every other output.
-pub fn escape(text: &str) -> String {
+pub(crate) fn escape(text: &str) -> String {
     let text = crate::outputs::format::printable(text);
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
@@ -57,7 +57,7 @@ nav { font-size: 14px; color: var(--muted); margin: 4px 0 16px; }
 nav a { margin-right: 12px; }
 ";
 
-pub fn render(title: &str, blocks: &[Block]) -> String {
+pub(crate) fn render(title: &str, blocks: &[Block]) -> String {
     let mut body = String::new();
     let mut nav = Vec::new();
     for block in blocks {

@@ -5,7 +5,7 @@ use super::blocks::{Block, Inline, Line};
 /// Text as Markdown that shows it literally: characters that would start emphasis, a link,
 /// HTML or a table cell are backslash-escaped, and control characters (a newline in a name
 /// would start a heading of its own) are shown as `\u{..}` (`format::printable`).
-pub fn escape(text: &str) -> String {
+pub(crate) fn escape(text: &str) -> String {
     let text = crate::outputs::format::printable(text);
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
@@ -22,7 +22,7 @@ pub fn escape(text: &str) -> String {
 
 /// Text as a Markdown code span: backticks cannot close it early, `|` cannot split a table
 /// cell, control characters are escaped.
-pub fn code_span(text: &str) -> String {
+pub(crate) fn code_span(text: &str) -> String {
     format!("`{}`", crate::outputs::format::printable(text).replace('`', "'").replace('|', "\\|"))
 }
 
@@ -43,7 +43,7 @@ fn inline(line: &Line) -> String {
     out
 }
 
-pub fn render(blocks: &[Block]) -> String {
+pub(crate) fn render(blocks: &[Block]) -> String {
     let mut out = String::new();
     for block in blocks {
         match block {

@@ -7,15 +7,15 @@
 
 mod anchors;
 mod blocks;
-pub mod charts;
+pub(crate) mod charts;
 mod content;
 mod details;
 mod doc;
 mod flags;
 mod folder;
-pub mod html;
-pub mod markdown;
-pub mod previous;
+pub(crate) mod html;
+pub(crate) mod markdown;
+pub(crate) mod previous;
 
 use crate::analysis::changes::{moves, Thresholds};
 use crate::analysis::series::{Prices, Series};
@@ -28,20 +28,20 @@ use chrono_tz::Tz;
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 
-pub use doc::*;
-pub use folder::{check_folder, write, write_with, Written, MARKER};
-pub use previous::PreviousReport;
+pub(crate) use doc::*;
+pub(crate) use folder::{check_folder, write, MARKER};
+pub(crate) use previous::PreviousReport;
 
 /// Identifies the JSON layout; bump when a field changes meaning.
-pub const FORMAT: &str = "podsizer-report/1";
+pub(crate) const FORMAT: &str = "podsizer-report/1";
 /// Hours in an average month (365 x 24 / 12), for monthly costs.
-pub const HOURS_PER_MONTH: f64 = 730.0;
+pub(crate) const HOURS_PER_MONTH: f64 = 730.0;
 /// Width of the buckets in the usage charts.
-pub const BUCKET_MS: i64 = 10 * 60_000;
+pub(crate) const BUCKET_MS: i64 = 10 * 60_000;
 const GIB: f64 = 1024.0 * 1024.0 * 1024.0;
 
 #[derive(Debug, thiserror::Error)]
-pub enum ReportError {
+pub(crate) enum ReportError {
     #[error("{path}")]
     Io { path: PathBuf, source: std::io::Error },
     #[error("chart {file}: {message}")]
@@ -61,7 +61,7 @@ replace index.html, index.md, report.json and charts/ there, create the file {ma
 }
 
 /// What the report is made from.
-pub struct ReportInput<'a> {
+pub(crate) struct ReportInput<'a> {
     pub strategy: &'a str,
     pub since: Option<i64>,
     pub until: Option<i64>,
@@ -79,7 +79,7 @@ pub struct ReportInput<'a> {
 }
 
 /// Everything written: the JSON document and the data behind the charts.
-pub struct Report {
+pub(crate) struct Report {
     pub doc: ReportDoc,
     pub tz: Tz,
     /// Start and end (exclusive) of the charts' time axis.
@@ -93,24 +93,24 @@ pub struct Report {
 }
 
 /// One container's chart data, in `doc.containers` order.
-pub struct ContainerData {
+pub(crate) struct ContainerData {
     pub buckets: Vec<Bucket>,
     pub current: Option<crate::domain::Resources>,
     pub proposed: Option<crate::analysis::Sizing>,
 }
 
 /// One workload's hour-of-day x weekday grid (mean CPU cores per pod, all containers).
-pub struct WorkloadData {
+pub(crate) struct WorkloadData {
     pub grid: [[Option<f64>; 24]; 7],
     /// Sum of the proposed CPU requests of its containers (one pod's request), if all sized.
     pub proposed_pod_request: Option<f64>,
 }
 
 /// Eviction exposure above which a container gets a risk flag.
-pub const EXPOSURE_FLAG: f64 = 0.05;
+pub(crate) const EXPOSURE_FLAG: f64 = 0.05;
 
 /// Eviction exposure as a share of `samples` (0 without samples).
-pub fn exposure_share(above: u64, samples: u64) -> f64 {
+pub(crate) fn exposure_share(above: u64, samples: u64) -> f64 {
     if samples == 0 {
         0.0
     } else {
@@ -119,7 +119,7 @@ pub fn exposure_share(above: u64, samples: u64) -> f64 {
 }
 
 /// Settings in the order reports show them.
-pub const SETTINGS: [&str; 4] = ["CPU request", "CPU limit", "memory request", "memory limit"];
+pub(crate) const SETTINGS: [&str; 4] = ["CPU request", "CPU limit", "memory request", "memory limit"];
 
 impl ReportDoc {
     pub fn container_id(cluster: &str, namespace: &str, kind: &str, name: &str, container: &str) -> String {
@@ -129,11 +129,11 @@ impl ReportDoc {
 }
 
 /// Monthly cost of running `replicas` pods with these requests.
-pub fn monthly_cost(prices: &Prices, replicas: f64, cpu_cores: f64, memory_bytes: f64) -> f64 {
+pub(crate) fn monthly_cost(prices: &Prices, replicas: f64, cpu_cores: f64, memory_bytes: f64) -> f64 {
     replicas * (cpu_cores * prices.core_hour + memory_bytes / GIB * prices.gib_hour) * HOURS_PER_MONTH
 }
 
-pub use crate::analysis::changes::differs;
+pub(crate) use crate::analysis::changes::differs;
 
 fn round(v: f64, digits: i32) -> f64 {
     let f = 10f64.powi(digits);
@@ -160,10 +160,10 @@ fn heatmap_name(w: &Workload) -> String {
     format!("charts/{}.cpu-by-hour.svg", crate::outputs::names::file_stem(&name_parts(w, &kind)))
 }
 
-pub const WEEKDAYS: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
+pub(crate) const WEEKDAYS: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
 
 /// (weekday 0 = Monday, hour) of an instant in `tz`.
-pub fn local_cell(tz: Tz, ms: i64) -> (usize, usize) {
+pub(crate) fn local_cell(tz: Tz, ms: i64) -> (usize, usize) {
     match tz.timestamp_millis_opt(ms).single() {
         Some(t) => (t.weekday().num_days_from_monday() as usize, t.hour() as usize),
         None => (0, 0),
@@ -171,7 +171,7 @@ pub fn local_cell(tz: Tz, ms: i64) -> (usize, usize) {
 }
 
 /// ISO week (`2026-W47`) of an instant in `tz`.
-pub fn iso_week(tz: Tz, ms: i64) -> String {
+pub(crate) fn iso_week(tz: Tz, ms: i64) -> String {
     match tz.timestamp_millis_opt(ms).single() {
         Some(t) => {
             let w = t.iso_week();
@@ -203,7 +203,7 @@ fn whole_spread(points: &[crate::analysis::series::Point]) -> (Spread, Spread) {
 }
 
 /// Builds the report. `recommendations` and `series` are matched by container key.
-pub fn build(input: &ReportInput<'_>) -> Report {
+pub(crate) fn build(input: &ReportInput<'_>) -> Report {
     let by_key: HashMap<&ContainerKey, &Series> = input.series.iter().map(|s| (&s.key, s)).collect();
     let empty = Vec::new();
     let first = input.series.iter().filter_map(|s| s.points.first()).map(|p| p.ts).min();
@@ -429,14 +429,9 @@ fn totals(containers: &[ContainerDoc], recs: &[Recommendation], prices: &Prices)
     }
 }
 
-/// The Markdown alone (tests, and a pull-request body).
-pub fn markdown_text(report: &Report) -> String {
-    markdown::render(&content::blocks(report))
-}
-
 /// The Markdown without chart images: for places that cannot host the chart files, such as
 /// a pull-request body.
-pub fn markdown_without_charts(report: &Report) -> String {
+pub(crate) fn markdown_without_charts(report: &Report) -> String {
     let blocks: Vec<blocks::Block> =
         content::blocks(report).into_iter().filter(|b| !matches!(b, blocks::Block::Image { .. })).collect();
     markdown::render(&blocks)

@@ -9,7 +9,7 @@ use std::path::Path;
 
 /// The parts of an earlier report that the comparison needs.
 #[derive(Debug, Clone, Deserialize)]
-pub struct PreviousReport {
+pub(crate) struct PreviousReport {
     pub format: String,
     pub week: String,
     pub window: PrevWindow,
@@ -18,48 +18,48 @@ pub struct PreviousReport {
 }
 
 #[derive(Debug, Clone, Deserialize)]
-pub struct PrevWindow {
+pub(crate) struct PrevWindow {
     pub since: Option<String>,
     pub until: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
-pub struct PrevTotals {
+pub(crate) struct PrevTotals {
     pub monthly_cost: PrevNowProposed,
 }
 
 #[derive(Debug, Clone, Deserialize)]
-pub struct PrevNowProposed {
+pub(crate) struct PrevNowProposed {
     pub current: Option<f64>,
     pub proposed: Option<f64>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
-pub struct PrevWorkload {
+pub(crate) struct PrevWorkload {
     pub kind: String,
     pub name: String,
 }
 
 #[derive(Debug, Clone, Copy, Default, Deserialize)]
-pub struct PrevCpu {
+pub(crate) struct PrevCpu {
     pub request_cores: Option<f64>,
     pub limit_cores: Option<f64>,
 }
 
 #[derive(Debug, Clone, Copy, Default, Deserialize)]
-pub struct PrevMemory {
+pub(crate) struct PrevMemory {
     pub request_bytes: Option<f64>,
     pub limit_bytes: Option<f64>,
 }
 
 #[derive(Debug, Clone, Copy, Default, Deserialize)]
-pub struct PrevCurrent {
+pub(crate) struct PrevCurrent {
     pub cpu: PrevCpu,
     pub memory: PrevMemory,
 }
 
 #[derive(Debug, Clone, Deserialize)]
-pub struct PrevRecommendation {
+pub(crate) struct PrevRecommendation {
     /// Reports written before clusters were recorded have none.
     #[serde(default)]
     pub cluster: String,
@@ -76,7 +76,7 @@ pub struct PrevRecommendation {
 
 impl PreviousReport {
     /// Reads `DIR/report.json` (or the file itself when given one).
-    pub fn load(path: &Path) -> Result<Self, ReportError> {
+    pub(crate) fn load(path: &Path) -> Result<Self, ReportError> {
         let file = if path.is_dir() { path.join("report.json") } else { path.to_path_buf() };
         let limit = crate::sources::input_file::REPORT_JSON_MAX_BYTES;
         let text = crate::sources::input_file::read_to_string_bounded(&file, limit)
@@ -96,7 +96,7 @@ impl PreviousReport {
     /// Every figure checked like a sample (finite, not negative, within one container's
     /// 1,024 cores / 64Ti; costs below [`MAX_MONTHLY_COST`]): a hand-edited or damaged file
     /// would otherwise print nonsense week-over-week figures. `Err` names the field.
-    pub fn check(&self) -> Result<(), String> {
+    pub(crate) fn check(&self) -> Result<(), String> {
         use crate::domain::bounds::{check_cores, check_memory};
         let costs = &self.totals.monthly_cost;
         for (field, v) in [("current", costs.current), ("proposed", costs.proposed)] {
@@ -122,7 +122,7 @@ impl PreviousReport {
 }
 
 /// More than any cluster's requests cost a month: a figure above is a damaged file.
-pub const MAX_MONTHLY_COST: f64 = 1e12;
+pub(crate) const MAX_MONTHLY_COST: f64 = 1e12;
 
 /// The JSON fields of the four settings, in `SETTINGS` order.
 const FIELDS: [&str; 4] = ["cpu.request_cores", "cpu.limit_cores", "memory.request_bytes", "memory.limit_bytes"];
@@ -192,7 +192,7 @@ fn status_words(s: &str) -> &str {
 }
 
 /// What moved between `prev` and this week's recommendations.
-pub fn compare(prev: &PreviousReport, now: &[RecommendationDoc], totals: &TotalsDoc) -> WeekOverWeekDoc {
+pub(crate) fn compare(prev: &PreviousReport, now: &[RecommendationDoc], totals: &TotalsDoc) -> WeekOverWeekDoc {
     let before: BTreeMap<String, &PrevRecommendation> = prev.recommendations.iter().map(|r| (id(r), r)).collect();
     let after: Vec<PrevRecommendation> = now.iter().map(reread).collect();
     let after_ids: BTreeMap<String, &PrevRecommendation> = after.iter().map(|r| (id(r), r)).collect();

@@ -6,7 +6,7 @@
 //! StatefulSet, DaemonSet, bare pods), joining PodMetrics to owners into samples while
 //! skipping metrics windows already taken, and the per-container settings and OOM-kill record
 //! kept beside the store. [`client`] talks to the API server (kube), with pagination and
-//! error classification; [`collect`] is the sampling loop.
+//! error classification; `collect` is the sampling loop.
 
 pub mod client;
 pub(crate) mod collect;

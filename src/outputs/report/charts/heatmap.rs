@@ -16,7 +16,7 @@ fn blues(t: f64) -> RGBColor {
 }
 
 /// Hour-of-day x weekday grid of mean CPU cores per pod, as SVG.
-pub fn heatmap_svg(grid: &[[Option<f64>; 24]; 7], tz_name: &str, title: &str) -> Result<String, String> {
+pub(crate) fn heatmap_svg(grid: &[[Option<f64>; 24]; 7], tz_name: &str, title: &str) -> Result<String, String> {
     register_font();
     let (w, h) = HEATMAP_SIZE;
     let mut svg = String::new();

@@ -17,18 +17,18 @@ use plotters::style::text_anchor::{HPos, VPos};
 mod heatmap;
 mod text;
 
-pub use heatmap::heatmap_svg;
+pub(crate) use heatmap::heatmap_svg;
 use text::register_font;
-pub use text::{text_width, Label};
+pub(crate) use text::{text_width, Label};
 
 /// Pixel size of a container's usage chart.
-pub const USAGE_SIZE: (u32, u32) = (1000, 640);
+pub(crate) const USAGE_SIZE: (u32, u32) = (1000, 640);
 /// Pixel size of a workload's heat map.
-pub const HEATMAP_SIZE: (u32, u32) = (1000, 320);
+pub(crate) const HEATMAP_SIZE: (u32, u32) = (1000, 320);
 
 /// Current settings: orange. Proposed: green. Usage: blue. Same in every chart and the page.
-pub const NOW: RGBColor = RGBColor(217, 95, 2);
-pub const NEW: RGBColor = RGBColor(27, 148, 110);
+pub(crate) const NOW: RGBColor = RGBColor(217, 95, 2);
+pub(crate) const NEW: RGBColor = RGBColor(27, 148, 110);
 const USAGE: RGBColor = RGBColor(37, 99, 178);
 const PEAK: RGBColor = RGBColor(140, 160, 195);
 const INK: RGBColor = RGBColor(31, 35, 40);
@@ -55,7 +55,7 @@ type Job<'a> = Box<dyn Fn() -> Rendered + Send + Sync + 'a>;
 
 /// Draws every chart of the report: `(path relative to the report folder, bytes)`, in
 /// container then workload order. Uses all cores.
-pub fn render_all(report: &Report) -> Result<Vec<(String, Vec<u8>)>, ReportError> {
+pub(crate) fn render_all(report: &Report) -> Result<Vec<(String, Vec<u8>)>, ReportError> {
     register_font();
     let doc = &report.doc;
     let mut jobs: Vec<Job<'_>> = Vec::new();
@@ -105,7 +105,7 @@ pub fn render_all(report: &Report) -> Result<Vec<(String, Vec<u8>)>, ReportError
 
 /// The horizontal lines of a usage chart (cores and bytes).
 #[derive(Debug, Clone, Copy, Default)]
-pub struct Lines {
+pub(crate) struct Lines {
     pub cpu_request_now: Option<f64>,
     pub cpu_limit_now: Option<f64>,
     pub cpu_request_new: Option<f64>,
@@ -392,7 +392,13 @@ fn legend<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, x0: i32, y: i32, li
 }
 
 /// CPU (top) and memory (bottom) over the window as a PNG.
-pub fn usage_png(buckets: &[Bucket], lines: &Lines, span: (i64, i64), tz: Tz, title: &str) -> Result<Vec<u8>, String> {
+pub(crate) fn usage_png(
+    buckets: &[Bucket],
+    lines: &Lines,
+    span: (i64, i64),
+    tz: Tz,
+    title: &str,
+) -> Result<Vec<u8>, String> {
     register_font();
     let (w, h) = USAGE_SIZE;
     let mut pixels = vec![255u8; (w * h * 3) as usize];

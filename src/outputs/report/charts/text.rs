@@ -27,7 +27,7 @@ fn face() -> &'static ab_glyph::FontRef<'static> {
 }
 
 /// Advance width of `text` at `size` px.
-pub fn text_width(text: &str, size: f32) -> f32 {
+pub(crate) fn text_width(text: &str, size: f32) -> f32 {
     use ab_glyph::{Font, ScaleFont};
     let scaled = face().as_scaled(size);
     let mut width = 0.0;
