@@ -239,7 +239,13 @@ pub fn suite_markdown(entries: &[SuiteEntry]) -> String {
     md.push_str(
         "`memory > request` is the eviction exposure (share of samples whose working set is above the memory request), \
          over all samples and as the mean of each container's share. `podsizer-p50` is the default policy with the \
-         memory request at p50 of the working set instead of p60 of daily per-pod peaks x 1.1, to show the trade-off.\n\n",
+         memory request at p50 of the working set instead of p60 of daily per-pod peaks x 1.1, to show the trade-off.\n",
+    );
+    md.push_str(
+        "`bound-5%` is a hindsight bound: podsizer's CPU settings and, per container and fold, the memory request its own \
+         holdout working set exceeds in 5% of samples; `bound-mean-5%` is the Lagrangian lower bound on cost when only the \
+         mean exposure over containers must stay within 5%. `vs bound` is each cost over `bound-5%`'s: how far a strategy \
+         is from what a rule that saw the holdout could do.\n\n",
     );
     md.push_str(render::MARKDOWN_HEADER);
     for e in entries {
