@@ -126,6 +126,9 @@ const KNOWN_MISSES: &[(&str, &str)] = &[
     ("scenario nightly-batch", "cheaper than vpa"),
     ("scenario canary-30pct", "cheaper than vpa"),
     ("trace bitbrains", "cheaper than vpa"),
+    // The same: the daily-peaks memory request costs 1.38x the per-container 5% hindsight
+    // bound on Bitbrains (`podsizer-risk` 1.16x, but 10% exposure on Google 2019).
+    ("trace bitbrains", "per-container 5% bound"),
 ];
 
 #[test]
