@@ -214,6 +214,9 @@ pub fn goals(entry: &SuiteEntry) -> Vec<(String, bool)> {
     if entry.synthetic {
         goals.push((format!("{} OOM kills (goal 0)", ours.oom_kills), ours.oom_kills == 0));
     } else {
+        if let Some(ratio) = entry.result.cost_vs_bound("podsizer") {
+            goals.push((format!("cost {ratio:.2}x the per-container 5% bound (goal <= 1.10x)"), ratio <= 1.10 + 1e-9));
+        }
         let ok = ours.oom_kills == 0 || (ours.oom_kills < vpa.oom_kills && ours.oom_kills < krr.oom_kills);
         goals.push((
             format!(
@@ -238,8 +241,16 @@ pub fn suite_markdown(entries: &[SuiteEntry]) -> String {
     md.push_str("(figures defined in `podsizer backtest --help` and docs/backtest.md). Prices: $0.04 per core-hour, $0.005 per GiB-hour.\n");
     md.push_str(
         "`memory > request` is the eviction exposure (share of samples whose working set is above the memory request), \
-         over all samples and as the mean of each container's share. `podsizer-p50` is the default policy with the \
-         memory request at p50 of the working set instead of p60 of daily per-pod peaks x 1.1, to show the trade-off.\n\n",
+         over all samples and as the mean of each container's share. `podsizer` is the default policy (memory request at \
+         p60 of daily per-pod peaks x 1.1); `podsizer-p50` is the same with the memory request at p50 of the working set, \
+         and `podsizer-risk` with it spending a 3% risk budget (the lowest request whose exposure, estimated day by day \
+         inside the training window, stays within 3%), to show the trade-offs.\n",
+    );
+    md.push_str(
+        "`bound-5%` is a hindsight bound: podsizer's CPU settings and, per container and fold, the memory request its own \
+         holdout working set exceeds in 5% of samples; `bound-mean-5%` is the Lagrangian lower bound on cost when only the \
+         mean exposure over containers must stay within 5%. `vs bound` is each cost over `bound-5%`'s: how far a strategy \
+         is from what a rule that saw the holdout could do.\n\n",
     );
     md.push_str(render::MARKDOWN_HEADER);
     for e in entries {

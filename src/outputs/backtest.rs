@@ -1,6 +1,6 @@
 //! Back-test results as a table, JSON, CSV or a Markdown summary.
 
-use crate::analysis::backtest::{BacktestResult, NodeResult, Outcome};
+use crate::analysis::backtest::{BacktestResult, NodeResult, Outcome, BOUND_EXPOSURE};
 use crate::analysis::nodes::NodeOutcome;
 use crate::analysis::series::Prices;
 use crate::domain::format_timestamp;
@@ -72,6 +72,20 @@ struct ContainerDoc {
     workload: String,
     container: String,
     strategies: Vec<(String, Option<FiguresDoc>)>,
+    /// The per-container 5% hindsight bound replayed.
+    bound_5pct: Option<FiguresDoc>,
+}
+
+/// Hindsight bounds (podsizer's CPU requests, memory requests chosen from the holdout).
+#[derive(Serialize)]
+struct BoundsDoc {
+    /// Per container, the memory request its own holdout exceeds in 5% of samples.
+    per_container_5pct: FiguresDoc,
+    per_container_5pct_mean_eviction_exposure: f64,
+    /// Lagrangian lower bound on cost with the mean exposure over containers within 5%.
+    mean_5pct_cost_usd: f64,
+    /// Per strategy, its cost over the per-container bound's.
+    cost_vs_bound: Vec<(String, f64)>,
 }
 
 #[derive(Serialize)]
@@ -89,6 +103,7 @@ struct Doc<'a> {
     /// Per strategy, the mean over containers of each one's eviction exposure.
     mean_eviction_exposure: Vec<(String, f64)>,
     skipped_containers: usize,
+    bounds: BoundsDoc,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     nodes: Vec<NodesDoc<'a>>,
     containers: Vec<ContainerDoc>,
@@ -109,6 +124,16 @@ pub(crate) fn json(result: &BacktestResult, prices: &Prices) -> String {
         totals: result.totals.iter().map(|(n, o)| (n.clone(), figures(o))).collect(),
         mean_eviction_exposure: mean_exposures(result).into_iter().map(|(n, v)| (n, (v * 1e6).round() / 1e6)).collect(),
         skipped_containers: result.skipped,
+        bounds: BoundsDoc {
+            per_container_5pct: figures(&result.bounds.per_container),
+            per_container_5pct_mean_eviction_exposure: (result.bounds.per_container_mean_exposure * 1e6).round() / 1e6,
+            mean_5pct_cost_usd: (result.bounds.mean_cost * 100.0).round() / 100.0,
+            cost_vs_bound: result
+                .totals
+                .iter()
+                .filter_map(|(n, _)| result.cost_vs_bound(n).map(|v| (n.clone(), (v * 1e4).round() / 1e4)))
+                .collect(),
+        },
         nodes: result
             .nodes
             .iter()
@@ -127,14 +152,31 @@ pub(crate) fn json(result: &BacktestResult, prices: &Prices) -> String {
                 workload: format!("{}/{}", c.key.workload.kind, c.key.workload.name),
                 container: c.key.container.clone(),
                 strategies: c.outcomes.iter().map(|(n, o)| (n.clone(), o.as_ref().map(figures))).collect(),
+                bound_5pct: c.bound.as_ref().map(figures),
             })
             .collect(),
     };
     serde_json::to_string_pretty(&doc).expect("serialises") + "\n"
 }
 
-const HEADER: [&str; 10] =
-    ["SCOPE", "STRATEGY", "COST $", "VS VPA", "CPU SLACK", "MEM SLACK", "CPU>REQ", "CPU>LIMIT", "MEM>REQ", "OOM KILLS"];
+const HEADER: [&str; 11] = [
+    "SCOPE",
+    "STRATEGY",
+    "COST $",
+    "VS VPA",
+    "VS BOUND",
+    "CPU SLACK",
+    "MEM SLACK",
+    "CPU>REQ",
+    "CPU>LIMIT",
+    "MEM>REQ",
+    "OOM KILLS",
+];
+
+/// The per-container 5% hindsight bound, as a row beside the strategies.
+pub(crate) const BOUND_NAME: &str = "bound-5%";
+/// The Lagrangian bound with the mean exposure within 5%.
+pub(crate) const MEAN_BOUND_NAME: &str = "bound-mean-5%";
 
 fn mean_exposures(result: &BacktestResult) -> Vec<(String, f64)> {
     result.totals.iter().filter_map(|(n, _)| result.mean_eviction_exposure(n).map(|v| (n.clone(), v))).collect()
@@ -144,13 +186,23 @@ fn pct(v: f64) -> String {
     format!("{:.1}%", v * 100.0)
 }
 
-fn row(scope: &str, name: &str, o: &Outcome, vpa_cost: Option<f64>) -> [String; 10] {
-    let vs = vpa_cost.filter(|c| *c > 0.0).map_or("-".into(), |c| format!("{:+.0}%", (o.cost / c - 1.0) * 100.0));
+/// `cost` against VPA's, as a change.
+fn vs_vpa(cost: f64, vpa_cost: Option<f64>) -> String {
+    vpa_cost.filter(|c| *c > 0.0).map_or("-".into(), |c| format!("{:+.0}%", (cost / c - 1.0) * 100.0))
+}
+
+/// `cost` against the per-container bound's, as a multiple.
+fn vs_bound(cost: f64, bound_cost: Option<f64>) -> String {
+    bound_cost.filter(|c| *c > 0.0).map_or("-".into(), |c| format!("{:.2}x", cost / c))
+}
+
+fn row(scope: &str, name: &str, o: &Outcome, vpa_cost: Option<f64>, bound_cost: Option<f64>) -> [String; 11] {
     [
         scope.to_string(),
         name.to_string(),
         format!("{:.2}", o.cost),
-        vs,
+        vs_vpa(o.cost, vpa_cost),
+        vs_bound(o.cost, bound_cost),
         pct(o.cpu_slack()),
         pct(o.memory_slack()),
         pct(o.over_request_share()),
@@ -164,16 +216,29 @@ fn vpa_cost(outcomes: &[(String, Option<Outcome>)]) -> Option<f64> {
     outcomes.iter().find(|(n, _)| n == "vpa").and_then(|(_, o)| o.map(|o| o.cost))
 }
 
-/// Rows: per container (when asked) then totals.
-pub(crate) fn rows(result: &BacktestResult, per_container: bool) -> Vec<[String; 10]> {
+/// The mean bound's row: it has a cost, not a replay.
+fn mean_bound_row(scope: &str, result: &BacktestResult, vpa_cost: Option<f64>) -> [String; 11] {
+    let cost = result.bounds.mean_cost;
+    let mut r: [String; 11] = std::array::from_fn(|_| "-".to_string());
+    r[0] = scope.to_string();
+    r[1] = MEAN_BOUND_NAME.to_string();
+    r[2] = format!("{cost:.2}");
+    r[3] = vs_vpa(cost, vpa_cost);
+    r[4] = vs_bound(cost, Some(result.bounds.per_container.cost));
+    r
+}
+
+/// Rows: per container (when asked) then totals, each set followed by the bounds.
+pub(crate) fn rows(result: &BacktestResult, per_container: bool) -> Vec<[String; 11]> {
     let mut rows = Vec::new();
     if per_container {
         for c in &result.containers {
             let scope = c.key.to_string();
             let vpa = vpa_cost(&c.outcomes);
+            let bound = c.bound.map(|b| b.cost);
             for (name, o) in &c.outcomes {
                 match o {
-                    Some(o) => rows.push(row(&scope, name, o, vpa)),
+                    Some(o) => rows.push(row(&scope, name, o, vpa, bound)),
                     None => rows.push([
                         scope.clone(),
                         name.clone(),
@@ -185,16 +250,23 @@ pub(crate) fn rows(result: &BacktestResult, per_container: bool) -> Vec<[String;
                         String::new(),
                         String::new(),
                         String::new(),
+                        String::new(),
                     ]),
                 }
+            }
+            if let Some(b) = &c.bound {
+                rows.push(row(&scope, BOUND_NAME, b, vpa, bound));
             }
         }
     }
     let totals: Vec<(String, Option<Outcome>)> = result.totals.iter().map(|(n, o)| (n.clone(), Some(*o))).collect();
     let vpa = vpa_cost(&totals);
+    let bound = Some(result.bounds.per_container.cost);
     for (name, o) in &result.totals {
-        rows.push(row("TOTAL", name, o, vpa));
+        rows.push(row("TOTAL", name, o, vpa, bound));
     }
+    rows.push(row("TOTAL", BOUND_NAME, &result.bounds.per_container, vpa, bound));
+    rows.push(mean_bound_row("TOTAL", result, vpa));
     rows
 }
 
@@ -261,8 +333,10 @@ pub(crate) fn table(result: &BacktestResult, per_container: bool) -> String {
             )
         })
         .collect();
-    let exposures: Vec<String> = mean_exposures(result).iter().map(|(n, v)| format!("{n} {}", pct(*v))).collect();
+    let mut exposures: Vec<String> = mean_exposures(result).iter().map(|(n, v)| format!("{n} {}", pct(*v))).collect();
+    exposures.push(format!("{BOUND_NAME} {}", pct(result.bounds.per_container_mean_exposure)));
     out.push_str(&format!("MEM>REQ, mean over containers: {}\n", exposures.join(", ")));
+    out.push_str(&bound_note());
     out.push_str(&format!("folds (train from | split -> holdout end): {}\n", folds.join("; ")));
     if result.skipped > 0 {
         out.push_str(&format!(
@@ -280,6 +354,16 @@ pub(crate) fn table(result: &BacktestResult, per_container: bool) -> String {
         );
     }
     out
+}
+
+/// What the bound rows are, in one line.
+fn bound_note() -> String {
+    let share = BOUND_EXPOSURE * 100.0;
+    format!(
+        "{BOUND_NAME}: hindsight bound, podsizer's CPU settings and per container and fold the memory request its own \
+         holdout working set exceeds in {share:.0}% of samples; {MEAN_BOUND_NAME}: the Lagrangian lower bound on cost \
+         with the mean exposure over containers within {share:.0}%; VS BOUND = cost / {BOUND_NAME}'s\n"
+    )
 }
 
 pub(crate) fn csv(result: &BacktestResult) -> String {
@@ -300,7 +384,8 @@ pub(crate) fn csv(result: &BacktestResult) -> String {
     ])
     .expect("in memory");
     for c in &result.containers {
-        for (name, o) in &c.outcomes {
+        let bound = c.bound.as_ref().map(|b| (BOUND_NAME.to_string(), Some(*b)));
+        for (name, o) in c.outcomes.iter().chain(bound.iter()) {
             let Some(o) = o else { continue };
             let f = figures(o);
             w.write_record([
@@ -328,15 +413,21 @@ pub(crate) fn markdown_rows(scope: &str, result: &BacktestResult) -> String {
     let totals: Vec<(String, Option<Outcome>)> = result.totals.iter().map(|(n, o)| (n.clone(), Some(*o))).collect();
     let vpa = vpa_cost(&totals);
     let n = result.containers.len() - result.skipped;
-    result
+    let bound = Some(result.bounds.per_container.cost);
+    let line = |r: [String; 11], mean: String| {
+        format!("| {} | {} | {n} | {} | {mean} | {} |\n", r[0], r[1], r[2..10].join(" | "), r[10])
+    };
+    let mut md: String = result
         .totals
         .iter()
         .map(|(name, o)| {
-            let r = row(scope, name, o, vpa);
-            let mean = result.mean_eviction_exposure(name).map_or("-".into(), pct);
-            format!("| {} | {} | {n} | {} | {mean} | {} |\n", r[0], r[1], r[2..9].join(" | "), r[9])
+            line(row(scope, name, o, vpa, bound), result.mean_eviction_exposure(name).map_or("-".into(), pct))
         })
-        .collect()
+        .collect();
+    let b = &result.bounds;
+    md.push_str(&line(row(scope, BOUND_NAME, &b.per_container, vpa, bound), pct(b.per_container_mean_exposure)));
+    md.push_str(&line(mean_bound_row(scope, result, vpa), "≤ 5%".into()));
+    md
 }
 
 /// Markdown rows of the node back-test for one scope.
@@ -352,4 +443,4 @@ pub(crate) fn markdown_node_rows(scope: &str, result: &BacktestResult) -> String
 
 pub(crate) const MARKDOWN_NODE_HEADER: &str = "| scope | pods placed | node shape | strategy | nodes peak | nodes mean | memory pressure | CPU contention | node cost $ | oversized pods |\n|---|---|---|---|---|---|---|---|---|---|\n";
 
-pub(crate) const MARKDOWN_HEADER: &str = "| scope | strategy | containers | cost $ | vs vpa | CPU slack | memory slack | CPU > request | CPU > limit | memory > request | memory > request, mean per container | OOM kills |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n";
+pub(crate) const MARKDOWN_HEADER: &str = "| scope | strategy | containers | cost $ | vs vpa | vs bound | CPU slack | memory slack | CPU > request | CPU > limit | memory > request | memory > request, mean per container | OOM kills |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|\n";

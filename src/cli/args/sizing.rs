@@ -68,7 +68,10 @@ Figures (per container, and in total over containers every strategy could size):
                  kubelet evicts such pods first when a node runs short of memory); also as a mean over containers\n\
   OOM kills      times a pod's working set crosses above the memory limit (a crossing, not every sample)\n\
   cost           sum over samples of (CPU request x $/core-hour + memory request GiB x $/GiB-hour) x sampling interval\n\
-  current        the same figures for the settings in --kustomize's overlay, when every container has them\n\n\
+  current        the same figures for the settings in --kustomize's overlay, when every container has them\n\
+  bound-5%       hindsight bound: podsizer's CPU settings and, per container and fold, the memory request its own\n\
+                 holdout working set exceeds in 5% of samples; VS BOUND = cost / this bound's cost\n\
+  bound-mean-5%  Lagrangian lower bound on cost when only the mean exposure over containers must stay within 5%\n\n\
 With --node SHAPE, each holdout's pods are also placed onto nodes of that allocatable shape by their requests\n\
 (first-fit decreasing on the dominant resource, placed again whenever pods start or stop), per strategy:\n\
   NODES PEAK/MEAN   nodes needed, at most and time-weighted\n\

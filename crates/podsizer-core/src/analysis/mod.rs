@@ -31,6 +31,7 @@ pub fn strategy_by_name(name: &str) -> Option<Box<dyn Strategy>> {
     match name {
         "podsizer" => Some(Box::new(PodsizerStrategy)),
         "podsizer-p50" => Some(Box::new(strategies::podsizer_p50::PodsizerP50Strategy)),
+        "podsizer-risk" => Some(Box::new(strategies::podsizer_risk::PodsizerRiskStrategy)),
         "vpa" => Some(Box::new(strategies::vpa::VpaStrategy)),
         "krr" => Some(Box::new(strategies::krr::KrrStrategy { limit: false })),
         "krr-limit" => Some(Box::new(strategies::krr::KrrStrategy { limit: true })),
@@ -40,4 +41,5 @@ pub fn strategy_by_name(name: &str) -> Option<Box<dyn Strategy>> {
 }
 
 /// Every name [`strategy_by_name`] knows, the default (`podsizer`) first.
-pub const STRATEGY_NAMES: &[&str] = &["podsizer", "podsizer-p50", "vpa", "krr", "krr-limit", "plain-2x"];
+pub const STRATEGY_NAMES: &[&str] =
+    &["podsizer", "podsizer-p50", "podsizer-risk", "vpa", "krr", "krr-limit", "plain-2x"];

@@ -32,6 +32,9 @@ pub enum MemoryBasis {
     DailyPeaks,
     /// `request_percentile` of all working-set samples (typical use, the CPU rule).
     WorkingSet,
+    /// The lowest request whose eviction exposure, estimated out of sample inside the
+    /// window, stays within `risk_budget` (see `strategies::risk_budget`).
+    RiskBudget,
 }
 
 /// Memory rules for one container.
@@ -44,6 +47,8 @@ pub struct MemoryPolicy {
     pub request_margin: f64,
     /// Percentile of working-set samples (basis `working-set`).
     pub request_percentile: f64,
+    /// Target eviction exposure: share of samples above the request (basis `risk-budget`).
+    pub risk_budget: f64,
     pub limit_ratio: f64,
     /// Peak guard: the limit is at least the highest working set times (1 + headroom).
     pub peak_headroom: f64,
@@ -99,6 +104,7 @@ impl Default for Policy {
                 daily_peak_percentile: 60.0,
                 request_margin: 0.10,
                 request_percentile: 50.0,
+                risk_budget: 0.03,
                 limit_ratio: 2.0,
                 peak_headroom: 1.0,
                 floor_bytes: 32.0 * 1024.0 * 1024.0,
@@ -163,8 +169,9 @@ pub struct CpuSpec {
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MemorySpec {
-    /// `daily-peaks` or `working-set`.
+    /// `daily-peaks`, `working-set` or `risk-budget`.
     pub request_basis: Option<String>,
+    pub risk_budget: Option<f64>,
     pub daily_peak_percentile: Option<f64>,
     pub request_margin: Option<f64>,
     pub request_percentile: Option<f64>,
@@ -340,6 +347,16 @@ fn percentile(field: &str, v: f64) -> Result<f64, FieldError> {
     }
 }
 
+/// A share of samples: above 0 (a budget of nothing is the highest request there is, not a
+/// rule) and at most one half (past that the request is below typical use).
+fn share(field: &str, v: f64) -> Result<f64, FieldError> {
+    if v > 0.0 && v <= 0.5 {
+        Ok(v)
+    } else {
+        Err(field_error(field, format!("{} must be above 0 and at most 0.5", crate::domain::bounds::short_number(v))))
+    }
+}
+
 /// Multipliers past this are typos (`1e308`), not policies: they would only hit the caps.
 const MAX_FACTOR: f64 = 100.0;
 
@@ -400,10 +417,13 @@ impl PolicySpec {
         set(&mut p.memory.request_basis, m.request_basis.as_deref(), |v| match v {
             "daily-peaks" => Ok(MemoryBasis::DailyPeaks),
             "working-set" => Ok(MemoryBasis::WorkingSet),
-            other => {
-                Err(field_error("memory.request_basis", format!("{other:?} is not `daily-peaks` or `working-set`")))
-            }
+            "risk-budget" => Ok(MemoryBasis::RiskBudget),
+            other => Err(field_error(
+                "memory.request_basis",
+                format!("{other:?} is not `daily-peaks`, `working-set` or `risk-budget`"),
+            )),
         })?;
+        set(&mut p.memory.risk_budget, m.risk_budget, |v| share("memory.risk_budget", v))?;
         set(&mut p.memory.daily_peak_percentile, m.daily_peak_percentile, |v| {
             percentile("memory.daily_peak_percentile", v)
         })?;
@@ -513,6 +533,9 @@ mod tests {
             ("[[override]]\nname = \"x\"\nmatch = {}\ncpu = { limit_ratio = 0.5 }\n", "x.cpu.limit_ratio"),
             ("[defaults.history]\nhalf_life = \"soon\"\n", "defaults.history.half_life"),
             ("[defaults.memory]\nrequest_basis = \"p50\"\n", "defaults.memory.request_basis"),
+            ("[defaults.memory]\nrisk_budget = 0\n", "defaults.memory.risk_budget"),
+            ("[defaults.memory]\nrisk_budget = 0.9\n", "defaults.memory.risk_budget"),
+            ("[defaults.memory]\nrisk_budget = nan\n", "defaults.memory.risk_budget"),
         ];
         for (text, field) in cases {
             let err = PolicySet::parse(Path::new("p.toml"), text).unwrap_err().to_string();
@@ -554,5 +577,14 @@ mod tests {
         let set = PolicySet::parse(Path::new("p.toml"), text).unwrap();
         assert_eq!(Policy::default().memory.request_basis, MemoryBasis::DailyPeaks);
         assert_eq!(set.defaults.memory.request_basis, MemoryBasis::WorkingSet);
+    }
+
+    #[test]
+    fn the_risk_budget_is_a_policy_setting() {
+        let text = "[defaults.memory]\nrequest_basis = \"risk-budget\"\nrisk_budget = 0.02\n";
+        let set = PolicySet::parse(Path::new("p.toml"), text).unwrap();
+        assert_eq!(set.defaults.memory.request_basis, MemoryBasis::RiskBudget);
+        assert_eq!(set.defaults.memory.risk_budget, 0.02);
+        assert_eq!(Policy::default().memory.risk_budget, 0.03);
     }
 }

@@ -13,11 +13,17 @@
 //! - cost = sum over samples of (CPU request x $/core-hour + memory request in GiB x
 //!   $/GiB-hour) x the container's sampling interval in hours: what was reserved.
 //!
+//! - hindsight bounds = the cost with podsizer's CPU requests and memory requests chosen from
+//!   the holdout itself (per container at 5% exposure, or with the mean exposure at 5%).
+//!
 //! `replay` holds the figures of one settings-over-holdout replay; `run` cuts history into
-//! folds and replays every strategy's proposal, per container and per node shape.
+//! folds and replays every strategy's proposal, per container and per node shape; `bound`
+//! computes the hindsight bounds.
 
+mod bound;
 mod replay;
 mod run;
 
+pub use bound::{mean_bound_cost, BoundUnit, BOUND_EXPOSURE};
 pub use replay::{current_sizing, replay, Outcome};
-pub use run::{run, BacktestResult, BacktestSetup, ContainerResult, Fold, FoldPlan, NodeResult};
+pub use run::{run, BacktestResult, BacktestSetup, Bounds, ContainerResult, Fold, FoldPlan, NodeResult};

@@ -1,12 +1,14 @@
 //! One back-test run: folds, every strategy sized on each training window and replayed on
 //! its holdout, per container and per node shape.
 
+use super::bound::{mean_bound_cost, BoundUnit, BOUND_EXPOSURE};
 use super::replay::{current_sizing, replay, Outcome};
 use crate::analysis::nodes::{Fleet, NodeOutcome, PodRequest};
 use crate::analysis::policy::PolicySet;
 use crate::analysis::recommend::{recommend, Recommendation};
 use crate::analysis::series::{Point, Prices, Series};
 use crate::analysis::sizing::Sizing;
+use crate::analysis::strategies::podsizer::PodsizerStrategy;
 use crate::analysis::strategy::{SizingInput, Strategy};
 use crate::domain::{ContainerKey, NodeShape, Resources, Workload};
 use std::collections::HashMap;
@@ -66,6 +68,12 @@ pub struct ContainerResult {
     pub recommendations: Vec<Recommendation>,
     /// Per fold, each strategy's settings (in the order of `outcomes`), for the node back-test.
     pub sizings: Vec<Vec<Option<Sizing>>>,
+    /// The per-container 5% hindsight bound replayed (podsizer's CPU settings and memory limit,
+    /// the memory request its own holdout exceeds in 5% of samples), summed over folds;
+    /// `None` when podsizer could not size the container.
+    pub bound: Option<Outcome>,
+    /// Per fold, what the mean bound needs.
+    bound_units: Vec<BoundUnit>,
 }
 
 /// One node shape's figures per strategy, summed over folds.
@@ -87,6 +95,19 @@ pub struct BacktestResult {
     pub skipped: usize,
     /// The node-level back-test, one entry per shape, over the containers in the totals.
     pub nodes: Vec<NodeResult>,
+    /// Hindsight bounds over the containers in the totals (see `bound`).
+    pub bounds: Bounds,
+}
+
+/// The hindsight bounds of a run, over the containers in the totals.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Bounds {
+    /// The per-container 5% bound replayed, summed.
+    pub per_container: Outcome,
+    /// Mean over containers of the per-container bound's exposure.
+    pub per_container_mean_exposure: f64,
+    /// The Lagrangian lower bound on cost with the mean exposure within 5%.
+    pub mean_cost: f64,
 }
 
 impl BacktestResult {
@@ -102,6 +123,37 @@ impl BacktestResult {
             .collect();
         (!shares.is_empty()).then(|| shares.iter().sum::<f64>() / shares.len() as f64)
     }
+
+    /// A strategy's total cost over the per-container 5% bound's (`None` without a bound).
+    pub fn cost_vs_bound(&self, strategy: &str) -> Option<f64> {
+        let cost = self.totals.iter().find(|(n, _)| n == strategy)?.1.cost;
+        (self.bounds.per_container.cost > 0.0).then(|| cost / self.bounds.per_container.cost)
+    }
+}
+
+/// Both bounds over the containers counted in the totals.
+fn bounds(containers: &[ContainerResult]) -> Bounds {
+    let counted: Vec<&ContainerResult> =
+        containers.iter().filter(|c| c.outcomes.iter().all(|(_, o)| o.is_some())).collect();
+    let mut b = Bounds::default();
+    let mut units = Vec::new();
+    let mut exposures = 0.0;
+    for c in &counted {
+        let Some(o) = c.bound else { continue };
+        b.per_container.add(&o);
+        exposures += o.eviction_exposure();
+        let samples: usize = c.bound_units.iter().map(|u| u.memory.len()).sum();
+        // A fold without holdout samples costs nothing and weighs nothing.
+        for u in c.bound_units.iter().filter(|u| !u.memory.is_empty()) {
+            let weight = 1.0 / (counted.len() as f64 * samples as f64);
+            units.push(BoundUnit { weight, ..u.clone() });
+        }
+    }
+    if !counted.is_empty() {
+        b.per_container_mean_exposure = exposures / counted.len() as f64;
+    }
+    b.mean_cost = mean_bound_cost(&units, BOUND_EXPOSURE);
+    b
 }
 
 pub fn run(series: &[Series], setup: &BacktestSetup<'_>) -> BacktestResult {
@@ -134,7 +186,8 @@ pub fn run(series: &[Series], setup: &BacktestSetup<'_>) -> BacktestResult {
         containers.push(result);
     }
     let nodes = node_backtest(series, &containers, &folds, &names, setup);
-    BacktestResult { folds, containers, totals, skipped, nodes }
+    let bounds = bounds(&containers);
+    BacktestResult { folds, containers, totals, skipped, nodes, bounds }
 }
 
 /// Places each fold's holdout pods on every node shape with each strategy's requests.
@@ -193,28 +246,42 @@ fn container(
     let mut recommendations = Vec::new();
     let mut sizings = Vec::new();
     let now = current.and_then(current_sizing);
+    let mut bound = Some(Outcome::default());
+    let mut bound_units = Vec::new();
     for fold in folds {
+        let input = |usage| SizingInput {
+            usage,
+            policy: &policy,
+            current,
+            window_end_ms: fold.split,
+            containers_in_pod,
+            oom_limit_bytes: None,
+        };
         let usage = s.usage(fold.train_from, fold.split);
         let holdout: Vec<Point> =
             s.points.iter().filter(|p| p.ts >= fold.split && p.ts < fold.holdout_to).copied().collect();
         recommendations.clear();
         let mut fold_sizings = Vec::new();
         for (strategy, (_, total)) in setup.strategies.iter().zip(outcomes.iter_mut()) {
-            let input = SizingInput {
-                usage: &usage,
-                policy: &policy,
-                current,
-                window_end_ms: fold.split,
-                containers_in_pod,
-                oom_limit_bytes: None,
-            };
-            let rec = recommend(strategy.as_ref(), &input, &overrides);
+            let rec = recommend(strategy.as_ref(), &input(&usage), &overrides);
             match (rec.sizing(), total.as_mut()) {
                 (Some(sizing), Some(t)) => t.add(&replay(&holdout, sizing, step, &setup.prices)),
                 _ => *total = None,
             }
             fold_sizings.push(rec.sizing().copied());
             recommendations.push(rec);
+        }
+        let podsizer = match setup.strategies.iter().position(|st| st.name() == "podsizer") {
+            Some(i) => fold_sizings[i],
+            None => recommend(&PodsizerStrategy, &input(&usage), &overrides).sizing().copied(),
+        };
+        match (podsizer, bound.as_mut()) {
+            (Some(sizing), Some(total)) => {
+                let (unit, outcome) = fold_bound(&holdout, &sizing, step, &setup.prices);
+                total.add(&outcome);
+                bound_units.push(unit);
+            }
+            _ => bound = None,
         }
         if with_current {
             fold_sizings.push(now);
@@ -233,5 +300,102 @@ fn container(
         });
         outcomes.push(("current".into(), replayed));
     }
-    ContainerResult { key: s.key.clone(), outcomes, recommendations, sizings }
+    ContainerResult { key: s.key.clone(), outcomes, recommendations, sizings, bound, bound_units }
+}
+
+/// One fold's per-container 5% bound: podsizer's settings with the memory request its holdout
+/// exceeds in 5% of samples, replayed; and what the mean bound needs of the fold.
+fn fold_bound(holdout: &[Point], podsizer: &Sizing, step_ms: i64, prices: &Prices) -> (BoundUnit, Outcome) {
+    let hours = step_ms as f64 / 3.6e6;
+    let n = holdout.len() as f64;
+    let unit = BoundUnit::new(
+        podsizer.cpu_request_cores * prices.core_hour * hours * n,
+        prices.gib_hour / 1024f64.powi(3) * hours * n,
+        holdout.iter().map(|p| p.memory).collect(),
+    );
+    let sizing = Sizing { memory_request_bytes: unit.request_exceeded_in(BOUND_EXPOSURE), ..*podsizer };
+    (unit, replay(holdout, &sizing, step_ms, prices))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analysis::backtest::Outcome;
+
+    const GIB: f64 = 1073741824.0;
+    const HOUR: i64 = 3_600_000;
+
+    /// Proposes 1 core and 5 GiB whatever the history, under the name it is given.
+    struct Fixed(&'static str);
+
+    impl Strategy for Fixed {
+        fn name(&self) -> &'static str {
+            self.0
+        }
+
+        fn size(&self, _: &SizingInput<'_>) -> (Sizing, Vec<String>) {
+            let s = Sizing {
+                cpu_request_cores: 1.0,
+                cpu_limit_cores: None,
+                memory_request_bytes: 5.0 * GIB,
+                memory_limit_bytes: 100.0 * GIB,
+            };
+            (s, Vec::new())
+        }
+    }
+
+    /// Ten hourly training samples, then 20 hourly holdout samples of `holdout` GiB.
+    fn series(container: &str, holdout: impl Fn(i64) -> f64) -> Series {
+        let key = ContainerKey {
+            workload: Workload {
+                namespace: "ns".into(),
+                kind: "Deployment".into(),
+                name: "w".into(),
+                ..Default::default()
+            },
+            container: container.into(),
+        };
+        let points = (0..30)
+            .map(|h| Point { ts: h * HOUR, pod: 0, cpu: 0.5, memory: if h < 10 { GIB } else { holdout(h - 10) * GIB } })
+            .collect();
+        Series { key, pods: vec!["w-1".into()], points }
+    }
+
+    #[test]
+    fn bounds_of_a_run_by_hand() {
+        // A holds 1, 2, ..., 20 GiB over the holdout; B 1 GiB eighteen times and 50 GiB twice.
+        let all = [series("a", |i| (i + 1) as f64), series("b", |i| if i < 18 { 1.0 } else { 50.0 })];
+        let strategies: Vec<Box<dyn Strategy>> = vec![Box::new(Fixed("podsizer")), Box::new(Fixed("other"))];
+        let mut policies = PolicySet::default();
+        policies.defaults.history.min_span_ms = 0;
+        policies.defaults.history.min_samples = 1;
+        let setup = BacktestSetup {
+            strategies: &strategies,
+            policies: &policies,
+            plan: FoldPlan { train_ms: 10 * HOUR, holdout_ms: 20 * HOUR, split_at: Some(10 * HOUR), folds: 1 },
+            prices: Prices { core_hour: 1.0, gib_hour: 1.0 },
+            current: &HashMap::new(),
+            nodes: &[],
+        };
+        let r = run(&all, &setup);
+        // $1 per core-hour and per GiB-hour, 20 one-hour samples per container: podsizer's
+        // 1 core costs $20 per container. Per-container 5% bound: A at 19 GiB (only 20 above),
+        // $380; B at 50 GiB (two samples at 50 would be 10%), $1000.
+        let a: &Outcome = r.containers[0].bound.as_ref().unwrap();
+        assert_eq!((a.cost, a.over_memory_request, a.samples), (20.0 + 380.0, 1, 20));
+        assert_eq!(r.containers[1].bound.unwrap().cost, 20.0 + 1000.0);
+        assert_eq!(r.bounds.per_container.cost, 1420.0);
+        assert!((r.bounds.per_container_mean_exposure - (0.05 + 0.0) / 2.0).abs() < 1e-12);
+        // Mean exposure within 5% lets B's two 50s be above 1 GiB if A covers 20:
+        // $400 + $20 memory + $40 CPU.
+        assert!((r.bounds.mean_cost - 460.0).abs() < 1e-6, "{:?}", r.bounds);
+        // podsizer: 1 core and 5 GiB, $120 per container.
+        assert!((r.cost_vs_bound("podsizer").unwrap() - 240.0 / 1420.0).abs() < 1e-12);
+        // A container without holdout samples (it stopped at the split) adds nothing.
+        let mut gone = series("c", |_| 1.0);
+        gone.points.retain(|p| p.ts < 10 * HOUR);
+        let r = run(&[all[0].clone(), gone], &setup);
+        assert_eq!(r.containers[1].bound.unwrap().samples, 0);
+        assert!(r.bounds.mean_cost.is_finite() && r.bounds.mean_cost <= r.bounds.per_container.cost, "{:?}", r.bounds);
+    }
 }

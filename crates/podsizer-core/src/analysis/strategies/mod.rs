@@ -5,4 +5,6 @@ pub mod krr;
 pub mod plain;
 pub mod podsizer;
 pub mod podsizer_p50;
+pub mod podsizer_risk;
+pub mod risk_budget;
 pub mod vpa;

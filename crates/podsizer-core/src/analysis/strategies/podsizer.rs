@@ -5,6 +5,7 @@
 use crate::analysis::histogram::Histogram;
 use crate::analysis::policy::{MemoryBasis, Policy};
 use crate::analysis::sizing::{round_up, Sizing};
+use crate::analysis::strategies::risk_budget;
 use crate::analysis::strategy::{SizingInput, Strategy};
 use crate::analysis::usage::{ContainerUsage, DayUsage};
 use crate::domain::{human_bytes, Cpu, Memory, DAY_MS};
@@ -48,7 +49,12 @@ impl Strategy for PodsizerStrategy {
                 peak = bumped;
             }
         }
-        let typical = MemoryTypical { samples: &mem_weighted, daily_peaks: &usage.daily_peaks(decay) };
+        let typical = MemoryTypical {
+            samples: &mem_weighted,
+            daily_peaks: &usage.daily_peaks(decay),
+            validation: (p.memory.request_basis == MemoryBasis::RiskBudget)
+                .then(|| risk_budget::validate(usage, p.history.half_life_ms, p.history.horizon_ms)),
+        };
         let (mem_request, mem_limit) = size_memory(p, typical, peak, widen, growth.memory, &mut why);
         let sizing = Sizing {
             cpu_request_cores: cpu_request,
@@ -95,6 +101,9 @@ impl Growth {
         };
         let cpu = factor(series(&|d| d.cpu.percentile(p.cpu.request_percentile)), "typical CPU", why);
         let by_samples = p.memory.request_basis == MemoryBasis::WorkingSet;
+        // The risk budget is validated on the days after each day, up to the next review, so
+        // drift is already in the level it picks.
+        let by_risk = p.memory.request_basis == MemoryBasis::RiskBudget;
         let mut memory = if by_samples {
             factor(series(&|d| d.memory.percentile(p.memory.request_percentile)), "typical memory", why)
         } else {
@@ -111,7 +120,7 @@ impl Growth {
                     ahead,
                     human_bytes(projected)
                 ));
-                if !by_samples {
+                if !by_samples && !by_risk {
                     // The request follows the daily peaks, so it grows with them.
                     memory = (projected / t.level).clamp(1.0, 3.0);
                 }
@@ -172,10 +181,27 @@ fn size_cpu(
     (request, Some(limit))
 }
 
-/// The two estimates a memory request can come from (see `MemoryBasis`).
+/// The estimates a memory request can come from (see `MemoryBasis`).
 struct MemoryTypical<'a> {
     samples: &'a Histogram,
     daily_peaks: &'a Histogram,
+    /// The out-of-sample exposure of each level (basis `risk-budget`).
+    validation: Option<risk_budget::Validation>,
+}
+
+/// The daily-peaks rule: percentile of each pod's daily peak x (1 + margin), and its line.
+fn daily_peaks_request(m: &crate::analysis::policy::MemoryPolicy, peaks: &Histogram, growth: f64) -> (f64, String) {
+    let peak = peaks.percentile(m.daily_peak_percentile).unwrap_or(0.0) * growth;
+    let base = peak * (1.0 + m.request_margin);
+    let line = format!(
+        "memory request: p{} of daily per-pod peaks = {} x {:.2} (margin) = {} (what pods hold through busy hours: \
+         under node memory pressure the kubelet evicts pods above their request first)",
+        m.daily_peak_percentile,
+        human_bytes(peak),
+        1.0 + m.request_margin,
+        human_bytes(base)
+    );
+    (base, line)
 }
 
 fn size_memory(
@@ -188,18 +214,12 @@ fn size_memory(
 ) -> (f64, f64) {
     let m = &p.memory;
     let (base, mut line) = match m.request_basis {
-        MemoryBasis::DailyPeaks => {
-            let peak = typical.daily_peaks.percentile(m.daily_peak_percentile).unwrap_or(0.0) * growth;
-            let base = peak * (1.0 + m.request_margin);
-            let line = format!(
-                "memory request: p{} of daily per-pod peaks = {} x {:.2} (margin) = {} (what pods hold through busy hours: \
-                 under node memory pressure the kubelet evicts pods above their request first)",
-                m.daily_peak_percentile,
-                human_bytes(peak),
-                1.0 + m.request_margin,
-                human_bytes(base)
-            );
-            (base, line)
+        MemoryBasis::DailyPeaks => daily_peaks_request(m, typical.daily_peaks, growth),
+        MemoryBasis::RiskBudget => {
+            let (prior, _) = daily_peaks_request(m, typical.daily_peaks, growth);
+            let validation = typical.validation.as_ref().expect("validated for this basis");
+            let chosen = risk_budget::choose(validation, m.risk_budget, typical.samples, prior);
+            (chosen.bytes, chosen.line)
         }
         MemoryBasis::WorkingSet => {
             let base = typical.samples.percentile(m.request_percentile).unwrap_or(0.0) * growth;
@@ -307,7 +327,9 @@ mod tests {
         let mib = 1048576.0;
         let busy = |m: i64| (600..720).contains(&(m % 1440));
         let u = usage(7 * 24, |_| 0.1, |m| if busy(m) { 200.0 * mib } else { 100.0 * mib });
-        let r = run(&u, &Policy::default());
+        let mut peaks = Policy::default();
+        peaks.memory.request_basis = MemoryBasis::DailyPeaks;
+        let r = run(&u, &peaks);
         let s = r.sizing().unwrap();
         assert_eq!(s.memory_request_bytes, 220.0 * mib, "p60 of daily peaks 200Mi x 1.1");
         assert!(r.rationale.iter().any(|l| l.contains("p60 of daily per-pod peaks")), "{:?}", r.rationale);
@@ -317,6 +339,15 @@ mod tests {
         p50.memory.request_basis = MemoryBasis::WorkingSet;
         let old = *run(&u, &p50).sizing().unwrap();
         assert!(old.memory_request_bytes <= 102.0 * mib, "p50 = 100Mi within a bucket: {old:?}");
+        // A 3% risk budget (the default budget): the busy hours are 1/12 of every day, so a
+        // request that leaves them above would spend 8%: it covers them, and says so in one line.
+        let mut risk = Policy::default();
+        risk.memory.request_basis = MemoryBasis::RiskBudget;
+        let r = run(&u, &risk);
+        let s = r.sizing().unwrap();
+        assert!(s.memory_request_bytes >= 200.0 * mib && s.memory_request_bytes <= 221.0 * mib, "{s:?}");
+        let line = r.rationale.iter().find(|l| l.starts_with("memory request")).unwrap();
+        assert!(line.contains("out-of-sample exposure") && line.contains("risk budget 3%"), "{line}");
     }
 
     #[test]
