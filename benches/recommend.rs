@@ -37,9 +37,9 @@ fn main() {
                 .collect()
         };
         let raw_args = args(&["--rescan"]);
-        let raw = common::time_runs(RUNS, &raw_args.iter().map(|a| a.as_os_str()).collect::<Vec<_>>());
+        let raw = common::time_runs(RUNS, &raw_args.iter().map(std::ffi::OsString::as_os_str).collect::<Vec<_>>());
         let warm_args = args(&[]);
-        let warm = common::time_runs(RUNS, &warm_args.iter().map(|a| a.as_os_str()).collect::<Vec<_>>());
+        let warm = common::time_runs(RUNS, &warm_args.iter().map(std::ffi::OsString::as_os_str).collect::<Vec<_>>());
         for run in [&raw, &warm] {
             let lines = run.last.stdout.iter().filter(|b| **b == b'\n').count();
             assert_eq!(lines, containers + 1, "one CSV line per container");
@@ -67,7 +67,7 @@ fn main() {
     let file = common::single_file_for(containers_arg(), DAYS);
     let args: Vec<std::ffi::OsString> =
         ["recommend", "-o", "csv", "--input"].iter().map(Into::into).chain([file.clone().into_os_string()]).collect();
-    let single = common::time_runs(RUNS, &args.iter().map(|a| a.as_os_str()).collect::<Vec<_>>());
+    let single = common::time_runs(RUNS, &args.iter().map(std::ffi::OsString::as_os_str).collect::<Vec<_>>());
     let lines = single.last.stdout.iter().filter(|b| **b == b'\n').count();
     assert_eq!(lines, containers + 1, "one CSV line per container");
     println!(

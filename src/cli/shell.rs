@@ -190,7 +190,7 @@ mod tests {
         cmd.build();
         let mut pages = Vec::new();
         collect_pages(&cmd, &mut pages);
-        let names: Vec<String> = pages.iter().map(|p| p.get_filename()).collect();
+        let names: Vec<String> = pages.iter().map(clap_mangen::Man::get_filename).collect();
         for expected in ["podsizer.1", "podsizer-recommend.1", "podsizer-import-prometheus.1", "podsizer-completions.1"]
         {
             assert!(names.iter().any(|n| n == expected), "{expected} missing from {names:?}");

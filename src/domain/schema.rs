@@ -181,7 +181,7 @@ fn type_name(dtype: &ArrowDataType) -> String {
 /// The columns to decode from a Parquet sample file with this schema (the sample columns, and
 /// the cluster column when present; other columns are never decoded), or what is wrong with it.
 pub fn parquet_columns(path: &Path, schema: &ArrowSchema) -> Result<Vec<String>, SchemaError> {
-    column_indexes(path, schema.iter_names().map(|n| n.as_str()))?;
+    column_indexes(path, schema.iter_names().map(polars::prelude::PlSmallStr::as_str))?;
     let cluster = schema.get(CLUSTER_COLUMN).map(|_| CLUSTER_COLUMN);
     let mut columns = Vec::with_capacity(SAMPLE_COLUMNS.len() + 1);
     for column in cluster.into_iter().chain(SAMPLE_COLUMNS) {

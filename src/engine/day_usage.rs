@@ -64,7 +64,7 @@ pub(super) fn add_store_usage(
         .map(|(day, dir)| Ok((day, PartSet::read(&dir)?)))
         .collect::<Result<_>>()?;
     let next = AtomicUsize::new(0);
-    let workers = std::thread::available_parallelism().map_or(1, |n| n.get()).min(days.len()).max(1);
+    let workers = std::thread::available_parallelism().map_or(1, std::num::NonZero::get).min(days.len()).max(1);
     let (tx, rx) = mpsc::sync_channel::<(usize, Result<DayResult>)>(workers);
     let mut stats = DayStats::default();
     let mut rows = 0;

@@ -83,7 +83,9 @@ pub fn recommend_all(
     let started = std::time::Instant::now();
     let usage = selection.usage(progress)?;
     timings.usage_seconds = started.elapsed().as_secs_f64();
-    let window_end = selection.until.unwrap_or_else(|| usage.iter().filter_map(|u| u.last_ms()).max().unwrap_or(0));
+    let window_end = selection.until.unwrap_or_else(|| {
+        usage.iter().filter_map(podsizer_core::analysis::ContainerUsage::last_ms).max().unwrap_or(0)
+    });
     let per_pod = containers_per_workload(usage.iter().map(|u| &u.key));
     let facts = selection.facts();
     // Side-file figures are input like samples: one out of bounds fails the run, naming where.

@@ -124,7 +124,7 @@ pub fn suite(
     nodes: &[NodeShape],
     on_note: &mut dyn FnMut(Note),
 ) -> Result<Vec<SuiteEntry>> {
-    let strategies = strategies(&STRATEGY_NAMES.iter().map(|s| s.to_string()).collect::<Vec<_>>())?;
+    let strategies = strategies(&STRATEGY_NAMES.iter().map(std::string::ToString::to_string).collect::<Vec<_>>())?;
     let none = HashMap::new();
     let setup = |plan| BacktestSetup {
         strategies: &strategies,

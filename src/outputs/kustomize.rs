@@ -132,7 +132,7 @@ fn hpa_of(v: &serde_norway::Value) -> Option<RenderedHpa> {
     Some(RenderedHpa {
         hpa: crate::analysis::hpa::Hpa {
             name: v.get("metadata")?.get("name")?.as_str()?.to_string(),
-            min_replicas: spec.get("minReplicas").and_then(|m| m.as_u64()).map(|m| m as u32),
+            min_replicas: spec.get("minReplicas").and_then(serde_norway::Value::as_u64).map(|m| m as u32),
             max_replicas: spec.get("maxReplicas")?.as_u64()? as u32,
             cpu_utilization: read.cpu,
             memory_utilization: read.memory,
@@ -237,7 +237,7 @@ pub fn render_text(dir: &Path) -> Result<String, KustomizeError> {
 /// hang a CI job forever.
 pub fn kubectl_timeout() -> std::time::Duration {
     let ms = std::env::var("PODSIZER_KUBECTL_TIMEOUT").ok().and_then(|t| crate::domain::parse_duration(&t).ok());
-    std::time::Duration::from_millis(ms.map_or(120_000, |ms| ms.unsigned_abs()))
+    std::time::Duration::from_millis(ms.map_or(120_000, i64::unsigned_abs))
 }
 
 /// Runs a command to completion, or kills it after `limit` and returns `None`.

@@ -100,7 +100,7 @@ pub async fn check_credentials(config: &SdkConfig) -> Result<(), AwsError> {
 }
 
 pub fn region_of(config: &SdkConfig) -> String {
-    config.region().map_or_else(|| "?".to_string(), |r| r.to_string())
+    config.region().map_or_else(|| "?".to_string(), std::string::ToString::to_string)
 }
 
 /// The IAM action name of an operation of a service (`logs`, `cloudwatch`).

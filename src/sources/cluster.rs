@@ -55,7 +55,7 @@ pub fn read_live_objects(connect_opts: &ConnectOptions, scope: &LiveScope) -> Re
         match list_kind::<ConfigMap>(&server, scope, "", "configmaps", &mut docs).await {
             Ok(()) => {}
             Err(e @ MetricsServerError::Forbidden { .. }) => {
-                notes.push(format!("{e}: php-fpm pool files and nginx.conf in ConfigMaps are not read"))
+                notes.push(format!("{e}: php-fpm pool files and nginx.conf in ConfigMaps are not read"));
             }
             Err(e) => return Err(e),
         }

@@ -250,7 +250,7 @@ fn open_file(path: &Path) -> Result<std::fs::File, SourceError> {
 fn row_groups(metadata: &FileMetadataRef) -> Vec<(usize, usize)> {
     let mut offset = 0;
     let mut groups = Vec::new();
-    for rows in metadata.row_groups.iter().map(|g| g.num_rows()) {
+    for rows in metadata.row_groups.iter().map(polars_parquet::read::RowGroupMetadata::num_rows) {
         groups.push((offset, rows));
         offset += rows;
     }

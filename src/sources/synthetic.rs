@@ -230,7 +230,7 @@ pub fn scenario(name: &str, start_ms: i64, days: i64, emit: &mut dyn FnMut(Sampl
         "canary-30pct" => {
             let mut spec = api("canary-api", start_ms, days, 0.0);
             spec.share_until = Some((0.3, start_ms + (days - 7) * DAY_MS));
-            run(spec, emit)
+            run(spec, emit);
         }
         "hpa-api" => hpa_api(start_ms, days, emit),
         other => return Err(format!("unknown scenario `{other}` (known: {})", SCENARIOS.join(", "))),

@@ -241,7 +241,7 @@ mod tests {
         let entry = r#"{"namespace":"shop","workload_kind":"Deployment","workload":"api","container":"php-fpm",
             "resources":{"cpu_request_cores":1.0,"cpu_limit_cores":null,"memory_request_bytes":null,"memory_limit_bytes":null}}"#;
         let write = |name: &str, head: &str| {
-            std::fs::write(dir.path().join("imports").join(name), format!(r#"{{{head}"current":[{entry}]}}"#)).unwrap()
+            std::fs::write(dir.path().join("imports").join(name), format!(r#"{{{head}"current":[{entry}]}}"#)).unwrap();
         };
         write("prometheus-a.json", r#""identity_cluster":"prod-eu","#);
         // A CloudWatch state file from before clusters were recorded: `cluster` is its EKS name only.

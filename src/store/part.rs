@@ -123,7 +123,7 @@ fn visit_frame(
     if cols.strings.iter().any(|c| c.null_count() > 0) {
         return Err(null());
     }
-    let names = cols.strings.map(|c| c.downcast_as_array());
+    let names = cols.strings.map(polars::prelude::ChunkedArray::downcast_as_array);
     let (cpu, memory) = (cols.cpu.cont_slice().map_err(|_| null())?, cols.memory.cont_slice().map_err(|_| null())?);
     let views = names.map(|a| a.views().as_slice());
     let cluster_views = cols.cluster.map(|c| c.downcast_as_array().views().as_slice());

@@ -152,10 +152,10 @@ mod tests {
                     container: r.container.into(),
                     cpu_cores: r.cpu_cores,
                     memory_bytes: r.memory_bytes,
-                })
+                });
             })
             .unwrap();
-        rows.sort_by(|a, b| a.store_order(b));
+        rows.sort_by(podsizer_core::domain::Sample::store_order);
         rows
     }
 
@@ -170,7 +170,7 @@ mod tests {
         let again = store.append(batch.clone()).unwrap();
         assert_eq!((again.written, again.duplicates, again.parts_written), (0, 100, 0));
         let mut want = batch;
-        want.sort_by(|a, b| a.store_order(b));
+        want.sort_by(podsizer_core::domain::Sample::store_order);
         assert_eq!(collect(&store), want);
         assert_eq!(store.latest_timestamp().unwrap(), Some(99 * 3_600_000));
     }
@@ -223,7 +223,7 @@ mod tests {
             let err = store.scan(None, None, |_| {}).unwrap_err();
             // The message names the part; its source says what is wrong with it.
             let chain: Vec<String> = std::iter::successors(Some(&err as &dyn std::error::Error), |e| e.source())
-                .map(|e| e.to_string())
+                .map(std::string::ToString::to_string)
                 .collect();
             let err = chain.join(": ");
             assert!(err.contains("day=1970-01-02") && err.contains("outside its day partition"), "{err}");
@@ -244,7 +244,7 @@ mod tests {
         let name = parts[0].file_name().unwrap().to_str().unwrap().replacen("part-0", "part-9", 1);
         std::fs::copy(&parts[0], day.join(name)).unwrap();
         let mut want = rows.clone();
-        want.sort_by(|a, b| a.store_order(b));
+        want.sort_by(podsizer_core::domain::Sample::store_order);
         assert_eq!(collect(&store), want, "each measurement once");
         assert_eq!(store.scan(None, None, |_| {}).unwrap().rows, 10);
     }

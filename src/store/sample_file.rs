@@ -18,7 +18,7 @@ pub(crate) enum SampleFileError {
 
 /// Writes `rows` (sorted first, as the store sorts them) to `path` atomically.
 pub(crate) fn write_samples(path: &Path, rows: &mut [Sample]) -> Result<(), SampleFileError> {
-    rows.sort_by(|a, b| a.store_order(b));
+    rows.sort_by(podsizer_core::domain::Sample::store_order);
     let encode =
         |e: Box<dyn std::error::Error + Send + Sync>| SampleFileError::Encode { path: path.to_path_buf(), source: e };
     let bytes = match path.extension().and_then(|e| e.to_str()).unwrap_or("") {

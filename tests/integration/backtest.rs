@@ -217,7 +217,7 @@ fn node_packing_and_eviction_exposure_equal_a_hand_count() {
     assert_eq!(f["samples"].as_u64().unwrap(), 33);
     assert!((f["memory_over_request"].as_f64().unwrap() - 1.0 / 33.0).abs() < 1e-6, "{f}");
     let mean = &doc["mean_eviction_exposure"].as_array().unwrap()[0];
-    assert!((mean[1].as_f64().unwrap() - (0.0 + 1.0 / 9.0) / 2.0).abs() < 1e-6, "{mean}");
+    assert!((mean[1].as_f64().unwrap() - f64::midpoint(0.0, 1.0 / 9.0)).abs() < 1e-6, "{mean}");
     let nodes = doc["nodes"].as_array().unwrap();
     assert_eq!(nodes.len(), 2);
     let figures = |i: usize| nodes[i]["strategies"][0][1].clone();

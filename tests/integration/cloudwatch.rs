@@ -235,41 +235,26 @@ fn seed_metrics(proxy: &Proxy, region: &str, cluster: &str, start: i64, hours: i
                 let (cpu_req, cpu_lim, mem_req, mem_lim) = resources(c);
                 let d = || dims(cluster, pod.0, c);
                 let pct = StandardUnit::Percent;
-                match (cpu_lim, mem_lim) {
-                    (Some(cl), Some(ml)) => {
-                        data.push(datum(
-                            "container_cpu_utilization_over_container_limit",
-                            d(),
-                            ts,
-                            cpu * 100.0 / cl,
-                            pct.clone(),
-                        ));
-                        data.push(datum("container_cpu_limit", d(), ts, cl, StandardUnit::None));
-                        data.push(datum(
-                            "container_memory_utilization_over_container_limit",
-                            d(),
-                            ts,
-                            mem * 100.0 / ml,
-                            pct.clone(),
-                        ));
-                        data.push(datum("container_memory_limit", d(), ts, ml, StandardUnit::Bytes));
-                    }
-                    _ => {
-                        data.push(datum(
-                            "container_cpu_utilization",
-                            d(),
-                            ts,
-                            cpu * 100.0 / NODE_MILLICORES,
-                            pct.clone(),
-                        ));
-                        data.push(datum(
-                            "container_memory_utilization",
-                            d(),
-                            ts,
-                            mem * 100.0 / NODE_BYTES,
-                            pct.clone(),
-                        ));
-                    }
+                if let (Some(cl), Some(ml)) = (cpu_lim, mem_lim) {
+                    data.push(datum(
+                        "container_cpu_utilization_over_container_limit",
+                        d(),
+                        ts,
+                        cpu * 100.0 / cl,
+                        pct.clone(),
+                    ));
+                    data.push(datum("container_cpu_limit", d(), ts, cl, StandardUnit::None));
+                    data.push(datum(
+                        "container_memory_utilization_over_container_limit",
+                        d(),
+                        ts,
+                        mem * 100.0 / ml,
+                        pct.clone(),
+                    ));
+                    data.push(datum("container_memory_limit", d(), ts, ml, StandardUnit::Bytes));
+                } else {
+                    data.push(datum("container_cpu_utilization", d(), ts, cpu * 100.0 / NODE_MILLICORES, pct.clone()));
+                    data.push(datum("container_memory_utilization", d(), ts, mem * 100.0 / NODE_BYTES, pct.clone()));
                 }
                 data.push(datum("container_cpu_request", d(), ts, cpu_req, StandardUnit::None));
                 data.push(datum("container_memory_request", d(), ts, mem_req, StandardUnit::Bytes));

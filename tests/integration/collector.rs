@@ -45,7 +45,7 @@ fn collect_args(api: &FakeApi, dir: &Path, store: &Path, extra: &[&str]) -> Vec<
         "--interval".into(),
         "1s".into(),
     ];
-    args.extend(extra.iter().map(|s| s.to_string()));
+    args.extend(extra.iter().map(std::string::ToString::to_string));
     args
 }
 
@@ -470,7 +470,7 @@ fn kustomize_renders_with_read_only_rbac() {
         "autoscaling/horizontalpodautoscalers",
         "metrics.k8s.io/pods",
     ];
-    assert_eq!(granted, needed.iter().map(|s| s.to_string()).collect::<BTreeSet<_>>());
+    assert_eq!(granted, needed.iter().map(std::string::ToString::to_string).collect::<BTreeSet<_>>());
     let binding = kind("ClusterRoleBinding")[0];
     assert_eq!(binding["subjects"][0]["name"], kind("ServiceAccount")[0]["metadata"]["name"]);
     let dep = kind("Deployment")[0];

@@ -17,14 +17,13 @@ fn golden(name: &str, actual: &[u8]) {
     }
     let expected =
         std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e} (bless with PODSIZER_BLESS=1)", path.display()));
-    if expected != actual {
-        panic!(
-            "{} differs from this run's output:\n--- expected\n{}\n--- actual\n{}",
-            path.display(),
-            String::from_utf8_lossy(&expected),
-            String::from_utf8_lossy(actual)
-        );
-    }
+    assert!(
+        expected == actual,
+        "{} differs from this run's output:\n--- expected\n{}\n--- actual\n{}",
+        path.display(),
+        String::from_utf8_lossy(&expected),
+        String::from_utf8_lossy(actual)
+    );
 }
 
 /// Every file under `dir`, sorted, as `== path\ncontent`.

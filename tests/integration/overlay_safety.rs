@@ -198,7 +198,7 @@ fn each_namespace_of_a_reused_base_gets_exactly_its_own_values() {
         let (code, doc, stderr) = recommend(&store, &overlay);
         assert_eq!(code, Some(0), "{namespaces:?} {name}: {stderr}");
         let after = render(&overlay);
-        for ns in namespaces.iter() {
+        for ns in *namespaces {
             let d = object(&after, "Deployment", ns, name);
             let conf =
                 object(&after, "ConfigMap", ns, &format!("{name}-nginx"))["data"]["nginx.conf"].as_str().unwrap();
@@ -238,7 +238,7 @@ fn each_namespace_of_a_reused_base_gets_exactly_its_own_values() {
         // A second run finds every value in place.
         let (code, again, stderr) = recommend(&store, &overlay);
         assert_eq!(code, Some(0), "{stderr}");
-        for ns in sampled.iter() {
+        for ns in *sampled {
             for c in ["nginx", "php-fpm"] {
                 assert_eq!(rec(&again, ns, name, c)["runtime"]["changes"], serde_json::json!([]), "{ns} {c}");
             }
@@ -302,7 +302,7 @@ fn a_pool_file_shared_by_two_workloads_gets_the_value_safe_for_both() {
         // Both users are told the one value the file gets, and it fits each one's limit.
         assert_eq!(proposed(r, "pm.max_children"), Some(in_file.to_string()), "{w}");
         let limit = r["memory"]["limit_bytes"].as_f64().unwrap();
-        assert!(in_file as f64 * PER_CHILD_MI * MI + 32.0 * MI <= limit, "{w}: {in_file} children above {limit}");
+        assert!(f64::from(in_file) * PER_CHILD_MI * MI + 32.0 * MI <= limit, "{w}: {in_file} children above {limit}");
         own.push(((limit - 32.0 * MI) / (PER_CHILD_MI * MI)).floor() as u32);
     }
     assert_ne!(own[0], own[1], "the two workloads must want different values");

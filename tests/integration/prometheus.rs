@@ -546,7 +546,7 @@ fn incremental_reruns_and_resumed_interruptions() {
     let args = |until: &str| -> Vec<String> {
         ["--since", &since, "--max-points", "20000", "--concurrency", "1", "--until", until]
             .iter()
-            .map(|s| s.to_string())
+            .map(std::string::ToString::to_string)
             .collect()
     };
     let first = import(&proxy.url(), &store, &args(&ts(mid)).iter().map(String::as_str).collect::<Vec<_>>());

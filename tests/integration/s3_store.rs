@@ -365,16 +365,20 @@ fn clear_errors_for_missing_bucket_missing_store_and_bad_endpoint() {
 /// A moto of our own with authentication on: the shared one accepts any key, and switching
 /// its authentication on would disturb the other tests.
 fn authenticating_moto() -> (std::process::Child, String) {
-    let server = std::env::var("PODSIZER_MOTO_SERVER").map(PathBuf::from).unwrap_or_else(|_| {
-        let on_path = std::env::var_os("PATH")
-            .and_then(|p| std::env::split_paths(&p).map(|d| d.join("moto_server")).find(|p| p.is_file()));
-        on_path.unwrap_or_else(|| {
-            let tools = std::env::var("PODSIZER_TOOLS").map(PathBuf::from).unwrap_or_else(|_| {
-                PathBuf::from(std::env::var("HOME").unwrap_or_default()).join(".cache/podsizer-tools")
-            });
-            tools.join("moto-venv/bin/moto_server")
-        })
-    });
+    let server = std::env::var("PODSIZER_MOTO_SERVER").map_or_else(
+        |_| {
+            let on_path = std::env::var_os("PATH")
+                .and_then(|p| std::env::split_paths(&p).map(|d| d.join("moto_server")).find(|p| p.is_file()));
+            on_path.unwrap_or_else(|| {
+                let tools = std::env::var("PODSIZER_TOOLS").map_or_else(
+                    |_| PathBuf::from(std::env::var("HOME").unwrap_or_default()).join(".cache/podsizer-tools"),
+                    PathBuf::from,
+                );
+                tools.join("moto-venv/bin/moto_server")
+            })
+        },
+        PathBuf::from,
+    );
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let child = std::process::Command::new(&server)
         .args(["-H", "127.0.0.1", "-p", &port.to_string()])

@@ -77,35 +77,34 @@ fn summary(s: &CloudwatchSummary, queries_per_call: usize, started: Instant, out
     )?;
     let attempts = ApiCalls::get(&c.attempts);
     let retries = attempts.saturating_sub(c.calls());
-    match used {
-        Mode::Logs => writeln!(
+    if used == Mode::Logs {
+        writeln!(
+        out,
+        "  API calls: {} (FilterLogEvents {}), {retries} retried; estimated cost $0 (FilterLogEvents is not billed per call)",
+        c.calls(),
+        ApiCalls::get(&c.filter_log_events)
+    )?;
+    } else {
+        let gmd = ApiCalls::get(&c.get_metric_data);
+        writeln!(
             out,
-            "  API calls: {} (FilterLogEvents {}), {retries} retried; estimated cost $0 (FilterLogEvents is not billed per call)",
+            "  API calls: {} (ListMetrics {}, GetMetricData {gmd}: {} call(s) over {} time page(s) of at most {} queries, \
+             ceil(series/{}) per page, + {} NextToken continuation(s)), {retries} retried",
             c.calls(),
-            ApiCalls::get(&c.filter_log_events)
-        )?,
-        _ => {
-            let gmd = ApiCalls::get(&c.get_metric_data);
-            writeln!(
-                out,
-                "  API calls: {} (ListMetrics {}, GetMetricData {gmd}: {} call(s) over {} time page(s) of at most {} queries, \
-                 ceil(series/{}) per page, + {} NextToken continuation(s)), {retries} retried",
-                c.calls(),
-                ApiCalls::get(&c.list_metrics),
-                s.metrics_batches,
-                s.metrics_pages,
-                s.metrics_series_max,
-                queries_per_call,
-                ApiCalls::get(&c.continuations)
-            )?;
-            writeln!(
-                out,
-                "  metrics requested: {} ({} datapoints); estimated cost ${:.4}",
-                ApiCalls::get(&c.metrics_requested),
-                ApiCalls::get(&c.datapoints),
-                c.estimated_usd()
-            )?;
-        }
+            ApiCalls::get(&c.list_metrics),
+            s.metrics_batches,
+            s.metrics_pages,
+            s.metrics_series_max,
+            queries_per_call,
+            ApiCalls::get(&c.continuations)
+        )?;
+        writeln!(
+            out,
+            "  metrics requested: {} ({} datapoints); estimated cost ${:.4}",
+            ApiCalls::get(&c.metrics_requested),
+            ApiCalls::get(&c.datapoints),
+            c.estimated_usd()
+        )?;
     }
     writeln!(
         out,

@@ -211,7 +211,7 @@ fn headers(args: &PrometheusArgs) -> Result<Vec<(String, String)>> {
 pub(crate) fn import_for_sizing(input: &InputArgs, default_window: Option<&str>) -> Result<PathBuf> {
     let p = &input.prometheus;
     // Commands that read all history (backtest: train + holdout windows) get 30 days.
-    let window = input.window.as_ref().map(|w| w.text()).or(default_window).unwrap_or("30d");
+    let window = input.window.as_ref().map(super::super::values::Span::text).or(default_window).unwrap_or("30d");
     let mut args = PrometheusArgs {
         url: p.prometheus.clone().context("--prometheus")?,
         store: PathBuf::new(),

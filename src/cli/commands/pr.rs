@@ -56,7 +56,7 @@ pub(crate) fn run(args: &PrArgs, out: &mut dyn Write) -> Result<u8> {
             args.min_change, args.min_cpu, args.min_memory, args.remote, args.base
         )?,
         PrOutcome::DryRun { diff, title, body } => {
-            writeln!(out, "{diff}\n\n--- pull request (dry run: nothing pushed, no API call) ---\n{title}\n\n{body}")?
+            writeln!(out, "{diff}\n\n--- pull request (dry run: nothing pushed, no API call) ---\n{title}\n\n{body}")?;
         }
         PrOutcome::Proposed(p) => {
             if p.pushed {

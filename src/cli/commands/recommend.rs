@@ -40,7 +40,7 @@ pub(crate) fn run(args: &RecommendArgs, out: &mut dyn Write) -> Result<u8> {
     }
     out.write_all(render(args.output, &doc, recs).as_bytes())?;
     let changed = recs.iter().any(changes_anything);
-    Ok(if args.fail_on_change && changed { 1 } else { 0 })
+    Ok(u8::from(args.fail_on_change && changed))
 }
 
 /// One stderr line per runtime setting read, changed or unreadable, so a run with

@@ -67,7 +67,7 @@ pub(super) fn containers(report: &Report, out: &mut Vec<Block>) {
             })]);
         }
         out.push(Block::Table {
-            head: std::iter::once(String::new()).chain(SETTINGS.iter().map(|s| s.to_string())).collect(),
+            head: std::iter::once(String::new()).chain(SETTINGS.iter().map(std::string::ToString::to_string)).collect(),
             right: vec![false, true, true, true, true],
             rows: vec![now_row, new_row, change_row],
         });

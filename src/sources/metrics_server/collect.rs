@@ -226,7 +226,7 @@ async fn run(
             break;
         }
         let stop = tokio::select! {
-            _ = tokio::time::sleep_until(next.into()) => false,
+            () = tokio::time::sleep_until(next.into()) => false,
             _ = sigterm.recv() => true,
             _ = sigint.recv() => true,
         };
@@ -263,14 +263,13 @@ impl Collector<'_> {
             Backoff { retries: self.settings.retries, base: RETRY_BASE, max: cap, jitter_seed: Some(self.next_seed()) };
         let mut schedule = backoff.schedule();
         loop {
-            let client = match &self.client {
-                Some(c) => c.clone(),
-                None => {
-                    let c = client::connect(&self.settings.connect).await?;
-                    self.summary.server = Some(c.url.clone());
-                    self.client = Some(c.clone());
-                    c
-                }
+            let client = if let Some(c) = &self.client {
+                c.clone()
+            } else {
+                let c = client::connect(&self.settings.connect).await?;
+                self.summary.server = Some(c.url.clone());
+                self.client = Some(c.clone());
+                c
             };
             match op(client).await {
                 Err(e) if e.is_transient() => {

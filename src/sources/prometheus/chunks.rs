@@ -18,7 +18,7 @@ struct Bits<'a> {
     pos: usize,
 }
 
-impl<'a> Bits<'a> {
+impl Bits<'_> {
     fn truncated() -> ChunkError {
         ChunkError("ends before its last sample".into())
     }
@@ -33,7 +33,7 @@ impl<'a> Bits<'a> {
     fn bits(&mut self, n: u32) -> Result<u64, ChunkError> {
         let mut v = 0u64;
         for _ in 0..n {
-            v = (v << 1) | self.bit()? as u64;
+            v = (v << 1) | u64::from(self.bit()?);
         }
         Ok(v)
     }
@@ -49,7 +49,7 @@ impl<'a> Bits<'a> {
             if shift == 63 && b > 1 {
                 return Err(ChunkError("varint overflows 64 bits".into()));
             }
-            value |= ((b & 0x7f) as u64) << shift;
+            value |= u64::from(b & 0x7f) << shift;
             if b & 0x80 == 0 {
                 return Ok(value);
             }
@@ -173,10 +173,10 @@ pub(crate) mod tests {
                 let b = (v & 0x7f) as u8;
                 v >>= 7;
                 if v == 0 {
-                    self.push_bits(b as u64, 8);
+                    self.push_bits(u64::from(b), 8);
                     return;
                 }
-                self.push_bits((b | 0x80) as u64, 8);
+                self.push_bits(u64::from(b | 0x80), 8);
             }
         }
     }
@@ -187,56 +187,53 @@ pub(crate) mod tests {
         let (mut leading, mut trailing) = (u32::MAX, 0u32);
         for (i, &(t, v)) in samples.iter().enumerate() {
             let v = v.to_bits();
-            match i {
-                0 => {
-                    w.uvarint(((t << 1) ^ (t >> 63)) as u64);
-                    w.push_bits(v, 64);
-                }
-                _ => {
-                    let delta = t - prev_t;
-                    if i == 1 {
-                        w.uvarint(delta as u64);
-                    } else {
-                        let dod = delta - prev_delta;
-                        match dod {
-                            0 => w.push(false),
-                            d if (-8191..=8192).contains(&d) => {
-                                w.push_bits(0b10, 2);
-                                w.push_bits(d as u64 & ((1 << 14) - 1), 14);
-                            }
-                            d if (-65535..=65536).contains(&d) => {
-                                w.push_bits(0b110, 3);
-                                w.push_bits(d as u64 & ((1 << 17) - 1), 17);
-                            }
-                            d if (-524287..=524288).contains(&d) => {
-                                w.push_bits(0b1110, 4);
-                                w.push_bits(d as u64 & ((1 << 20) - 1), 20);
-                            }
-                            d => {
-                                w.push_bits(0b1111, 4);
-                                w.push_bits(d as u64, 64);
-                            }
+            if i == 0 {
+                w.uvarint(((t << 1) ^ (t >> 63)) as u64);
+                w.push_bits(v, 64);
+            } else {
+                let delta = t - prev_t;
+                if i == 1 {
+                    w.uvarint(delta as u64);
+                } else {
+                    let dod = delta - prev_delta;
+                    match dod {
+                        0 => w.push(false),
+                        d if (-8191..=8192).contains(&d) => {
+                            w.push_bits(0b10, 2);
+                            w.push_bits(d as u64 & ((1 << 14) - 1), 14);
+                        }
+                        d if (-65535..=65536).contains(&d) => {
+                            w.push_bits(0b110, 3);
+                            w.push_bits(d as u64 & ((1 << 17) - 1), 17);
+                        }
+                        d if (-524287..=524288).contains(&d) => {
+                            w.push_bits(0b1110, 4);
+                            w.push_bits(d as u64 & ((1 << 20) - 1), 20);
+                        }
+                        d => {
+                            w.push_bits(0b1111, 4);
+                            w.push_bits(d as u64, 64);
                         }
                     }
-                    prev_delta = delta;
-                    let x = v ^ prev_v;
-                    if x == 0 {
+                }
+                prev_delta = delta;
+                let x = v ^ prev_v;
+                if x == 0 {
+                    w.push(false);
+                } else {
+                    w.push(true);
+                    let (l, t) = (x.leading_zeros().min(31), x.trailing_zeros());
+                    if leading != u32::MAX && l >= leading && t >= trailing {
                         w.push(false);
+                        w.push_bits(x >> trailing, 64 - leading - trailing);
                     } else {
                         w.push(true);
-                        let (l, t) = (x.leading_zeros().min(31), x.trailing_zeros());
-                        if leading != u32::MAX && l >= leading && t >= trailing {
-                            w.push(false);
-                            w.push_bits(x >> trailing, 64 - leading - trailing);
-                        } else {
-                            w.push(true);
-                            leading = l;
-                            trailing = t;
-                            let sig = 64 - l - t;
-                            w.push_bits(l as u64, 5);
-                            w.push_bits((sig % 64) as u64, 6);
-                            w.push_bits(x >> t, sig);
-                        }
+                        leading = l;
+                        trailing = t;
+                        let sig = 64 - l - t;
+                        w.push_bits(u64::from(l), 5);
+                        w.push_bits(u64::from(sig % 64), 6);
+                        w.push_bits(x >> t, sig);
                     }
                 }
             }

@@ -130,7 +130,7 @@ pub fn fetch_window<E: From<PrometheusError>>(
         }
         drop(tx);
         let mut outcome = Ok(());
-        for result in rx.iter() {
+        for result in &rx {
             if outcome.is_err() {
                 continue; // drain so workers blocked on send can finish
             }

@@ -94,7 +94,7 @@ impl Scope {
 
     /// A kube-state-metrics selector: `metric{extra..., cluster, namespace}`.
     pub fn ksm(&self, metric: &str, extra: &[&str]) -> String {
-        let mut m: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
+        let mut m: Vec<String> = extra.iter().map(std::string::ToString::to_string).collect();
         m.extend(self.common());
         format!("{metric}{{{}}}", m.join(","))
     }

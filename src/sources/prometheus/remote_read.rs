@@ -165,7 +165,7 @@ fn put_varint(out: &mut Vec<u8>, mut v: u64) {
 }
 
 fn put_key(out: &mut Vec<u8>, field: u32, wire_type: u8) {
-    put_varint(out, ((field as u64) << 3) | wire_type as u64);
+    put_varint(out, (u64::from(field) << 3) | u64::from(wire_type));
 }
 
 fn put_int(out: &mut Vec<u8>, field: u32, v: i64) {
@@ -249,7 +249,7 @@ fn varint(bytes: &mut &[u8]) -> Result<u64, String> {
     for shift in (0..64).step_by(7) {
         let (&b, rest) = bytes.split_first().ok_or("message ends inside a varint")?;
         *bytes = rest;
-        v |= ((b & 0x7f) as u64) << shift;
+        v |= u64::from(b & 0x7f) << shift;
         if b & 0x80 == 0 {
             return Ok(v);
         }
@@ -379,7 +379,7 @@ static CRC32C: [u32; 256] = crc32c_table();
 
 /// CRC-32C (Castagnoli), as Go's `crc32.MakeTable(crc32.Castagnoli)`.
 pub fn crc32c(bytes: &[u8]) -> u32 {
-    !bytes.iter().fold(!0u32, |c, &b| CRC32C[((c ^ b as u32) & 0xff) as usize] ^ (c >> 8))
+    !bytes.iter().fold(!0u32, |c, &b| CRC32C[((c ^ u32::from(b)) & 0xff) as usize] ^ (c >> 8))
 }
 
 /// Splits a streamed body into its frames' messages, checking each frame's CRC.

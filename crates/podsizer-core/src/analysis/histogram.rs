@@ -191,7 +191,7 @@ mod tests {
         // A skewed, realistic CPU series: mostly 50-300m with spikes to 2 cores.
         let mut values: Vec<f64> = (0..20_000)
             .map(|i| {
-                let x = (i as f64 * 0.618_033_988_7).fract();
+                let x = (f64::from(i) * 0.618_033_988_7).fract();
                 if i % 500 == 0 {
                     2.0 * x
                 } else {
@@ -219,9 +219,9 @@ mod tests {
         for i in 0..1000 {
             let v = 0.001 * f64::from(i) + 0.01;
             if i % 3 == 0 {
-                a.add(v, 1.0)
+                a.add(v, 1.0);
             } else {
-                b.add(v * 40.0, 1.0)
+                b.add(v * 40.0, 1.0);
             }
             all.add(if i % 3 == 0 { v } else { v * 40.0 }, 1.0);
         }

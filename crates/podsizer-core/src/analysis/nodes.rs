@@ -249,16 +249,15 @@ impl Packing {
         for p in order {
             let r = requests[p as usize];
             let fits = |f: &(f64, f64, u32)| f.2 > 0 && r.cpu_cores <= f.0 + 1e-9 && r.memory_bytes <= f.1 + 0.5;
-            let node = match free.iter().position(fits) {
-                Some(n) => n,
-                None => {
-                    free.push((shape.cpu_cores, shape.memory_bytes, shape.max_pods));
-                    if !fits(free.last().expect("pushed")) {
-                        self.oversized[p as usize] = true;
-                        *free.last_mut().expect("pushed") = (0.0, 0.0, 1);
-                    }
-                    free.len() - 1
+            let node = if let Some(n) = free.iter().position(fits) {
+                n
+            } else {
+                free.push((shape.cpu_cores, shape.memory_bytes, shape.max_pods));
+                if !fits(free.last().expect("pushed")) {
+                    self.oversized[p as usize] = true;
+                    *free.last_mut().expect("pushed") = (0.0, 0.0, 1);
                 }
+                free.len() - 1
             };
             let f = &mut free[node];
             *f = ((f.0 - r.cpu_cores).max(0.0), (f.1 - r.memory_bytes).max(0.0), f.2 - 1);
@@ -304,7 +303,7 @@ mod tests {
             },
             container: container.into(),
         };
-        Series { key, pods: pods.iter().map(|p| p.to_string()).collect(), points }
+        Series { key, pods: pods.iter().map(std::string::ToString::to_string).collect(), points }
     }
 
     fn pt(minute: i64, pod: u32, cpu: f64, memory_gib: f64) -> Point {
@@ -371,7 +370,7 @@ mod tests {
         let small = shape(2.0, 6.0, 110);
         let o = fleet.simulate(&small, 1.2, std::slice::from_ref(&requests))[0];
         assert_eq!(o.peak_nodes, 2);
-        assert_eq!(o.node_minutes, (2 + 2 * 3 + 2 + 4) as f64);
+        assert_eq!(o.node_minutes, f64::from(2 + 2 * 3 + 2 + 4));
         assert_eq!(o.minutes, 10.0);
         assert!((o.mean_nodes() - 1.4).abs() < 1e-12);
         assert!((o.cost - 14.0 / 60.0 * 1.2).abs() < 1e-12);
@@ -385,7 +384,7 @@ mod tests {
         // a + c, one node, 4.5 GiB used.
         let narrow = shape(4.0, 5.0, 110);
         let o = fleet.simulate(&narrow, 1.0, &[requests.clone(), requests])[1];
-        assert_eq!((o.peak_nodes, o.node_minutes), (2, (2 + 3 + 2 + 4) as f64));
+        assert_eq!((o.peak_nodes, o.node_minutes), (2, f64::from(2 + 3 + 2 + 4)));
         assert_eq!((o.memory_pressure_minutes, o.cpu_contention_minutes), (2.0, 0.0));
     }
 }

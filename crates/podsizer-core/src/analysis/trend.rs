@@ -67,7 +67,7 @@ fn median(values: &mut [f64]) -> Option<f64> {
     }
     values.sort_by(f64::total_cmp);
     let n = values.len();
-    Some(if n % 2 == 1 { values[n / 2] } else { (values[n / 2 - 1] + values[n / 2]) / 2.0 })
+    Some(if n % 2 == 1 { values[n / 2] } else { f64::midpoint(values[n / 2 - 1], values[n / 2]) })
 }
 
 #[cfg(test)]
@@ -77,7 +77,7 @@ mod tests {
     #[test]
     fn steady_growth_is_found_and_projected() {
         let points: Vec<(f64, f64)> =
-            (0..14).map(|d| (d as f64, 100.0 + 5.0 * d as f64 + if d % 3 == 0 { 4.0 } else { 0.0 })).collect();
+            (0..14).map(|d| (f64::from(d), 100.0 + 5.0 * f64::from(d) + if d % 3 == 0 { 4.0 } else { 0.0 })).collect();
         let t = growth(&points).expect("growth");
         assert!((t.slope - 5.0).abs() < 0.6, "{t:?}");
         assert!((t.project(7.0) - (165.0 + 35.0)).abs() < 10.0, "{t:?}");
@@ -85,11 +85,11 @@ mod tests {
 
     #[test]
     fn flat_weekly_cycle_and_sawtooth_are_not_growth() {
-        let weekly: Vec<(f64, f64)> = (0..14).map(|d| (d as f64, if d % 7 >= 5 { 60.0 } else { 100.0 })).collect();
+        let weekly: Vec<(f64, f64)> = (0..14).map(|d| (f64::from(d), if d % 7 >= 5 { 60.0 } else { 100.0 })).collect();
         assert_eq!(growth(&weekly), None);
-        let sawtooth: Vec<(f64, f64)> = (0..14).map(|d| (d as f64, 200.0 + 40.0 * (d % 5) as f64)).collect();
+        let sawtooth: Vec<(f64, f64)> = (0..14).map(|d| (f64::from(d), 200.0 + 40.0 * f64::from(d % 5))).collect();
         assert_eq!(growth(&sawtooth), None);
-        let noise: Vec<(f64, f64)> = (0..14).map(|d| (d as f64, 100.0 + ((d * 37) % 11) as f64)).collect();
+        let noise: Vec<(f64, f64)> = (0..14).map(|d| (f64::from(d), 100.0 + f64::from((d * 37) % 11))).collect();
         assert_eq!(growth(&noise), None);
         assert_eq!(growth(&[(0.0, 1.0), (1.0, 2.0)]), None, "too few days");
     }
@@ -97,7 +97,7 @@ mod tests {
     #[test]
     fn growth_under_a_weekly_cycle_is_found() {
         let points: Vec<(f64, f64)> = (0..14)
-            .map(|d| (d as f64, (if d % 7 >= 5 { 60.0 } else { 100.0 }) * 1.08f64.powf(d as f64 / 7.0)))
+            .map(|d| (f64::from(d), (if d % 7 >= 5 { 60.0 } else { 100.0 }) * 1.08f64.powf(f64::from(d) / 7.0)))
             .collect();
         let t = growth(&points).expect("8% a week under a weekly cycle");
         assert!(t.slope > 0.0);
@@ -105,7 +105,7 @@ mod tests {
 
     #[test]
     fn shrinking_is_not_growth() {
-        let points: Vec<(f64, f64)> = (0..10).map(|d| (d as f64, 100.0 - 3.0 * d as f64)).collect();
+        let points: Vec<(f64, f64)> = (0..10).map(|d| (f64::from(d), 100.0 - 3.0 * f64::from(d))).collect();
         assert_eq!(growth(&points), None);
     }
 }

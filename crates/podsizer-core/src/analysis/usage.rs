@@ -101,15 +101,14 @@ impl ContainerUsage {
                 return id;
             }
         }
-        let id = match self.pod_index.get(pod) {
-            Some(id) => *id,
-            None => {
-                self.pods.push(pod.to_string());
-                self.pod_bucket.push(i64::MIN);
-                let id = (self.pods.len() - 1) as u32;
-                self.pod_index.insert(pod.to_string(), id);
-                id
-            }
+        let id = if let Some(id) = self.pod_index.get(pod) {
+            *id
+        } else {
+            self.pods.push(pod.to_string());
+            self.pod_bucket.push(i64::MIN);
+            let id = (self.pods.len() - 1) as u32;
+            self.pod_index.insert(pod.to_string(), id);
+            id
         };
         self.last_pod = Some(id);
         id
@@ -297,12 +296,11 @@ impl UsageBuilder {
 
     /// Adds a container's history, merged with what was already seen of it.
     pub fn absorb(&mut self, usage: ContainerUsage) {
-        match self.index.get(&usage.key) {
-            Some(i) => self.containers[*i].absorb(usage),
-            None => {
-                self.index.insert(usage.key.clone(), self.containers.len());
-                self.containers.push(usage);
-            }
+        if let Some(i) = self.index.get(&usage.key) {
+            self.containers[*i].absorb(usage);
+        } else {
+            self.index.insert(usage.key.clone(), self.containers.len());
+            self.containers.push(usage);
         }
     }
 

@@ -98,7 +98,7 @@ impl NodeShape {
                 "memory" => memory = Some(quantity()?),
                 "pods" => pods = value.trim().parse().map_err(|_| fail(format!("pods `{value}` is not a count")))?,
                 "price" => {
-                    price = Some(value.trim().parse().map_err(|_| fail(format!("price `{value}` is not a number")))?)
+                    price = Some(value.trim().parse().map_err(|_| fail(format!("price `{value}` is not a number")))?);
                 }
                 other => return Err(fail(format!("unknown key `{other}`"))),
             }

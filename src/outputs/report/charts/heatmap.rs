@@ -10,7 +10,7 @@ fn blues(t: f64) -> RGBColor {
     let t = t.clamp(0.0, 1.0) * (STOPS.len() - 1) as f64;
     let i = (t.floor() as usize).min(STOPS.len() - 2);
     let f = t - i as f64;
-    let mix = |a: u8, b: u8| (a as f64 + (b as f64 - a as f64) * f).round() as u8;
+    let mix = |a: u8, b: u8| (f64::from(a) + (f64::from(b) - f64::from(a)) * f).round() as u8;
     let (a, b) = (STOPS[i], STOPS[i + 1]);
     RGBColor(mix(a.0, b.0), mix(a.1, b.1), mix(a.2, b.2))
 }
@@ -75,7 +75,7 @@ pub(crate) fn heatmap_svg(grid: &[[Option<f64>; 24]; 7], tz_name: &str, title: &
         let bx = left + 24 * cw + 26;
         let steps = 42;
         for i in 0..steps {
-            let t = 1.0 - i as f64 / (steps - 1) as f64;
+            let t = 1.0 - f64::from(i) / f64::from(steps - 1);
             let y0 = top + i * (7 * ch) / steps;
             let y1 = top + (i + 1) * (7 * ch) / steps;
             root.draw(&Rectangle::new([(bx, y0), (bx + 16, y1)], blues(t).filled())).map_err(e)?;

@@ -43,7 +43,7 @@ fn nice_ticks(top: f64, n: f64) -> Vec<f64> {
     let raw = top / n;
     let mag = 10f64.powf(raw.log10().floor());
     let step = [1.0, 2.0, 2.5, 5.0, 10.0].iter().map(|m| m * mag).find(|s| *s >= raw).unwrap_or(10.0 * mag);
-    (0..).map(|i| i as f64 * step).take_while(|v| *v <= top + 1e-9).collect()
+    (0..).map(|i| f64::from(i) * step).take_while(|v| *v <= top + 1e-9).collect()
 }
 
 fn chart_err(file: &str) -> impl Fn(String) -> ReportError + '_ {
@@ -79,7 +79,7 @@ pub(crate) fn render_all(report: &Report) -> Result<Vec<(String, Vec<u8>)>, Repo
             heatmap_svg(&data.grid, report.tz.name(), &title).map(String::into_bytes).map_err(chart_err(&name))
         }));
     }
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(jobs.len().max(1));
+    let threads = std::thread::available_parallelism().map_or(1, std::num::NonZero::get).min(jobs.len().max(1));
     let next = std::sync::atomic::AtomicUsize::new(0);
     let mut results: Vec<Option<Rendered>> = (0..jobs.len()).map(|_| None).collect();
     let slots: Vec<std::sync::Mutex<&mut Option<Rendered>>> = results.iter_mut().map(std::sync::Mutex::new).collect();
@@ -243,7 +243,7 @@ fn draw_panel<DB: DrawingBackend>(
     let max_line = panel.lines.iter().map(|l| l.1 * f).fold(0.0, f64::max);
     let top = (max_data.max(max_line) * 1.08).max(1e-9);
     let width = area.dim_in_pixel().0;
-    let plot_width = width as i64 - 70 - 150;
+    let plot_width = i64::from(width) - 70 - 150;
     let days = day_starts(tz, from, to);
     let every = ((days.len() as i64 * 95) / plot_width.max(1) + 1).max(1) as usize;
     let labelled: std::collections::HashSet<i64> = days.iter().copied().step_by(every).collect();
@@ -286,7 +286,7 @@ fn draw_panel<DB: DrawingBackend>(
     }
     let mut desc = Label::new(
         panel.unit.label,
-        (top_left.start + 12, (yr.start + yr.end) / 2),
+        (top_left.start + 12, i32::midpoint(yr.start, yr.end)),
         13.0,
         MUTED,
         HPos::Center,
@@ -295,10 +295,17 @@ fn draw_panel<DB: DrawingBackend>(
     desc.vertical = true;
     draw(desc)?;
     if let Some(d) = &panel.x_desc {
-        draw(Label::new(d.clone(), ((xr.start + xr.end) / 2, yr.end + 27), 13.0, MUTED, HPos::Center, VPos::Top))?;
+        draw(Label::new(
+            d.clone(),
+            (i32::midpoint(xr.start, xr.end), yr.end + 27),
+            13.0,
+            MUTED,
+            HPos::Center,
+            VPos::Top,
+        ))?;
     }
     if buckets.is_empty() {
-        let at = ((xr.start + xr.end) / 2, (yr.start + yr.end) / 2);
+        let at = (i32::midpoint(xr.start, xr.end), i32::midpoint(yr.start, yr.end));
         draw(Label::new("no samples in the window", at, 14.0, MUTED, HPos::Center, VPos::Center))?;
     }
     for run in runs(buckets) {
@@ -336,7 +343,7 @@ fn draw_panel<DB: DrawingBackend>(
     if let Some(last) = ys.last().copied() {
         if last > bottom {
             let shift = last - bottom;
-            for y in ys.iter_mut() {
+            for y in &mut ys {
                 *y -= shift;
             }
         }

@@ -107,7 +107,7 @@ impl<DB: DrawingBackend> plotters::element::Drawable<DB> for Label {
         let Some(at) = pos.next() else { return Ok(()) };
         for (x, y, cov) in self.pixels(at) {
             if cov > 0.01 {
-                backend.draw_pixel((x, y), self.color.mix(cov.min(1.0) as f64).to_backend_color())?;
+                backend.draw_pixel((x, y), self.color.mix(f64::from(cov.min(1.0))).to_backend_color())?;
             }
         }
         Ok(())

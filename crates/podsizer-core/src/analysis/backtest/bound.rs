@@ -94,7 +94,7 @@ pub fn mean_bound_cost(units: &[BoundUnit], budget: f64) -> f64 {
     }
     let mut lo = 0.0;
     for _ in 0..100 {
-        let mid = (lo + hi) / 2.0;
+        let mid = f64::midpoint(lo, hi);
         if dual(mid).1 > budget {
             lo = mid;
         } else {

@@ -385,7 +385,7 @@ mod tests {
         assert_eq!((a.cost, a.over_memory_request, a.samples), (20.0 + 380.0, 1, 20));
         assert_eq!(r.containers[1].bound.unwrap().cost, 20.0 + 1000.0);
         assert_eq!(r.bounds.per_container.cost, 1420.0);
-        assert!((r.bounds.per_container_mean_exposure - (0.05 + 0.0) / 2.0).abs() < 1e-12);
+        assert!((r.bounds.per_container_mean_exposure - f64::midpoint(0.05, 0.0)).abs() < 1e-12);
         // Mean exposure within 5% lets B's two 50s be above 1 GiB if A covers 20:
         // $400 + $20 memory + $40 CPU.
         assert!((r.bounds.mean_cost - 460.0).abs() < 1e-6, "{:?}", r.bounds);

@@ -19,7 +19,7 @@ pub struct Settings {
 pub fn concurrency_in(args: &[String]) -> Result<Option<u32>, String> {
     for (i, a) in args.iter().enumerate() {
         let value = if a == "--concurrency" {
-            args.get(i + 1).map(String::as_str).unwrap_or("")
+            args.get(i + 1).map_or("", String::as_str)
         } else if let Some(v) = a.strip_prefix("--concurrency=") {
             v
         } else {
@@ -80,7 +80,7 @@ mod tests {
     use super::*;
 
     fn strings(v: &[&str]) -> Vec<String> {
-        v.iter().map(|s| s.to_string()).collect()
+        v.iter().map(std::string::ToString::to_string).collect()
     }
 
     fn sizing(limit: Option<f64>) -> Sizing {

@@ -87,7 +87,7 @@ pub fn advise(
     let (procs, budget) = workers_for(sizing);
     match &s.max_procs {
         Some(current) if current.value.parse::<u32>() == Ok(procs) => {
-            advice.rationale.push(format!("go: GOMAXPROCS {procs} already matches the {budget}"))
+            advice.rationale.push(format!("go: GOMAXPROCS {procs} already matches the {budget}"));
         }
         Some(current) => {
             advice.rationale.push(format!(

@@ -50,7 +50,7 @@ fn tokens(conf: &str) -> Vec<Token<'_>> {
                 i += 1;
             }
         } else if matches!(b, b';' | b'{' | b'}') {
-            out.push(Token { text: &conf[i..i + 1], start: i });
+            out.push(Token { text: &conf[i..=i], start: i });
             i += 1;
         } else {
             let start = i;

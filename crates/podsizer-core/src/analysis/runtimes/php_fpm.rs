@@ -198,7 +198,7 @@ impl PerChild {
         }
         let peak = measured.peak_working_set_bytes;
         let children_memory = if peak > master { peak - master } else { peak };
-        PerChild::FromPeak { bytes: children_memory / children.max(1) as f64, peak, children }
+        PerChild::FromPeak { bytes: children_memory / f64::from(children.max(1)), peak, children }
     }
 
     fn explain(&self, master: f64) -> String {
@@ -229,7 +229,7 @@ pub enum Fit {
 
 /// The memory rule: a limit must hold `children` × `per_child` + `master`.
 pub fn fit(children: u32, per_child: f64, master: f64, limit: f64, may_lower_children: bool) -> Fit {
-    let need = children as f64 * per_child + master;
+    let need = f64::from(children) * per_child + master;
     if need <= limit {
         return Fit::Fits { need_bytes: need };
     }
@@ -237,7 +237,7 @@ pub fn fit(children: u32, per_child: f64, master: f64, limit: f64, may_lower_chi
         let to = ((limit - master) / per_child).floor();
         if to >= 1.0 {
             let to = to as u32;
-            return Fit::LowerChildren { to, need_bytes: to as f64 * per_child + master };
+            return Fit::LowerChildren { to, need_bytes: f64::from(to) * per_child + master };
         }
     }
     Fit::RaiseLimit { to_bytes: need }
@@ -249,7 +249,7 @@ fn growth(children: u32, per_child: f64, master: f64) -> String {
         "{children} × {} + master {} = {}",
         human_bytes(per_child),
         human_bytes(master),
-        human_bytes(children as f64 * per_child + master)
+        human_bytes(f64::from(children) * per_child + master)
     )
 }
 
@@ -278,7 +278,7 @@ pub fn advise(
     let per_child = PerChild::estimate(children, master, measured);
     let m = per_child.bytes();
     advice.rationale.push(format!("php-fpm: {}", per_child.explain(master)));
-    if let Some(limit) = current_limit.filter(|l| children as f64 * m + master > *l) {
+    if let Some(limit) = current_limit.filter(|l| f64::from(children) * m + master > *l) {
         advice.risks.push(format!(
             "php-fpm can grow to {}, above its limit {}",
             growth(children, m, master),

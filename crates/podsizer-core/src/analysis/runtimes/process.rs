@@ -85,7 +85,7 @@ impl Process {
         };
         if SHELLS.contains(&base(first)) {
             let script = match argv.iter().position(|a| *a == "-c") {
-                Some(i) => argv.get(i + 1).map(|s| s.to_string()).or_else(|| args.first().cloned()),
+                Some(i) => argv.get(i + 1).map(|s| (*s).clone()).or_else(|| args.first().cloned()),
                 None => None,
             };
             let exe = script.as_deref().and_then(script_exe);
@@ -155,7 +155,7 @@ mod tests {
     use super::*;
 
     fn v(items: &[&str]) -> Vec<String> {
-        items.iter().map(|s| s.to_string()).collect()
+        items.iter().map(std::string::ToString::to_string).collect()
     }
 
     #[test]

@@ -63,8 +63,8 @@ pub fn advise(
     advice.found.push(format!("workers {} ({})", current.value, current.origin));
     let workers: u32 = current.value.parse().expect("checked when read");
     // Every worker busy at the peak: the smallest per-worker figure the history allows.
-    let per = (peak - MASTER_BYTES).max(0.0) / workers.max(1) as f64;
-    let need = |n: u32| n as f64 * per + MASTER_BYTES;
+    let per = (peak - MASTER_BYTES).max(0.0) / f64::from(workers.max(1));
+    let need = |n: u32| f64::from(n) * per + MASTER_BYTES;
     let growth = |n: u32| {
         format!("{n} × {} + master {} = {}", human_bytes(per), human_bytes(MASTER_BYTES), human_bytes(need(n)))
     };
@@ -94,7 +94,7 @@ pub fn advise(
         sizing.memory_limit_bytes = raised;
         limit = raised;
     }
-    let proposed = running.min(fits_in(limit).min(u32::MAX as f64) as u32).max(1);
+    let proposed = running.min(fits_in(limit).min(f64::from(u32::MAX)) as u32).max(1);
     if proposed == workers {
         advice.rationale.push(format!(
             "{name}: {workers} workers fit the {budget} (at most {by_cpu}) and the proposed memory limit {}: {}",
