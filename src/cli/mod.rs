@@ -3,6 +3,7 @@
 
 pub mod args;
 pub mod commands;
+pub mod fleet;
 mod notify;
 pub mod progress;
 pub mod resolve;
@@ -77,6 +78,7 @@ pub fn dispatch(command: &Command, invoked: &str, out: &mut dyn Write) -> anyhow
         Command::Collect(a) => match &a.source {
             args::CollectSource::MetricsServer(m) => commands::collect::run(m, out),
         },
+        Command::Fleet(a) => fleet::run(a, out),
         Command::Completions(a) => shell::completions(a, invoked, out),
         Command::Man(a) => shell::man_pages(a, out),
     }

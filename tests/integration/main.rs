@@ -10,6 +10,7 @@ mod cli;
 mod cloudwatch;
 mod clusters;
 mod collector;
+mod fleet;
 mod golden;
 mod hostile;
 mod incremental;
