@@ -26,6 +26,8 @@ use crate::store::s3::{S3Location, S3Options, S3};
 use crate::store::summaries::{Fetched, ListedDay};
 use crate::store::{facts::Facts, Derived};
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc;
 
 #[derive(Debug, thiserror::Error)]
 pub enum FleetError {
@@ -142,27 +144,62 @@ pub struct ClusterRun {
     pub notes: Vec<Note>,
 }
 
-/// Sizes every cluster of the fleet from its day summaries, one cluster at a time (memory
-/// holds one cluster's usage, then only its recommendations).
+/// Clusters sized at once: the run mostly waits on the bucket (listings, summary downloads),
+/// and each cluster in flight holds its usage in memory, so a few, not one per cluster.
+const CLUSTERS_IN_FLIGHT: usize = 4;
+
+/// Sizes every cluster of the fleet from its day summaries, a few clusters at a time (memory
+/// holds their usage, then only their recommendations). Clusters come back in name order.
 pub fn size_fleet(settings: &FleetSettings, progress: &dyn Progress) -> Result<Vec<ClusterRun>> {
     let names = cluster_names(settings)?;
-    let mut runs = Vec::with_capacity(names.len());
-    for name in names {
-        let location = S3Location { bucket: settings.root.bucket.clone(), prefix: child(&settings.root.prefix, &name) };
-        let remote = match RemoteStore::open(&location, &settings.options) {
-            Ok(remote) => remote,
-            // A prefix that is not a store (another tool's folder) is not a cluster.
-            Err(RemoteError::Missing { .. }) if settings.clusters.is_empty() => continue,
-            Err(e) => return Err(e.into()),
-        };
-        if let Some(run) = size_cluster(settings, name, &remote, progress)? {
-            runs.push(run);
+    let next = AtomicUsize::new(0);
+    let workers = CLUSTERS_IN_FLIGHT.min(names.len()).max(1);
+    let (tx, rx) = mpsc::channel::<(usize, Result<Option<ClusterRun>>)>();
+    let mut slots: Vec<Option<Result<Option<ClusterRun>>>> = (0..names.len()).map(|_| None).collect();
+    progress.begin(names.len() as u64, "sizing clusters from day summaries");
+    std::thread::scope(|scope| {
+        for _ in 0..workers {
+            let (tx, names, next) = (tx.clone(), &names, &next);
+            scope.spawn(move || loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some(name) = names.get(i) else { return };
+                let result = open_and_size(settings, name);
+                let failed = result.is_err();
+                if tx.send((i, result)).is_err() || failed {
+                    // Stop handing out clusters once one failed.
+                    next.store(names.len(), Ordering::Relaxed);
+                    return;
+                }
+            });
         }
+        drop(tx);
+        for (i, result) in rx {
+            slots[i] = Some(result);
+            progress.step(&names[i]);
+        }
+    });
+    progress.end();
+    let mut runs = Vec::with_capacity(names.len());
+    for result in slots.into_iter().flatten() {
+        runs.extend(result?);
     }
     if runs.is_empty() {
         return Err(FleetError::NoClusters { url: settings.root.url() });
     }
     Ok(runs)
+}
+
+/// One cluster's store opened and sized; `None` when its prefix holds no store (and the
+/// cluster was not asked for by name) or no day.
+fn open_and_size(settings: &FleetSettings, name: &str) -> Result<Option<ClusterRun>> {
+    let location = S3Location { bucket: settings.root.bucket.clone(), prefix: child(&settings.root.prefix, name) };
+    let remote = match RemoteStore::open(&location, &settings.options) {
+        Ok(remote) => remote,
+        // A prefix that is not a store (another tool's folder) is not a cluster.
+        Err(RemoteError::Missing { .. }) if settings.clusters.is_empty() => return Ok(None),
+        Err(e) => return Err(e.into()),
+    };
+    size_cluster(settings, name.to_string(), &remote)
 }
 
 /// The cluster prefixes under the root (or the ones asked for), sorted.
@@ -185,12 +222,7 @@ fn cluster_names(settings: &FleetSettings) -> Result<Vec<String>> {
     Ok(names)
 }
 
-fn size_cluster(
-    settings: &FleetSettings,
-    name: String,
-    remote: &RemoteStore,
-    progress: &dyn Progress,
-) -> Result<Option<ClusterRun>> {
+fn size_cluster(settings: &FleetSettings, name: String, remote: &RemoteStore) -> Result<Option<ClusterRun>> {
     let url = remote.url();
     let days = window_of(remote.list_days(SUMMARY)?, settings.window_days);
     let (Some(first), Some(newest)) = (days.first().map(|d| d.day), days.last().map(|d| d.day)) else {
@@ -200,7 +232,6 @@ fn size_cluster(
     let mut fetched = Fetched::default();
     let summaries = remote.fetch_summaries(&days, SUMMARY, &mut fetched)?;
     remote.fetch_side_files(&mut fetched)?;
-    progress.begin(days.len() as u64, "merging day summaries");
     let mut builder = UsageBuilder::new();
     for (day, saved) in days.iter().zip(summaries) {
         let bytes = match saved {
@@ -214,9 +245,7 @@ fn size_cluster(
             source,
         })?;
         usage.into_iter().for_each(|u| builder.absorb(u));
-        progress.step("");
     }
-    progress.end();
     let usage = builder.finish();
     let mut notes = Vec::new();
     let overlay_dir = settings.overlays.as_ref().map(|d| d.join(&name)).filter(|d| d.is_dir());
