@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 /// A store of `containers` x `days` x 1-minute samples from the synthetic fleet, built once.
-pub fn store_for(containers: usize, days: i64) -> PathBuf {
+pub(crate) fn store_for(containers: usize, days: i64) -> PathBuf {
     let root =
         Path::new(env!("CARGO_MANIFEST_DIR")).join("target/bench-data").join(format!("fleet-{containers}x{days}d"));
     let done = root.join(".complete");
@@ -30,7 +30,7 @@ pub fn store_for(containers: usize, days: i64) -> PathBuf {
 }
 
 /// The child's own report of its peak RSS, in MiB.
-pub fn peak_rss_mib(stderr: &[u8]) -> f64 {
+pub(crate) fn peak_rss_mib(stderr: &[u8]) -> f64 {
     let text = String::from_utf8_lossy(stderr);
     let kib: f64 = text
         .lines()
@@ -41,7 +41,7 @@ pub fn peak_rss_mib(stderr: &[u8]) -> f64 {
 }
 
 /// Timings of repeated runs of one `podsizer` command.
-pub struct Runs {
+pub(crate) struct Runs {
     /// Wall seconds, sorted.
     pub seconds: Vec<f64>,
     /// Highest peak RSS over the runs, in MiB.
@@ -51,13 +51,13 @@ pub struct Runs {
 }
 
 impl Runs {
-    pub fn median(&self) -> f64 {
+    pub(crate) fn median(&self) -> f64 {
         self.seconds[self.seconds.len() / 2]
     }
 }
 
 /// Runs the release binary `runs` times with `args`, asserting success each time.
-pub fn time_runs(runs: usize, args: &[&std::ffi::OsStr]) -> Runs {
+pub(crate) fn time_runs(runs: usize, args: &[&std::ffi::OsStr]) -> Runs {
     let mut seconds = Vec::new();
     let mut peak = 0.0f64;
     let mut last = None;
@@ -79,7 +79,7 @@ pub fn time_runs(runs: usize, args: &[&std::ffi::OsStr]) -> Runs {
 
 /// The same samples as `store_for` in one Parquet file (row groups of 512 Ki rows, as a
 /// Parquet export usually has), built once from the store's parts.
-pub fn single_file_for(containers: usize, days: i64) -> PathBuf {
+pub(crate) fn single_file_for(containers: usize, days: i64) -> PathBuf {
     use polars::prelude::*;
     let store = store_for(containers, days);
     let path = store.with_extension("parquet");

@@ -3,6 +3,7 @@
 
 mod args;
 mod commands;
+mod fleet;
 mod hints;
 mod notify;
 mod progress;
@@ -81,6 +82,7 @@ pub(crate) fn dispatch(command: &Command, invoked: &str, out: &mut dyn Write) ->
         Command::Collect(a) => match &a.source {
             args::CollectSource::MetricsServer(m) => commands::collect::run(m, out),
         },
+        Command::Fleet(a) => fleet::run(a, out),
         Command::Completions(a) => shell::completions(a, invoked, out),
         Command::Man(a) => shell::man_pages(a, out),
     }

@@ -20,7 +20,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
 
 /// Name of the derived file holding a day's usage summary.
-const SUMMARY: &str = "usage";
+pub(super) const SUMMARY: &str = "usage";
 
 /// What a run needs from the caller: the window and the row/container filters.
 pub(super) struct Window<'a> {

@@ -51,6 +51,7 @@
 pub mod current;
 mod day_usage;
 mod file_inputs;
+pub mod fleet;
 mod inputs;
 pub mod pull_request;
 pub mod selection;

@@ -79,21 +79,42 @@ pub fn recommend_all(
     progress: &dyn Progress,
     timings: &mut Timings,
 ) -> Result<Vec<Recommendation>> {
-    let strategy = strategy(plan.strategy)?;
+    // An unknown strategy fails before any sample is read.
+    strategy(plan.strategy)?;
     let started = std::time::Instant::now();
     let usage = selection.usage(progress)?;
     timings.usage_seconds = started.elapsed().as_secs_f64();
     let window_end = selection.until.unwrap_or_else(|| {
         usage.iter().filter_map(podsizer_core::analysis::ContainerUsage::last_ms).max().unwrap_or(0)
     });
+    let mut recs = size_usage(&usage, &selection.facts(), selection.since, window_end, plan)?;
+    for rec in &mut recs {
+        if let Some(note) = selection.projection(&rec.key) {
+            rec.rationale.insert(0, note.clone());
+        }
+    }
+    timings.sizing_seconds = started.elapsed().as_secs_f64();
+    Ok(recs)
+}
+
+/// Sizes each container of `usage` (a window `[since, window_end)`) with the side files' facts
+/// (current settings, OOM kills, php-fpm exporter figures): the part of a sizing run that
+/// needs usage, not samples, so the fleet's central run sizes from day summaries alone.
+pub(crate) fn size_usage(
+    usage: &[crate::analysis::ContainerUsage],
+    facts: &crate::store::facts::Facts,
+    since: Option<i64>,
+    window_end: i64,
+    plan: &Plan<'_>,
+) -> Result<Vec<Recommendation>> {
+    let strategy = strategy(plan.strategy)?;
     let per_pod = containers_per_workload(usage.iter().map(|u| &u.key));
-    let facts = selection.facts();
     // Side-file figures are input like samples: one out of bounds fails the run, naming where.
     if let Some((path, reason)) = facts.rejected.first() {
         return Err(EngineError::Input { path: path.clone(), reason: reason.clone() });
     }
     let mut recs = Vec::with_capacity(usage.len());
-    for u in &usage {
+    for u in usage {
         let (mut policy, applied) = plan.policy.for_container(&u.key);
         if plan.force {
             policy.history.min_span_ms = 0;
@@ -107,7 +128,7 @@ pub fn recommend_all(
             current: current.as_ref(),
             window_end_ms: window_end,
             containers_in_pod: per_pod[&u.key.workload],
-            oom_limit_bytes: facts.oom_limit(&u.key, selection.since),
+            oom_limit_bytes: facts.oom_limit(&u.key, since),
         };
         let mut rec = recommend(strategy.as_ref(), &input, &applied);
         let runtime = plan.runtimes.find(&u.key).map(|runtime| {
@@ -118,12 +139,8 @@ pub fn recommend_all(
             (runtime, measured)
         });
         finish(&mut rec, runtime.as_ref().map(|(r, m)| (*r, m)), &policy);
-        if let Some(note) = selection.projection(&u.key) {
-            rec.rationale.insert(0, note.clone());
-        }
         recs.push(rec);
     }
-    timings.sizing_seconds = started.elapsed().as_secs_f64();
     Ok(recs)
 }
 

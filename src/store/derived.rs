@@ -30,6 +30,13 @@ impl PartSet {
         Ok(Self { dir: dir.to_path_buf(), parts })
     }
 
+    /// The parts of the day folder `dir` as a listing names them (name, size), for a reader
+    /// that holds the day's derived files but not its parts (an S3 listing, `summaries`).
+    pub fn listed(dir: &Path, mut parts: Vec<(String, u64)>) -> Self {
+        parts.sort();
+        Self { dir: dir.to_path_buf(), parts }
+    }
+
     pub fn paths(&self) -> impl Iterator<Item = PathBuf> + '_ {
         self.parts.iter().map(|(name, _)| self.dir.join(name))
     }

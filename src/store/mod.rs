@@ -22,6 +22,7 @@ pub mod remote;
 pub mod s3;
 pub(crate) mod sample_file;
 pub mod sink;
+pub mod summaries;
 mod writer;
 
 pub use derived::{Derived, PartSet};

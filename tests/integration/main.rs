@@ -12,6 +12,7 @@ mod cli;
 mod cloudwatch;
 mod clusters;
 mod collector;
+mod fleet;
 mod golden;
 mod hostile;
 mod incremental;

@@ -1,8 +1,10 @@
 //! Command-line shape (clap only; no logic here).
 
+mod fleet;
 mod importers;
 mod sizing;
 
+pub(super) use fleet::*;
 pub(super) use importers::*;
 pub(super) use sizing::*;
 
@@ -52,6 +54,8 @@ pub(crate) enum Command {
     Pr(PrArgs),
     /// Sample live usage from the cluster over time into a store (metrics-server).
     Collect(CollectArgs),
+    /// A fleet on S3: per-cluster day summaries, and every cluster sized from them centrally.
+    Fleet(FleetArgs),
     /// Print a shell completion script (bash, zsh, fish, powershell, elvish) to stdout.
     #[command(long_about = COMPLETIONS_HELP)]
     Completions(CompletionsArgs),
