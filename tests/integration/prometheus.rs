@@ -802,3 +802,77 @@ fn a_week_of_500_containers_takes_a_bounded_number_of_requests() {
     let want = truth.iter().filter(|s| s.timestamp_ms >= last - 7 * DAY_MS).count();
     assert_eq!(rows.len(), want);
 }
+
+/// One DaemonSet pod with usage every minute for six hours from `t0` (a UTC midnight) and
+/// kube-state-metrics scraped every 5 minutes for its first hour only (then down): the
+/// usage after that hour lies where no kube_pod_owner sample of the pod is.
+fn owner_gap_blocks(dir: &Path, t0: i64) -> PathBuf {
+    let text = dir.join("gap.om");
+    let mut f = BufWriter::new(std::fs::File::create(&text).unwrap());
+    let labels = r#"namespace="logging",pod="agent-xk2lp",container="envoy",job="kubelet""#;
+    let minutes = 0..=360;
+    writeln!(f, "container_cpu_usage_seconds_total{{{labels}}} 0 {}", (t0 - STEP) / 1000).unwrap();
+    for m in minutes.clone() {
+        // 0.1 core: the counter gains 6 s a minute.
+        writeln!(f, "container_cpu_usage_seconds_total{{{labels}}} {} {}", 6 * (m + 1), (t0 + m * STEP) / 1000)
+            .unwrap();
+    }
+    for m in minutes {
+        writeln!(f, "container_memory_working_set_bytes{{{labels}}} {} {}", 100.0 * MIB, (t0 + m * STEP) / 1000)
+            .unwrap();
+    }
+    for m in (0..=60).step_by(5) {
+        writeln!(
+            f,
+            r#"kube_pod_owner{{namespace="logging",pod="agent-xk2lp",owner_kind="DaemonSet",owner_name="agent",owner_is_controller="true"}} 1 {}"#,
+            (t0 + m * STEP) / 1000
+        )
+        .unwrap();
+    }
+    writeln!(f, "# EOF").unwrap();
+    f.flush().unwrap();
+    drop(f);
+    let blocks = dir.join("gap-blocks");
+    backfill(&text, &blocks);
+    blocks
+}
+
+/// Workloads of the stored rows at or after `from_ms`, with their row counts.
+fn workloads_from(store: &Path, from_ms: i64) -> BTreeMap<(String, String), usize> {
+    let mut out = BTreeMap::new();
+    for (ns, kind, name, ..) in stored(store).keys().filter(|r| r.5 >= from_ms) {
+        *out.entry((format!("{ns}/{kind}"), name.clone())).or_default() += 1;
+    }
+    out
+}
+
+#[test]
+fn a_pod_keeps_its_owner_where_kube_state_metrics_has_no_sample_of_it() {
+    if !tools_present("a_pod_keeps_its_owner_where_kube_state_metrics_has_no_sample_of_it") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let t0 = (chrono::Utc::now().timestamp_millis() / DAY_MS - 2) * DAY_MS;
+    let prom = Prometheus::start(&owner_gap_blocks(dir.path(), t0));
+    let at = |minutes: i64| ts(t0 + minutes * STEP);
+    let daemonset = |rows| BTreeMap::from([(("logging/DaemonSet".to_string(), "agent".to_string()), rows)]);
+
+    // Starting 40 minutes after the last kube_pod_owner sample: found by looking an hour back.
+    let store = dir.path().join("lookback");
+    let run = import(&prom.url(), &store, &["--since", &at(100), "--until", &at(180)]);
+    assert!(run.ok, "{}", run.stderr);
+    assert!(!run.stderr.contains("no kube_pod_owner"), "{}", run.stderr);
+    assert_eq!(workloads_from(&store, 0), daemonset(81), "minutes 100..=180");
+
+    // A re-run starting two hours after it: the first run's state remembers the pod's owner,
+    // so its rows are never filed under a second workload (the pod's own name).
+    let store = dir.path().join("rerun");
+    let first = import(&prom.url(), &store, &["--since", &at(0), "--until", &at(180)]);
+    assert!(first.ok, "{}", first.stderr);
+    assert_eq!(workloads_from(&store, 0), daemonset(181), "minutes 0..=180");
+    let second = import(&prom.url(), &store, &["--since", &at(0), "--until", &at(360)]);
+    assert!(second.ok, "{}", second.stderr);
+    assert!(!second.stderr.contains("no kube_pod_owner"), "{}", second.stderr);
+    assert_eq!(workloads_from(&store, t0 + 181 * STEP), daemonset(180), "minutes 181..=360");
+    assert_eq!(workloads_from(&store, 0), daemonset(361), "one workload for the pod's whole life");
+}
