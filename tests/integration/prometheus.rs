@@ -876,3 +876,130 @@ fn a_pod_keeps_its_owner_where_kube_state_metrics_has_no_sample_of_it() {
     assert_eq!(workloads_from(&store, t0 + 181 * STEP), daemonset(180), "minutes 181..=360");
     assert_eq!(workloads_from(&store, 0), daemonset(361), "one workload for the pod's whole life");
 }
+
+/// Two clusters' series in one Prometheus, as a Thanos or Mimir querier shows them: the same
+/// pod name in both, a constant 0.2 cores / 100 MiB in `eu` and 0.5 cores / 300 MiB in `us`,
+/// every minute for 25 hours from `t0`; in `us` the pod's ReplicaSet belongs to `api-v2`.
+/// A third copy carries no cluster label (a fleet import leaves it out).
+fn two_cluster_blocks(dir: &Path, t0: i64) -> PathBuf {
+    let text = dir.join("fleet.om");
+    let mut f = BufWriter::new(std::fs::File::create(&text).unwrap());
+    let pod = "api-5b8f7d9c4-x2x9k";
+    let clusters =
+        [(r#"cluster="eu","#, 0.2, 100.0, "api"), (r#"cluster="us","#, 0.5, 300.0, "api-v2"), ("", 0.9, 900.0, "x")];
+    let sec = |m: i64| (t0 + m * STEP) / 1000;
+    for (cluster, cores, _, _) in clusters {
+        let labels = format!(r#"{cluster}namespace="shop",pod="{pod}",container="app",job="kubelet""#);
+        writeln!(f, "container_cpu_usage_seconds_total{{{labels}}} 0 {}", sec(-1)).unwrap();
+        for m in 0..=1500 {
+            writeln!(f, "container_cpu_usage_seconds_total{{{labels}}} {} {}", cores * 60.0 * (m + 1) as f64, sec(m))
+                .unwrap();
+        }
+    }
+    for (cluster, _, mib, _) in clusters {
+        let labels = format!(r#"{cluster}namespace="shop",pod="{pod}",container="app",job="kubelet""#);
+        for m in 0..=1500 {
+            writeln!(f, "container_memory_working_set_bytes{{{labels}}} {} {}", mib * MIB, sec(m)).unwrap();
+        }
+    }
+    for (cluster, ..) in clusters {
+        for m in (0..=1500).step_by(5) {
+            writeln!(f, r#"kube_pod_owner{{{cluster}namespace="shop",pod="{pod}",owner_kind="ReplicaSet",owner_name="api-5b8f7d9c4",owner_is_controller="true"}} 1 {}"#, sec(m)).unwrap();
+        }
+    }
+    for (cluster, _, _, deployment) in clusters {
+        for m in (0..=1500).step_by(5) {
+            writeln!(f, r#"kube_replicaset_owner{{{cluster}namespace="shop",replicaset="api-5b8f7d9c4",owner_kind="Deployment",owner_name="{deployment}",owner_is_controller="true"}} 1 {}"#, sec(m)).unwrap();
+        }
+    }
+    writeln!(f, "# EOF").unwrap();
+    f.flush().unwrap();
+    drop(f);
+    let blocks = dir.join("fleet-blocks");
+    backfill(&text, &blocks);
+    blocks
+}
+
+/// Per (cluster, kind/workload): rows, and the distinct (cpu, memory MiB) among them.
+type ClusterRows = BTreeMap<(String, String), (usize, BTreeSet<(String, String)>)>;
+
+fn rows_by_cluster(store: &Path) -> ClusterRows {
+    let mut out = ClusterRows::new();
+    Store::open(store)
+        .unwrap()
+        .scan(None, None, |r| {
+            let e = out.entry((r.cluster.to_string(), format!("{}/{}", r.workload_kind, r.workload))).or_default();
+            e.0 += 1;
+            e.1.insert((format!("{:.6}", r.cpu_cores), format!("{}", r.memory_bytes / MIB)));
+        })
+        .unwrap();
+    out
+}
+
+#[test]
+fn a_bare_cluster_label_imports_every_cluster_under_its_own_name() {
+    if !tools_present("a_bare_cluster_label_imports_every_cluster_under_its_own_name") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let t0 = (chrono::Utc::now().timestamp_millis() / DAY_MS - 3) * DAY_MS;
+    let prom = Prometheus::start(&two_cluster_blocks(dir.path(), t0));
+    let store = dir.path().join("store");
+    let range = ["--since", &ts(t0), "--until", &ts(t0 + 1500 * STEP), "--cluster-label", "cluster"];
+
+    let one = |cpu: &str, mib: &str| (1501, BTreeSet::from([(cpu.to_string(), mib.to_string())]));
+    let expected = BTreeMap::from([
+        (("eu".to_string(), "Deployment/api".to_string()), one("0.200000", "100")),
+        (("us".to_string(), "Deployment/api-v2".to_string()), one("0.500000", "300")),
+    ]);
+
+    // Remote reads: per cluster a probe and one per UTC day (two). The sixth, us's second day, fails.
+    let proxy = Proxy::start(prom.port, ProxyConfig { fail_range_after: Some(5), ..Default::default() });
+    let broken = import(&proxy.url(), &store, &range);
+    assert!(!broken.ok && broken.stderr.contains("injected failure"), "{}", broken.stderr);
+    assert!(broken.stdout.contains("2 cluster(s) by label cluster: eu, us"), "{}", broken.stdout);
+    let partial = rows_by_cluster(&store);
+    assert_eq!(partial.get(&("eu".to_string(), "Deployment/api".to_string())), expected.values().next());
+    assert_eq!(partial[&("us".to_string(), "Deployment/api-v2".to_string())].0, 1440, "us: its first day only");
+
+    // Resumed: eu has nothing new, us its second day; then each cluster is complete.
+    proxy.state.config.lock().unwrap().fail_range_after = None;
+    let run = import(&proxy.url(), &store, &range);
+    assert!(run.ok, "{}", run.stderr);
+    assert_eq!(run.stdout.matches("nothing new").count(), 1, "{}", run.stdout);
+    assert_eq!(figure(&run.stdout, "fetched, "), 61, "{}", run.stdout);
+    assert_eq!(rows_by_cluster(&store), expected, "minutes 0..=1500 per cluster, each with its own figures and owner");
+
+    let recs = recommend(&store);
+    let summary: BTreeSet<(String, String, String)> = recs
+        .iter()
+        .map(|r| {
+            let (cluster, name, status) = (&r["cluster"], &r["workload"]["name"], &r["status"]);
+            (cluster.as_str().unwrap().into(), name.as_str().unwrap().into(), status.as_str().unwrap().into())
+        })
+        .collect();
+    let sized = |c: &str, w: &str| (c.to_string(), w.to_string(), "sized".to_string());
+    assert_eq!(summary, BTreeSet::from([sized("eu", "api"), sized("us", "api-v2")]), "{recs:?}");
+    let cpu = |c: &str| recs.iter().find(|r| r["cluster"] == c).unwrap()["cpu"]["request_cores"].as_f64().unwrap();
+    assert!(cpu("eu") < cpu("us"), "eu {} vs us {}: sized on each cluster's own usage", cpu("eu"), cpu("us"));
+
+    // A re-run adds nothing, cluster by cluster.
+    let before = proxy.state.range_queries.load(Ordering::SeqCst);
+    let again = import(&proxy.url(), &store, &range);
+    assert!(again.ok, "{}", again.stderr);
+    assert_eq!(again.stdout.matches("nothing new").count(), 2, "{}", again.stdout);
+    assert_eq!(proxy.state.range_queries.load(Ordering::SeqCst), before, "no usage is read again");
+    assert_eq!(rows_by_cluster(&store), expected);
+
+    // A label no series carries, and one that is no label name: exit 2 naming it.
+    for label in ["region", "1-cluster"] {
+        let bad = import(
+            &prom.url(),
+            &store,
+            &["--since", &ts(t0), "--until", &ts(t0 + 1500 * STEP), "--cluster-label", label],
+        );
+        assert!(!bad.ok);
+        assert!(bad.stderr.contains(&format!("--cluster-label {label}")), "{}", bad.stderr);
+        assert!(bad.stderr.contains(&format!("`{label}`")), "{}", bad.stderr);
+    }
+}
