@@ -802,3 +802,204 @@ fn a_week_of_500_containers_takes_a_bounded_number_of_requests() {
     let want = truth.iter().filter(|s| s.timestamp_ms >= last - 7 * DAY_MS).count();
     assert_eq!(rows.len(), want);
 }
+
+/// One DaemonSet pod with usage every minute for six hours from `t0` (a UTC midnight) and
+/// kube-state-metrics scraped every 5 minutes for its first hour only (then down): the
+/// usage after that hour lies where no kube_pod_owner sample of the pod is.
+fn owner_gap_blocks(dir: &Path, t0: i64) -> PathBuf {
+    let text = dir.join("gap.om");
+    let mut f = BufWriter::new(std::fs::File::create(&text).unwrap());
+    let labels = r#"namespace="logging",pod="agent-xk2lp",container="envoy",job="kubelet""#;
+    let minutes = 0..=360;
+    writeln!(f, "container_cpu_usage_seconds_total{{{labels}}} 0 {}", (t0 - STEP) / 1000).unwrap();
+    for m in minutes.clone() {
+        // 0.1 core: the counter gains 6 s a minute.
+        writeln!(f, "container_cpu_usage_seconds_total{{{labels}}} {} {}", 6 * (m + 1), (t0 + m * STEP) / 1000)
+            .unwrap();
+    }
+    for m in minutes {
+        writeln!(f, "container_memory_working_set_bytes{{{labels}}} {} {}", 100.0 * MIB, (t0 + m * STEP) / 1000)
+            .unwrap();
+    }
+    for m in (0..=60).step_by(5) {
+        writeln!(
+            f,
+            r#"kube_pod_owner{{namespace="logging",pod="agent-xk2lp",owner_kind="DaemonSet",owner_name="agent",owner_is_controller="true"}} 1 {}"#,
+            (t0 + m * STEP) / 1000
+        )
+        .unwrap();
+    }
+    writeln!(f, "# EOF").unwrap();
+    f.flush().unwrap();
+    drop(f);
+    let blocks = dir.join("gap-blocks");
+    backfill(&text, &blocks);
+    blocks
+}
+
+/// Workloads of the stored rows at or after `from_ms`, with their row counts.
+fn workloads_from(store: &Path, from_ms: i64) -> BTreeMap<(String, String), usize> {
+    let mut out = BTreeMap::new();
+    for (ns, kind, name, ..) in stored(store).keys().filter(|r| r.5 >= from_ms) {
+        *out.entry((format!("{ns}/{kind}"), name.clone())).or_default() += 1;
+    }
+    out
+}
+
+#[test]
+fn a_pod_keeps_its_owner_where_kube_state_metrics_has_no_sample_of_it() {
+    if !tools_present("a_pod_keeps_its_owner_where_kube_state_metrics_has_no_sample_of_it") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let t0 = (chrono::Utc::now().timestamp_millis() / DAY_MS - 2) * DAY_MS;
+    let prom = Prometheus::start(&owner_gap_blocks(dir.path(), t0));
+    let at = |minutes: i64| ts(t0 + minutes * STEP);
+    let daemonset = |rows| BTreeMap::from([(("logging/DaemonSet".to_string(), "agent".to_string()), rows)]);
+
+    // Starting 40 minutes after the last kube_pod_owner sample: found by looking an hour back.
+    let store = dir.path().join("lookback");
+    let run = import(&prom.url(), &store, &["--since", &at(100), "--until", &at(180)]);
+    assert!(run.ok, "{}", run.stderr);
+    assert!(!run.stderr.contains("no kube_pod_owner"), "{}", run.stderr);
+    assert_eq!(workloads_from(&store, 0), daemonset(81), "minutes 100..=180");
+
+    // A re-run starting two hours after it: the first run's state remembers the pod's owner,
+    // so its rows are never filed under a second workload (the pod's own name).
+    let store = dir.path().join("rerun");
+    let first = import(&prom.url(), &store, &["--since", &at(0), "--until", &at(180)]);
+    assert!(first.ok, "{}", first.stderr);
+    assert_eq!(workloads_from(&store, 0), daemonset(181), "minutes 0..=180");
+    let second = import(&prom.url(), &store, &["--since", &at(0), "--until", &at(360)]);
+    assert!(second.ok, "{}", second.stderr);
+    assert!(!second.stderr.contains("no kube_pod_owner"), "{}", second.stderr);
+    assert_eq!(workloads_from(&store, t0 + 181 * STEP), daemonset(180), "minutes 181..=360");
+    assert_eq!(workloads_from(&store, 0), daemonset(361), "one workload for the pod's whole life");
+}
+
+/// Two clusters' series in one Prometheus, as a Thanos or Mimir querier shows them: the same
+/// pod name in both, a constant 0.2 cores / 100 MiB in `eu` and 0.5 cores / 300 MiB in `us`,
+/// every minute for 25 hours from `t0`; in `us` the pod's ReplicaSet belongs to `api-v2`.
+/// A third copy carries no cluster label (a fleet import leaves it out).
+fn two_cluster_blocks(dir: &Path, t0: i64) -> PathBuf {
+    let text = dir.join("fleet.om");
+    let mut f = BufWriter::new(std::fs::File::create(&text).unwrap());
+    let pod = "api-5b8f7d9c4-x2x9k";
+    let clusters =
+        [(r#"cluster="eu","#, 0.2, 100.0, "api"), (r#"cluster="us","#, 0.5, 300.0, "api-v2"), ("", 0.9, 900.0, "x")];
+    let sec = |m: i64| (t0 + m * STEP) / 1000;
+    for (cluster, cores, _, _) in clusters {
+        let labels = format!(r#"{cluster}namespace="shop",pod="{pod}",container="app",job="kubelet""#);
+        writeln!(f, "container_cpu_usage_seconds_total{{{labels}}} 0 {}", sec(-1)).unwrap();
+        for m in 0..=1500 {
+            writeln!(f, "container_cpu_usage_seconds_total{{{labels}}} {} {}", cores * 60.0 * (m + 1) as f64, sec(m))
+                .unwrap();
+        }
+    }
+    for (cluster, _, mib, _) in clusters {
+        let labels = format!(r#"{cluster}namespace="shop",pod="{pod}",container="app",job="kubelet""#);
+        for m in 0..=1500 {
+            writeln!(f, "container_memory_working_set_bytes{{{labels}}} {} {}", mib * MIB, sec(m)).unwrap();
+        }
+    }
+    for (cluster, ..) in clusters {
+        for m in (0..=1500).step_by(5) {
+            writeln!(f, r#"kube_pod_owner{{{cluster}namespace="shop",pod="{pod}",owner_kind="ReplicaSet",owner_name="api-5b8f7d9c4",owner_is_controller="true"}} 1 {}"#, sec(m)).unwrap();
+        }
+    }
+    for (cluster, _, _, deployment) in clusters {
+        for m in (0..=1500).step_by(5) {
+            writeln!(f, r#"kube_replicaset_owner{{{cluster}namespace="shop",replicaset="api-5b8f7d9c4",owner_kind="Deployment",owner_name="{deployment}",owner_is_controller="true"}} 1 {}"#, sec(m)).unwrap();
+        }
+    }
+    writeln!(f, "# EOF").unwrap();
+    f.flush().unwrap();
+    drop(f);
+    let blocks = dir.join("fleet-blocks");
+    backfill(&text, &blocks);
+    blocks
+}
+
+/// Per (cluster, kind/workload): rows, and the distinct (cpu, memory MiB) among them.
+type ClusterRows = BTreeMap<(String, String), (usize, BTreeSet<(String, String)>)>;
+
+fn rows_by_cluster(store: &Path) -> ClusterRows {
+    let mut out = ClusterRows::new();
+    Store::open(store)
+        .unwrap()
+        .scan(None, None, |r| {
+            let e = out.entry((r.cluster.to_string(), format!("{}/{}", r.workload_kind, r.workload))).or_default();
+            e.0 += 1;
+            e.1.insert((format!("{:.6}", r.cpu_cores), format!("{}", r.memory_bytes / MIB)));
+        })
+        .unwrap();
+    out
+}
+
+#[test]
+fn a_bare_cluster_label_imports_every_cluster_under_its_own_name() {
+    if !tools_present("a_bare_cluster_label_imports_every_cluster_under_its_own_name") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let t0 = (chrono::Utc::now().timestamp_millis() / DAY_MS - 3) * DAY_MS;
+    let prom = Prometheus::start(&two_cluster_blocks(dir.path(), t0));
+    let store = dir.path().join("store");
+    let range = ["--since", &ts(t0), "--until", &ts(t0 + 1500 * STEP), "--cluster-label", "cluster"];
+
+    let one = |cpu: &str, mib: &str| (1501, BTreeSet::from([(cpu.to_string(), mib.to_string())]));
+    let expected = BTreeMap::from([
+        (("eu".to_string(), "Deployment/api".to_string()), one("0.200000", "100")),
+        (("us".to_string(), "Deployment/api-v2".to_string()), one("0.500000", "300")),
+    ]);
+
+    // Remote reads: per cluster a probe and one per UTC day (two). The sixth, us's second day, fails.
+    let proxy = Proxy::start(prom.port, ProxyConfig { fail_range_after: Some(5), ..Default::default() });
+    let broken = import(&proxy.url(), &store, &range);
+    assert!(!broken.ok && broken.stderr.contains("injected failure"), "{}", broken.stderr);
+    assert!(broken.stdout.contains("2 cluster(s) by label cluster: eu, us"), "{}", broken.stdout);
+    let partial = rows_by_cluster(&store);
+    assert_eq!(partial.get(&("eu".to_string(), "Deployment/api".to_string())), expected.values().next());
+    assert_eq!(partial[&("us".to_string(), "Deployment/api-v2".to_string())].0, 1440, "us: its first day only");
+
+    // Resumed: eu has nothing new, us its second day; then each cluster is complete.
+    proxy.state.config.lock().unwrap().fail_range_after = None;
+    let run = import(&proxy.url(), &store, &range);
+    assert!(run.ok, "{}", run.stderr);
+    assert_eq!(run.stdout.matches("nothing new").count(), 1, "{}", run.stdout);
+    assert_eq!(figure(&run.stdout, "fetched, "), 61, "{}", run.stdout);
+    assert_eq!(rows_by_cluster(&store), expected, "minutes 0..=1500 per cluster, each with its own figures and owner");
+
+    let recs = recommend(&store);
+    let summary: BTreeSet<(String, String, String)> = recs
+        .iter()
+        .map(|r| {
+            let (cluster, name, status) = (&r["cluster"], &r["workload"]["name"], &r["status"]);
+            (cluster.as_str().unwrap().into(), name.as_str().unwrap().into(), status.as_str().unwrap().into())
+        })
+        .collect();
+    let sized = |c: &str, w: &str| (c.to_string(), w.to_string(), "sized".to_string());
+    assert_eq!(summary, BTreeSet::from([sized("eu", "api"), sized("us", "api-v2")]), "{recs:?}");
+    let cpu = |c: &str| recs.iter().find(|r| r["cluster"] == c).unwrap()["cpu"]["request_cores"].as_f64().unwrap();
+    assert!(cpu("eu") < cpu("us"), "eu {} vs us {}: sized on each cluster's own usage", cpu("eu"), cpu("us"));
+
+    // A re-run adds nothing, cluster by cluster.
+    let before = proxy.state.range_queries.load(Ordering::SeqCst);
+    let again = import(&proxy.url(), &store, &range);
+    assert!(again.ok, "{}", again.stderr);
+    assert_eq!(again.stdout.matches("nothing new").count(), 2, "{}", again.stdout);
+    assert_eq!(proxy.state.range_queries.load(Ordering::SeqCst), before, "no usage is read again");
+    assert_eq!(rows_by_cluster(&store), expected);
+
+    // A label no series carries, and one that is no label name: exit 2 naming it.
+    for label in ["region", "1-cluster"] {
+        let bad = import(
+            &prom.url(),
+            &store,
+            &["--since", &ts(t0), "--until", &ts(t0 + 1500 * STEP), "--cluster-label", label],
+        );
+        assert!(!bad.ok);
+        assert!(bad.stderr.contains(&format!("--cluster-label {label}")), "{}", bad.stderr);
+        assert!(bad.stderr.contains(&format!("`{label}`")), "{}", bad.stderr);
+    }
+}

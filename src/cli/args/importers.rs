@@ -211,8 +211,9 @@ pub(crate) struct PrometheusArgs {
     #[arg(long, value_name = "FILE")]
     pub bearer_token_file: Option<PathBuf>,
     /// Label that selects one cluster in every query, as NAME=VALUE (e.g. cluster=prod); the
-    /// VALUE is recorded as the samples' cluster unless --cluster names another.
-    #[arg(long, value_name = "NAME=VALUE")]
+    /// VALUE is recorded as the samples' cluster unless --cluster names another. A bare NAME
+    /// imports every cluster the server holds, each under its value of NAME.
+    #[arg(long, value_name = "NAME[=VALUE]")]
     pub cluster_label: Option<String>,
     /// Record samples, current settings and OOM kills as this cluster's.
     #[arg(long, value_name = "NAME")]

@@ -166,8 +166,8 @@ pub(crate) struct PrometheusInputArgs {
     /// With --prometheus: send `Authorization: Bearer <contents of FILE>`.
     #[arg(long, value_name = "FILE", requires = "prometheus")]
     pub bearer_token_file: Option<PathBuf>,
-    /// With --prometheus: label that selects one cluster, as NAME=VALUE.
-    #[arg(long, value_name = "NAME=VALUE", requires = "prometheus")]
+    /// With --prometheus: label that selects one cluster, as NAME=VALUE; a bare NAME reads every cluster.
+    #[arg(long, value_name = "NAME[=VALUE]", requires = "prometheus")]
     pub cluster_label: Option<String>,
     /// With --prometheus: range of rate() for CPU [default: 60s]; must hold two scrapes.
     #[arg(long, value_name = "DURATION", requires = "prometheus")]

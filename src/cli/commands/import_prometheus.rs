@@ -6,6 +6,7 @@
 
 use crate::cli::args::{InputArgs, PrometheusArgs, ReadApi};
 use crate::domain::{format_timestamp, parse_duration, parse_timestamp};
+use crate::sources::prometheus::clusters::cluster_values;
 use crate::sources::prometheus::import::{self, ImportOutcome, ImportSettings, ImportSummary, ReadApi as Api};
 use crate::sources::prometheus::{
     align_down, align_up, parse_header, promql_duration, ClientConfig, Resolution, Scope,
@@ -73,26 +74,58 @@ fn settings(args: &PrometheusArgs) -> Result<ImportSettings> {
     })
 }
 
+/// `--cluster-label NAME=VALUE` (one cluster) or a bare `NAME` (every cluster, by its value).
 fn scope(args: &PrometheusArgs) -> Result<Scope> {
-    Ok(Scope {
-        namespaces: args.namespaces.clone(),
-        cluster: args.cluster_label.as_deref().map(parse_cluster_label).transpose()?,
-        selector: args.selector.clone(),
-    })
+    let cluster = match args.cluster_label.as_deref() {
+        Some(text) if text.contains('=') => Some(parse_cluster_label(text)?),
+        _ => None,
+    };
+    Ok(Scope { namespaces: args.namespaces.clone(), cluster, selector: args.selector.clone() })
+}
+
+/// The label of a fleet import: `--cluster-label` given as a bare name.
+fn fleet_label(args: &PrometheusArgs) -> Option<&str> {
+    args.cluster_label.as_deref().map(str::trim).filter(|l| !l.contains('='))
+}
+
+/// One import per cluster for a bare `--cluster-label`, else the one import.
+fn imports(args: &PrometheusArgs, out: &mut dyn Write) -> Result<Vec<ImportSettings>> {
+    let settings = settings(args)?;
+    let Some(label) = fleet_label(args) else { return Ok(vec![settings]) };
+    if args.cluster.is_some() {
+        bail!("--cluster with --cluster-label {label}: each cluster is named by its `{label}` value");
+    }
+    let values = cluster_values(&settings, label).with_context(|| format!("--cluster-label {label}"))?;
+    writeln!(out, "prometheus {}: {} cluster(s) by label {label}: {}", args.url, values.len(), values.join(", "))?;
+    Ok(values
+        .into_iter()
+        .map(|value| {
+            let mut one = settings.clone();
+            one.scope.cluster = Some((label.to_string(), value.clone()));
+            one.identity_cluster = value;
+            one
+        })
+        .collect())
 }
 
 pub(crate) fn run(args: &PrometheusArgs, out: &mut dyn Write) -> Result<u8> {
     let started = Instant::now();
-    let settings = settings(args)?;
     let mut sink = StoreSink::new(&args.store, &args.s3.options());
-    match import::import(&settings, &mut sink, &crate::cli::progress::Bars::default())? {
-        ImportOutcome::NothingNew { url, through_ms, next_ms } => writeln!(
-            out,
-            "prometheus {url}: nothing new; stored through {} (next instant {})",
-            format_timestamp(through_ms),
-            format_timestamp(next_ms)
-        )?,
-        ImportOutcome::Imported(summary) => print_summary(&summary, started, out)?,
+    // Each cluster has its own state: one that fails leaves the others stored, and a re-run
+    // resumes it and finds nothing new in them.
+    for settings in imports(args, out)? {
+        if fleet_label(args).is_some() {
+            writeln!(out, "cluster {}:", settings.identity_cluster)?;
+        }
+        match import::import(&settings, &mut sink, &crate::cli::progress::Bars::default())? {
+            ImportOutcome::NothingNew { url, through_ms, next_ms } => writeln!(
+                out,
+                "prometheus {url}: nothing new; stored through {} (next instant {})",
+                format_timestamp(through_ms),
+                format_timestamp(next_ms)
+            )?,
+            ImportOutcome::Imported(summary) => print_summary(&summary, started, out)?,
+        }
     }
     Ok(0)
 }
@@ -251,6 +284,11 @@ fn cache_store(args: &PrometheusArgs) -> Result<PathBuf> {
         .map(PathBuf::from)
         .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
         .unwrap_or_else(std::env::temp_dir);
-    let key = import::cache_key(&args.url, &scope(args)?, &args.step);
+    let mut scope = scope(args)?;
+    if let Some(label) = fleet_label(args) {
+        // Every cluster's rows in one cache store, apart from any single cluster's.
+        scope.cluster = Some((label.to_string(), String::new()));
+    }
+    let key = import::cache_key(&args.url, &scope, &args.step);
     Ok(base.join("podsizer").join("prometheus").join(key))
 }

@@ -33,16 +33,25 @@ pub struct KubeStateMetrics {
     pub settings: Vec<ContainerSettings>,
 }
 
-/// Reads owners, current requests/limits and OOM kills for `[start, end]` (6 requests).
+/// How far before and after the imported range owner series are looked for. A pod's usage can
+/// lie where kube-state-metrics has no sample of it: scraped less often than cAdvisor (a pod
+/// ending minutes after the range starts had its last kube_pod_owner sample before), or
+/// missing for a while; the series API answers only for series with samples near the range
+/// (Prometheus 2.x: chunks overlapping it). An owner does not change over a pod's life.
+const OWNERS_LOOKBACK_MS: i64 = 3_600_000;
+
+/// Reads owners (over `[start, end]` widened by an hour each side), current requests/limits
+/// and OOM kills for `[start, end]` (6 requests).
 pub fn fetch_kube_state(
     client: &Client,
     scope: &Scope,
     start_ms: i64,
     end_ms: i64,
 ) -> Result<KubeStateMetrics, PrometheusError> {
-    let pod_owner = client.series(&scope.ksm("kube_pod_owner", &[]), start_ms, end_ms)?;
-    let rs_owner = client.series(&scope.ksm("kube_replicaset_owner", &[]), start_ms, end_ms)?;
-    let job_owner = client.series(&scope.ksm("kube_job_owner", &[]), start_ms, end_ms)?;
+    let (owners_start, owners_end) = (start_ms - OWNERS_LOOKBACK_MS, end_ms + OWNERS_LOOKBACK_MS);
+    let pod_owner = client.series(&scope.ksm("kube_pod_owner", &[]), owners_start, owners_end)?;
+    let rs_owner = client.series(&scope.ksm("kube_replicaset_owner", &[]), owners_start, owners_end)?;
+    let job_owner = client.series(&scope.ksm("kube_job_owner", &[]), owners_start, owners_end)?;
     let owners = Owners::from_series(&pod_owner, &rs_owner, &job_owner);
     let settings_query = |metric: &str| {
         format!(

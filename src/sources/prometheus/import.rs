@@ -9,7 +9,7 @@
 use super::client::{Client, ClientConfig};
 use super::fetch::{discover_pods, fetch_kube_state, fetch_window, FetchOptions};
 use super::join::{ContainerSettings, JoinStats};
-use super::owners::Resolution;
+use super::owners::{KnownOwner, Resolution};
 use super::plan::{
     align_up, day_windows, pod_batches, storage_windows, time_windows, ReadPath, Window, REMOTE_READ_POINTS,
 };
@@ -147,6 +147,11 @@ struct State {
     /// The cluster the samples and `current` belong to (`--cluster`, else the --cluster-label value).
     #[serde(default, skip_serializing_if = "String::is_empty")]
     identity_cluster: String,
+    /// Workloads (from kube_pod_owner) of the pods of the window imported last: a pod running
+    /// on past it keeps its workload in the next run even where that run's range holds no
+    /// kube_pod_owner sample of it, so its rows are never filed under two workloads.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    owners: Vec<KnownOwner>,
 }
 
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
@@ -446,8 +451,9 @@ pub fn import(
     }
     let range = Window { start_ms: windows[0].start_ms, end_ms: windows.last().expect("non-empty").end_ms };
 
-    let ksm = fetch_kube_state(&client, scope, range.start_ms, range.end_ms)
+    let mut ksm = fetch_kube_state(&client, scope, range.start_ms, range.end_ms)
         .map_err(|source| ImportError::KubeState { source })?;
+    ksm.owners.remember(&state.owners);
     options.read_path = choose_read_path(&client, scope, settings.read_api, range.end_ms, progress)?;
     if options.read_path == ReadPath::RemoteRead {
         // Raw samples become rows here: one UTC day per window (split further by
@@ -474,6 +480,8 @@ pub fn import(
             for pod in pods.keys() {
                 resolutions.entry(ksm.owners.resolve(&pod.0, &pod.1).2).or_default().insert(pod.clone());
             }
+            // Saved with the state as the window's pieces are stored.
+            state.owners = ksm.owners.known(pods.keys());
             let mut done = match resume.take() {
                 Some(p) if p.window == *window => p.done,
                 _ => BTreeSet::new(),

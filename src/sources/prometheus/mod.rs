@@ -23,9 +23,11 @@
 //! - `client`: the HTTP client with retries; `remote_read`, `chunks`, `rate`: the raw-sample path
 //! - `fetch`: the steps of an import (kube-state-metrics, pod discovery, batches of a window)
 //! - `import`: the whole import, resumable, writing into a `SampleSink`
+//! - `clusters`: the clusters a querier holds (values of one label), each imported on its own
 
 pub mod chunks;
 mod client;
+pub mod clusters;
 mod fetch;
 pub mod import;
 mod join;

@@ -23,6 +23,18 @@ pub struct Owners {
     pods: HashMap<(String, String), (String, String)>,
     replicasets: HashMap<(String, String), (String, String)>,
     jobs: HashMap<(String, String), (String, String)>,
+    /// (kind, workload) of pods an earlier import found from kube_pod_owner: used where this
+    /// import's series say nothing of the pod.
+    remembered: HashMap<(String, String), (String, String)>,
+}
+
+/// A pod's workload as an import found it from kube_pod_owner, kept in the import state.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+pub(crate) struct KnownOwner {
+    pub namespace: String,
+    pub pod: String,
+    pub kind: String,
+    pub workload: String,
 }
 
 pub(super) fn label<'a>(l: &'a Labels, name: &str) -> Option<&'a str> {
@@ -73,11 +85,34 @@ impl Owners {
         !self.pods.is_empty()
     }
 
+    /// Adds what an earlier import found; this import's kube_pod_owner series win.
+    pub(crate) fn remember(&mut self, known: &[KnownOwner]) {
+        for k in known {
+            let key = (k.namespace.clone(), k.pod.clone());
+            self.remembered.entry(key).or_insert_with(|| (k.kind.clone(), k.workload.clone()));
+        }
+    }
+
+    /// The workloads of `pods` that came from kube_pod_owner (now or in an earlier import), to remember.
+    pub(crate) fn known<'a>(&self, pods: impl IntoIterator<Item = &'a (String, String)>) -> Vec<KnownOwner> {
+        pods.into_iter()
+            .filter_map(|(namespace, pod)| match self.resolve(namespace, pod) {
+                (kind, workload, Resolution::Owner) => {
+                    Some(KnownOwner { namespace: namespace.clone(), pod: pod.clone(), kind, workload })
+                }
+                _ => None,
+            })
+            .collect()
+    }
+
     /// (kind, workload name, how) of a pod.
     pub fn resolve(&self, namespace: &str, pod: &str) -> (String, String, Resolution) {
         let key = (namespace.to_string(), pod.to_string());
         let Some((kind, name)) = self.pods.get(&key) else {
-            return guess_from_name(pod);
+            return match self.remembered.get(&key) {
+                Some((kind, workload)) => (kind.clone(), workload.clone(), Resolution::Owner),
+                None => guess_from_name(pod),
+            };
         };
         let up = |map: &HashMap<(String, String), (String, String)>| {
             map.get(&(namespace.to_string(), name.clone())).cloned()
@@ -184,5 +219,38 @@ mod tests {
         assert_eq!(guess_from_name("web-7c9d5f8b6-bcdfg").1, "web");
         assert_eq!(guess_from_name("db-0"), ("Pod".into(), "db-0".into(), Resolution::PodName));
         assert_eq!(guess_from_name("my-app-aaaaaa-bbbbb").2, Resolution::PodName, "vowels are not in pod hashes");
+    }
+
+    #[test]
+    fn remembered_owners_fill_in_where_kube_pod_owner_is_silent_and_never_override_it() {
+        let pod_owner = vec![labels(&[
+            ("namespace", "logging"),
+            ("pod", "agent-abcde"),
+            ("owner_kind", "DaemonSet"),
+            ("owner_name", "agent"),
+            ("owner_is_controller", "true"),
+        ])];
+        let first = Owners::from_series(&pod_owner, &[], &[]);
+        let pods = [("logging".to_string(), "agent-abcde".to_string()), ("logging".to_string(), "debug".to_string())];
+        let known = first.known(&pods);
+        // The guessed pod is not remembered: a later kube_pod_owner series may still name it.
+        assert_eq!(
+            known,
+            vec![KnownOwner {
+                namespace: "logging".into(),
+                pod: "agent-abcde".into(),
+                kind: "DaemonSet".into(),
+                workload: "agent".into()
+            }]
+        );
+        let mut later = Owners::default();
+        assert_eq!(later.resolve("logging", "agent-abcde").0, "Pod", "without memory: the pod name");
+        later.remember(&known);
+        assert_eq!(later.resolve("logging", "agent-abcde"), ("DaemonSet".into(), "agent".into(), Resolution::Owner));
+        assert_eq!(later.known(&pods), known, "remembered owners are remembered again");
+        let renamed = KnownOwner { workload: "old".into(), ..known[0].clone() };
+        let mut current = Owners::from_series(&pod_owner, &[], &[]);
+        current.remember(&[renamed]);
+        assert_eq!(current.resolve("logging", "agent-abcde").1, "agent", "kube_pod_owner wins");
     }
 }

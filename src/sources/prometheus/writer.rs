@@ -255,11 +255,13 @@ mod tests {
             let mut w = Writer::start(scope, &mut sink, "s".into(), String::new());
             w.extend(rows("a"), pods("a"));
             w.flush().unwrap();
-            // Queued behind the failing append: never run.
-            let _ = w.save_state("after".into());
+            // Queued behind the failing append, never run; or refused, with the append's
+            // failure, when the thread has already stopped (whichever call meets the failure
+            // first reports it).
+            let saved = w.save_state("after".into());
             w.extend(rows("b"), pods("b"));
             let second = w.flush().map(drop);
-            second.and_then(|()| w.finish().map(drop))
+            saved.and(second).and_then(|()| w.finish().map(drop))
         });
         assert_eq!(outcome.unwrap_err().to_string(), "disk full");
         assert!(sink.log.is_empty(), "{:?}", sink.log);
