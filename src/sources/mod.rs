@@ -7,6 +7,7 @@ pub mod cluster;
 pub mod files;
 pub mod input_file;
 pub mod metrics_server;
+pub mod outcomes;
 pub mod owners;
 pub mod php_fpm_exporter;
 pub mod prometheus;

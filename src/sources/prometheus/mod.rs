@@ -29,6 +29,7 @@ mod client;
 mod fetch;
 pub mod import;
 mod join;
+mod outcomes;
 mod owners;
 mod payload;
 mod plan;
