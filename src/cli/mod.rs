@@ -77,6 +77,7 @@ pub fn dispatch(command: &Command, invoked: &str, out: &mut dyn Write) -> anyhow
         Command::Collect(a) => match &a.source {
             args::CollectSource::MetricsServer(m) => commands::collect::run(m, out),
         },
+        Command::Verify(a) => commands::verify::run(a, out),
         Command::Completions(a) => shell::completions(a, invoked, out),
         Command::Man(a) => shell::man_pages(a, out),
     }

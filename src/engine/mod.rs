@@ -34,12 +34,14 @@
 
 pub mod current;
 mod day_usage;
+pub mod evidence;
 mod file_inputs;
 mod inputs;
 pub mod pull_request;
 pub mod selection;
 pub mod sizing;
 pub mod suite;
+pub mod verify;
 
 pub use day_usage::DayStats;
 
@@ -73,6 +75,8 @@ pub enum EngineError {
     Trace(#[from] crate::sources::traces::TraceError),
     #[error("reading current settings from the cluster (--live)")]
     Live(#[source] crate::sources::metrics_server::client::MetricsServerError),
+    #[error(transparent)]
+    Outcomes(crate::store::outcomes::OutcomesError),
     #[error("{path}: {reason}")]
     Input { path: PathBuf, reason: String },
     #[error("--since must be before --until")]

@@ -294,3 +294,82 @@ fn outcome_signals_are_imported_beside_the_samples_incrementally() {
     assert!(web.restarts.is_empty() && web.evictions.is_empty());
     assert_eq!(hours(&web.known.throttling), vec![(1, 48)], "hour 0 has one sample: unknown, not 0");
 }
+
+fn verify(store: &Path, extra: &[&str]) -> (i32, String) {
+    let out = podsizer_on_loopback().args(["verify", "--input"]).arg(store).args(extra).output().unwrap();
+    assert_ne!(out.status.code(), Some(2), "{}", String::from_utf8_lossy(&out.stderr));
+    (out.status.code().unwrap(), String::from_utf8(out.stdout).unwrap())
+}
+
+#[test]
+fn verify_names_exactly_the_harmed_containers_with_the_numbers() {
+    if !tools_present("verify::verify_names_exactly_the_harmed_containers_with_the_numbers") {
+        return;
+    }
+    let prom = Prometheus::start(blocks());
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    import(&prom.url(), &store, T0 + MINUTES * 60_000);
+    let (code, text) = verify(&store, &["-o", "json"]);
+    assert_eq!(code, 0, "harm is exit 1 only with --fail-on-harm");
+    let doc: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let entries = doc["containers"].as_array().unwrap();
+    let by_name: BTreeMap<String, &serde_json::Value> = entries
+        .iter()
+        .map(|e| (format!("{}/{}", e["workload"].as_str().unwrap(), e["container"].as_str().unwrap()), e))
+        .collect();
+    let verdicts: Vec<(&str, &str)> =
+        entries.iter().map(|e| (e["workload"].as_str().unwrap(), e["verdict"].as_str().unwrap())).collect();
+    // Reverts first, then raises, then the changes that hold.
+    assert_eq!(verdicts, vec![("cart", "revert"), ("search", "revert"), ("queue", "raise"), ("web", "holds")]);
+    assert_eq!((doc["unchanged"].as_u64(), doc["without_settings"].as_u64()), (Some(0), Some(0)));
+    for e in entries {
+        // Every change took effect when the new pods appeared: hour 24, and was watched for 24 hours.
+        assert_eq!(e["effective_at"], ts(T0 + 24 * H).as_str());
+        assert_eq!(e["numbers"]["hours"], 24.0);
+        assert_eq!(e["numbers"]["pods"], 2);
+        assert_eq!(e["numbers"]["evictions"], 0.0, "cart's eviction was an old pod, before the change");
+        assert_eq!(e["numbers"]["other_restarts"], 0.0);
+        assert_eq!(e["unknown"].as_array().unwrap().len(), 0);
+        // CPU rates start at each new pod's second sample: 24:01 .. 47:59.
+        assert_eq!(e["numbers"]["samples"], 2 * 1439);
+    }
+    let n = |name: &str, field: &str| by_name[name]["numbers"][field].as_f64();
+    // cart: memory 512Mi/1Gi -> 128Mi/256Mi; 3 OOM kills; 240Mi working set is above 128Mi in every sample.
+    assert_eq!(n("cart/app", "oom_kills"), Some(3.0));
+    assert_eq!(n("cart/app", "memory_above_request_share"), Some(1.0));
+    assert_eq!(n("cart/app", "peak_working_set_bytes"), Some(240.0 * MIB));
+    assert_eq!(n("cart/app", "throttled_share"), Some(0.0));
+    assert_eq!(by_name["cart/app"]["harmed"], serde_json::json!(["memory_request", "memory_limit"]));
+    assert_eq!(
+        by_name["cart/app"]["reasons"],
+        serde_json::json!(["3 OOM kill(s) in 24 h", "working set above the 128Mi request in 100.0% of samples"])
+    );
+    // search: CPU limit 2 -> 500m; 240 of 600 CFS periods a minute throttled; 400m of CPU stays under the limit.
+    assert!((n("search/app", "throttled_share").unwrap() - 0.4).abs() < 1e-9);
+    assert_eq!(n("search/app", "cpu_above_limit_share"), Some(0.0));
+    assert_eq!(n("search/app", "oom_kills"), Some(0.0));
+    assert_eq!(by_name["search/app"]["harmed"], serde_json::json!(["cpu_limit"]));
+    assert_eq!(by_name["search/app"]["before"]["cpu_limit_cores"], 2.0);
+    // queue: memory raised to 160Mi/320Mi, still 1 OOM kill and 200Mi above the request: raise, not revert.
+    assert_eq!(n("queue/worker", "oom_kills"), Some(1.0));
+    assert_eq!(n("queue/worker", "memory_above_request_share"), Some(1.0));
+    assert_eq!(by_name["queue/worker"]["harmed"], serde_json::json!(["memory_request", "memory_limit"]));
+    // web: memory cut to 64Mi/128Mi, 50Mi used, 0.5% throttled (under 10%): holds.
+    assert!((n("web/nginx", "throttled_share").unwrap() - 0.005).abs() < 1e-9);
+    assert_eq!(n("web/nginx", "memory_above_request_share"), Some(0.0));
+    assert_eq!(by_name["web/nginx"]["reasons"], serde_json::json!([]));
+
+    // The other formats say the same; --fail-on-harm makes harm exit 1.
+    let (code, table) = verify(&store, &["--fail-on-harm"]);
+    assert_eq!(code, 1);
+    let verdict_of = |line: &str| line.split_whitespace().nth(3).map(String::from);
+    let lines: Vec<String> = table.lines().skip(1).filter_map(verdict_of).collect();
+    assert_eq!(lines, ["revert", "revert", "raise", "holds"], "{table}");
+    assert!(table.contains("mem req 512Mi -> 128Mi, mem lim 1Gi -> 256Mi"), "{table}");
+    let (_, csv) = verify(&store, &["-o", "csv"]);
+    assert_eq!(csv.lines().count(), 5, "{csv}");
+    assert!(csv.lines().nth(1).unwrap().contains(",revert,"), "{csv}");
+    let (_, yaml) = verify(&store, &["-o", "yaml"]);
+    assert!(yaml.contains("verdict: \"raise\""), "{yaml}");
+}

@@ -2,9 +2,11 @@
 
 mod importers;
 mod sizing;
+mod verify;
 
 pub use importers::*;
 pub use sizing::*;
+pub use verify::*;
 
 use super::values::{self, Span, Time};
 use crate::outputs::OutputFormat;
@@ -52,6 +54,9 @@ pub enum Command {
     Pr(PrArgs),
     /// Sample live usage from the cluster over time into a store (metrics-server).
     Collect(CollectArgs),
+    /// After a rollout: did each change hold, or does it need a raise or a revert?
+    #[command(long_about = VERIFY_HELP)]
+    Verify(VerifyArgs),
     /// Print a shell completion script (bash, zsh, fish, powershell, elvish) to stdout.
     #[command(long_about = COMPLETIONS_HELP)]
     Completions(CompletionsArgs),

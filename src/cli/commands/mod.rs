@@ -8,3 +8,4 @@ pub mod pr;
 pub mod recommend;
 pub mod report;
 pub mod synth;
+pub mod verify;
