@@ -95,13 +95,16 @@ fn pod(w: &Workload, new: bool, i: usize) -> String {
     format!("{}-{}-{}", w.name, if new { NEW_HASH } else { OLD_HASH }, SUFFIXES[i])
 }
 
+/// A series' value at a minute (workload, new pod?, pod index, minute): its extra labels and value.
+type Value<'a> = dyn Fn(&Workload, bool, usize, i64) -> Option<(String, f64)> + 'a;
+
 /// The dataset as OpenMetrics text: one metric family after the other, each series in time order.
 fn openmetrics(fleet: &[Workload]) -> String {
     let mut out = String::new();
     let minutes = |every: i64| (0..MINUTES).step_by(every as usize);
     let ts = |m: i64| (T0 + m * 60_000) / 1000;
     // Counters accumulate per series, so each family walks its series in time order.
-    let mut family = |name: &str, every: i64, value: &dyn Fn(&Workload, bool, usize, i64) -> Option<(String, f64)>| {
+    let mut family = |name: &str, every: i64, value: &Value<'_>| {
         for w in fleet {
             for new in [false, true] {
                 for i in 0..SUFFIXES.len() {

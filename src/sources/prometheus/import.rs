@@ -128,6 +128,8 @@ pub enum ImportError {
     Sync { source: SinkError },
     #[error(transparent)]
     Sink(SinkError),
+    #[error("reading outcome signals (restarts, OOM kills, evictions, throttling, settings over time)")]
+    Outcomes(#[from] super::outcomes::OutcomesImportError),
 }
 
 /// Import progress and what kube-state-metrics said, per URL and scope.

@@ -36,6 +36,15 @@ const SIGNAL: &str = "podsizer_signal";
 /// Series (per pod container) one answer holds per hour, roughly: the signals above.
 const SERIES_PER_CONTAINER: u64 = 10;
 
+/// Why outcome signals could not be read or recorded.
+#[derive(Debug, thiserror::Error)]
+pub enum OutcomesImportError {
+    #[error(transparent)]
+    Prometheus(#[from] super::PrometheusError),
+    #[error("the outcome signals kept beside the samples")]
+    Sink(#[source] crate::sources::sink::SinkError),
+}
+
 /// Reads the hours of `[from_ms, to_ms]` not recorded yet and records them under the outcome
 /// file of the import state `state_name`. `pods`: how many pods the import saw (sizes the
 /// time windows so one answer holds about `max_points` points).
@@ -49,10 +58,9 @@ pub(super) fn import(
     (from_ms, to_ms): (i64, i64),
     (pods, max_points): (usize, u64),
     sink: &mut (dyn SampleSink + Send),
-) -> Result<OutcomesRecorded, super::import::ImportError> {
-    use super::import::ImportError;
+) -> Result<OutcomesRecorded, OutcomesImportError> {
     let name = state_name.replacen("prometheus-", "outcomes-", 1);
-    let through = sink.outcomes_through(&name).map_err(ImportError::Sink)?;
+    let through = sink.outcomes_through(&name).map_err(OutcomesImportError::Sink)?;
     let first = through.map_or(align_up(from_ms, H), |t| (t + H).max(align_up(from_ms, H)));
     let last = align_down(to_ms, H);
     if first > last {
@@ -73,7 +81,7 @@ pub(super) fn import(
         to_ms: last,
         containers: fold(&series, owners, first, last),
     };
-    sink.record_outcomes(&name, batch).map_err(ImportError::Sink)
+    sink.record_outcomes(&name, batch).map_err(OutcomesImportError::Sink)
 }
 
 /// The one query of a window: every signal, tagged, as a subquery of `range_ms` on the hour grid.
