@@ -83,6 +83,7 @@ pub(crate) fn dispatch(command: &Command, invoked: &str, out: &mut dyn Write) ->
             args::CollectSource::MetricsServer(m) => commands::collect::run(m, out),
         },
         Command::Fleet(a) => fleet::run(a, out),
+        Command::Verify(a) => commands::verify::run(a, out),
         Command::Completions(a) => shell::completions(a, invoked, out),
         Command::Man(a) => shell::man_pages(a, out),
     }

@@ -50,6 +50,7 @@
 
 pub mod current;
 mod day_usage;
+pub mod evidence;
 mod file_inputs;
 pub mod fleet;
 mod inputs;
@@ -57,6 +58,7 @@ pub mod pull_request;
 pub mod selection;
 pub mod sizing;
 pub mod suite;
+pub mod verify;
 
 pub use day_usage::DayStats;
 
@@ -101,6 +103,9 @@ pub enum EngineError {
     /// Reading current settings from the live cluster (the cause is the source).
     #[error("reading current settings from the cluster")]
     Live(#[source] crate::sources::metrics_server::client::MetricsServerError),
+    /// Reading or writing the outcome signals kept beside the samples.
+    #[error(transparent)]
+    Outcomes(crate::store::outcomes::OutcomesError),
     /// An input that cannot be used: missing, unreadable, or a side file with a figure out of bounds.
     #[error("{path}: {reason}")]
     Input {

@@ -170,7 +170,8 @@ impl Bot<'_> {
         let title = text::title(&s.overlay, changes.len(), cost);
         let series = run.selection.series()?;
         let report = crate::outputs::report::build(&self.report_input(run, strategy, &series));
-        let body = self.body(run, &report, &changes, cost);
+        let evidence = super::evidence::changed_containers(run, &series, &s.thresholds, &s.prices)?;
+        let body = self.body(run, &report, &changes, cost, &crate::outputs::bot::evidence::section(&evidence));
         repo.run(&["add", "-A", "--", &s.overlay])?;
         if s.dry_run {
             let diff = repo.run(&["diff", "--cached"])?;
@@ -213,15 +214,18 @@ impl Bot<'_> {
         report: &crate::outputs::report::Report,
         changes: &[String],
         cost: (f64, f64),
+        evidence: &str,
     ) -> String {
         let overlay = &self.settings.overlay;
         let report = crate::outputs::report::markdown_without_charts(report);
-        let body =
-            format!("{}\n{}\n{report}\n{}", text::intro(overlay, cost), text::change_list(changes), text::FOOTER);
+        let (intro, list) = (text::intro(overlay, cost), text::change_list(changes));
+        let body = format!("{intro}\n{list}\n{evidence}\n{report}\n{}", text::FOOTER);
         if body.len() <= MAX_BODY {
             body
         } else {
-            text::summary_body(overlay, &run.recommendations, changes, cost)
+            // The evidence stays, above the short summary's reasons.
+            let summary = text::summary_body(overlay, &run.recommendations, changes, cost);
+            summary.replacen("\n## Why\n", &format!("\n{evidence}\n## Why\n"), 1)
         }
     }
 

@@ -7,6 +7,7 @@ pub mod cluster;
 pub mod files;
 pub(crate) mod input_file;
 pub mod metrics_server;
+pub mod outcomes;
 pub(crate) mod owners;
 pub(crate) mod php_fpm_exporter;
 pub mod prometheus;

@@ -3,6 +3,7 @@
 //! importer in `sources` writes through this trait and never names the store.
 
 use crate::domain::SampleRows;
+use crate::sources::outcomes::{OutcomeBatch, OutcomesRecorded};
 use crate::sources::php_fpm_exporter::PodFigures;
 
 /// Any error of the destination (the store's own, boxed).
@@ -56,6 +57,18 @@ pub trait SampleSink {
 
     /// Publishes what was saved beside the samples (a remote store uploads its side files).
     fn sync(&mut self) -> Result<(), SinkError>;
+
+    /// The last outcome bucket recorded under `name` (`None`: none yet), so a run reads only
+    /// newer buckets. A destination that keeps no outcome signals has none.
+    fn outcomes_through(&self, _name: &str) -> Result<Option<i64>, SinkError> {
+        Ok(None)
+    }
+
+    /// Adds outcome signals (`sources::outcomes`) beside the samples under `name`, merged with
+    /// what earlier runs recorded; the batch and its end are stored together or not at all.
+    fn record_outcomes(&mut self, _name: &str, _batch: OutcomeBatch) -> Result<OutcomesRecorded, SinkError> {
+        Err("this destination keeps no outcome signals".into())
+    }
 }
 
 /// The destination of the metrics-server collector (`sources::metrics_server::collect`): a

@@ -16,6 +16,7 @@ mod checksum;
 mod derived;
 pub mod facts;
 mod measurements;
+pub mod outcomes;
 mod part;
 mod reader;
 pub mod remote;

@@ -1,12 +1,14 @@
 //! The store as an importer's destination (`sources::sink::SampleSink`): rows appended to a
 //! local or S3 store, resume state in `STORE/imports/<name>.json`, php-fpm exporter figures
-//! beside it (`imports/phpfpm-<id>.json`, read back by `facts`); for the metrics-server
+//! beside it (`imports/phpfpm-<id>.json`, read back by `facts`), outcome signals too
+//! (`imports/outcomes-<id>.json`, `outcomes`); for the metrics-server
 //! collector (`sources::sink::CollectorSink`) its side record in `STORE/collector/state.json`.
 
 use super::facts::PhpFpmFacts;
 use super::remote::AnyStore;
 use super::s3::S3Options;
 use super::{io_err, Store, StoreError};
+use crate::sources::outcomes::{OutcomeBatch, OutcomesRecorded};
 use crate::sources::php_fpm_exporter::PodFigures;
 use crate::sources::sink::{Appended, CollectorSink, SampleSink, SinkError, WorkloadContainer};
 use std::collections::BTreeMap;
@@ -121,6 +123,18 @@ impl SampleSink for StoreSink {
             .expect("plain JSON");
         write_file(&path, &text)?;
         Ok(per_container.len())
+    }
+
+    fn outcomes_through(&self, name: &str) -> Result<Option<i64>, SinkError> {
+        if !Store::is_store(&self.local_root) {
+            return Ok(None);
+        }
+        Ok(super::outcomes::through(&self.state_path(name))?)
+    }
+
+    fn record_outcomes(&mut self, name: &str, batch: OutcomeBatch) -> Result<OutcomesRecorded, SinkError> {
+        self.store()?;
+        Ok(super::outcomes::record(&self.state_path(name), batch)?)
     }
 
     fn sync(&mut self) -> Result<(), SinkError> {

@@ -31,3 +31,4 @@ mod s3_store;
 mod server_safety;
 mod shell;
 mod store_safety;
+mod verify;

@@ -236,6 +236,11 @@ fn opens_one_pull_request_then_updates_it() {
         "the weekly report is the body: {body}"
     );
     assert!(!body.contains("!["), "no chart images: a PR body cannot host them");
+    // Evidence: the demo's limits are raised to cover its peaks, so the replay has no OOM kill either way;
+    // the demo's samples come without outcome signals, so throttling is unknown, not 0.
+    let row = body.lines().find(|l| l.starts_with("| shop / deployment/api / php-fpm |")).expect("an evidence row");
+    assert!(row.starts_with("| shop / deployment/api / php-fpm | 0 → 0 |") && row.contains("| unknown |"), "{row}");
+    assert!(body.find("## Evidence") < body.find("## What to change") && body.contains("<details>"), "{body}");
     let list = &api.requests()[0];
     assert_eq!(list.path, "/repos/acme/gitops/pulls?state=open&head=acme:podsizer/production");
     let rendered = render_branch(&remote, "podsizer/production");

@@ -3,10 +3,12 @@
 mod fleet;
 mod importers;
 mod sizing;
+mod verify;
 
 pub(super) use fleet::*;
 pub(super) use importers::*;
 pub(super) use sizing::*;
+pub(super) use verify::*;
 
 use super::values::{self, Span, Time};
 use crate::outputs::OutputFormat;
@@ -56,6 +58,9 @@ pub(crate) enum Command {
     Collect(CollectArgs),
     /// A fleet on S3: per-cluster day summaries, and every cluster sized from them centrally.
     Fleet(FleetArgs),
+    /// After a rollout: did each change hold, or does it need a raise or a revert?
+    #[command(long_about = VERIFY_HELP)]
+    Verify(VerifyArgs),
     /// Print a shell completion script (bash, zsh, fish, powershell, elvish) to stdout.
     #[command(long_about = COMPLETIONS_HELP)]
     Completions(CompletionsArgs),

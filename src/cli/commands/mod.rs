@@ -9,3 +9,4 @@ pub(super) mod pr;
 pub(super) mod recommend;
 pub(super) mod report;
 pub(super) mod synth;
+pub(super) mod verify;

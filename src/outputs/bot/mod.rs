@@ -2,6 +2,7 @@
 //! reviewed pull request, updating its own PR on later runs and never overwriting commits
 //! that a human pushed to its branch.
 
+pub(crate) mod evidence;
 pub(crate) mod git;
 pub(crate) mod github;
 pub(crate) mod text;

@@ -228,6 +228,12 @@ impl Client {
         self.decode("query", parse_vector(&body))
     }
 
+    /// Instant `query` at `time_ms` whose answer is a matrix (a subquery): its series' points.
+    pub fn query_matrix(&self, query: &str, time_ms: i64) -> Result<Vec<Series>, PrometheusError> {
+        let body = self.post("query", &[("query", query.to_string()), ("time", seconds(time_ms))])?;
+        self.decode("query", parse_matrix(&body))
+    }
+
     /// Label sets of the series matching `selector` with samples in `[start, end]` (index only).
     pub fn series(&self, selector: &str, start_ms: i64, end_ms: i64) -> Result<Vec<Labels>, PrometheusError> {
         let form = [("match[]", selector.to_string()), ("start", seconds(start_ms)), ("end", seconds(end_ms))];

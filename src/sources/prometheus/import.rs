@@ -128,6 +128,8 @@ pub enum ImportError {
     Sync { source: SinkError },
     #[error(transparent)]
     Sink(SinkError),
+    #[error("reading outcome signals (restarts, OOM kills, evictions, throttling, settings over time)")]
+    Outcomes(#[from] super::outcomes::OutcomesImportError),
 }
 
 /// Import progress and what kube-state-metrics said, per URL and scope.
@@ -525,6 +527,16 @@ pub fn import(
     }
     let php_fpm =
         sink.record_php_fpm(&name, &state.identity_cluster, fetched_pods, per_container).map_err(ImportError::Sink)?;
+    super::outcomes::import(
+        &client,
+        scope,
+        &ksm.owners,
+        &name,
+        &state.identity_cluster,
+        (earliest, to),
+        (all_pods.len(), settings.max_points_per_request),
+        sink,
+    )?;
     state.finished_at = Some(format_timestamp(settings.now_ms));
     sink.save_state(&name, &state_json(&state)).map_err(ImportError::Sink)?;
     sink.sync().map_err(|source| ImportError::Sync { source })?;

@@ -31,6 +31,7 @@ pub mod clusters;
 mod fetch;
 pub mod import;
 mod join;
+mod outcomes;
 mod owners;
 mod payload;
 mod plan;

@@ -3,6 +3,7 @@
 
 pub mod backtest;
 pub mod changes;
+pub mod evidence;
 pub mod histogram;
 pub mod hpa;
 pub mod nodes;
@@ -18,6 +19,7 @@ pub mod timeline;
 pub mod traffic;
 pub mod trend;
 pub mod usage;
+pub mod verdict;
 
 pub use policy::{Policy, PolicyError, PolicySet};
 pub use recommend::{recommend, Recommendation};

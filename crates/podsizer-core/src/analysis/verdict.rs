@@ -1,0 +1,273 @@
+//! The verdict on a change after its rollout: what the pods on the new settings went through
+//! since it took effect, against what the change promised (no OOM kills, no evictions, no
+//! throttling, the working set within the new request, no more restarts than before).
+//!
+//! A harm names the setting it calls to raise. The verdict is `revert` when a harm falls on a
+//! resource the change lowered (the cut did it: put the previous values back), `raise` when a
+//! harm falls on a resource the change did not lower (raise that setting), `holds` otherwise.
+//! A signal the source did not have is unknown (`None`) and never counts as "no harm".
+
+use crate::domain::Resources;
+use serde::{Deserialize, Serialize};
+
+/// What to do about a change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Verdict {
+    Holds,
+    Raise,
+    Revert,
+}
+
+impl Verdict {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Holds => "holds",
+            Verdict::Raise => "raise",
+            Verdict::Revert => "revert",
+        }
+    }
+}
+
+/// One of the four settings of a container.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Setting {
+    CpuRequest,
+    CpuLimit,
+    MemoryRequest,
+    MemoryLimit,
+}
+
+impl Setting {
+    fn is_memory(self) -> bool {
+        matches!(self, Setting::MemoryRequest | Setting::MemoryLimit)
+    }
+}
+
+/// What the pods on the new settings went through since the change took effect.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Observed {
+    /// Hours since the change took effect.
+    pub hours: f64,
+    /// Pods that ran with the new settings.
+    pub pods: usize,
+    /// Usage samples of those pods.
+    pub samples: u64,
+    pub oom_kills: Option<f64>,
+    /// Restarts for another reason than an OOM kill.
+    pub other_restarts: Option<f64>,
+    /// Such restarts per hour of the pods on the previous settings, before the change.
+    pub other_restarts_per_hour_before: Option<f64>,
+    pub evictions: Option<f64>,
+    /// Throttled CFS periods / CFS periods.
+    pub throttled_share: Option<f64>,
+    /// Share of samples with CPU usage above the new CPU limit.
+    pub cpu_above_limit_share: Option<f64>,
+    /// Share of samples with the working set above the new memory request.
+    pub memory_above_request_share: Option<f64>,
+    pub peak_working_set_bytes: Option<f64>,
+}
+
+/// Where harm starts.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Thresholds {
+    /// Throttled share of CFS periods above which CPU is harmed.
+    pub throttled_share: f64,
+    /// Share of samples above the CPU limit above which CPU is harmed.
+    pub cpu_above_limit_share: f64,
+    /// Share of samples above the memory request above which the pods are exposed to eviction.
+    pub memory_above_request_share: f64,
+}
+
+impl Default for Thresholds {
+    fn default() -> Self {
+        Thresholds { throttled_share: 0.10, cpu_above_limit_share: 0.01, memory_above_request_share: 0.10 }
+    }
+}
+
+/// A harm: the setting to raise and why, in words with the numbers.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Harm {
+    pub setting: Setting,
+    pub reason: String,
+}
+
+/// The verdict, the harms behind it and the settings to change.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Assessment {
+    pub verdict: Verdict,
+    pub harms: Vec<Harm>,
+    /// Signals the source did not have (their harm cannot be ruled out).
+    pub unknown: Vec<&'static str>,
+}
+
+/// Whether the change lowered `setting` (a limit removed is not a cut).
+pub fn lowered(before: &Resources, after: &Resources, setting: Setting) -> bool {
+    let pick = |r: &Resources| match setting {
+        Setting::CpuRequest => r.cpu_request_cores,
+        Setting::CpuLimit => r.cpu_limit_cores,
+        Setting::MemoryRequest => r.memory_request_bytes,
+        Setting::MemoryLimit => r.memory_limit_bytes,
+    };
+    matches!((pick(before), pick(after)), (Some(b), Some(a)) if a < b)
+}
+
+fn percent(share: f64) -> String {
+    format!("{:.1}%", share * 100.0)
+}
+
+/// The harms `observed` shows, each on the setting it calls to raise.
+pub fn harms(before: &Resources, after: &Resources, observed: &Observed, t: &Thresholds) -> Vec<Harm> {
+    let mut out = Vec::new();
+    let mut harm = |setting, reason: String| out.push(Harm { setting, reason });
+    if let Some(n) = observed.oom_kills.filter(|n| *n > 0.0) {
+        harm(Setting::MemoryLimit, format!("{n} OOM kill(s) in {:.0} h", observed.hours));
+    }
+    if let Some(n) = observed.evictions.filter(|n| *n > 0.0) {
+        harm(Setting::MemoryRequest, format!("{n} pod(s) evicted"));
+    }
+    if let Some(s) = observed.memory_above_request_share.filter(|s| *s > t.memory_above_request_share) {
+        harm(
+            Setting::MemoryRequest,
+            format!("working set above the {} request in {} of samples", mib(after.memory_request_bytes), percent(s)),
+        );
+    }
+    if let Some(s) = observed.throttled_share.filter(|s| *s > t.throttled_share) {
+        harm(Setting::CpuLimit, format!("{} of CFS periods throttled", percent(s)));
+    }
+    if let Some(s) = observed.cpu_above_limit_share.filter(|s| *s > t.cpu_above_limit_share) {
+        harm(
+            Setting::CpuLimit,
+            format!("CPU above the {} limit in {} of samples", cores(after.cpu_limit_cores), percent(s)),
+        );
+    }
+    if let (Some(n), hours) = (observed.other_restarts.filter(|n| *n > 0.0), observed.hours.max(1.0)) {
+        let before_rate = observed.other_restarts_per_hour_before.unwrap_or(0.0);
+        if n / hours > before_rate {
+            // A restart that is not an OOM kill (a failed probe, a crash) is blamed on the cut.
+            let cut_memory =
+                lowered(before, after, Setting::MemoryLimit) || lowered(before, after, Setting::MemoryRequest);
+            let setting = if cut_memory { Setting::MemoryLimit } else { Setting::CpuLimit };
+            harm(setting, format!("{n} restart(s) in {hours:.0} h, {before_rate:.3}/h before the change"));
+        }
+    }
+    out
+}
+
+fn mib(bytes: Option<f64>) -> String {
+    bytes.map_or("unset".into(), |b| format!("{:.0}Mi", b / (1024.0 * 1024.0)))
+}
+
+fn cores(c: Option<f64>) -> String {
+    c.map_or("unset".into(), |c| format!("{:.0}m", c * 1000.0))
+}
+
+/// The verdict on a change from `before` to `after`.
+pub fn assess(before: &Resources, after: &Resources, observed: &Observed, t: &Thresholds) -> Assessment {
+    let harms = harms(before, after, observed, t);
+    let cut = |memory: bool| {
+        let settings: &[Setting] = if memory {
+            &[Setting::MemoryRequest, Setting::MemoryLimit]
+        } else {
+            &[Setting::CpuRequest, Setting::CpuLimit]
+        };
+        settings.iter().any(|s| lowered(before, after, *s))
+    };
+    let verdict = if harms.iter().any(|h| cut(h.setting.is_memory())) {
+        Verdict::Revert
+    } else if harms.is_empty() {
+        Verdict::Holds
+    } else {
+        Verdict::Raise
+    };
+    let mut unknown = Vec::new();
+    for (name, known) in [
+        ("restarts and OOM kills", observed.oom_kills.is_some()),
+        ("evictions", observed.evictions.is_some()),
+        ("throttling", observed.throttled_share.is_some()),
+        ("usage", observed.samples > 0),
+    ] {
+        if !known {
+            unknown.push(name);
+        }
+    }
+    Assessment { verdict, harms, unknown }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MI: f64 = 1024.0 * 1024.0;
+
+    fn res(cpu: (f64, f64), mem: (f64, f64)) -> Resources {
+        Resources {
+            cpu_request_cores: Some(cpu.0),
+            cpu_limit_cores: Some(cpu.1),
+            memory_request_bytes: Some(mem.0 * MI),
+            memory_limit_bytes: Some(mem.1 * MI),
+        }
+    }
+
+    fn quiet() -> Observed {
+        Observed {
+            hours: 24.0,
+            pods: 2,
+            samples: 2880,
+            oom_kills: Some(0.0),
+            other_restarts: Some(0.0),
+            other_restarts_per_hour_before: Some(0.0),
+            evictions: Some(0.0),
+            throttled_share: Some(0.005),
+            cpu_above_limit_share: Some(0.0),
+            memory_above_request_share: Some(0.0),
+            peak_working_set_bytes: Some(50.0 * MI),
+        }
+    }
+
+    #[test]
+    fn a_memory_cut_followed_by_oom_kills_is_reverted() {
+        let (before, after) = (res((0.5, 1.0), (512.0, 1024.0)), res((0.5, 1.0), (128.0, 256.0)));
+        let observed = Observed { oom_kills: Some(3.0), memory_above_request_share: Some(1.0), ..quiet() };
+        let a = assess(&before, &after, &observed, &Thresholds::default());
+        assert_eq!(a.verdict, Verdict::Revert);
+        let harmed: Vec<Setting> = a.harms.iter().map(|h| h.setting).collect();
+        assert_eq!(harmed, vec![Setting::MemoryLimit, Setting::MemoryRequest]);
+        assert_eq!(a.harms[0].reason, "3 OOM kill(s) in 24 h");
+        assert_eq!(a.harms[1].reason, "working set above the 128Mi request in 100.0% of samples");
+    }
+
+    #[test]
+    fn a_cpu_cut_followed_by_throttling_is_reverted_and_a_quiet_cut_holds() {
+        let (before, after) = (res((1.0, 2.0), (256.0, 512.0)), res((0.25, 0.5), (256.0, 512.0)));
+        let throttled = Observed { throttled_share: Some(0.4), ..quiet() };
+        let a = assess(&before, &after, &throttled, &Thresholds::default());
+        assert_eq!((a.verdict, a.harms[0].reason.as_str()), (Verdict::Revert, "40.0% of CFS periods throttled"));
+        // 0.5% throttled is under the 10% threshold.
+        assert_eq!(assess(&before, &after, &quiet(), &Thresholds::default()).verdict, Verdict::Holds);
+    }
+
+    #[test]
+    fn harm_after_a_raise_asks_for_more_and_unknown_signals_are_listed() {
+        let (before, after) = (res((0.2, 1.0), (128.0, 256.0)), res((0.2, 1.0), (160.0, 320.0)));
+        let observed = Observed { oom_kills: Some(1.0), ..quiet() };
+        let a = assess(&before, &after, &observed, &Thresholds::default());
+        assert_eq!((a.verdict, a.harms.len()), (Verdict::Raise, 1));
+        let blind = Observed { oom_kills: None, evictions: None, throttled_share: None, ..quiet() };
+        let a = assess(&before, &after, &blind, &Thresholds::default());
+        assert_eq!(a.verdict, Verdict::Holds);
+        assert_eq!(a.unknown, vec!["restarts and OOM kills", "evictions", "throttling"]);
+    }
+
+    #[test]
+    fn restarts_count_only_above_the_rate_before_and_fall_on_the_cut() {
+        let (before, after) = (res((1.0, 2.0), (256.0, 512.0)), res((0.5, 1.0), (256.0, 512.0)));
+        // 2 in 24 h = 0.083/h, above 0.05/h before: harm, on the CPU limit (memory was not cut).
+        let more = Observed { other_restarts: Some(2.0), other_restarts_per_hour_before: Some(0.05), ..quiet() };
+        let a = assess(&before, &after, &more, &Thresholds::default());
+        assert_eq!((a.verdict, a.harms[0].setting), (Verdict::Revert, Setting::CpuLimit));
+        let same = Observed { other_restarts: Some(2.0), other_restarts_per_hour_before: Some(0.1), ..quiet() };
+        assert_eq!(assess(&before, &after, &same, &Thresholds::default()).verdict, Verdict::Holds);
+    }
+}
