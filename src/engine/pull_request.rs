@@ -28,7 +28,7 @@ pub struct PrSettings {
     /// The overlay to size, relative to the repository.
     pub overlay: String,
     pub base: String,
-    /// The bot's branch [default: `podsizer/<overlay folder name>`].
+    /// The bot's branch (default: `podsizer/<overlay folder name>`).
     pub branch: Option<String>,
     pub remote: String,
     /// GitHub OWNER/NAME and API base; `None` only with `dry_run`.

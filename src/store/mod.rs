@@ -23,7 +23,7 @@ pub mod remote;
 pub mod s3;
 pub(crate) mod sample_file;
 pub mod sink;
-pub mod summaries;
+pub(crate) mod summaries;
 mod writer;
 
 pub use derived::{Derived, PartSet};

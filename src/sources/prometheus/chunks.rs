@@ -10,7 +10,7 @@
 /// A chunk that ends early or says more than its bytes hold.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("XOR chunk: {0}")]
-pub struct ChunkError(pub String);
+pub(crate) struct ChunkError(pub String);
 
 struct Bits<'a> {
     bytes: &'a [u8],
@@ -113,7 +113,7 @@ fn delta_of_delta(bits: &mut Bits) -> Result<i64, ChunkError> {
 }
 
 /// Decodes one XOR chunk into (timestamp ms, value) pairs.
-pub fn decode_xor(data: &[u8]) -> Result<Vec<(i64, f64)>, ChunkError> {
+pub(crate) fn decode_xor(data: &[u8]) -> Result<Vec<(i64, f64)>, ChunkError> {
     if data.len() < 2 {
         return Err(ChunkError(format!("{} byte(s), shorter than its header", data.len())));
     }

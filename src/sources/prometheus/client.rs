@@ -49,7 +49,7 @@ pub struct Client {
 }
 
 /// Parses `Name: value` (as curl's `-H`).
-pub fn parse_header(text: &str) -> Result<(String, String), PrometheusError> {
+pub(crate) fn parse_header(text: &str) -> Result<(String, String), PrometheusError> {
     let bad = || PrometheusError::Config(format!("--header {text:?}: expected `Name: value`"));
     let (name, value) = text.split_once(':').ok_or_else(bad)?;
     let name = name.trim();

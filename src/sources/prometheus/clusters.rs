@@ -11,7 +11,7 @@ use crate::domain::format_timestamp;
 use std::collections::BTreeSet;
 
 #[derive(Debug, thiserror::Error)]
-pub enum ClustersError {
+pub(crate) enum ClustersError {
     #[error("`{0}` is not a label name (letters, digits and `_`, not starting with a digit)")]
     LabelName(String),
     #[error("listing the values of label `{label}` on the usage series")]
@@ -26,7 +26,7 @@ pub enum ClustersError {
 
 /// The values of `label` on the usage series of `settings`' scope and range, sorted: one
 /// per cluster (one series request, index only).
-pub fn cluster_values(settings: &ImportSettings, label: &str) -> Result<Vec<String>, ClustersError> {
+pub(crate) fn cluster_values(settings: &ImportSettings, label: &str) -> Result<Vec<String>, ClustersError> {
     if !is_label_name(label) {
         return Err(ClustersError::LabelName(label.to_string()));
     }

@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 /// Import parameters beyond where Prometheus is.
 #[derive(Debug, Clone)]
-pub struct FetchOptions {
+pub(crate) struct FetchOptions {
     pub scope: Scope,
     pub step_ms: i64,
     /// Range of `rate()`; at least two scrapes must fall inside it.
@@ -28,7 +28,7 @@ pub struct FetchOptions {
 
 /// What kube-state-metrics told us, fetched once per import.
 #[derive(Debug, Default, Clone)]
-pub struct KubeStateMetrics {
+pub(crate) struct KubeStateMetrics {
     pub owners: Owners,
     pub settings: Vec<ContainerSettings>,
 }
@@ -42,7 +42,7 @@ const OWNERS_LOOKBACK_MS: i64 = 3_600_000;
 
 /// Reads owners (over `[start, end]` widened by an hour each side), current requests/limits
 /// and OOM kills for `[start, end]` (6 requests).
-pub fn fetch_kube_state(
+pub(crate) fn fetch_kube_state(
     client: &Client,
     scope: &Scope,
     start_ms: i64,
@@ -71,7 +71,11 @@ pub fn fetch_kube_state(
 }
 
 /// Containers per pod with usage series in a window (one series request).
-pub fn discover_pods(client: &Client, scope: &Scope, window: Window) -> Result<(PodContainers, u64), PrometheusError> {
+pub(crate) fn discover_pods(
+    client: &Client,
+    scope: &Scope,
+    window: Window,
+) -> Result<(PodContainers, u64), PrometheusError> {
     let selector = format!("{MEMORY_METRIC}{{{}}}", scope.usage_matchers().join(","));
     let series = client.series(&selector, window.start_ms, window.end_ms)?;
     let mut containers: BTreeMap<(String, String), BTreeSet<String>> = BTreeMap::new();
@@ -89,8 +93,7 @@ pub fn discover_pods(client: &Client, scope: &Scope, window: Window) -> Result<(
 
 /// One batch's result, handed to the caller in completion order.
 #[derive(Debug)]
-pub struct BatchResult {
-    pub index: usize,
+pub(crate) struct BatchResult {
     pub pods: Vec<(String, String)>,
     pub samples: SampleRows,
     pub stats: JoinStats,
@@ -99,7 +102,7 @@ pub struct BatchResult {
 /// Fetches every batch of one window with at most `concurrency` requests in flight and hands
 /// each result to `on_batch` on the calling thread. The first error (a request's or
 /// `on_batch`'s) stops the workers; batches already handed over stay handed over.
-pub fn fetch_window<E: From<PrometheusError>>(
+pub(crate) fn fetch_window<E: From<PrometheusError>>(
     client: &Client,
     options: &FetchOptions,
     owners: &Owners,
@@ -119,14 +122,13 @@ pub fn fetch_window<E: From<PrometheusError>>(
     // Batches are queued in order and taken by `workers` threads; results come back to this
     // thread (not one of the pool's) in completion order.
     pool.in_place_scope(|scope| {
-        for (index, pods) in batches.iter().enumerate() {
+        for pods in &batches {
             let (tx, stop) = (tx.clone(), &stop);
             scope.spawn(move |_| {
                 if stop.load(Ordering::SeqCst) {
                     return;
                 }
                 let result = fetch_batch(client, options, owners, window, pods).map(|(samples, stats)| BatchResult {
-                    index,
                     pods: pods.clone(),
                     samples,
                     stats,
@@ -174,7 +176,7 @@ fn fetch_batch(
 
 /// CPU rates and memory on the window's step grid from raw samples: what the two
 /// `query_range` queries return, before their `max by`, which `join_samples` applies.
-pub fn remote_usage(
+pub(crate) fn remote_usage(
     client: &Client,
     options: &FetchOptions,
     window: Window,

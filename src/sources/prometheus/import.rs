@@ -26,7 +26,7 @@ use std::time::Duration;
 
 /// Which API reads the usage series.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum ReadApi {
+pub(crate) enum ReadApi {
     /// Remote read where the server serves it, `query_range` where it refuses (one probe).
     #[default]
     Auto,
@@ -36,7 +36,7 @@ pub enum ReadApi {
 
 /// Everything an import needs, resolved (no command-line types).
 #[derive(Debug, Clone)]
-pub struct ImportSettings {
+pub(crate) struct ImportSettings {
     pub client: ClientConfig,
     pub scope: Scope,
     /// Grid of the samples; whole seconds.
@@ -59,15 +59,8 @@ pub struct ImportSettings {
     pub now_ms: i64,
 }
 
-impl ImportSettings {
-    /// What an import reads: URL and scope (not the time range); names its state.
-    pub fn source_id(&self) -> String {
-        source_id(self.client.url.trim().trim_end_matches('/'), &self.scope, &self.step_label)
-    }
-}
-
 /// Identifies what an import reads: URL and scope (not the time range or step).
-pub fn source_id(url: &str, scope: &Scope, step_label: &str) -> String {
+pub(crate) fn source_id(url: &str, scope: &Scope, step_label: &str) -> String {
     let mut namespaces = scope.namespaces.clone();
     namespaces.sort();
     format!(
@@ -79,7 +72,7 @@ pub fn source_id(url: &str, scope: &Scope, step_label: &str) -> String {
 }
 
 /// `<host>-<hash of URL and scope>`: a directory name for a cache store of this source.
-pub fn cache_key(url: &str, scope: &Scope, step_label: &str) -> String {
+pub(crate) fn cache_key(url: &str, scope: &Scope, step_label: &str) -> String {
     let url = url.trim().trim_end_matches('/');
     let host: String = url
         .split("://")
@@ -93,12 +86,12 @@ pub fn cache_key(url: &str, scope: &Scope, step_label: &str) -> String {
 }
 
 /// The sink's state name for a source id: `prometheus-<hash>`.
-pub fn state_name(source_id: &str) -> String {
+pub(crate) fn state_name(source_id: &str) -> String {
     format!("prometheus-{:016x}", stable_hash(source_id))
 }
 
 #[derive(Debug, thiserror::Error)]
-pub enum ImportError {
+pub(crate) enum ImportError {
     #[error(transparent)]
     Prometheus(#[from] PrometheusError),
     #[error("{location}: unreadable import state (delete it to import from --since again)")]
@@ -164,7 +157,7 @@ struct Pending {
 
 /// Request counters at the end of an import.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct Requests {
+pub(crate) struct Requests {
     pub requests: u64,
     pub range_queries: u64,
     pub remote_reads: u64,
@@ -177,7 +170,7 @@ pub struct Requests {
 
 /// What an import did, for the caller to print.
 #[derive(Debug)]
-pub enum ImportOutcome {
+pub(crate) enum ImportOutcome {
     /// Everything up to `to_ms` was already stored.
     NothingNew {
         url: String,
@@ -189,7 +182,7 @@ pub enum ImportOutcome {
 
 /// A finished import.
 #[derive(Debug, Default)]
-pub struct ImportSummary {
+pub(crate) struct ImportSummary {
     pub url: String,
     pub range: Option<Window>,
     pub step_ms: i64,
@@ -225,12 +218,12 @@ pub struct ImportSummary {
 
 impl ImportSummary {
     /// Pods whose workload was found in `way`.
-    pub fn pods_by(&self, way: Resolution) -> usize {
+    pub(crate) fn pods_by(&self, way: Resolution) -> usize {
         self.resolutions.get(&way).copied().unwrap_or(0)
     }
 
     /// What changes how the result should be read.
-    pub fn warnings(&self) -> Vec<String> {
+    pub(crate) fn warnings(&self) -> Vec<String> {
         let mut out = Vec::new();
         let count = |r: Resolution| self.pods_by(r);
         let guessed = count(Resolution::GuessedDeployment) + count(Resolution::PodName);
@@ -401,7 +394,7 @@ impl Run<'_> {
 }
 
 /// Imports `settings.from_ms ..= settings.to_ms` (what is not stored yet) into `sink`.
-pub fn import(
+pub(crate) fn import(
     settings: &ImportSettings,
     sink: &mut (dyn SampleSink + Send),
     progress: &dyn Progress,

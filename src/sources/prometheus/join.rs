@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 /// What a batch's two series sets turned into.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct JoinStats {
+pub(crate) struct JoinStats {
     /// Instants with CPU but no memory or the other way round (pod start, end, staleness).
     pub unpaired: u64,
     /// NaN, infinite or negative values dropped.
@@ -26,7 +26,7 @@ type Points<'a> = std::borrow::Cow<'a, [(i64, f64)]>;
 /// Per container: the CPU series' points and the memory series' points.
 type Grouped<'a> = BTreeMap<SeriesKey, [Vec<&'a [(i64, f64)]>; 2]>;
 /// Containers with usage series, per (namespace, pod).
-pub type PodContainers = BTreeMap<(String, String), usize>;
+pub(crate) type PodContainers = BTreeMap<(String, String), usize>;
 
 pub(super) fn key_of(l: &Labels) -> Option<SeriesKey> {
     Some((label(l, "namespace")?.to_string(), label(l, "pod")?.to_string(), label(l, "container")?.to_string()))
@@ -34,7 +34,7 @@ pub(super) fn key_of(l: &Labels) -> Option<SeriesKey> {
 
 /// Pairs CPU and memory points of the same container and instant into rows (no cluster
 /// named: the importer adds its own).
-pub fn join_samples(
+pub(crate) fn join_samples(
     cpu: &[Series],
     memory: &[Series],
     batch: Option<&BTreeSet<(String, String)>>,
@@ -132,7 +132,7 @@ fn merged<'a>(parts: &[&'a [(i64, f64)]], stats: &mut JoinStats) -> Points<'a> {
 
 /// What kube-state-metrics says about one workload container.
 #[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct ContainerSettings {
+pub(crate) struct ContainerSettings {
     pub namespace: String,
     pub workload_kind: String,
     pub workload: String,
@@ -144,7 +144,7 @@ pub struct ContainerSettings {
 }
 
 /// Folds requests/limits vectors and OOM-kill series into per-workload-container settings.
-pub fn container_settings(
+pub(crate) fn container_settings(
     requests: &[(Labels, f64)],
     limits: &[(Labels, f64)],
     oom_killed: &[Labels],

@@ -25,11 +25,11 @@
 //! - `import`: the whole import, resumable, writing into a `SampleSink`
 //! - `clusters`: the clusters a querier holds (values of one label), each imported on its own
 
-pub mod chunks;
+pub(crate) mod chunks;
 mod client;
-pub mod clusters;
+pub(crate) mod clusters;
 mod fetch;
-pub mod import;
+pub(crate) mod import;
 mod join;
 mod outcomes;
 mod owners;
@@ -40,18 +40,13 @@ pub mod rate;
 pub mod remote_read;
 mod writer;
 
-pub use client::{parse_header, Client, ClientConfig, RequestStats};
-pub use fetch::{
-    discover_pods, fetch_kube_state, fetch_window, remote_usage, BatchResult, FetchOptions, KubeStateMetrics,
-};
-pub use join::{container_settings, join_samples, ContainerSettings, JoinStats, PodContainers};
-pub use owners::{guess_from_name, Owners, Resolution};
-pub use payload::{parse_matrix, parse_series, parse_vector, PayloadError, Series};
-pub use plan::{
-    align_down, align_up, day_windows, planned_requests, pod_batches, time_windows, ReadPath, Window, KSM_REQUESTS,
-    PHP_FPM_EXPORTER_REQUESTS, REMOTE_READ_POINTS,
-};
-pub use query::{any_of, promql_duration, quote, regex_escape, usage_queries, Scope};
+pub(crate) use client::parse_header;
+pub use client::{Client, ClientConfig};
+pub(crate) use join::ContainerSettings;
+pub(crate) use owners::Resolution;
+pub(crate) use plan::{align_down, align_up, PHP_FPM_EXPORTER_REQUESTS};
+pub use plan::{planned_requests, ReadPath, Window};
+pub(crate) use query::{promql_duration, Scope};
 
 use std::collections::BTreeMap;
 

@@ -38,7 +38,7 @@ const SERIES_PER_CONTAINER: u64 = 10;
 
 /// Why outcome signals could not be read or recorded.
 #[derive(Debug, thiserror::Error)]
-pub enum OutcomesImportError {
+pub(crate) enum OutcomesImportError {
     #[error(transparent)]
     Prometheus(#[from] super::PrometheusError),
     #[error("the outcome signals kept beside the samples")]

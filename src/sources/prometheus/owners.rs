@@ -8,7 +8,7 @@ use std::collections::HashMap;
 /// How a pod's workload was found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
 #[serde(rename_all = "kebab-case")]
-pub enum Resolution {
+pub(crate) enum Resolution {
     /// From `kube_pod_owner` (and `kube_replicaset_owner` / `kube_job_owner`).
     Owner,
     /// No owner series: a `<deployment>-<replicaset hash>-<suffix>` pod name was read as a Deployment.
@@ -19,7 +19,7 @@ pub enum Resolution {
 
 /// Workload of each pod, from kube-state-metrics series.
 #[derive(Debug, Default, Clone)]
-pub struct Owners {
+pub(crate) struct Owners {
     pods: HashMap<(String, String), (String, String)>,
     replicasets: HashMap<(String, String), (String, String)>,
     jobs: HashMap<(String, String), (String, String)>,
@@ -53,7 +53,7 @@ fn owner_of(l: &Labels) -> Option<(String, String)> {
 impl Owners {
     /// Builds the maps from `kube_pod_owner`, `kube_replicaset_owner` and `kube_job_owner`
     /// series. A controller owner wins over other owners of the same pod.
-    pub fn from_series(pod_owner: &[Labels], replicaset_owner: &[Labels], job_owner: &[Labels]) -> Self {
+    pub(crate) fn from_series(pod_owner: &[Labels], replicaset_owner: &[Labels], job_owner: &[Labels]) -> Self {
         let mut owners = Self::default();
         let mut controller: HashMap<(String, String), bool> = HashMap::new();
         for l in pod_owner {
@@ -81,7 +81,7 @@ impl Owners {
     }
 
     /// True when any `kube_pod_owner` series was found.
-    pub fn has_pod_owners(&self) -> bool {
+    pub(crate) fn has_pod_owners(&self) -> bool {
         !self.pods.is_empty()
     }
 
@@ -106,7 +106,7 @@ impl Owners {
     }
 
     /// (kind, workload name, how) of a pod.
-    pub fn resolve(&self, namespace: &str, pod: &str) -> (String, String, Resolution) {
+    pub(crate) fn resolve(&self, namespace: &str, pod: &str) -> (String, String, Resolution) {
         let key = (namespace.to_string(), pod.to_string());
         let Some((kind, name)) = self.pods.get(&key) else {
             return match self.remembered.get(&key) {
@@ -130,7 +130,7 @@ impl Owners {
 
 /// Without kube-state-metrics: `api-5b8f7d9c4-x2x9k` is Deployment `api` (the pod-template
 /// hash and the pod suffix use Kubernetes' safe alphabet); anything else is its own `Pod`.
-pub fn guess_from_name(pod: &str) -> (String, String, Resolution) {
+pub(crate) fn guess_from_name(pod: &str) -> (String, String, Resolution) {
     match crate::sources::owners::deployment_of_pod(pod) {
         Some(base) => ("Deployment".into(), base.to_string(), Resolution::GuessedDeployment),
         None => ("Pod".into(), pod.to_string(), Resolution::PodName),

@@ -5,7 +5,7 @@ use serde::Deserialize;
 
 /// Why an answer of the HTTP API could not be used.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum PayloadError {
+pub(crate) enum PayloadError {
     /// Not JSON, or not the API's envelope.
     #[error("{0}")]
     BadJson(String),
@@ -80,7 +80,7 @@ fn seconds_to_ms(t: f64) -> i64 {
 }
 
 /// Parses a `query_range` response (`resultType` `matrix`).
-pub fn parse_matrix(body: &[u8]) -> Result<Vec<Series>, PayloadError> {
+pub(crate) fn parse_matrix(body: &[u8]) -> Result<Vec<Series>, PayloadError> {
     let data: QueryData = envelope(body)?;
     if data.result_type != "matrix" {
         return Err(PayloadError::Malformed(format!("expected a matrix, got resultType {:?}", data.result_type)));
@@ -101,7 +101,7 @@ pub fn parse_matrix(body: &[u8]) -> Result<Vec<Series>, PayloadError> {
 }
 
 /// Parses an instant `query` response (`resultType` `vector`).
-pub fn parse_vector(body: &[u8]) -> Result<Vec<(Labels, f64)>, PayloadError> {
+pub(crate) fn parse_vector(body: &[u8]) -> Result<Vec<(Labels, f64)>, PayloadError> {
     let data: QueryData = envelope(body)?;
     if data.result_type != "vector" {
         return Err(PayloadError::Malformed(format!("expected a vector, got resultType {:?}", data.result_type)));
@@ -112,7 +112,7 @@ pub fn parse_vector(body: &[u8]) -> Result<Vec<(Labels, f64)>, PayloadError> {
 }
 
 /// Parses a `/api/v1/series` response.
-pub fn parse_series(body: &[u8]) -> Result<Vec<Labels>, PayloadError> {
+pub(crate) fn parse_series(body: &[u8]) -> Result<Vec<Labels>, PayloadError> {
     envelope(body)
 }
 

@@ -2,7 +2,7 @@
 //! pod batches within a response budget, and how many requests an import makes.
 
 use super::MAX_POINTS_PER_SERIES;
-pub use crate::sources::time::{align_down, align_up};
+pub(crate) use crate::sources::time::{align_down, align_up};
 use std::collections::BTreeMap;
 
 /// One `query_range` time window: both ends on the step grid, both included.
@@ -19,7 +19,7 @@ impl Window {
 }
 
 /// Splits `[from, to]` (grid-aligned) into windows of at most `max_points` points each.
-pub fn time_windows(from_ms: i64, to_ms: i64, step_ms: i64, max_points: i64) -> Vec<Window> {
+pub(crate) fn time_windows(from_ms: i64, to_ms: i64, step_ms: i64, max_points: i64) -> Vec<Window> {
     let mut out = Vec::new();
     let span = (max_points.clamp(1, MAX_POINTS_PER_SERIES) - 1) * step_ms;
     let mut start = from_ms;
@@ -32,7 +32,7 @@ pub fn time_windows(from_ms: i64, to_ms: i64, step_ms: i64, max_points: i64) -> 
 }
 
 /// Splits a window at UTC midnights, so each piece lies in one day of the store.
-pub fn day_windows(window: Window, step_ms: i64) -> Vec<Window> {
+pub(crate) fn day_windows(window: Window, step_ms: i64) -> Vec<Window> {
     pieces(window, step_ms, crate::domain::DAY_MS)
 }
 
@@ -82,11 +82,11 @@ impl std::fmt::Display for ReadPath {
 
 /// Points one remote-read batch may decode: its samples are held as rows until stored, so
 /// batches are smaller than a query_range answer may be.
-pub const REMOTE_READ_POINTS: u64 = 50_000;
+pub(crate) const REMOTE_READ_POINTS: u64 = 50_000;
 
 /// Groups pods into batches whose containers × points stay within `max_points_per_request`
 /// (a pod is never split; one pod alone may exceed the budget).
-pub fn pod_batches(
+pub(crate) fn pod_batches(
     pods: &BTreeMap<(String, String), usize>,
     points_per_series: i64,
     max_points_per_request: u64,
@@ -150,10 +150,10 @@ pub fn planned_requests(
 
 /// Requests made once per import for the php-fpm exporter's figures (`sources::php_fpm_exporter`:
 /// one query per figure).
-pub const PHP_FPM_EXPORTER_REQUESTS: u64 = 4;
+pub(crate) const PHP_FPM_EXPORTER_REQUESTS: u64 = 4;
 
 /// Requests made once per import for kube-state-metrics data.
-pub const KSM_REQUESTS: u64 = 6;
+pub(crate) const KSM_REQUESTS: u64 = 6;
 
 #[cfg(test)]
 mod tests {

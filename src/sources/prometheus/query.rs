@@ -4,7 +4,7 @@ use super::{PrometheusError, CPU_METRIC, MEMORY_METRIC};
 use std::collections::BTreeSet;
 
 /// A PromQL string literal (double-quoted, escaped).
-pub fn quote(value: &str) -> String {
+pub(crate) fn quote(value: &str) -> String {
     let mut out = String::with_capacity(value.len() + 2);
     out.push('"');
     for c in value.chars() {
@@ -20,7 +20,7 @@ pub fn quote(value: &str) -> String {
 }
 
 /// Escapes regex metacharacters so a name matches only itself inside `=~`.
-pub fn regex_escape(value: &str) -> String {
+pub(crate) fn regex_escape(value: &str) -> String {
     let mut out = String::with_capacity(value.len());
     for c in value.chars() {
         if "\\.+*?()|[]{}^$".contains(c) {
@@ -32,7 +32,7 @@ pub fn regex_escape(value: &str) -> String {
 }
 
 /// `label=~"a|b|c"` matching exactly these values.
-pub fn any_of(label: &str, values: &[&str]) -> String {
+pub(crate) fn any_of(label: &str, values: &[&str]) -> String {
     let alternatives: Vec<String> = values.iter().map(|v| regex_escape(v)).collect();
     format!("{label}=~{}", quote(&alternatives.join("|")))
 }
@@ -107,7 +107,7 @@ pub(super) fn is_label_name(s: &str) -> bool {
 }
 
 /// The two usage queries for one batch of pods (`pods` empty: no pod restriction).
-pub fn usage_queries(scope: &Scope, pods: &[(String, String)], rate_window_ms: i64) -> (String, String) {
+pub(crate) fn usage_queries(scope: &Scope, pods: &[(String, String)], rate_window_ms: i64) -> (String, String) {
     let mut m = scope.usage_matchers();
     if !pods.is_empty() {
         let namespaces: BTreeSet<&str> = pods.iter().map(|(ns, _)| ns.as_str()).collect();
@@ -126,7 +126,7 @@ pub fn usage_queries(scope: &Scope, pods: &[(String, String)], rate_window_ms: i
 }
 
 /// Milliseconds as a PromQL duration (`60s`, `1500ms`).
-pub fn promql_duration(ms: i64) -> String {
+pub(crate) fn promql_duration(ms: i64) -> String {
     if ms % 1000 == 0 {
         format!("{}s", ms / 1000)
     } else {
