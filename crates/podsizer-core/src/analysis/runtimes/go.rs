@@ -94,7 +94,7 @@ pub fn advise(
                 "go: GOMAXPROCS {} -> {procs}: the {budget}, rounded up; more threads than the quota only queue for it",
                 current.value
             ));
-            advice.changes.push(change("GOMAXPROCS", current, procs.to_string()));
+            advice.changes.push(SettingChange::of("GOMAXPROCS", current, procs.to_string()));
         }
         None => advice.rationale.push(format!(
             "go: GOMAXPROCS not set: Go 1.25+ follows the cgroup quota ({procs} for the {budget}), older Go the node's CPUs unless the binary links automaxprocs, which the manifest does not show; left as it is"
@@ -145,16 +145,7 @@ fn memory(
         current.value,
         human_bytes(limit)
     ));
-    advice.changes.push(change("GOMEMLIMIT", current, text));
-}
-
-fn change(setting: &str, current: &Setting<String>, proposed: String) -> SettingChange {
-    SettingChange {
-        setting: setting.into(),
-        current: Some(current.value.clone()),
-        proposed,
-        origin: current.origin.clone(),
-    }
+    advice.changes.push(SettingChange::of("GOMEMLIMIT", current, text));
 }
 
 #[cfg(test)]

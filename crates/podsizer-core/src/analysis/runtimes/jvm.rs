@@ -188,7 +188,7 @@ pub fn advise(
                 today(limit),
                 human_bytes(limit)
             ));
-            advice.changes.push(change("-Xmx", current, proposed));
+            advice.changes.push(SettingChange::of("-Xmx", current, proposed));
         }
         Fit::LowerPercentage(p) => {
             let current = s.max_ram_percentage.as_ref().expect("a written share was read");
@@ -198,7 +198,7 @@ pub fn advise(
                 today(limit),
                 human_bytes(limit)
             ));
-            advice.changes.push(change("-XX:MaxRAMPercentage", current, p.to_string()));
+            advice.changes.push(SettingChange::of("-XX:MaxRAMPercentage", current, p.to_string()));
         }
         Fit::RaiseLimit(need) => {
             let raised = round_up(need, policy.memory.step_bytes);
@@ -235,16 +235,7 @@ fn processors(s: &Settings, sizing: &Sizing, advice: &mut RuntimeAdvice) {
         "jvm: -XX:ActiveProcessorCount {} -> {cores}: the {budget}, rounded up; GC and JIT threads and common pools are sized from it",
         current.value
     ));
-    advice.changes.push(change("-XX:ActiveProcessorCount", current, cores.to_string()));
-}
-
-fn change(setting: &str, current: &Setting<String>, proposed: String) -> SettingChange {
-    SettingChange {
-        setting: setting.into(),
-        current: Some(current.value.clone()),
-        proposed,
-        origin: current.origin.clone(),
-    }
+    advice.changes.push(SettingChange::of("-XX:ActiveProcessorCount", current, cores.to_string()));
 }
 
 #[cfg(test)]

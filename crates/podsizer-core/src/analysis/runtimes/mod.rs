@@ -203,6 +203,13 @@ pub struct SettingChange {
     pub origin: Origin,
 }
 
+impl SettingChange {
+    /// `setting` from what `current` says to `proposed`, where `current` was read.
+    pub fn of(setting: &str, current: &Setting<String>, proposed: String) -> Self {
+        Self { setting: setting.into(), current: Some(current.value.clone()), proposed, origin: current.origin.clone() }
+    }
+}
+
 /// The verdict on one container's runtime: carried under the container in `-o json`.
 #[derive(Debug, Clone, PartialEq, Default, Serialize)]
 pub struct RuntimeAdvice {
