@@ -7,7 +7,7 @@ use crate::engine::current::LiveSettings;
 use crate::engine::selection::{InputSpec, SelectionSettings};
 use crate::engine::sizing::SizingRun;
 use crate::engine::Note;
-use crate::store::remote::Window;
+use crate::store::remote::DaysWanted;
 use anyhow::Result;
 
 /// History a sizing command reads when neither `--since` nor `--window` is given.
@@ -67,16 +67,16 @@ pub(super) fn bounds(args: &InputArgs, default_window: Option<&str>) -> Bounds {
 /// `--workload`) only the data can tell where that is, and the bucket's newest days may hold
 /// none of it (a cluster whose collector stopped): every day is pulled then (the mirror keeps
 /// them, so later runs fetch only new days), and the engine cuts the window.
-fn s3_pull_window(args: &InputArgs, default_window: Option<&str>) -> Window {
+fn s3_pull_window(args: &InputArgs, default_window: Option<&str>) -> DaysWanted {
     let filtered = args.cluster.is_some() || !args.namespaces.is_empty() || !args.workloads.is_empty();
     if filtered && args.since.is_none() && args.until.is_none() {
-        return Window::Range { since: None, until: None };
+        return DaysWanted::Range { since: None, until: None };
     }
     let b = bounds(args, default_window);
     match (b.since, b.until, b.window_ms) {
-        (Some(_), until, _) | (None, until, None) => Window::Range { since: b.since, until },
-        (None, Some(u), Some(d)) => Window::Range { since: Some(u - d), until: Some(u) },
-        (None, None, Some(duration)) => Window::Latest { duration },
+        (Some(_), until, _) | (None, until, None) => DaysWanted::Range { since: b.since, until },
+        (None, Some(u), Some(d)) => DaysWanted::Range { since: Some(u - d), until: Some(u) },
+        (None, None, Some(duration)) => DaysWanted::Latest { duration },
     }
 }
 

@@ -2,7 +2,7 @@
 //! the ordinary store reader runs on it.
 
 use super::args::InputArgs;
-use crate::store::remote::{RemoteStore, Window};
+use crate::store::remote::{DaysWanted, RemoteStore};
 use crate::store::s3::S3Location;
 use crate::store::Store;
 use anyhow::{Context, Result};
@@ -10,7 +10,7 @@ use std::path::Path;
 
 /// For an `s3://` input: connects, pulls the partitions of `window` (those the selection can
 /// touch) into the mirror and returns the mirror as a store. `None` when `path` is not an S3 URL.
-pub(super) fn open_input(path: &Path, args: &InputArgs, window: Window) -> Result<Option<Store>> {
+pub(super) fn open_input(path: &Path, args: &InputArgs, window: DaysWanted) -> Result<Option<Store>> {
     let Some(location) = S3Location::from_path(path) else { return Ok(None) };
     let location = location?;
     let started = std::time::Instant::now();

@@ -23,7 +23,7 @@ use std::sync::mpsc;
 pub(super) const SUMMARY: &str = "usage";
 
 /// What a run needs from the caller: the window and the row/container filters.
-pub(super) struct Window<'a> {
+pub(super) struct DayScan<'a> {
     pub since: Option<i64>,
     pub until: Option<i64>,
     pub keep_row: &'a (dyn Fn(&SampleRef<'_>) -> bool + Sync),
@@ -52,7 +52,7 @@ struct DayResult {
 /// Adds the window's usage from `store` to `builder`; returns the rows it stands for.
 pub(super) fn add_store_usage(
     store: &Store,
-    window: &Window<'_>,
+    window: &DayScan<'_>,
     builder: &mut UsageBuilder,
     progress: &dyn Progress,
     notes: &mut Vec<Note>,
@@ -125,7 +125,7 @@ fn day_usage(
     store: &Store,
     day: i64,
     parts: &PartSet,
-    window: &Window<'_>,
+    window: &DayScan<'_>,
     unsaved: &std::sync::OnceLock<crate::store::StoreError>,
 ) -> Result<DayResult> {
     let saved = if window.rescan { Saved::Missing } else { load_summary(store, parts)? };
@@ -195,7 +195,7 @@ fn summarise(
     store: &Store,
     day: i64,
     parts: &PartSet,
-    window: &Window<'_>,
+    window: &DayScan<'_>,
 ) -> Result<(Vec<ContainerUsage>, Option<Vec<ContainerUsage>>)> {
     let cut = window.since.is_some_and(|s| s > day) || window.until.is_some_and(|u| u < day + DAY_MS);
     let mut whole = UsageBuilder::new();
@@ -215,7 +215,7 @@ fn summarise(
 
 /// Whether every sample of the day lies inside the window (the newest day usually does: the
 /// window ends just after the newest sample).
-fn covers(window: &Window<'_>, day: &[ContainerUsage]) -> bool {
+fn covers(window: &DayScan<'_>, day: &[ContainerUsage]) -> bool {
     let first = day.iter().filter_map(ContainerUsage::first_ms).min();
     let last = day.iter().filter_map(ContainerUsage::last_ms).max();
     match (first, last) {
@@ -224,7 +224,7 @@ fn covers(window: &Window<'_>, day: &[ContainerUsage]) -> bool {
     }
 }
 
-fn scan_window(store: &Store, parts: &PartSet, window: &Window<'_>) -> Result<Vec<ContainerUsage>> {
+fn scan_window(store: &Store, parts: &PartSet, window: &DayScan<'_>) -> Result<Vec<ContainerUsage>> {
     let mut builder = UsageBuilder::new();
     store.scan_partition(parts, window.since, window.until, |row| {
         if (window.keep_row)(row) {

@@ -16,7 +16,7 @@ use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
 /// What building a lone file's usage during its check needs besides the window.
-pub(super) struct UsagePlan {
+pub(super) struct LoneFileRule {
     pub(super) rule: WindowRule,
 }
 
@@ -114,7 +114,7 @@ pub(super) fn open_lone_file(
     path: PathBuf,
     skip_bad_rows: bool,
     names: &Names<'_>,
-    plan: Option<&UsagePlan>,
+    plan: Option<&LoneFileRule>,
     notes: &mut Vec<Note>,
 ) -> Result<Input> {
     let window = plan.and_then(|p| {

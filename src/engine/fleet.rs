@@ -15,13 +15,13 @@
 //! DAY-AFTER-NEWEST` on one cluster's store gives the same numbers.
 
 use super::current::current_settings;
-use super::day_usage::{add_store_usage, Window as DayWindow, SUMMARY};
-use super::sizing::{apply_hpa_advice, one_cluster, size_usage, Plan};
+use super::day_usage::{add_store_usage, DayScan, SUMMARY};
+use super::sizing::{apply_hpa_advice, one_cluster, size_usage, SizingContext};
 use super::{EngineError, Note, Progress};
 use crate::analysis::{summary, PolicySet, Recommendation, UsageBuilder};
 use crate::domain::{format_timestamp, DAY_MS};
 use crate::outputs::kustomize::{Overlay, PatchFile};
-use crate::store::remote::{RemoteError, RemoteStore, Window};
+use crate::store::remote::{DaysWanted, RemoteError, RemoteStore};
 use crate::store::s3::{S3Location, S3Options, S3};
 use crate::store::summaries::{Fetched, ListedDay};
 use crate::store::{facts::Facts, Derived};
@@ -86,11 +86,11 @@ pub fn summarize(
         Summarized { days: days.len() as u64, already: (days.len() - missing.len()) as u64, ..Default::default() };
     let (Some(first), Some(last)) = (missing.first(), missing.last()) else { return Ok(done) };
     let (since, until) = (first.day, last.day + DAY_MS);
-    remote.pull(Window::Range { since: Some(since), until: Some(until) })?;
+    remote.pull(DaysWanted::Range { since: Some(since), until: Some(until) })?;
     // The ordinary usage read over the mirror builds and saves each day's summary.
     let all = |_: &crate::domain::SampleRef<'_>| true;
     let window =
-        DayWindow { since: Some(since), until: Some(until), keep_row: &all, keep_container: &|_| true, rescan: false };
+        DayScan { since: Some(since), until: Some(until), keep_row: &all, keep_container: &|_| true, rescan: false };
     add_store_usage(remote.local(), &window, &mut UsageBuilder::new(), progress, &mut done.notes)?;
     for day in missing {
         done.built += 1;
@@ -250,7 +250,7 @@ fn size_cluster(settings: &FleetSettings, name: String, remote: &RemoteStore) ->
     let mut notes = Vec::new();
     let overlay_dir = settings.overlays.as_ref().map(|d| d.join(&name)).filter(|d| d.is_dir());
     let overlay = current_settings(overlay_dir.as_deref(), None, &mut notes)?;
-    let plan = Plan {
+    let plan = SizingContext {
         policy: &settings.policy,
         strategy: &settings.strategy,
         force: settings.force,

@@ -1,7 +1,7 @@
 //! Which samples a run reads: inputs (sample files and stores), the time window `[since,
 //! until)`, namespace/workload/cluster filters and traffic shares; and the usage built from them.
 
-use super::file_inputs::{drop_repeated_rows, open_lone_file, skipped_rows, stream_file, UsagePlan};
+use super::file_inputs::{drop_repeated_rows, open_lone_file, skipped_rows, stream_file, LoneFileRule};
 use super::inputs::{FileUsage, Input, Names, RowFilter, WindowRule};
 use super::{EngineError, Note, Progress, Result};
 use crate::analysis::series::{Series, SeriesBuilder};
@@ -93,7 +93,7 @@ pub fn select(settings: SelectionSettings) -> Result<Selection> {
     // With traffic shares, usage goes through raw series: nothing to build in advance. Without a
     // window (a back-test's whole history) nobody sizes from usage: building it would only hold
     // memory beside the series.
-    let plan = (traffic.is_empty() && window_ms.is_some()).then_some(UsagePlan { rule });
+    let plan = (traffic.is_empty() && window_ms.is_some()).then_some(LoneFileRule { rule });
     let names = Names { cluster: &cluster, namespaces: &namespaces, workloads: &workloads };
     let inputs = open_inputs(inputs, skip_bad_rows, &names, plan.as_ref(), &mut notes)?;
     // The window ends at the newest sample of the selected data, not of all of it: another
@@ -124,7 +124,7 @@ fn open_inputs(
     specs: Vec<InputSpec>,
     skip_bad_rows: bool,
     names: &Names<'_>,
-    plan: Option<&UsagePlan>,
+    plan: Option<&LoneFileRule>,
     notes: &mut Vec<Note>,
 ) -> Result<Vec<Input>> {
     let mut inputs = Vec::new();
@@ -310,7 +310,7 @@ impl Selection {
         let filter = RowFilter { since, until, names };
         let keep_row = |r: &SampleRef<'_>| filter.keep(r);
         let keep_container = |k: &crate::domain::ContainerKey| names.keep_key(k);
-        let window = super::day_usage::Window {
+        let window = super::day_usage::DayScan {
             since,
             until,
             keep_row: &keep_row,

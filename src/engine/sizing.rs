@@ -59,7 +59,7 @@ pub fn load_policy(path: Option<&Path>) -> Result<PolicySet> {
 }
 
 /// Everything `recommend` needs besides the samples.
-pub struct Plan<'a> {
+pub struct SizingContext<'a> {
     /// As [`SizingSettings::policy`].
     pub policy: &'a PolicySet,
     /// As [`SizingSettings::strategy`].
@@ -75,7 +75,7 @@ pub struct Plan<'a> {
 /// Sizes every container in the selection.
 pub fn recommend_all(
     selection: &mut Selection,
-    plan: &Plan<'_>,
+    plan: &SizingContext<'_>,
     progress: &dyn Progress,
     timings: &mut Timings,
 ) -> Result<Vec<Recommendation>> {
@@ -105,7 +105,7 @@ pub(crate) fn size_usage(
     facts: &crate::store::facts::Facts,
     since: Option<i64>,
     window_end: i64,
-    plan: &Plan<'_>,
+    plan: &SizingContext<'_>,
 ) -> Result<Vec<Recommendation>> {
     let strategy = strategy(plan.strategy)?;
     let per_pod = containers_per_workload(usage.iter().map(|u| &u.key));
@@ -250,7 +250,8 @@ pub fn size_all(input: SelectionSettings, sizing: &SizingSettings, progress: &dy
     for h in &overlay.hpas {
         selection.skip_traffic_for(&h.target_name, &h.hpa.name);
     }
-    let plan = Plan { policy, strategy, force: *force, overlay: &overlay.workloads, runtimes: &overlay.runtimes };
+    let plan =
+        SizingContext { policy, strategy, force: *force, overlay: &overlay.workloads, runtimes: &overlay.runtimes };
     let mut timings = Timings::default();
     let mut recommendations = recommend_all(&mut selection, &plan, progress, &mut timings)?;
     shares_name_known_workloads(&flagged, &recommendations)?;

@@ -52,7 +52,7 @@ pub(crate) struct Committed {
 
 /// Writes `files` (relative path, bytes) into `root` all or nothing.
 pub(crate) fn commit(root: &Path, files: &[(String, Vec<u8>)], stage: Stage) -> Result<Committed, FileSetError> {
-    let mut entries = plan(root, files)?;
+    let mut entries = entries_of(root, files)?;
     let staged = stage_all(&mut entries, files, stage);
     let swapped = staged.and_then(|()| swap_all(&mut entries));
     if let Err(e) = swapped {
@@ -94,7 +94,7 @@ impl Drop for Committed {
 }
 
 /// Checks every path and creates missing subfolders (removed again on failure).
-fn plan(root: &Path, files: &[(String, Vec<u8>)]) -> Result<Vec<Entry>, FileSetError> {
+fn entries_of(root: &Path, files: &[(String, Vec<u8>)]) -> Result<Vec<Entry>, FileSetError> {
     let mut seen = std::collections::HashSet::new();
     let mut entries: Vec<Entry> = Vec::new();
     let outside = |path: &str| FileSetError::Outside { root: root.to_path_buf(), path: path.to_string() };

@@ -14,7 +14,7 @@
 //! reads and appends exactly as it does on disk; this module only moves files:
 //!
 //! - **Reading** lists the `day=*/` partitions, picks those overlapping the time window
-//!   (`Window`), lists each and downloads what the mirror lacks. Parts are immutable, so a
+//!   (`DaysWanted`), lists each and downloads what the mirror lacks. Parts are immutable, so a
 //!   cached part of the same name and size is never fetched again: a weekly run transfers
 //!   only the new days. Other files beside the parts are fetched again when their ETag changed.
 //! - **Writing** first pulls the days it is about to write (so the writer's de-duplication
@@ -77,7 +77,7 @@ fn io(path: &Path, action: &'static str) -> impl FnOnce(std::io::Error) -> Remot
 
 /// Which day partitions a reader needs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Window {
+pub enum DaysWanted {
     /// Samples in `[since, until)`; open ends read everything on that side.
     Range { since: Option<i64>, until: Option<i64> },
     /// The last `duration` before the newest sample (its exact time is only known once the
@@ -206,11 +206,11 @@ impl RemoteStore {
     }
 
     /// Brings the partitions a reader needs, and the other writers' side files, into the mirror.
-    pub fn pull(&self, window: Window) -> Result<Transfer, RemoteError> {
+    pub fn pull(&self, window: DaysWanted) -> Result<Transfer, RemoteError> {
         let days = self.remote_days()?;
         let (since, until) = match window {
-            Window::Range { since, until } => (since, until),
-            Window::Latest { duration } => (days.last().map(|newest| newest - duration), None),
+            DaysWanted::Range { since, until } => (since, until),
+            DaysWanted::Latest { duration } => (days.last().map(|newest| newest - duration), None),
         };
         let wanted: Vec<i64> =
             days.into_iter().filter(|d| since.is_none_or(|s| d + DAY_MS > s) && until.is_none_or(|u| *d < u)).collect();

@@ -3,7 +3,7 @@
 //! the bucket is inspected with the library's own S3 client.
 
 use assert_cmd::Command;
-use podsizer::store::remote::{RemoteStore, Window};
+use podsizer::store::remote::{DaysWanted, RemoteStore};
 use podsizer::store::s3::{Put, S3Location, S3Options, S3};
 use podsizer::store::Store;
 use std::collections::{BTreeMap, BTreeSet};
@@ -264,7 +264,7 @@ fn two_concurrent_writers_never_overwrite_each_other() {
     // A reader elsewhere sees the union, the same as a local store with both imports.
     let reader =
         RemoteStore::open(&S3Location::parse(&url).unwrap(), &options(&moto, &dir.path().join("reader"))).unwrap();
-    let transfer = reader.pull(Window::Range { since: None, until: None }).unwrap();
+    let transfer = reader.pull(DaysWanted::Range { since: None, until: None }).unwrap();
     assert_eq!(transfer.downloaded as usize, listed.len());
     let mut namespaces = BTreeSet::new();
     let stats = reader.local().scan(None, None, |r| {
@@ -313,7 +313,7 @@ fn side_files_of_other_writers_reach_readers() {
     assert_eq!(writer.push_side_files().unwrap().uploaded, 0, "unchanged: not sent again");
 
     let reader = RemoteStore::open(&location, &options(&moto, &dir.path().join("r"))).unwrap();
-    reader.pull(Window::Range { since: None, until: None }).unwrap();
+    reader.pull(DaysWanted::Range { since: None, until: None }).unwrap();
     let facts = podsizer::store::facts::Facts::load(reader.local().root());
     assert_eq!(facts.current.len(), 1, "{:?}", facts.current);
     assert_eq!(facts.current.values().next().unwrap().cpu_request_cores, Some(1.0));
@@ -438,7 +438,7 @@ fn collector_uploads_parts_and_its_state_after_each_flush() {
     assert!(names.iter().any(|n| n.starts_with("writers/") && n.ends_with("/collector/state.json")), "{names:?}");
     // What the collector stored is what a reader elsewhere gets.
     let reader = RemoteStore::open(&S3Location::parse(&url).unwrap(), &options(&moto, &dir.path().join("r"))).unwrap();
-    reader.pull(Window::Range { since: None, until: None }).unwrap();
+    reader.pull(DaysWanted::Range { since: None, until: None }).unwrap();
     let mirror = options(&moto, &cache).mirror_dir(&S3Location::parse(&url).unwrap());
     let count = |store: &Store| store.scan(None, None, |_| {}).unwrap().rows;
     assert_eq!(count(reader.local()), count(&Store::open(&mirror).unwrap()));

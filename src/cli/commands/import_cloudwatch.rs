@@ -8,7 +8,7 @@
 use crate::cli::args::{CloudwatchArgs, CloudwatchFrom};
 use crate::domain::{format_timestamp, parse_duration, parse_timestamp};
 use crate::sources::cloudwatch::import::{self, CloudwatchSettings, CloudwatchSummary, Mode, SETTLE_MS};
-use crate::sources::cloudwatch::{metrics, ApiCalls, Resolution};
+use crate::sources::cloudwatch::{metrics, ApiCalls, PodOwnerSource};
 use crate::store::sink::StoreSink;
 use anyhow::{bail, Context, Result};
 use std::collections::BTreeSet;
@@ -114,15 +114,15 @@ fn summary(s: &CloudwatchSummary, queries_per_call: usize, started: Instant, out
         t.duplicates,
         t.days.len()
     )?;
-    let pods = |r: Resolution| t.pods.get(&r).map_or(0, BTreeSet::len);
+    let pods = |r: PodOwnerSource| t.pods.get(&r).map_or(0, BTreeSet::len);
     writeln!(
         out,
         "  containers: {} of {} workload(s); workloads of pods: {} from pod owners, {} from pod names, {} as their own Pod",
         t.workload_containers.len(),
         t.workload_containers.iter().map(|(ns, k, w, _)| (ns, k, w)).collect::<BTreeSet<_>>().len(),
-        pods(Resolution::Owner),
-        pods(Resolution::Name),
-        pods(Resolution::PodItself)
+        pods(PodOwnerSource::Owner),
+        pods(PodOwnerSource::Name),
+        pods(PodOwnerSource::PodItself)
     )?;
     if used == Mode::Logs {
         writeln!(out, "  events: {} other types or namespaces skipped, {} malformed skipped", t.skipped, t.malformed)?;

@@ -5,7 +5,7 @@
 //! `Timestamp` in epoch milliseconds, and `kubernetes.{namespace_name, pod_name,
 //! container_name, pod_owners}`. Limits and requests ride along (`container_cpu_limit` ...).
 
-use super::{workload_from_owner, ApiCalls, AwsError, Clients, Resolution};
+use super::{workload_from_owner, ApiCalls, AwsError, Clients, PodOwnerSource};
 use crate::domain::{Resources, Sample};
 use crate::sources::prometheus::ContainerSettings;
 use serde_json::Value;
@@ -41,7 +41,7 @@ pub(crate) struct ContainerEvent {
     pub sample: Sample,
     pub resources: Resources,
     pub oom_killed: bool,
-    pub resolution: Resolution,
+    pub resolution: PodOwnerSource,
 }
 
 /// What one log event turned out to be.
@@ -148,16 +148,16 @@ pub(crate) fn parse_event(message: &str, namespaces: &[String]) -> Parsed {
 }
 
 /// The workload from `pod_owners` (a controller owner first), else the pod itself.
-fn owner(k8s: &Value, pod: &str) -> (String, String, Resolution) {
+fn owner(k8s: &Value, pod: &str) -> (String, String, PodOwnerSource) {
     let hash = k8s.get("labels").and_then(|l| text(l, "pod-template-hash"));
     let owners = k8s.get("pod_owners").and_then(Value::as_array);
     let first = owners.into_iter().flatten().find_map(|o| Some((text(o, "owner_kind")?, text(o, "owner_name")?)));
     match first {
         Some((kind, name)) => {
             let (k, n) = workload_from_owner(kind, name, pod, hash);
-            (k, n, Resolution::Owner)
+            (k, n, PodOwnerSource::Owner)
         }
-        None => ("Pod".into(), pod.to_string(), Resolution::PodItself),
+        None => ("Pod".into(), pod.to_string(), PodOwnerSource::PodItself),
     }
 }
 
@@ -310,7 +310,7 @@ mod tests {
         assert_eq!(s.memory_bytes, 309_329_920.0);
         assert_eq!(e.resources.cpu_limit_cores, Some(2.0));
         assert_eq!(e.resources.memory_limit_bytes, Some(2_147_483_648.0));
-        assert_eq!(e.resolution, Resolution::Owner);
+        assert_eq!(e.resolution, PodOwnerSource::Owner);
     }
 
     #[test]

@@ -144,7 +144,7 @@ impl Clients {
 /// How a pod's workload was found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]
-pub(crate) enum Resolution {
+pub(crate) enum PodOwnerSource {
     /// From the event's `kubernetes.pod_owners`.
     Owner,
     /// From the pod name next to the owner's name (metrics mode; the kind is inferred).
@@ -157,10 +157,10 @@ pub(crate) use crate::sources::owners::workload_from_owner;
 
 /// Metrics mode knows the owner's name (`PodName`) and the pod's (`FullPodName`), not the
 /// kind: the kind is read from how the controller named the pod.
-pub(crate) fn workload_from_names(owner: &str, pod: &str) -> (String, String, Resolution) {
+pub(crate) fn workload_from_names(owner: &str, pod: &str) -> (String, String, PodOwnerSource) {
     match crate::sources::owners::kind_from_pod_name(owner, pod) {
-        Some(kind) => (kind.into(), owner.to_string(), Resolution::Name),
-        None => ("Pod".into(), pod.to_string(), Resolution::PodItself),
+        Some(kind) => (kind.into(), owner.to_string(), PodOwnerSource::Name),
+        None => ("Pod".into(), pod.to_string(), PodOwnerSource::PodItself),
     }
 }
 
@@ -175,7 +175,7 @@ mod tests {
         assert_eq!(k("db", "db-12").0, "StatefulSet");
         assert_eq!(k("fluent-bit", "fluent-bit-x2x9k").0, "DaemonSet");
         assert_eq!(k("report", "report-29012345-x2x9k").0, "CronJob");
-        assert_eq!(k("debug", "debug"), ("Pod".into(), "debug".into(), Resolution::PodItself));
-        assert_eq!(k("api", "other-1").2, Resolution::PodItself);
+        assert_eq!(k("debug", "debug"), ("Pod".into(), "debug".into(), PodOwnerSource::PodItself));
+        assert_eq!(k("api", "other-1").2, PodOwnerSource::PodItself);
     }
 }

@@ -233,7 +233,7 @@ pub fn samples_from_metrics(
 
 /// One OOM kill seen in a pod's status.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct OomKill {
+pub struct OomKillEvent {
     pub at_ms: i64,
     pub namespace: String,
     pub workload_kind: String,
@@ -266,7 +266,7 @@ pub struct CollectorState {
     #[serde(default)]
     pub containers: Vec<ContainerState>,
     #[serde(default)]
-    pub oom_kills: Vec<OomKill>,
+    pub oom_kills: Vec<OomKillEvent>,
     /// "namespace/pod" -> newest metrics timestamp (epoch ms) stored.
     #[serde(default)]
     pub flushed_windows: BTreeMap<String, i64>,
@@ -282,7 +282,7 @@ pub const WINDOW_RETENTION_MS: i64 = 24 * 3_600_000;
 
 impl CollectorState {
     /// Records the inventory's settings and returns the OOM kills not recorded before.
-    pub fn observe(&mut self, inventory: &Inventory, now_ms: i64) -> Vec<OomKill> {
+    pub fn observe(&mut self, inventory: &Inventory, now_ms: i64) -> Vec<OomKillEvent> {
         let mut fresh = Vec::new();
         let mut by_container: BTreeMap<(String, String, String, String), ContainerState> = BTreeMap::new();
         let mut pods: Vec<&PodInfo> = inventory.pods.values().collect();
@@ -301,11 +301,11 @@ impl CollectorState {
                 });
                 entry.restarts += u64::from(c.restarts);
                 if let Some(at_ms) = c.last_oom_kill_ms {
-                    let known = self.oom_kills.iter().chain(fresh.iter()).any(|o: &OomKill| {
+                    let known = self.oom_kills.iter().chain(fresh.iter()).any(|o: &OomKillEvent| {
                         o.at_ms == at_ms && o.pod == pod.name && o.container == c.name && o.namespace == pod.namespace
                     });
                     if !known {
-                        fresh.push(OomKill {
+                        fresh.push(OomKillEvent {
                             at_ms,
                             namespace: pod.namespace.clone(),
                             workload_kind: pod.workload_kind.clone(),

@@ -10,7 +10,7 @@
 
 use super::logs::{self, LogsError, SettingsFold};
 use super::metrics::{self, Metric, NodeCapacity, Points, Query, Route};
-use super::{ApiCalls, Clients, Resolution};
+use super::{ApiCalls, Clients, PodOwnerSource};
 use crate::domain::stable_hash;
 use crate::domain::{format_timestamp, Sample, SampleRows, DAY_MS};
 use crate::sources::aws::{check_credentials, sdk_config, AwsError};
@@ -123,7 +123,7 @@ pub(crate) struct Totals {
     pub duplicates: u64,
     pub days: BTreeSet<i64>,
     pub workload_containers: BTreeSet<(String, String, String, String)>,
-    pub pods: BTreeMap<Resolution, BTreeSet<(String, String)>>,
+    pub pods: BTreeMap<PodOwnerSource, BTreeSet<(String, String)>>,
     pub skipped: u64,
     pub malformed: u64,
     pub malformed_examples: Vec<String>,
@@ -131,7 +131,7 @@ pub(crate) struct Totals {
 }
 
 impl Totals {
-    fn note(&mut self, s: &Sample, resolution: Resolution) {
+    fn note(&mut self, s: &Sample, resolution: PodOwnerSource) {
         self.fetched += 1;
         self.days.insert(s.timestamp_ms.div_euclid(DAY_MS));
         if !self.workload_containers.contains(&(

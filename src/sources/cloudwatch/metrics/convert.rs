@@ -3,7 +3,7 @@
 
 use super::{cpu_route, memory_route, ContainerId, Metric, Route};
 use crate::domain::{Resources, Sample};
-use crate::sources::cloudwatch::{workload_from_names, Resolution};
+use crate::sources::cloudwatch::{workload_from_names, PodOwnerSource};
 use crate::sources::prometheus::ContainerSettings;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -98,7 +98,7 @@ pub(crate) fn convert(
     values: &HashMap<Metric, Points>,
     capacity: &NodeCapacity,
     stats: &mut Conversion,
-) -> (Vec<Sample>, Resolution) {
+) -> (Vec<Sample>, PodOwnerSource) {
     let (cr, mr) = (cpu_route(available), memory_route(available));
     let cpu = usage(
         cr,
@@ -122,7 +122,7 @@ pub(crate) fn convert(
     let (kind, workload, resolution) = match &id.pod {
         Some(p) => workload_from_names(&id.owner, p),
         // Workload-level series (no FullPodName): the owner stands for its pods.
-        None => ("Deployment".to_string(), id.owner.clone(), Resolution::Name),
+        None => ("Deployment".to_string(), id.owner.clone(), PodOwnerSource::Name),
     };
     let mut out = Vec::new();
     let instants: BTreeSet<i64> = cpu.keys().chain(memory.keys()).copied().collect();
@@ -163,7 +163,7 @@ pub(crate) fn settings(per_container: &[(ContainerId, HashMap<Metric, Points>)])
     for (id, values) in per_container {
         let (kind, workload, _) = match &id.pod {
             Some(p) => workload_from_names(&id.owner, p),
-            None => ("Deployment".to_string(), id.owner.clone(), Resolution::Name),
+            None => ("Deployment".to_string(), id.owner.clone(), PodOwnerSource::Name),
         };
         let latest = |m: Metric| values.get(&m).and_then(|p| p.values().next_back().copied()).filter(|v| *v > 0.0);
         let r = Resources {

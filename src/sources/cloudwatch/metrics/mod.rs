@@ -169,7 +169,7 @@ impl ContainerId {
 
 /// Container series found by ListMetrics, grouped per container.
 #[derive(Debug, Default)]
-pub(crate) struct Inventory {
+pub(crate) struct MetricListing {
     pub containers: BTreeMap<ContainerId, BTreeSet<Metric>>,
     /// Entries listed more than once (one per datum on some servers).
     pub duplicates: u64,
@@ -178,8 +178,12 @@ pub(crate) struct Inventory {
 }
 
 /// Groups listed (metric name, dimensions) of one cluster into containers, de-duplicated.
-pub(crate) fn inventory(listed: &[(String, Vec<(String, String)>)], cluster: &str, namespaces: &[String]) -> Inventory {
-    let mut inv = Inventory::default();
+pub(crate) fn inventory(
+    listed: &[(String, Vec<(String, String)>)],
+    cluster: &str,
+    namespaces: &[String],
+) -> MetricListing {
+    let mut inv = MetricListing::default();
     let mut seen = BTreeSet::new();
     for (name, dims) in listed {
         let Some(metric) = Metric::from_name(name) else { continue };
