@@ -41,11 +41,13 @@ pub enum FleetError {
     /// Listing the fleet's bucket failed.
     #[error(transparent)]
     S3(#[from] crate::store::s3::S3Error),
+    /// No cluster store under the fleet's root.
     #[error("{url}: no cluster stores under this prefix (expected {url}/CLUSTER/podsizer-store.json)")]
     NoClusters {
         /// The fleet's root, `s3://BUCKET/PREFIX`.
         url: String,
     },
+    /// A day in the window has no summary of its current parts.
     #[error("{url}: day {day} has no usage summary of its current parts (run `podsizer fleet summarize` on this store, as the cluster's job does after its import)")]
     NoSummary {
         /// The cluster's store.
@@ -53,6 +55,7 @@ pub enum FleetError {
         /// The day, `YYYY-MM-DD`.
         day: String,
     },
+    /// A summary's bytes do not match the checksum in its name.
     #[error("{path}: usage summary damaged (its bytes do not match the checksum in its name); delete it from the bucket and run `podsizer fleet summarize` on {url}")]
     Damaged {
         /// The cluster's store.
@@ -60,6 +63,7 @@ pub enum FleetError {
         /// The damaged summary's path in the local mirror.
         path: PathBuf,
     },
+    /// A summary could not be decoded.
     #[error("{url}: usage summary of day {day} cannot be read")]
     Summary {
         /// The cluster's store.
