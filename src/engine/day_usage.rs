@@ -24,9 +24,13 @@ pub(super) const SUMMARY: &str = "usage";
 
 /// What a run needs from the caller: the window and the row/container filters.
 pub(super) struct DayScan<'a> {
+    /// Window start, epoch ms inclusive; `None` = from the oldest sample.
     pub since: Option<i64>,
+    /// Window end, epoch ms exclusive; `None` = through the newest sample.
     pub until: Option<i64>,
+    /// Keeps a sample row (applied only to rows of days the window cuts; whole days come from summaries).
     pub keep_row: &'a (dyn Fn(&SampleRef<'_>) -> bool + Sync),
+    /// Keeps a container's merged usage after its day is read.
     pub keep_container: &'a (dyn Fn(&ContainerKey) -> bool + Sync),
     /// Ignore saved summaries and rebuild them.
     pub rescan: bool,
@@ -35,9 +39,13 @@ pub(super) struct DayScan<'a> {
 /// How a run used the store, for `PODSIZER_STATS` and tests.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct DayStats {
+    /// Days (store partitions) read in the window.
     pub days: u64,
+    /// Days whose saved usage summary was read instead of their samples.
     pub summaries_reused: u64,
+    /// Days whose summary was (re)built by scanning their samples.
     pub summaries_built: u64,
+    /// Days the window cuts, whose in-window rows were scanned again.
     pub partial_days: u64,
 }
 

@@ -29,29 +29,54 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
 
+/// Why sizing or summarising a fleet failed.
 #[derive(Debug, thiserror::Error)]
 pub enum FleetError {
+    /// Reading or writing a cluster's remote store failed.
     #[error(transparent)]
     Remote(#[from] RemoteError),
+    /// Sizing a cluster failed.
     #[error(transparent)]
     Engine(#[from] EngineError),
+    /// Listing the fleet's bucket failed.
     #[error(transparent)]
     S3(#[from] crate::store::s3::S3Error),
+    /// No cluster store under the fleet's root.
     #[error("{url}: no cluster stores under this prefix (expected {url}/CLUSTER/podsizer-store.json)")]
-    NoClusters { url: String },
+    NoClusters {
+        /// The fleet's root, `s3://BUCKET/PREFIX`.
+        url: String,
+    },
+    /// A day in the window has no summary of its current parts.
     #[error("{url}: day {day} has no usage summary of its current parts (run `podsizer fleet summarize` on this store, as the cluster's job does after its import)")]
-    NoSummary { url: String, day: String },
+    NoSummary {
+        /// The cluster's store.
+        url: String,
+        /// The day, `YYYY-MM-DD`.
+        day: String,
+    },
+    /// A summary's bytes do not match the checksum in its name.
     #[error("{path}: usage summary damaged (its bytes do not match the checksum in its name); delete it from the bucket and run `podsizer fleet summarize` on {url}")]
-    Damaged { url: String, path: PathBuf },
+    Damaged {
+        /// The cluster's store.
+        url: String,
+        /// The damaged summary's path in the local mirror.
+        path: PathBuf,
+    },
+    /// A summary could not be decoded.
     #[error("{url}: usage summary of day {day} cannot be read")]
     Summary {
+        /// The cluster's store.
         url: String,
+        /// The day, `YYYY-MM-DD`.
         day: String,
+        /// Why the summary could not be decoded.
         #[source]
         source: crate::analysis::summary::SummaryError,
     },
 }
 
+/// A fleet operation's result.
 pub type Result<T, E = FleetError> = std::result::Result<T, E>;
 
 /// What one cluster's `fleet summarize` did.
@@ -65,6 +90,7 @@ pub struct Summarized {
     pub built: u64,
     /// Summaries uploaded.
     pub uploaded: u64,
+    /// What the run noticed along the way.
     pub notes: Vec<Note>,
 }
 
@@ -112,13 +138,17 @@ pub fn summarize(
 pub struct FleetSettings {
     /// `s3://BUCKET/PREFIX`: every `PREFIX/CLUSTER/` holding a store is a cluster.
     pub root: S3Location,
+    /// How to reach the bucket (endpoint, region, profile, local mirror).
     pub options: S3Options,
     /// Only these clusters (prefix names); empty: all.
     pub clusters: Vec<String>,
     /// Whole days, up to and including each cluster's newest day.
     pub window_days: i64,
+    /// Policies every cluster is sized with.
     pub policy: PolicySet,
+    /// The sizing strategy's name; `podsizer` by default.
     pub strategy: String,
+    /// Size containers even with less history than the policy asks for.
     pub force: bool,
     /// `DIR/CLUSTER` is that cluster's kustomize overlay (current settings, patches).
     pub overlays: Option<PathBuf>,
@@ -128,19 +158,27 @@ pub struct FleetSettings {
 pub struct ClusterRun {
     /// The prefix name under the fleet's root.
     pub name: String,
+    /// The cluster's store, `s3://BUCKET/PREFIX/CLUSTER`.
     pub url: String,
+    /// Window start, epoch ms inclusive.
     pub since: i64,
+    /// Window end, epoch ms exclusive (the day after the newest summarised day).
     pub until: i64,
     /// Day summaries merged.
     pub days: u64,
     /// Everything fetched from the bucket for this cluster (summaries and side files).
     pub fetched: Fetched,
+    /// The cluster's proposed sizes, one per container.
     pub recommendations: Vec<Recommendation>,
     /// The cluster's overlay, when `overlays` holds one.
     pub overlay_dir: Option<PathBuf>,
+    /// Current settings read from that overlay (empty without one).
     pub overlay: Overlay,
+    /// HorizontalPodAutoscaler patches that follow the new sizes (from the overlay's HPAs).
     pub hpa_patches: Vec<PatchFile>,
+    /// Runtime-setting patches (heap, workers, ...) that follow the new sizes.
     pub runtime_patches: Vec<PatchFile>,
+    /// What the run noticed along the way.
     pub notes: Vec<Note>,
 }
 

@@ -48,6 +48,8 @@
 //! # Ok::<(), podsizer::engine::EngineError>(())
 //! ```
 
+#![warn(missing_docs)]
+
 pub mod current;
 mod day_usage;
 pub mod evidence;

@@ -27,18 +27,25 @@ pub struct PrSettings {
     pub repo: PathBuf,
     /// The overlay to size, relative to the repository.
     pub overlay: String,
+    /// The branch the pull request targets and sizing starts from (e.g. `main`).
     pub base: String,
     /// The bot's branch (default: `podsizer/<overlay folder name>`).
     pub branch: Option<String>,
+    /// The git remote fetched from and pushed to (e.g. `origin`).
     pub remote: String,
     /// GitHub OWNER/NAME and API base; `None` only with `dry_run`.
     pub github_repo: Option<String>,
+    /// Base URL of the GitHub REST API (e.g. `https://api.github.com`).
     pub github_api: String,
+    /// GitHub token for pushing and the API; may be empty with `dry_run`.
     pub token: String,
+    /// How big a change must be to be proposed.
     pub thresholds: Thresholds,
     /// Show the diff and the text; push nothing, call no API.
     pub dry_run: bool,
+    /// Prices for the cost change in the title and body.
     pub prices: Prices,
+    /// Node shapes a proposal must fit on.
     pub nodes: Vec<NodeShape>,
     /// Build a notice for a chat webhook when the pull request was opened or updated.
     pub notice: bool,
@@ -59,30 +66,42 @@ impl PrSettings {
 pub enum PrOutcome {
     /// The bot's branch holds commits by others: nothing was overwritten.
     ForeignCommits {
+        /// The bot's branch.
         branch: String,
+        /// Authors of the commits that are not the bot's.
         authors: Vec<String>,
     },
     /// No change is above the thresholds: no commit, no pull request.
     NothingChanged,
+    /// A dry run: what would have been committed and proposed.
     DryRun {
+        /// The overlay diff the commit would hold.
         diff: String,
+        /// The pull request's title.
         title: String,
+        /// The pull request's body (Markdown).
         body: String,
     },
+    /// A pull request now holds these sizes.
     Proposed(Proposed),
 }
 
 /// A pull request opened, updated, or already holding these sizes.
 #[derive(Debug)]
 pub struct Proposed {
+    /// The bot's branch the sizes were pushed to.
     pub branch: String,
     /// False when the branch already held the same tree.
     pub pushed: bool,
+    /// Number of changes above the thresholds.
     pub changes: usize,
     /// "opened", "updated", or `None` when the existing pull request was left as it was.
     pub action: Option<&'static str>,
+    /// The pull request's number.
     pub number: u64,
+    /// The pull request's web address.
     pub url: String,
+    /// The pull request's title.
     pub title: String,
     /// For the chat webhook, when asked for and the pull request is news.
     pub notice: Option<Notice>,
@@ -90,7 +109,9 @@ pub struct Proposed {
 
 /// A run's outcome and what it noted on the way.
 pub struct PrRun {
+    /// How the run ended.
     pub outcome: PrOutcome,
+    /// What the run noticed along the way.
     pub notes: Vec<Note>,
 }
 

@@ -23,21 +23,29 @@ pub fn strategies(names: &[String]) -> Result<Vec<Box<dyn Strategy>>> {
 /// One back-test, resolved.
 #[derive(Debug, Clone)]
 pub struct BacktestSettings {
+    /// Names of the strategies to compare, as `strategies` resolves them.
     pub strategies: Vec<String>,
+    /// Policies the `podsizer` strategy sizes with.
     pub policy: PolicySet,
+    /// How history is split into training and holdout folds.
     pub plan: FoldPlan,
     /// As the user wrote the holdout window, for the message when history is too short.
     pub holdout_text: String,
+    /// Prices that turn requested cores and bytes into cost.
     pub prices: Prices,
     /// Overlay whose current settings are replayed as strategy `current`.
     pub overlay: Option<PathBuf>,
+    /// Live cluster to read current settings and owners from, if any.
     pub live: Option<LiveSettings>,
+    /// Node shapes a proposal must fit on.
     pub nodes: Vec<NodeShape>,
 }
 
 /// A back-test's figures and what the run noted.
 pub struct BacktestRun {
+    /// Per-strategy figures, per fold and in total.
     pub result: BacktestResult,
+    /// What the run noticed along the way (skipped containers, damaged days, ...).
     pub notes: Vec<Note>,
 }
 
@@ -93,10 +101,13 @@ fn current_of(
 
 /// One scope of the suite (a scenario or a trace family) and how it went.
 pub struct SuiteEntry {
+    /// The scope's label: `scenario NAME` (optionally `without share`) or `trace FAMILY`.
     pub scope: String,
+    /// True for a generated scenario, false for a public trace family.
     pub synthetic: bool,
     /// False for comparison runs that show what goes wrong without a feature.
     pub goals: bool,
+    /// The scope's back-test figures.
     pub result: BacktestResult,
 }
 
@@ -229,6 +240,7 @@ pub fn goals(entry: &SuiteEntry) -> Vec<(String, bool)> {
     goals
 }
 
+/// The suite's report (`reports/backtest.md`): each scope's figures and goals, as Markdown.
 pub fn suite_markdown(entries: &[SuiteEntry]) -> String {
     let mut md = String::from("# Back-test: podsizer's default policy against VPA and krr\n\n");
     md.push_str(

@@ -13,14 +13,18 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 /// What to verify.
 #[derive(Debug, Default)]
 pub struct VerifySettings {
+    /// Which store, window and containers to check.
     pub selection: SelectionSettings,
+    /// Thresholds the verdicts are judged against.
     pub thresholds: Thresholds,
 }
 
 /// A change of a container's settings, as the pods ran it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Change {
+    /// The settings the older pods ran with.
     pub before: Resources,
+    /// The settings the newest pods run with.
     pub after: Resources,
     /// The first hour bucket in which a pod ran with `after`.
     pub effective_ms: i64,
@@ -28,16 +32,22 @@ pub struct Change {
     pub through_ms: i64,
     /// The first hour bucket in which a pod ran with `before`.
     pub before_from_ms: i64,
+    /// Pods that ran with `before`.
     pub before_pods: BTreeSet<String>,
+    /// Pods that ran with `after`.
     pub after_pods: BTreeSet<String>,
 }
 
 /// One container's check.
 #[derive(Debug, Clone)]
 pub struct ContainerCheck {
+    /// The container checked.
     pub key: ContainerKey,
+    /// Its newest settings change.
     pub change: Change,
+    /// Its outcome signals before and after the change.
     pub observed: Observed,
+    /// The verdict drawn from them.
     pub assessment: Assessment,
 }
 
@@ -50,6 +60,7 @@ pub struct VerifyRun {
     pub unchanged: usize,
     /// Selected containers without any recorded settings (no outcome signals).
     pub without_settings: usize,
+    /// What the run noticed along the way.
     pub notes: Vec<Note>,
 }
 
