@@ -2,7 +2,7 @@
 //! JVM options ConfigMap shared by two services, patched and rendered with the real
 //! `kubectl kustomize`.
 
-use crate::support::{kubectl, podsizer};
+use crate::support::{kubectl, podsizer, runtime_changes as changes};
 use serde::Deserialize;
 use serde_json::Value;
 use std::path::Path;
@@ -17,19 +17,6 @@ fn render(dir: &Path) -> Vec<serde_norway::Value> {
 
 fn rec<'a>(doc: &'a Value, workload: &str) -> &'a Value {
     doc["recommendations"].as_array().unwrap().iter().find(|r| r["workload"]["name"] == workload).unwrap()
-}
-
-/// (setting, current, proposed) of a container's runtime changes.
-fn changes(rec: &Value) -> Vec<(String, String, String)> {
-    rec["runtime"]["changes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| {
-            let s = |k: &str| c[k].as_str().unwrap_or("unset").to_string();
-            (s("setting"), s("current"), s("proposed"))
-        })
-        .collect()
 }
 
 fn container<'a>(docs: &'a [serde_norway::Value], deployment: &str) -> &'a serde_norway::Value {

@@ -2,7 +2,7 @@
 //! proposed with the resources, written as patches and rendered with the real
 //! `kubectl kustomize`.
 
-use crate::support::{kubectl, podsizer};
+use crate::support::{kubectl, podsizer, runtime_changes as changes};
 use serde::Deserialize;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
@@ -83,19 +83,6 @@ fn recommend(store: &Path, overlay: &Path, extra: &[&str]) -> Value {
 
 fn container<'a>(doc: &'a Value, name: &str) -> &'a Value {
     doc["recommendations"].as_array().unwrap().iter().find(|r| r["container"] == name).unwrap()
-}
-
-/// (setting, current, proposed) of a container's runtime changes.
-fn changes(rec: &Value) -> Vec<(String, String, String)> {
-    rec["runtime"]["changes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| {
-            let s = |k: &str| c[k].as_str().unwrap_or("unset").to_string();
-            (s("setting"), s("current"), s("proposed"))
-        })
-        .collect()
 }
 
 fn render(dir: &Path) -> Vec<serde_norway::Value> {

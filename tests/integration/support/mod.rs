@@ -65,3 +65,16 @@ pub fn quantity(v: &serde_norway::Value) -> f64 {
     };
     podsizer::domain::parse_quantity(&text).unwrap()
 }
+
+/// (setting, current, proposed) of a container's runtime changes.
+pub fn runtime_changes(rec: &serde_json::Value) -> Vec<(String, String, String)> {
+    rec["runtime"]["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            let s = |k: &str| c[k].as_str().unwrap_or("unset").to_string();
+            (s("setting"), s("current"), s("proposed"))
+        })
+        .collect()
+}
