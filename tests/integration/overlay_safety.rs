@@ -443,3 +443,184 @@ fn a_shared_pool_one_user_cannot_read_is_refused_naming_both() {
     );
     assert_eq!(tree(dir), before);
 }
+
+/// One generated overlay for the property below: a base of `workloads` (each an nginx +
+/// php-fpm Deployment, its HPA and nginx.conf) reused with `namespace:` in every one of
+/// `namespaces`; the workloads share one pool ConfigMap or have one each; `loads[ns][w]` is
+/// the (CPU cores, php-fpm MiB) of that workload in that namespace, or no samples at all.
+#[derive(Debug, Clone)]
+struct Layout {
+    namespaces: Vec<String>,
+    workloads: Vec<String>,
+    shared_pool: bool,
+    loads: Vec<Vec<Option<(f64, f64)>>>,
+}
+
+impl Layout {
+    fn pool_of(&self, workload: &str) -> String {
+        if self.shared_pool {
+            "common-pool".into()
+        } else {
+            format!("{workload}-pool")
+        }
+    }
+
+    fn write(&self, dir: &Path) -> PathBuf {
+        let mut files: Vec<String> = Vec::new();
+        for w in &self.workloads {
+            write(dir, &format!("base/deploy-{w}.yaml"), &app(w, &self.pool_of(w), ""));
+            write(dir, &format!("base/pool-{w}.yaml"), &pool(&self.pool_of(w)));
+            files.push(format!("deploy-{w}.yaml"));
+            if !self.shared_pool || files.len() == 1 {
+                files.push(format!("pool-{w}.yaml"));
+            }
+        }
+        write(dir, "base/kustomization.yaml", &format!("resources: [{}]\n", files.join(", ")));
+        for ns in &self.namespaces {
+            write(dir, &format!("ns-{ns}/kustomization.yaml"), &format!("namespace: {ns}\nresources: [../base]\n"));
+        }
+        let resources: Vec<String> = self.namespaces.iter().map(|ns| format!("../ns-{ns}")).collect();
+        write(dir, "overlay/kustomization.yaml", &format!("resources: [{}]\n", resources.join(", ")));
+        dir.join("overlay")
+    }
+
+    /// (namespace, workload, CPU cores, php-fpm MiB) of every sampled workload.
+    fn sampled(&self) -> Vec<(&str, &str, f64, f64)> {
+        let mut out = Vec::new();
+        for (i, ns) in self.namespaces.iter().enumerate() {
+            for (j, w) in self.workloads.iter().enumerate() {
+                if let Some((cpu, mem)) = self.loads[i][j] {
+                    out.push((ns.as_str(), w.as_str(), cpu, mem));
+                }
+            }
+        }
+        out
+    }
+}
+
+fn layout() -> impl proptest::strategy::Strategy<Value = Layout> {
+    use proptest::prelude::*;
+    // Names that extend each other (`api`, `api-runtime`), carry dots as Deployments may, or
+    // spell another object's name (`api-nginx`, `api-pool`).
+    let suffixes =
+        prop::collection::btree_set(prop::sample::select(vec!["", "-runtime", "-v2", ".v2", "-nginx", "-pool"]), 1..=3);
+    let workloads = ("[a-z][a-z0-9]{0,3}", suffixes).prop_map(|(stem, suffixes)| {
+        suffixes.into_iter().map(|s| format!("{stem}{s}")).collect::<std::collections::BTreeSet<_>>()
+    });
+    let load = proptest::option::weighted(
+        0.75,
+        (prop::sample::select(vec![0.05, 0.4, 1.2, 2.5]), prop::sample::select(vec![300.0, 700.0, 1500.0])),
+    );
+    (prop::collection::btree_set("[a-z][a-z0-9-]{0,5}[a-z0-9]", 1..=3), workloads, any::<bool>())
+        .prop_flat_map(move |(namespaces, workloads, shared_pool)| {
+            let (n, m) = (namespaces.len(), workloads.len());
+            (
+                Just(namespaces.into_iter().collect::<Vec<_>>()),
+                Just(workloads.into_iter().collect::<Vec<_>>()),
+                Just(shared_pool),
+                prop::collection::vec(prop::collection::vec(load.clone(), m), n),
+            )
+        })
+        .prop_map(|(namespaces, workloads, shared_pool, loads)| Layout { namespaces, workloads, shared_pool, loads })
+}
+
+/// Every object of an overlay gets exactly its own values, or the values safe for every
+/// user of a file it shares: over generated namespaces x shared pool files x names.
+#[test]
+fn namespaces_shared_files_and_names_each_get_their_own_or_the_shared_safe_value() {
+    use proptest::test_runner::{Config, RngSeed, TestRunner};
+    let config = Config { cases: 10, rng_seed: RngSeed::Fixed(30), failure_persistence: None, ..Config::default() };
+    let mut runner = TestRunner::new(config);
+    runner
+        .run(&layout(), |l| {
+            check_layout(&l);
+            Ok(())
+        })
+        .unwrap();
+}
+
+fn check_layout(l: &Layout) {
+    let tmp = tempfile::tempdir().unwrap();
+    let overlay = l.write(tmp.path());
+    let sampled = l.sampled();
+    if sampled.is_empty() {
+        return;
+    }
+    let series: Vec<(&str, &str, &str, f64, f64)> = sampled
+        .iter()
+        .flat_map(|&(ns, w, cpu, mem)| [(ns, w, "nginx", cpu, 40.0), (ns, w, "php-fpm", 0.3, mem)])
+        .collect();
+    let store = store(tmp.path(), &series);
+    let before = render(&overlay);
+    let (code, doc, stderr) = recommend(&store, &overlay);
+    assert_eq!(code, Some(0), "{l:?}: {stderr}");
+    let after = render(&overlay);
+    let is_sampled = |ns: &str, w: &str| sampled.iter().any(|s| s.0 == ns && s.1 == w);
+    for ns in &l.namespaces {
+        for w in &l.workloads {
+            let own = [
+                ("Deployment", w.clone()),
+                ("HorizontalPodAutoscaler", w.clone()),
+                ("ConfigMap", format!("{w}-nginx")),
+            ];
+            if !is_sampled(ns, w) {
+                for (kind, name) in &own {
+                    assert_eq!(
+                        object(&after, kind, ns, name),
+                        object(&before, kind, ns, name),
+                        "{l:?}: {ns}/{kind}/{name}"
+                    );
+                }
+                continue;
+            }
+            let d = object(&after, "Deployment", ns, w);
+            for c in ["nginx", "php-fpm"] {
+                let r = rec(&doc, ns, w, c);
+                let resources = &container(d, c)["resources"];
+                assert_eq!(
+                    quantity(&resources["limits"]["memory"]),
+                    r["memory"]["limit_bytes"].as_f64().unwrap(),
+                    "{l:?}: {ns}/{w}/{c}"
+                );
+                let cpu = quantity(&resources["requests"]["cpu"]);
+                assert!((cpu - r["cpu"]["request_cores"].as_f64().unwrap()).abs() < 1e-9, "{l:?}: {ns}/{w}/{c}");
+            }
+            let conf = object(&after, "ConfigMap", ns, &format!("{w}-nginx"))["data"]["nginx.conf"].as_str().unwrap();
+            let workers = proposed(rec(&doc, ns, w, "nginx"), "worker_processes").unwrap_or_else(|| "8".into());
+            assert_eq!(conf_value(conf, "worker_processes"), workers, "{l:?}: {ns}/{w}");
+            let hpa = object(&after, "HorizontalPodAutoscaler", ns, w);
+            let target = hpa["spec"]["metrics"][0]["resource"]["target"]["averageUtilization"].as_i64().unwrap();
+            assert!((1..=i64::from(i32::MAX)).contains(&target), "{l:?}: {ns}/{w} HPA target {target}");
+        }
+        // Each pool file: one value, told to every sampled user in this namespace, fitting each one's limit.
+        let pools: std::collections::BTreeSet<String> = l.workloads.iter().map(|w| l.pool_of(w)).collect();
+        for p in pools {
+            let users: Vec<&String> = l.workloads.iter().filter(|w| l.pool_of(w) == p && is_sampled(ns, w)).collect();
+            let www =
+                |docs: &[Value]| object(docs, "ConfigMap", ns, &p)["data"]["www.conf"].as_str().unwrap().to_string();
+            if users.is_empty() {
+                assert_eq!(www(&after), www(&before), "{l:?}: {ns}/ConfigMap/{p} has no sampled user");
+                continue;
+            }
+            let in_file: u32 = conf_value(&www(&after), "pm.max_children").parse().unwrap();
+            for w in users {
+                let r = rec(&doc, ns, w, "php-fpm");
+                let told = proposed(r, "pm.max_children").unwrap_or_else(|| "50".into());
+                assert_eq!(told, in_file.to_string(), "{l:?}: {ns}/{w} is told another value than {p} gets");
+                let limit = r["memory"]["limit_bytes"].as_f64().unwrap();
+                assert!(
+                    f64::from(in_file) * PER_CHILD_MI * MI + 32.0 * MI <= limit,
+                    "{l:?}: {ns}/{w}: {in_file} children above {limit}"
+                );
+            }
+        }
+    }
+    // A second run finds every value in place.
+    let (code, again, stderr) = recommend(&store, &overlay);
+    assert_eq!(code, Some(0), "{l:?}: {stderr}");
+    for &(ns, w, ..) in &sampled {
+        for c in ["nginx", "php-fpm"] {
+            assert_eq!(rec(&again, ns, w, c)["runtime"]["changes"], serde_json::json!([]), "{l:?}: {ns}/{w}/{c}");
+        }
+    }
+}
