@@ -100,5 +100,7 @@
 //! assert!(rec.rationale.iter().any(|line| line.starts_with("memory request: p60 of daily per-pod peaks")));
 //! ```
 
+#![warn(missing_docs)]
+
 pub mod analysis;
 pub mod domain;
