@@ -101,11 +101,11 @@ pub struct NodeResult {
 }
 
 /// A whole back-test: per container, per node shape, and totals per strategy.
-/// The folds replayed, oldest first.
 #[derive(Debug, Clone)]
 pub struct BacktestResult {
-    /// Every container back-tested, counted in the totals or not (see `skipped`).
+    /// The folds replayed, oldest first.
     pub folds: Vec<Fold>,
+    /// Every container back-tested, counted in the totals or not (see `skipped`).
     pub containers: Vec<ContainerResult>,
     /// Totals per strategy over containers sized by every strategy.
     pub totals: Vec<(String, Outcome)>,
