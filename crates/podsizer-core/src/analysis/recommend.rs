@@ -10,7 +10,7 @@ use crate::domain::{ContainerKey, Cpu, Memory, Resources};
 pub struct Recommendation {
     /// The container proposed for.
     pub key: ContainerKey,
-    /// The strategy's name (see [`Strategy::name`](super::Strategy::name)).
+    /// The strategy's name (see [`Strategy::name`]).
     pub strategy: String,
     /// The figures, or why there are none.
     pub proposal: Proposal,
