@@ -30,7 +30,7 @@ pub struct Recommendation {
     pub rationale: Vec<String>,
     /// Pods running this container over the window.
     pub replicas: Option<super::usage::Replicas>,
-    /// php-fpm / envoy / nginx settings judged with the sizing (only with an overlay).
+    /// The runtime's settings (php-fpm, the JVM, ...) judged with the sizing (only with an overlay).
     pub runtime: Option<super::runtimes::RuntimeAdvice>,
 }
 
