@@ -24,20 +24,20 @@ pub struct Fold {
     pub holdout_to: i64,
 }
 
-/// How to cut history into training and holdout windows.
+/// The folds of a back-test: how history is cut into training and holdout windows.
 #[derive(Debug, Clone, Copy)]
-pub struct FoldPlan {
+pub struct FoldLayout {
     /// Length of each training window, in ms.
     pub train_ms: i64,
     /// Length of each holdout window, in ms.
     pub holdout_ms: i64,
-    /// Fixed split instead of "the last holdout window".
+    /// A fixed split (epoch ms), one fold only, instead of "the last holdout window".
     pub split_at: Option<i64>,
-    /// Rolling folds, each one holdout window earlier than the next.
+    /// How many rolling folds, each one holdout window earlier than the next.
     pub folds: usize,
 }
 
-impl FoldPlan {
+impl FoldLayout {
     /// Folds that fit between `first` and `last` (inclusive timestamps), newest last.
     pub fn folds(&self, first: i64, last: i64) -> Vec<Fold> {
         let newest = self.split_at.unwrap_or(last + 1 - self.holdout_ms);
@@ -59,7 +59,7 @@ pub struct BacktestSetup<'a> {
     /// The policies sizing resolves per container, as for `recommend`.
     pub policies: &'a PolicySet,
     /// How history is cut into folds.
-    pub plan: FoldPlan,
+    pub fold_layout: FoldLayout,
     /// Reservation prices the cost is counted in.
     pub prices: Prices,
     /// Current settings per container, when known (replayed as the strategy "current").
@@ -180,7 +180,7 @@ fn bounds(containers: &[ContainerResult]) -> Bounds {
 pub fn run(series: &[Series], setup: &BacktestSetup<'_>) -> BacktestResult {
     let first = series.iter().filter_map(|s| s.points.first()).map(|p| p.ts).min().unwrap_or(0);
     let last = series.iter().filter_map(|s| s.points.last()).map(|p| p.ts).max().unwrap_or(0);
-    let folds = setup.plan.folds(first, last);
+    let folds = setup.fold_layout.folds(first, last);
     let per_pod: HashMap<&Workload, usize> = series.iter().fold(HashMap::new(), |mut m, s| {
         *m.entry(&s.key.workload).or_insert(0) += 1;
         m
@@ -393,7 +393,7 @@ mod tests {
         let setup = BacktestSetup {
             strategies: &strategies,
             policies: &policies,
-            plan: FoldPlan { train_ms: 10 * HOUR, holdout_ms: 20 * HOUR, split_at: Some(10 * HOUR), folds: 1 },
+            fold_layout: FoldLayout { train_ms: 10 * HOUR, holdout_ms: 20 * HOUR, split_at: Some(10 * HOUR), folds: 1 },
             prices: Prices { core_hour: 1.0, gib_hour: 1.0 },
             current: &HashMap::new(),
             nodes: &[],
