@@ -5,7 +5,7 @@ use super::current::{current_settings, LiveSettings};
 use super::selection::{select, SelectionSettings};
 use super::sizing::one_cluster;
 use super::{EngineError, Note, Result};
-use crate::analysis::backtest::{self, BacktestResult, BacktestSetup, FoldPlan};
+use crate::analysis::backtest::{self, BacktestResult, BacktestSetup, FoldLayout};
 use crate::analysis::series::{Prices, Series, SeriesBuilder};
 use crate::analysis::{PolicySet, Strategy, STRATEGY_NAMES};
 use crate::domain::SampleRef;
@@ -28,7 +28,7 @@ pub struct BacktestSettings {
     /// Policies the `podsizer` strategy sizes with.
     pub policy: PolicySet,
     /// How history is split into training and holdout folds.
-    pub plan: FoldPlan,
+    pub plan: FoldLayout,
     /// As the user wrote the holdout window, for the message when history is too short.
     pub holdout_text: String,
     /// Prices that turn requested cores and bytes into cost.
@@ -60,7 +60,7 @@ pub fn run(input: SelectionSettings, settings: &BacktestSettings) -> Result<Back
     let setup = BacktestSetup {
         strategies: &strategies,
         policies: &settings.policy,
-        plan: settings.plan,
+        fold_layout: settings.plan,
         prices: settings.prices,
         current: &current,
         nodes: &settings.nodes,
@@ -118,13 +118,13 @@ fn series_of(mut fill: impl FnMut(&mut dyn FnMut(Sample)) -> Result<()>) -> Resu
 }
 
 /// Fold layout per trace family: their lengths differ (Google 2011 has 10 days).
-fn family_plan(family: &str) -> FoldPlan {
+fn family_plan(family: &str) -> FoldLayout {
     let (train, holdout, folds) = match family {
         "google-2011" => (7, 3, 1),
         "google-2019" => (14, 7, 2),
         _ => (14, 7, 3),
     };
-    FoldPlan { train_ms: train * DAY_MS, holdout_ms: holdout * DAY_MS, split_at: None, folds }
+    FoldLayout { train_ms: train * DAY_MS, holdout_ms: holdout * DAY_MS, split_at: None, folds }
 }
 
 /// Runs every scenario and every trace family present under `traces_dir`.
@@ -140,14 +140,14 @@ pub fn suite(
     let setup = |plan| BacktestSetup {
         strategies: &strategies,
         policies,
-        plan,
+        fold_layout: plan,
         prices: Prices::default(),
         current: &none,
         nodes,
     };
     let mut entries = Vec::new();
     let start = parse_timestamp("2026-10-26").expect("valid date");
-    let plan = FoldPlan { train_ms: 14 * DAY_MS, holdout_ms: 7 * DAY_MS, split_at: None, folds: 1 };
+    let plan = FoldLayout { train_ms: 14 * DAY_MS, holdout_ms: 7 * DAY_MS, split_at: None, folds: 1 };
     for name in synthetic::SCENARIOS {
         let scenario = |emit: &mut dyn FnMut(Sample)| {
             synthetic::scenario(name, start, 21, emit)

@@ -25,12 +25,15 @@
 //!   - [`analysis::traffic`], [`analysis::policy`]: traffic shares; the policy and its overrides;
 //!   - [`analysis::strategy`]: the [`analysis::Strategy`] trait and its [`analysis::SizingInput`];
 //!   - [`analysis::strategies`]: podsizer's default and the peers (VPA, krr, plain 2x);
-//!   - [`analysis::runtimes`]: php-fpm, envoy and nginx settings judged with a sizing;
+//!   - [`analysis::runtimes`]: settings of runtimes that size themselves (php-fpm, envoy, nginx,
+//!     the JVM, Go, Node.js, gunicorn/uvicorn) judged with a sizing;
 //!   - [`analysis::recommend`](mod@analysis::recommend): history gate, strategy and caps, giving a
 //!     [`analysis::Recommendation`] with its rationale;
 //!   - [`analysis::changes`], [`analysis::hpa`]: what counts as a change; HPA targets kept in step;
 //!   - [`analysis::nodes`], [`analysis::backtest`]: node packing; replaying settings over held-out
 //!     history;
+//!   - [`analysis::evidence`], [`analysis::verdict`]: a change's proposal replayed beside today's
+//!     settings before it merges; what its rollout did, after;
 //!   - [`analysis::timeline`]: time profiles for the report.
 //!
 //! # Where to add ...
@@ -99,6 +102,8 @@
 //! // Every figure comes with the sentence that explains it.
 //! assert!(rec.rationale.iter().any(|line| line.starts_with("memory request: p60 of daily per-pod peaks")));
 //! ```
+
+#![warn(missing_docs)]
 
 pub mod analysis;
 pub mod domain;

@@ -1,6 +1,6 @@
 //! `podsizer backtest` and `podsizer backtest-suite`.
 
-use crate::analysis::backtest::FoldPlan;
+use crate::analysis::backtest::FoldLayout;
 use crate::cli::args::{BacktestArgs, BacktestFormat, SuiteArgs};
 use crate::cli::resolve;
 use crate::engine::sizing::load_policy;
@@ -11,7 +11,7 @@ use std::io::Write;
 
 pub(crate) fn run(args: &BacktestArgs, out: &mut dyn Write) -> Result<u8> {
     let policy = load_policy(args.policy.as_deref())?;
-    let plan = FoldPlan {
+    let plan = FoldLayout {
         train_ms: args.train.ms,
         holdout_ms: args.holdout.ms,
         split_at: args.split_at.as_ref().map(|t| t.ms),

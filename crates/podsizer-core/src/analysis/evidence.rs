@@ -31,8 +31,11 @@ pub struct Replayed {
 pub struct Evidence {
     /// Hours of samples replayed.
     pub hours: f64,
+    /// Samples replayed (all pods of the container).
     pub samples: u64,
+    /// What the settings in place today would have done.
     pub current: Replayed,
+    /// What the proposal would have done.
     pub proposed: Replayed,
     /// Throttled share of CFS periods measured under the current settings (`None`: unknown).
     pub measured_throttling: Option<f64>,

@@ -8,6 +8,8 @@ const SUB_BUCKETS: i64 = 1 << SUB_BITS;
 /// Values at or below this (about 1e-9) share bucket zero: a nanocore, or a byte.
 const MIN_EXP: i64 = -30;
 
+/// Weighted counts of values (cores, bytes: any non-negative figure), bucketed log-linearly
+/// (see the module); the exact minimum, maximum and sample count are kept beside the buckets.
 #[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Histogram {
     offset: i64,
@@ -42,10 +44,12 @@ fn edges(index: i64) -> (f64, f64) {
 }
 
 impl Histogram {
+    /// An empty histogram.
     pub fn new() -> Self {
         Self::default()
     }
 
+    /// Counts one sample of `value` with `weight` (1 for a plain count; a decayed weight for older days).
     pub fn add(&mut self, value: f64, weight: f64) {
         let b = bucket(value);
         if self.weights.is_empty() {
@@ -104,22 +108,27 @@ impl Histogram {
         Self { offset, weights, total, min, max, count }
     }
 
+    /// Whether no sample was added.
     pub fn is_empty(&self) -> bool {
         self.count == 0
     }
 
+    /// Samples added, whatever their weights.
     pub fn count(&self) -> u64 {
         self.count
     }
 
+    /// The largest value added, exactly (0 when empty).
     pub fn max(&self) -> f64 {
         self.max
     }
 
+    /// The smallest value added, exactly (0 when empty).
     pub fn min(&self) -> f64 {
         self.min
     }
 
+    /// The sum of the weights added (after any scaling by merges).
     pub fn total_weight(&self) -> f64 {
         self.total
     }

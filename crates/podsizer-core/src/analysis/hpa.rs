@@ -20,8 +20,11 @@ pub const MAX_UTILIZATION: f64 = i32::MAX as f64;
 /// What podsizer needs to know about an HPA.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Hpa {
+    /// The HPA's name, as messages and warnings name it.
     pub name: String,
+    /// `spec.minReplicas`; `None` when unset (the API then takes 1).
     pub min_replicas: Option<u32>,
+    /// `spec.maxReplicas`: reached in the window, per-pod usage may understate demand.
     pub max_replicas: u32,
     /// `averageUtilization` of a `Resource` cpu metric, in percent (80 when it names no metrics).
     pub cpu_utilization: Option<f64>,
@@ -38,9 +41,11 @@ pub struct Hpa {
 /// A `ContainerResource` metric: a share of one container's request.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ContainerTarget {
+    /// The container whose request the target is a share of.
     pub container: String,
     /// `cpu` or `memory`.
     pub resource: String,
+    /// `averageUtilization`, in percent of that container's request.
     pub utilization: f64,
 }
 
@@ -49,15 +54,18 @@ pub struct ContainerTarget {
 pub struct HpaAdvice {
     /// New cpu `averageUtilization`, when it should change.
     pub cpu_utilization: Option<u32>,
+    /// New memory `averageUtilization`, when it should change.
     pub memory_utilization: Option<u32>,
     /// New `averageUtilization` per (container, resource) of `ContainerResource` metrics.
     pub container_utilization: Vec<(String, String, u32)>,
+    /// Why each target moved or stayed, and what the replica history says (for the rationale).
     pub notes: Vec<String>,
     /// What the reviewer must check by hand (shown on stderr too), each naming the HPA.
     pub warnings: Vec<String>,
 }
 
 impl HpaAdvice {
+    /// Whether any target is to be patched.
     pub fn changes_anything(&self) -> bool {
         self.cpu_utilization.is_some() || self.memory_utilization.is_some() || !self.container_utilization.is_empty()
     }

@@ -23,13 +23,16 @@ use std::collections::HashMap;
 /// One pod's requests under one strategy (its containers' requests summed).
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct PodRequest {
+    /// CPU requested, in cores.
     pub cpu_cores: f64,
+    /// Memory requested, in bytes.
     pub memory_bytes: f64,
 }
 
 /// What a strategy's requests did on nodes of one shape.
 #[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize)]
 pub struct NodeOutcome {
+    /// Most nodes running at once.
     pub peak_nodes: usize,
     /// Sum over steps of the nodes running, in node-minutes.
     pub node_minutes: f64,
@@ -39,12 +42,14 @@ pub struct NodeOutcome {
     pub memory_pressure_minutes: f64,
     /// Node-minutes with the sum of CPU use above allocatable CPU.
     pub cpu_contention_minutes: f64,
+    /// Node-hours x the node's hourly price.
     pub cost: f64,
     /// Pods whose requests alone exceed a node.
     pub oversized_pods: usize,
 }
 
 impl NodeOutcome {
+    /// Adds another fold's figures (peaks take the larger).
     pub fn add(&mut self, o: &NodeOutcome) {
         self.peak_nodes = self.peak_nodes.max(o.peak_nodes);
         self.node_minutes += o.node_minutes;
@@ -110,6 +115,7 @@ impl<'a> Fleet<'a> {
         Self { series, pod_of, slot_base, spans, from, to, step: step.max(1) }
     }
 
+    /// Pods that ran in the holdout.
     pub fn pods(&self) -> usize {
         self.spans.len()
     }

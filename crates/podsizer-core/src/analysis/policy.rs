@@ -19,7 +19,9 @@ pub struct CpuPolicy {
     pub peak_percentile: f64,
     /// ... times (1 + headroom).
     pub peak_headroom: f64,
+    /// Lowest CPU request proposed, in cores: a near-idle container still gets this much.
     pub floor_cores: f64,
+    /// Granularity of CPU figures, in cores: requests and limits are rounded up to a multiple of it.
     pub step_cores: f64,
 }
 
@@ -40,6 +42,7 @@ pub enum MemoryBasis {
 /// Memory rules for one container.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct MemoryPolicy {
+    /// Which estimate of use the memory request is taken from.
     pub request_basis: MemoryBasis,
     /// Percentile of the per-pod daily peaks (basis `daily-peaks`).
     pub daily_peak_percentile: f64,
@@ -49,17 +52,22 @@ pub struct MemoryPolicy {
     pub request_percentile: f64,
     /// Target eviction exposure: share of samples above the request (basis `risk-budget`).
     pub risk_budget: f64,
+    /// Limit as a multiple of the request, before the peak guard raises it.
     pub limit_ratio: f64,
     /// Peak guard: the limit is at least the highest working set times (1 + headroom).
     pub peak_headroom: f64,
+    /// Lowest memory request proposed, in bytes: a near-idle container still gets this much.
     pub floor_bytes: f64,
+    /// Granularity of memory figures, in bytes: requests and limits are rounded up to a multiple of it.
     pub step_bytes: f64,
 }
 
 /// How much history is enough, and how fast old history fades.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct HistoryPolicy {
+    /// Shortest history (first to last sample, in ms) that is sized; shorter history gets no proposal.
     pub min_span_ms: i64,
+    /// Fewest samples that are sized; fewer get no proposal.
     pub min_samples: u64,
     /// Weight halves every `half_life_ms` of age; `None` weighs all samples alike.
     pub half_life_ms: Option<i64>,
@@ -80,10 +88,15 @@ pub struct PhpFpmPolicy {
 /// The fully resolved rules for one container.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct Policy {
+    /// How the CPU request and limit are set.
     pub cpu: CpuPolicy,
+    /// How the memory request and limit are set.
     pub memory: MemoryPolicy,
+    /// How much history is enough, how it is weighed and how far growth is projected.
     pub history: HistoryPolicy,
+    /// php-fpm's memory rule, for containers running php-fpm.
     pub php_fpm: PhpFpmPolicy,
+    /// `true`: the container is left as it is (no proposal), e.g. a system component.
     pub exclude: bool,
 }
 
@@ -122,69 +135,119 @@ impl Default for Policy {
     }
 }
 
+/// Why a policy file was refused, naming the file and, where known, the line or field.
 #[derive(Debug, thiserror::Error)]
 pub enum PolicyError {
+    /// The file could not be read.
     #[error("{path}: cannot read policy file")]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        /// The policy file.
+        path: PathBuf,
+        /// What the operating system reported.
+        source: std::io::Error,
+    },
+    /// The file is not TOML, or has a table or key a policy does not know.
     #[error("{path}: {message}")]
-    Syntax { path: PathBuf, message: String },
+    Syntax {
+        /// The policy file.
+        path: PathBuf,
+        /// Line, column and what is wrong there.
+        message: String,
+    },
+    /// A value is out of range or not parseable.
     #[error("{path}: {field}: {message}")]
-    Field { path: PathBuf, field: String, message: String },
+    Field {
+        /// The policy file.
+        path: PathBuf,
+        /// Where the value sits: `defaults.` or the override's name, then the key (`cpu.limit_ratio`).
+        field: String,
+        /// What is wrong with the value.
+        message: String,
+    },
 }
 
 /// Partial settings as written in the file; `None` keeps the value from below.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PolicySpec {
+    /// The `[cpu]` table.
     #[serde(default)]
     pub cpu: CpuSpec,
+    /// The `[memory]` table.
     #[serde(default)]
     pub memory: MemorySpec,
+    /// The `[history]` table.
     #[serde(default)]
     pub history: HistorySpec,
+    /// The `[php_fpm]` table.
     #[serde(default)]
     pub php_fpm: PhpFpmSpec,
+    /// `exclude = true` leaves matching containers out of sizing.
     pub exclude: Option<bool>,
 }
 
+/// The `[php_fpm]` table of a policy file (see [`PhpFpmPolicy`]).
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PhpFpmSpec {
+    /// Sets [`PhpFpmPolicy::lower_max_children`].
     pub lower_max_children: Option<bool>,
+    /// Memory of the master process, a Kubernetes quantity (`32Mi`).
     pub master_memory: Option<String>,
 }
 
+/// The `[cpu]` table of a policy file (see [`CpuPolicy`]); quantities are Kubernetes CPU strings.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CpuSpec {
+    /// Percentile of usage taken as the request (0-100).
     pub request_percentile: Option<f64>,
+    /// Limit as a multiple of the request (1-100).
     pub limit_ratio: Option<f64>,
+    /// `false`: set no CPU limit.
     pub limit: Option<bool>,
+    /// Percentile of usage the limit must cover (0-100).
     pub peak_percentile: Option<f64>,
+    /// Margin over that percentile, as a share (`0.1` = 10%).
     pub peak_headroom: Option<f64>,
+    /// Lowest request (`10m`).
     pub floor: Option<String>,
+    /// Rounding step of requests and limits (`5m`).
     pub step: Option<String>,
 }
 
+/// The `[memory]` table of a policy file (see [`MemoryPolicy`]); quantities are Kubernetes
+/// memory strings.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MemorySpec {
     /// `daily-peaks`, `working-set` or `risk-budget`.
     pub request_basis: Option<String>,
+    /// Target share of samples above the request (basis `risk-budget`), above 0 and at most 0.5.
     pub risk_budget: Option<f64>,
+    /// Percentile of the per-pod daily peaks (0-100, basis `daily-peaks`).
     pub daily_peak_percentile: Option<f64>,
+    /// Margin over that percentile, as a share (`0.1` = 10%).
     pub request_margin: Option<f64>,
+    /// Percentile of working-set samples (0-100, basis `working-set`).
     pub request_percentile: Option<f64>,
+    /// Limit as a multiple of the request (1-100).
     pub limit_ratio: Option<f64>,
+    /// Margin of the limit over the highest working set, as a share (`1.0` = twice the peak).
     pub peak_headroom: Option<f64>,
+    /// Lowest request (`32Mi`).
     pub floor: Option<String>,
+    /// Rounding step of requests and limits (`1Mi`).
     pub step: Option<String>,
 }
 
+/// The `[history]` table of a policy file (see [`HistoryPolicy`]); spans are durations like `24h` or `7d`.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct HistorySpec {
+    /// Shortest history that is sized, a duration.
     pub min_span: Option<String>,
+    /// Fewest samples that are sized.
     pub min_samples: Option<u64>,
     /// A duration, or "none" for no decay.
     pub half_life: Option<String>,
@@ -196,9 +259,13 @@ pub struct HistorySpec {
 #[derive(Debug, Clone, Default, Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Matcher {
+    /// Namespace glob.
     pub namespace: Option<String>,
+    /// Workload kind glob (`Deployment`, `StatefulSet`, ...).
     pub kind: Option<String>,
+    /// Workload name glob.
     pub workload: Option<String>,
+    /// Container name glob.
     pub container: Option<String>,
 }
 
@@ -227,6 +294,7 @@ struct FileSpec {
 /// Defaults plus overrides, ready to resolve per container.
 #[derive(Debug, Clone, Default)]
 pub struct PolicySet {
+    /// The rules for a container no override matches.
     pub defaults: Policy,
     overrides: Vec<(String, Matcher, PolicySpec)>,
     /// Traffic shares from the file; `--traffic-share` flags win over them.
@@ -234,6 +302,8 @@ pub struct PolicySet {
 }
 
 impl PolicySet {
+    /// Reads a policy file's text (`path` only names it in errors). Every override is applied once
+    /// to the defaults here, so a bad value fails at load, naming the override and field.
     pub fn parse(path: &Path, text: &str) -> Result<Self, PolicyError> {
         let file: FileSpec = toml::from_str(text)
             .map_err(|e| PolicyError::Syntax { path: path.into(), message: syntax_message(text, &e) })?;
@@ -279,6 +349,7 @@ impl PolicySet {
 }
 
 impl Matcher {
+    /// Whether every pattern present matches `key` (an absent one matches anything).
     pub fn matches(&self, key: &ContainerKey) -> bool {
         let ok = |pattern: &Option<String>, value: &str| pattern.as_deref().is_none_or(|p| glob(p, value));
         ok(&self.namespace, &key.workload.namespace)

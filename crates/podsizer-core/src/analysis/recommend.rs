@@ -8,13 +8,21 @@ use crate::domain::{ContainerKey, Cpu, Memory, Resources};
 /// A recommendation with everything needed to review it.
 #[derive(Debug, Clone)]
 pub struct Recommendation {
+    /// The container proposed for.
     pub key: ContainerKey,
+    /// The strategy's name (see [`Strategy::name`]).
     pub strategy: String,
+    /// The figures, or why there are none.
     pub proposal: Proposal,
+    /// Requests and limits set today, when known.
     pub current: Option<Resources>,
+    /// Samples behind the figures.
     pub samples: u64,
+    /// Pods of this container seen over the window.
     pub pods: usize,
+    /// The first sample's instant, in epoch ms.
     pub first_ms: Option<i64>,
+    /// The last sample's instant, in epoch ms.
     pub last_ms: Option<i64>,
     /// 0..1: how much history backs the numbers (1 = a week or more).
     pub confidence: f64,
@@ -22,11 +30,12 @@ pub struct Recommendation {
     pub rationale: Vec<String>,
     /// Pods running this container over the window.
     pub replicas: Option<super::usage::Replicas>,
-    /// php-fpm / envoy / nginx settings judged with the sizing (only with an overlay).
+    /// The runtime's settings (php-fpm, the JVM, ...) judged with the sizing (only with an overlay).
     pub runtime: Option<super::runtimes::RuntimeAdvice>,
 }
 
 impl Recommendation {
+    /// The proposed figures; `None` when the container lacks history or is excluded.
     pub fn sizing(&self) -> Option<&Sizing> {
         match &self.proposal {
             Proposal::Sized(s) => Some(s),

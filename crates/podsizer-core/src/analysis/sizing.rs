@@ -6,17 +6,33 @@ use crate::domain::{Cpu, DAY_MS};
 /// Proposed settings for one container. `cpu_limit_cores == None` means no CPU limit.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Sizing {
+    /// CPU request, in cores.
     pub cpu_request_cores: f64,
+    /// CPU limit, in cores.
     pub cpu_limit_cores: Option<f64>,
+    /// Memory request, in bytes.
     pub memory_request_bytes: f64,
+    /// Memory limit, in bytes.
     pub memory_limit_bytes: f64,
 }
 
 /// "No answer" is an answer: a container is sized, lacks history, or is excluded.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Proposal {
+    /// The strategy's figures, capped to what one container can use.
     Sized(Sizing),
-    InsufficientHistory { have_span_ms: i64, have_samples: u64, need_span_ms: i64, need_samples: u64 },
+    /// Too little history to size from (the policy's `history` gate): no proposal.
+    InsufficientHistory {
+        /// Time from the first sample to the last, in ms.
+        have_span_ms: i64,
+        /// Samples seen.
+        have_samples: u64,
+        /// The span the policy asks for, in ms.
+        need_span_ms: i64,
+        /// The samples the policy asks for.
+        need_samples: u64,
+    },
+    /// The policy excludes the container: it is left as it is.
     Excluded,
 }
 

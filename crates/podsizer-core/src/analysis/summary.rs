@@ -15,6 +15,7 @@ use std::collections::BTreeMap;
 /// Version 2 added the cluster; version 1 summaries (no cluster) still decode.
 const VERSION: u64 = 2;
 
+/// A summary that does not decode: truncated, damaged, or written by an unknown version.
 #[derive(Debug, thiserror::Error)]
 #[error("usage summary is damaged or from another version: {0}")]
 pub struct SummaryError(&'static str);
@@ -40,6 +41,7 @@ pub fn encode(containers: &[ContainerUsage]) -> Vec<u8> {
     out.0
 }
 
+/// Decodes what [`encode`] wrote (version 1 summaries too, with an empty cluster).
 pub fn decode(bytes: &[u8]) -> Result<Vec<ContainerUsage>, SummaryError> {
     let mut d = Decoder { bytes, pos: 0 };
     let version = d.uint()?;

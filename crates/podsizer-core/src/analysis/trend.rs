@@ -11,6 +11,7 @@ pub struct Trend {
     pub level: f64,
     /// Share of day pairs whose slope has the trend's sign.
     pub consistency: f64,
+    /// Days in the series the trend was fitted on.
     pub days: usize,
 }
 

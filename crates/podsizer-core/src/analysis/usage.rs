@@ -12,14 +12,18 @@ use std::collections::{BTreeMap, HashMap};
 /// One container's usage on one UTC day, pooled over all its pods.
 #[derive(Debug, Clone, Default)]
 pub struct DayUsage {
+    /// Every CPU sample of the day, in cores, one unit of weight each.
     pub cpu: Histogram,
+    /// Every working-set sample of the day, in bytes, one unit of weight each.
     pub memory: Histogram,
     /// Highest working set per pod this day (VPA sizes memory from such peaks).
     /// Keyed by the pod's index in `ContainerUsage::pods`.
     pub pod_memory_peaks: BTreeMap<u32, f64>,
     /// CPU per pod (krr takes the busiest pod's percentile).
     pub pod_cpu: BTreeMap<u32, Histogram>,
+    /// The day's first sample, in epoch ms.
     pub first_ms: i64,
+    /// The day's last sample, in epoch ms.
     pub last_ms: i64,
     /// Pods seen in each 5-minute bucket of the day (the replica count over time).
     pub pods_per_bucket: Vec<u16>,
@@ -62,14 +66,18 @@ impl DayUsage {
 /// Replica count over a window, from the pods seen per 5-minute bucket.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Replicas {
+    /// Fewest pods seen in a 5-minute bucket that had any.
     pub min: u16,
+    /// Median of the pods seen per bucket: the usual replica count.
     pub median: u16,
+    /// Most pods seen in one bucket (a rollout's surge counts).
     pub max: u16,
 }
 
 /// A container's usage history.
 #[derive(Debug, Clone)]
 pub struct ContainerUsage {
+    /// The container this history belongs to.
     pub key: ContainerKey,
     /// Keyed by the day's start in epoch ms.
     pub days: BTreeMap<i64, DayUsage>,
@@ -84,6 +92,7 @@ pub struct ContainerUsage {
 }
 
 impl ContainerUsage {
+    /// An empty history of `key`.
     pub fn new(key: ContainerKey) -> Self {
         Self {
             key,
@@ -114,6 +123,7 @@ impl ContainerUsage {
         id
     }
 
+    /// Adds one sample of pod `pod` at `ts` (epoch ms): `cpu` in cores, `memory` (working set) in bytes.
     pub fn observe(&mut self, ts: i64, pod: &str, cpu: f64, memory: f64) {
         let id = self.pod_id(pod);
         self.observe_pod(id, ts, cpu, memory);
@@ -181,18 +191,22 @@ impl ContainerUsage {
         Some(Replicas { min: counts[0], median: counts[counts.len() / 2], max: counts[counts.len() - 1] })
     }
 
+    /// Samples over all days (each row counts once, whatever its pod).
     pub fn samples(&self) -> u64 {
         self.days.values().map(|d| d.cpu.count()).sum()
     }
 
+    /// The first sample's instant, in epoch ms; `None` without samples.
     pub fn first_ms(&self) -> Option<i64> {
         self.days.values().map(|d| d.first_ms).min()
     }
 
+    /// The last sample's instant, in epoch ms; `None` without samples.
     pub fn last_ms(&self) -> Option<i64> {
         self.days.values().map(|d| d.last_ms).max()
     }
 
+    /// Time from the first sample to the last, in ms (0 without samples): what the history gate measures.
     pub fn span_ms(&self) -> i64 {
         match (self.first_ms(), self.last_ms()) {
             (Some(a), Some(b)) => b - a,
@@ -200,10 +214,12 @@ impl ContainerUsage {
         }
     }
 
+    /// Highest CPU sample over all days, in cores.
     pub fn cpu_max(&self) -> f64 {
         self.days.values().map(|d| d.cpu.max()).fold(0.0, f64::max)
     }
 
+    /// Highest working-set sample over all days, in bytes.
     pub fn memory_max(&self) -> f64 {
         self.days.values().map(|d| d.memory.max()).fold(0.0, f64::max)
     }
@@ -256,10 +272,12 @@ pub struct UsageBuilder {
 }
 
 impl UsageBuilder {
+    /// An empty builder.
     pub fn new() -> Self {
         Self::default()
     }
 
+    /// Adds one row to its container's history.
     pub fn observe(&mut self, row: &SampleRef<'_>) {
         if let (Some(slot), true) = (self.last, row.series != 0 && row.series == self.last_series) {
             let usage = &mut self.containers[slot];

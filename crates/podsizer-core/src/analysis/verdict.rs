@@ -14,12 +14,16 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Verdict {
+    /// No harm in the signals the source had (see [`Assessment::unknown`]): keep the change.
     Holds,
+    /// Harm on a resource the change did not lower: raise the setting each harm names.
     Raise,
+    /// Harm on a resource the change lowered: put the previous values back.
     Revert,
 }
 
 impl Verdict {
+    /// The verdict as `-o json` and the text outputs write it.
     pub fn as_str(self) -> &'static str {
         match self {
             Verdict::Holds => "holds",
@@ -33,9 +37,13 @@ impl Verdict {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Setting {
+    /// The CPU request.
     CpuRequest,
+    /// The CPU limit.
     CpuLimit,
+    /// The memory request.
     MemoryRequest,
+    /// The memory limit.
     MemoryLimit,
 }
 
@@ -54,11 +62,13 @@ pub struct Observed {
     pub pods: usize,
     /// Usage samples of those pods.
     pub samples: u64,
+    /// OOM kills of those pods; `None` when the source has no restart reasons.
     pub oom_kills: Option<f64>,
     /// Restarts for another reason than an OOM kill.
     pub other_restarts: Option<f64>,
     /// Such restarts per hour of the pods on the previous settings, before the change.
     pub other_restarts_per_hour_before: Option<f64>,
+    /// Pods evicted; `None` when the source has no eviction events.
     pub evictions: Option<f64>,
     /// Throttled CFS periods / CFS periods.
     pub throttled_share: Option<f64>,
@@ -66,6 +76,7 @@ pub struct Observed {
     pub cpu_above_limit_share: Option<f64>,
     /// Share of samples with the working set above the new memory request.
     pub memory_above_request_share: Option<f64>,
+    /// Highest working set of those pods, in bytes.
     pub peak_working_set_bytes: Option<f64>,
 }
 
@@ -89,14 +100,18 @@ impl Default for Thresholds {
 /// A harm: the setting to raise and why, in words with the numbers.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Harm {
+    /// The setting the harm calls to raise.
     pub setting: Setting,
+    /// What happened, with the numbers (`2 OOM kill(s) in 48 h`).
     pub reason: String,
 }
 
 /// The verdict, the harms behind it and the settings to change.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Assessment {
+    /// What to do about the change.
     pub verdict: Verdict,
+    /// Every harm seen, each naming its setting; empty when the change holds.
     pub harms: Vec<Harm>,
     /// Signals the source did not have (their harm cannot be ruled out).
     pub unknown: Vec<&'static str>,

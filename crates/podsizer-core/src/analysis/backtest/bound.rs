@@ -29,6 +29,8 @@ pub struct BoundUnit {
 }
 
 impl BoundUnit {
+    /// A unit from its CPU cost, price per byte of memory request and holdout working set in bytes
+    /// (any order: sorted here); the weight is set later.
     pub fn new(cpu_cost: f64, memory_price: f64, mut memory: Vec<f64>) -> Self {
         memory.sort_by(f64::total_cmp);
         Self { cpu_cost, memory_price, memory, weight: 0.0 }

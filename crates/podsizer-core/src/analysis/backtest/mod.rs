@@ -26,4 +26,4 @@ mod run;
 
 pub use bound::{mean_bound_cost, BoundUnit, BOUND_EXPOSURE};
 pub use replay::{current_sizing, replay, Outcome};
-pub use run::{run, BacktestResult, BacktestSetup, Bounds, ContainerResult, Fold, FoldPlan, NodeResult};
+pub use run::{run, BacktestResult, BacktestSetup, Bounds, ContainerResult, Fold, FoldLayout, NodeResult};

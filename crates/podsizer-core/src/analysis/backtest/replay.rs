@@ -8,20 +8,30 @@ use std::collections::HashMap;
 /// What a proposal would have done over a holdout window.
 #[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize)]
 pub struct Outcome {
+    /// Holdout samples replayed.
     pub samples: u64,
+    /// CPU request summed over the samples, in core-samples (divide by `samples` for the mean).
     pub cpu_requested: f64,
+    /// Requested CPU left unused, max(request - usage, 0) summed over the samples, in core-samples.
     pub cpu_unused: f64,
+    /// Memory request summed over the samples, in byte-samples.
     pub memory_requested: f64,
+    /// Requested memory left unused, max(request - working set, 0) summed over the samples, in byte-samples.
     pub memory_unused: f64,
+    /// Samples whose CPU usage is above the CPU request.
     pub over_request: u64,
+    /// Samples whose CPU usage is above the CPU limit: throttling (never, without a limit).
     pub over_limit: u64,
     /// Samples whose working set is above the memory request (eviction exposure).
     pub over_memory_request: u64,
+    /// Times a pod's working set crossed above the memory limit (a crossing, not every sample above).
     pub oom_kills: u64,
+    /// What the requests reserved, in the currency of [`Prices`]: request x price x sampling interval.
     pub cost: f64,
 }
 
 impl Outcome {
+    /// Adds another replay's figures (another fold, another container).
     pub fn add(&mut self, o: &Outcome) {
         self.samples += o.samples;
         self.cpu_requested += o.cpu_requested;
@@ -43,18 +53,22 @@ impl Outcome {
         }
     }
 
+    /// Share of the requested CPU left unused (0-1).
     pub fn cpu_slack(&self) -> f64 {
         Self::share(self.cpu_unused, self.cpu_requested)
     }
 
+    /// Share of the requested memory left unused (0-1).
     pub fn memory_slack(&self) -> f64 {
         Self::share(self.memory_unused, self.memory_requested)
     }
 
+    /// Share of samples above the CPU request (0-1).
     pub fn over_request_share(&self) -> f64 {
         Self::share(self.over_request as f64, self.samples as f64)
     }
 
+    /// Share of samples above the CPU limit, i.e. throttled (0-1).
     pub fn over_limit_share(&self) -> f64 {
         Self::share(self.over_limit as f64, self.samples as f64)
     }

@@ -16,23 +16,28 @@ use std::collections::HashMap;
 /// The training and holdout windows of one fold.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub struct Fold {
+    /// Start of the training window, in epoch ms (inclusive).
     pub train_from: i64,
+    /// End of training and start of the holdout, in epoch ms: training sees only samples before it.
     pub split: i64,
+    /// End of the holdout window, in epoch ms (exclusive).
     pub holdout_to: i64,
 }
 
-/// How to cut history into training and holdout windows.
+/// The folds of a back-test: how history is cut into training and holdout windows.
 #[derive(Debug, Clone, Copy)]
-pub struct FoldPlan {
+pub struct FoldLayout {
+    /// Length of each training window, in ms.
     pub train_ms: i64,
+    /// Length of each holdout window, in ms.
     pub holdout_ms: i64,
-    /// Fixed split instead of "the last holdout window".
+    /// A fixed split (epoch ms), one fold only, instead of "the last holdout window".
     pub split_at: Option<i64>,
-    /// Rolling folds, each one holdout window earlier than the next.
+    /// How many rolling folds, each one holdout window earlier than the next.
     pub folds: usize,
 }
 
-impl FoldPlan {
+impl FoldLayout {
     /// Folds that fit between `first` and `last` (inclusive timestamps), newest last.
     pub fn folds(&self, first: i64, last: i64) -> Vec<Fold> {
         let newest = self.split_at.unwrap_or(last + 1 - self.holdout_ms);
@@ -49,9 +54,13 @@ impl FoldPlan {
 
 /// Everything a back-test run needs besides the series.
 pub struct BacktestSetup<'a> {
+    /// The strategies compared, each sized on every training window.
     pub strategies: &'a [Box<dyn Strategy>],
+    /// The policies sizing resolves per container, as for `recommend`.
     pub policies: &'a PolicySet,
-    pub plan: FoldPlan,
+    /// How history is cut into folds.
+    pub fold_layout: FoldLayout,
+    /// Reservation prices the cost is counted in.
     pub prices: Prices,
     /// Current settings per container, when known (replayed as the strategy "current").
     pub current: &'a HashMap<ContainerKey, Resources>,
@@ -63,8 +72,12 @@ pub struct BacktestSetup<'a> {
 /// newest fold's recommendation of each.
 #[derive(Debug, Clone)]
 pub struct ContainerResult {
+    /// The container replayed.
     pub key: ContainerKey,
+    /// Per strategy (in the setup's order, then `current` when known): the outcome summed over
+    /// folds; `None` when the strategy could not size the container in some fold.
     pub outcomes: Vec<(String, Option<Outcome>)>,
+    /// The newest fold's recommendation of each strategy, in the same order.
     pub recommendations: Vec<Recommendation>,
     /// Per fold, each strategy's settings (in the order of `outcomes`), for the node back-test.
     pub sizings: Vec<Vec<Option<Sizing>>>,
@@ -79,15 +92,20 @@ pub struct ContainerResult {
 /// One node shape's figures per strategy, summed over folds.
 #[derive(Debug, Clone)]
 pub struct NodeResult {
+    /// The node shape pods were placed on.
     pub shape: NodeShape,
+    /// Per strategy, in the order of the containers' outcomes: nodes needed and what they cost.
     pub outcomes: Vec<(String, NodeOutcome)>,
     /// Pods placed (summed over folds).
     pub pods: usize,
 }
 
+/// A whole back-test: per container, per node shape, and totals per strategy.
 #[derive(Debug, Clone)]
 pub struct BacktestResult {
+    /// The folds replayed, oldest first.
     pub folds: Vec<Fold>,
+    /// Every container back-tested, counted in the totals or not (see `skipped`).
     pub containers: Vec<ContainerResult>,
     /// Totals per strategy over containers sized by every strategy.
     pub totals: Vec<(String, Outcome)>,
@@ -156,10 +174,13 @@ fn bounds(containers: &[ContainerResult]) -> Bounds {
     b
 }
 
+/// Back-tests `series` (one per container) under `setup`: cuts the folds between the first and
+/// last point seen, sizes every container with every strategy on each training window and
+/// replays the proposals over the holdout that follows.
 pub fn run(series: &[Series], setup: &BacktestSetup<'_>) -> BacktestResult {
     let first = series.iter().filter_map(|s| s.points.first()).map(|p| p.ts).min().unwrap_or(0);
     let last = series.iter().filter_map(|s| s.points.last()).map(|p| p.ts).max().unwrap_or(0);
-    let folds = setup.plan.folds(first, last);
+    let folds = setup.fold_layout.folds(first, last);
     let per_pod: HashMap<&Workload, usize> = series.iter().fold(HashMap::new(), |mut m, s| {
         *m.entry(&s.key.workload).or_insert(0) += 1;
         m
@@ -372,7 +393,7 @@ mod tests {
         let setup = BacktestSetup {
             strategies: &strategies,
             policies: &policies,
-            plan: FoldPlan { train_ms: 10 * HOUR, holdout_ms: 20 * HOUR, split_at: Some(10 * HOUR), folds: 1 },
+            fold_layout: FoldLayout { train_ms: 10 * HOUR, holdout_ms: 20 * HOUR, split_at: Some(10 * HOUR), folds: 1 },
             prices: Prices { core_hour: 1.0, gib_hour: 1.0 },
             current: &HashMap::new(),
             nodes: &[],

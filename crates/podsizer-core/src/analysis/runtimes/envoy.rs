@@ -47,6 +47,8 @@ pub fn with_concurrency(args: &[String], n: u32) -> Vec<String> {
     out
 }
 
+/// Sets `--concurrency` to the CPU budget (the limit, or the request without one, rounded up),
+/// adding the flag when it is absent: envoy's default follows the node, never the quota.
 pub fn advise(s: &Settings, sizing: &Sizing) -> RuntimeAdvice {
     let (workers, budget) = workers_for(sizing);
     let mut advice = RuntimeAdvice { runtime: "envoy".into(), ..Default::default() };

@@ -6,14 +6,18 @@
 /// (`-Xmx512m`, `--workers=4`), the others in the next word (`--workers 4`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Spelling {
+    /// The flag as written, up to its value (`-Xmx`, `--workers=`, `-w`).
     pub text: &'static str,
+    /// `true`: the value follows in the same word; `false`: it is the next word.
     pub joined: bool,
 }
 
 /// A flag podsizer reads and writes: the setting's name (as the advice names it) and its spellings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Flag {
+    /// The setting's name in the advice and in [`by_setting`] (`-Xmx`, `--workers`).
     pub setting: &'static str,
+    /// Every way the flag may be written; any of them is read and rewritten in place.
     pub spellings: &'static [Spelling],
 }
 
@@ -25,11 +29,15 @@ const fn spaced(text: &'static str) -> Spelling {
     Spelling { text, joined: false }
 }
 
+/// The JVM's maximum heap (`-Xmx512m`, `-XX:MaxHeapSize=`), a size with an optional k/m/g suffix.
 pub const XMX: Flag = Flag { setting: "-Xmx", spellings: &[joined("-Xmx"), joined("-XX:MaxHeapSize=")] };
+/// The JVM's heap as a percentage of the container's memory limit.
 pub const MAX_RAM_PERCENTAGE: Flag =
     Flag { setting: "-XX:MaxRAMPercentage", spellings: &[joined("-XX:MaxRAMPercentage=")] };
+/// The CPUs the JVM believes it has (sizes its GC and worker pools), a count.
 pub const ACTIVE_PROCESSOR_COUNT: Flag =
     Flag { setting: "-XX:ActiveProcessorCount", spellings: &[joined("-XX:ActiveProcessorCount=")] };
+/// Node.js's old-generation heap, in MiB.
 pub const MAX_OLD_SPACE: Flag = Flag {
     setting: "--max-old-space-size",
     spellings: &[
@@ -39,12 +47,15 @@ pub const MAX_OLD_SPACE: Flag = Flag {
         spaced("--max_old_space_size"),
     ],
 };
+/// gunicorn's and uvicorn's worker processes, a count.
 pub const WORKERS: Flag =
     Flag { setting: "--workers", spellings: &[joined("--workers="), spaced("--workers"), spaced("-w")] };
 
 /// Every flag a runtime advice may change, by its setting name.
 pub const ALL: &[Flag] = &[XMX, MAX_RAM_PERCENTAGE, ACTIVE_PROCESSOR_COUNT, MAX_OLD_SPACE, WORKERS];
 
+/// The flag whose setting name is `setting`; `None` for a setting that is a whole value
+/// (`GOMEMLIMIT`, `WEB_CONCURRENCY`).
 pub fn by_setting(setting: &str) -> Option<&'static Flag> {
     ALL.iter().find(|f| f.setting == setting)
 }

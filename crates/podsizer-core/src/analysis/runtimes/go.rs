@@ -19,14 +19,17 @@ const MI: f64 = 1024.0 * 1024.0;
 /// count (goroutine stacks beyond the limit's reach, cgo and the binary's own pages).
 pub const MEMORY_LIMIT_SHARE: f64 = 0.9;
 
+/// The Go runtime's variables, as the container's environment sets them.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Settings {
     /// As written (`900MiB`, `1GiB`, `943718400`, `off`).
     pub memory_limit: Option<Setting<String>>,
+    /// `GOMAXPROCS` as written (a count).
     pub max_procs: Option<Setting<String>>,
 }
 
 impl Settings {
+    /// A variable's current value as written (`GOMEMLIMIT`, `GOMAXPROCS`); `None` when not set.
     pub fn value_of(&self, setting: &str) -> Option<String> {
         match setting {
             "GOMEMLIMIT" => self.memory_limit.as_ref().map(|s| s.value.clone()),
@@ -35,6 +38,7 @@ impl Settings {
         }
     }
 
+    /// Where each variable that was found lives.
     pub fn origins(&self) -> impl Iterator<Item = &super::Origin> {
         self.memory_limit.iter().chain(&self.max_procs).map(|s| &s.origin)
     }
@@ -65,6 +69,9 @@ pub fn memory_limit_for(limit: f64) -> (f64, String) {
     (mib * MI, format!("{mib}MiB"))
 }
 
+/// Judges `GOMEMLIMIT` (set to a share of the memory limit, the limit raised in `sizing` when
+/// that share is below the `peak` working set in bytes) and `GOMAXPROCS` (the CPU budget); only
+/// variables that are set are changed.
 pub fn advise(
     s: &Settings,
     sizing: &mut Sizing,

@@ -24,16 +24,22 @@ pub const ENV_NAMES: &[&str] = &["JAVA_TOOL_OPTIONS", "JDK_JAVA_OPTIONS"];
 /// The JVM's memory and CPU flags, as written; each was checked to parse when read.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Settings {
+    /// `-Xmx` (or `-XX:MaxHeapSize=`): a fixed heap cap, a JVM size such as `512m`.
     pub max_heap: Option<Setting<String>>,
+    /// `-XX:MaxRAMPercentage`: the heap as a percentage of the memory limit (ignored under `-Xmx`).
     pub max_ram_percentage: Option<Setting<String>>,
+    /// `-XX:ActiveProcessorCount`: the CPUs the JVM sizes its threads for.
     pub active_processor_count: Option<Setting<String>>,
 }
 
 impl Settings {
+    /// A flag's current value as written (`-Xmx`, `-XX:MaxRAMPercentage`,
+    /// `-XX:ActiveProcessorCount`); `None` when it is not set.
     pub fn value_of(&self, setting: &str) -> Option<String> {
         self.all().into_iter().find(|(k, _)| *k == setting).and_then(|(_, s)| s).map(|s| s.value.clone())
     }
 
+    /// Where each flag that was found lives.
     pub fn origins(&self) -> impl Iterator<Item = &Origin> {
         self.all().into_iter().filter_map(|(_, s)| s).map(|s| &s.origin)
     }
@@ -115,6 +121,7 @@ impl Heap {
 /// The memory rule's verdict on a limit.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Fit {
+    /// Today's heap setting plus non-heap fits under the proposed limit.
     Fits,
     /// A lower `-Xmx` (bytes, whole MiB) fits.
     LowerHeap(f64),
@@ -144,6 +151,10 @@ fn fit(heap: Heap, limit: f64, non_heap: f64, floor: f64) -> Fit {
     }
 }
 
+/// Judges the JVM's flags against `sizing`: the heap it can reach plus non-heap must fit the
+/// memory limit, by a lower `-Xmx` or `MaxRAMPercentage` while the heap keeps at least the
+/// `peak_working_set` (bytes) less non-heap, else by a higher limit in `sizing`; and
+/// `ActiveProcessorCount` follows the CPU budget.
 pub fn advise(
     s: &Settings,
     sizing: &mut Sizing,

@@ -27,9 +27,17 @@ use serde::Serialize;
 #[serde(tag = "in", rename_all = "snake_case")]
 pub enum Origin {
     /// A file held as one key of a ConfigMap's `data`.
-    ConfigMap { name: String, key: String },
+    ConfigMap {
+        /// The ConfigMap's name (in the container's namespace).
+        name: String,
+        /// The key of `data` whose text holds the setting.
+        key: String,
+    },
     /// A literal `value` of the container's environment.
-    Env { name: String },
+    Env {
+        /// The environment variable.
+        name: String,
+    },
     /// The container's `args` list.
     Args,
 }
@@ -47,23 +55,33 @@ impl std::fmt::Display for Origin {
 /// A setting's value and where it was read.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Setting<T> {
+    /// The value as read (a number, a size such as `512m`, a flag's argument).
     pub value: T,
+    /// Where it was read, and so where a patch changes it.
     pub origin: Origin,
 }
 
 /// What the overlay says about one runtime in a container.
 #[derive(Debug, Clone, PartialEq)]
 pub enum RuntimeSettings {
+    /// php-fpm: the pool's process manager settings.
     PhpFpm(Box<php_fpm::Pool>),
+    /// envoy: its `--concurrency` (worker threads).
     Envoy(envoy::Settings),
+    /// nginx: its `worker_processes`.
     Nginx(nginx::Settings),
+    /// The JVM: heap and processor flags (`-Xmx`, `MaxRAMPercentage`, `ActiveProcessorCount`).
     Jvm(jvm::Settings),
+    /// Go: `GOMEMLIMIT` and `GOMAXPROCS`.
     Go(go::Settings),
+    /// Node.js: `--max-old-space-size`.
     Node(node::Settings),
+    /// gunicorn or uvicorn: the worker count.
     Python(python::Settings),
 }
 
 impl RuntimeSettings {
+    /// The runtime's name in rationale lines and `-o json` (`php-fpm`, `jvm`, `gunicorn`).
     pub fn name(&self) -> &'static str {
         match self {
             RuntimeSettings::PhpFpm(_) => "php-fpm",
@@ -114,7 +132,9 @@ impl RuntimeSettings {
 /// a setting is one flag inside them.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct RawSpec {
+    /// Literal environment values, as (name, value) in the container's order.
     pub env: Vec<(String, String)>,
+    /// The container's `args` as rendered.
     pub args: Vec<String>,
 }
 
@@ -164,13 +184,19 @@ fn growth_risk(
 /// One container's runtime settings, as read from the rendered overlay.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ContainerRuntime {
+    /// The workload's kind (`Deployment`, `StatefulSet`, ...).
     pub kind: String,
+    /// The workload's name.
     pub workload: String,
+    /// The manifest's namespace; `None` when the overlay leaves it to the apply.
     pub namespace: Option<String>,
+    /// The container's name.
     pub container: String,
+    /// What was read about the runtime it runs.
     pub settings: RuntimeSettings,
     /// Things that looked like settings but could not be read (and will not be patched).
     pub unread: Vec<String>,
+    /// The env values and args a patch of a flag rewrites.
     pub raw: RawSpec,
 }
 
@@ -196,10 +222,13 @@ impl ContainerRuntime {
 /// A setting podsizer proposes to change, where it lives and its value before and after.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct SettingChange {
+    /// The setting's name as the runtime spells it (`pm.max_children`, `-Xmx`, `GOMEMLIMIT`).
     pub setting: String,
     /// `None`: the setting is absent today and takes the runtime's default.
     pub current: Option<String>,
+    /// The value to write, as the runtime reads it.
     pub proposed: String,
+    /// Where the value lives, so the patch changes it there.
     pub origin: Origin,
 }
 
@@ -213,13 +242,17 @@ impl SettingChange {
 /// The verdict on one container's runtime: carried under the container in `-o json`.
 #[derive(Debug, Clone, PartialEq, Default, Serialize)]
 pub struct RuntimeAdvice {
+    /// The runtime judged (`php-fpm`, `jvm`, ...), as [`RuntimeSettings::name`] gives it.
     pub runtime: String,
     /// "pm.max_children = 50 (ConfigMap api-php-fpm, key www.conf)".
     pub found: Vec<String>,
+    /// Settings that looked present but could not be read, with why; nothing of the runtime is changed then.
     pub unread: Vec<String>,
+    /// The settings to change with the resources.
     pub changes: Vec<SettingChange>,
     /// Settings that already break a rule today.
     pub risks: Vec<String>,
+    /// Why each change was proposed or each setting kept, one sentence a line.
     pub rationale: Vec<String>,
 }
 

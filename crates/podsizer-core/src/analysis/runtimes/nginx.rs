@@ -5,9 +5,12 @@
 use super::{workers_for, Origin, RuntimeAdvice, Setting, SettingChange};
 use crate::analysis::sizing::Sizing;
 
+/// nginx's `worker_processes` directive.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum WorkerProcesses {
+    /// `auto`: one worker per CPU the host reports, not per core of the quota.
     Auto,
+    /// A fixed number of workers.
     Count(u32),
 }
 
@@ -20,6 +23,7 @@ impl std::fmt::Display for WorkerProcesses {
     }
 }
 
+/// What the overlay says about nginx.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Settings {
     /// `None`: nginx.conf has no `worker_processes` (nginx then runs one worker).
@@ -119,6 +123,8 @@ pub fn with_worker_processes(conf: &str, n: u32) -> String {
     }
 }
 
+/// Sets `worker_processes` to the CPU budget (the limit, or the request without one, rounded
+/// up); a directive that is not set is left as it is.
 pub fn advise(s: &Settings, sizing: &Sizing) -> RuntimeAdvice {
     let (workers, budget) = workers_for(sizing);
     let mut advice = RuntimeAdvice { runtime: "nginx".into(), ..Default::default() };

@@ -14,6 +14,7 @@ pub const OLD_SPACE_SHARE: f64 = 0.75;
 /// The smallest old space worth running: below it V8 spends its time collecting.
 pub const MIN_OLD_SPACE_BYTES: f64 = 64.0 * MI;
 
+/// Node.js's settings, as the container's environment (`NODE_OPTIONS`) or args give them.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Settings {
     /// `--max-old-space-size` in MiB, as written (checked to be a whole number when read).
@@ -25,6 +26,9 @@ pub fn parse_max_old_space(text: &str) -> Option<f64> {
     text.parse::<u64>().ok().filter(|n| *n > 0).map(|n| n as f64 * MI)
 }
 
+/// Judges `--max-old-space-size` against `sizing`'s memory limit: lowered to a share of it,
+/// or the limit raised in `sizing` when that share is below the old space the `peak` working
+/// set (bytes) needs; a flag that is not set is left as it is.
 pub fn advise(
     s: &Settings,
     sizing: &mut Sizing,

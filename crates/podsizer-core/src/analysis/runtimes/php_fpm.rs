@@ -34,11 +34,17 @@ pub const KEYS: &[&str] =
 /// A pool's process-manager settings; `None` where the overlay does not set them.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Pool {
+    /// `pm`: `static`, `dynamic` or `ondemand` (how children are started).
     pub pm: Option<Setting<String>>,
+    /// `pm.max_children`: most children at once, and so the pool's peak memory.
     pub max_children: Option<Setting<u32>>,
+    /// `pm.start_servers`: children started with the master (`dynamic`).
     pub start_servers: Option<Setting<u32>>,
+    /// `pm.min_spare_servers`: fewest idle children kept (`dynamic`).
     pub min_spare_servers: Option<Setting<u32>>,
+    /// `pm.max_spare_servers`: most idle children kept (`dynamic`).
     pub max_spare_servers: Option<Setting<u32>>,
+    /// `pm.max_requests`: requests a child serves before it is replaced (bounds leaks).
     pub max_requests: Option<Setting<u32>>,
 }
 
@@ -182,16 +188,26 @@ pub enum PerChild {
     /// The exporter's per-process figure.
     Exporter(f64),
     /// (peak working set − master) / pm.max_children: assumes every child was busy at the peak.
-    FromPeak { bytes: f64, peak: f64, children: u32 },
+    FromPeak {
+        /// The estimate, in bytes.
+        bytes: f64,
+        /// The container's peak working set it was taken from, in bytes.
+        peak: f64,
+        /// The `pm.max_children` it was divided by.
+        children: u32,
+    },
 }
 
 impl PerChild {
+    /// The memory one child reaches, in bytes.
     pub fn bytes(&self) -> f64 {
         match *self {
             PerChild::Exporter(b) | PerChild::FromPeak { bytes: b, .. } => b,
         }
     }
 
+    /// The best estimate there is: the exporter's figure when it has one, else the peak working
+    /// set (from `measured`) less the `master`'s bytes, shared by `children`.
     pub fn estimate(children: u32, master: f64, measured: &Measured) -> Self {
         if let Some(b) = measured.php_fpm.and_then(|f| f.per_child_peak_bytes).filter(|b| *b > 0.0) {
             return PerChild::Exporter(b);
@@ -220,11 +236,22 @@ impl PerChild {
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Fit {
     /// children × per child + master fits under the limit.
-    Fits { need_bytes: f64 },
+    Fits {
+        /// What the pool can reach, in bytes.
+        need_bytes: f64,
+    },
     /// The limit holds only `to` children: the policy lets pm.max_children go down.
-    LowerChildren { to: u32, need_bytes: f64 },
+    LowerChildren {
+        /// The most children the limit holds: the new `pm.max_children`.
+        to: u32,
+        /// What the pool can reach with `to` children, in bytes.
+        need_bytes: f64,
+    },
     /// The limit is refused: it must be at least `to_bytes` for the children configured.
-    RaiseLimit { to_bytes: f64 },
+    RaiseLimit {
+        /// What the configured children and the master can reach, in bytes.
+        to_bytes: f64,
+    },
 }
 
 /// The memory rule: a limit must hold `children` × `per_child` + `master`.
@@ -253,6 +280,9 @@ fn growth(children: u32, per_child: f64, master: f64) -> String {
     )
 }
 
+/// Applies the memory rule to `pool` against `sizing`'s memory limit: lowers
+/// `pm.max_children` (with the spare servers) when the policy allows and the limit holds at least
+/// one child, else raises the limit in `sizing`. `current_limit` (bytes) only flags a risk today.
 pub fn advise(
     pool: &Pool,
     sizing: &mut Sizing,

@@ -6,16 +6,24 @@
 /// The runtimes podsizer sizes the workers of.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Runtime {
+    /// php-fpm (`php-fpm`, `php-fpm8.3`, ...): sized by `pm.max_children`.
     PhpFpm,
+    /// envoy: sized by `--concurrency`.
     Envoy,
+    /// nginx: sized by `worker_processes`.
     Nginx,
+    /// A Java virtual machine (`java`): sized by its heap and processor flags.
     Jvm,
+    /// Node.js (`node` or a launcher such as `npm`): sized by `--max-old-space-size`.
     Node,
+    /// gunicorn (also as `python -m gunicorn`): sized by its worker count.
     Gunicorn,
+    /// uvicorn (also as `python -m uvicorn`): sized by its worker count.
     Uvicorn,
 }
 
 impl Runtime {
+    /// The runtime's name in messages (`php-fpm`, `the JVM`, `Node.js`).
     pub fn name(self) -> &'static str {
         match self {
             Runtime::PhpFpm => "php-fpm",
@@ -37,6 +45,7 @@ pub struct Process {
     pub exe: Option<String>,
     /// The `sh -c` script the executable was found in, if any (its flags are not patchable).
     pub script: Option<String>,
+    /// The container's image reference as written (`repo/name:tag` or with a digest).
     pub image: String,
 }
 
@@ -70,6 +79,9 @@ fn script_exe(script: &str) -> Option<String> {
 }
 
 impl Process {
+    /// What a container with this `image`, `command` and `args` runs: init wrappers (`tini`,
+    /// `dumb-init`) are skipped, a `sh -c` script is read for its one command, and
+    /// `python -m X` runs X.
     pub fn of(image: &str, command: &[String], args: &[String]) -> Process {
         let mut argv: Vec<&String> = command.iter().collect();
         while argv.first().is_some_and(|a| WRAPPERS.contains(&base(a))) {
@@ -108,6 +120,8 @@ impl Process {
         last.split(':').next().unwrap_or("")
     }
 
+    /// Whether the container runs `runtime`: by its command when it has one, else by what the
+    /// image's entrypoint is known to be; a shell script whose command cannot be told runs nothing.
     pub fn runs(&self, runtime: Runtime) -> bool {
         let image = self.image.to_ascii_lowercase();
         match (runtime, self.exe.as_deref()) {

@@ -22,6 +22,7 @@ pub enum Server {
 }
 
 impl Server {
+    /// The server's name in messages and the advice (`gunicorn`, `uvicorn`).
     pub fn name(self) -> &'static str {
         match self {
             Server::Gunicorn => "gunicorn",
@@ -38,13 +39,19 @@ impl Server {
     }
 }
 
+/// A Python web server's worker setting.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Settings {
+    /// Which server forks the workers.
     pub server: Server,
     /// `--workers`/`-w` or `WEB_CONCURRENCY`, checked to be a count when read.
     pub workers: Option<Setting<String>>,
 }
 
+/// Judges the worker count against `sizing`: lowered to what the CPU budget runs and the
+/// memory limit holds (memory per worker from the `peak` working set in bytes, every worker
+/// busy at it); the limit is raised in `sizing` when not even one worker fits. Workers are
+/// never added.
 pub fn advise(
     s: &Settings,
     sizing: &mut Sizing,

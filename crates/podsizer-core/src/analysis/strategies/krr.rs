@@ -18,6 +18,7 @@ const MIB: f64 = 1024.0 * 1024.0;
 
 /// `simple` when `limit` is false, `simple_limit` when true.
 pub struct KrrStrategy {
+    /// `true`: also set limits (`simple_limit`); `false`: requests only, as krr's `simple` does.
     pub limit: bool,
 }
 

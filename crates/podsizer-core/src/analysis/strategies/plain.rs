@@ -4,6 +4,7 @@
 use crate::analysis::sizing::{round_up, Sizing};
 use crate::analysis::strategy::{SizingInput, Strategy};
 
+/// `plain-2x`: request = p50 of usage, limit = 2 x request.
 pub struct PlainStrategy;
 
 impl Strategy for PlainStrategy {

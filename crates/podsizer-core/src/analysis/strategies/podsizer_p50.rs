@@ -7,6 +7,7 @@ use crate::analysis::sizing::Sizing;
 use crate::analysis::strategies::podsizer::PodsizerStrategy;
 use crate::analysis::strategy::{SizingInput, Strategy};
 
+/// `podsizer-p50`: podsizer's default with the memory request at p50 of the working set.
 pub struct PodsizerP50Strategy;
 
 impl Strategy for PodsizerP50Strategy {

@@ -6,6 +6,7 @@ use crate::analysis::sizing::Sizing;
 use crate::analysis::strategies::podsizer::PodsizerStrategy;
 use crate::analysis::strategy::{SizingInput, Strategy};
 
+/// `podsizer-risk`: podsizer's default with the `risk-budget` memory basis.
 pub struct PodsizerRiskStrategy;
 
 impl Strategy for PodsizerRiskStrategy {

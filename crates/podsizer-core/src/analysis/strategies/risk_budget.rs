@@ -21,7 +21,9 @@ use crate::domain::{human_bytes, DAY_MS};
 /// One rung of the ladder: percentile `percentile` of the working set times `factor`.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Level {
+    /// Percentile of the working-set samples (0-100).
     pub percentile: f64,
+    /// Multiplier on that percentile (1 for the percentile itself).
     pub factor: f64,
 }
 
@@ -108,7 +110,9 @@ pub fn validate(usage: &ContainerUsage, half_life_ms: Option<i64>, horizon_ms: i
 
 /// The risk-budget request before floors and steps, and its rationale line.
 pub struct RiskRequest {
+    /// The request, in bytes.
     pub bytes: f64,
+    /// How it was chosen, for the rationale.
     pub line: String,
 }
 

@@ -35,6 +35,7 @@ pub fn bucket_upper_edge(value: f64, first: f64) -> f64 {
     start(n + 1.0)
 }
 
+/// `vpa`: the Vertical Pod Autoscaler recommender's rules, as the module describes them.
 pub struct VpaStrategy;
 
 impl Strategy for VpaStrategy {
