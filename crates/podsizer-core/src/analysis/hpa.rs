@@ -305,21 +305,21 @@ mod tests {
             assert_eq!(advice.cpu_utilization, want, "{target} {now} -> {new}");
             assert_eq!(!advice.warnings.is_empty(), warned, "{target}: {:?}", advice.warnings);
         }
-        use proptest::prelude::*;
-        let mut runner = proptest::test_runner::TestRunner::new(proptest::test_runner::Config {
-            cases: 512,
-            rng_algorithm: proptest::test_runner::RngAlgorithm::ChaCha,
-            ..Default::default()
-        });
-        runner
-            .run(&(1u32..=i32::MAX as u32, 1e-3..1024.0f64, 1e-3..1024.0f64), |(target, now, new)| {
-                let a = rec("php-fpm", now, new);
-                let advice = advise(&Hpa { cpu_utilization: Some(f64::from(target)), ..hpa() }, &[&a], None);
-                if let Some(n) = advice.cpu_utilization {
-                    prop_assert!((1..=i32::MAX as u32).contains(&n), "{}", n);
+        // A sweep over the whole input space: targets from 1 to int32's maximum, and requests
+        // from a millicore to 1,024 cores on a log grid (each step x2), every combination.
+        let targets =
+            [1u32, 2, 3, 7, 50, 79, 80, 81, 100, 101, 1_000, 65_535, 1 << 20, i32::MAX as u32 - 1, i32::MAX as u32];
+        let cores: Vec<f64> = (0..=20).map(|i| 1e-3 * 2f64.powi(i)).chain([1024.0]).collect();
+        for &target in &targets {
+            for &now in &cores {
+                for &new in &cores {
+                    let a = rec("php-fpm", now, new);
+                    let advice = advise(&Hpa { cpu_utilization: Some(f64::from(target)), ..hpa() }, &[&a], None);
+                    if let Some(n) = advice.cpu_utilization {
+                        assert!((1..=i32::MAX as u32).contains(&n), "{target} {now} -> {new}: {n}");
+                    }
                 }
-                Ok(())
-            })
-            .unwrap();
+            }
+        }
     }
 }
