@@ -42,7 +42,7 @@ pub(crate) fn run(args: &PrArgs, out: &mut dyn Write) -> Result<u8> {
         overlay: None,
         live: resolve::live(&args.input),
     };
-    let input = resolve::selection(&args.input, Some(resolve::DEFAULT_WINDOW))?;
+    let input = resolve::selection(&args.input, Some(&resolve::default_window()))?;
     let run = propose_sizes(&settings, input, sizing, &crate::cli::progress::Bars::default())?;
     resolve::print_notes(&run.notes);
     match run.outcome {

@@ -21,7 +21,7 @@ pub(crate) fn sizing_run(input: &InputArgs, overlay: Option<&Path>, sizing: &Siz
         overlay: overlay.map(Path::to_path_buf),
         live: resolve::live(input),
     };
-    let selection = resolve::selection(input, Some(resolve::DEFAULT_WINDOW))?;
+    let selection = resolve::selection(input, Some(&resolve::default_window()))?;
     let run = size_all(selection, &settings, &crate::cli::progress::Bars::default())?;
     resolve::report_run(&run);
     Ok(run)
