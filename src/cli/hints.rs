@@ -3,9 +3,13 @@
 //! the hint that names one is added here, on its own line after the error.
 
 use crate::engine::EngineError;
+use crate::outputs::kustomize::KustomizeError;
 use crate::sources::aws::AwsError;
+use crate::sources::cloudwatch::import::CloudwatchError;
 use crate::sources::metrics_server::client::MetricsServerError;
 use crate::sources::metrics_server::KubeconfigError;
+use crate::sources::prometheus::import::ImportError;
+use crate::sources::prometheus::PrometheusError;
 use crate::store::remote::RemoteError;
 use crate::store::s3::S3Error;
 use crate::store::StoreError;
@@ -15,6 +19,8 @@ pub(crate) fn hint(error: &anyhow::Error) -> Option<&'static str> {
     error.chain().find_map(|cause| {
         if let Some(e) = cause.downcast_ref::<EngineError>() {
             engine(e)
+        } else if let Some(e) = cause.downcast_ref::<KustomizeError>() {
+            kustomize(e)
         } else if let Some(e) = cause.downcast_ref::<StoreError>() {
             matches!(e, StoreError::Missing { .. }).then_some(CREATE_STORE)
         } else if let Some(e) = cause.downcast_ref::<RemoteError>() {
@@ -25,6 +31,12 @@ pub(crate) fn hint(error: &anyhow::Error) -> Option<&'static str> {
             aws(e)
         } else if let Some(e) = cause.downcast_ref::<MetricsServerError>() {
             metrics_server(e)
+        } else if let Some(e) = cause.downcast_ref::<ImportError>() {
+            prometheus_import(e)
+        } else if let Some(e) = cause.downcast_ref::<PrometheusError>() {
+            prometheus(e)
+        } else if let Some(e) = cause.downcast_ref::<CloudwatchError>() {
+            cloudwatch(e)
         } else {
             None
         }
@@ -41,6 +53,16 @@ fn engine(e: &EngineError) -> Option<&'static str> {
         EngineError::SeveralClusters { .. } => "choose it with --cluster NAME",
         EngineError::NoGitHub => "set GITHUB_TOKEN and pass --github-repo OWNER/NAME, or use --dry-run",
         EngineError::OverlayPath { .. } => "--overlay is a folder inside the repository, relative to its root",
+        EngineError::Kustomize(e) => return kustomize(e),
+        _ => return None,
+    })
+}
+
+fn kustomize(e: &KustomizeError) -> Option<&'static str> {
+    Some(match e {
+        KustomizeError::Kubectl { .. } => "install kubectl, or give its path with --kubectl (or PODSIZER_KUBECTL)",
+        KustomizeError::Timeout { .. } => "--kubectl-timeout (or PODSIZER_KUBECTL_TIMEOUT) allows longer",
+        KustomizeError::RolledBack(e) => return kustomize(e),
         _ => return None,
     })
 }
@@ -74,9 +96,40 @@ fn metrics_server(e: &MetricsServerError) -> Option<&'static str> {
     })
 }
 
+fn prometheus_import(e: &ImportError) -> Option<&'static str> {
+    Some(match e {
+        ImportError::Prometheus(e) => return prometheus(e),
+        ImportError::RemoteRead { .. } => "--read-api auto reads with query_range where remote read is refused",
+        ImportError::NoSeries { .. } => "check --url, --namespace, --selector and --cluster-label",
+        _ => return None,
+    })
+}
+
+fn prometheus(e: &PrometheusError) -> Option<&'static str> {
+    Some(match e {
+        PrometheusError::Connect { .. } => {
+            "--url (or --prometheus) names the server, with the API prefix of Thanos or Mimir"
+        }
+        PrometheusError::Timeout { .. } => "raise --timeout, or lower --max-points / --concurrency",
+        _ => return None,
+    })
+}
+
+fn cloudwatch(e: &CloudwatchError) -> Option<&'static str> {
+    Some(match e {
+        CloudwatchError::NoLogGroup { .. } => {
+            "check --cluster and --region; with enhanced observability try --from metrics"
+        }
+        CloudwatchError::NoData(_) => "check --cluster and --region",
+        CloudwatchError::Aws(e) => return aws(e),
+        _ => return None,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
     #[test]
     fn a_wrapped_cause_gets_its_hint_and_others_none() {
@@ -85,5 +138,12 @@ mod tests {
         let s3 = anyhow::Error::new(S3Error::Config(AwsError::NoRegion));
         assert_eq!(hint(&s3), Some("pass --region, or set AWS_REGION"));
         assert_eq!(hint(&anyhow::anyhow!("something else")), None);
+        let slow =
+            KustomizeError::Timeout { kubectl: "kubectl".into(), dir: "o".into(), after: Duration::from_secs(1) };
+        let wrapped = anyhow::Error::new(EngineError::Kustomize(KustomizeError::RolledBack(Box::new(slow))));
+        assert_eq!(hint(&wrapped), Some("--kubectl-timeout (or PODSIZER_KUBECTL_TIMEOUT) allows longer"));
+        let missing = std::io::Error::from(std::io::ErrorKind::NotFound);
+        let direct = anyhow::Error::new(KustomizeError::Kubectl { kubectl: "kubectl".into(), source: missing });
+        assert_eq!(hint(&direct), Some("install kubectl, or give its path with --kubectl (or PODSIZER_KUBECTL)"));
     }
 }

@@ -29,8 +29,26 @@ pub(super) struct Cli {
     /// Print only results and warnings: no progress bars, no notes.
     #[arg(short, long, global = true)]
     pub quiet: bool,
+    /// kubectl that renders overlays (`kubectl kustomize`) [default: kubectl on the PATH].
+    #[arg(long, global = true, value_name = "PATH", env = "PODSIZER_KUBECTL")]
+    pub kubectl: Option<PathBuf>,
+    /// How long one overlay render may take before it is stopped (a remote base that never answers).
+    #[arg(long, global = true, value_name = "DURATION", env = "PODSIZER_KUBECTL_TIMEOUT", default_value = "2m",
+          value_parser = values::duration)]
+    pub kubectl_timeout: std::time::Duration,
     #[command(subcommand)]
     pub command: Command,
+}
+
+impl Cli {
+    /// The kubectl that renders overlays, from `--kubectl` and `--kubectl-timeout`.
+    pub(super) fn kubectl(&self) -> crate::outputs::kustomize::Kubectl {
+        let default = crate::outputs::kustomize::Kubectl::default();
+        crate::outputs::kustomize::Kubectl {
+            path: self.kubectl.clone().unwrap_or(default.path),
+            timeout: self.kubectl_timeout,
+        }
+    }
 }
 
 #[derive(Debug, Subcommand)]

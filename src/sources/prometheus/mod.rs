@@ -68,9 +68,9 @@ fn shown(text: &str) -> String {
 
 #[derive(Debug, thiserror::Error)]
 pub enum PrometheusError {
-    #[error("{url}: cannot connect: {} (is Prometheus running there, and is --url right?)", shown(message))]
+    #[error("{url}: cannot connect: {} (is Prometheus running there?)", shown(message))]
     Connect { url: String, message: String },
-    #[error("{url}: no complete answer within {secs}s (raise --timeout, or lower --max-points / --concurrency)")]
+    #[error("{url}: no complete answer within {secs}s")]
     Timeout { url: String, secs: u64 },
     #[error("{url}: HTTP {status}: {}", shown(message))]
     Status { url: String, status: u16, message: String },
