@@ -103,7 +103,7 @@ pub(crate) fn render_overlay(dir: &Path, kubectl: &Kubectl) -> Result<Overlay, K
     })
 }
 
-pub fn parse_hpas(dir: &Path, yaml: &str) -> Result<Vec<RenderedHpa>, KustomizeError> {
+pub(crate) fn parse_hpas(dir: &Path, yaml: &str) -> Result<Vec<RenderedHpa>, KustomizeError> {
     let mut out = Vec::new();
     for doc in serde_norway::Deserializer::from_str(yaml) {
         let v = serde_norway::Value::deserialize(doc)
@@ -151,7 +151,7 @@ fn hpa_of(v: &serde_norway::Value) -> Option<RenderedHpa> {
 
 /// A patch moving the HPA's (or KEDA ScaledObject's) utilization targets as advised; `None`
 /// when nothing changes.
-pub fn hpa_patch(rendered: &RenderedHpa, advice: &crate::analysis::hpa::HpaAdvice) -> Option<PatchFile> {
+pub(crate) fn hpa_patch(rendered: &RenderedHpa, advice: &crate::analysis::hpa::HpaAdvice) -> Option<PatchFile> {
     if !advice.changes_anything() {
         return None;
     }
@@ -224,7 +224,7 @@ impl Kubectl {
     }
 }
 
-pub fn kustomization_path(dir: &Path) -> Result<PathBuf, KustomizeError> {
+pub(crate) fn kustomization_path(dir: &Path) -> Result<PathBuf, KustomizeError> {
     KUSTOMIZATION_NAMES
         .iter()
         .map(|n| dir.join(n))
@@ -283,7 +283,7 @@ fn run_with_timeout(cmd: &mut Command, limit: Duration) -> std::io::Result<Optio
     Ok(Some(std::process::Output { status, stdout: joined(stdout), stderr: joined(stderr) }))
 }
 
-pub fn parse_workloads(dir: &Path, yaml: &str) -> Result<Vec<RenderedWorkload>, KustomizeError> {
+pub(crate) fn parse_workloads(dir: &Path, yaml: &str) -> Result<Vec<RenderedWorkload>, KustomizeError> {
     let mut out = Vec::new();
     for doc in serde_norway::Deserializer::from_str(yaml) {
         let value = serde_norway::Value::deserialize(doc)
@@ -347,7 +347,7 @@ fn resources_of(v: Option<&serde_norway::Value>) -> Resources {
 
 /// Finds the rendered workload a recommendation belongs to. The namespace must agree when
 /// the rendered resource has one.
-pub fn find_workload<'a>(workloads: &'a [RenderedWorkload], r: &Recommendation) -> Vec<&'a RenderedWorkload> {
+pub(crate) fn find_workload<'a>(workloads: &'a [RenderedWorkload], r: &Recommendation) -> Vec<&'a RenderedWorkload> {
     let w = &r.key.workload;
     workloads
         .iter()
@@ -462,7 +462,7 @@ fn workload_id(w: &RenderedWorkload) -> String {
 /// path. When the overlay renders the object's kind and name in several namespaces the stem
 /// is `<namespace>.<name>`. No two objects share a file: `runtime-` is no kind's word, and a
 /// stem of two names has a `.`, which a stem of one never has.
-pub fn patch_file_name(kind: &str, name: &str, runtime: bool, namespace: Option<&str>) -> String {
+pub(crate) fn patch_file_name(kind: &str, name: &str, runtime: bool, namespace: Option<&str>) -> String {
     let stem = match namespace {
         Some(ns) => super::names::file_stem(&[ns, name]),
         None => super::names::file_stem(&[name]),

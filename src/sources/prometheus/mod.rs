@@ -50,12 +50,12 @@ pub(crate) use query::{promql_duration, Scope};
 
 use std::collections::BTreeMap;
 
-pub const CPU_METRIC: &str = "container_cpu_usage_seconds_total";
-pub const MEMORY_METRIC: &str = "container_memory_working_set_bytes";
+pub(crate) const CPU_METRIC: &str = "container_cpu_usage_seconds_total";
+pub(crate) const MEMORY_METRIC: &str = "container_memory_working_set_bytes";
 /// Prometheus refuses a range query with more points than this per series.
-pub const MAX_POINTS_PER_SERIES: i64 = 11_000;
+pub(crate) const MAX_POINTS_PER_SERIES: i64 = 11_000;
 /// Window of the `last_over_time` that reads current requests and limits.
-pub const SETTINGS_LOOKBACK: &str = "1h";
+pub(crate) const SETTINGS_LOOKBACK: &str = "1h";
 
 /// Labels of one series.
 pub type Labels = BTreeMap<String, String>;
