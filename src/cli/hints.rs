@@ -4,12 +4,13 @@
 
 use crate::engine::EngineError;
 use crate::outputs::kustomize::KustomizeError;
+use crate::outputs::notify::NotifyError;
 use crate::sources::aws::AwsError;
 use crate::sources::cloudwatch::import::CloudwatchError;
 use crate::sources::metrics_server::client::MetricsServerError;
 use crate::sources::metrics_server::KubeconfigError;
 use crate::sources::prometheus::import::ImportError;
-use crate::sources::prometheus::PrometheusError;
+use crate::sources::prometheus::{PrometheusError, Setting};
 use crate::store::remote::RemoteError;
 use crate::store::s3::S3Error;
 use crate::store::StoreError;
@@ -37,6 +38,8 @@ pub(crate) fn hint(error: &anyhow::Error) -> Option<&'static str> {
             prometheus(e)
         } else if let Some(e) = cause.downcast_ref::<CloudwatchError>() {
             cloudwatch(e)
+        } else if let Some(NotifyError::UnknownFlavor) = cause.downcast_ref::<NotifyError>() {
+            Some("pass --notify-format slack or --notify-format teams")
         } else {
             None
         }
@@ -111,6 +114,14 @@ fn prometheus(e: &PrometheusError) -> Option<&'static str> {
             "--url (or --prometheus) names the server, with the API prefix of Thanos or Mimir"
         }
         PrometheusError::Timeout { .. } => "raise --timeout, or lower --max-points / --concurrency",
+        PrometheusError::Config { setting, .. } => match setting {
+            Setting::Url => "--url (or --prometheus) gives the URL",
+            Setting::Header => "--header gives a header, as `Name: value`",
+            Setting::Selector => "--selector gives the matchers",
+            Setting::ClusterLabel => {
+                "--cluster-label gives the label, as NAME=VALUE (one cluster) or NAME (every cluster)"
+            }
+        },
         _ => return None,
     })
 }
@@ -145,5 +156,64 @@ mod tests {
         let missing = std::io::Error::from(std::io::ErrorKind::NotFound);
         let direct = anyhow::Error::new(KustomizeError::Kubectl { kubectl: "kubectl".into(), source: missing });
         assert_eq!(hint(&direct), Some("install kubectl, or give its path with --kubectl (or PODSIZER_KUBECTL)"));
+    }
+
+    /// The library says what the value is; the flag that set it comes only from here.
+    #[test]
+    fn library_errors_name_no_flag_and_the_hint_names_it() {
+        let url = || "http://prom:9090".to_string();
+        let missing = std::io::Error::from(std::io::ErrorKind::NotFound);
+        let header = PrometheusError::Config {
+            setting: Setting::Header,
+            given: "X".into(),
+            why: "expected `Name: value`".into(),
+        };
+        let range = crate::sources::prometheus::Window { start_ms: 0, end_ms: 3_600_000 };
+        let cases: Vec<(anyhow::Error, &str, &str)> = vec![
+            (
+                KustomizeError::Kubectl { kubectl: "/opt/kubectl".into(), source: missing }.into(),
+                "cannot run `/opt/kubectl kustomize`",
+                "--kubectl",
+            ),
+            (
+                KustomizeError::Timeout { kubectl: "kubectl".into(), dir: "o".into(), after: Duration::from_secs(3) }
+                    .into(),
+                "`kubectl kustomize o` did not finish within 3s",
+                "--kubectl-timeout",
+            ),
+            (
+                PrometheusError::Timeout { url: url(), secs: 120 }.into(),
+                "http://prom:9090: no complete answer within 120s",
+                "--timeout",
+            ),
+            (
+                PrometheusError::Connect { url: url(), message: "refused".into() }.into(),
+                "cannot connect: refused",
+                "--url",
+            ),
+            (header.into(), "header \"X\": expected `Name: value`", "--header"),
+            (
+                ImportError::Prometheus(PrometheusError::Timeout { url: url(), secs: 5 }).into(),
+                "within 5s",
+                "--timeout",
+            ),
+            (
+                ImportError::NoSeries { url: url(), range, matchers: "job=\"kubelet\"".into() }.into(),
+                "(matchers: job=\"kubelet\")",
+                "--selector",
+            ),
+            (
+                CloudwatchError::NoLogGroup { cluster: "prod".into(), region: "eu-west-1".into(), group: "g".into() }
+                    .into(),
+                "log group g does not exist",
+                "--region",
+            ),
+        ];
+        let flavor = (NotifyError::UnknownFlavor.into(), "Slack or Microsoft Teams from its host", "--notify-format");
+        for (error, says, flag) in cases.into_iter().chain([flavor]) {
+            let text = format!("{error:#}");
+            assert!(text.contains(says) && !text.contains("--") && !text.contains("PODSIZER_"), "{text}");
+            assert!(hint(&error).is_some_and(|h| h.contains(flag)), "{text}: {:?}", hint(&error));
+        }
     }
 }

@@ -66,6 +66,36 @@ fn shown(text: &str) -> String {
     server_message(text, &Redactor::new(), SERVER_TEXT_MAX_CHARS)
 }
 
+/// The settings a user types, for messages about a bad one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Setting {
+    /// The server's base URL.
+    Url,
+    /// A header sent with every request.
+    Header,
+    /// Extra label matchers for the usage series.
+    Selector,
+    /// The label that names a cluster.
+    ClusterLabel,
+}
+
+impl std::fmt::Display for Setting {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Setting::Url => "URL",
+            Setting::Header => "header",
+            Setting::Selector => "selector",
+            Setting::ClusterLabel => "cluster label",
+        })
+    }
+}
+
+impl PrometheusError {
+    fn config(setting: Setting, given: &str, why: impl Into<String>) -> Self {
+        PrometheusError::Config { setting, given: given.to_string(), why: why.into() }
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum PrometheusError {
     #[error("{url}: cannot connect: {} (is Prometheus running there?)", shown(message))]
@@ -86,8 +116,9 @@ pub enum PrometheusError {
     NoRemoteRead { url: String, message: String },
     #[error("{url}: unexpected response: {}", shown(message))]
     BadResponse { url: String, message: String },
-    #[error("{0}")]
-    Config(String),
+    /// A setting that cannot work, named by what it is and what was given.
+    #[error("{setting} {given:?}: {why}")]
+    Config { setting: Setting, given: String, why: String },
     #[error("cannot start {threads} worker thread(s)")]
     Workers { threads: usize, source: rayon::ThreadPoolBuildError },
 }

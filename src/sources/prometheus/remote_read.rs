@@ -11,7 +11,7 @@
 use super::chunks::decode_xor;
 use super::client::{Client, Payload};
 use super::query::{is_label_name, regex_escape, Scope};
-use super::{Labels, PrometheusError, MEMORY_METRIC};
+use super::{Labels, PrometheusError, Setting, MEMORY_METRIC};
 use std::collections::BTreeMap;
 use std::sync::atomic::Ordering;
 
@@ -68,7 +68,7 @@ pub struct RawSeries {
 
 /// Parses `--selector` text (`job="kubelet",cluster=~"eu.*"`) into matchers.
 pub(crate) fn parse_matchers(text: &str) -> Result<Vec<Matcher>, PrometheusError> {
-    let bad = |why: &str| PrometheusError::Config(format!("--selector {text:?}: {why}"));
+    let bad = |why: &str| PrometheusError::config(Setting::Selector, text, why);
     let mut out = Vec::new();
     let mut rest = text.trim();
     while !rest.is_empty() {
