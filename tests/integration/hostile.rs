@@ -242,3 +242,52 @@ fn a_part_with_flipped_bytes_is_refused_when_read_and_never_read_as_data() {
 fn walk(dir: &Path) -> Vec<PathBuf> {
     files_with_bytes(dir).into_iter().map(|(p, _)| p).collect()
 }
+
+#[test]
+fn kubectl_flags_win_over_the_environment_and_the_hint_names_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let (overlay, samples) = hostile_gitops(dir.path());
+    let fake = dir.path().join("kubectl");
+    std::fs::write(&fake, "#!/bin/sh\nexec sleep 30\n").unwrap();
+    std::fs::set_permissions(&fake, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let run = |flags: &[&std::ffi::OsStr]| {
+        let out = podsizer()
+            .env("PODSIZER_KUBECTL", "/nonexistent/kubectl")
+            .env_remove("PODSIZER_KUBECTL_TIMEOUT")
+            .args(flags)
+            .args(["recommend", "--input"])
+            .arg(&samples)
+            .arg("--kustomize")
+            .arg(&overlay)
+            .output()
+            .unwrap();
+        (out.status.code(), String::from_utf8_lossy(&out.stderr).into_owned())
+    };
+    // Flags before the command, over the environment's kubectl.
+    let (code, stderr) = run(&["--kubectl".as_ref(), fake.as_os_str(), "--kubectl-timeout".as_ref(), "1s".as_ref()]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("did not finish within 1s"), "{stderr}");
+    assert!(stderr.contains("\nhint: --kubectl-timeout (or PODSIZER_KUBECTL_TIMEOUT) allows longer"), "{stderr}");
+    // No flag: the environment's kubectl, named as tried; the hint names the flag.
+    let (code, stderr) = run(&[]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("cannot run `/nonexistent/kubectl kustomize`"), "{stderr}");
+    assert!(
+        stderr.contains("\nhint: install kubectl, or give its path with --kubectl (or PODSIZER_KUBECTL)"),
+        "{stderr}"
+    );
+    // A timeout that is no duration is a usage error naming the flag, given either way.
+    for (env, flag) in [(None, Some("soon")), (Some("0s"), None)] {
+        let mut cmd = podsizer();
+        if let Some(v) = env {
+            cmd.env("PODSIZER_KUBECTL_TIMEOUT", v);
+        }
+        if let Some(v) = flag {
+            cmd.args(["--kubectl-timeout", v]);
+        }
+        let out = cmd.args(["recommend", "--input"]).arg(&samples).output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{stderr}");
+        assert!(stderr.contains("invalid value") && stderr.contains("--kubectl-timeout"), "{stderr}");
+    }
+}
