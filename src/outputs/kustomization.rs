@@ -162,9 +162,8 @@ pub struct WriteReport {
 }
 
 /// Writes patch files and the kustomization entry all or nothing (`fileset`), then renders
-/// the overlay again; if it no longer renders, or a patch does not show in the render (a
-/// target that matched nothing), every file is put back as it was.
-/// `kubectl` renders the overlay, before and after.
+/// the overlay again with `kubectl`; if it no longer renders, or a patch does not show in the
+/// render (a target that matched nothing), every file is put back as it was.
 pub fn write_plan(dir: &Path, plan: &PatchPlan, kubectl: &Kubectl) -> Result<WriteReport, KustomizeError> {
     let kpath = kustomization_path(dir)?;
     let io = |path: &Path| {
