@@ -8,6 +8,7 @@ use crate::domain::{format_timestamp, DAY_MS};
 use crate::engine::fleet::{size_fleet, summarize, ClusterRun, FleetSettings};
 use crate::engine::sizing::{changes_anything, load_policy};
 use crate::outputs::format::printable;
+use crate::outputs::kustomize::Kubectl;
 use crate::outputs::{document, render, OutputFormat};
 use crate::store::s3::S3Location;
 use anyhow::{Context, Result};
@@ -17,10 +18,10 @@ use std::path::Path;
 /// Identifies the layout of fleet.json; bump when a field changes meaning.
 const FORMAT: &str = "podsizer-fleet/1";
 
-pub(super) fn run(args: &FleetArgs, out: &mut dyn Write) -> Result<u8> {
+pub(super) fn run(args: &FleetArgs, kubectl: &Kubectl, out: &mut dyn Write) -> Result<u8> {
     match &args.command {
         FleetCommand::Summarize(a) => run_summarize(a, out),
-        FleetCommand::Report(a) => run_report(a, out),
+        FleetCommand::Report(a) => run_report(a, kubectl, out),
     }
 }
 
@@ -49,7 +50,7 @@ fn run_summarize(args: &SummarizeArgs, out: &mut dyn Write) -> Result<u8> {
     Ok(0)
 }
 
-fn run_report(args: &FleetReportArgs, out: &mut dyn Write) -> Result<u8> {
+fn run_report(args: &FleetReportArgs, kubectl: &Kubectl, out: &mut dyn Write) -> Result<u8> {
     let settings = FleetSettings {
         root: s3_url(&args.from, "--from")?,
         options: args.s3.options(),
@@ -59,6 +60,7 @@ fn run_report(args: &FleetReportArgs, out: &mut dyn Write) -> Result<u8> {
         strategy: args.sizing.strategy.clone(),
         force: args.sizing.force,
         overlays: args.overlays.clone(),
+        kubectl: kubectl.clone(),
     };
     let runs = size_fleet(&settings, &Bars::default()).with_context(|| format!("sizing the fleet at {}", args.from))?;
     let clusters_dir = args.out.join("clusters");
@@ -87,7 +89,7 @@ fn run_report(args: &FleetReportArgs, out: &mut dyn Write) -> Result<u8> {
         let file = clusters_dir.join(format!("{}.json", crate::outputs::names::file_stem(&[&run.name])));
         write_file(&file, render(OutputFormat::Json, &doc, &run.recommendations).as_bytes())?;
         match plan {
-            Some((dir, plan)) => super::commands::recommend::write_overlay(dir, &plan, args.dry_run)?,
+            Some((dir, plan)) => super::commands::recommend::write_overlay(dir, &plan, args.dry_run, kubectl)?,
             None if args.overlays.is_some() => note(&format!(
                 "note: no overlay for cluster {} under the --overlays folder; no patches",
                 printable(&run.name)

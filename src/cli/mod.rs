@@ -12,6 +12,7 @@ mod s3;
 mod shell;
 mod values;
 
+use crate::outputs::kustomize::Kubectl;
 use args::{Cli, Command};
 use clap::FromArgMatches;
 use std::io::Write;
@@ -35,7 +36,7 @@ pub fn main() -> ExitCode {
     progress::set_quiet(cli.quiet);
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
-    let result = dispatch(&cli.command, invoked, &mut out).and_then(|code| {
+    let result = dispatch(&cli.command, &cli.kubectl(), invoked, &mut out).and_then(|code| {
         out.flush()?;
         Ok(code)
     });
@@ -64,25 +65,25 @@ pub(crate) fn stat(line: &str) {
 }
 
 /// Runs one command; `invoked` is how the user typed the program (`podsizer` or `kubectl podsizer`).
-pub(crate) fn dispatch(command: &Command, invoked: &str, out: &mut dyn Write) -> anyhow::Result<u8> {
+pub(crate) fn dispatch(command: &Command, kubectl: &Kubectl, invoked: &str, out: &mut dyn Write) -> anyhow::Result<u8> {
     match command {
-        Command::Recommend(a) => commands::recommend::run(a, out),
-        Command::Report(a) => commands::report::run(a, out),
+        Command::Recommend(a) => commands::recommend::run(a, kubectl, out),
+        Command::Report(a) => commands::report::run(a, kubectl, out),
         Command::Import(a) => match &a.source {
             Some(args::ImportSource::Prometheus(p)) => commands::import_prometheus::run(p, out),
             Some(args::ImportSource::Cloudwatch(c)) => commands::import_cloudwatch::run(c, out),
             None => commands::import::run(a, out),
         },
-        Command::Demo(a) => commands::demo::run(a, out),
+        Command::Demo(a) => commands::demo::run(a, kubectl, out),
         Command::Synth(a) => commands::synth::run(a, out),
-        Command::Backtest(a) => commands::backtest::run(a, out),
+        Command::Backtest(a) => commands::backtest::run(a, kubectl, out),
         Command::BacktestSuite(a) => commands::backtest::run_suite(a, out),
         Command::Trace(a) => commands::synth::run_trace(a, out),
-        Command::Pr(a) => commands::pr::run(a, out),
+        Command::Pr(a) => commands::pr::run(a, kubectl, out),
         Command::Collect(a) => match &a.source {
             args::CollectSource::MetricsServer(m) => commands::collect::run(m, out),
         },
-        Command::Fleet(a) => fleet::run(a, out),
+        Command::Fleet(a) => fleet::run(a, kubectl, out),
         Command::Verify(a) => commands::verify::run(a, out),
         Command::Completions(a) => shell::completions(a, invoked, out),
         Command::Man(a) => shell::man_pages(a, out),

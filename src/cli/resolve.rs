@@ -2,7 +2,7 @@
 //! progress and timings back to the terminal.
 
 use super::args::InputArgs;
-use crate::domain::parse_duration;
+use super::values::Span;
 use crate::engine::current::LiveSettings;
 use crate::engine::selection::{InputSpec, SelectionSettings};
 use crate::engine::sizing::SizingRun;
@@ -10,13 +10,15 @@ use crate::engine::Note;
 use crate::store::remote::DaysWanted;
 use anyhow::Result;
 
-/// History a sizing command reads when neither `--since` nor `--window` is given.
-pub(super) const DEFAULT_WINDOW: &str = "14d";
+/// History a sizing command reads when neither `--since` nor `--window` is given: 14 days.
+pub(super) fn default_window() -> Span {
+    Span::days(14)
+}
 
 /// The samples a command reads: `s3://` stores pulled into their mirrors, `--prometheus`
 /// imported into its cache store, the window and filters parsed. With `default_window ==
 /// None` and no bounds given, everything is selected.
-pub(super) fn selection(args: &InputArgs, default_window: Option<&str>) -> Result<SelectionSettings> {
+pub(super) fn selection(args: &InputArgs, default_window: Option<&Span>) -> Result<SelectionSettings> {
     let mut inputs = Vec::new();
     let pull = s3_pull_window(args, default_window);
     for path in &args.inputs {
@@ -53,11 +55,8 @@ pub(super) struct Bounds {
     pub window_ms: Option<i64>,
 }
 
-pub(super) fn bounds(args: &InputArgs, default_window: Option<&str>) -> Bounds {
-    let window_ms = match &args.window {
-        Some(w) => Some(w.ms),
-        None => default_window.map(|w| parse_duration(w).expect("a valid default window")),
-    };
+pub(super) fn bounds(args: &InputArgs, default_window: Option<&Span>) -> Bounds {
+    let window_ms = args.window.as_ref().or(default_window).map(|w| w.ms);
     Bounds { since: args.since.as_ref().map(|t| t.ms), until: args.until.as_ref().map(|t| t.ms), window_ms }
 }
 
@@ -67,7 +66,7 @@ pub(super) fn bounds(args: &InputArgs, default_window: Option<&str>) -> Bounds {
 /// `--workload`) only the data can tell where that is, and the bucket's newest days may hold
 /// none of it (a cluster whose collector stopped): every day is pulled then (the mirror keeps
 /// them, so later runs fetch only new days), and the engine cuts the window.
-fn s3_pull_window(args: &InputArgs, default_window: Option<&str>) -> DaysWanted {
+fn s3_pull_window(args: &InputArgs, default_window: Option<&Span>) -> DaysWanted {
     let filtered = args.cluster.is_some() || !args.namespaces.is_empty() || !args.workloads.is_empty();
     if filtered && args.since.is_none() && args.until.is_none() {
         return DaysWanted::Range { since: None, until: None };

@@ -6,7 +6,7 @@
 
 use super::{EngineError, Note, Result};
 use crate::domain::{human_bytes, Cpu, Resources};
-use crate::outputs::kustomize::{self, Overlay, RenderedHpa, RenderedWorkload};
+use crate::outputs::kustomize::{self, Kubectl, Overlay, RenderedHpa, RenderedWorkload};
 use crate::sources::cluster::{read_live_objects, LiveScope};
 use crate::sources::metrics_server::client::ConnectOptions;
 use std::path::{Path, PathBuf};
@@ -30,13 +30,15 @@ impl LiveSettings {
     }
 }
 
-/// Current settings for a run: the overlay's, the cluster's, or the overlay's with drift in the notes.
+/// Current settings for a run: the overlay's (rendered by `kubectl`), the cluster's, or the
+/// overlay's with drift in the notes.
 pub fn current_settings(
     overlay_dir: Option<&Path>,
+    kubectl: &Kubectl,
     live: Option<&LiveSettings>,
     notes: &mut Vec<Note>,
 ) -> Result<Overlay> {
-    let overlay = overlay_dir.map(kustomize::render_overlay).transpose()?;
+    let overlay = overlay_dir.map(|dir| kustomize::render_overlay(dir, kubectl)).transpose()?;
     let Some(live) = live else { return Ok(overlay.unwrap_or_default()) };
     let connect = ConnectOptions {
         kubeconfig: live.kubeconfig.clone(),

@@ -152,6 +152,8 @@ pub struct FleetSettings {
     pub force: bool,
     /// `DIR/CLUSTER` is that cluster's kustomize overlay (current settings, patches).
     pub overlays: Option<PathBuf>,
+    /// The kubectl that renders the overlays.
+    pub kubectl: crate::outputs::kustomize::Kubectl,
 }
 
 /// One cluster of the fleet, sized.
@@ -287,7 +289,7 @@ fn size_cluster(settings: &FleetSettings, name: String, remote: &RemoteStore) ->
     let usage = builder.finish();
     let mut notes = Vec::new();
     let overlay_dir = settings.overlays.as_ref().map(|d| d.join(&name)).filter(|d| d.is_dir());
-    let overlay = current_settings(overlay_dir.as_deref(), None, &mut notes)?;
+    let overlay = current_settings(overlay_dir.as_deref(), &settings.kubectl, None, &mut notes)?;
     let plan = SizingContext {
         policy: &settings.policy,
         strategy: &settings.strategy,

@@ -49,6 +49,8 @@ pub struct PrSettings {
     pub nodes: Vec<NodeShape>,
     /// Build a notice for a chat webhook when the pull request was opened or updated.
     pub notice: bool,
+    /// The kubectl that renders the overlay after the patches are written.
+    pub kubectl: crate::outputs::kustomize::Kubectl,
 }
 
 impl PrSettings {
@@ -186,7 +188,7 @@ impl Bot<'_> {
         let mut patch_plan = kustomize::plan(overlay_dir, &run.overlay.workloads, recs)?;
         patch_plan.patches.extend(run.hpa_patches.iter().cloned());
         patch_plan.patches.extend(run.runtime_patches.iter().cloned());
-        kustomize::write_plan(overlay_dir, &patch_plan)?;
+        kustomize::write_plan(overlay_dir, &patch_plan, &s.kubectl)?;
         let cost = text::monthly_cost(recs, &s.prices);
         let title = text::title(&s.overlay, changes.len(), cost);
         let series = run.selection.series()?;

@@ -10,7 +10,7 @@ use crate::analysis::{
     recommend, strategy_by_name, PolicySet, Proposal, Recommendation, SizingInput, Strategy, STRATEGY_NAMES,
 };
 use crate::domain::Resources;
-use crate::outputs::kustomize::{self, RenderedWorkload};
+use crate::outputs::kustomize::{self, Kubectl, RenderedWorkload};
 use crate::outputs::runtime_patches::runtime_patches;
 use crate::outputs::runtime_settings::RuntimeOverlay;
 use crate::sources::input_file::{read_to_string_bounded, POLICY_MAX_BYTES};
@@ -29,6 +29,8 @@ pub struct SizingSettings {
     pub overlay: Option<PathBuf>,
     /// Live cluster to read current settings from (with an overlay: to show drift).
     pub live: Option<LiveSettings>,
+    /// The kubectl that renders the overlay.
+    pub kubectl: Kubectl,
 }
 
 impl Default for SizingSettings {
@@ -39,6 +41,7 @@ impl Default for SizingSettings {
             force: false,
             overlay: None,
             live: None,
+            kubectl: Kubectl::default(),
         }
     }
 }
@@ -241,9 +244,9 @@ pub struct Timings {
 /// Renders the overlay (before reading samples, so a broken overlay fails fast and nothing is
 /// written), sizes every container and applies HPA advice.
 pub fn size_all(input: SelectionSettings, sizing: &SizingSettings, progress: &dyn Progress) -> Result<SizingRun> {
-    let SizingSettings { policy, strategy, force, overlay: overlay_dir, live } = sizing;
+    let SizingSettings { policy, strategy, force, overlay: overlay_dir, live, kubectl } = sizing;
     let mut notes = Vec::new();
-    let overlay = current_settings(overlay_dir.as_deref(), live.as_ref(), &mut notes)?;
+    let overlay = current_settings(overlay_dir.as_deref(), kubectl, live.as_ref(), &mut notes)?;
     let mut selection = select(input)?;
     let flagged: Vec<String> = selection.traffic.iter().map(|t| t.workload.clone()).collect();
     selection.add_policy_traffic(&policy.traffic);

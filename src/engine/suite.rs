@@ -37,6 +37,8 @@ pub struct BacktestSettings {
     pub overlay: Option<PathBuf>,
     /// Live cluster to read current settings and owners from, if any.
     pub live: Option<LiveSettings>,
+    /// The kubectl that renders the overlay.
+    pub kubectl: crate::outputs::kustomize::Kubectl,
     /// Node shapes a proposal must fit on.
     pub nodes: Vec<NodeShape>,
 }
@@ -56,7 +58,7 @@ pub fn run(input: SelectionSettings, settings: &BacktestSettings) -> Result<Back
     selection.add_policy_traffic(&settings.policy.traffic);
     let series = selection.series()?;
     let mut notes = std::mem::take(&mut selection.notes);
-    let current = current_of(&series, settings.overlay.as_deref(), settings.live.as_ref(), &mut notes)?;
+    let current = current_of(&series, settings, &mut notes)?;
     let setup = BacktestSetup {
         strategies: &strategies,
         policies: &settings.policy,
@@ -75,17 +77,17 @@ pub fn run(input: SelectionSettings, settings: &BacktestSettings) -> Result<Back
 /// Current settings of every container the overlay holds, keyed like the samples.
 fn current_of(
     series: &[Series],
-    overlay: Option<&std::path::Path>,
-    live: Option<&LiveSettings>,
+    settings: &BacktestSettings,
     notes: &mut Vec<Note>,
 ) -> Result<HashMap<ContainerKey, Resources>> {
+    let (overlay, live) = (settings.overlay.as_deref(), settings.live.as_ref());
     let clusters = || series.iter().map(|s| s.key.workload.cluster.as_str());
     if let Some(dir) = overlay {
         one_cluster(&format!("the overlay {}", dir.display()), clusters())?;
     } else if let Some(live) = live {
         one_cluster(&live.describe(), clusters())?;
     }
-    let workloads = current_settings(overlay, live, notes)?.workloads;
+    let workloads = current_settings(overlay, &settings.kubectl, live, notes)?.workloads;
     let mut current = HashMap::new();
     for s in series {
         let w = &s.key.workload;

@@ -260,7 +260,7 @@ fn note_for(r: &Recommendation) -> String {
 /// Text safe to show on a terminal or in a spreadsheet: control characters (escape sequences,
 /// newlines) are written as `\u{..}` instead of acting on the reader's screen or layout.
 /// Kubernetes names never contain them, so a valid name is unchanged.
-pub fn printable(text: &str) -> String {
+pub(crate) fn printable(text: &str) -> String {
     if !text.chars().any(char::is_control) {
         return text.to_string();
     }

@@ -1,7 +1,9 @@
 //! Editing the overlay: the `patches:` entries of the kustomization (a text edit that keeps
 //! every other line), and writing a plan all or nothing, then proving it in the render.
 
-use super::kustomize::{kustomization_path, patch_file_name, render_text, KustomizeError, PatchFile, PatchPlan};
+use super::kustomize::{
+    kustomization_path, patch_file_name, render_text, Kubectl, KustomizeError, PatchFile, PatchPlan,
+};
 use std::path::{Path, PathBuf};
 
 /// A kustomize `target.name` (a regular expression) matching exactly `name`.
@@ -160,24 +162,15 @@ pub struct WriteReport {
 }
 
 /// Writes patch files and the kustomization entry all or nothing (`fileset`), then renders
-/// the overlay again; if it no longer renders, or a patch does not show in the render (a
-/// target that matched nothing), every file is put back as it was.
-pub fn write_plan(dir: &Path, plan: &PatchPlan) -> Result<WriteReport, KustomizeError> {
-    write_plan_with(dir, plan, super::fileset::stage_file)
-}
-
-/// [`write_plan`] with the temp-file writer given (tests inject a full disk).
-pub fn write_plan_with(
-    dir: &Path,
-    plan: &PatchPlan,
-    stage: super::fileset::Stage,
-) -> Result<WriteReport, KustomizeError> {
+/// the overlay again with `kubectl`; if it no longer renders, or a patch does not show in the
+/// render (a target that matched nothing), every file is put back as it was.
+pub fn write_plan(dir: &Path, plan: &PatchPlan, kubectl: &Kubectl) -> Result<WriteReport, KustomizeError> {
     let kpath = kustomization_path(dir)?;
     let io = |path: &Path| {
         let path = path.to_path_buf();
         move |source| KustomizeError::Io { path, source }
     };
-    let patches = qualified(&plan.patches, &rendered_docs(dir, &render_text(dir)?)?);
+    let patches = qualified(&plan.patches, &rendered_docs(dir, &render_text(dir, kubectl)?)?);
     let original = std::fs::read_to_string(&kpath).map_err(io(&kpath))?;
     let mut kustomization = original.clone();
     let mut changes: Vec<(String, Vec<u8>)> = Vec::new();
@@ -197,8 +190,8 @@ pub fn write_plan_with(
         let name = kpath.file_name().and_then(|n| n.to_str()).unwrap_or("kustomization.yaml");
         changes.push((name.to_string(), kustomization.into_bytes()));
     }
-    let committed = super::fileset::commit(dir, &changes, stage)?;
-    let checked = render_text(dir)
+    let committed = super::fileset::commit(dir, &changes, super::fileset::stage_file)?;
+    let checked = render_text(dir, kubectl)
         .map_err(|e| KustomizeError::RolledBack(Box::new(e)))
         .and_then(|yaml| rendered_docs(dir, &yaml))
         .and_then(|docs| patches.iter().try_for_each(|p| super::applied::check(p, &docs)));

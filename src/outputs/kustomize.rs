@@ -22,6 +22,7 @@ use crate::domain::{parse_quantity, Cpu, Memory, Resources};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::time::Duration;
 
 const KUSTOMIZATION_NAMES: [&str; 3] = ["kustomization.yaml", "kustomization.yml", "Kustomization"];
 const PATCH_HEADER: &str =
@@ -31,9 +32,9 @@ const PATCH_HEADER: &str =
 pub enum KustomizeError {
     #[error("{dir}: no kustomization.yaml here (an overlay directory needs one)")]
     NoKustomization { dir: PathBuf },
-    #[error("cannot run `{kubectl} kustomize` (install kubectl, or set PODSIZER_KUBECTL to its path)")]
+    #[error("cannot run `{kubectl} kustomize`")]
     Kubectl { kubectl: String, source: std::io::Error },
-    #[error("`{kubectl} kustomize {dir}` did not finish within {after:?} and was stopped (a remote base that does not answer?); set PODSIZER_KUBECTL_TIMEOUT to allow longer")]
+    #[error("`{kubectl} kustomize {dir}` did not finish within {after:?} and was stopped (a remote base that does not answer?)")]
     Timeout { kubectl: String, dir: PathBuf, after: std::time::Duration },
     #[error("`kubectl kustomize {dir}` failed: {stderr}")]
     Render { dir: PathBuf, stderr: String },
@@ -93,8 +94,8 @@ pub struct Overlay {
 }
 
 /// Renders an overlay once and reads its workloads and HPAs.
-pub fn render_overlay(dir: &Path) -> Result<Overlay, KustomizeError> {
-    let yaml = render_text(dir)?;
+pub(crate) fn render_overlay(dir: &Path, kubectl: &Kubectl) -> Result<Overlay, KustomizeError> {
+    let yaml = render_text(dir, kubectl)?;
     Ok(Overlay {
         workloads: parse_workloads(dir, &yaml)?,
         hpas: parse_hpas(dir, &yaml)?,
@@ -102,7 +103,7 @@ pub fn render_overlay(dir: &Path) -> Result<Overlay, KustomizeError> {
     })
 }
 
-pub fn parse_hpas(dir: &Path, yaml: &str) -> Result<Vec<RenderedHpa>, KustomizeError> {
+pub(crate) fn parse_hpas(dir: &Path, yaml: &str) -> Result<Vec<RenderedHpa>, KustomizeError> {
     let mut out = Vec::new();
     for doc in serde_norway::Deserializer::from_str(yaml) {
         let v = serde_norway::Value::deserialize(doc)
@@ -150,7 +151,7 @@ fn hpa_of(v: &serde_norway::Value) -> Option<RenderedHpa> {
 
 /// A patch moving the HPA's (or KEDA ScaledObject's) utilization targets as advised; `None`
 /// when nothing changes.
-pub fn hpa_patch(rendered: &RenderedHpa, advice: &crate::analysis::hpa::HpaAdvice) -> Option<PatchFile> {
+pub(crate) fn hpa_patch(rendered: &RenderedHpa, advice: &crate::analysis::hpa::HpaAdvice) -> Option<PatchFile> {
     if !advice.changes_anything() {
         return None;
     }
@@ -199,12 +200,31 @@ fn manifest(
     serde_norway::Value::Mapping(doc)
 }
 
-/// Path to kubectl: `PODSIZER_KUBECTL` or `kubectl` on the PATH.
-pub fn kubectl() -> String {
-    std::env::var("PODSIZER_KUBECTL").unwrap_or_else(|_| "kubectl".into())
+/// How overlays are rendered: the kubectl to run and how long one render may take.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Kubectl {
+    /// The program: a path, or a name looked up on the `PATH`.
+    pub path: PathBuf,
+    /// How long one `kubectl kustomize` may run before it is stopped. Rendering is local
+    /// work; a remote base that never answers must not hang a CI job forever.
+    pub timeout: Duration,
 }
 
-pub fn kustomization_path(dir: &Path) -> Result<PathBuf, KustomizeError> {
+impl Default for Kubectl {
+    /// `kubectl` on the `PATH`, two minutes per render.
+    fn default() -> Self {
+        Kubectl { path: PathBuf::from("kubectl"), timeout: Duration::from_secs(120) }
+    }
+}
+
+impl Kubectl {
+    /// The program as messages show it.
+    fn shown(&self) -> String {
+        self.path.display().to_string()
+    }
+}
+
+pub(crate) fn kustomization_path(dir: &Path) -> Result<PathBuf, KustomizeError> {
     KUSTOMIZATION_NAMES
         .iter()
         .map(|n| dir.join(n))
@@ -213,15 +233,14 @@ pub fn kustomization_path(dir: &Path) -> Result<PathBuf, KustomizeError> {
 }
 
 /// Runs `kubectl kustomize DIR` and returns its YAML.
-pub fn render_text(dir: &Path) -> Result<String, KustomizeError> {
+pub(crate) fn render_text(dir: &Path, kubectl: &Kubectl) -> Result<String, KustomizeError> {
     kustomization_path(dir)?;
-    let kubectl = kubectl();
-    let out = run_with_timeout(Command::new(&kubectl).arg("kustomize").arg(dir), kubectl_timeout())
-        .map_err(|source| KustomizeError::Kubectl { kubectl: kubectl.clone(), source })?
+    let out = run_with_timeout(Command::new(&kubectl.path).arg("kustomize").arg(dir), kubectl.timeout)
+        .map_err(|source| KustomizeError::Kubectl { kubectl: kubectl.shown(), source })?
         .ok_or_else(|| KustomizeError::Timeout {
-            kubectl: kubectl.clone(),
+            kubectl: kubectl.shown(),
             dir: dir.to_path_buf(),
-            after: kubectl_timeout(),
+            after: kubectl.timeout,
         })?;
     if !out.status.success() {
         let stderr = String::from_utf8_lossy(&out.stderr);
@@ -232,16 +251,8 @@ pub fn render_text(dir: &Path) -> Result<String, KustomizeError> {
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
-/// How long one render may take: `PODSIZER_KUBECTL_TIMEOUT` (a duration such as `30s`),
-/// default 2 minutes. Rendering is local work; a remote base that never answers must not
-/// hang a CI job forever.
-pub fn kubectl_timeout() -> std::time::Duration {
-    let ms = std::env::var("PODSIZER_KUBECTL_TIMEOUT").ok().and_then(|t| crate::domain::parse_duration(&t).ok());
-    std::time::Duration::from_millis(ms.map_or(120_000, i64::unsigned_abs))
-}
-
 /// Runs a command to completion, or kills it after `limit` and returns `None`.
-fn run_with_timeout(cmd: &mut Command, limit: std::time::Duration) -> std::io::Result<Option<std::process::Output>> {
+fn run_with_timeout(cmd: &mut Command, limit: Duration) -> std::io::Result<Option<std::process::Output>> {
     use std::io::Read;
     use std::process::Stdio;
     let mut child = cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn()?;
@@ -272,12 +283,7 @@ fn run_with_timeout(cmd: &mut Command, limit: std::time::Duration) -> std::io::R
     Ok(Some(std::process::Output { status, stdout: joined(stdout), stderr: joined(stderr) }))
 }
 
-/// Renders an overlay and lists its workloads with their current resources.
-pub fn render_workloads(dir: &Path) -> Result<Vec<RenderedWorkload>, KustomizeError> {
-    parse_workloads(dir, &render_text(dir)?)
-}
-
-pub fn parse_workloads(dir: &Path, yaml: &str) -> Result<Vec<RenderedWorkload>, KustomizeError> {
+pub(crate) fn parse_workloads(dir: &Path, yaml: &str) -> Result<Vec<RenderedWorkload>, KustomizeError> {
     let mut out = Vec::new();
     for doc in serde_norway::Deserializer::from_str(yaml) {
         let value = serde_norway::Value::deserialize(doc)
@@ -341,7 +347,7 @@ fn resources_of(v: Option<&serde_norway::Value>) -> Resources {
 
 /// Finds the rendered workload a recommendation belongs to. The namespace must agree when
 /// the rendered resource has one.
-pub fn find_workload<'a>(workloads: &'a [RenderedWorkload], r: &Recommendation) -> Vec<&'a RenderedWorkload> {
+pub(crate) fn find_workload<'a>(workloads: &'a [RenderedWorkload], r: &Recommendation) -> Vec<&'a RenderedWorkload> {
     let w = &r.key.workload;
     workloads
         .iter()
@@ -456,7 +462,7 @@ fn workload_id(w: &RenderedWorkload) -> String {
 /// path. When the overlay renders the object's kind and name in several namespaces the stem
 /// is `<namespace>.<name>`. No two objects share a file: `runtime-` is no kind's word, and a
 /// stem of two names has a `.`, which a stem of one never has.
-pub fn patch_file_name(kind: &str, name: &str, runtime: bool, namespace: Option<&str>) -> String {
+pub(crate) fn patch_file_name(kind: &str, name: &str, runtime: bool, namespace: Option<&str>) -> String {
     let stem = match namespace {
         Some(ns) => super::names::file_stem(&[ns, name]),
         None => super::names::file_stem(&[name]),
@@ -522,7 +528,7 @@ fn container_entry(name: &str, current: &Resources, sizing: Option<&crate::analy
     Value::Mapping(entry)
 }
 
-pub use super::kustomization::{add_patch_entry, write_plan, write_plan_with, WriteReport};
+pub use super::kustomization::{add_patch_entry, write_plan, WriteReport};
 
 #[cfg(test)]
 mod tests {

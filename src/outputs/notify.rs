@@ -13,10 +13,7 @@ const MAX_LINES: usize = 10;
 
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum NotifyError {
-    #[error(
-        "cannot tell whether the notification webhook is Slack or Microsoft Teams from its host; \
-pass --notify-format slack or --notify-format teams"
-    )]
+    #[error("cannot tell whether the notification webhook is Slack or Microsoft Teams from its host")]
     UnknownFlavor,
     #[error("the notification webhook answered HTTP {status}: {message}")]
     Rejected { status: u16, message: String },

@@ -16,11 +16,11 @@ use std::time::Duration;
 
 /// Attempts per request (the first and up to four retries) on throttling, 5xx and timeouts,
 /// with the SDK's jittered exponential backoff starting at one second.
-pub const MAX_ATTEMPTS: u32 = 5;
+pub(crate) const MAX_ATTEMPTS: u32 = 5;
 
 /// The region used for S3 when neither a flag, the environment nor the profile names one: S3's
 /// historical default, and any region does for an S3-compatible endpoint.
-pub const FALLBACK_REGION: &str = "us-east-1";
+pub(crate) const FALLBACK_REGION: &str = "us-east-1";
 
 #[derive(Debug, thiserror::Error)]
 pub enum AwsError {
@@ -60,7 +60,7 @@ pub async fn sdk_config(
 }
 
 /// Like `sdk_config`, with `FALLBACK_REGION` when no region is configured (S3 works from any).
-pub async fn sdk_config_any_region(
+pub(crate) async fn sdk_config_any_region(
     region: Option<&str>,
     profile: Option<&str>,
     endpoint_url: Option<&str>,
@@ -94,22 +94,22 @@ async fn load(region: Option<&str>, profile: Option<&str>, endpoint_url: Option<
 }
 
 /// Resolves credentials once, so a missing or broken chain is reported before any request.
-pub async fn check_credentials(config: &SdkConfig) -> Result<(), AwsError> {
+pub(crate) async fn check_credentials(config: &SdkConfig) -> Result<(), AwsError> {
     let provider = config.credentials_provider().ok_or_else(|| AwsError::NoCredentials("no provider".into()))?;
     provider.provide_credentials().await.map(|_| ()).map_err(|e| AwsError::NoCredentials(error_chain(&e)))
 }
 
-pub fn region_of(config: &SdkConfig) -> String {
+pub(crate) fn region_of(config: &SdkConfig) -> String {
     config.region().map_or_else(|| "?".to_string(), std::string::ToString::to_string)
 }
 
 /// The IAM action name of an operation of a service (`logs`, `cloudwatch`).
-pub fn iam_action(service_prefix: &str, operation: &str) -> String {
+pub(crate) fn iam_action(service_prefix: &str, operation: &str) -> String {
     format!("{service_prefix}:{operation}")
 }
 
 /// What went wrong with one call, by kind.
-pub fn classify<E, R>(
+pub(crate) fn classify<E, R>(
     e: &SdkError<E, R>,
     service: &str,
     iam_prefix: &str,
@@ -167,7 +167,7 @@ where
 }
 
 /// The error code of a service error, if it is one.
-pub fn service_code<E: ProvideErrorMetadata, R>(e: &SdkError<E, R>) -> Option<&str> {
+pub(crate) fn service_code<E: ProvideErrorMetadata, R>(e: &SdkError<E, R>) -> Option<&str> {
     match e {
         SdkError::ServiceError(se) => se.err().code(),
         _ => None,
@@ -175,7 +175,7 @@ pub fn service_code<E: ProvideErrorMetadata, R>(e: &SdkError<E, R>) -> Option<&s
 }
 
 /// An error and its sources on one line (SDK errors put the useful part in a source).
-pub fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+pub(crate) fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
     let mut parts = vec![e.to_string()];
     let mut source = e.source();
     while let Some(s) = source {

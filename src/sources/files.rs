@@ -143,7 +143,7 @@ fn check_usage(column: usize, v: f64) -> Result<f64, String> {
 
 /// What a streamed read saw besides the rows it handed on.
 #[derive(Debug, Default)]
-pub struct StreamOutcome {
+pub(crate) struct StreamOutcome {
     /// Valid rows handed to the visitor.
     pub rows: u64,
     pub skipped: Vec<BadRow>,
@@ -154,7 +154,7 @@ pub struct StreamOutcome {
 /// and hands each valid row to `visit`, so memory stays flat whatever the file's size. Bad rows
 /// and empty files are errors as for `read_sample_file` (after the whole file was read, so the
 /// count is complete; rows already visited are then the caller's to discard).
-pub fn for_each_sample(
+pub(crate) fn for_each_sample(
     path: &Path,
     skip_bad_rows: bool,
     visit: &mut dyn FnMut(&Sample, u64),
@@ -278,7 +278,7 @@ fn decode_row_group(
 /// timestamp column alone: a cheap guess at the newest valid row (a row may still fail on
 /// another field). `None` when the file cannot tell this way (CSV, or anything the full read
 /// will explain as an error).
-pub fn newest_time_guess(path: &Path) -> Option<i64> {
+pub(crate) fn newest_time_guess(path: &Path) -> Option<i64> {
     let is_parquet = path.extension().and_then(|e| e.to_str()).is_some_and(|e| e.eq_ignore_ascii_case("parquet"));
     if !is_parquet {
         return None;

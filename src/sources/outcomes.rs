@@ -111,7 +111,7 @@ pub struct OutcomesRecorded {
 }
 
 /// Buckets of `spans` joined where they touch or overlap (sorted, merged).
-pub fn merge_spans(spans: &mut Vec<Span>) {
+pub(crate) fn merge_spans(spans: &mut Vec<Span>) {
     spans.sort();
     let mut out: Vec<Span> = Vec::with_capacity(spans.len());
     for s in spans.drain(..) {
@@ -124,7 +124,7 @@ pub fn merge_spans(spans: &mut Vec<Span>) {
 }
 
 /// Spans of a sorted list of bucket ends.
-pub fn spans_of(hours: impl IntoIterator<Item = i64>) -> Vec<Span> {
+pub(crate) fn spans_of(hours: impl IntoIterator<Item = i64>) -> Vec<Span> {
     let mut spans: Vec<Span> = hours.into_iter().map(|h| Span { from_ms: h, to_ms: h }).collect();
     merge_spans(&mut spans);
     spans

@@ -90,7 +90,7 @@ pub(crate) fn retry<T, E>(
 
 /// Delay before retry `attempt` (0-based): exponential from `base`, capped at `max`, with
 /// "equal jitter" (between half and all of it).
-pub fn backoff_delay(attempt: u32, base: Duration, max: Duration, seed: u64) -> Duration {
+pub(crate) fn backoff_delay(attempt: u32, base: Duration, max: Duration, seed: u64) -> Duration {
     let exp = base.saturating_mul(1u32 << attempt.min(20)).min(max);
     // splitmix64 of the seed: a cheap, well-spread jitter without a random-number crate.
     let mut z = seed.wrapping_add(0x9E37_79B9_7F4A_7C15).wrapping_add(u64::from(attempt));

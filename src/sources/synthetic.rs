@@ -7,14 +7,14 @@ use crate::domain::{Sample, DAY_MS, HOUR_MS};
 
 /// A small, fast, deterministic generator (SplitMix64).
 #[derive(Debug, Clone)]
-pub struct Rng(u64);
+pub(crate) struct Rng(u64);
 
 impl Rng {
-    pub fn new(seed: u64) -> Self {
+    pub(crate) fn new(seed: u64) -> Self {
         Self(seed)
     }
 
-    pub fn next_u64(&mut self) -> u64 {
+    pub(crate) fn next_u64(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
         let mut z = self.0;
         z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
@@ -23,18 +23,18 @@ impl Rng {
     }
 
     /// Uniform in [0, 1).
-    pub fn unit(&mut self) -> f64 {
+    pub(crate) fn unit(&mut self) -> f64 {
         (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
     }
 
     /// Roughly normal (sum of uniforms), mean 0, sd 1.
-    pub fn normal(&mut self) -> f64 {
+    pub(crate) fn normal(&mut self) -> f64 {
         (0..4).map(|_| self.unit()).sum::<f64>().mul_add(3f64.sqrt(), -2.0 * 3f64.sqrt())
     }
 }
 
 /// Traffic level 0..1 at an instant: low at night, high mid-afternoon (UTC), weekends lighter.
-pub fn traffic(ts_ms: i64) -> f64 {
+pub(crate) fn traffic(ts_ms: i64) -> f64 {
     let hour = (ts_ms.rem_euclid(DAY_MS)) as f64 / HOUR_MS as f64;
     let day_of_week = (ts_ms.div_euclid(DAY_MS) + 3).rem_euclid(7); // 1970-01-01 was a Thursday
     let daily = 0.5 + 0.5 * ((hour - 14.0) / 24.0 * std::f64::consts::TAU).cos();
@@ -45,18 +45,18 @@ pub fn traffic(ts_ms: i64) -> f64 {
 /// What `synth` may be asked for: a generated day is held in memory before it is stored, and a
 /// generated file whole before it is written, so absurd flags are refused up front instead of
 /// exhausting memory.
-pub mod limits {
+pub(crate) mod limits {
     /// Days of history (a year and a day).
-    pub const MAX_DAYS: i64 = 366;
+    pub(crate) const MAX_DAYS: i64 = 366;
     /// Fleet containers.
-    pub const MAX_CONTAINERS: usize = 100_000;
+    pub(crate) const MAX_CONTAINERS: usize = 100_000;
     /// Sampling interval bounds, in ms.
-    pub const MIN_STEP_MS: i64 = 1_000;
-    pub const MAX_STEP_MS: i64 = super::DAY_MS;
+    pub(crate) const MIN_STEP_MS: i64 = 1_000;
+    pub(crate) const MAX_STEP_MS: i64 = super::DAY_MS;
     /// Rows of one generated day (a store is written a day at a time): 10,000 containers at 1 minute.
-    pub const MAX_ROWS_PER_DAY: u64 = 16_000_000;
+    pub(crate) const MAX_ROWS_PER_DAY: u64 = 16_000_000;
     /// Rows of one generated file (held whole): 1,000 containers × 14 days at 1 minute.
-    pub const MAX_FILE_ROWS: u64 = 25_000_000;
+    pub(crate) const MAX_FILE_ROWS: u64 = 25_000_000;
 }
 
 /// Shape of one workload of the fleet.
@@ -189,7 +189,7 @@ impl FleetSpec {
 }
 
 /// Back-test scenarios beyond the demo API, each a realistic shape that sizing must get right.
-pub const SCENARIOS: &[&str] = &[
+pub(crate) const SCENARIOS: &[&str] = &[
     "diurnal-api",
     "nightly-batch",
     "memory-growth",
@@ -201,12 +201,12 @@ pub const SCENARIOS: &[&str] = &[
 ];
 
 /// Traffic share of the `canary-30pct` scenario: 30% of production until its last week.
-pub fn canary_share(start_ms: i64, days: i64) -> String {
+pub(crate) fn canary_share(start_ms: i64, days: i64) -> String {
     format!("canary-api=0.3@{},1.0", crate::domain::format_timestamp(start_ms + (days - 7) * DAY_MS))
 }
 
 /// Generates `days` days of a scenario at 1-minute steps.
-pub fn scenario(name: &str, start_ms: i64, days: i64, emit: &mut dyn FnMut(Sample)) -> Result<(), String> {
+pub(crate) fn scenario(name: &str, start_ms: i64, days: i64, emit: &mut dyn FnMut(Sample)) -> Result<(), String> {
     let api = |name: &str, start: i64, days: i64, growth: f64| FleetSpec {
         workloads: vec![ApiWorkload { namespace: "scenarios".into(), name: name.into(), replicas: 3, scale: 1.0 }],
         start_ms: start,

@@ -28,14 +28,14 @@ mod writer;
 
 pub use derived::{Derived, PartSet};
 pub use measurements::Measurements;
-pub use part::new_series_id;
+pub(crate) use part::new_series_id;
 pub use reader::ScanStats;
 pub use writer::AppendReport;
 
 use std::path::{Path, PathBuf};
 
-pub const MANIFEST: &str = "podsizer-store.json";
-pub const FORMAT_VERSION: u32 = 1;
+pub(crate) const MANIFEST: &str = "podsizer-store.json";
+pub(crate) const FORMAT_VERSION: u32 = 1;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

@@ -22,7 +22,7 @@ use std::path::{Path, PathBuf};
 const FORMAT: &str = "podsizer-outcomes";
 const VERSION: u32 = 1;
 /// Name prefix of outcome files in `STORE/imports/`.
-pub const FILE_PREFIX: &str = "outcomes-";
+pub(crate) const FILE_PREFIX: &str = "outcomes-";
 
 #[derive(Debug, thiserror::Error)]
 pub enum OutcomesError {
@@ -87,12 +87,12 @@ fn read(path: &Path) -> Result<Option<Body>, OutcomesError> {
 }
 
 /// The last bucket recorded in the file at `path`.
-pub fn through(path: &Path) -> Result<Option<i64>, OutcomesError> {
+pub(crate) fn through(path: &Path) -> Result<Option<i64>, OutcomesError> {
     Ok(read(path)?.and_then(|b| b.through_ms))
 }
 
 /// Merges `batch` into the file at `path` and writes it whole.
-pub fn record(path: &Path, batch: OutcomeBatch) -> Result<OutcomesRecorded, OutcomesError> {
+pub(crate) fn record(path: &Path, batch: OutcomeBatch) -> Result<OutcomesRecorded, OutcomesError> {
     let mut body = read(path)?.unwrap_or_default();
     let hours = if batch.to_ms >= batch.from_ms { (batch.to_ms - batch.from_ms) / BUCKET_MS + 1 } else { 0 };
     merge_batch(&mut body, batch);

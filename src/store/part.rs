@@ -108,7 +108,7 @@ fn sample_columns(path: &Path, bytes: &[u8]) -> Result<(FileMetadataRef, Vec<Str
 static NEXT_SERIES: AtomicU64 = AtomicU64::new(1);
 
 /// A new id for a run of rows of one pod's container (see `SampleRef::series`).
-pub fn new_series_id() -> u64 {
+pub(crate) fn new_series_id() -> u64 {
     NEXT_SERIES.fetch_add(1, Ordering::Relaxed)
 }
 

@@ -50,7 +50,7 @@ const SYNC_FILE: &str = ".podsizer-s3-sync.json";
 /// The mirror's writer id (random, made once).
 const WRITER_ID_FILE: &str = ".podsizer-writer-id";
 /// Where each writer's side files live, in the bucket and in mirrors.
-pub const WRITERS_DIR: &str = "writers";
+pub(crate) const WRITERS_DIR: &str = "writers";
 /// Side files a writer keeps beside the partitions (relative to the store root).
 const SIDE_FILES: [&str; 2] = ["collector", "imports"];
 

@@ -426,3 +426,38 @@ fn sizing_without_samples_names_both_sources() {
         assert!(err.contains("--input <PATH>|--prometheus <URL>"), "{cmd}: {err}");
     }
 }
+
+#[test]
+fn importer_flag_values_are_usage_errors_naming_the_flag() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    let store = store.to_str().unwrap();
+    let prometheus = ["import", "prometheus", "--url", "http://127.0.0.1:9", "--store", store];
+    let cloudwatch = ["import", "cloudwatch", "--cluster", "prod", "--store", store];
+    let collect = ["collect", "metrics-server", "--store", store, "--once"];
+    let recommend = ["recommend", "--prometheus", "http://127.0.0.1:9"];
+    for (command, flag, value) in [
+        (&prometheus[..], "--since", "yesterday"),
+        (&prometheus, "--until", "soon"),
+        (&prometheus, "--step", "60"),
+        (&prometheus, "--rate-window", "2x"),
+        (&prometheus, "--timeout", "0s"),
+        (&cloudwatch, "--since", "last week"),
+        (&cloudwatch, "--until", "2026-13-01"),
+        (&collect, "--interval", "ten"),
+        (&collect, "--request-timeout", "5"),
+        (&collect, "--inventory-refresh", "5m5"),
+        (&["synth", "--out", store], "--start", "monday"),
+        (&["synth", "--out", store], "--step", "1x"),
+        (&recommend, "--rate-window", "1x"),
+    ] {
+        let out = podsizer().args(command).args([flag, value]).output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{flag} {value}: {stderr}");
+        assert!(stderr.contains(&format!("invalid value '{value}' for '{flag}")), "{flag} {value}: {stderr}");
+        if flag == "--since" {
+            assert!(stderr.contains("expected a duration (14d) or a time"), "{stderr}");
+        }
+        assert!(!Path::new(store).exists(), "{flag} {value}: nothing is written");
+    }
+}

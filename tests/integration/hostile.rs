@@ -69,23 +69,29 @@ fn a_failed_overlay_write_leaves_every_file_as_it_was() {
     assert_eq!(tree(dir.path()), before);
 }
 
+/// `recommend` of `samples` with patches into `overlay`, by `cmd` (the binary, its environment
+/// and any flags before the command).
+fn recommend_into(mut cmd: assert_cmd::Command, samples: &Path, overlay: &Path) -> std::process::Output {
+    cmd.args(["recommend", "--input"]).arg(samples).arg("--kustomize").arg(overlay).output().unwrap()
+}
+
+/// A kubectl that never answers (a remote base that hangs), in `dir`.
+fn hung_kubectl(dir: &Path) -> PathBuf {
+    let fake = dir.join("kubectl");
+    std::fs::write(&fake, "#!/bin/sh\nexec sleep 30\n").unwrap();
+    std::fs::set_permissions(&fake, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    fake
+}
+
 #[test]
 fn a_hung_kubectl_is_stopped_with_a_message() {
     let dir = tempfile::tempdir().unwrap();
     let (overlay, samples) = hostile_gitops(dir.path());
-    let fake = dir.path().join("kubectl");
-    std::fs::write(&fake, "#!/bin/sh\nexec sleep 30\n").unwrap();
-    std::fs::set_permissions(&fake, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let fake = hung_kubectl(dir.path());
     let started = Instant::now();
-    let out = podsizer()
-        .env("PODSIZER_KUBECTL", &fake)
-        .env("PODSIZER_KUBECTL_TIMEOUT", "1s")
-        .args(["recommend", "--input"])
-        .arg(&samples)
-        .arg("--kustomize")
-        .arg(&overlay)
-        .output()
-        .unwrap();
+    let mut cmd = podsizer();
+    cmd.env("PODSIZER_KUBECTL", &fake).env("PODSIZER_KUBECTL_TIMEOUT", "1s");
+    let out = recommend_into(cmd, &samples, &overlay);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("did not finish within 1s"), "{stderr}");
@@ -241,4 +247,44 @@ fn a_part_with_flipped_bytes_is_refused_when_read_and_never_read_as_data() {
 
 fn walk(dir: &Path) -> Vec<PathBuf> {
     files_with_bytes(dir).into_iter().map(|(p, _)| p).collect()
+}
+
+#[test]
+fn kubectl_flags_win_over_the_environment_and_the_hint_names_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let (overlay, samples) = hostile_gitops(dir.path());
+    let fake = hung_kubectl(dir.path());
+    let run = |flags: &[&std::ffi::OsStr]| {
+        let mut cmd = podsizer();
+        cmd.env("PODSIZER_KUBECTL", "/nonexistent/kubectl").env_remove("PODSIZER_KUBECTL_TIMEOUT").args(flags);
+        let out = recommend_into(cmd, &samples, &overlay);
+        (out.status.code(), String::from_utf8_lossy(&out.stderr).into_owned())
+    };
+    // Flags before the command, over the environment's kubectl.
+    let (code, stderr) = run(&["--kubectl".as_ref(), fake.as_os_str(), "--kubectl-timeout".as_ref(), "1s".as_ref()]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("did not finish within 1s"), "{stderr}");
+    assert!(stderr.contains("\nhint: --kubectl-timeout (or PODSIZER_KUBECTL_TIMEOUT) allows longer"), "{stderr}");
+    // No flag: the environment's kubectl, named as tried; the hint names the flag.
+    let (code, stderr) = run(&[]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("cannot run `/nonexistent/kubectl kustomize`"), "{stderr}");
+    assert!(
+        stderr.contains("\nhint: install kubectl, or give its path with --kubectl (or PODSIZER_KUBECTL)"),
+        "{stderr}"
+    );
+    // A timeout that is no duration is a usage error naming the flag, given either way.
+    for (env, flag) in [(None, Some("soon")), (Some("0s"), None)] {
+        let mut cmd = podsizer();
+        if let Some(v) = env {
+            cmd.env("PODSIZER_KUBECTL_TIMEOUT", v);
+        }
+        if let Some(v) = flag {
+            cmd.args(["--kubectl-timeout", v]);
+        }
+        let out = cmd.args(["recommend", "--input"]).arg(&samples).output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{stderr}");
+        assert!(stderr.contains("invalid value") && stderr.contains("--kubectl-timeout"), "{stderr}");
+    }
 }

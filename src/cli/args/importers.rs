@@ -2,8 +2,10 @@
 //! and `collect`.
 
 use super::S3Args;
+use crate::cli::values::{self, Since, Span, Time};
 use clap::{Args, Subcommand};
 use std::path::PathBuf;
+use std::time::Duration;
 
 #[derive(Debug, Args)]
 #[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
@@ -74,11 +76,11 @@ pub(crate) struct CloudwatchArgs {
     #[arg(long, value_name = "NAME")]
     pub profile: Option<String>,
     /// History to read: a duration before now (14d) or a time (RFC 3339 or YYYY-MM-DD).
-    #[arg(long, default_value = "14d", value_name = "DURATION|TIME")]
-    pub since: String,
+    #[arg(long, default_value = "14d", value_name = "DURATION|TIME", value_parser = values::since)]
+    pub since: Since,
     /// End of the history to read (RFC 3339 or YYYY-MM-DD) [default: five minutes ago].
-    #[arg(long, value_name = "TIME")]
-    pub until: Option<String>,
+    #[arg(long, value_name = "TIME", value_parser = values::time)]
+    pub until: Option<Time>,
     /// Only these namespaces (repeatable).
     #[arg(short = 'n', long = "namespace", value_name = "NS")]
     pub namespaces: Vec<String>,
@@ -148,11 +150,11 @@ pub(crate) struct MetricsServerArgs {
     #[arg(short = 'l', long, value_name = "SELECTOR")]
     pub selector: Option<String>,
     /// Time between rounds.
-    #[arg(long, default_value = "30s", value_name = "DURATION")]
-    pub interval: String,
+    #[arg(long, default_value = "30s", value_name = "DURATION", value_parser = values::duration)]
+    pub interval: Duration,
     /// Stop after this long (e.g. 7d) [default: run until stopped].
-    #[arg(long, value_name = "DURATION")]
-    pub duration: Option<String>,
+    #[arg(long, value_name = "DURATION", value_parser = values::duration)]
+    pub duration: Option<Duration>,
     /// Stop after this many rounds.
     #[arg(long, value_name = "N")]
     pub rounds: Option<u64>,
@@ -163,11 +165,11 @@ pub(crate) struct MetricsServerArgs {
     #[arg(long, default_value_t = 10, value_name = "N")]
     pub flush_every: u64,
     /// Re-list pods, ReplicaSets and Jobs this often (and when unknown pods show up).
-    #[arg(long, default_value = "5m", value_name = "DURATION")]
-    pub inventory_refresh: String,
+    #[arg(long, default_value = "5m", value_name = "DURATION", value_parser = values::duration)]
+    pub inventory_refresh: Duration,
     /// Timeout of each API request.
-    #[arg(long, default_value = "10s", value_name = "DURATION")]
-    pub request_timeout: String,
+    #[arg(long, default_value = "10s", value_name = "DURATION", value_parser = values::duration)]
+    pub request_timeout: Duration,
     /// Objects per list page (`limit`; the rest follows with `continue`).
     #[arg(long, default_value_t = 500, value_name = "N")]
     pub page_size: u32,
@@ -187,17 +189,17 @@ pub(crate) struct PrometheusArgs {
     #[command(flatten)]
     pub s3: S3Args,
     /// History to read: a duration before --until (14d) or a time (RFC 3339 or YYYY-MM-DD).
-    #[arg(long, default_value = "14d", value_name = "DURATION|TIME")]
-    pub since: String,
+    #[arg(long, default_value = "14d", value_name = "DURATION|TIME", value_parser = values::since)]
+    pub since: Since,
     /// End of the history to read (RFC 3339 or YYYY-MM-DD) [default: now, less one step].
-    #[arg(long, value_name = "TIME")]
-    pub until: Option<String>,
+    #[arg(long, value_name = "TIME", value_parser = values::time)]
+    pub until: Option<Time>,
     /// Resolution of the imported samples.
-    #[arg(long, default_value = "60s")]
-    pub step: String,
+    #[arg(long, default_value = "60s", value_parser = values::span)]
+    pub step: Span,
     /// Range of rate() for CPU [default: the step]; must hold at least two scrapes.
-    #[arg(long, value_name = "DURATION")]
-    pub rate_window: Option<String>,
+    #[arg(long, value_name = "DURATION", value_parser = values::span)]
+    pub rate_window: Option<Span>,
     /// Only these namespaces (repeatable).
     #[arg(short = 'n', long = "namespace", value_name = "NS")]
     pub namespaces: Vec<String>,
@@ -225,8 +227,8 @@ pub(crate) struct PrometheusArgs {
     #[arg(long, default_value_t = 500_000)]
     pub max_points: u64,
     /// Timeout of one request.
-    #[arg(long, default_value = "120s")]
-    pub timeout: String,
+    #[arg(long, default_value = "120s", value_parser = values::duration)]
+    pub timeout: Duration,
     /// Retries of a request that failed to connect, timed out or got HTTP 429/502/503/504.
     #[arg(long, default_value_t = 2)]
     pub retries: u32,

@@ -29,8 +29,26 @@ pub(super) struct Cli {
     /// Print only results and warnings: no progress bars, no notes.
     #[arg(short, long, global = true)]
     pub quiet: bool,
+    /// kubectl that renders overlays (`kubectl kustomize`) [default: kubectl on the PATH].
+    #[arg(long, global = true, value_name = "PATH", env = "PODSIZER_KUBECTL")]
+    pub kubectl: Option<PathBuf>,
+    /// How long one overlay render may take before it is stopped (a remote base that never answers).
+    #[arg(long, global = true, value_name = "DURATION", env = "PODSIZER_KUBECTL_TIMEOUT", default_value = "2m",
+          value_parser = values::duration)]
+    pub kubectl_timeout: std::time::Duration,
     #[command(subcommand)]
     pub command: Command,
+}
+
+impl Cli {
+    /// The kubectl that renders overlays, from `--kubectl` and `--kubectl-timeout`.
+    pub(super) fn kubectl(&self) -> crate::outputs::kustomize::Kubectl {
+        let default = crate::outputs::kustomize::Kubectl::default();
+        crate::outputs::kustomize::Kubectl {
+            path: self.kubectl.clone().unwrap_or(default.path),
+            timeout: self.kubectl_timeout,
+        }
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -175,8 +193,8 @@ pub(crate) struct PrometheusInputArgs {
     #[arg(long, value_name = "NAME[=VALUE]", requires = "prometheus")]
     pub cluster_label: Option<String>,
     /// With --prometheus: range of rate() for CPU [default: 60s]; must hold two scrapes.
-    #[arg(long, value_name = "DURATION", requires = "prometheus")]
-    pub rate_window: Option<String>,
+    #[arg(long, value_name = "DURATION", requires = "prometheus", value_parser = values::span)]
+    pub rate_window: Option<Span>,
     /// With --prometheus: remote read, query-range, or auto (remote read where served).
     #[arg(long, value_enum, default_value = "auto")]
     pub read_api: ReadApi,
@@ -278,11 +296,11 @@ pub(crate) struct SynthArgs {
     #[arg(long, default_value_t = 7)]
     pub days: i64,
     /// Sampling interval.
-    #[arg(long, default_value = "60s")]
-    pub step: String,
+    #[arg(long, default_value = "60s", value_parser = values::span)]
+    pub step: Span,
     /// First day (UTC).
-    #[arg(long, default_value = "2026-11-16")]
-    pub start: String,
+    #[arg(long, default_value = "2026-11-16", value_parser = values::time)]
+    pub start: Time,
     /// Output file (.csv or .parquet).
     #[arg(long, value_name = "FILE", required_unless_present = "store")]
     pub out: Option<PathBuf>,

@@ -6,10 +6,11 @@ use crate::cli::resolve;
 use crate::engine::sizing::load_policy;
 use crate::engine::suite::{self, BacktestSettings};
 use crate::outputs::backtest as render;
+use crate::outputs::kustomize::Kubectl;
 use anyhow::{Context, Result};
 use std::io::Write;
 
-pub(crate) fn run(args: &BacktestArgs, out: &mut dyn Write) -> Result<u8> {
+pub(crate) fn run(args: &BacktestArgs, kubectl: &Kubectl, out: &mut dyn Write) -> Result<u8> {
     let policy = load_policy(args.policy.as_deref())?;
     let plan = FoldLayout {
         train_ms: args.train.ms,
@@ -27,6 +28,7 @@ pub(crate) fn run(args: &BacktestArgs, out: &mut dyn Write) -> Result<u8> {
         overlay: args.kustomize.clone(),
         live: resolve::live(&args.input),
         nodes: args.nodes.clone(),
+        kubectl: kubectl.clone(),
     };
     let run = suite::run(resolve::selection(&args.input, None)?, &settings)?;
     resolve::print_notes(&run.notes);

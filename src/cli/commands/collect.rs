@@ -5,28 +5,21 @@
 //! (`store::sink::StoreSink`), prints its log lines on stderr and its summary on stdout.
 
 use crate::cli::args::MetricsServerArgs;
-use crate::domain::{format_timestamp, parse_duration};
+use crate::domain::format_timestamp;
 use crate::sources::metrics_server::client::{ConnectOptions, Scope};
 use crate::sources::metrics_server::collect::{self, CollectLog, CollectSettings};
 use crate::sources::sink::CollectorSink;
 use crate::store::sink::StoreSink;
-use anyhow::Context;
 use std::io::Write;
-use std::time::Duration;
 
-fn duration_arg(text: &str, flag: &str) -> anyhow::Result<Duration> {
-    let ms = parse_duration(text).with_context(|| format!("--{flag}"))?;
-    Ok(Duration::from_millis(ms as u64))
-}
-
-fn settings(args: &MetricsServerArgs) -> anyhow::Result<CollectSettings> {
-    Ok(CollectSettings {
-        interval: duration_arg(&args.interval, "interval")?,
-        duration: args.duration.as_deref().map(|d| duration_arg(d, "duration")).transpose()?,
+fn settings(args: &MetricsServerArgs) -> CollectSettings {
+    CollectSettings {
+        interval: args.interval,
+        duration: args.duration,
         rounds: args.rounds,
         once: args.once,
         flush_every: args.flush_every.max(1),
-        inventory_refresh: duration_arg(&args.inventory_refresh, "inventory-refresh")?,
+        inventory_refresh: args.inventory_refresh,
         retries: args.retries,
         scope: Scope {
             namespaces: args.namespaces.clone(),
@@ -36,11 +29,11 @@ fn settings(args: &MetricsServerArgs) -> anyhow::Result<CollectSettings> {
         connect: ConnectOptions {
             kubeconfig: args.kubeconfig.clone(),
             context: args.context.clone(),
-            request_timeout: Some(duration_arg(&args.request_timeout, "request-timeout")?),
+            request_timeout: Some(args.request_timeout),
             ..ConnectOptions::default()
         },
         cluster: args.cluster.clone().unwrap_or_default(),
-    })
+    }
 }
 
 /// The collector's lines on stderr, each with the time: "<time> collect: <line>".
@@ -66,7 +59,7 @@ impl CollectLog for Log {
 }
 
 pub(crate) fn run(args: &MetricsServerArgs, out: &mut dyn Write) -> anyhow::Result<u8> {
-    let settings = settings(args)?;
+    let settings = settings(args);
     let mut sink = StoreSink::new(&args.store, &args.s3.options());
     let summary = collect::collect(&settings, &mut sink, &Log)?;
     writeln!(

@@ -3,6 +3,7 @@
 
 use crate::cli::args::{DemoArgs, DemoStack, InputArgs, RecommendArgs, SizingArgs};
 use crate::cli::progress::note;
+use crate::outputs::kustomize::Kubectl;
 use crate::sources::synthetic::FleetSpec;
 use anyhow::{Context, Result};
 use std::io::Write;
@@ -99,7 +100,7 @@ fn stack(which: DemoStack) -> Stack {
     }
 }
 
-pub(crate) fn run(args: &DemoArgs, out: &mut dyn Write) -> Result<u8> {
+pub(crate) fn run(args: &DemoArgs, kubectl: &Kubectl, out: &mut dyn Write) -> Result<u8> {
     let dir = scratch_dir(args.out.as_deref())?;
     let Stack { tree, mut rows, what, patch } = stack(args.stack);
     for (rel, text) in tree {
@@ -112,7 +113,7 @@ pub(crate) fn run(args: &DemoArgs, out: &mut dyn Write) -> Result<u8> {
     crate::store::sample_file::write_samples(&samples, &mut rows)?;
     let overlay = dir.join("gitops/overlays/production");
     // Without kubectl the demo still shows the numbers; only the patch step needs it.
-    let have_kubectl = std::process::Command::new(crate::outputs::kustomize::kubectl())
+    let have_kubectl = std::process::Command::new(&kubectl.path)
         .args(["version", "--client"])
         .output()
         .is_ok_and(|o| o.status.success());
@@ -145,7 +146,7 @@ pub(crate) fn run(args: &DemoArgs, out: &mut dyn Write) -> Result<u8> {
         dry_run: false,
         fail_on_change: false,
     };
-    super::recommend::run(&recommend, out)?;
+    super::recommend::run(&recommend, kubectl, out)?;
     if !have_kubectl {
         return Ok(0);
     }

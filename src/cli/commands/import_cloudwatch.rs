@@ -6,11 +6,11 @@
 //! spinner and prints its summary.
 
 use crate::cli::args::{CloudwatchArgs, CloudwatchFrom};
-use crate::domain::{format_timestamp, parse_duration, parse_timestamp};
+use crate::domain::format_timestamp;
 use crate::sources::cloudwatch::import::{self, CloudwatchSettings, CloudwatchSummary, Mode, SETTLE_MS};
 use crate::sources::cloudwatch::{metrics, ApiCalls, PodOwnerSource};
 use crate::store::sink::StoreSink;
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Result};
 use std::collections::BTreeSet;
 use std::io::Write;
 use std::time::Instant;
@@ -23,14 +23,8 @@ fn settings(args: &CloudwatchArgs) -> Result<CloudwatchSettings> {
         bail!("--queries-per-call {}: must be 1 to {}", args.queries_per_call, metrics::MAX_QUERIES_PER_CALL);
     }
     let now = chrono::Utc::now().timestamp_millis();
-    let until = match &args.until {
-        Some(t) => parse_timestamp(t).context("--until")?.min(now - SETTLE_MS),
-        None => now - SETTLE_MS,
-    };
-    let since = match parse_duration(&args.since) {
-        Ok(d) => until - d,
-        Err(_) => parse_timestamp(&args.since).context("--since: expected a duration (14d) or a time")?,
-    };
+    let until = args.until.as_ref().map_or(now, |t| t.ms).min(now - SETTLE_MS);
+    let since = args.since.start_ms(until);
     if since >= until {
         bail!("--since {} is not before --until ({})", args.since, format_timestamp(until));
     }

@@ -5,7 +5,8 @@
 //! progress and prints its summary.
 
 use crate::cli::args::{InputArgs, PrometheusArgs, ReadApi};
-use crate::domain::{format_timestamp, parse_duration, parse_timestamp};
+use crate::cli::values::{Since, Span};
+use crate::domain::format_timestamp;
 use crate::sources::prometheus::clusters::cluster_values;
 use crate::sources::prometheus::import::{self, ImportOutcome, ImportSettings, ImportSummary, ReadApi as Api};
 use crate::sources::prometheus::{
@@ -20,25 +21,15 @@ use std::time::{Duration, Instant};
 
 /// The import's settings from the command line.
 fn settings(args: &PrometheusArgs) -> Result<ImportSettings> {
-    let step = parse_duration(&args.step).context("--step")?;
+    let step = args.step.ms;
     if step < 1000 || step % 1000 != 0 {
         bail!("--step {}: must be whole seconds, at least 1s", args.step);
     }
-    let rate_window = match &args.rate_window {
-        Some(w) => parse_duration(w).context("--rate-window")?,
-        None => step,
-    };
-    let timeout = parse_duration(&args.timeout).context("--timeout")?;
+    let rate_window = args.rate_window.as_ref().map_or(step, |w| w.ms);
     let now = chrono::Utc::now().timestamp_millis();
-    let until = match &args.until {
-        Some(t) => parse_timestamp(t).context("--until")?,
-        // The newest step may still be scraped: stop one step short of now.
-        None => now - step,
-    };
-    let since = match parse_duration(&args.since) {
-        Ok(d) => until - d,
-        Err(_) => parse_timestamp(&args.since).context("--since: expected a duration (14d) or a time")?,
-    };
+    // The newest step may still be scraped: by default stop one step short of now.
+    let until = args.until.as_ref().map_or(now - step, |t| t.ms);
+    let since = args.since.start_ms(until);
     let to = align_down(until, step);
     let earliest = align_up(since, step);
     if earliest > to {
@@ -52,13 +43,13 @@ fn settings(args: &PrometheusArgs) -> Result<ImportSettings> {
         client: ClientConfig {
             url: args.url.clone(),
             headers: headers(args)?,
-            timeout: Duration::from_millis(timeout as u64),
+            timeout: args.timeout,
             retries: args.retries,
             backoff: Duration::from_millis(500),
         },
         scope,
         step_ms: step,
-        step_label: args.step.clone(),
+        step_label: args.step.text().to_string(),
         rate_window_ms: rate_window,
         from_ms: earliest,
         to_ms: to,
@@ -241,17 +232,17 @@ fn headers(args: &PrometheusArgs) -> Result<Vec<(String, String)>> {
 /// `--prometheus URL` on `recommend`, `report`, `pr` and `backtest`: imports the window (the
 /// first time) or what is new since the last run into a cache store and returns its path. The
 /// import's summary goes to stderr, so stdout holds only the command's own output.
-pub(crate) fn import_for_sizing(input: &InputArgs, default_window: Option<&str>) -> Result<PathBuf> {
+pub(crate) fn import_for_sizing(input: &InputArgs, default_window: Option<&Span>) -> Result<PathBuf> {
     let p = &input.prometheus;
     // Commands that read all history (backtest: train + holdout windows) get 30 days.
-    let window = input.window.as_ref().map(super::super::values::Span::text).or(default_window).unwrap_or("30d");
+    let window = input.window.as_ref().or(default_window).cloned().unwrap_or_else(|| Span::days(30));
     let mut args = PrometheusArgs {
         url: p.prometheus.clone().context("--prometheus")?,
         store: PathBuf::new(),
         s3: input.s3.clone(),
-        since: input.since.as_ref().map_or_else(|| window.to_string(), |t| t.text().to_string()),
-        until: input.until.as_ref().map(|t| t.text().to_string()),
-        step: "60s".into(),
+        since: input.since.clone().map_or(Since::Before(window), Since::At),
+        until: input.until.clone(),
+        step: Span::seconds(60),
         rate_window: p.rate_window.clone(),
         namespaces: input.namespaces.clone(),
         selector: p.selector.clone(),
@@ -263,7 +254,7 @@ pub(crate) fn import_for_sizing(input: &InputArgs, default_window: Option<&str>)
         cluster: None,
         concurrency: 4,
         max_points: 500_000,
-        timeout: "120s".into(),
+        timeout: Duration::from_secs(120),
         retries: 2,
         read_api: p.read_api,
     };
@@ -289,6 +280,6 @@ fn cache_store(args: &PrometheusArgs) -> Result<PathBuf> {
         // Every cluster's rows in one cache store, apart from any single cluster's.
         scope.cluster = Some((label.to_string(), String::new()));
     }
-    let key = import::cache_key(&args.url, &scope, &args.step);
+    let key = import::cache_key(&args.url, &scope, args.step.text());
     Ok(base.join("podsizer").join("prometheus").join(key))
 }

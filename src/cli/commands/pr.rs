@@ -6,10 +6,11 @@ use crate::cli::resolve;
 use crate::engine::pull_request::{propose_sizes, PrOutcome, PrSettings};
 use crate::engine::sizing::{load_policy, SizingSettings};
 use crate::outputs::bot::text::Thresholds;
+use crate::outputs::kustomize::Kubectl;
 use anyhow::Result;
 use std::io::Write;
 
-fn settings(args: &PrArgs) -> Result<PrSettings> {
+fn settings(args: &PrArgs, kubectl: &Kubectl) -> Result<PrSettings> {
     Ok(PrSettings {
         repo: args.repo.clone(),
         overlay: args.overlay.clone(),
@@ -28,11 +29,12 @@ fn settings(args: &PrArgs) -> Result<PrSettings> {
         prices: args.prices.prices()?,
         nodes: args.nodes.clone(),
         notice: crate::cli::notify::wanted(&args.notify),
+        kubectl: kubectl.clone(),
     })
 }
 
-pub(crate) fn run(args: &PrArgs, out: &mut dyn Write) -> Result<u8> {
-    let settings = settings(args)?;
+pub(crate) fn run(args: &PrArgs, kubectl: &Kubectl, out: &mut dyn Write) -> Result<u8> {
+    let settings = settings(args, kubectl)?;
     crate::cli::notify::check(&args.notify)?;
     settings.check()?;
     let sizing = SizingSettings {
@@ -41,8 +43,9 @@ pub(crate) fn run(args: &PrArgs, out: &mut dyn Write) -> Result<u8> {
         force: args.sizing.force,
         overlay: None,
         live: resolve::live(&args.input),
+        kubectl: kubectl.clone(),
     };
-    let input = resolve::selection(&args.input, Some(resolve::DEFAULT_WINDOW))?;
+    let input = resolve::selection(&args.input, Some(&resolve::default_window()))?;
     let run = propose_sizes(&settings, input, sizing, &crate::cli::progress::Bars::default())?;
     resolve::print_notes(&run.notes);
     match run.outcome {

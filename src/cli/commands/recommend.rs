@@ -6,29 +6,35 @@ use crate::cli::args::{InputArgs, RecommendArgs, SizingArgs};
 use crate::cli::progress::note;
 use crate::cli::resolve;
 use crate::engine::sizing::{changes_anything, load_policy, size_all, SizingRun, SizingSettings};
-use crate::outputs::kustomize;
+use crate::outputs::kustomize::{self, Kubectl};
 use crate::outputs::{document, render};
 use anyhow::Result;
 use std::io::Write;
 use std::path::Path;
 
 /// The shared sizing run of `recommend`, `report` and `pr`, with its notes printed.
-pub(crate) fn sizing_run(input: &InputArgs, overlay: Option<&Path>, sizing: &SizingArgs) -> Result<SizingRun> {
+pub(crate) fn sizing_run(
+    input: &InputArgs,
+    overlay: Option<&Path>,
+    sizing: &SizingArgs,
+    kubectl: &Kubectl,
+) -> Result<SizingRun> {
     let settings = SizingSettings {
         policy: load_policy(sizing.policy.as_deref())?,
         strategy: sizing.strategy.clone(),
         force: sizing.force,
         overlay: overlay.map(Path::to_path_buf),
         live: resolve::live(input),
+        kubectl: kubectl.clone(),
     };
-    let selection = resolve::selection(input, Some(resolve::DEFAULT_WINDOW))?;
+    let selection = resolve::selection(input, Some(&resolve::default_window()))?;
     let run = size_all(selection, &settings, &crate::cli::progress::Bars::default())?;
     resolve::report_run(&run);
     Ok(run)
 }
 
-pub(crate) fn run(args: &RecommendArgs, out: &mut dyn Write) -> Result<u8> {
-    let run = sizing_run(&args.input, args.kustomize.as_deref(), &args.sizing)?;
+pub(crate) fn run(args: &RecommendArgs, kubectl: &Kubectl, out: &mut dyn Write) -> Result<u8> {
+    let run = sizing_run(&args.input, args.kustomize.as_deref(), &args.sizing, kubectl)?;
     let recs = &run.recommendations;
     let doc = document(&args.sizing.strategy, run.selection.since, run.selection.until, recs);
     if let Some(dir) = &args.kustomize {
@@ -36,7 +42,7 @@ pub(crate) fn run(args: &RecommendArgs, out: &mut dyn Write) -> Result<u8> {
         patch_plan.patches.extend(run.hpa_patches.iter().cloned());
         patch_plan.patches.extend(run.runtime_patches.iter().cloned());
         say_runtimes(recs);
-        write_overlay(dir, &patch_plan, args.dry_run)?;
+        write_overlay(dir, &patch_plan, args.dry_run, kubectl)?;
     }
     out.write_all(render(args.output, &doc, recs).as_bytes())?;
     let changed = recs.iter().any(changes_anything);
@@ -65,7 +71,7 @@ fn say_runtimes(recs: &[Recommendation]) {
 }
 
 /// Writes (or with `dry_run`, shows) the patches and says what happened on stderr.
-pub(crate) fn write_overlay(dir: &Path, plan: &kustomize::PatchPlan, dry_run: bool) -> Result<()> {
+pub(crate) fn write_overlay(dir: &Path, plan: &kustomize::PatchPlan, dry_run: bool, kubectl: &Kubectl) -> Result<()> {
     for w in &plan.not_in_overlay {
         note(&format!("note: {w} is not in the overlay {}; no patch for it", dir.display()));
     }
@@ -78,7 +84,7 @@ pub(crate) fn write_overlay(dir: &Path, plan: &kustomize::PatchPlan, dry_run: bo
         }
         return Ok(());
     }
-    let report = kustomize::write_plan(dir, plan)?;
+    let report = kustomize::write_plan(dir, plan, kubectl)?;
     for path in &report.written {
         note(&format!("wrote {}", path.display()));
     }

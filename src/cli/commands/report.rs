@@ -5,12 +5,13 @@
 use super::recommend::sizing_run;
 use crate::cli::args::ReportArgs;
 use crate::outputs::bot::text::{significant_changes, Thresholds};
+use crate::outputs::kustomize::Kubectl;
 use crate::outputs::notify::Notice;
 use crate::outputs::report::{self, PreviousReport, ReportInput};
 use anyhow::{Context, Result};
 use std::io::Write;
 
-pub(crate) fn run(args: &ReportArgs, out: &mut dyn Write) -> Result<u8> {
+pub(crate) fn run(args: &ReportArgs, kubectl: &Kubectl, out: &mut dyn Write) -> Result<u8> {
     let tz = args.tz;
     let prices = args.prices.prices()?;
     crate::cli::notify::check(&args.notify)?;
@@ -18,7 +19,7 @@ pub(crate) fn run(args: &ReportArgs, out: &mut dyn Write) -> Result<u8> {
     report::check_folder(&args.out)?;
     let previous = args.previous.as_deref().map(PreviousReport::load).transpose().context("--previous")?;
     // The same sizing as `recommend` (HPA advice included); a report writes no patch.
-    let run = sizing_run(&args.input, args.kustomize.as_deref(), &args.sizing)?;
+    let run = sizing_run(&args.input, args.kustomize.as_deref(), &args.sizing, kubectl)?;
     let (selection, recs) = (&run.selection, &run.recommendations);
     let series = selection.series()?;
     let input = ReportInput {

@@ -1,15 +1,15 @@
 //! `podsizer synth`: realistic synthetic samples.
 
 use crate::cli::args::{Scenario, SynthArgs};
-use crate::domain::{parse_duration, parse_timestamp, Sample};
+use crate::domain::Sample;
 use crate::sources::synthetic::{limits, FleetSpec};
 use crate::store::remote::AnyStore;
 use crate::store::sample_file::write_samples;
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Result};
 use std::io::Write;
 
 pub(crate) fn spec(args: &SynthArgs) -> Result<FleetSpec> {
-    let start = parse_timestamp(&args.start).context("--start")?;
+    let start = args.start.ms;
     let step = checked_step(args)?;
     check_days(args.days)?;
     if args.scenario == Scenario::Fleet && !(1..=limits::MAX_CONTAINERS).contains(&args.containers) {
@@ -26,7 +26,7 @@ pub(crate) fn spec(args: &SynthArgs) -> Result<FleetSpec> {
 
 /// `--step`, within what a generated day may hold.
 fn checked_step(args: &SynthArgs) -> Result<i64> {
-    let step = parse_duration(&args.step).context("--step")?;
+    let step = args.step.ms;
     if !(limits::MIN_STEP_MS..=limits::MAX_STEP_MS).contains(&step) {
         bail!("--step {}: must be from 1s to 1d", args.step);
     }
@@ -105,7 +105,7 @@ pub(crate) fn run(args: &SynthArgs, out: &mut dyn Write) -> Result<u8> {
 
 /// All back-test scenarios in one file, thinned to one sample per `--step`.
 fn run_scenarios(args: &SynthArgs, out: &mut dyn Write) -> Result<u8> {
-    let start = parse_timestamp(&args.start).context("--start")?;
+    let start = args.start.ms;
     let step = checked_step(args)?;
     check_days(args.days)?;
     let path = args.out.as_deref().ok_or_else(|| anyhow::anyhow!("--scenario backtest writes a file: give --out"))?;

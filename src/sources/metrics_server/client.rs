@@ -86,14 +86,14 @@ impl Default for ListLimits {
 
 /// A client for one API server, with its URL (for messages) and the list bounds.
 #[derive(Clone)]
-pub struct ApiServer {
+pub(crate) struct ApiServer {
     pub client: Client,
     pub url: String,
     pub limits: ListLimits,
 }
 
 /// Builds a client the way kubectl finds its configuration (`kubeconfig::client_config`).
-pub async fn connect(opts: &ConnectOptions) -> Result<ApiServer, MetricsServerError> {
+pub(crate) async fn connect(opts: &ConnectOptions) -> Result<ApiServer, MetricsServerError> {
     let mut config = super::kubeconfig::client_config(opts.kubeconfig.as_deref(), opts.context.as_deref())
         .await
         .map_err(MetricsServerError::Kubeconfig)?;
@@ -110,7 +110,7 @@ pub async fn connect(opts: &ConnectOptions) -> Result<ApiServer, MetricsServerEr
 
 /// Which pods to sample.
 #[derive(Debug, Clone)]
-pub struct Scope {
+pub(crate) struct Scope {
     /// Empty: all namespaces.
     pub namespaces: Vec<String>,
     pub selector: Option<String>,
@@ -244,7 +244,7 @@ fn params(scope: &Scope, with_selector: bool) -> ListParams {
 }
 
 /// One round of `metrics.k8s.io/v1beta1` PodMetrics in scope.
-pub async fn list_pod_metrics(server: &ApiServer, scope: &Scope) -> Result<Vec<PodMetrics>, MetricsServerError> {
+pub(crate) async fn list_pod_metrics(server: &ApiServer, scope: &Scope) -> Result<Vec<PodMetrics>, MetricsServerError> {
     let mut out = Vec::new();
     for api in apis::<PodMetrics>(&server.client, scope) {
         let what = "listing pods.metrics.k8s.io";
@@ -255,7 +255,7 @@ pub async fn list_pod_metrics(server: &ApiServer, scope: &Scope) -> Result<Vec<P
 
 /// Pods in scope with their owners: one paginated list each of ReplicaSets, Jobs and pods;
 /// pods are reduced to what the collector keeps page by page.
-pub async fn list_inventory(server: &ApiServer, scope: &Scope) -> Result<Inventory, MetricsServerError> {
+pub(crate) async fn list_inventory(server: &ApiServer, scope: &Scope) -> Result<Inventory, MetricsServerError> {
     let mut replicasets = Vec::new();
     let mut jobs = Vec::new();
     for api in apis::<ReplicaSet>(&server.client, scope) {
@@ -274,8 +274,6 @@ pub async fn list_inventory(server: &ApiServer, scope: &Scope) -> Result<Invento
     }
     Ok(inventory)
 }
-
-pub use crate::sources::retry::backoff_delay;
 
 #[cfg(test)]
 mod tests {

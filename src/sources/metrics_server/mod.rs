@@ -23,11 +23,11 @@ use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
 
 /// (namespace, name) of a namespaced object.
-pub type ObjectKey = (String, String);
+pub(crate) type ObjectKey = (String, String);
 
 /// Current settings and restart record of one container of one pod.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ContainerInfo {
+pub(crate) struct ContainerInfo {
     pub name: String,
     #[serde(default)]
     pub resources: Resources,
@@ -40,7 +40,7 @@ pub struct ContainerInfo {
 
 /// A pod as the collector needs it: its owner workload and its containers.
 #[derive(Debug, Clone, PartialEq)]
-pub struct PodInfo {
+pub(crate) struct PodInfo {
     pub namespace: String,
     pub name: String,
     pub workload_kind: String,
@@ -51,7 +51,7 @@ pub struct PodInfo {
 /// Pods of the cluster (in scope) with their owner workloads, built from one listing of pods,
 /// ReplicaSets and Jobs.
 #[derive(Debug, Clone, Default)]
-pub struct Inventory {
+pub(crate) struct Inventory {
     pub pods: HashMap<ObjectKey, PodInfo>,
 }
 
@@ -68,13 +68,13 @@ fn controller_of(meta: &ObjectMeta) -> Option<(String, String)> {
 
 /// Who owns each ReplicaSet and Job (for Pod -> ReplicaSet -> Deployment, Job -> CronJob).
 #[derive(Debug, Clone, Default)]
-pub struct OwnerIndex {
+pub(crate) struct OwnerIndex {
     replicasets: HashMap<ObjectKey, Option<(String, String)>>,
     jobs: HashMap<ObjectKey, Option<(String, String)>>,
 }
 
 impl OwnerIndex {
-    pub fn new(replicasets: &[ReplicaSet], jobs: &[Job]) -> Self {
+    pub(crate) fn new(replicasets: &[ReplicaSet], jobs: &[Job]) -> Self {
         Self {
             replicasets: replicasets.iter().map(|rs| (key_of(&rs.metadata), controller_of(&rs.metadata))).collect(),
             jobs: jobs.iter().map(|j| (key_of(&j.metadata), controller_of(&j.metadata))).collect(),
@@ -87,14 +87,15 @@ impl Inventory {
     /// Deployment (a bare ReplicaSet stays itself), a Job owned by a CronJob becomes the
     /// CronJob; StatefulSet, DaemonSet and any other controller are taken as they are; a pod
     /// without owner (or a static pod, owned by its Node) is its own workload (kind `Pod`).
-    pub fn build(pods: &[Pod], replicasets: &[ReplicaSet], jobs: &[Job]) -> Self {
+    #[cfg(test)]
+    pub(crate) fn build(pods: &[Pod], replicasets: &[ReplicaSet], jobs: &[Job]) -> Self {
         let mut inventory = Inventory::default();
         inventory.add_pods(&OwnerIndex::new(replicasets, jobs), pods);
         inventory
     }
 
     /// Adds pods (one list page at a time, so the full Pod objects are not all held at once).
-    pub fn add_pods(&mut self, owners: &OwnerIndex, pods: &[Pod]) {
+    pub(crate) fn add_pods(&mut self, owners: &OwnerIndex, pods: &[Pod]) {
         for pod in pods {
             let (namespace, name) = key_of(&pod.metadata);
             if name.is_empty() {
@@ -128,7 +129,8 @@ impl Inventory {
         }
     }
 
-    pub fn get(&self, namespace: &str, pod: &str) -> Option<&PodInfo> {
+    #[cfg(test)]
+    pub(crate) fn get(&self, namespace: &str, pod: &str) -> Option<&PodInfo> {
         self.pods.get(&(namespace.to_string(), pod.to_string()))
     }
 }
@@ -171,7 +173,7 @@ fn containers_of(pod: &Pod) -> Vec<ContainerInfo> {
 
 /// What joining one round of PodMetrics produced.
 #[derive(Debug, Default)]
-pub struct Round {
+pub(crate) struct Round {
     pub samples: Vec<Sample>,
     /// Pods whose metrics window was already taken in an earlier round.
     pub repeated_windows: usize,
@@ -184,7 +186,7 @@ pub struct Round {
 /// Turns PodMetrics into samples, one per container, owned by the pod's workload. `taken`
 /// holds the newest metrics timestamp (epoch ms) already sampled per pod; a pod whose window
 /// is not newer is skipped, and `taken` is updated for the samples produced.
-pub fn samples_from_metrics(
+pub(crate) fn samples_from_metrics(
     metrics: &[PodMetrics],
     inventory: &Inventory,
     taken: &mut HashMap<ObjectKey, i64>,
@@ -233,7 +235,7 @@ pub fn samples_from_metrics(
 
 /// One OOM kill seen in a pod's status.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct OomKillEvent {
+pub(crate) struct OomKillEvent {
     pub at_ms: i64,
     pub namespace: String,
     pub workload_kind: String,
@@ -246,7 +248,7 @@ pub struct OomKillEvent {
 
 /// Current settings of one workload container, as last seen.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ContainerState {
+pub(crate) struct ContainerState {
     pub namespace: String,
     pub workload_kind: String,
     pub workload: String,
@@ -261,7 +263,7 @@ pub struct ContainerState {
 /// unchanged): current settings per container, OOM kills, and the newest metrics window
 /// flushed per pod so a restart does not re-append what the store already has.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct CollectorState {
+pub(crate) struct CollectorState {
     pub version: u32,
     #[serde(default)]
     pub containers: Vec<ContainerState>,
@@ -276,13 +278,13 @@ pub struct CollectorState {
 }
 
 /// OOM kills kept in the side file (the newest ones).
-pub const MAX_OOM_KILLS: usize = 10_000;
+pub(crate) const MAX_OOM_KILLS: usize = 10_000;
 /// Flushed windows are forgotten after this long without a new one (pod gone).
-pub const WINDOW_RETENTION_MS: i64 = 24 * 3_600_000;
+pub(crate) const WINDOW_RETENTION_MS: i64 = 24 * 3_600_000;
 
 impl CollectorState {
     /// Records the inventory's settings and returns the OOM kills not recorded before.
-    pub fn observe(&mut self, inventory: &Inventory, now_ms: i64) -> Vec<OomKillEvent> {
+    pub(crate) fn observe(&mut self, inventory: &Inventory, now_ms: i64) -> Vec<OomKillEvent> {
         let mut fresh = Vec::new();
         let mut by_container: BTreeMap<(String, String, String, String), ContainerState> = BTreeMap::new();
         let mut pods: Vec<&PodInfo> = inventory.pods.values().collect();
@@ -336,7 +338,7 @@ impl CollectorState {
 
     /// Remembers the windows just flushed and forgets pods silent for a day (measured from
     /// the newest window, so a skewed local clock does not matter).
-    pub fn record_flushed(&mut self, windows: &HashMap<ObjectKey, i64>) {
+    pub(crate) fn record_flushed(&mut self, windows: &HashMap<ObjectKey, i64>) {
         for ((ns, pod), ts) in windows {
             let e = self.flushed_windows.entry(format!("{ns}/{pod}")).or_insert(*ts);
             *e = (*e).max(*ts);
@@ -347,7 +349,7 @@ impl CollectorState {
     }
 
     /// Windows already stored, in the form [`samples_from_metrics`] takes.
-    pub fn taken_windows(&self) -> HashMap<ObjectKey, i64> {
+    pub(crate) fn taken_windows(&self) -> HashMap<ObjectKey, i64> {
         self.flushed_windows
             .iter()
             .filter_map(|(k, ts)| k.split_once('/').map(|(ns, pod)| ((ns.to_string(), pod.to_string()), *ts)))

@@ -3,7 +3,7 @@
 
 use super::payload::{envelope, parse_matrix, parse_series, parse_vector, PayloadError, Series};
 use super::plan::Window;
-use super::{Labels, PrometheusError};
+use super::{Labels, PrometheusError, Setting};
 use crate::sources::retry::{retry, Backoff, Failure};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
@@ -50,7 +50,7 @@ pub struct Client {
 
 /// Parses `Name: value` (as curl's `-H`).
 pub(crate) fn parse_header(text: &str) -> Result<(String, String), PrometheusError> {
-    let bad = || PrometheusError::Config(format!("--header {text:?}: expected `Name: value`"));
+    let bad = || PrometheusError::config(Setting::Header, text, "expected `Name: value`");
     let (name, value) = text.split_once(':').ok_or_else(bad)?;
     let name = name.trim();
     if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || "-_".contains(c)) {
@@ -71,9 +71,11 @@ impl Client {
     pub fn new(mut config: ClientConfig) -> Result<Self, PrometheusError> {
         let url = config.url.trim().trim_end_matches('/').to_string();
         if !(url.starts_with("http://") || url.starts_with("https://")) {
-            return Err(PrometheusError::Config(format!(
-                "--url {url:?}: expected http:// or https://, e.g. http://prometheus.monitoring:9090"
-            )));
+            return Err(PrometheusError::config(
+                Setting::Url,
+                &url,
+                "expected http:// or https://, e.g. http://prometheus.monitoring:9090",
+            ));
         }
         config.url = url;
         // No redirect is followed: ureq keeps custom headers (`--header`, a tenant or a token) on

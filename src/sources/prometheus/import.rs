@@ -94,11 +94,11 @@ pub(crate) fn state_name(source_id: &str) -> String {
 pub(crate) enum ImportError {
     #[error(transparent)]
     Prometheus(#[from] PrometheusError),
-    #[error("{location}: unreadable import state (delete it to import from --since again)")]
+    #[error("{location}: unreadable import state (delete it to import the whole range again)")]
     State { location: String, source: serde_json::Error },
     #[error("reading kube-state-metrics series (owners, requests/limits, OOM kills)")]
     KubeState { source: PrometheusError },
-    #[error("--read-api remote-read")]
+    #[error("reading usage by remote read, as asked")]
     RemoteRead { source: PrometheusError },
     #[error("listing usage series")]
     Discover { source: PrometheusError },
@@ -111,8 +111,7 @@ pub(crate) enum ImportError {
     )]
     Interrupted { url: String, window: Window, source: Box<ImportError> },
     #[error(
-        "{url}: no {MEMORY_METRIC} series with namespace, pod and container labels between {} and {} (matchers: {matchers}); \
-         check --url, --namespace, --selector and --cluster-label",
+        "{url}: no {MEMORY_METRIC} series with namespace, pod and container labels between {} and {} (matchers: {matchers})",
         format_timestamp(range.start_ms),
         format_timestamp(range.end_ms)
     )]

@@ -50,12 +50,12 @@ pub(crate) use query::{promql_duration, Scope};
 
 use std::collections::BTreeMap;
 
-pub const CPU_METRIC: &str = "container_cpu_usage_seconds_total";
-pub const MEMORY_METRIC: &str = "container_memory_working_set_bytes";
+pub(crate) const CPU_METRIC: &str = "container_cpu_usage_seconds_total";
+pub(crate) const MEMORY_METRIC: &str = "container_memory_working_set_bytes";
 /// Prometheus refuses a range query with more points than this per series.
-pub const MAX_POINTS_PER_SERIES: i64 = 11_000;
+pub(crate) const MAX_POINTS_PER_SERIES: i64 = 11_000;
 /// Window of the `last_over_time` that reads current requests and limits.
-pub const SETTINGS_LOOKBACK: &str = "1h";
+pub(crate) const SETTINGS_LOOKBACK: &str = "1h";
 
 /// Labels of one series.
 pub type Labels = BTreeMap<String, String>;
@@ -66,11 +66,41 @@ fn shown(text: &str) -> String {
     server_message(text, &Redactor::new(), SERVER_TEXT_MAX_CHARS)
 }
 
+/// The settings a user types, for messages about a bad one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Setting {
+    /// The server's base URL.
+    Url,
+    /// A header sent with every request.
+    Header,
+    /// Extra label matchers for the usage series.
+    Selector,
+    /// The label that names a cluster.
+    ClusterLabel,
+}
+
+impl std::fmt::Display for Setting {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Setting::Url => "URL",
+            Setting::Header => "header",
+            Setting::Selector => "selector",
+            Setting::ClusterLabel => "cluster label",
+        })
+    }
+}
+
+impl PrometheusError {
+    fn config(setting: Setting, given: &str, why: impl Into<String>) -> Self {
+        PrometheusError::Config { setting, given: given.to_string(), why: why.into() }
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum PrometheusError {
-    #[error("{url}: cannot connect: {} (is Prometheus running there, and is --url right?)", shown(message))]
+    #[error("{url}: cannot connect: {} (is Prometheus running there?)", shown(message))]
     Connect { url: String, message: String },
-    #[error("{url}: no complete answer within {secs}s (raise --timeout, or lower --max-points / --concurrency)")]
+    #[error("{url}: no complete answer within {secs}s")]
     Timeout { url: String, secs: u64 },
     #[error("{url}: HTTP {status}: {}", shown(message))]
     Status { url: String, status: u16, message: String },
@@ -86,8 +116,9 @@ pub enum PrometheusError {
     NoRemoteRead { url: String, message: String },
     #[error("{url}: unexpected response: {}", shown(message))]
     BadResponse { url: String, message: String },
-    #[error("{0}")]
-    Config(String),
+    /// A setting that cannot work, named by what it is and what was given.
+    #[error("{setting} {given:?}: {why}")]
+    Config { setting: Setting, given: String, why: String },
     #[error("cannot start {threads} worker thread(s)")]
     Workers { threads: usize, source: rayon::ThreadPoolBuildError },
 }

@@ -1,6 +1,6 @@
 //! PromQL text: literals, matchers, the scope every query shares and the usage queries.
 
-use super::{PrometheusError, CPU_METRIC, MEMORY_METRIC};
+use super::{PrometheusError, Setting, CPU_METRIC, MEMORY_METRIC};
 use std::collections::BTreeSet;
 
 /// A PromQL string literal (double-quoted, escaped).
@@ -53,17 +53,21 @@ impl Scope {
     pub fn validate(&self) -> Result<(), PrometheusError> {
         if let Some((name, _)) = &self.cluster {
             if !is_label_name(name) {
-                return Err(PrometheusError::Config(format!(
-                    "--cluster-label: `{name}` is not a label name (expected NAME=VALUE, e.g. cluster=prod)"
-                )));
+                return Err(PrometheusError::config(
+                    Setting::ClusterLabel,
+                    name,
+                    "not a label name (expected NAME=VALUE, e.g. cluster=prod)",
+                ));
             }
         }
         if let Some(sel) = &self.selector {
             let s = sel.trim();
             if s.is_empty() || s.contains('{') || s.contains('}') {
-                return Err(PrometheusError::Config(format!(
-                    "--selector {sel:?}: expected label matchers without braces, e.g. 'job=\"kubelet\"' or 'cluster=\"prod\",region=~\"eu.*\"'"
-                )));
+                return Err(PrometheusError::config(
+                    Setting::Selector,
+                    sel,
+                    "expected label matchers without braces, e.g. 'job=\"kubelet\"' or 'cluster=\"prod\",region=~\"eu.*\"'",
+                ));
             }
         }
         Ok(())

@@ -22,12 +22,12 @@ pub const LOOKBACK_MS: i64 = 5 * 60_000;
 /// The NaN Prometheus writes when a series goes stale (not a value).
 const STALE_NAN_BITS: u64 = 0x7ff0_0000_0000_0002;
 
-pub fn is_stale(v: f64) -> bool {
+pub(crate) fn is_stale(v: f64) -> bool {
     v.to_bits() == STALE_NAN_BITS
 }
 
 /// `rate()` over `samples` (time-ordered, no stale markers) for a range ending at `end_ms`.
-pub fn extrapolated_rate(samples: &[(i64, f64)], end_ms: i64, range_ms: i64) -> Option<f64> {
+pub(crate) fn extrapolated_rate(samples: &[(i64, f64)], end_ms: i64, range_ms: i64) -> Option<f64> {
     let (first, last) = (samples.first()?, samples.last()?);
     if samples.len() < 2 {
         return None;

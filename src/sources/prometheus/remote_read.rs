@@ -11,7 +11,7 @@
 use super::chunks::decode_xor;
 use super::client::{Client, Payload};
 use super::query::{is_label_name, regex_escape, Scope};
-use super::{Labels, PrometheusError, MEMORY_METRIC};
+use super::{Labels, PrometheusError, Setting, MEMORY_METRIC};
 use std::collections::BTreeMap;
 use std::sync::atomic::Ordering;
 
@@ -19,7 +19,7 @@ use std::sync::atomic::Ordering;
 const STREAMED_XOR_CHUNKS: u64 = 1;
 /// `Chunk.Encoding.XOR`.
 const ENCODING_XOR: u64 = 1;
-pub const STREAMED_CONTENT_TYPE: &str = "application/x-streamed-protobuf; proto=prometheus.ChunkedReadResponse";
+pub(crate) const STREAMED_CONTENT_TYPE: &str = "application/x-streamed-protobuf; proto=prometheus.ChunkedReadResponse";
 /// A frame larger than this is refused as corrupt (Prometheus sends about 1 MB per frame).
 const MAX_FRAME_BYTES: u64 = 64 << 20;
 
@@ -67,8 +67,8 @@ pub struct RawSeries {
 // Matchers from the import's scope
 
 /// Parses `--selector` text (`job="kubelet",cluster=~"eu.*"`) into matchers.
-pub fn parse_matchers(text: &str) -> Result<Vec<Matcher>, PrometheusError> {
-    let bad = |why: &str| PrometheusError::Config(format!("--selector {text:?}: {why}"));
+pub(crate) fn parse_matchers(text: &str) -> Result<Vec<Matcher>, PrometheusError> {
+    let bad = |why: &str| PrometheusError::config(Setting::Selector, text, why);
     let mut out = Vec::new();
     let mut rest = text.trim();
     while !rest.is_empty() {
@@ -119,7 +119,11 @@ fn unquote(text: &str) -> Option<(String, usize)> {
 
 /// Matchers of one usage metric for a batch of pods (`pods` empty: no pod restriction): the
 /// same series `usage_queries` selects.
-pub fn usage_matchers(scope: &Scope, metric: &str, pods: &[(String, String)]) -> Result<Vec<Matcher>, PrometheusError> {
+pub(crate) fn usage_matchers(
+    scope: &Scope,
+    metric: &str,
+    pods: &[(String, String)],
+) -> Result<Vec<Matcher>, PrometheusError> {
     let alternatives = |values: &mut dyn Iterator<Item = &str>| {
         let set: std::collections::BTreeSet<&str> = values.collect();
         set.into_iter().map(regex_escape).collect::<Vec<_>>().join("|")
@@ -215,7 +219,7 @@ fn query_message(q: &ReadQuery) -> Vec<u8> {
 }
 
 /// The protobuf `ReadRequest` (uncompressed) asking for streamed XOR chunks.
-pub fn encode_read_request(queries: &[ReadQuery]) -> Vec<u8> {
+pub(crate) fn encode_read_request(queries: &[ReadQuery]) -> Vec<u8> {
     let mut out = Vec::new();
     for q in queries {
         put_bytes(&mut out, 1, &query_message(q));
@@ -226,7 +230,7 @@ pub fn encode_read_request(queries: &[ReadQuery]) -> Vec<u8> {
 }
 
 /// The request body as sent: snappy block format.
-pub fn compress(message: &[u8]) -> Vec<u8> {
+pub(crate) fn compress(message: &[u8]) -> Vec<u8> {
     snap::raw::Encoder::new().compress_vec(message).expect("snappy compresses any input")
 }
 
@@ -330,7 +334,7 @@ fn decode_chunk(bytes: &[u8], out: &mut Vec<(i64, f64)>) -> Result<(), String> {
 }
 
 /// One `ChunkedReadResponse`: (query index, series with their samples).
-pub fn decode_chunked_response(bytes: &[u8]) -> Result<(usize, Vec<RawSeries>), String> {
+pub(crate) fn decode_chunked_response(bytes: &[u8]) -> Result<(usize, Vec<RawSeries>), String> {
     let mut query = 0;
     let mut series = Vec::new();
     for f in fields(bytes) {
@@ -378,12 +382,12 @@ const fn crc32c_table() -> [u32; 256] {
 static CRC32C: [u32; 256] = crc32c_table();
 
 /// CRC-32C (Castagnoli), as Go's `crc32.MakeTable(crc32.Castagnoli)`.
-pub fn crc32c(bytes: &[u8]) -> u32 {
+pub(crate) fn crc32c(bytes: &[u8]) -> u32 {
     !bytes.iter().fold(!0u32, |c, &b| CRC32C[((c ^ u32::from(b)) & 0xff) as usize] ^ (c >> 8))
 }
 
 /// Splits a streamed body into its frames' messages, checking each frame's CRC.
-pub fn frames(mut body: &[u8]) -> Result<Vec<&[u8]>, String> {
+pub(crate) fn frames(mut body: &[u8]) -> Result<Vec<&[u8]>, String> {
     let mut out = Vec::new();
     while !body.is_empty() {
         let len = varint(&mut body).map_err(|e| format!("frame header: {e}"))?;
@@ -404,7 +408,7 @@ pub fn frames(mut body: &[u8]) -> Result<Vec<&[u8]>, String> {
 
 /// Decodes a whole streamed response into the series of each query (samples merged across
 /// frames, sorted, duplicates dropped, kept to the query's time range).
-pub fn decode_stream(body: &[u8], queries: &[ReadQuery]) -> Result<Vec<Vec<RawSeries>>, String> {
+pub(crate) fn decode_stream(body: &[u8], queries: &[ReadQuery]) -> Result<Vec<Vec<RawSeries>>, String> {
     let mut by_query: Vec<BTreeMap<Labels, Vec<(i64, f64)>>> = vec![BTreeMap::new(); queries.len()];
     for message in frames(body)? {
         let (index, series) = decode_chunked_response(message)?;
@@ -435,7 +439,7 @@ pub fn decode_stream(body: &[u8], queries: &[ReadQuery]) -> Result<Vec<Vec<RawSe
 /// True when an error means "this server does not serve remote read" (a 404 or 405 from a
 /// gateway, a body that is not streamed chunks), as opposed to a failure query_range would
 /// meet too (unreachable, unauthorised, overloaded).
-pub fn is_refusal(e: &PrometheusError) -> bool {
+pub(crate) fn is_refusal(e: &PrometheusError) -> bool {
     match e {
         PrometheusError::NoRemoteRead { .. } | PrometheusError::Api { .. } => true,
         PrometheusError::Status { status, .. } => matches!(status, 400 | 404 | 405 | 406 | 415 | 422 | 501),

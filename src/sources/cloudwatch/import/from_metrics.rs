@@ -19,7 +19,7 @@ impl Run<'_> {
             if first_run {
                 return Err(CloudwatchError::NoData(format!(
                     "no Container Insights data for cluster {cluster} in region {}: {}ListMetrics finds no container \
-                     metrics (namespace {}, ClusterName={cluster}{}); check --cluster and --region (container metrics \
+                     metrics (namespace {}, ClusterName={cluster}{}; container metrics \
                      need enhanced observability, and ListMetrics only lists metrics with data in the last two weeks)",
                     self.clients.region,
                     if self.settings.from == Mode::Auto {

@@ -71,7 +71,7 @@ pub(crate) enum CloudwatchError {
     NoData(String),
     #[error(
         "no Container Insights data for cluster {cluster} in region {region}: log group {group} does not exist \
-         (check --cluster and --region; with enhanced observability try --from metrics)"
+         (with enhanced observability, the metrics may hold it)"
     )]
     NoLogGroup { cluster: String, region: String, group: String },
     #[error("import of cluster {cluster} interrupted; what was fetched is stored: re-run the same command to resume")]
