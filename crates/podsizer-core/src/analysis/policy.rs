@@ -84,7 +84,16 @@ pub struct Policy {
     pub memory: MemoryPolicy,
     pub history: HistoryPolicy,
     pub php_fpm: PhpFpmPolicy,
+    /// What to do when start-up CPU is above the proposed limit (`analysis::startup`).
+    pub startup: StartupPolicy,
     pub exclude: bool,
+}
+
+/// The start-up rule's setting (`[startup]` in the policy file).
+#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize)]
+pub struct StartupPolicy {
+    /// `cpu = "off" | "note" | "raise-limit" | "boost"`; `note` by default.
+    pub cpu: super::startup::StartupCpu,
 }
 
 impl Default for Policy {
@@ -117,6 +126,7 @@ impl Default for Policy {
                 horizon_ms: 7 * DAY_MS,
             },
             php_fpm: PhpFpmPolicy { lower_max_children: true, master_bytes: 32.0 * 1024.0 * 1024.0 },
+            startup: StartupPolicy::default(),
             exclude: false,
         }
     }
@@ -144,7 +154,17 @@ pub struct PolicySpec {
     pub history: HistorySpec,
     #[serde(default)]
     pub php_fpm: PhpFpmSpec,
+    #[serde(default)]
+    pub startup: StartupSpec,
     pub exclude: Option<bool>,
+}
+
+/// `[startup]` as written: `cpu = "off" | "note" | "raise-limit" | "boost"`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StartupSpec {
+    /// What to do when start-up CPU is above the proposed limit.
+    pub cpu: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -450,6 +470,11 @@ impl PolicySpec {
         let f = &self.php_fpm;
         set(&mut p.php_fpm.lower_max_children, f.lower_max_children, Ok)?;
         set(&mut p.php_fpm.master_bytes, f.master_memory.as_deref(), |v| quantity("php_fpm.master_memory", v, false))?;
+        set(&mut p.startup.cpu, self.startup.cpu.as_deref(), |v| {
+            super::startup::StartupCpu::parse(v).ok_or_else(|| {
+                field_error("startup.cpu", format!("{v:?} is not `off`, `note`, `raise-limit` or `boost`"))
+            })
+        })?;
         set(&mut p.exclude, self.exclude, Ok)?;
         Ok(())
     }
