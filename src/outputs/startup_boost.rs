@@ -37,7 +37,9 @@ pub(crate) fn boost_patches(
         .map(Value::deserialize)
         .collect::<Result<_, _>>()
         .map_err(|e| KustomizeError::RenderedYaml { dir: dir.to_path_buf(), message: e.to_string() })?;
-    let mut by_workload: BTreeMap<(String, String, String), Vec<(&str, Boost)>> = BTreeMap::new();
+    // (kind, namespace, name) -> the workload's boosted containers.
+    type Workload = (String, String, String);
+    let mut by_workload: BTreeMap<Workload, Vec<(&str, Boost)>> = BTreeMap::new();
     for (key, boost) in boosts {
         let w = &key.workload;
         by_workload
@@ -55,17 +57,16 @@ pub(crate) fn boost_patches(
                 && d["spec"]["targetRef"]["kind"].as_str() == Some(kind.as_str())
                 && d["spec"]["targetRef"]["name"].as_str() == Some(name.as_str())
         });
-        files.push(match vpa {
-            Some(vpa) => vpa_patch(vpa, ns, containers),
-            None => {
-                let several = docs
-                    .iter()
-                    .filter(|d| d["kind"].as_str() == Some(kind) && d["metadata"]["name"].as_str() == Some(name))
-                    .count()
-                    > 1;
-                boost_object(workload, kind, name, ns, several, containers)
-            }
-        });
+        if let Some(vpa) = vpa {
+            files.push(vpa_patch(vpa, ns, containers));
+            continue;
+        }
+        let several = docs
+            .iter()
+            .filter(|d| d["kind"].as_str() == Some(kind) && d["metadata"]["name"].as_str() == Some(name))
+            .count()
+            > 1;
+        files.push(boost_object(workload, kind, name, ns, several, containers));
     }
     Ok(files)
 }

@@ -292,7 +292,7 @@ fn container(
             _ => bound = None,
         }
         let fold_startup = super::startup::fold_startup(&s.points, fold, &usage, &fold_sizings, podsizer_at, step);
-        super::startup::accumulate(&mut startup, &setup.strategies, fold_startup);
+        super::startup::accumulate(&mut startup, setup.strategies, fold_startup);
         if with_current {
             fold_sizings.push(now);
         }
