@@ -192,7 +192,9 @@ pub fn run(series: &[Series], setup: &BacktestSetup<'_>) -> BacktestResult {
     }
     let nodes = node_backtest(series, &containers, &folds, &names, setup);
     let bounds = bounds(&containers);
-    let startup = super::startup::totals(&containers);
+    // Over the containers every strategy sized, as the totals.
+    let sized = containers.iter().filter(|c| c.outcomes.iter().all(|(_, o)| o.is_some()));
+    let startup = super::startup::totals(sized.map(|c| c.startup.as_slice()));
     BacktestResult { folds, containers, totals, skipped, nodes, bounds, startup }
 }
 
@@ -291,7 +293,14 @@ fn container(
             }
             _ => bound = None,
         }
-        let fold_startup = super::startup::fold_startup(&s.points, fold, &usage, &fold_sizings, podsizer_at, step);
+        let fold_startup = super::startup::fold_startup(
+            &s.points,
+            (fold.train_from, fold.split, fold.holdout_to),
+            &usage,
+            &fold_sizings,
+            podsizer_at,
+            step,
+        );
         super::startup::accumulate(&mut startup, setup.strategies, fold_startup);
         if with_current {
             fold_sizings.push(now);

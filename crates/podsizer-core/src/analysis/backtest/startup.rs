@@ -107,23 +107,22 @@ pub const BOOSTED: &str = "podsizer+boost";
 /// podsizer's with its boost (when `podsizer` names its index), over `[split, holdout_to)`.
 pub(super) fn fold_startup(
     points: &[Point],
-    fold: &super::Fold,
+    (train_from, split, holdout_to): (i64, i64, i64),
     training: &crate::analysis::ContainerUsage,
     sizings: &[Option<Sizing>],
     podsizer: Option<usize>,
     step_ms: i64,
 ) -> Vec<StartupThrottle> {
     let steady = training.combined(|_| 1.0).0.percentile(startup::STEADY_CPU_PERCENTILE).unwrap_or(0.0);
-    let holdout: Vec<Point> = points.iter().filter(|p| p.ts >= fold.split && p.ts < fold.holdout_to).copied().collect();
-    let (set, starts) = startup_samples(&holdout, steady, fold.split, step_ms);
+    let holdout: Vec<Point> = points.iter().filter(|p| p.ts >= split && p.ts < holdout_to).copied().collect();
+    let (set, starts) = startup_samples(&holdout, steady, split, step_ms);
     let replay = |s: &Option<Sizing>, boost| {
         s.map(|s| replay_startup(&holdout, &set, starts, &s, boost, step_ms)).unwrap_or_default()
     };
     let mut out: Vec<StartupThrottle> = sizings.iter().map(|s| replay(s, None)).collect();
     if let Some(Some(sizing)) = podsizer.map(|i| sizings[i]) {
-        let train: Vec<Point> =
-            points.iter().filter(|p| p.ts >= fold.train_from && p.ts < fold.split).copied().collect();
-        out.push(replay(&Some(sizing), boosted_limit(&train, &sizing, steady, fold.train_from, step_ms)));
+        let train: Vec<Point> = points.iter().filter(|p| p.ts >= train_from && p.ts < split).copied().collect();
+        out.push(replay(&Some(sizing), boosted_limit(&train, &sizing, steady, train_from, step_ms)));
     }
     out
 }
@@ -143,11 +142,13 @@ pub(super) fn accumulate(
     }
 }
 
-/// Totals per strategy over the containers every strategy sized.
-pub(super) fn totals(containers: &[super::ContainerResult]) -> Vec<(String, StartupThrottle)> {
+/// Totals per strategy over the given containers' figures.
+pub(super) fn totals<'a>(
+    containers: impl Iterator<Item = &'a [(String, StartupThrottle)]>,
+) -> Vec<(String, StartupThrottle)> {
     let mut out: Vec<(String, StartupThrottle)> = Vec::new();
-    for c in containers.iter().filter(|c| c.outcomes.iter().all(|(_, o)| o.is_some())) {
-        for (name, t) in &c.startup {
+    for c in containers {
+        for (name, t) in c {
             match out.iter_mut().find(|(n, _)| n == name) {
                 Some((_, total)) => total.add(t),
                 None => out.push((name.clone(), *t)),
