@@ -81,14 +81,14 @@ fn profiles(selection: &mut Selection, judged: &[&ContainerUsage]) -> Result<Has
     if days.is_empty() {
         return Ok(HashMap::new());
     }
-    let keep: std::collections::HashSet<&ContainerKey> = judged.iter().map(|u| &u.key).collect();
+    let by_key: HashMap<&ContainerKey, &ContainerUsage> = judged.iter().map(|u| (&u.key, *u)).collect();
     let mut builder = SeriesBuilder::default();
     for (from, to) in ranges(&days, selection) {
         scan(selection, from, to, &mut |r| builder.observe(r))?;
     }
     let mut out = HashMap::new();
-    for series in builder.finish().into_iter().filter(|s| keep.contains(&s.key)) {
-        let Some(u) = judged.iter().find(|u| u.key == series.key) else { continue };
+    for series in builder.finish() {
+        let Some(u) = by_key.get(&series.key) else { continue };
         let (cpu, memory) = u.combined(|_| 1.0);
         let steady_cpu = cpu.percentile(startup::STEADY_CPU_PERCENTILE).unwrap_or(0.0);
         let steady_memory = memory.percentile(startup::STEADY_MEMORY_PERCENTILE).unwrap_or(0.0);
