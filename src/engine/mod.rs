@@ -59,6 +59,7 @@ mod inputs;
 pub mod pull_request;
 pub mod selection;
 pub mod sizing;
+mod startup;
 pub mod suite;
 pub mod verify;
 

@@ -82,6 +82,16 @@ pub fn recommend_all(
     progress: &dyn Progress,
     timings: &mut Timings,
 ) -> Result<Vec<Recommendation>> {
+    Ok(recommend_with_startups(selection, plan, progress, timings)?.0)
+}
+
+/// [`recommend_all`], with the start-up rule applied and its findings (boosts to write).
+fn recommend_with_startups(
+    selection: &mut Selection,
+    plan: &SizingContext<'_>,
+    progress: &dyn Progress,
+    timings: &mut Timings,
+) -> Result<(Vec<Recommendation>, Vec<super::startup::StartupFinding>)> {
     // An unknown strategy fails before any sample is read.
     strategy(plan.strategy)?;
     let started = std::time::Instant::now();
@@ -96,8 +106,10 @@ pub fn recommend_all(
             rec.rationale.insert(0, note.clone());
         }
     }
+    // Start-up apart from steady state: the rows of pods' first days are read again.
+    let startups = super::startup::judge(selection, &usage, plan.policy, &mut recs)?;
     timings.sizing_seconds = started.elapsed().as_secs_f64();
-    Ok(recs)
+    Ok((recs, startups))
 }
 
 /// Sizes each container of `usage` (a window `[since, window_end)`) with the side files' facts
@@ -256,7 +268,7 @@ pub fn size_all(input: SelectionSettings, sizing: &SizingSettings, progress: &dy
     let plan =
         SizingContext { policy, strategy, force: *force, overlay: &overlay.workloads, runtimes: &overlay.runtimes };
     let mut timings = Timings::default();
-    let mut recommendations = recommend_all(&mut selection, &plan, progress, &mut timings)?;
+    let (mut recommendations, startups) = recommend_with_startups(&mut selection, &plan, progress, &mut timings)?;
     shares_name_known_workloads(&flagged, &recommendations)?;
     let clusters = || recommendations.iter().map(|r| r.key.workload.cluster.as_str());
     if let Some(dir) = overlay_dir {
@@ -274,6 +286,10 @@ pub fn size_all(input: SelectionSettings, sizing: &SizingSettings, progress: &dy
         }
         other => other?,
     };
+    // Start-up boosts ride with the runtime patches: every command that writes those writes them.
+    let mut runtime_patches = runtime_patches;
+    let boosts: Vec<_> = startups.iter().filter_map(|f| Some((f.key.clone(), f.boost()?))).collect();
+    runtime_patches.extend(crate::outputs::startup_boost::boost_patches(overlay_dir.as_deref(), &boosts, kubectl)?);
     notes.append(&mut selection.notes);
     Ok(SizingRun { selection, overlay, recommendations, hpa_patches, runtime_patches, notes, timings })
 }

@@ -225,6 +225,7 @@ pub fn goals(entry: &SuiteEntry) -> Vec<(String, bool)> {
         exposure <= 0.05,
     ));
     if entry.synthetic {
+        goals.extend(startup_goal(&entry.result));
         goals.push((format!("{} OOM kills (goal 0)", ours.oom_kills), ours.oom_kills == 0));
     } else {
         if let Some(ratio) = entry.result.cost_vs_bound("podsizer") {
@@ -282,11 +283,66 @@ pub fn suite_markdown(entries: &[SuiteEntry]) -> String {
             md.push_str(&render::markdown_node_rows(&e.scope, &e.result));
         }
     }
+    md.push_str(&startup_markdown(entries));
     md.push_str("\n## Goals for the default policy\n\n");
     for e in entries.iter().filter(|e| e.goals) {
         let marks: Vec<String> =
             goals(e).iter().map(|(text, ok)| format!("{} {text}", if *ok { "met:" } else { "MISSED:" })).collect();
         md.push_str(&format!("- {}: {}\n", e.scope, marks.join("; ")));
+    }
+    md
+}
+
+/// Start-up throttling against VPA where pods started in the holdout: podsizer's is no worse,
+/// or it proposes the boost and the boost brings it there.
+fn startup_goal(result: &BacktestResult) -> Option<(String, bool)> {
+    let get = |n: &str| result.startup.iter().find(|(name, _)| name == n).map(|(_, t)| *t).unwrap_or_default();
+    let (ours, boosted, vpa) = (get("podsizer"), get(backtest::BOOSTED), get("vpa"));
+    // Only where pods warmed up: a start at steady level is nothing to throttle.
+    if ours.startup_samples == 0 {
+        return None;
+    }
+    let (a, b, v) = (ours.per_start(), boosted.per_start(), vpa.per_start());
+    let proposed = boosted.boosted > 0;
+    let met = a <= v + 1e-9 || (proposed && b <= v + 1e-9);
+    Some((
+        format!(
+            "start-up CPU above the limit {a:.1} CPU-s per start vs vpa {v:.1} (goal: no more than vpa, or the boost proposed: {}, {b:.1} with it)",
+            if proposed { "yes" } else { "no" }
+        ),
+        met,
+    ))
+}
+
+/// The start-up section of the suite's report: CPU above the limit in start-up periods apart
+/// from steady state, per strategy, on the synthetic scenarios where pods started.
+fn startup_markdown(entries: &[SuiteEntry]) -> String {
+    let shown: Vec<&SuiteEntry> =
+        entries.iter().filter(|e| e.synthetic && e.result.startup.iter().any(|(_, t)| t.startup_samples > 0)).collect();
+    if shown.is_empty() {
+        return String::new();
+    }
+    let mut md = String::from("\n## Start-up\n\n");
+    md.push_str(
+        "Each pod started in the holdout has a start-up period: its first samples above the training window's p90 CPU, \
+         up to 30 minutes (docs/runtimes.md). CPU-seconds above the CPU limit are counted in those periods and in every \
+         other sample (steady state). `podsizer+boost` is podsizer with the start-up boost `startup.cpu = \"boost\"` \
+         proposes from the training window's start-ups (the limit lifted by a whole factor during start-up).\n\n",
+    );
+    md.push_str("| scope | strategy | starts | start-up samples | start-up CPU-s above limit | per start | steady CPU-s above limit |\n");
+    md.push_str("|---|---|---|---|---|---|---|\n");
+    for e in shown {
+        for (name, t) in &e.result.startup {
+            md.push_str(&format!(
+                "| {} | {name} | {} | {} | {:.0} | {:.1} | {:.0} |\n",
+                e.scope,
+                t.starts,
+                t.startup_samples,
+                t.startup_cpu_seconds,
+                t.per_start(),
+                t.steady_cpu_seconds
+            ));
+        }
     }
     md
 }

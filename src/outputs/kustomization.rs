@@ -182,7 +182,12 @@ pub fn write_plan(dir: &Path, plan: &PatchPlan, kubectl: &Kubectl) -> Result<Wri
         } else {
             changes.push((patch.file_name.clone(), patch.text.clone().into_bytes()));
         }
-        if let Some(updated) = add_patch_entry(&kpath, &kustomization, patch)? {
+        let entry = if patch.new_object {
+            super::startup_boost::add_resource_entry(&kpath, &kustomization, &patch.file_name)?
+        } else {
+            add_patch_entry(&kpath, &kustomization, patch)?
+        };
+        if let Some(updated) = entry {
             kustomization = updated;
         }
     }

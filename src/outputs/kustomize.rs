@@ -369,6 +369,8 @@ pub struct PatchFile {
     /// The document, checked against the render after writing.
     pub body: serde_norway::Value,
     pub text: String,
+    /// An object of its own (listed under `resources:`), not a patch of a rendered one.
+    pub new_object: bool,
 }
 
 impl PatchFile {
@@ -389,6 +391,7 @@ impl PatchFile {
             runtime,
             text: format!("{comment}{}", super::yaml::to_string(&body)),
             body,
+            new_object: false,
         }
     }
 

@@ -16,6 +16,7 @@ pub(crate) mod report;
 pub(crate) mod runtime_env;
 pub(crate) mod runtime_patches;
 pub(crate) mod runtime_settings;
+pub(crate) mod startup_boost;
 pub mod yaml;
 
 /// The HTTP client the bot and the notifications post with: statuses come back as answers (the

@@ -74,10 +74,11 @@ pub fn file_stem(parts: &[&str]) -> String {
 /// The file-name word for a workload kind: the API's kinds are known single words, written
 /// in lower case as kubectl users expect (`deployment`); anything else is encoded.
 pub fn kind_word(kind: &str) -> String {
-    // ConfigMap: the runtime settings patches; ScaledObject: KEDA's, beside the HPA's.
+    // ConfigMap: the runtime settings patches; ScaledObject: KEDA's, beside the HPA's;
+    // VerticalPodAutoscaler and StartupCPUBoost: the start-up boosts.
     let known = crate::domain::WORKLOAD_KINDS
         .iter()
-        .chain(&["HorizontalPodAutoscaler", "ConfigMap", "ScaledObject"])
+        .chain(&["HorizontalPodAutoscaler", "ConfigMap", "ScaledObject", "VerticalPodAutoscaler", "StartupCPUBoost"])
         .any(|k| *k == kind);
     if known {
         kind.to_ascii_lowercase()

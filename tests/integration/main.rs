@@ -30,5 +30,6 @@ mod runtimes;
 mod s3_store;
 mod server_safety;
 mod shell;
+mod startup;
 mod store_safety;
 mod verify;

@@ -12,6 +12,7 @@ pub mod recommend;
 pub mod runtimes;
 pub mod series;
 pub mod sizing;
+pub mod startup;
 pub mod strategies;
 pub mod strategy;
 pub mod summary;

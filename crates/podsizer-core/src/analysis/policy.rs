@@ -96,8 +96,17 @@ pub struct Policy {
     pub history: HistoryPolicy,
     /// php-fpm's memory rule, for containers running php-fpm.
     pub php_fpm: PhpFpmPolicy,
+    /// What to do when start-up CPU is above the proposed limit (`analysis::startup`).
+    pub startup: StartupPolicy,
     /// `true`: the container is left as it is (no proposal), e.g. a system component.
     pub exclude: bool,
+}
+
+/// The start-up rule's setting (`[startup]` in the policy file).
+#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize)]
+pub struct StartupPolicy {
+    /// `cpu = "off" | "note" | "raise-limit" | "boost"`; `note` by default.
+    pub cpu: super::startup::StartupCpu,
 }
 
 impl Default for Policy {
@@ -130,6 +139,7 @@ impl Default for Policy {
                 horizon_ms: 7 * DAY_MS,
             },
             php_fpm: PhpFpmPolicy { lower_max_children: true, master_bytes: 32.0 * 1024.0 * 1024.0 },
+            startup: StartupPolicy::default(),
             exclude: false,
         }
     }
@@ -182,8 +192,19 @@ pub struct PolicySpec {
     /// The `[php_fpm]` table.
     #[serde(default)]
     pub php_fpm: PhpFpmSpec,
+    /// The `[startup]` table.
+    #[serde(default)]
+    pub startup: StartupSpec,
     /// `exclude = true` leaves matching containers out of sizing.
     pub exclude: Option<bool>,
+}
+
+/// `[startup]` as written: `cpu = "off" | "note" | "raise-limit" | "boost"`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StartupSpec {
+    /// What to do when start-up CPU is above the proposed limit.
+    pub cpu: Option<String>,
 }
 
 /// The `[php_fpm]` table of a policy file (see [`PhpFpmPolicy`]).
@@ -521,6 +542,11 @@ impl PolicySpec {
         let f = &self.php_fpm;
         set(&mut p.php_fpm.lower_max_children, f.lower_max_children, Ok)?;
         set(&mut p.php_fpm.master_bytes, f.master_memory.as_deref(), |v| quantity("php_fpm.master_memory", v, false))?;
+        set(&mut p.startup.cpu, self.startup.cpu.as_deref(), |v| {
+            super::startup::StartupCpu::parse(v).ok_or_else(|| {
+                field_error("startup.cpu", format!("{v:?} is not `off`, `note`, `raise-limit` or `boost`"))
+            })
+        })?;
         set(&mut p.exclude, self.exclude, Ok)?;
         Ok(())
     }

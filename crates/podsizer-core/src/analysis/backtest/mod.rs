@@ -23,7 +23,9 @@
 mod bound;
 mod replay;
 mod run;
+mod startup;
 
 pub use bound::{mean_bound_cost, BoundUnit, BOUND_EXPOSURE};
 pub use replay::{current_sizing, replay, Outcome};
 pub use run::{run, BacktestResult, BacktestSetup, Bounds, ContainerResult, Fold, FoldLayout, NodeResult};
+pub use startup::{StartupThrottle, BOOSTED};

@@ -87,6 +87,9 @@ pub struct ContainerResult {
     pub bound: Option<Outcome>,
     /// Per fold, what the mean bound needs.
     bound_units: Vec<BoundUnit>,
+    /// Start-up and steady-state CPU above the limit per strategy (and podsizer with its
+    /// boost, `BOOSTED`), summed over folds.
+    pub startup: Vec<(String, super::startup::StartupThrottle)>,
 }
 
 /// One node shape's figures per strategy, summed over folds.
@@ -115,6 +118,8 @@ pub struct BacktestResult {
     pub nodes: Vec<NodeResult>,
     /// Hindsight bounds over the containers in the totals (see `bound`).
     pub bounds: Bounds,
+    /// Start-up throttling per strategy over the containers in the totals (`startup`).
+    pub startup: Vec<(String, super::startup::StartupThrottle)>,
 }
 
 /// The hindsight bounds of a run, over the containers in the totals.
@@ -208,7 +213,10 @@ pub fn run(series: &[Series], setup: &BacktestSetup<'_>) -> BacktestResult {
     }
     let nodes = node_backtest(series, &containers, &folds, &names, setup);
     let bounds = bounds(&containers);
-    BacktestResult { folds, containers, totals, skipped, nodes, bounds }
+    // Over the containers every strategy sized, as the totals.
+    let sized = containers.iter().filter(|c| c.outcomes.iter().all(|(_, o)| o.is_some()));
+    let startup = super::startup::totals(sized.map(|c| c.startup.as_slice()));
+    BacktestResult { folds, containers, totals, skipped, nodes, bounds, startup }
 }
 
 /// Places each fold's holdout pods on every node shape with each strategy's requests.
@@ -269,6 +277,8 @@ fn container(
     let now = current.and_then(current_sizing);
     let mut bound = Some(Outcome::default());
     let mut bound_units = Vec::new();
+    let podsizer_at = setup.strategies.iter().position(|st| st.name() == "podsizer");
+    let mut startup = Vec::new();
     for fold in folds {
         let input = |usage| SizingInput {
             usage,
@@ -304,6 +314,15 @@ fn container(
             }
             _ => bound = None,
         }
+        let fold_startup = super::startup::fold_startup(
+            &s.points,
+            (fold.train_from, fold.split, fold.holdout_to),
+            &usage,
+            &fold_sizings,
+            podsizer_at,
+            step,
+        );
+        super::startup::accumulate(&mut startup, setup.strategies, fold_startup);
         if with_current {
             fold_sizings.push(now);
         }
@@ -321,7 +340,7 @@ fn container(
         });
         outcomes.push(("current".into(), replayed));
     }
-    ContainerResult { key: s.key.clone(), outcomes, recommendations, sizings, bound, bound_units }
+    ContainerResult { key: s.key.clone(), outcomes, recommendations, sizings, bound, bound_units, startup }
 }
 
 /// One fold's per-container 5% bound: podsizer's settings with the memory request its holdout
