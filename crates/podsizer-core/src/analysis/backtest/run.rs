@@ -248,22 +248,28 @@ fn container(
     let now = current.and_then(current_sizing);
     let mut bound = Some(Outcome::default());
     let mut bound_units = Vec::new();
+    // Per strategy, the settings in force before this fold's split and since when: the
+    // current ones (when known) before the first fold, then each fold's proposal.
+    let mut in_force: Vec<(Option<Sizing>, i64)> = vec![(now, i64::MIN); setup.strategies.len()];
     for fold in folds {
-        let input = |usage| SizingInput {
+        let input = |usage, oom_limit_bytes| SizingInput {
             usage,
             policy: &policy,
             current,
             window_end_ms: fold.split,
             containers_in_pod,
-            oom_limit_bytes: None,
+            oom_limit_bytes,
         };
         let usage = s.usage(fold.train_from, fold.split);
         let holdout: Vec<Point> =
             s.points.iter().filter(|p| p.ts >= fold.split && p.ts < fold.holdout_to).copied().collect();
         recommendations.clear();
         let mut fold_sizings = Vec::new();
-        for (strategy, (_, total)) in setup.strategies.iter().zip(outcomes.iter_mut()) {
-            let rec = recommend(strategy.as_ref(), &input(&usage), &overrides);
+        for (k, (strategy, (_, total))) in setup.strategies.iter().zip(outcomes.iter_mut()).enumerate() {
+            let (settings, since) = in_force[k];
+            let oom = settings.and_then(|l| oom_limit(&s.points, since.max(fold.train_from), fold.split, &l));
+            let rec = recommend(strategy.as_ref(), &input(&usage, oom), &overrides);
+            in_force[k] = (rec.sizing().copied(), fold.split);
             match (rec.sizing(), total.as_mut()) {
                 (Some(sizing), Some(t)) => t.add(&replay(&holdout, sizing, step, &setup.prices)),
                 _ => *total = None,
@@ -273,7 +279,7 @@ fn container(
         }
         let podsizer = match setup.strategies.iter().position(|st| st.name() == "podsizer") {
             Some(i) => fold_sizings[i],
-            None => recommend(&PodsizerStrategy, &input(&usage), &overrides).sizing().copied(),
+            None => recommend(&PodsizerStrategy, &input(&usage, None), &overrides).sizing().copied(),
         };
         match (podsizer, bound.as_mut()) {
             (Some(sizing), Some(total)) => {
@@ -301,6 +307,13 @@ fn container(
         outcomes.push(("current".into(), replayed));
     }
     ContainerResult { key: s.key.clone(), outcomes, recommendations, sizings, bound, bound_units }
+}
+
+/// The OOM fact a source would have recorded: the memory limit in force in `[from, to)`
+/// when the working set went above it there (the sample after it would be a restart).
+fn oom_limit(points: &[Point], from: i64, to: i64, in_force: &Sizing) -> Option<f64> {
+    let limit = in_force.memory_limit_bytes;
+    points.iter().any(|p| p.ts >= from && p.ts < to && p.memory > limit).then_some(limit)
 }
 
 /// One fold's per-container 5% bound: podsizer's settings with the memory request its holdout
@@ -397,5 +410,64 @@ mod tests {
         let r = run(&[all[0].clone(), gone], &setup);
         assert_eq!(r.containers[1].bound.unwrap().samples, 0);
         assert!(r.bounds.mean_cost.is_finite() && r.bounds.mean_cost <= r.bounds.per_container.cost, "{:?}", r.bounds);
+    }
+
+    /// Proposes a 3 GiB memory limit, or twice the limit it was OOM-killed at.
+    struct OomAware;
+
+    impl Strategy for OomAware {
+        fn name(&self) -> &'static str {
+            "oom-aware"
+        }
+
+        fn size(&self, input: &SizingInput<'_>) -> (Sizing, Vec<String>) {
+            let limit = input.oom_limit_bytes.map_or(3.0 * GIB, |l| 2.0 * l);
+            let s = Sizing {
+                cpu_request_cores: 1.0,
+                cpu_limit_cores: None,
+                memory_request_bytes: GIB,
+                memory_limit_bytes: limit,
+            };
+            (s, Vec::new())
+        }
+    }
+
+    #[test]
+    fn the_replay_feeds_oom_kills_of_the_limit_in_force_to_the_next_review() {
+        // Hourly samples 0..29 h at 1 GiB, 4 GiB at hour 15. Two rolling folds of 10 h: splits
+        // at 9 h and 19 h (+1 ms). Fold 1 trains on hours 0-9 (nothing known in force): 3 GiB.
+        // That limit is in force over hours 10-19, where hour 15 crosses it: fold 2 is told of
+        // an OOM kill at 3 GiB and proposes 6 GiB.
+        let mut s = series("a", |_| 1.0);
+        s.points[15].memory = 4.0 * GIB;
+        let strategies: Vec<Box<dyn Strategy>> = vec![Box::new(OomAware)];
+        let mut policies = PolicySet::default();
+        policies.defaults.history.min_span_ms = 0;
+        policies.defaults.history.min_samples = 1;
+        let none = HashMap::new();
+        let setup = |current| BacktestSetup {
+            strategies: &strategies,
+            policies: &policies,
+            plan: FoldPlan { train_ms: 10 * HOUR, holdout_ms: 10 * HOUR, split_at: None, folds: 2 },
+            prices: Prices::default(),
+            current,
+            nodes: &[],
+        };
+        let r = run(std::slice::from_ref(&s), &setup(&none));
+        let limits: Vec<f64> = r.containers[0].sizings.iter().map(|f| f[0].unwrap().memory_limit_bytes / GIB).collect();
+        assert_eq!(limits, vec![3.0, 6.0]);
+        // Current settings with a 0.5 GiB limit, in force before the first fold: every
+        // training sample is above it, so fold 1 already proposes 1 GiB; hour 15 is above that
+        // too, so fold 2 proposes 2 GiB.
+        let now = Resources {
+            cpu_request_cores: Some(1.0),
+            cpu_limit_cores: None,
+            memory_request_bytes: Some(0.25 * GIB),
+            memory_limit_bytes: Some(0.5 * GIB),
+        };
+        let current = HashMap::from([(s.key.clone(), now)]);
+        let r = run(std::slice::from_ref(&s), &setup(&current));
+        let limits: Vec<f64> = r.containers[0].sizings.iter().map(|f| f[0].unwrap().memory_limit_bytes / GIB).collect();
+        assert_eq!(limits, vec![1.0, 2.0]);
     }
 }
