@@ -21,6 +21,7 @@
 //! computes the hindsight bounds.
 
 mod bound;
+mod govern;
 mod replay;
 mod run;
 

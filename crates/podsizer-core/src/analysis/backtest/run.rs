@@ -3,6 +3,7 @@
 
 use super::bound::{mean_bound_cost, BoundUnit, BOUND_EXPOSURE};
 use super::replay::{current_sizing, replay, Outcome};
+use crate::analysis::contention::RUNGS;
 use crate::analysis::nodes::{Fleet, NodeOutcome, PodRequest};
 use crate::analysis::policy::PolicySet;
 use crate::analysis::recommend::{recommend, Recommendation};
@@ -73,7 +74,9 @@ pub struct ContainerResult {
     /// `None` when podsizer could not size the container.
     pub bound: Option<Outcome>,
     /// Per fold, what the mean bound needs.
-    bound_units: Vec<BoundUnit>,
+    pub(super) bound_units: Vec<BoundUnit>,
+    /// Per fold, the CPU use at each of `contention::RUNGS` (empty without a contention budget).
+    pub(super) cpu_ladders: Vec<Vec<f64>>,
 }
 
 /// One node shape's figures per strategy, summed over folds.
@@ -171,11 +174,12 @@ pub fn run(series: &[Series], setup: &BacktestSetup<'_>) -> BacktestResult {
     if has_current {
         names.push("current".into());
     }
+    let mut containers: Vec<ContainerResult> =
+        series.iter().map(|s| container(s, &folds, setup, per_pod[&s.key.workload], has_current)).collect();
+    super::govern::apply(series, &mut containers, &folds, setup);
     let mut totals: Vec<(String, Outcome)> = names.iter().map(|n| (n.clone(), Outcome::default())).collect();
-    let mut containers = Vec::new();
     let mut skipped = 0;
-    for s in series {
-        let result = container(s, &folds, setup, per_pod[&s.key.workload], has_current);
+    for result in &containers {
         if result.outcomes.iter().all(|(_, o)| o.is_some()) {
             for ((_, total), (_, o)) in totals.iter_mut().zip(&result.outcomes) {
                 total.add(o.as_ref().expect("checked"));
@@ -183,7 +187,6 @@ pub fn run(series: &[Series], setup: &BacktestSetup<'_>) -> BacktestResult {
         } else {
             skipped += 1;
         }
-        containers.push(result);
     }
     let nodes = node_backtest(series, &containers, &folds, &names, setup);
     let bounds = bounds(&containers);
@@ -251,6 +254,8 @@ fn container(
     // Per strategy, the settings in force before this fold's split and since when: the
     // current ones (when known) before the first fold, then each fold's proposal.
     let mut in_force: Vec<(Option<Sizing>, i64)> = vec![(now, i64::MIN); setup.strategies.len()];
+    let mut cpu_ladders = Vec::new();
+    let budget = policy.cpu.node_contention_budget.is_some() && !setup.nodes.is_empty();
     for fold in folds {
         let input = |usage, oom_limit_bytes| SizingInput {
             usage,
@@ -261,6 +266,10 @@ fn container(
             oom_limit_bytes,
         };
         let usage = s.usage(fold.train_from, fold.split);
+        if budget {
+            let (cpu, _) = usage.combined(|_| 1.0);
+            cpu_ladders.push(RUNGS.iter().map(|q| cpu.percentile(*q).unwrap_or(0.0)).collect());
+        }
         let holdout: Vec<Point> =
             s.points.iter().filter(|p| p.ts >= fold.split && p.ts < fold.holdout_to).copied().collect();
         recommendations.clear();
@@ -306,7 +315,7 @@ fn container(
         });
         outcomes.push(("current".into(), replayed));
     }
-    ContainerResult { key: s.key.clone(), outcomes, recommendations, sizings, bound, bound_units }
+    ContainerResult { key: s.key.clone(), outcomes, recommendations, sizings, bound, bound_units, cpu_ladders }
 }
 
 /// The OOM fact a source would have recorded: the memory limit in force in `[from, to)`
@@ -318,7 +327,7 @@ fn oom_limit(points: &[Point], from: i64, to: i64, in_force: &Sizing) -> Option<
 
 /// One fold's per-container 5% bound: podsizer's settings with the memory request its holdout
 /// exceeds in 5% of samples, replayed; and what the mean bound needs of the fold.
-fn fold_bound(holdout: &[Point], podsizer: &Sizing, step_ms: i64, prices: &Prices) -> (BoundUnit, Outcome) {
+pub(super) fn fold_bound(holdout: &[Point], podsizer: &Sizing, step_ms: i64, prices: &Prices) -> (BoundUnit, Outcome) {
     let hours = step_ms as f64 / 3.6e6;
     let n = holdout.len() as f64;
     let unit = BoundUnit::new(
