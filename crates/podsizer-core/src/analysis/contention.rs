@@ -162,6 +162,11 @@ mod tests {
         assert_eq!(g.sizings[1], sizing(1.5));
         assert_eq!(g.after.cpu_contention_minutes, 0.0);
         assert_eq!(g.after.peak_nodes, 2);
+        // busy alone on a 2-core node, above it for 20 minutes: contention no request can
+        // remove, so nothing is raised for it.
+        let small = NodeShape { cpu_cores: 2.0, max_pods: 1, ..shape.clone() };
+        let g = govern(&fleet, &small, &sizings, &ladders, 0.01);
+        assert!(g.before.cpu_contention_minutes == 20.0 && g.raised == 0, "{g:?}");
         // A budget of 20% is met already: nothing moves.
         let g = govern(&fleet, &shape, &sizings, &ladders, 0.2);
         assert_eq!((g.raised, g.sizings), (0, sizings));

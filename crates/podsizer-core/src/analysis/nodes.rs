@@ -160,8 +160,8 @@ impl<'a> Fleet<'a> {
     }
 
     /// One strategy's replay, and per pod its CPU use above its request on the node-steps
-    /// with contention, in core-minutes: the pods whose requests under-state what they use
-    /// where the node ran short.
+    /// with contention on nodes it shares, in core-minutes: the pods whose requests
+    /// under-state what they use where the node ran short.
     pub fn contention_blame(&self, shape: &NodeShape, requests: &[PodRequest]) -> (NodeOutcome, Vec<f64>) {
         let mut blame = vec![0.0; self.pods()];
         let o = self.replay(shape, 0.0, std::slice::from_ref(&requests.to_vec()), Some(&mut blame))[0];
@@ -206,8 +206,14 @@ impl<'a> Fleet<'a> {
                 o.cpu_contention_minutes += contention as f64 * minutes;
             }
             if let (Some(blame), Some(pack)) = (blame.as_deref_mut(), packs.first()) {
-                for p in alive.iter().filter(|p| pack.cpu[pack.node_of[**p as usize] as usize] > shape.cpu_cores + 1e-9)
-                {
+                // A pod alone on its node is not to blame: no request moves its neighbours away.
+                let mut pods_on = vec![0u32; pack.nodes];
+                alive.iter().for_each(|p| pods_on[pack.node_of[*p as usize] as usize] += 1);
+                let shared_and_contended = |p: &&u32| {
+                    let node = pack.node_of[**p as usize] as usize;
+                    pods_on[node] > 1 && pack.cpu[node] > shape.cpu_cores + 1e-9
+                };
+                for p in alive.iter().filter(shared_and_contended) {
                     let over = usage.pod[*p as usize].0 - strategies[0][*p as usize].cpu_cores;
                     blame[*p as usize] += over.max(0.0) * minutes;
                 }
