@@ -171,6 +171,7 @@ pub struct CpuSpec {
     pub peak_headroom: Option<f64>,
     pub floor: Option<String>,
     pub step: Option<String>,
+    /// See `CpuPolicy::node_contention_budget`.
     pub node_contention_budget: Option<f64>,
 }
 
