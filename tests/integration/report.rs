@@ -486,6 +486,6 @@ fn eviction_exposure_flags_and_nodes_now_and_proposed() {
     assert_eq!(nodes[0]["current"]["peak_nodes"].as_u64(), Some(3));
     let md = std::fs::read_to_string(ws.path().join("out/index.md")).unwrap();
     assert!(md.contains("## Nodes needed") && md.contains("| 2c4g | proposed |"), "{md}");
-    assert!(md.contains("CPU contention on 2c4g:") && md.contains("cpu.node_contention_budget"), "{md}");
+    assert!(md.contains("CPU contention on 2c4g:") && md.contains("`cpu.node_contention_budget`"), "{md}");
     assert!(md.contains("**Eviction exposure:**") && md.contains("eviction exposure"), "{md}");
 }

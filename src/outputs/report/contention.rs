@@ -17,13 +17,16 @@ pub(super) fn section(doc: &ReportDoc, out: &mut Vec<Block>) {
             .current
             .as_ref()
             .map_or("unknown (current requests unknown)".to_string(), |c| percent(c.cpu_contention_share));
-        out.push(Block::Para(vec![t(format!(
+        let line = format!(
             "CPU contention on {}: the pods' summed CPU use above the node's allocatable in {} of node-steps with the \
-             proposed requests, {now} now. Contended CPU is shared by weight and slowed, not killed; \
-             `cpu.node_contention_budget` in the policy raises the CPU requests that cause it until the share is within \
-             the budget.",
+             proposed requests, {now} now. Contended CPU is shared by weight and slowed, not killed; ",
             n.shape,
             percent(n.proposed.cpu_contention_share),
-        ))]));
+        );
+        out.push(Block::Para(vec![
+            t(line),
+            code("cpu.node_contention_budget"),
+            t(" in the policy raises the CPU requests that cause it until the share is within the budget."),
+        ]));
     }
 }

@@ -21,7 +21,6 @@
 //! computes the hindsight bounds.
 
 mod bound;
-mod govern;
 mod replay;
 mod run;
 
