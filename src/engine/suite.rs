@@ -276,7 +276,8 @@ pub fn suite_markdown(entries: &[SuiteEntry]) -> String {
         md.push_str(
             "Each holdout's pods placed onto nodes of the given allocatable shape by their requests (first-fit decreasing \
              on the dominant resource, placed again whenever pods start or stop); memory pressure and CPU contention are \
-             node-minutes with the pods' summed working set or CPU use above the node's allocatable.\n\n",
+             node-minutes with the pods' summed working set or CPU use above the node's allocatable; beside CPU contention, \
+             its share of node-steps (`cpu.node_contention_budget` in the policy bounds it, docs/policy.md).\n\n",
         );
         md.push_str(render::MARKDOWN_NODE_HEADER);
         for e in entries {
@@ -284,6 +285,12 @@ pub fn suite_markdown(entries: &[SuiteEntry]) -> String {
         }
     }
     md.push_str(&startup_markdown(entries));
+    md.push_str(
+        "\n## Constants and held-out families\n\nThe default memory request (p60 of daily per-pod peaks x 1.1) was chosen on \
+         the scenarios and Bitbrains; the risk budget's ladder and shrinkage and the memory limit's step rule (a day's typical \
+         working set >= 1.5x the day before, from a level >= 5% of the peak; limit >= peak x step x 1.1) on Bitbrains; the start-up rule (a pod's first \
+         samples above the window's p90 CPU, cut at 30 minutes) on the startup-burst scenario. Google 2019, Google 2011 and Azure took no part in choosing any constant: they are held out.\n",
+    );
     md.push_str("\n## Goals for the default policy\n\n");
     for e in entries.iter().filter(|e| e.goals) {
         let marks: Vec<String> =

@@ -40,6 +40,8 @@ struct NodeFiguresDoc {
     node_minutes: f64,
     memory_pressure_node_minutes: f64,
     cpu_contention_node_minutes: f64,
+    /// Share of node-steps with contention.
+    cpu_contention_share: f64,
     cost_usd: f64,
     oversized_pods: usize,
 }
@@ -51,6 +53,7 @@ fn node_figures(o: &NodeOutcome) -> NodeFiguresDoc {
         node_minutes: o.node_minutes,
         memory_pressure_node_minutes: o.memory_pressure_minutes,
         cpu_contention_node_minutes: o.cpu_contention_minutes,
+        cpu_contention_share: o.contention_share(),
         cost_usd: (o.cost * 100.0).round() / 100.0,
         oversized_pods: o.oversized_pods,
     }
@@ -311,7 +314,7 @@ pub(crate) fn node_rows(n: &NodeResult) -> Vec<[String; 8]> {
                 o.peak_nodes.to_string(),
                 format!("{:.2}", o.mean_nodes()),
                 format!("{:.0} node-min", o.memory_pressure_minutes),
-                format!("{:.0} node-min", o.cpu_contention_minutes),
+                format!("{:.0} node-min ({:.1}%)", o.cpu_contention_minutes, o.contention_share() * 100.0),
                 format!("{:.2}", o.cost),
                 o.oversized_pods.to_string(),
             ]

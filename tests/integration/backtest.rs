@@ -235,6 +235,8 @@ fn node_packing_and_eviction_exposure_equal_a_hand_count() {
     // node 1 > 2 cores.
     assert_eq!(small["memory_pressure_node_minutes"].as_f64().unwrap(), 10.0);
     assert_eq!(small["cpu_contention_node_minutes"].as_f64().unwrap(), 20.0);
+    // 2 of the 21 node-steps contended.
+    assert!((small["cpu_contention_share"].as_f64().unwrap() - 2.0 / 21.0).abs() < 1e-12, "{small}");
     // $0.04 x 2 + $0.005 x 4 = $0.10 per node-hour x 3.5 node-hours.
     assert!((small["cost_usd"].as_f64().unwrap() - 0.35).abs() < 1e-9, "{small}");
     // 4 cores / 8 GiB: every pod fits one node (at most 2.5 cores, 4600Mi requested). Steps
@@ -243,5 +245,6 @@ fn node_packing_and_eviction_exposure_equal_a_hand_count() {
     assert_eq!((big["peak_nodes"].as_u64().unwrap(), big["node_minutes"].as_f64().unwrap()), (1, 120.0));
     assert_eq!(big["memory_pressure_node_minutes"].as_f64().unwrap(), 0.0);
     assert_eq!(big["cpu_contention_node_minutes"].as_f64().unwrap(), 20.0);
+    assert!((big["cpu_contention_share"].as_f64().unwrap() - 2.0 / 12.0).abs() < 1e-12, "{big}");
     assert!((big["cost_usd"].as_f64().unwrap() - 0.40).abs() < 1e-9, "{big}");
 }

@@ -475,10 +475,17 @@ fn eviction_exposure_flags_and_nodes_now_and_proposed() {
         // Smaller requests never need more nodes on the same pods.
         assert!(new["peak_nodes"].as_u64() <= now["peak_nodes"].as_u64(), "{n}");
         assert!(new["mean_nodes"].as_f64() <= now["mean_nodes"].as_f64(), "{n}");
+        // Contention as a share of node-steps: some exactly when some node-minutes are contended.
+        for f in [now, new] {
+            let share = f["cpu_contention_share"].as_f64().unwrap();
+            assert!((0.0..=1.0).contains(&share), "{n}");
+            assert_eq!(share > 0.0, f["cpu_contention_node_minutes"].as_f64().unwrap() > 0.0, "{n}");
+        }
     }
     // Now: 3 pods of 1.35 cores / 1.375Gi each at a time; a 2-core node holds one.
     assert_eq!(nodes[0]["current"]["peak_nodes"].as_u64(), Some(3));
     let md = std::fs::read_to_string(ws.path().join("out/index.md")).unwrap();
     assert!(md.contains("## Nodes needed") && md.contains("| 2c4g | proposed |"), "{md}");
+    assert!(md.contains("CPU contention on 2c4g:") && md.contains("`cpu.node_contention_budget`"), "{md}");
     assert!(md.contains("**Eviction exposure:**") && md.contains("eviction exposure"), "{md}");
 }

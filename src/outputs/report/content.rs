@@ -11,6 +11,7 @@ pub(super) fn blocks(report: &Report) -> Vec<Block> {
     changes_table(doc, &mut out);
     runtime_changes(doc, &mut out);
     nodes(doc, &mut out);
+    super::contention::section(doc, &mut out);
     week_over_week(doc, &mut out);
     super::details::containers(report, &mut out);
     super::details::workloads(report, &mut out);

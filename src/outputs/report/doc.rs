@@ -43,6 +43,8 @@ pub struct NodeFiguresDoc {
     pub mean_nodes: f64,
     pub memory_pressure_node_minutes: f64,
     pub cpu_contention_node_minutes: f64,
+    /// Share of node-steps with contention.
+    pub cpu_contention_share: f64,
     pub monthly_cost: f64,
 }
 

@@ -9,6 +9,7 @@ mod anchors;
 mod blocks;
 pub(crate) mod charts;
 mod content;
+mod contention;
 mod details;
 mod doc;
 mod flags;
@@ -375,6 +376,7 @@ fn nodes(input: &ReportInput<'_>, from: i64, to: i64) -> Vec<NodesDoc> {
                 mean_nodes: round(o.mean_nodes(), 2),
                 memory_pressure_node_minutes: o.memory_pressure_minutes,
                 cpu_contention_node_minutes: o.cpu_contention_minutes,
+                cpu_contention_share: o.contention_share(),
                 monthly_cost: round(o.mean_nodes() * price * HOURS_PER_MONTH, 2),
             };
             NodesDoc {

@@ -3,6 +3,7 @@
 
 pub mod backtest;
 pub mod changes;
+pub mod contention;
 pub mod evidence;
 pub mod histogram;
 pub mod hpa;

@@ -60,6 +60,15 @@ impl NodeOutcome {
         self.oversized_pods += o.oversized_pods;
     }
 
+    /// Share of node-steps with CPU contention (the pods' summed CPU use above allocatable).
+    pub fn contention_share(&self) -> f64 {
+        if self.node_minutes > 0.0 {
+            self.cpu_contention_minutes / self.node_minutes
+        } else {
+            0.0
+        }
+    }
+
     /// Time-weighted mean of the nodes running.
     pub fn mean_nodes(&self) -> f64 {
         if self.minutes > 0.0 {
@@ -79,6 +88,8 @@ pub struct Fleet<'a> {
     slot_base: Vec<usize>,
     /// Per fleet pod, its first and last holdout sample.
     spans: Vec<(i64, i64)>,
+    /// Per fleet pod, its workload.
+    workloads: Vec<&'a Workload>,
     from: i64,
     to: i64,
     step: i64,
@@ -90,6 +101,7 @@ impl<'a> Fleet<'a> {
     pub fn new(series: Vec<&'a Series>, from: i64, to: i64, step: i64) -> Self {
         let mut index: HashMap<(&Workload, &str), u32> = HashMap::new();
         let mut spans: Vec<(i64, i64)> = Vec::new();
+        let mut workloads: Vec<&Workload> = Vec::new();
         let mut pod_of = Vec::new();
         let mut slot_base = Vec::new();
         let mut slots = 0;
@@ -100,6 +112,7 @@ impl<'a> Fleet<'a> {
                 .map(|name| {
                     *index.entry((&s.key.workload, name.as_str())).or_insert_with(|| {
                         spans.push((i64::MAX, i64::MIN));
+                        workloads.push(&s.key.workload);
                         (spans.len() - 1) as u32
                     })
                 })
@@ -112,7 +125,7 @@ impl<'a> Fleet<'a> {
             slots += pods.len();
             pod_of.push(pods);
         }
-        Self { series, pod_of, slot_base, spans, from, to, step: step.max(1) }
+        Self { series, pod_of, slot_base, spans, workloads, from, to, step: step.max(1) }
     }
 
     /// Pods that ran in the holdout.
@@ -137,8 +150,37 @@ impl<'a> Fleet<'a> {
         ((ts - self.from) / self.step) as usize
     }
 
+    /// The workload of the i-th series.
+    pub fn series_workload(&self, i: usize) -> &'a Workload {
+        &self.series[i].key.workload
+    }
+
+    /// Each pod's workload, in pod order.
+    pub fn pod_workloads(&self) -> &[&'a Workload] {
+        &self.workloads
+    }
+
     /// Replays the window once for every strategy's requests on nodes of `shape`.
     pub fn simulate(&self, shape: &NodeShape, price_hour: f64, strategies: &[Vec<PodRequest>]) -> Vec<NodeOutcome> {
+        self.replay(shape, price_hour, strategies, None)
+    }
+
+    /// One strategy's replay, and per pod its CPU use above its request on the node-steps
+    /// with contention on nodes it shares, in core-minutes: the pods whose requests
+    /// under-state what they use where the node ran short.
+    pub fn contention_blame(&self, shape: &NodeShape, requests: &[PodRequest]) -> (NodeOutcome, Vec<f64>) {
+        let mut blame = vec![0.0; self.pods()];
+        let o = self.replay(shape, 0.0, std::slice::from_ref(&requests.to_vec()), Some(&mut blame))[0];
+        (o, blame)
+    }
+
+    fn replay(
+        &self,
+        shape: &NodeShape,
+        price_hour: f64,
+        strategies: &[Vec<PodRequest>],
+        mut blame: Option<&mut Vec<f64>>,
+    ) -> Vec<NodeOutcome> {
         let steps = ((self.to - self.from + self.step - 1) / self.step).max(0) as usize;
         let minutes = self.step as f64 / 60_000.0;
         let (mut starts, mut stops) = (vec![Vec::new(); steps + 1], vec![Vec::new(); steps + 1]);
@@ -168,6 +210,19 @@ impl<'a> Fleet<'a> {
                 o.node_minutes += pack.nodes as f64 * minutes;
                 o.memory_pressure_minutes += pressure as f64 * minutes;
                 o.cpu_contention_minutes += contention as f64 * minutes;
+            }
+            if let (Some(blame), Some(pack)) = (blame.as_deref_mut(), packs.first()) {
+                // A pod alone on its node is not to blame: no request moves its neighbours away.
+                let mut pods_on = vec![0u32; pack.nodes];
+                alive.iter().for_each(|p| pods_on[pack.node_of[*p as usize] as usize] += 1);
+                let shared_and_contended = |p: &&u32| {
+                    let node = pack.node_of[**p as usize] as usize;
+                    pods_on[node] > 1 && pack.cpu[node] > shape.cpu_cores + 1e-9
+                };
+                for p in alive.iter().filter(shared_and_contended) {
+                    let over = usage.pod[*p as usize].0 - strategies[0][*p as usize].cpu_cores;
+                    blame[*p as usize] += over.max(0.0) * minutes;
+                }
             }
         }
         for (o, pack) in outcomes.iter_mut().zip(&packs) {

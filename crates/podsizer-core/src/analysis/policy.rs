@@ -23,6 +23,12 @@ pub struct CpuPolicy {
     pub floor_cores: f64,
     /// Granularity of CPU figures, in cores: requests and limits are rounded up to a multiple of it.
     pub step_cores: f64,
+    /// Node-level CPU contention allowed (share of node-steps with the pods' summed CPU use
+    /// above allocatable) when pods are packed by their requests on a `--node` shape: CPU
+    /// requests are raised workload by workload until the training window stays within it
+    /// (see `analysis::contention`). `None` (the default): no such raise. Read from the
+    /// defaults only: contention is a property of the whole fleet.
+    pub node_contention_budget: Option<f64>,
 }
 
 /// What the memory request is taken from.
@@ -120,6 +126,7 @@ impl Default for Policy {
                 peak_headroom: 0.10,
                 floor_cores: 0.010,
                 step_cores: 0.005,
+                node_contention_budget: None,
             },
             memory: MemoryPolicy {
                 request_basis: MemoryBasis::DailyPeaks,
@@ -235,6 +242,8 @@ pub struct CpuSpec {
     pub floor: Option<String>,
     /// Rounding step of requests and limits (`5m`).
     pub step: Option<String>,
+    /// See `CpuPolicy::node_contention_budget`.
+    pub node_contention_budget: Option<f64>,
 }
 
 /// The `[memory]` table of a policy file (see [`MemoryPolicy`]); quantities are Kubernetes
@@ -505,6 +514,9 @@ impl PolicySpec {
         set(&mut p.cpu.peak_headroom, c.peak_headroom, |v| non_negative("cpu.peak_headroom", v))?;
         set(&mut p.cpu.floor_cores, c.floor.as_deref(), |v| quantity("cpu.floor", v, false))?;
         set(&mut p.cpu.step_cores, c.step.as_deref(), |v| quantity("cpu.step", v, true))?;
+        if let Some(v) = c.node_contention_budget {
+            p.cpu.node_contention_budget = Some(share("cpu.node_contention_budget", v)?);
+        }
         let m = &self.memory;
         set(&mut p.memory.request_basis, m.request_basis.as_deref(), |v| match v {
             "daily-peaks" => Ok(MemoryBasis::DailyPeaks),
@@ -683,5 +695,18 @@ mod tests {
         assert_eq!(set.defaults.memory.request_basis, MemoryBasis::RiskBudget);
         assert_eq!(set.defaults.memory.risk_budget, 0.02);
         assert_eq!(Policy::default().memory.risk_budget, 0.03);
+    }
+
+    #[test]
+    fn the_node_contention_budget_is_off_unless_set() {
+        assert_eq!(Policy::default().cpu.node_contention_budget, None);
+        let text = "[defaults.cpu]\nnode_contention_budget = 0.01\n";
+        let set = PolicySet::parse(Path::new("p.toml"), text).unwrap();
+        assert_eq!(set.defaults.cpu.node_contention_budget, Some(0.01));
+        for bad in ["0", "0.6", "nan", "-0.01"] {
+            let text = format!("[defaults.cpu]\nnode_contention_budget = {bad}\n");
+            let e = PolicySet::parse(Path::new("p.toml"), &text).unwrap_err().to_string();
+            assert!(e.contains("defaults.cpu.node_contention_budget"), "{bad}: {e}");
+        }
     }
 }

@@ -3,6 +3,7 @@
 
 use super::bound::{mean_bound_cost, BoundUnit, BOUND_EXPOSURE};
 use super::replay::{current_sizing, replay, Outcome};
+use crate::analysis::contention::{govern, RUNGS};
 use crate::analysis::nodes::{Fleet, NodeOutcome, PodRequest};
 use crate::analysis::policy::PolicySet;
 use crate::analysis::recommend::{recommend, Recommendation};
@@ -90,6 +91,8 @@ pub struct ContainerResult {
     /// Start-up and steady-state CPU above the limit per strategy (and podsizer with its
     /// boost, `BOOSTED`), summed over folds.
     pub startup: Vec<(String, super::startup::StartupThrottle)>,
+    /// Per fold, the CPU use at each of `contention::RUNGS` (empty without a contention budget).
+    cpu_ladders: Vec<Vec<f64>>,
 }
 
 /// One node shape's figures per strategy, summed over folds.
@@ -197,11 +200,12 @@ pub fn run(series: &[Series], setup: &BacktestSetup<'_>) -> BacktestResult {
     if has_current {
         names.push("current".into());
     }
+    let mut containers: Vec<ContainerResult> =
+        series.iter().map(|s| container(s, &folds, setup, per_pod[&s.key.workload], has_current)).collect();
+    govern_cpu(series, &mut containers, &folds, setup);
     let mut totals: Vec<(String, Outcome)> = names.iter().map(|n| (n.clone(), Outcome::default())).collect();
-    let mut containers = Vec::new();
     let mut skipped = 0;
-    for s in series {
-        let result = container(s, &folds, setup, per_pod[&s.key.workload], has_current);
+    for result in &containers {
         if result.outcomes.iter().all(|(_, o)| o.is_some()) {
             for ((_, total), (_, o)) in totals.iter_mut().zip(&result.outcomes) {
                 total.add(o.as_ref().expect("checked"));
@@ -209,7 +213,6 @@ pub fn run(series: &[Series], setup: &BacktestSetup<'_>) -> BacktestResult {
         } else {
             skipped += 1;
         }
-        containers.push(result);
     }
     let nodes = node_backtest(series, &containers, &folds, &names, setup);
     let bounds = bounds(&containers);
@@ -279,22 +282,34 @@ fn container(
     let mut bound_units = Vec::new();
     let podsizer_at = setup.strategies.iter().position(|st| st.name() == "podsizer");
     let mut startup = Vec::new();
+    // Per strategy, the settings in force before this fold's split and since when: the
+    // current ones (when known) before the first fold, then each fold's proposal.
+    let mut in_force: Vec<(Option<Sizing>, i64)> = vec![(now, i64::MIN); setup.strategies.len()];
+    let mut cpu_ladders = Vec::new();
+    let budget = policy.cpu.node_contention_budget.is_some() && !setup.nodes.is_empty();
     for fold in folds {
-        let input = |usage| SizingInput {
+        let input = |usage, oom_limit_bytes| SizingInput {
             usage,
             policy: &policy,
             current,
             window_end_ms: fold.split,
             containers_in_pod,
-            oom_limit_bytes: None,
+            oom_limit_bytes,
         };
         let usage = s.usage(fold.train_from, fold.split);
+        if budget {
+            let (cpu, _) = usage.combined(|_| 1.0);
+            cpu_ladders.push(RUNGS.iter().map(|q| cpu.percentile(*q).unwrap_or(0.0)).collect());
+        }
         let holdout: Vec<Point> =
             s.points.iter().filter(|p| p.ts >= fold.split && p.ts < fold.holdout_to).copied().collect();
         recommendations.clear();
         let mut fold_sizings = Vec::new();
-        for (strategy, (_, total)) in setup.strategies.iter().zip(outcomes.iter_mut()) {
-            let rec = recommend(strategy.as_ref(), &input(&usage), &overrides);
+        for (k, (strategy, (_, total))) in setup.strategies.iter().zip(outcomes.iter_mut()).enumerate() {
+            let (settings, since) = in_force[k];
+            let oom = settings.and_then(|l| oom_limit(&s.points, since.max(fold.train_from), fold.split, &l));
+            let rec = recommend(strategy.as_ref(), &input(&usage, oom), &overrides);
+            in_force[k] = (rec.sizing().copied(), fold.split);
             match (rec.sizing(), total.as_mut()) {
                 (Some(sizing), Some(t)) => t.add(&replay(&holdout, sizing, step, &setup.prices)),
                 _ => *total = None,
@@ -304,7 +319,7 @@ fn container(
         }
         let podsizer = match setup.strategies.iter().position(|st| st.name() == "podsizer") {
             Some(i) => fold_sizings[i],
-            None => recommend(&PodsizerStrategy, &input(&usage), &overrides).sizing().copied(),
+            None => recommend(&PodsizerStrategy, &input(&usage, None), &overrides).sizing().copied(),
         };
         match (podsizer, bound.as_mut()) {
             (Some(sizing), Some(total)) => {
@@ -340,7 +355,14 @@ fn container(
         });
         outcomes.push(("current".into(), replayed));
     }
-    ContainerResult { key: s.key.clone(), outcomes, recommendations, sizings, bound, bound_units, startup }
+    ContainerResult { key: s.key.clone(), outcomes, recommendations, sizings, bound, bound_units, startup, cpu_ladders }
+}
+
+/// The OOM fact a source would have recorded: the memory limit in force in `[from, to)`
+/// when the working set went above it there (the sample after it would be a restart).
+fn oom_limit(points: &[Point], from: i64, to: i64, in_force: &Sizing) -> Option<f64> {
+    let limit = in_force.memory_limit_bytes;
+    points.iter().any(|p| p.ts >= from && p.ts < to && p.memory > limit).then_some(limit)
 }
 
 /// One fold's per-container 5% bound: podsizer's settings with the memory request its holdout
@@ -355,6 +377,84 @@ fn fold_bound(holdout: &[Point], podsizer: &Sizing, step_ms: i64, prices: &Price
     );
     let sizing = Sizing { memory_request_bytes: unit.request_exceeded_in(BOUND_EXPOSURE), ..*podsizer };
     (unit, replay(holdout, &sizing, step_ms, prices))
+}
+
+// The node contention budget (`cpu.node_contention_budget`, see `analysis::contention`): per
+// fold, the proposals of the strategies that follow the policy (`podsizer`, `podsizer-p50`,
+// `podsizer-risk`) are packed on the first `--node` shape over the *training* window, their CPU
+// requests raised until its contention is within the budget, and the raised proposals replayed
+// on the holdout like any other. The holdout is never looked at to choose the raise.
+
+/// Strategies that size by the policy, so the policy's budget applies to them.
+fn follows_policy(name: &str) -> bool {
+    name == "podsizer" || name.starts_with("podsizer-")
+}
+
+/// Applies the budget to `containers` (their sizings, outcomes and bounds), when the policy
+/// sets one and a node shape is given.
+fn govern_cpu(series: &[Series], containers: &mut [ContainerResult], folds: &[Fold], setup: &BacktestSetup<'_>) {
+    let (Some(budget), Some(shape)) = (setup.policies.defaults.cpu.node_contention_budget, setup.nodes.first()) else {
+        return;
+    };
+    let counted: Vec<usize> = (0..series.len())
+        .filter(|i| containers[*i].outcomes.iter().all(|(_, o)| o.is_some()) && !containers[*i].cpu_ladders.is_empty())
+        .collect();
+    let Some(first) = counted.first() else { return };
+    let governed: Vec<usize> =
+        (0..setup.strategies.len()).filter(|k| follows_policy(&containers[*first].outcomes[*k].0)).collect();
+    let mut steps: Vec<i64> = counted.iter().map(|i| series[*i].step_ms()).collect();
+    steps.sort_unstable();
+    let step = steps.get(steps.len() / 2).copied().unwrap_or(60_000);
+    let mut changed = vec![false; series.len()];
+    for (f, fold) in folds.iter().enumerate() {
+        let fleet = Fleet::new(counted.iter().map(|i| &series[*i]).collect(), fold.train_from, fold.split, step);
+        let ladders: Vec<Vec<f64>> = counted.iter().map(|i| containers[*i].cpu_ladders[f].clone()).collect();
+        for k in &governed {
+            let sizings: Vec<_> = counted.iter().map(|i| containers[*i].sizings[f][*k]).collect();
+            let g = govern(&fleet, shape, &sizings, &ladders, budget);
+            for (j, sizing) in g.sizings.into_iter().enumerate() {
+                let c = &mut containers[counted[j]];
+                if c.sizings[f][*k] != sizing {
+                    c.sizings[f][*k] = sizing;
+                    changed[counted[j]] = true;
+                }
+            }
+        }
+    }
+    for i in (0..series.len()).filter(|i| changed[*i]) {
+        replay_again(&series[i], &mut containers[i], folds, &governed, setup);
+    }
+}
+
+/// The outcomes of the governed strategies, and the bound (it takes podsizer's CPU
+/// settings), replayed again with the raised requests.
+fn replay_again(s: &Series, c: &mut ContainerResult, folds: &[Fold], governed: &[usize], setup: &BacktestSetup<'_>) {
+    let step = s.step_ms();
+    let podsizer = governed.iter().copied().find(|k| c.outcomes[*k].0 == "podsizer");
+    let mut outcomes = vec![Outcome::default(); governed.len()];
+    let mut bound = Outcome::default();
+    let mut units = Vec::new();
+    for (f, fold) in folds.iter().enumerate() {
+        let holdout: Vec<Point> =
+            s.points.iter().filter(|p| p.ts >= fold.split && p.ts < fold.holdout_to).copied().collect();
+        for (o, k) in outcomes.iter_mut().zip(governed) {
+            if let Some(sizing) = c.sizings[f][*k] {
+                o.add(&replay(&holdout, &sizing, step, &setup.prices));
+            }
+        }
+        if let Some(sizing) = podsizer.and_then(|k| c.sizings[f][k]) {
+            let (unit, outcome) = fold_bound(&holdout, &sizing, step, &setup.prices);
+            bound.add(&outcome);
+            units.push(unit);
+        }
+    }
+    for (o, k) in outcomes.into_iter().zip(governed) {
+        c.outcomes[*k].1 = Some(o);
+    }
+    if podsizer.is_some() && c.bound.is_some() {
+        c.bound = Some(bound);
+        c.bound_units = units;
+    }
 }
 
 #[cfg(test)]
@@ -437,5 +537,64 @@ mod tests {
         let r = run(&[all[0].clone(), gone], &setup);
         assert_eq!(r.containers[1].bound.unwrap().samples, 0);
         assert!(r.bounds.mean_cost.is_finite() && r.bounds.mean_cost <= r.bounds.per_container.cost, "{:?}", r.bounds);
+    }
+
+    /// Proposes a 3 GiB memory limit, or twice the limit it was OOM-killed at.
+    struct OomAware;
+
+    impl Strategy for OomAware {
+        fn name(&self) -> &'static str {
+            "oom-aware"
+        }
+
+        fn size(&self, input: &SizingInput<'_>) -> (Sizing, Vec<String>) {
+            let limit = input.oom_limit_bytes.map_or(3.0 * GIB, |l| 2.0 * l);
+            let s = Sizing {
+                cpu_request_cores: 1.0,
+                cpu_limit_cores: None,
+                memory_request_bytes: GIB,
+                memory_limit_bytes: limit,
+            };
+            (s, Vec::new())
+        }
+    }
+
+    #[test]
+    fn the_replay_feeds_oom_kills_of_the_limit_in_force_to_the_next_review() {
+        // Hourly samples 0..29 h at 1 GiB, 4 GiB at hour 15. Two rolling folds of 10 h: splits
+        // at 9 h and 19 h (+1 ms). Fold 1 trains on hours 0-9 (nothing known in force): 3 GiB.
+        // That limit is in force over hours 10-19, where hour 15 crosses it: fold 2 is told of
+        // an OOM kill at 3 GiB and proposes 6 GiB.
+        let mut s = series("a", |_| 1.0);
+        s.points[15].memory = 4.0 * GIB;
+        let strategies: Vec<Box<dyn Strategy>> = vec![Box::new(OomAware)];
+        let mut policies = PolicySet::default();
+        policies.defaults.history.min_span_ms = 0;
+        policies.defaults.history.min_samples = 1;
+        let none = HashMap::new();
+        let setup = |current| BacktestSetup {
+            strategies: &strategies,
+            policies: &policies,
+            fold_layout: FoldLayout { train_ms: 10 * HOUR, holdout_ms: 10 * HOUR, split_at: None, folds: 2 },
+            prices: Prices::default(),
+            current,
+            nodes: &[],
+        };
+        let r = run(std::slice::from_ref(&s), &setup(&none));
+        let limits: Vec<f64> = r.containers[0].sizings.iter().map(|f| f[0].unwrap().memory_limit_bytes / GIB).collect();
+        assert_eq!(limits, vec![3.0, 6.0]);
+        // Current settings with a 0.5 GiB limit, in force before the first fold: every
+        // training sample is above it, so fold 1 already proposes 1 GiB; hour 15 is above that
+        // too, so fold 2 proposes 2 GiB.
+        let now = Resources {
+            cpu_request_cores: Some(1.0),
+            cpu_limit_cores: None,
+            memory_request_bytes: Some(0.25 * GIB),
+            memory_limit_bytes: Some(0.5 * GIB),
+        };
+        let current = HashMap::from([(s.key.clone(), now)]);
+        let r = run(std::slice::from_ref(&s), &setup(&current));
+        let limits: Vec<f64> = r.containers[0].sizings.iter().map(|f| f[0].unwrap().memory_limit_bytes / GIB).collect();
+        assert_eq!(limits, vec![1.0, 2.0]);
     }
 }

@@ -7,4 +7,5 @@ pub mod podsizer;
 pub mod podsizer_p50;
 pub mod podsizer_risk;
 pub mod risk_budget;
+pub mod steps;
 pub mod vpa;

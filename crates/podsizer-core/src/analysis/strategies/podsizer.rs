@@ -5,7 +5,7 @@
 use crate::analysis::histogram::Histogram;
 use crate::analysis::policy::{MemoryBasis, Policy};
 use crate::analysis::sizing::{round_up, Sizing};
-use crate::analysis::strategies::risk_budget;
+use crate::analysis::strategies::{risk_budget, steps};
 use crate::analysis::strategy::{SizingInput, Strategy};
 use crate::analysis::usage::{ContainerUsage, DayUsage};
 use crate::domain::{human_bytes, Cpu, Memory, DAY_MS};
@@ -55,7 +55,8 @@ impl Strategy for PodsizerStrategy {
             validation: (p.memory.request_basis == MemoryBasis::RiskBudget)
                 .then(|| risk_budget::validate(usage, p.history.half_life_ms, p.history.horizon_ms)),
         };
-        let (mem_request, mem_limit) = size_memory(p, typical, peak, widen, growth.memory, &mut why);
+        let step = steps::largest_step(usage);
+        let (mem_request, mem_limit) = size_memory(p, typical, peak, step, widen, growth.memory, &mut why);
         let sizing = Sizing {
             cpu_request_cores: cpu_request,
             cpu_limit_cores: cpu_limit,
@@ -208,6 +209,7 @@ fn size_memory(
     p: &Policy,
     typical: MemoryTypical<'_>,
     max: f64,
+    step: Option<steps::Step>,
     widen: f64,
     growth: f64,
     why: &mut Vec<String>,
@@ -257,7 +259,28 @@ fn size_memory(
         ));
         round_up(by_ratio, m.step_bytes)
     };
-    (request, limit)
+    (request, step_guard(limit, max, step, m.step_bytes, why))
+}
+
+/// Raises the memory limit to hold a repeat of the largest step seen (`steps`), from the peak.
+fn step_guard(limit: f64, max: f64, step: Option<steps::Step>, step_bytes: f64, why: &mut Vec<String>) -> f64 {
+    let Some(s) = step else { return limit };
+    let guard = s.guard(max);
+    if guard <= limit {
+        return limit;
+    }
+    why.push(format!(
+        "memory limit: the typical working set stepped up {:.1}x in a day ({} -> {}); raised to max {} x {:.1} x {:.2} = {} \
+         so a repeat of the step does not OOM-kill",
+        s.ratio,
+        human_bytes(s.from_bytes),
+        human_bytes(s.to_bytes),
+        human_bytes(max),
+        s.ratio,
+        1.0 + steps::STEP_MARGIN,
+        human_bytes(guard)
+    ));
+    round_up(guard, step_bytes)
 }
 
 #[cfg(test)]
@@ -348,6 +371,26 @@ mod tests {
         assert!(s.memory_request_bytes >= 200.0 * mib && s.memory_request_bytes <= 221.0 * mib, "{s:?}");
         let line = r.rationale.iter().find(|l| l.starts_with("memory request")).unwrap();
         assert!(line.contains("out-of-sample exposure") && line.contains("risk budget 3%"), "{line}");
+    }
+
+    #[test]
+    fn a_container_that_stepped_up_gets_a_limit_for_another_step_and_others_do_not() {
+        // 100Mi for three days, then 300Mi for three: the typical level stepped up 3x.
+        // Without the step rule the limit is max(2 x request (p60 of daily peaks 300Mi x 1.1
+        // = 330Mi) = 660Mi, peak guard 300Mi x (1 + 1 x (1 + 1/6 days)) = 650Mi) = 660Mi; a
+        // repeat of the step from the 300Mi peak needs 900Mi, with the 10% margin 990Mi (the
+        // step is measured on histograms, within 1.6% per percentile).
+        let mib = 1048576.0;
+        let u = usage(6 * 24, |_| 0.2, |m| if m < 3 * 1440 { 100.0 * mib } else { 300.0 * mib });
+        let r = run(&u, &Policy::default());
+        let limit = r.sizing().unwrap().memory_limit_bytes;
+        assert!((960.0 * mib..=1020.0 * mib).contains(&limit), "{}", limit / mib);
+        assert!(r.rationale.iter().any(|l| l.contains("stepped up 3.0x")), "{:?}", r.rationale);
+        // The same peak without a step (300Mi all along): 2 x request, 660Mi (within a bucket).
+        let flat = run(&usage(6 * 24, |_| 0.2, |_| 300.0 * mib), &Policy::default());
+        let limit = flat.sizing().unwrap().memory_limit_bytes;
+        assert!((650.0 * mib..=672.0 * mib).contains(&limit), "{}", limit / mib);
+        assert!(!flat.rationale.iter().any(|l| l.contains("stepped")), "{:?}", flat.rationale);
     }
 
     #[test]
