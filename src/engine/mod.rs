@@ -55,6 +55,7 @@ mod day_usage;
 pub mod evidence;
 mod file_inputs;
 pub mod fleet;
+pub mod follow_up;
 mod inputs;
 pub mod pull_request;
 pub mod selection;
