@@ -343,6 +343,9 @@ impl Bot<'_> {
             current_source: Some(format!("{} on {}/{}", s.overlay, s.remote, s.base)),
             previous: None,
             nodes: &s.nodes,
+            // The body shows the evidence in its own section, above the report.
+            evidence: &[],
+            verdicts: &[],
         }
     }
 }

@@ -197,3 +197,56 @@ fn harm_after_a_merged_cut_opens_one_labelled_follow_up_that_reverts_and_raises_
     assert!(text(&third).contains(&format!("{BRANCH} has commits by Jane Doe")), "{}", text(&third));
     assert_eq!(git(&remote, &["rev-parse", BRANCH]), human_tip);
 }
+
+#[test]
+fn the_weekly_report_shows_the_verdicts_and_the_evidence_of_the_bad_change() {
+    if !tools_present("follow_up::the_weekly_report_shows_the_verdicts_and_the_evidence_of_the_bad_change") {
+        return;
+    }
+    let prom = Prometheus::start(blocks());
+    let tmp = tempfile::tempdir().unwrap();
+    let store = tmp.path().join("store");
+    import(&prom.url(), &store, T0 + MINUTES * 60_000);
+    let (_remote, work, _) = gitops(tmp.path());
+    let out = tmp.path().join("report");
+    let run = crate::support::podsizer_on_loopback()
+        .args(["report", "--input"])
+        .arg(&store)
+        .arg("--kustomize")
+        .arg(work.join("overlays/production"))
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(run.status.success(), "{}", text(&run));
+    let md = std::fs::read_to_string(out.join("index.md")).unwrap();
+    let section = |heading: &str| {
+        let start = md.find(heading).unwrap_or_else(|| panic!("no {heading}: {md}"));
+        let rest = &md[start + heading.len()..];
+        rest[..rest.find("\n## ").unwrap_or(rest.len())].to_string()
+    };
+    // The verdicts, harm first, as `verify` judges them.
+    let verdicts: Vec<(String, String)> = section("## After the last rollout")
+        .lines()
+        .filter(|l| l.starts_with("| shop /"))
+        .map(|l| {
+            let cells: Vec<&str> = l.split(" | ").collect();
+            (cells[0].trim_start_matches("| ").to_string(), cells[2].replace('*', ""))
+        })
+        .collect();
+    let expected = [
+        ("shop / deployment/cart", "revert"),
+        ("shop / deployment/search", "revert"),
+        ("shop / deployment/queue", "raise"),
+        ("shop / deployment/web", "holds"),
+    ];
+    assert_eq!(verdicts, expected.map(|(a, b)| (a.to_string(), b.to_string())).to_vec());
+    assert!(md.contains("3 OOM kill(s) in 24 h; working set above the 128Mi request in 100.0% of samples"), "{md}");
+    // The evidence: cart's 240Mi working set is above its 128Mi request in every sample now; search is
+    // throttled in 40% of CFS periods under its current 500m limit (cAdvisor, as recorded).
+    let evidence = section("## Evidence");
+    let row =
+        |name: &str| evidence.lines().find(|l| l.starts_with(name)).unwrap_or_else(|| panic!("{evidence}")).to_string();
+    assert!(row("| shop / deployment/cart | app |").contains("| 100.0% → 0.0% |"), "{evidence}");
+    assert!(row("| shop / deployment/search | app |").contains("| 40.0% |"), "{evidence}");
+}
