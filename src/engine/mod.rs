@@ -61,6 +61,7 @@ pub mod pull_request;
 pub mod selection;
 pub mod sizing;
 pub mod suite;
+mod suite_verdicts;
 pub mod verify;
 
 pub use day_usage::DayStats;

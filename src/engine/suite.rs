@@ -109,6 +109,8 @@ pub struct SuiteEntry {
     pub goals: bool,
     /// The scope's back-test figures.
     pub result: BacktestResult,
+    /// The verdict rules replayed on its holdouts, per strategy (`super::suite_verdicts`).
+    pub verdicts: Vec<crate::analysis::backtest::verdicts::VerdictReplay>,
 }
 
 fn series_of(mut fill: impl FnMut(&mut dyn FnMut(Sample)) -> Result<()>) -> Result<Vec<Series>> {
@@ -162,6 +164,7 @@ pub fn suite(
                 scope: format!("scenario {name} without share"),
                 synthetic: true,
                 goals: false,
+                verdicts: super::suite_verdicts::replay(&series, &result),
                 result,
             });
             let share = crate::analysis::traffic::TrafficShare::parse(&synthetic::canary_share(start, 21))?;
@@ -170,7 +173,8 @@ pub fn suite(
             });
         }
         let result = backtest::run(&series, &setup(plan));
-        entries.push(SuiteEntry { scope: format!("scenario {name}"), synthetic: true, goals: true, result });
+        let verdicts = super::suite_verdicts::replay(&series, &result);
+        entries.push(SuiteEntry { scope: format!("scenario {name}"), synthetic: true, goals: true, result, verdicts });
     }
     let Some(traces_dir) = traces_dir else {
         on_note(Note::Warning(format!(
@@ -196,7 +200,8 @@ pub fn suite(
         let series = series_of(|emit| traces::read_family(traces_dir, family, emit).map_err(Into::into))?;
         let result = backtest::run(&series, &setup(family_plan(family)));
         on_note(Note::Note(format!("{family}: {} series, {:.1?}", series.len(), started.elapsed())));
-        entries.push(SuiteEntry { scope: format!("trace {family}"), synthetic: false, goals: true, result });
+        let verdicts = super::suite_verdicts::replay(&series, &result);
+        entries.push(SuiteEntry { scope: format!("trace {family}"), synthetic: false, goals: true, result, verdicts });
     }
     Ok(entries)
 }
@@ -280,6 +285,7 @@ pub fn suite_markdown(entries: &[SuiteEntry]) -> String {
             md.push_str(&render::markdown_node_rows(&e.scope, &e.result));
         }
     }
+    md.push_str(&super::suite_verdicts::markdown(entries.iter().map(|e| (e.scope.as_str(), e.verdicts.as_slice()))));
     md.push_str("\n## Goals for the default policy\n\n");
     for e in entries.iter().filter(|e| e.goals) {
         let marks: Vec<String> =

@@ -64,6 +64,9 @@ pub struct Observed {
     pub throttled_share: Option<f64>,
     /// Share of samples with CPU usage above the new CPU limit.
     pub cpu_above_limit_share: Option<f64>,
+    /// Core-seconds above the new CPU limit / core-seconds used: CPU the limit would have
+    /// withheld (usage samples average over their interval, so a few short bursts count too).
+    pub cpu_time_above_limit_share: Option<f64>,
     /// Share of samples with the working set above the new memory request.
     pub memory_above_request_share: Option<f64>,
     pub peak_working_set_bytes: Option<f64>,
@@ -76,13 +79,20 @@ pub struct Thresholds {
     pub throttled_share: f64,
     /// Share of samples above the CPU limit above which CPU is harmed.
     pub cpu_above_limit_share: f64,
+    /// Share of CPU time above the CPU limit above which CPU is harmed.
+    pub cpu_time_above_limit_share: f64,
     /// Share of samples above the memory request above which the pods are exposed to eviction.
     pub memory_above_request_share: f64,
 }
 
 impl Default for Thresholds {
     fn default() -> Self {
-        Thresholds { throttled_share: 0.10, cpu_above_limit_share: 0.01, memory_above_request_share: 0.10 }
+        Thresholds {
+            throttled_share: 0.10,
+            cpu_above_limit_share: 0.01,
+            cpu_time_above_limit_share: 0.01,
+            memory_above_request_share: 0.10,
+        }
     }
 }
 
@@ -145,6 +155,11 @@ pub fn harms(before: &Resources, after: &Resources, observed: &Observed, t: &Thr
             Setting::CpuLimit,
             format!("CPU above the {} limit in {} of samples", cores(after.cpu_limit_cores), percent(s)),
         );
+    }
+    let over_time = observed.cpu_time_above_limit_share.filter(|s| *s > t.cpu_time_above_limit_share);
+    let samples_said_so = observed.cpu_above_limit_share.is_some_and(|s| s > t.cpu_above_limit_share);
+    if let Some(s) = over_time.filter(|_| !samples_said_so) {
+        harm(Setting::CpuLimit, format!("{} of CPU time above the {} limit", percent(s), cores(after.cpu_limit_cores)));
     }
     if let (Some(n), hours) = (observed.other_restarts.filter(|n| *n > 0.0), observed.hours.max(1.0)) {
         let before_rate = observed.other_restarts_per_hour_before.unwrap_or(0.0);
@@ -300,6 +315,7 @@ mod tests {
             evictions: Some(0.0),
             throttled_share: Some(0.005),
             cpu_above_limit_share: Some(0.0),
+            cpu_time_above_limit_share: Some(0.0),
             memory_above_request_share: Some(0.0),
             peak_working_set_bytes: Some(50.0 * MI),
         }
@@ -337,6 +353,23 @@ mod tests {
         let a = assess(&before, &after, &blind, &Thresholds::default());
         assert_eq!(a.verdict, Verdict::Holds);
         assert_eq!(a.unknown, vec!["restarts and OOM kills", "evictions", "throttling"]);
+    }
+
+    #[test]
+    fn cpu_time_above_the_limit_is_harm_even_in_few_samples() {
+        let (before, after) = (res((0.5, 2.0), (256.0, 512.0)), res((0.25, 0.5), (256.0, 512.0)));
+        // 0.5% of samples above the 500m limit (under 1%), but 3% of the CPU time: harm on the CPU limit.
+        let bursty = Observed { cpu_above_limit_share: Some(0.005), cpu_time_above_limit_share: Some(0.03), ..quiet() };
+        let a = assess(&before, &after, &bursty, &Thresholds::default());
+        assert_eq!((a.verdict, a.harms.len()), (Verdict::Revert, 1));
+        assert_eq!(a.harms[0].reason, "3.0% of CPU time above the 500m limit");
+        // Both rules tripped: one harm, in samples.
+        let both = Observed { cpu_above_limit_share: Some(0.2), cpu_time_above_limit_share: Some(0.1), ..quiet() };
+        let a = assess(&before, &after, &both, &Thresholds::default());
+        assert_eq!(
+            a.harms.iter().map(|h| h.reason.as_str()).collect::<Vec<_>>(),
+            ["CPU above the 500m limit in 20.0% of samples"]
+        );
     }
 
     #[test]

@@ -23,6 +23,7 @@
 mod bound;
 mod replay;
 mod run;
+pub mod verdicts;
 
 pub use bound::{mean_bound_cost, BoundUnit, BOUND_EXPOSURE};
 pub use replay::{current_sizing, replay, Outcome};
