@@ -192,7 +192,12 @@ impl FollowUp<'_> {
             title: title.clone(),
             monthly_cost: None,
             changes: lines.to_vec(),
-            risks: fixes.iter().flat_map(|f| f.reasons.iter().map(move |r| format!("{}: {r}", f.id))).collect(),
+            risks: fixes
+                .iter()
+                .flat_map(|f| {
+                    f.reasons.iter().map(move |r| format!("{}: {r}", crate::outputs::format::printable(&f.id)))
+                })
+                .collect(),
             link: Some((format!("Open follow-up pull request #{}", pr.number), pr.url.clone())),
         });
         Ok(FollowUpOutcome::Proposed(Proposed {

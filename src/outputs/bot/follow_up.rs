@@ -3,7 +3,9 @@
 
 use crate::analysis::verdict::Verdict;
 use crate::domain::{human_bytes, Cpu, Memory, Resources};
+use crate::outputs::format::printable;
 use crate::outputs::kustomize::{PatchFile, RenderedWorkload};
+use crate::outputs::report::markdown::escape;
 use serde_norway::{Mapping, Value};
 
 /// The label that tells a follow-up from the weekly pull request.
@@ -122,7 +124,11 @@ pub(crate) fn moves(from: &Resources, to: &Resources) -> String {
 
 /// One line per fix: `id: revert (cpu lim 500m -> 2)`.
 pub(crate) fn lines(fixes: &[Fix]) -> Vec<String> {
-    fixes.iter().map(|f| format!("{}: {} ({})", f.id, f.verdict.as_str(), moves(&f.current, &f.proposed))).collect()
+    // Names are data: a control character in one cannot start a line of its own in a commit or chat.
+    fixes
+        .iter()
+        .map(|f| format!("{}: {} ({})", printable(&f.id), f.verdict.as_str(), moves(&f.current, &f.proposed)))
+        .collect()
 }
 
 /// `podsizer follow-up: revert 2, raise 1 harmed container(s) in OVERLAY`.
@@ -147,12 +153,15 @@ pub(crate) fn body(overlay: &str, fixes: &[Fix]) -> String {
         fixes.len()
     );
     for f in fixes {
-        let why = f.reasons.join("; ").replace('|', "\\|");
-        out.push_str(&format!("| {} | {} | {} | {why} |\n", f.id, f.verdict.as_str(), moves(&f.current, &f.proposed)));
+        let why = escape(&f.reasons.join("; "));
+        let id = escape(&f.id);
+        out.push_str(&format!("| {id} | {} | {} | {why} |\n", f.verdict.as_str(), moves(&f.current, &f.proposed)));
     }
     let sources: Vec<String> = fixes
         .iter()
-        .filter_map(|f| f.previous_from.as_ref().map(|from| format!("- {}: previous values from {from}", f.id)))
+        .filter_map(|f| {
+            f.previous_from.as_ref().map(|from| format!("- {}: previous values from {from}", escape(&f.id)))
+        })
         .collect();
     if !sources.is_empty() {
         out.push_str(&format!("\n{}\n", sources.join("\n")));
@@ -163,4 +172,66 @@ pub(crate) fn body(overlay: &str, fixes: &[Fix]) -> String {
          branch are never overwritten.</sub>\n",
     );
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MI: f64 = 1024.0 * 1024.0;
+
+    fn fix(id: &str) -> Fix {
+        let mem = |r: f64, l: f64| Resources {
+            cpu_request_cores: Some(0.5),
+            cpu_limit_cores: Some(1.0),
+            memory_request_bytes: Some(r * MI),
+            memory_limit_bytes: Some(l * MI),
+        };
+        Fix {
+            id: id.into(),
+            container: "app".into(),
+            verdict: Verdict::Revert,
+            reasons: vec!["3 OOM kill(s) in 24 h".into()],
+            current: mem(128.0, 256.0),
+            proposed: mem(512.0, 1024.0),
+            previous_from: Some("commit 0123456789ab, the parent of the bot's change".into()),
+        }
+    }
+
+    #[test]
+    fn the_text_names_each_fix_and_names_cannot_start_lines_of_their_own() {
+        let fixes = [fix("shop / deployment/cart / app")];
+        assert_eq!(
+            title("overlays/production", &fixes),
+            "podsizer follow-up: revert 1 harmed container(s) in overlays/production"
+        );
+        assert_eq!(
+            lines(&fixes),
+            ["shop / deployment/cart / app: revert (mem req 128Mi -> 512Mi, mem lim 256Mi -> 1Gi)"]
+        );
+        let hostile = [fix("shop / deployment/cart\n## Approved / app")];
+        assert!(!lines(&hostile)[0].contains('\n'), "{:?}", lines(&hostile));
+        assert!(!body("overlays/production", &hostile).contains("\n## Approved"), "{}", body("o", &hostile));
+    }
+
+    #[test]
+    fn a_patch_keeps_every_other_container_as_rendered_and_removes_a_setting_the_fix_unsets() {
+        let now = fix("x").current;
+        let target = RenderedWorkload {
+            kind: "Deployment".into(),
+            name: "cart".into(),
+            namespace: Some("shop".into()),
+            containers: vec![
+                ("app".into(), now),
+                ("sidecar".into(), Resources { cpu_request_cores: Some(0.1), ..Resources::default() }),
+            ],
+        };
+        let mut f = fix("x");
+        f.proposed.cpu_limit_cores = None;
+        let text = patch(&target, &[&f]).text;
+        let app = "      - name: \"app\"\n        resources:\n          requests:\n            cpu: \"500m\"\n            memory: \"512Mi\"\n          limits:\n            cpu: null\n            memory: \"1Gi\"\n";
+        assert!(text.contains(app), "{text}");
+        let sidecar = "      - name: \"sidecar\"\n        resources:\n          requests:\n            cpu: \"100m\"\n";
+        assert!(text.ends_with(sidecar), "{text}");
+    }
 }
