@@ -55,12 +55,14 @@ mod day_usage;
 pub mod evidence;
 mod file_inputs;
 pub mod fleet;
+pub mod follow_up;
 mod inputs;
 pub mod pull_request;
 pub mod selection;
 pub mod sizing;
 mod startup;
 pub mod suite;
+mod suite_verdicts;
 pub mod verify;
 
 pub use day_usage::DayStats;

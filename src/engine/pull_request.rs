@@ -126,6 +126,36 @@ pub fn propose_sizes(
 ) -> Result<PrRun> {
     settings.check()?;
     let repo = Repo::new(&settings.repo);
+    let branch = bot_branch(settings);
+    let (base, old_tip) = match start(settings, &repo, &branch)? {
+        Start::Foreign(authors) => {
+            return Ok(PrRun { outcome: PrOutcome::ForeignCommits { branch, authors }, notes: vec![] })
+        }
+        Start::Ready { base, old_tip } => (base, old_tip),
+    };
+    on_base(settings, &repo, &base, || {
+        let bot = Bot { settings, repo: &repo, branch, old_tip };
+        bot.propose(input, sizing, progress)
+    })
+}
+
+/// The bot's weekly branch: the one asked for, or `podsizer/<overlay folder name>`.
+pub(crate) fn bot_branch(settings: &PrSettings) -> String {
+    settings.branch.clone().unwrap_or_else(|| {
+        format!("podsizer/{}", settings.overlay.trim_end_matches('/').rsplit('/').next().unwrap_or("overlay"))
+    })
+}
+
+/// Where a run on a bot branch starts.
+pub(crate) enum Start {
+    /// The branch holds commits by these authors, who are not the bot: it is left alone.
+    Foreign(Vec<String>),
+    /// `REMOTE/BASE` to work from and the branch's tip on the remote, if it exists.
+    Ready { base: String, old_tip: Option<String> },
+}
+
+/// Refuses a dirty checkout, fetches, and checks that `branch` holds only the bot's commits.
+pub(crate) fn start(settings: &PrSettings, repo: &Repo, branch: &str) -> Result<Start> {
     let dirty = repo.dirty()?;
     if !dirty.is_empty() {
         return Err(EngineError::PullRequest(format!(
@@ -134,9 +164,6 @@ pub fn propose_sizes(
             dirty.join(", ")
         )));
     }
-    let branch = settings.branch.clone().unwrap_or_else(|| {
-        format!("podsizer/{}", settings.overlay.trim_end_matches('/').rsplit('/').next().unwrap_or("overlay"))
-    });
     repo.run(&["fetch", "-q", "--prune", &settings.remote])?;
     let base = format!("{}/{}", settings.remote, settings.base);
     if repo.resolve(&base).is_none() {
@@ -146,18 +173,72 @@ pub fn propose_sizes(
     if let Some(tip) = &old_tip {
         let authors = repo.foreign_authors(&format!("{base}..{tip}"))?;
         if !authors.is_empty() {
-            return Ok(PrRun { outcome: PrOutcome::ForeignCommits { branch, authors }, notes: vec![] });
+            return Ok(Start::Foreign(authors));
         }
     }
+    Ok(Start::Ready { base, old_tip })
+}
+
+/// Runs `work` detached at `base`; whatever happens, the checkout is left as it was found.
+pub(crate) fn on_base<T>(
+    settings: &PrSettings,
+    repo: &Repo,
+    base: &str,
+    work: impl FnOnce() -> Result<T>,
+) -> Result<T> {
     let original = repo.head()?;
-    repo.run(&["checkout", "-q", "--detach", &base])?;
-    let bot = Bot { settings, repo: &repo, branch, old_tip };
-    let result = bot.propose(input, sizing, progress);
-    // Whatever happened, leave the checkout as it was found.
+    repo.run(&["checkout", "-q", "--detach", base])?;
+    let result = work();
     let _ = repo.run(&["reset", "-q", "--hard"]);
     let _ = repo.run(&["clean", "-q", "-fd", "--", &settings.overlay]);
     repo.run(&["checkout", "-q", &original]).map_err(EngineError::Checkout)?;
     result
+}
+
+/// What to commit from the staged overlay and propose on a bot branch.
+pub(crate) struct Publication<'a> {
+    pub branch: &'a str,
+    /// The branch's tip on the remote before this run.
+    pub old_tip: Option<&'a str>,
+    pub title: &'a str,
+    pub body: &'a str,
+    /// The commit message's body.
+    pub details: &'a str,
+    /// A label the pull request must carry.
+    pub label: Option<&'a str>,
+}
+
+/// A pull request as a publication left it.
+pub(crate) struct Published {
+    pub pr: crate::outputs::bot::github::PullRequest,
+    /// "opened", "updated", or `None` when it already held this tree.
+    pub action: Option<&'static str>,
+    /// False when the branch already held the same tree (no commit pushed).
+    pub pushed: bool,
+    /// Whether any GitHub write was made (the pull request is news).
+    pub news: bool,
+}
+
+/// Commits the staged overlay, pushes it unless the branch holds the same tree (a re-run adds no
+/// commit), and opens or updates the branch's pull request.
+pub(crate) fn publish(settings: &PrSettings, repo: &Repo, p: &Publication) -> Result<Published> {
+    let s = settings;
+    repo.run(&["commit", "-q", "-m", p.title, "-m", p.details])?;
+    let same_tree = p.old_tip.is_some_and(|tip| repo.run(&["diff", "--quiet", tip, "HEAD"]).is_ok());
+    if !same_tree {
+        let lease = format!("--force-with-lease=refs/heads/{}:{}", p.branch, p.old_tip.unwrap_or(""));
+        repo.run(&["push", "-q", &lease, &s.remote, &format!("HEAD:refs/heads/{}", p.branch)])?;
+    }
+    let mut github = GitHub::new(&s.github_api, s.github_repo.as_deref().expect("checked"), s.token.clone());
+    let (pr, action) = match github.find_open(p.branch)? {
+        Some(existing) if same_tree => (existing, None),
+        Some(existing) => (github.update(existing.number, p.title, p.body)?, Some("updated")),
+        None => (github.open(p.branch, &s.base, p.title, p.body)?, Some("opened")),
+    };
+    if let Some(label) = p.label.filter(|l| !pr.labels.iter().any(|x| x == l)) {
+        github.add_label(pr.number, label)?;
+    }
+    Ok(Published { pr, action, pushed: !same_tree, news: github.writes > 0 })
 }
 
 struct Bot<'a> {
@@ -200,26 +281,24 @@ impl Bot<'_> {
             let diff = repo.run(&["diff", "--cached"])?;
             return Ok(PrOutcome::DryRun { diff, title, body });
         }
-        repo.run(&["commit", "-q", "-m", &title, "-m", &changes.join("\n")])?;
-        let same_tree = self.old_tip.as_deref().is_some_and(|tip| repo.run(&["diff", "--quiet", tip, "HEAD"]).is_ok());
-        if !same_tree {
-            let lease = format!("--force-with-lease=refs/heads/{branch}:{}", self.old_tip.as_deref().unwrap_or(""));
-            repo.run(&["push", "-q", &lease, &s.remote, &format!("HEAD:refs/heads/{branch}")])?;
-        }
-        let mut github = GitHub::new(&s.github_api, s.github_repo.as_deref().expect("checked"), s.token.clone());
-        let (pr, action) = match github.find_open(branch)? {
-            Some(existing) if same_tree => (existing, None),
-            Some(existing) => (github.update(existing.number, &title, &body)?, Some("updated")),
-            None => (github.open(branch, &s.base, &title, &body)?, Some("opened")),
+        let details = changes.join("\n");
+        let publication = Publication {
+            branch,
+            old_tip: self.old_tip.as_deref(),
+            title: &title,
+            body: &body,
+            details: &details,
+            label: None,
         };
+        let Published { pr, action, pushed, news } = publish(s, repo, &publication)?;
         // Only a pull request this run opened or updated is news; an unchanged one is not re-announced.
-        let notice = (s.notice && github.writes > 0).then(|| {
+        let notice = (s.notice && news).then(|| {
             let link = Some((format!("Open pull request #{}", pr.number), pr.url.clone()));
             Notice::from_report(title.clone(), &report.doc, changes.clone(), link)
         });
         Ok(PrOutcome::Proposed(Proposed {
             branch: branch.clone(),
-            pushed: !same_tree,
+            pushed,
             changes: changes.len(),
             action,
             number: pr.number,
@@ -266,6 +345,9 @@ impl Bot<'_> {
             current_source: Some(format!("{} on {}/{}", s.overlay, s.remote, s.base)),
             previous: None,
             nodes: &s.nodes,
+            // The body shows the evidence in its own section, above the report.
+            evidence: &[],
+            verdicts: &[],
         }
     }
 }

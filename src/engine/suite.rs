@@ -111,6 +111,8 @@ pub struct SuiteEntry {
     pub goals: bool,
     /// The scope's back-test figures.
     pub result: BacktestResult,
+    /// The verdict rules replayed on its holdouts, per strategy (`super::suite_verdicts`).
+    pub verdicts: Vec<crate::analysis::backtest::verdicts::VerdictReplay>,
 }
 
 fn series_of(mut fill: impl FnMut(&mut dyn FnMut(Sample)) -> Result<()>) -> Result<Vec<Series>> {
@@ -164,6 +166,7 @@ pub fn suite(
                 scope: format!("scenario {name} without share"),
                 synthetic: true,
                 goals: false,
+                verdicts: super::suite_verdicts::replay(&series, &result),
                 result,
             });
             let share = crate::analysis::traffic::TrafficShare::parse(&synthetic::canary_share(start, 21))?;
@@ -172,7 +175,8 @@ pub fn suite(
             });
         }
         let result = backtest::run(&series, &setup(plan));
-        entries.push(SuiteEntry { scope: format!("scenario {name}"), synthetic: true, goals: true, result });
+        let verdicts = super::suite_verdicts::replay(&series, &result);
+        entries.push(SuiteEntry { scope: format!("scenario {name}"), synthetic: true, goals: true, result, verdicts });
     }
     let Some(traces_dir) = traces_dir else {
         on_note(Note::Warning(format!(
@@ -198,7 +202,8 @@ pub fn suite(
         let series = series_of(|emit| traces::read_family(traces_dir, family, emit).map_err(Into::into))?;
         let result = backtest::run(&series, &setup(family_plan(family)));
         on_note(Note::Note(format!("{family}: {} series, {:.1?}", series.len(), started.elapsed())));
-        entries.push(SuiteEntry { scope: format!("trace {family}"), synthetic: false, goals: true, result });
+        let verdicts = super::suite_verdicts::replay(&series, &result);
+        entries.push(SuiteEntry { scope: format!("trace {family}"), synthetic: false, goals: true, result, verdicts });
     }
     Ok(entries)
 }
@@ -291,6 +296,7 @@ pub fn suite_markdown(entries: &[SuiteEntry]) -> String {
          working set >= 1.5x the day before, from a level >= 5% of the peak; limit >= peak x step x 1.1) on Bitbrains; the start-up rule (a pod's first \
          samples above the window's p90 CPU, cut at 30 minutes) on the startup-burst scenario. Google 2019, Google 2011 and Azure took no part in choosing any constant: they are held out.\n",
     );
+    md.push_str(&super::suite_verdicts::markdown(entries.iter().map(|e| (e.scope.as_str(), e.verdicts.as_slice()))));
     md.push_str("\n## Goals for the default policy\n\n");
     for e in entries.iter().filter(|e| e.goals) {
         let marks: Vec<String> =

@@ -135,6 +135,8 @@ pub fn observe_outcomes(c: &ContainerOutcomes, change: &Change) -> Observed {
 struct UsageTally {
     samples: u64,
     cpu_above_limit: u64,
+    cpu_used: f64,
+    cpu_above_limit_time: f64,
     memory_above_request: u64,
     peak_memory: f64,
 }
@@ -143,6 +145,8 @@ impl UsageTally {
     fn add(&mut self, after: &Resources, cpu: f64, memory: f64) {
         self.samples += 1;
         self.cpu_above_limit += u64::from(after.cpu_limit_cores.is_some_and(|l| cpu > l));
+        self.cpu_used += cpu;
+        self.cpu_above_limit_time += after.cpu_limit_cores.map_or(0.0, |l| (cpu - l).max(0.0));
         self.memory_above_request += u64::from(after.memory_request_bytes.is_some_and(|r| memory > r));
         self.peak_memory = self.peak_memory.max(memory);
     }
@@ -154,6 +158,14 @@ impl UsageTally {
         }
         let share = |n: u64| n as f64 / self.samples as f64;
         observed.cpu_above_limit_share = after.cpu_limit_cores.map(|_| share(self.cpu_above_limit));
+        // Samples are evenly spaced per container, so sums of cores stand for core-seconds.
+        observed.cpu_time_above_limit_share = after.cpu_limit_cores.map(|_| {
+            if self.cpu_used > 0.0 {
+                self.cpu_above_limit_time / self.cpu_used
+            } else {
+                0.0
+            }
+        });
         observed.memory_above_request_share = after.memory_request_bytes.map(|_| share(self.memory_above_request));
         observed.peak_working_set_bytes = Some(self.peak_memory);
     }

@@ -248,3 +248,26 @@ fn node_packing_and_eviction_exposure_equal_a_hand_count() {
     assert!((big["cpu_contention_share"].as_f64().unwrap() - 2.0 / 12.0).abs() < 1e-12, "{big}");
     assert!((big["cost_usd"].as_f64().unwrap() - 0.40).abs() < 1e-9, "{big}");
 }
+
+#[test]
+fn the_suite_replays_the_verdict_rules_on_every_holdout() {
+    let dir = tempfile::tempdir().unwrap();
+    let out_md = dir.path().join("backtest.md");
+    let out = Command::cargo_bin("podsizer")
+        .unwrap()
+        .env_remove("PODSIZER_TRACES")
+        .args(["backtest-suite", "--out"])
+        .arg(&out_md)
+        .output()
+        .unwrap();
+    assert!(matches!(out.status.code(), Some(0 | 1)), "{}", String::from_utf8_lossy(&out.stderr));
+    let md = std::fs::read_to_string(&out_md).unwrap();
+    let section = &md[md.find("## Verdicts on the holdout").expect("the verdict section")..];
+    let rows: Vec<&str> = section.lines().filter(|l| l.starts_with("| scenario ")).collect();
+    // Nine scopes (canary-30pct twice) x seven strategies; the hindsight bounds are left out.
+    assert_eq!(rows.len(), 9 * 7, "{section}");
+    // plain-2x's nightly-batch memory limit is OOM-killed 16 times in the one holdout: harmed, and flagged.
+    assert!(rows.contains(&"| scenario nightly-batch | plain-2x | 1 | 100.0% | 0 | - |"), "{section}");
+    // podsizer's diurnal-api proposals: no harm, and no flag on any of the three containers.
+    assert!(rows.contains(&"| scenario diurnal-api | podsizer | 0 | - | 3 | 0.0% |"), "{section}");
+}

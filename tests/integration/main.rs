@@ -13,6 +13,7 @@ mod cloudwatch;
 mod clusters;
 mod collector;
 mod fleet;
+mod follow_up;
 mod golden;
 mod hostile;
 mod incremental;

@@ -9,14 +9,14 @@ use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-const TOKEN: &str = "ghp_secret-token-4711";
+pub const TOKEN: &str = "ghp_secret-token-4711";
 
 #[derive(Debug, Clone)]
-struct Request {
-    method: String,
-    path: String,
+pub struct Request {
+    pub method: String,
+    pub path: String,
     headers: Vec<(String, String)>,
-    body: Value,
+    pub body: Value,
 }
 
 impl Request {
@@ -35,19 +35,19 @@ enum Mode {
 }
 
 #[derive(Default)]
-struct State {
+pub struct State {
     requests: Vec<Request>,
-    open: Vec<Value>,
+    pub open: Vec<Value>,
 }
 
-struct FakeGitHub {
-    url: String,
-    state: Arc<Mutex<State>>,
+pub struct FakeGitHub {
+    pub url: String,
+    pub state: Arc<Mutex<State>>,
     mode: Arc<Mutex<Mode>>,
 }
 
 impl FakeGitHub {
-    fn start() -> Self {
+    pub fn start() -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         let state = Arc::new(Mutex::new(State::default()));
@@ -61,11 +61,11 @@ impl FakeGitHub {
         Self { url, state, mode }
     }
 
-    fn requests(&self) -> Vec<Request> {
+    pub fn requests(&self) -> Vec<Request> {
         self.state.lock().unwrap().requests.clone()
     }
 
-    fn writes(&self) -> Vec<Request> {
+    pub fn writes(&self) -> Vec<Request> {
         self.requests().into_iter().filter(|r| r.method != "GET").collect()
     }
 }
@@ -125,10 +125,15 @@ fn answer(r: &Request, state: &Mutex<State>, mode: Mode) -> (u16, String, Value)
     }
     let mut s = state.lock().unwrap();
     match (r.method.as_str(), r.path.as_str()) {
-        ("GET", p) if p.starts_with("/repos/acme/gitops/pulls?") => (200, String::new(), Value::Array(s.open.clone())),
+        // As GitHub does, `head=OWNER:BRANCH` selects the pull requests from that branch.
+        ("GET", p) if p.starts_with("/repos/acme/gitops/pulls?") => {
+            let head = p.split_once("head=acme:").map(|(_, b)| b.split('&').next().unwrap_or(b).to_string());
+            let open = s.open.iter().filter(|pr| head.as_deref().is_none_or(|h| pr["head"]["ref"] == h));
+            (200, String::new(), Value::Array(open.cloned().collect()))
+        }
         ("POST", "/repos/acme/gitops/pulls") => {
             let number = s.open.len() as u64 + 1;
-            let pr = json!({"number": number, "html_url": format!("https://github.example/acme/gitops/pull/{number}"), "title": r.body["title"], "body": r.body["body"]});
+            let pr = json!({"number": number, "html_url": format!("https://github.example/acme/gitops/pull/{number}"), "title": r.body["title"], "body": r.body["body"], "head": {"ref": r.body["head"]}, "labels": []});
             s.open.push(pr.clone());
             (201, String::new(), pr)
         }
@@ -139,13 +144,22 @@ fn answer(r: &Request, state: &Mutex<State>, mode: Mode) -> (u16, String, Value)
             pr["body"] = r.body["body"].clone();
             (200, String::new(), pr.clone())
         }
+        // Labels go through the issues API; the answer is the issue's labels.
+        ("POST", p) if p.starts_with("/repos/acme/gitops/issues/") && p.ends_with("/labels") => {
+            let number: u64 = p.split('/').nth(5).unwrap().parse().unwrap();
+            let pr = s.open.iter_mut().find(|p| p["number"] == number).expect("labelling a PR that exists");
+            for label in r.body["labels"].as_array().unwrap() {
+                pr["labels"].as_array_mut().unwrap().push(json!({"name": label}));
+            }
+            (200, String::new(), pr["labels"].clone())
+        }
         // The chat webhook stand-in for --notify-webhook.
         ("POST", p) if p.starts_with("/webhook/") => (200, String::new(), json!("ok")),
         _ => (404, String::new(), json!({"message": "Not Found"})),
     }
 }
 
-fn git(dir: &Path, args: &[&str]) -> String {
+pub fn git(dir: &Path, args: &[&str]) -> String {
     let out = std::process::Command::new("git")
         .arg("-C")
         .arg(dir)
@@ -190,7 +204,7 @@ fn pr(work: &Path, api: &FakeGitHub, extra: &[&str]) -> std::process::Output {
         .unwrap()
 }
 
-fn text(out: &std::process::Output) -> String {
+pub fn text(out: &std::process::Output) -> String {
     format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
 }
 

@@ -21,22 +21,22 @@ use std::path::Path;
 
 const H: i64 = BUCKET_MS;
 /// 2026-11-02T00:00:00Z.
-const T0: i64 = 1_793_577_600_000;
-const MINUTES: i64 = 48 * 60;
+pub const T0: i64 = 1_793_577_600_000;
+pub const MINUTES: i64 = 48 * 60;
 const ROLLOUT: i64 = 24 * 60;
-const MIB: f64 = 1024.0 * 1024.0;
+pub const MIB: f64 = 1024.0 * 1024.0;
 const OLD_HASH: &str = "6d4c8b7f9";
 const NEW_HASH: &str = "5f7b9c8d6";
 const SUFFIXES: [&str; 2] = ["q2x9k", "z7mfr"];
 
 /// Requests and limits: CPU request, CPU limit, memory request (MiB), memory limit (MiB).
-type Settings = (f64, f64, f64, f64);
+pub type Settings = (f64, f64, f64, f64);
 
-struct Workload {
-    name: &'static str,
-    container: &'static str,
-    old: Settings,
-    new: Settings,
+pub struct Workload {
+    pub name: &'static str,
+    pub container: &'static str,
+    pub old: Settings,
+    pub new: Settings,
     /// Usage: CPU cores, working set MiB.
     cpu: f64,
     memory_mib: f64,
@@ -46,7 +46,7 @@ struct Workload {
     oom_kills: &'static [(usize, i64)],
 }
 
-fn fleet() -> Vec<Workload> {
+pub fn fleet() -> Vec<Workload> {
     vec![
         Workload {
             name: "cart",
@@ -178,7 +178,7 @@ fn openmetrics(fleet: &[Workload]) -> String {
 }
 
 /// The dataset's TSDB blocks, made once per test binary run.
-fn blocks() -> &'static Path {
+pub fn blocks() -> &'static Path {
     static BLOCKS: std::sync::OnceLock<tempfile::TempDir> = std::sync::OnceLock::new();
     BLOCKS
         .get_or_init(|| {
@@ -197,7 +197,7 @@ fn ts(ms: i64) -> String {
     podsizer::domain::format_timestamp(ms)
 }
 
-fn import(url: &str, store: &Path, until_ms: i64) {
+pub fn import(url: &str, store: &Path, until_ms: i64) {
     let out = podsizer_on_loopback()
         .args(["import", "prometheus", "--url", url, "--store"])
         .arg(store)

@@ -1,9 +1,11 @@
 //! `podsizer pr`: size an overlay of a GitOps checkout and propose it as a pull request
 //! (the run itself is `engine::pull_request`).
 
+use crate::analysis::verdict::Thresholds as VerdictThresholds;
 use crate::cli::args::PrArgs;
 use crate::cli::resolve;
-use crate::engine::pull_request::{propose_sizes, PrOutcome, PrSettings};
+use crate::engine::follow_up::{follow_up, FollowUpOutcome};
+use crate::engine::pull_request::{propose_sizes, PrOutcome, PrSettings, Proposed};
 use crate::engine::sizing::{load_policy, SizingSettings};
 use crate::outputs::bot::text::Thresholds;
 use crate::outputs::kustomize::Kubectl;
@@ -48,11 +50,56 @@ pub(crate) fn run(args: &PrArgs, kubectl: &Kubectl, out: &mut dyn Write) -> Resu
     let input = resolve::selection(&args.input, Some(&resolve::default_window()))?;
     let run = propose_sizes(&settings, input, sizing, &crate::cli::progress::Bars::default())?;
     resolve::print_notes(&run.notes);
-    match run.outcome {
-        PrOutcome::ForeignCommits { branch, authors } => {
-            writeln!(out, "{branch} has commits by {} that podsizer did not make: not overwriting them. Merge or close that work, or pass --branch for a new branch.", authors.join(", "))?;
-            return Ok(1);
+    let weekly = weekly(args, run.outcome, out)?;
+    // The follow-up on harm reads the same inputs again: the verdicts need the outcome signals.
+    let verified = resolve::selection(&args.input, Some(&resolve::default_window()))?;
+    let follow_up = follow_up(&settings, verified, VerdictThresholds::default())?;
+    resolve::print_notes(&follow_up.notes);
+    Ok(weekly.max(report_follow_up(args, follow_up.outcome, &follow_up.fixes, out)?))
+}
+
+fn foreign(out: &mut dyn Write, branch: &str, authors: &[String]) -> Result<u8> {
+    writeln!(out, "{branch} has commits by {} that podsizer did not make: not overwriting them. Merge or close that work, or pass --branch for a new branch.", authors.join(", "))?;
+    Ok(1)
+}
+
+fn report_follow_up(args: &PrArgs, outcome: FollowUpOutcome, fixes: &[String], out: &mut dyn Write) -> Result<u8> {
+    match outcome {
+        FollowUpOutcome::NoHarm => {}
+        FollowUpOutcome::ForeignCommits { branch, authors } => return foreign(out, &branch, &authors),
+        FollowUpOutcome::DryRun { diff, title, body } => {
+            writeln!(
+                out,
+                "{diff}\n\n--- follow-up pull request (dry run: nothing pushed, no API call) ---\n{title}\n\n{body}"
+            )?;
         }
+        FollowUpOutcome::Proposed(p) => {
+            writeln!(out, "harm after the last rollout: {}", fixes.join("; "))?;
+            proposed(args, &p, out)?;
+        }
+    }
+    Ok(0)
+}
+
+fn proposed(args: &PrArgs, p: &Proposed, out: &mut dyn Write) -> Result<()> {
+    if p.pushed {
+        writeln!(out, "pushed {} ({} change(s))", p.branch, p.changes)?;
+    } else {
+        writeln!(out, "{} already holds these sizes: nothing pushed", p.branch)?;
+    }
+    if let Some(action) = p.action {
+        writeln!(out, "{action} pull request #{} {}", p.number, p.url)?;
+    }
+    writeln!(out, "{} (#{})", p.title, p.number)?;
+    if let Some(notice) = &p.notice {
+        crate::cli::notify::post(&args.notify, notice);
+    }
+    Ok(())
+}
+
+fn weekly(args: &PrArgs, outcome: PrOutcome, out: &mut dyn Write) -> Result<u8> {
+    match outcome {
+        PrOutcome::ForeignCommits { branch, authors } => return foreign(out, &branch, &authors),
         PrOutcome::NothingChanged => writeln!(
             out,
             "nothing changed beyond --min-change {} (and {} CPU / {} memory) against {}/{}: no commit, no pull request",
@@ -61,20 +108,7 @@ pub(crate) fn run(args: &PrArgs, kubectl: &Kubectl, out: &mut dyn Write) -> Resu
         PrOutcome::DryRun { diff, title, body } => {
             writeln!(out, "{diff}\n\n--- pull request (dry run: nothing pushed, no API call) ---\n{title}\n\n{body}")?;
         }
-        PrOutcome::Proposed(p) => {
-            if p.pushed {
-                writeln!(out, "pushed {} ({} change(s))", p.branch, p.changes)?;
-            } else {
-                writeln!(out, "{} already holds these sizes: nothing pushed", p.branch)?;
-            }
-            if let Some(action) = p.action {
-                writeln!(out, "{action} pull request #{} {}", p.number, p.url)?;
-            }
-            writeln!(out, "{} (#{})", p.title, p.number)?;
-            if let Some(notice) = &p.notice {
-                crate::cli::notify::post(&args.notify, notice);
-            }
-        }
+        PrOutcome::Proposed(p) => proposed(args, &p, out)?,
     }
     Ok(0)
 }

@@ -22,6 +22,8 @@ pub(crate) fn run(args: &ReportArgs, kubectl: &Kubectl, out: &mut dyn Write) -> 
     let run = sizing_run(&args.input, args.kustomize.as_deref(), &args.sizing, kubectl)?;
     let (selection, recs) = (&run.selection, &run.recommendations);
     let series = selection.series()?;
+    let evidence = crate::engine::evidence::changed_containers(&run, &series, &Thresholds::default(), &prices)?;
+    let verdicts = verdicts(args)?;
     let input = ReportInput {
         strategy: &args.sizing.strategy,
         since: selection.since,
@@ -37,6 +39,8 @@ pub(crate) fn run(args: &ReportArgs, kubectl: &Kubectl, out: &mut dyn Write) -> 
             .or_else(|| crate::cli::resolve::live(&args.input).map(|l| l.describe())),
         previous: previous.as_ref(),
         nodes: &args.nodes,
+        evidence: &evidence,
+        verdicts: &verdicts,
     };
     let built = report::build(&input);
     let charts = crate::cli::progress::spinner("report");
@@ -58,4 +62,23 @@ pub(crate) fn run(args: &ReportArgs, kubectl: &Kubectl, out: &mut dyn Write) -> 
         crate::cli::notify::post(&args.notify, &Notice::from_report(title, &built.doc, changes, link));
     }
     Ok(0)
+}
+
+/// The verdicts on the changes the inputs recorded (`podsizer verify` on the same selection).
+fn verdicts(args: &ReportArgs) -> Result<Vec<report::VerdictRow>> {
+    use crate::engine::verify::{verify, VerifySettings};
+    let selection = crate::cli::resolve::selection(&args.input, Some(&crate::cli::resolve::default_window()))?;
+    let run = verify(VerifySettings { selection, ..Default::default() })?;
+    Ok(run
+        .checks
+        .into_iter()
+        .map(|c| report::VerdictRow {
+            key: c.key,
+            before: c.change.before,
+            after: c.change.after,
+            effective_ms: c.change.effective_ms,
+            observed: c.observed,
+            assessment: c.assessment,
+        })
+        .collect())
 }

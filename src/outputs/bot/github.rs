@@ -26,6 +26,8 @@ pub enum GitHubError {
 pub(crate) struct PullRequest {
     pub number: u64,
     pub url: String,
+    /// The names of its labels.
+    pub labels: Vec<String>,
 }
 
 pub(crate) struct GitHub {
@@ -134,10 +136,22 @@ impl GitHub {
     }
 }
 
+/// A pull request is an issue to the labels API: labels are added there, not when opening.
+impl GitHub {
+    pub(crate) fn add_label(&mut self, number: u64, label: &str) -> Result<(), GitHubError> {
+        let path = format!("/repos/{}/issues/{number}/labels", self.repo);
+        self.call("POST", &path, Some(json!({ "labels": [label] }))).map(drop)
+    }
+}
+
 fn pull_request(v: &Value) -> Option<PullRequest> {
+    let labels = v.get("labels").and_then(Value::as_array).map_or_else(Vec::new, |list| {
+        list.iter().filter_map(|l| l.get("name").and_then(Value::as_str).map(String::from)).collect()
+    });
     Some(PullRequest {
         number: v.get("number")?.as_u64()?,
         url: v.get("html_url").and_then(|u| u.as_str()).unwrap_or_default().to_string(),
+        labels,
     })
 }
 

@@ -3,6 +3,7 @@
 //! that a human pushed to its branch.
 
 pub(crate) mod evidence;
+pub(crate) mod follow_up;
 pub(crate) mod git;
 pub(crate) mod github;
 pub(crate) mod text;

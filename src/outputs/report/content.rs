@@ -8,8 +8,10 @@ pub(super) fn blocks(report: &Report) -> Vec<Block> {
     let mut out = Vec::new();
     intro(report, &mut out);
     summary(report, &mut out);
+    super::outcomes::verdicts(report, &mut out);
     changes_table(doc, &mut out);
     runtime_changes(doc, &mut out);
+    super::outcomes::evidence(report, &mut out);
     nodes(doc, &mut out);
     super::contention::section(doc, &mut out);
     week_over_week(doc, &mut out);

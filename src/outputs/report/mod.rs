@@ -16,6 +16,7 @@ mod flags;
 mod folder;
 pub(crate) mod html;
 pub(crate) mod markdown;
+mod outcomes;
 pub(crate) mod previous;
 
 use crate::analysis::changes::{moves, Thresholds};
@@ -31,6 +32,7 @@ use std::path::PathBuf;
 
 pub(crate) use doc::*;
 pub(crate) use folder::{check_folder, write, MARKER};
+pub(crate) use outcomes::VerdictRow;
 pub(crate) use previous::PreviousReport;
 
 /// Identifies the JSON layout; bump when a field changes meaning.
@@ -77,6 +79,10 @@ pub(crate) struct ReportInput<'a> {
     pub previous: Option<&'a PreviousReport>,
     /// Node shapes to pack the window's pods onto, now and with the proposal.
     pub nodes: &'a [crate::domain::NodeShape],
+    /// Per changed container, the proposal replayed over the window (a section when given).
+    pub evidence: &'a [(ContainerKey, crate::analysis::evidence::Evidence)],
+    /// The verdicts on the changes rolled out, harm first (a section when given).
+    pub verdicts: &'a [VerdictRow],
 }
 
 /// Everything written: the JSON document and the data behind the charts.
@@ -91,6 +97,8 @@ pub(crate) struct Report {
     /// Per container (in `doc.containers` order), every setting the proposal moves, runtime
     /// settings included: the one notion of a change (`analysis::changes`).
     pub changes: Vec<Vec<String>>,
+    pub evidence: Vec<(ContainerKey, crate::analysis::evidence::Evidence)>,
+    pub verdicts: Vec<VerdictRow>,
 }
 
 /// One container's chart data, in `doc.containers` order.
@@ -328,6 +336,8 @@ pub(crate) fn build(input: &ReportInput<'_>) -> Report {
         workloads: workload_data,
         current_source: input.current_source.clone(),
         changes: input.recommendations.iter().map(|r| moves(r, &Thresholds::ANY)).collect(),
+        evidence: input.evidence.to_vec(),
+        verdicts: input.verdicts.to_vec(),
     }
 }
 

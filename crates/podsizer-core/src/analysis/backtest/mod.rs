@@ -24,6 +24,7 @@ mod bound;
 mod replay;
 mod run;
 mod startup;
+pub mod verdicts;
 
 pub use bound::{mean_bound_cost, BoundUnit, BOUND_EXPOSURE};
 pub use replay::{current_sizing, replay, Outcome};
