@@ -54,7 +54,7 @@
 //! fleet's 900 containers (plus a handful per run: connection check, history range, cluster
 //! summary). podsizer makes one series lookup and one remote read per batch of pods (as many
 //! pods as fit 500,000 points) per window, a remote-read probe and six kube-state-metrics
-//! lookups: `podsizer::sources::prometheus::planned_requests` computes it, and the bench prints
+//! lookups: `podsizer::sources::prometheus::request_count` computes it, and the bench prints
 //! both.
 // Helpers shared inside this test crate are not API: `pub` there means "for the other modules".
 #![allow(unreachable_pub)]
@@ -592,7 +592,7 @@ fn main() {
     let total_s = median(results.iter().map(|r| r.import_s + r.recommend_s).collect());
     let store_s = median(results.iter().map(|r| r.store_s).collect());
     let prometheus_cpu_s = median(results.iter().map(|r| r.prometheus_cpu_s).collect());
-    let planned = podsizer::sources::prometheus::planned_requests(
+    let planned = podsizer::sources::prometheus::request_count(
         meta.series,
         3,
         meta.last_ms - meta.days * DAY_MS,

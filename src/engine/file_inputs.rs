@@ -114,10 +114,10 @@ pub(super) fn open_lone_file(
     path: PathBuf,
     skip_bad_rows: bool,
     names: &Names<'_>,
-    plan: Option<&LoneFileRule>,
+    lone_file: Option<&LoneFileRule>,
     notes: &mut Vec<Note>,
 ) -> Result<Input> {
-    let window = plan.and_then(|p| {
+    let window = lone_file.and_then(|p| {
         if p.rule.needs_newest() {
             crate::sources::files::newest_time_guess(&path).map(|t| p.rule.resolve(Some(t)))
         } else {
@@ -152,7 +152,7 @@ pub(super) fn open_lone_file(
             notes.push(repeated_in_file(&path, again.3.repeats));
         }
     }
-    let usage = match (plan, window) {
+    let usage = match (lone_file, window) {
         (Some(p), Some((since, until))) if p.rule.resolve(newest) == (since, until) => {
             Some(FileUsage { since, until, cluster: names.cluster.clone(), builder, rows })
         }

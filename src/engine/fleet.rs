@@ -290,7 +290,7 @@ fn size_cluster(settings: &FleetSettings, name: String, remote: &RemoteStore) ->
     let mut notes = Vec::new();
     let overlay_dir = settings.overlays.as_ref().map(|d| d.join(&name)).filter(|d| d.is_dir());
     let overlay = current_settings(overlay_dir.as_deref(), &settings.kubectl, None, &mut notes)?;
-    let plan = SizingContext {
+    let context = SizingContext {
         policy: &settings.policy,
         strategy: &settings.strategy,
         force: settings.force,
@@ -298,7 +298,7 @@ fn size_cluster(settings: &FleetSettings, name: String, remote: &RemoteStore) ->
         runtimes: &overlay.runtimes,
     };
     let facts = Facts::load(remote.local().root());
-    let mut recommendations = size_usage(&usage, &facts, Some(since), until, &plan)?;
+    let mut recommendations = size_usage(&usage, &facts, Some(since), until, &context)?;
     drop(usage);
     if let Some(dir) = &overlay_dir {
         let clusters = recommendations.iter().map(|r| r.key.workload.cluster.as_str());

@@ -93,9 +93,9 @@ pub fn select(settings: SelectionSettings) -> Result<Selection> {
     // With traffic shares, usage goes through raw series: nothing to build in advance. Without a
     // window (a back-test's whole history) nobody sizes from usage: building it would only hold
     // memory beside the series.
-    let plan = (traffic.is_empty() && window_ms.is_some()).then_some(LoneFileRule { rule });
+    let lone_file = (traffic.is_empty() && window_ms.is_some()).then_some(LoneFileRule { rule });
     let names = Names { cluster: &cluster, namespaces: &namespaces, workloads: &workloads };
-    let inputs = open_inputs(inputs, skip_bad_rows, &names, plan.as_ref(), &mut notes)?;
+    let inputs = open_inputs(inputs, skip_bad_rows, &names, lone_file.as_ref(), &mut notes)?;
     // The window ends at the newest sample of the selected data, not of all of it: another
     // cluster's newer day must not shorten (or empty) this cluster's history.
     let newest = if rule.needs_newest() { latest(&inputs, &names, rescan, &mut notes)? } else { None };
@@ -124,7 +124,7 @@ fn open_inputs(
     specs: Vec<InputSpec>,
     skip_bad_rows: bool,
     names: &Names<'_>,
-    plan: Option<&LoneFileRule>,
+    lone_file: Option<&LoneFileRule>,
     notes: &mut Vec<Note>,
 ) -> Result<Vec<Input>> {
     let mut inputs = Vec::new();
@@ -146,7 +146,7 @@ fn open_inputs(
         if path.is_dir() {
             inputs.push(Input::Store(Store::open(&path)?));
         } else if path.exists() && alone {
-            inputs.push(open_lone_file(path, skip_bad_rows, names, plan, notes)?);
+            inputs.push(open_lone_file(path, skip_bad_rows, names, lone_file, notes)?);
         } else if path.exists() {
             let outcome = read_sample_file(&path, skip_bad_rows)?;
             if let Some(first) = outcome.skipped.first() {

@@ -78,36 +78,36 @@ pub struct SizingContext<'a> {
 /// Sizes every container in the selection.
 pub fn recommend_all(
     selection: &mut Selection,
-    plan: &SizingContext<'_>,
+    context: &SizingContext<'_>,
     progress: &dyn Progress,
     timings: &mut Timings,
 ) -> Result<Vec<Recommendation>> {
-    Ok(recommend_with_startups(selection, plan, progress, timings)?.0)
+    Ok(recommend_with_startups(selection, context, progress, timings)?.0)
 }
 
 /// [`recommend_all`], with the start-up rule applied and its findings (boosts to write).
 fn recommend_with_startups(
     selection: &mut Selection,
-    plan: &SizingContext<'_>,
+    context: &SizingContext<'_>,
     progress: &dyn Progress,
     timings: &mut Timings,
 ) -> Result<(Vec<Recommendation>, Vec<super::startup::StartupFinding>)> {
     // An unknown strategy fails before any sample is read.
-    strategy(plan.strategy)?;
+    strategy(context.strategy)?;
     let started = std::time::Instant::now();
     let usage = selection.usage(progress)?;
     timings.usage_seconds = started.elapsed().as_secs_f64();
     let window_end = selection.until.unwrap_or_else(|| {
         usage.iter().filter_map(podsizer_core::analysis::ContainerUsage::last_ms).max().unwrap_or(0)
     });
-    let mut recs = size_usage(&usage, &selection.facts(), selection.since, window_end, plan)?;
+    let mut recs = size_usage(&usage, &selection.facts(), selection.since, window_end, context)?;
     for rec in &mut recs {
         if let Some(note) = selection.projection(&rec.key) {
             rec.rationale.insert(0, note.clone());
         }
     }
     // Start-up apart from steady state: the rows of pods' first days are read again.
-    let startups = super::startup::judge(selection, &usage, plan.policy, &mut recs)?;
+    let startups = super::startup::judge(selection, &usage, context.policy, &mut recs)?;
     timings.sizing_seconds = started.elapsed().as_secs_f64();
     Ok((recs, startups))
 }
@@ -120,9 +120,9 @@ pub(crate) fn size_usage(
     facts: &crate::store::facts::Facts,
     since: Option<i64>,
     window_end: i64,
-    plan: &SizingContext<'_>,
+    context: &SizingContext<'_>,
 ) -> Result<Vec<Recommendation>> {
-    let strategy = strategy(plan.strategy)?;
+    let strategy = strategy(context.strategy)?;
     let per_pod = containers_per_workload(usage.iter().map(|u| &u.key));
     // Side-file figures are input like samples: one out of bounds fails the run, naming where.
     if let Some((path, reason)) = facts.rejected.first() {
@@ -130,13 +130,13 @@ pub(crate) fn size_usage(
     }
     let mut recs = Vec::with_capacity(usage.len());
     for u in usage {
-        let (mut policy, applied) = plan.policy.for_container(&u.key);
-        if plan.force {
+        let (mut policy, applied) = context.policy.for_container(&u.key);
+        if context.force {
             policy.history.min_span_ms = 0;
             policy.history.min_samples = 1;
         }
         // What the overlay says wins; otherwise what a collector or importer last saw.
-        let current = current_for(plan.overlay, u).or_else(|| facts.current.get(&u.key).copied());
+        let current = current_for(context.overlay, u).or_else(|| facts.current.get(&u.key).copied());
         let input = SizingInput {
             usage: u,
             policy: &policy,
@@ -146,7 +146,7 @@ pub(crate) fn size_usage(
             oom_limit_bytes: facts.oom_limit(&u.key, since),
         };
         let mut rec = recommend(strategy.as_ref(), &input, &applied);
-        let runtime = plan.runtimes.find(&u.key).map(|runtime| {
+        let runtime = context.runtimes.find(&u.key).map(|runtime| {
             let measured = Measured {
                 peak_working_set_bytes: u.memory_max(),
                 php_fpm: facts.php_fpm.get(&u.key).map(exporter_facts),
@@ -265,10 +265,10 @@ pub fn size_all(input: SelectionSettings, sizing: &SizingSettings, progress: &dy
     for h in &overlay.hpas {
         selection.skip_traffic_for(&h.target_name, &h.hpa.name);
     }
-    let plan =
+    let context =
         SizingContext { policy, strategy, force: *force, overlay: &overlay.workloads, runtimes: &overlay.runtimes };
     let mut timings = Timings::default();
-    let (mut recommendations, startups) = recommend_with_startups(&mut selection, &plan, progress, &mut timings)?;
+    let (mut recommendations, startups) = recommend_with_startups(&mut selection, &context, progress, &mut timings)?;
     shares_name_known_workloads(&flagged, &recommendations)?;
     let clusters = || recommendations.iter().map(|r| r.key.workload.cluster.as_str());
     if let Some(dir) = overlay_dir {

@@ -28,7 +28,7 @@ pub struct BacktestSettings {
     /// Policies the `podsizer` strategy sizes with.
     pub policy: PolicySet,
     /// How history is split into training and holdout folds.
-    pub plan: FoldLayout,
+    pub fold_layout: FoldLayout,
     /// As the user wrote the holdout window, for the message when history is too short.
     pub holdout_text: String,
     /// Prices that turn requested cores and bytes into cost.
@@ -62,7 +62,7 @@ pub fn run(input: SelectionSettings, settings: &BacktestSettings) -> Result<Back
     let setup = BacktestSetup {
         strategies: &strategies,
         policies: &settings.policy,
-        fold_layout: settings.plan,
+        fold_layout: settings.fold_layout,
         prices: settings.prices,
         current: &current,
         nodes: &settings.nodes,
@@ -122,7 +122,7 @@ fn series_of(mut fill: impl FnMut(&mut dyn FnMut(Sample)) -> Result<()>) -> Resu
 }
 
 /// Fold layout per trace family: their lengths differ (Google 2011 has 10 days).
-fn family_plan(family: &str) -> FoldLayout {
+fn family_folds(family: &str) -> FoldLayout {
     let (train, holdout, folds) = match family {
         "google-2011" => (7, 3, 1),
         "google-2019" => (14, 7, 2),
@@ -141,17 +141,17 @@ pub fn suite(
 ) -> Result<Vec<SuiteEntry>> {
     let strategies = strategies(&STRATEGY_NAMES.iter().map(std::string::ToString::to_string).collect::<Vec<_>>())?;
     let none = HashMap::new();
-    let setup = |plan| BacktestSetup {
+    let setup = |fold_layout| BacktestSetup {
         strategies: &strategies,
         policies,
-        fold_layout: plan,
+        fold_layout,
         prices: Prices::default(),
         current: &none,
         nodes,
     };
     let mut entries = Vec::new();
     let start = parse_timestamp("2026-10-26").expect("valid date");
-    let plan = FoldLayout { train_ms: 14 * DAY_MS, holdout_ms: 7 * DAY_MS, split_at: None, folds: 1 };
+    let folds = FoldLayout { train_ms: 14 * DAY_MS, holdout_ms: 7 * DAY_MS, split_at: None, folds: 1 };
     for name in synthetic::SCENARIOS {
         let scenario = |emit: &mut dyn FnMut(Sample)| {
             synthetic::scenario(name, start, 21, emit)
@@ -161,7 +161,7 @@ pub fn suite(
         if *name == "canary-30pct" {
             // What happens without the share, for comparison; then with it, as a user would
             // give it with --traffic-share.
-            let result = backtest::run(&series, &setup(plan));
+            let result = backtest::run(&series, &setup(folds));
             entries.push(SuiteEntry {
                 scope: format!("scenario {name} without share"),
                 synthetic: true,
@@ -174,7 +174,7 @@ pub fn suite(
                 crate::analysis::traffic::project(s, &share);
             });
         }
-        let result = backtest::run(&series, &setup(plan));
+        let result = backtest::run(&series, &setup(folds));
         let verdicts = super::suite_verdicts::replay(&series, &result);
         entries.push(SuiteEntry { scope: format!("scenario {name}"), synthetic: true, goals: true, result, verdicts });
     }
@@ -200,7 +200,7 @@ pub fn suite(
         }
         let started = std::time::Instant::now();
         let series = series_of(|emit| traces::read_family(traces_dir, family, emit).map_err(Into::into))?;
-        let result = backtest::run(&series, &setup(family_plan(family)));
+        let result = backtest::run(&series, &setup(family_folds(family)));
         on_note(Note::Note(format!("{family}: {} series, {:.1?}", series.len(), started.elapsed())));
         let verdicts = super::suite_verdicts::replay(&series, &result);
         entries.push(SuiteEntry { scope: format!("trace {family}"), synthetic: false, goals: true, result, verdicts });

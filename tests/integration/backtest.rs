@@ -264,8 +264,8 @@ fn the_suite_replays_the_verdict_rules_on_every_holdout() {
     let md = std::fs::read_to_string(&out_md).unwrap();
     let section = &md[md.find("## Verdicts on the holdout").expect("the verdict section")..];
     let rows: Vec<&str> = section.lines().filter(|l| l.starts_with("| scenario ")).collect();
-    // Nine scopes (canary-30pct twice) x seven strategies; the hindsight bounds are left out.
-    assert_eq!(rows.len(), 9 * 7, "{section}");
+    // Ten scopes (canary-30pct twice) x seven strategies; the hindsight bounds are left out.
+    assert_eq!(rows.len(), 10 * 7, "{section}");
     // plain-2x's nightly-batch memory limit is OOM-killed 16 times in the one holdout: harmed, and flagged.
     assert!(rows.contains(&"| scenario nightly-batch | plain-2x | 1 | 100.0% | 0 | - |"), "{section}");
     // podsizer's diurnal-api proposals: no harm, and no flag on any of the three containers.

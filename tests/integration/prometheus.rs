@@ -780,7 +780,7 @@ fn a_week_of_500_containers_takes_a_bounded_number_of_requests() {
     let series: BTreeSet<(&str, &str, &str)> =
         truth.iter().map(|s| (s.namespace.as_str(), s.pod.as_str(), s.container.as_str())).collect();
     assert_eq!(series.len(), 2 * containers);
-    let planned = podsizer::sources::prometheus::planned_requests(
+    let planned = podsizer::sources::prometheus::request_count(
         series.len(),
         3,
         last - 7 * DAY_MS,

@@ -12,7 +12,7 @@ use std::io::Write;
 
 pub(crate) fn run(args: &BacktestArgs, kubectl: &Kubectl, out: &mut dyn Write) -> Result<u8> {
     let policy = load_policy(args.policy.as_deref())?;
-    let plan = FoldLayout {
+    let fold_layout = FoldLayout {
         train_ms: args.train.ms,
         holdout_ms: args.holdout.ms,
         split_at: args.split_at.as_ref().map(|t| t.ms),
@@ -22,7 +22,7 @@ pub(crate) fn run(args: &BacktestArgs, kubectl: &Kubectl, out: &mut dyn Write) -
     let settings = BacktestSettings {
         strategies: args.strategy.clone(),
         policy,
-        plan,
+        fold_layout,
         holdout_text: args.holdout.to_string(),
         prices,
         overlay: args.kustomize.clone(),

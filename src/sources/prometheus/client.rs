@@ -2,7 +2,7 @@
 //! the API's answers.
 
 use super::payload::{envelope, parse_matrix, parse_series, parse_vector, PayloadError, Series};
-use super::plan::Window;
+use super::windows::Window;
 use super::{Labels, PrometheusError, Setting};
 use crate::sources::retry::{retry, Backoff, Failure};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};

@@ -4,8 +4,8 @@
 
 use super::client::Client;
 use super::import::ImportSettings;
-use super::plan::Window;
 use super::query::is_label_name;
+use super::windows::Window;
 use super::{PrometheusError, MEMORY_METRIC};
 use crate::domain::format_timestamp;
 use std::collections::BTreeSet;

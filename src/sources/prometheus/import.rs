@@ -10,10 +10,10 @@ use super::client::{Client, ClientConfig};
 use super::fetch::{discover_pods, fetch_kube_state, fetch_window, FetchOptions};
 use super::join::{ContainerSettings, JoinStats};
 use super::owners::{KnownOwner, Resolution};
-use super::plan::{
+use super::query::Scope;
+use super::windows::{
     align_up, day_windows, pod_batches, storage_windows, time_windows, ReadPath, Window, REMOTE_READ_POINTS,
 };
-use super::query::Scope;
 use super::writer::Writer;
 use super::{remote_read, PrometheusError, MAX_POINTS_PER_SERIES, MEMORY_METRIC};
 use crate::domain::stable_hash;

@@ -34,19 +34,19 @@ mod join;
 mod outcomes;
 mod owners;
 mod payload;
-mod plan;
 mod query;
 pub mod rate;
 pub mod remote_read;
+mod windows;
 mod writer;
 
 pub(crate) use client::parse_header;
 pub use client::{Client, ClientConfig};
 pub(crate) use join::ContainerSettings;
 pub(crate) use owners::Resolution;
-pub(crate) use plan::{align_down, align_up, PHP_FPM_EXPORTER_REQUESTS};
-pub use plan::{planned_requests, ReadPath, Window};
 pub(crate) use query::{promql_duration, Scope};
+pub(crate) use windows::{align_down, align_up, PHP_FPM_EXPORTER_REQUESTS};
+pub use windows::{request_count, ReadPath, Window};
 
 use std::collections::BTreeMap;
 

@@ -1,4 +1,4 @@
-//! Planning: time windows within Prometheus's point limit, UTC-day windows for remote read,
+//! Windows: time windows within Prometheus's point limit, UTC-day windows for remote read,
 //! pod batches within a response budget, and how many requests an import makes.
 
 use super::MAX_POINTS_PER_SERIES;
@@ -113,7 +113,7 @@ pub(crate) fn pod_batches(
 /// over `[from, to]` makes at most (without retries): per window one series discovery and,
 /// per pod batch, two range queries or one remote read (plus its probe), and the
 /// kube-state-metrics and php-fpm exporter requests.
-pub fn planned_requests(
+pub fn request_count(
     containers: usize,
     containers_per_pod: usize,
     from_ms: i64,
@@ -233,14 +233,14 @@ mod tests {
     #[test]
     fn a_week_of_500_containers_takes_few_requests() {
         let step = 60_000;
-        let n = planned_requests(500, 3, 0, 7 * 1440 * step, step, 500_000, ReadPath::QueryRange);
+        let n = request_count(500, 3, 0, 7 * 1440 * step, step, 500_000, ReadPath::QueryRange);
         // One window of 10,081 points; 49 containers (16 pods) per request: 11 batches.
         assert_eq!(n, KSM_REQUESTS + PHP_FPM_EXPORTER_REQUESTS + 1 + 2 * 11);
-        let n_small = planned_requests(500, 3, 0, 7 * 1440 * step, step, 100_000, ReadPath::QueryRange);
+        let n_small = request_count(500, 3, 0, 7 * 1440 * step, step, 100_000, ReadPath::QueryRange);
         assert!(n_small > n);
         // Remote read: one window per day (8 here: the range ends on a midnight), 50,000 points
         // a batch: 33 containers (11 pods) of a day, 16 batches.
-        let remote = planned_requests(500, 3, 0, 7 * 1440 * step, step, 500_000, ReadPath::RemoteRead);
+        let remote = request_count(500, 3, 0, 7 * 1440 * step, step, 500_000, ReadPath::RemoteRead);
         let php_fpm = PHP_FPM_EXPORTER_REQUESTS;
         assert_eq!(
             remote,
