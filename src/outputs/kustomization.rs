@@ -54,26 +54,7 @@ pub fn add_patch_entry(path: &Path, original: &str, patch: &PatchFile) -> Result
             out[h] = format!("patches:\n{}", patch_entry(patch, namespace, "").trim_end());
             out.join("\n") + "\n"
         }
-        Some(h) => {
-            // The list ends at the next line that starts a new top-level key.
-            let end = (h + 1..lines.len())
-                .find(|&i| {
-                    let l = lines[i];
-                    !l.is_empty() && !l.starts_with([' ', '-', '#', '\t'])
-                })
-                .unwrap_or(lines.len());
-            let pad = lines[h + 1..end]
-                .iter()
-                .find_map(|l| l.strip_suffix(l.trim_start()).filter(|_| l.trim_start().starts_with('-')))
-                .unwrap_or("");
-            let mut out: Vec<String> = lines[..end].iter().map(|l| (*l).to_string()).collect();
-            while out.last().is_some_and(|l| l.trim().is_empty()) {
-                out.pop();
-            }
-            out.push(patch_entry(patch, namespace, pad).trim_end().to_string());
-            out.extend(lines[end..].iter().map(|l| (*l).to_string()));
-            out.join("\n") + "\n"
-        }
+        Some(h) => append_to_list(&lines, h, |pad| patch_entry(patch, namespace, pad)),
         None => {
             let mut out = original.to_string();
             if !out.ends_with('\n') && !out.is_empty() {
@@ -84,6 +65,27 @@ pub fn add_patch_entry(path: &Path, original: &str, patch: &PatchFile) -> Result
     };
     check_only_patch_added(&parsed, &updated, &patch.file_name).map_err(bad)?;
     Ok(Some(updated))
+}
+
+/// `lines` with one entry added at the end of the block list whose key is on line `header`,
+/// indented like the list's existing items; `entry` gets that indent and returns the item's
+/// lines. The list ends at the next line that starts a new top-level key, so comments, blank
+/// lines and every other key stay exactly where they were.
+pub(super) fn append_to_list(lines: &[&str], header: usize, entry: impl FnOnce(&str) -> String) -> String {
+    let end = (header + 1..lines.len())
+        .find(|&i| !lines[i].is_empty() && !lines[i].starts_with([' ', '-', '#', '\t']))
+        .unwrap_or(lines.len());
+    let pad = lines[header + 1..end]
+        .iter()
+        .find_map(|l| l.strip_suffix(l.trim_start()).filter(|_| l.trim_start().starts_with('-')))
+        .unwrap_or("");
+    let mut out: Vec<String> = lines[..end].iter().map(|l| (*l).to_string()).collect();
+    while out.last().is_some_and(|l| l.trim().is_empty()) {
+        out.pop();
+    }
+    out.push(entry(pad).trim_end().to_string());
+    out.extend(lines[end..].iter().map(|l| (*l).to_string()));
+    out.join("\n") + "\n"
 }
 
 /// The namespace a `target` selects: the one the object renders in, except when this

@@ -188,22 +188,7 @@ pub(crate) fn add_resource_entry(path: &Path, original: &str, file: &str) -> Res
     let entry = super::yaml::to_string(&Value::Sequence(vec![file.into()]));
     let lines: Vec<&str> = original.lines().collect();
     let updated = match lines.iter().position(|l| l.trim_end() == "resources:") {
-        Some(h) => {
-            let end = (h + 1..lines.len())
-                .find(|&i| !lines[i].is_empty() && !lines[i].starts_with([' ', '-', '#', '\t']))
-                .unwrap_or(lines.len());
-            let pad = lines[h + 1..end]
-                .iter()
-                .find_map(|l| l.strip_suffix(l.trim_start()).filter(|_| l.trim_start().starts_with('-')))
-                .unwrap_or("");
-            let mut out: Vec<String> = lines[..end].iter().map(|l| (*l).to_string()).collect();
-            while out.last().is_some_and(|l| l.trim().is_empty()) {
-                out.pop();
-            }
-            out.push(format!("{pad}{}", entry.trim_end()));
-            out.extend(lines[end..].iter().map(|l| (*l).to_string()));
-            out.join("\n") + "\n"
-        }
+        Some(h) => super::kustomization::append_to_list(&lines, h, |pad| format!("{pad}{entry}")),
         None if parsed.get("resources").is_none() => {
             let sep = if original.ends_with('\n') || original.is_empty() { "" } else { "\n" };
             format!("{original}{sep}resources:\n{entry}")
