@@ -5,7 +5,9 @@
 //! changed them). The weekly bot's rules hold: a branch with commits by others is never
 //! overwritten, and a re-run that finds the same fix pushes nothing and writes nothing.
 
-use super::pull_request::{bot_branch, on_base, publish, start, PrSettings, Proposed, Publication, Published, Start};
+use super::pull_request::{
+    bot_branch, on_base, publish, start, DryRun, PrSettings, Proposed, Publication, Published, Start,
+};
 use super::selection::SelectionSettings;
 use super::verify::{verify, ContainerCheck, VerifySettings};
 use super::{Note, Result};
@@ -34,14 +36,7 @@ pub enum FollowUpOutcome {
         authors: Vec<String>,
     },
     /// A dry run: what the follow-up would have committed and proposed.
-    DryRun {
-        /// The overlay diff the commit would hold.
-        diff: String,
-        /// The pull request's title.
-        title: String,
-        /// The pull request's body (Markdown).
-        body: String,
-    },
+    DryRun(DryRun),
     /// The follow-up pull request now holds the fixes.
     Proposed(Proposed),
 }
@@ -176,7 +171,7 @@ impl FollowUp<'_> {
         self.repo.run(&["add", "-A", "--", &s.overlay])?;
         if s.dry_run {
             let diff = self.repo.run(&["diff", "--cached"])?;
-            return Ok(FollowUpOutcome::DryRun { diff, title, body });
+            return Ok(FollowUpOutcome::DryRun(DryRun { diff, title, body }));
         }
         let details = lines.join("\n");
         let publication = Publication {

@@ -76,16 +76,20 @@ pub enum PrOutcome {
     /// No change is above the thresholds: no commit, no pull request.
     NothingChanged,
     /// A dry run: what would have been committed and proposed.
-    DryRun {
-        /// The overlay diff the commit would hold.
-        diff: String,
-        /// The pull request's title.
-        title: String,
-        /// The pull request's body (Markdown).
-        body: String,
-    },
+    DryRun(DryRun),
     /// A pull request now holds these sizes.
     Proposed(Proposed),
+}
+
+/// What a dry run would have committed and proposed (the weekly or the follow-up pull request).
+#[derive(Debug)]
+pub struct DryRun {
+    /// The overlay diff the commit would hold.
+    pub diff: String,
+    /// The pull request's title.
+    pub title: String,
+    /// The pull request's body (Markdown).
+    pub body: String,
 }
 
 /// A pull request opened, updated, or already holding these sizes.
@@ -279,7 +283,7 @@ impl Bot<'_> {
         repo.run(&["add", "-A", "--", &s.overlay])?;
         if s.dry_run {
             let diff = repo.run(&["diff", "--cached"])?;
-            return Ok(PrOutcome::DryRun { diff, title, body });
+            return Ok(PrOutcome::DryRun(DryRun { diff, title, body }));
         }
         let details = changes.join("\n");
         let publication = Publication {

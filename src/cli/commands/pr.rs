@@ -5,7 +5,7 @@ use crate::analysis::verdict::Thresholds as VerdictThresholds;
 use crate::cli::args::PrArgs;
 use crate::cli::resolve;
 use crate::engine::follow_up::{follow_up, FollowUpOutcome};
-use crate::engine::pull_request::{propose_sizes, PrOutcome, PrSettings, Proposed};
+use crate::engine::pull_request::{propose_sizes, DryRun, PrOutcome, PrSettings, Proposed};
 use crate::engine::sizing::{load_policy, SizingSettings};
 use crate::outputs::bot::text::Thresholds;
 use crate::outputs::kustomize::Kubectl;
@@ -67,7 +67,7 @@ fn report_follow_up(args: &PrArgs, outcome: FollowUpOutcome, fixes: &[String], o
     match outcome {
         FollowUpOutcome::NoHarm => {}
         FollowUpOutcome::ForeignCommits { branch, authors } => return foreign(out, &branch, &authors),
-        FollowUpOutcome::DryRun { diff, title, body } => {
+        FollowUpOutcome::DryRun(DryRun { diff, title, body }) => {
             writeln!(
                 out,
                 "{diff}\n\n--- follow-up pull request (dry run: nothing pushed, no API call) ---\n{title}\n\n{body}"
@@ -105,7 +105,7 @@ fn weekly(args: &PrArgs, outcome: PrOutcome, out: &mut dyn Write) -> Result<u8> 
             "nothing changed beyond --min-change {} (and {} CPU / {} memory) against {}/{}: no commit, no pull request",
             args.min_change, args.min_cpu, args.min_memory, args.remote, args.base
         )?,
-        PrOutcome::DryRun { diff, title, body } => {
+        PrOutcome::DryRun(DryRun { diff, title, body }) => {
             writeln!(out, "{diff}\n\n--- pull request (dry run: nothing pushed, no API call) ---\n{title}\n\n{body}")?;
         }
         PrOutcome::Proposed(p) => proposed(args, &p, out)?,
