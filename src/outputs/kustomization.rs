@@ -185,7 +185,7 @@ pub fn write_plan(dir: &Path, plan: &PatchPlan, kubectl: &Kubectl) -> Result<Wri
             changes.push((patch.file_name.clone(), patch.text.clone().into_bytes()));
         }
         let entry = if patch.new_object {
-            super::startup_boost::add_resource_entry(&kpath, &kustomization, &patch.file_name)?
+            add_resource_entry(&kpath, &kustomization, &patch.file_name)?
         } else {
             add_patch_entry(&kpath, &kustomization, patch)?
         };
@@ -243,6 +243,44 @@ fn qualified(patches: &[PatchFile], docs: &[serde_norway::Value]) -> Vec<PatchFi
         })
         .collect()
 }
+/// Adds `- FILE` to the kustomization's `resources:` (kept as it was otherwise); `None` when it
+/// is listed already. The edit is checked: the result must parse to the same document with the
+/// file added to `resources` and nothing else changed.
+pub(crate) fn add_resource_entry(path: &Path, original: &str, file: &str) -> Result<Option<String>, KustomizeError> {
+    let bad = |message: String| KustomizeError::Kustomization { path: path.to_path_buf(), message };
+    let parsed: serde_norway::Value =
+        serde_norway::from_str(original).map_err(|e| bad(format!("not valid YAML: {e}")))?;
+    let listed = |v: &serde_norway::Value| {
+        v["resources"].as_sequence().is_some_and(|s| s.iter().any(|r| r.as_str() == Some(file)))
+    };
+    if listed(&parsed) {
+        return Ok(None);
+    }
+    let entry = super::yaml::to_string(&serde_norway::Value::Sequence(vec![file.into()]));
+    let lines: Vec<&str> = original.lines().collect();
+    let updated = match lines.iter().position(|l| l.trim_end() == "resources:") {
+        Some(h) => append_to_list(&lines, h, |pad| format!("{pad}{entry}")),
+        None if parsed.get("resources").is_none() => {
+            let sep = if original.ends_with('\n') || original.is_empty() { "" } else { "\n" };
+            format!("{original}{sep}resources:\n{entry}")
+        }
+        None => return Err(bad(format!("could not add {file} to `resources:` (unusual layout); add it by hand"))),
+    };
+    let mut after: serde_norway::Value = serde_norway::from_str(&updated)
+        .map_err(|e| bad(format!("edit produced invalid YAML ({e}); file left unchanged")))?;
+    let mut expected = parsed.clone();
+    if let Some(m) = expected.as_mapping_mut() {
+        let list = m.entry("resources".into()).or_insert_with(|| serde_norway::Value::Sequence(Vec::new()));
+        if let serde_norway::Value::Sequence(s) = list {
+            s.push(file.into());
+        }
+    }
+    if !listed(&after) || std::mem::take(&mut after) != expected {
+        return Err(bad(format!("adding {file} to `resources:` would change other settings; file left unchanged")));
+    }
+    Ok(Some(updated))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -310,5 +348,22 @@ mod tests {
     #[test]
     fn invalid_kustomization_is_refused() {
         assert!(add_patch_entry(Path::new("k.yaml"), "resources: [unclosed\n", &patch()).is_err());
+    }
+
+    #[test]
+    fn a_resource_entry_is_added_keeping_every_other_line() {
+        let p = Path::new("kustomization.yaml");
+        let original = "# team comment\nresources:\n  - ../../base\npatches:\n  - path: other.yaml\n";
+        let updated = add_resource_entry(p, original, "podsizer-startupcpuboost-x.yaml").unwrap().unwrap();
+        assert_eq!(
+            updated,
+            "# team comment\nresources:\n  - ../../base\n  - \"podsizer-startupcpuboost-x.yaml\"\npatches:\n  - path: other.yaml\n"
+        );
+        assert_eq!(add_resource_entry(p, &updated, "podsizer-startupcpuboost-x.yaml").unwrap(), None);
+        let none = add_resource_entry(p, "namespace: a\n", "f.yaml").unwrap().unwrap();
+        assert_eq!(none, "namespace: a\nresources:\n- \"f.yaml\"\n");
+        // A flow-style list is not edited by text: refused, naming the file.
+        let err = add_resource_entry(p, "resources: [../base]\n", "f.yaml").unwrap_err().to_string();
+        assert!(err.contains("kustomization.yaml") && err.contains("add it by hand"), "{err}");
     }
 }
