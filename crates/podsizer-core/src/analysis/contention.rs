@@ -117,15 +117,7 @@ mod tests {
     const MIN: i64 = 60_000;
 
     fn series(workload: &str, cpu: impl Fn(i64) -> f64) -> Series {
-        let key = ContainerKey {
-            workload: Workload {
-                namespace: "ns".into(),
-                kind: "Deployment".into(),
-                name: workload.into(),
-                ..Default::default()
-            },
-            container: "app".into(),
-        };
+        let key = ContainerKey::deployment("ns", workload, "app");
         let points = (0..100).map(|m| Point { ts: m * MIN, pod: 0, cpu: cpu(m), memory: GIB }).collect();
         Series { key, pods: vec![format!("{workload}-1")], points }
     }

@@ -194,19 +194,11 @@ pub fn advise(hpa: &Hpa, recs: &[&Recommendation], replicas: Option<Replicas>) -
 mod tests {
     use super::*;
     use crate::analysis::sizing::{Proposal, Sizing};
-    use crate::domain::{ContainerKey, Resources, Workload};
+    use crate::domain::{ContainerKey, Resources};
 
     fn rec(container: &str, current_cpu: f64, new_cpu: f64) -> Recommendation {
         Recommendation {
-            key: ContainerKey {
-                workload: Workload {
-                    namespace: "n".into(),
-                    kind: "Deployment".into(),
-                    name: "api".into(),
-                    ..Default::default()
-                },
-                container: container.into(),
-            },
+            key: ContainerKey::deployment("n", "api", container),
             strategy: "podsizer".into(),
             proposal: Proposal::Sized(Sizing {
                 cpu_request_cores: new_cpu,

@@ -355,15 +355,7 @@ mod tests {
     const MIN: i64 = 60_000;
 
     fn series(workload: &str, container: &str, pods: &[&str], points: Vec<Point>) -> Series {
-        let key = ContainerKey {
-            workload: Workload {
-                namespace: "ns".into(),
-                kind: "Deployment".into(),
-                name: workload.into(),
-                ..Default::default()
-            },
-            container: container.into(),
-        };
+        let key = ContainerKey::deployment("ns", workload, container);
         Series { key, pods: pods.iter().map(std::string::ToString::to_string).collect(), points }
     }
 

@@ -108,7 +108,7 @@ pub fn project(series: &mut Series, share: &TrafficShare) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::{ContainerKey, Workload};
+    use crate::domain::ContainerKey;
 
     #[test]
     fn parses_steps_and_looks_up_shares() {
@@ -134,15 +134,7 @@ mod tests {
                 Point { ts: i, pod: 0, cpu, memory: 100.0 + 1000.0 * cpu }
             })
             .collect();
-        let key = ContainerKey {
-            workload: Workload {
-                namespace: "n".into(),
-                kind: "Deployment".into(),
-                name: "api".into(),
-                ..Default::default()
-            },
-            container: "c".into(),
-        };
+        let key = ContainerKey::deployment("n", "api", "c");
         let mut s = Series { key, pods: vec!["p".into()], points: points.clone() };
         let baseline = project(&mut s, &TrafficShare::parse("api=0.25").unwrap());
         assert!((baseline - 100.0).abs() < 1e-6);

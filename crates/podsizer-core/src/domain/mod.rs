@@ -49,6 +49,22 @@ pub struct ContainerKey {
     pub container: String,
 }
 
+#[cfg(test)]
+impl ContainerKey {
+    /// A Deployment's container in the default cluster: the key most unit tests need.
+    pub(crate) fn deployment(namespace: &str, name: &str, container: &str) -> Self {
+        Self {
+            workload: Workload {
+                namespace: namespace.into(),
+                kind: "Deployment".into(),
+                name: name.into(),
+                ..Default::default()
+            },
+            container: container.into(),
+        }
+    }
+}
+
 impl fmt::Display for ContainerKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}/{}", self.workload, self.container)

@@ -486,15 +486,7 @@ mod tests {
 
     /// Ten hourly training samples, then 20 hourly holdout samples of `holdout` GiB.
     fn series(container: &str, holdout: impl Fn(i64) -> f64) -> Series {
-        let key = ContainerKey {
-            workload: Workload {
-                namespace: "ns".into(),
-                kind: "Deployment".into(),
-                name: "w".into(),
-                ..Default::default()
-            },
-            container: container.into(),
-        };
+        let key = ContainerKey::deployment("ns", "w", container);
         let points = (0..30)
             .map(|h| Point { ts: h * HOUR, pod: 0, cpu: 0.5, memory: if h < 10 { GIB } else { holdout(h - 10) * GIB } })
             .collect();

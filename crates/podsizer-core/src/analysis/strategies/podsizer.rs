@@ -288,18 +288,10 @@ mod tests {
     use super::*;
     use crate::analysis::recommend::{recommend, Recommendation};
     use crate::analysis::sizing::Proposal;
-    use crate::domain::{ContainerKey, Workload};
+    use crate::domain::ContainerKey;
 
     fn usage(hours: i64, cpu: impl Fn(i64) -> f64, mem: impl Fn(i64) -> f64) -> ContainerUsage {
-        let key = ContainerKey {
-            workload: Workload {
-                namespace: "ns".into(),
-                kind: "Deployment".into(),
-                name: "w".into(),
-                ..Default::default()
-            },
-            container: "c".into(),
-        };
+        let key = ContainerKey::deployment("ns", "w", "c");
         let mut u = ContainerUsage::new(key);
         for m in 0..hours * 60 {
             u.observe(m * 60_000, "pod-a", cpu(m), mem(m));

@@ -150,21 +150,13 @@ pub fn choose(validation: &Validation, budget: f64, samples: &Histogram, prior: 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::{ContainerKey, Workload};
+    use crate::domain::ContainerKey;
 
     const MIB: f64 = 1048576.0;
 
     /// `days` days of hourly samples of one pod, `memory(day, hour)` MiB.
     fn usage(days: i64, memory: impl Fn(i64, i64) -> f64) -> ContainerUsage {
-        let key = ContainerKey {
-            workload: Workload {
-                namespace: "ns".into(),
-                kind: "Deployment".into(),
-                name: "w".into(),
-                ..Default::default()
-            },
-            container: "c".into(),
-        };
+        let key = ContainerKey::deployment("ns", "w", "c");
         let mut u = ContainerUsage::new(key);
         for d in 0..days {
             for h in 0..24 {
