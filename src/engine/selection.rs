@@ -15,7 +15,7 @@ use std::path::PathBuf;
 
 /// One input as the caller resolved it: a path (sample file or store folder), or a store it
 /// opened itself (an S3 mirror, a Prometheus cache).
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub enum InputSpec {
     /// A sample file (CSV or Parquet) or a store folder: a folder is opened as a store.
     Path(PathBuf),
@@ -24,7 +24,7 @@ pub enum InputSpec {
 }
 
 /// What to read, resolved: no strings left to parse.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct SelectionSettings {
     /// Where the samples are; the same path given twice is read once.
     pub inputs: Vec<InputSpec>,

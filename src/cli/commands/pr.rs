@@ -48,11 +48,12 @@ pub(crate) fn run(args: &PrArgs, kubectl: &Kubectl, out: &mut dyn Write) -> Resu
         kubectl: kubectl.clone(),
     };
     let input = resolve::selection(&args.input, Some(&resolve::default_window()))?;
+    // The follow-up on harm verifies the same inputs: one resolution (an S3 pull, a Prometheus
+    // import) serves both runs.
+    let verified = input.clone();
     let run = propose_sizes(&settings, input, sizing, &crate::cli::progress::Bars::default())?;
     resolve::print_notes(&run.notes);
     let weekly = weekly(args, run.outcome, out)?;
-    // The follow-up on harm reads the same inputs again: the verdicts need the outcome signals.
-    let verified = resolve::selection(&args.input, Some(&resolve::default_window()))?;
     let follow_up = follow_up(&settings, verified, VerdictThresholds::default())?;
     resolve::print_notes(&follow_up.notes);
     Ok(weekly.max(report_follow_up(args, follow_up.outcome, &follow_up.fixes, out)?))

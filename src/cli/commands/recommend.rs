@@ -5,6 +5,7 @@ use crate::analysis::Recommendation;
 use crate::cli::args::{InputArgs, RecommendArgs, SizingArgs};
 use crate::cli::progress::note;
 use crate::cli::resolve;
+use crate::engine::selection::SelectionSettings;
 use crate::engine::sizing::{changes_anything, load_policy, size_all, SizingRun, SizingSettings};
 use crate::outputs::kustomize::{self, Kubectl};
 use crate::outputs::{document, render};
@@ -15,6 +16,7 @@ use std::path::Path;
 /// The shared sizing run of `recommend`, `report` and `pr`, with its notes printed.
 pub(crate) fn sizing_run(
     input: &InputArgs,
+    selection: SelectionSettings,
     overlay: Option<&Path>,
     sizing: &SizingArgs,
     kubectl: &Kubectl,
@@ -27,14 +29,14 @@ pub(crate) fn sizing_run(
         live: resolve::live(input),
         kubectl: kubectl.clone(),
     };
-    let selection = resolve::selection(input, Some(&resolve::default_window()))?;
     let run = size_all(selection, &settings, &crate::cli::progress::Bars::default())?;
     resolve::report_run(&run);
     Ok(run)
 }
 
 pub(crate) fn run(args: &RecommendArgs, kubectl: &Kubectl, out: &mut dyn Write) -> Result<u8> {
-    let run = sizing_run(&args.input, args.kustomize.as_deref(), &args.sizing, kubectl)?;
+    let selection = resolve::selection(&args.input, Some(&resolve::default_window()))?;
+    let run = sizing_run(&args.input, selection, args.kustomize.as_deref(), &args.sizing, kubectl)?;
     let recs = &run.recommendations;
     let doc = document(&args.sizing.strategy, run.selection.since, run.selection.until, recs);
     if let Some(dir) = &args.kustomize {

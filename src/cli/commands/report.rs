@@ -4,6 +4,7 @@
 
 use super::recommend::sizing_run;
 use crate::cli::args::ReportArgs;
+use crate::engine::selection::SelectionSettings;
 use crate::outputs::bot::text::{significant_changes, Thresholds};
 use crate::outputs::kustomize::Kubectl;
 use crate::outputs::notify::Notice;
@@ -19,11 +20,14 @@ pub(crate) fn run(args: &ReportArgs, kubectl: &Kubectl, out: &mut dyn Write) -> 
     report::check_folder(&args.out)?;
     let previous = args.previous.as_deref().map(PreviousReport::load).transpose().context("--previous")?;
     // The same sizing as `recommend` (HPA advice included); a report writes no patch.
-    let run = sizing_run(&args.input, args.kustomize.as_deref(), &args.sizing, kubectl)?;
+    // One resolution (an S3 pull, a Prometheus import) serves the sizing run and the verdicts.
+    let selection = crate::cli::resolve::selection(&args.input, Some(&crate::cli::resolve::default_window()))?;
+    let verified = selection.clone();
+    let run = sizing_run(&args.input, selection, args.kustomize.as_deref(), &args.sizing, kubectl)?;
     let (selection, recs) = (&run.selection, &run.recommendations);
     let series = selection.series()?;
     let evidence = crate::engine::evidence::changed_containers(&run, &series, &Thresholds::default(), &prices)?;
-    let verdicts = verdicts(args)?;
+    let verdicts = verdicts(verified)?;
     let input = ReportInput {
         strategy: &args.sizing.strategy,
         since: selection.since,
@@ -65,9 +69,8 @@ pub(crate) fn run(args: &ReportArgs, kubectl: &Kubectl, out: &mut dyn Write) -> 
 }
 
 /// The verdicts on the changes the inputs recorded (`podsizer verify` on the same selection).
-fn verdicts(args: &ReportArgs) -> Result<Vec<report::VerdictRow>> {
+fn verdicts(selection: SelectionSettings) -> Result<Vec<report::VerdictRow>> {
     use crate::engine::verify::{verify, VerifySettings};
-    let selection = crate::cli::resolve::selection(&args.input, Some(&crate::cli::resolve::default_window()))?;
     let run = verify(VerifySettings { selection, ..Default::default() })?;
     Ok(run
         .checks
